@@ -1,0 +1,3 @@
+from deploycheck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The file tree a check reads: directory listings (cached) and file bytes."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+# Larger source files are treated as unknown rather than parsed: no real module is this big, and a huge file
+# must not stall the run or exhaust memory.
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+
+
+class HostFiles:
+    """Read-only view of the host file system.
+
+    Listings are cached per directory (like mypy's modulefinder), so searching many module names over a long
+    search path costs one ``scandir`` per directory. Paths are absolute strings. Nothing is ever written.
+    """
+
+    def __init__(self) -> None:
+        self._listings: dict[str, dict[str, bool] | None] = {}
+
+    def listdir(self, path: str) -> dict[str, bool] | None:
+        """Return ``{name: is_dir}`` for a directory, or ``None`` when it does not exist or is unreadable.
+
+        Symbolic links are followed (``is_dir`` of the target); a dangling link counts as a file.
+        """
+        cached = self._listings.get(path, ...)
+        if cached is not ...:
+            return cached  # type: ignore[return-value]
+        result: dict[str, bool] | None
+        try:
+            with os.scandir(path) as it:
+                result = {}
+                for entry in it:
+                    try:
+                        result[entry.name] = entry.is_dir()
+                    except OSError:
+                        result[entry.name] = False
+        except (OSError, ValueError):
+            result = None
+        self._listings[path] = result
+        return result
+
+    def is_dir(self, path: str) -> bool:
+        parent, name = os.path.split(path)
+        listing = self.listdir(parent)
+        return bool(listing and listing.get(name))
+
+    def is_file(self, path: str) -> bool:
+        parent, name = os.path.split(path)
+        listing = self.listdir(parent)
+        return listing is not None and name in listing and not listing[name]
+
+    def read_bytes(self, path: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+        """Return the file's bytes.
+
+        Raises ``OSError`` when unreadable, and ``ValueError`` when it is not a regular file or is larger
+        than ``limit`` bytes.
+        """
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"file is {st.st_size} bytes, over the {limit}-byte limit")
+        with open(path, "rb") as f:
+            return f.read(limit + 1)

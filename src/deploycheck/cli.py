@@ -1,0 +1,65 @@
+"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``.
+
+Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from deploycheck import __version__
+from deploycheck.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 as well; keep its message short and ours
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"deploycheck: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deploycheck", description="Find the code that will crash on deploy.")
+    parser.add_argument("--version", action="version", version=f"deploycheck {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = sub.add_parser("check", help="check a project against the environment that will run it")
+    check.add_argument("path", nargs="?", default=".", help="project root (default: .)")
+    check.add_argument("--python", help="interpreter of the target environment (default: PATH/.venv/bin/python, else python3)")
+    check.add_argument("--entry", action="append", default=[], metavar="MODULE",
+                       help="module the service starts from (repeatable; default: every project module)")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from deploycheck import check as check_mod
+        from deploycheck.render import json as json_render
+        from deploycheck.render import text as text_render
+
+        result = check_mod.run(check_mod.Options(
+            path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
+        ))
+    except UsageError as exc:
+        sys.stderr.write(f"deploycheck: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("deploycheck: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("DEPLOYCHECK_DEBUG"):
+            raise
+        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {exc} "
+                         "(set DEPLOYCHECK_DEBUG=1 for the traceback, and please report it)\n")
+        return 2
+    if args.format == "json":
+        json_render.render(result)
+    else:
+        text_render.render(result)
+    return 1 if result.errors else 0

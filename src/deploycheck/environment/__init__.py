@@ -1,0 +1,1 @@
+"""The environment that will run the code: interpreter facts, search path, installed distributions."""

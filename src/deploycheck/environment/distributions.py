@@ -1,0 +1,62 @@
+"""Which installed distribution owns a file, read from ``*.dist-info/RECORD`` (and ``.egg-info`` file lists)
+through ``importlib.metadata`` (the Python Packaging Authority's "Recording installed projects" spec)."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PathDistribution
+from pathlib import Path
+
+from deploycheck.artifact.files import HostFiles
+
+
+class Distributions:
+    """Ownership lookups over ``site_dirs``; each site directory is indexed once, on first use."""
+
+    def __init__(self, site_dirs: list[str], files: HostFiles) -> None:
+        self.site_dirs = site_dirs
+        self.files = files
+        self._owners: dict[str, dict[str, tuple[str, str]]] = {}
+        self._tops: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def owner(self, path: str | None) -> tuple[str, str] | None:
+        """``(name, version)`` of the distribution whose RECORD lists ``path``; falls back to the
+        distribution that owns the file's top-level package directory. None when unowned."""
+        if not path:
+            return None
+        for site in self.site_dirs:
+            prefix = site.rstrip(os.sep) + os.sep
+            if not path.startswith(prefix):
+                continue
+            owners, tops = self._index(site)
+            found = owners.get(os.path.normpath(path))
+            if found:
+                return found
+            top = path[len(prefix):].split(os.sep, 1)[0]
+            return tops.get(top)
+        return None
+
+    def _index(self, site: str) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+        if site in self._owners:
+            return self._owners[site], self._tops[site]
+        owners: dict[str, tuple[str, str]] = {}
+        tops: dict[str, tuple[str, str]] = {}
+        for name, is_dir in sorted((self.files.listdir(site) or {}).items()):
+            if not is_dir or not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                dist = PathDistribution(Path(site, name))
+                meta = dist.metadata
+                ident = (meta["Name"] or name.split("-")[0], dist.version or "")
+                for f in dist.files or ():
+                    full = os.path.normpath(os.path.join(site, str(f)))
+                    owners[full] = ident
+                    rel = os.path.relpath(full, site)
+                    top = rel.split(os.sep, 1)[0]
+                    if not top.startswith("..") and not top.endswith((".dist-info", ".egg-info")):
+                        tops.setdefault(top, ident)
+            except Exception:  # a broken metadata directory must not break the check
+                continue
+        self._owners[site] = owners
+        self._tops[site] = tops
+        return owners, tops

@@ -1,0 +1,120 @@
+"""Ask the target interpreter, once, for the facts a static check needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploycheck.errors import UsageError
+
+_PROBE = Path(__file__).with_name("probe_script.py")
+PROBE_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """Facts about the interpreter that will run the service.
+
+    ``version`` is ``(major, minor, micro)``; ``path`` is ``sys.path`` before the site module runs (the
+    standard library and ``lib-dynload``); ``site_packages`` is what ``site.getsitepackages()`` returns for
+    this prefix. ``builtin_attrs`` maps each built-in module to ``dir()`` of it.
+    """
+
+    executable: str
+    version: tuple[int, int, int]
+    implementation: str
+    cache_tag: str
+    platform: str
+    os_name: str
+    machine: str
+    prefix: str
+    base_prefix: str
+    path: list[str]
+    site_packages: list[str]
+    user_site: str | None
+    stdlib: str | None
+    builtin_modules: frozenset[str]
+    frozen_modules: frozenset[str]
+    builtin_attrs: dict[str, frozenset[str]] = field(repr=False)
+    builtins: frozenset[str] = field(repr=False)
+    extension_suffixes: tuple[str, ...] = ()
+    soabi: str | None = None
+
+    @property
+    def in_venv(self) -> bool:
+        return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+    @property
+    def facts_key(self) -> str:
+        """The facts a file summary depends on (version conditions, platform conditions)."""
+        return f"{self.implementation}-{self.version[0]}.{self.version[1]}-{self.platform}-{self.os_name}"
+
+
+def resolve_executable(python: str) -> str:
+    """Return an absolute path for ``python`` (a path or a command on PATH); raise ``UsageError`` if missing."""
+    if os.sep in python:
+        if not os.path.exists(python):
+            raise UsageError(f"--python {python}: no such file")
+        return os.path.abspath(python)
+    found = shutil.which(python)
+    if not found:
+        raise UsageError(f"--python {python}: not found on PATH")
+    return found
+
+
+def probe(python: str) -> Interpreter:
+    """Run the probe in ``python`` (``-I -S``: isolated, no site start-up, so no third-party code runs).
+
+    Raises ``UsageError`` when the program is missing, does not run, or is not a Python 3 interpreter.
+    """
+    exe = resolve_executable(python)
+    try:
+        proc = subprocess.run(
+            [exe, "-I", "-S", str(_PROBE)],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"},
+        )
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"--python {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
+    except OSError as exc:
+        raise UsageError(f"--python {python}: cannot run it ({exc.strerror})") from None
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise UsageError(f"--python {python}: is not a usable Python interpreter ({tail[0]})")
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise UsageError(f"--python {python}: is not a Python interpreter (unexpected output)") from None
+    if data.get("version", [0])[0] != 3:
+        raise UsageError(f"--python {python}: Python {data.get('version')} is not supported (Python 3 only)")
+    return Interpreter(
+        executable=data["executable"] or exe,
+        version=tuple(data["version"]),  # type: ignore[arg-type]
+        implementation=data["implementation"],
+        cache_tag=data.get("cache_tag") or "",
+        platform=data["platform"],
+        os_name=data["os_name"],
+        machine=data.get("machine", ""),
+        prefix=data["prefix"],
+        base_prefix=data["base_prefix"],
+        path=list(data["path"]),
+        site_packages=list(data["site_packages"]),
+        user_site=data.get("user_site"),
+        stdlib=data.get("stdlib"),
+        builtin_modules=frozenset(data["builtin_modules"]),
+        frozen_modules=frozenset(data["frozen_modules"]),
+        builtin_attrs={k: frozenset(v) for k, v in data["builtin_attrs"].items()},
+        builtins=frozenset(data["builtins"]),
+        extension_suffixes=tuple(data["extension_suffixes"]),
+        soabi=data.get("soabi"),
+    )

@@ -1,0 +1,153 @@
+"""The target's ordered module search path, built statically the way ``site`` would build it.
+
+Order (importlib's PathFinder walks it front to back; the first match wins, see the ``sys.path`` docs and the
+``site`` module docs): the project roots (the working directory of ``python -m``), the interpreter's own
+``sys.path`` without site (standard library and ``lib-dynload``), the user site directory when it applies, then
+each site-packages directory followed by the directories its ``.pth`` files add. ``.pth`` lines that start with
+``import`` are code and are never run; the one kind we understand statically is setuptools' editable-install
+finder, whose ``MAPPING`` literal names top-level packages living elsewhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+
+from deploycheck.artifact.files import HostFiles
+from deploycheck.environment.interpreter import Interpreter
+
+
+@dataclass
+class SearchPath:
+    """``entries`` in lookup order; ``editable`` maps top-level names to package directories (meta path
+    finders installed by editable ``.pth`` files, consulted after all entries); ``site_dirs`` and ``stdlib_dirs``
+    classify where a module came from; ``pth_code`` lists ``.pth`` code lines that were not run."""
+
+    entries: list[str]
+    project_roots: list[str]
+    site_dirs: list[str]
+    stdlib_dirs: list[str]
+    editable: dict[str, str] = field(default_factory=dict)
+    pth_code: list[tuple[str, str]] = field(default_factory=list)
+
+    def origin(self, path: str) -> str:
+        """Classify a file path: ``project``, ``stdlib``, ``third-party`` or ``other``."""
+        # Site directories first: a virtual environment often lives inside the project root, and site-packages
+        # often lives inside the standard library directory.
+        for d in self.site_dirs:
+            if _under(path, d):
+                return "third-party"
+        for root in self.project_roots:
+            if _under(path, root):
+                return "project"
+        for d in self.editable.values():
+            if _under(path, d):
+                return "third-party"
+        for d in self.stdlib_dirs:
+            if _under(path, d):
+                return "stdlib"
+        return "other"
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _venv_cfg(prefix: str) -> dict[str, str]:
+    cfg: dict[str, str] = {}
+    try:
+        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition("=")
+                if sep:
+                    cfg[key.strip().lower()] = value.strip()
+    except OSError:
+        pass
+    return cfg
+
+
+def site_directories(interp: Interpreter, files: HostFiles) -> list[str]:
+    """The site directories ``site.main()`` would add, in order, for this interpreter."""
+    dirs: list[str] = []
+    if interp.in_venv:
+        dirs.extend(interp.site_packages)
+        if _venv_cfg(interp.prefix).get("include-system-site-packages", "false").lower() == "true":
+            base = [p.replace(interp.prefix, interp.base_prefix, 1) for p in interp.site_packages]
+            if interp.user_site and files.is_dir(interp.user_site):
+                dirs.append(interp.user_site)
+            dirs.extend(base)
+    else:
+        if interp.user_site and files.is_dir(interp.user_site):
+            dirs.append(interp.user_site)
+        dirs.extend(interp.site_packages)
+    return [d for d in dict.fromkeys(os.path.realpath(d) for d in dirs) if files.is_dir(d)]
+
+
+def _editable_mapping(path: str) -> dict[str, str]:
+    """Read ``MAPPING = {...}`` from a setuptools editable finder module without running it."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return {}
+            if isinstance(value, dict):
+                return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
+def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> SearchPath:
+    """Build the search path for ``interp`` with ``project_roots`` first."""
+    roots = [os.path.realpath(r) for r in project_roots]
+    entries: list[str] = list(roots)
+    stdlib = [os.path.realpath(p) for p in interp.path]
+    entries.extend(stdlib)
+    sites = site_directories(interp, files)
+    editable: dict[str, str] = {}
+    pth_code: list[tuple[str, str]] = []
+    for site_dir in sites:
+        entries.append(site_dir)
+        listing = files.listdir(site_dir) or {}
+        for name in sorted(n for n, is_dir in listing.items() if n.endswith(".pth") and not is_dir):
+            pth = os.path.join(site_dir, name)
+            try:
+                text = files.read_bytes(pth, limit=1 << 20).decode("utf-8", errors="replace")
+            except (OSError, ValueError):
+                continue
+            for line in text.splitlines():
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith(("import ", "import\t")):
+                    pth_code.append((pth, line))
+                    for mod in _editable_finders(line):
+                        editable.update(_editable_mapping(os.path.join(site_dir, mod + ".py")))
+                    continue
+                d = os.path.realpath(os.path.join(site_dir, line))
+                if files.is_dir(d):
+                    entries.append(d)
+    seen: set[str] = set()
+    ordered = [e for e in entries if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
+    stdlib_dirs = list(stdlib)
+    if interp.stdlib:
+        stdlib_dirs.append(os.path.realpath(interp.stdlib))
+    return SearchPath(ordered, roots, sites, stdlib_dirs, editable, pth_code)
+
+
+def _editable_finders(line: str) -> list[str]:
+    # `import __editable___pkg_1_0_finder; __editable___pkg_1_0_finder.install()`
+    out = []
+    for part in line.split(";"):
+        part = part.strip()
+        if part.startswith("import "):
+            for name in part[len("import "):].split(","):
+                name = name.strip()
+                if name.startswith("__editable__") and name.endswith("_finder"):
+                    out.append(name)
+    return out

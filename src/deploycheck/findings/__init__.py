@@ -1,0 +1,1 @@
+"""Findings: what breaks, where, why; and the suppressions users write."""

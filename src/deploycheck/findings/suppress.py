@@ -1,0 +1,60 @@
+"""Suppressions: ``# noqa: DC102`` on the finding's line (a bare ``# noqa`` silences every code, as in ruff and
+flake8), and ``ignore`` / ``per-file-ignores`` from the configuration."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pathspec
+
+from deploycheck.findings.finding import Finding
+from deploycheck.target.config import Config
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+def noqa_codes(line: str) -> set[str] | None:
+    """Codes a source line suppresses: ``None`` for no noqa comment, an empty set for a bare ``# noqa``."""
+    m = _NOQA.search(line)
+    if not m:
+        return None
+    codes = m.group("codes")
+    return set(re.split(r"[,\s]+", codes.upper().strip())) if codes else set()
+
+
+class Suppressor:
+    """Decides whether a finding is suppressed; reads each file's lines once."""
+
+    def __init__(self, config: Config, root: str, site_dirs: list[str]) -> None:
+        self.ignore = set(config.ignore)
+        self.per_file = [(pathspec.PathSpec.from_lines("gitwildmatch", [p]), set(c)) for p, c in config.per_file_ignores.items()]
+        self.root = root
+        self.site_dirs = site_dirs
+        self._lines: dict[str, list[str]] = {}
+
+    def line(self, path: str, lineno: int) -> str:
+        if path not in self._lines:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    self._lines[path] = f.read().splitlines()
+            except OSError:
+                self._lines[path] = []
+        lines = self._lines[path]
+        return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+    def suppressed(self, f: Finding) -> bool:
+        if f.code in self.ignore:
+            return True
+        for spec, codes in self.per_file:
+            if f.code in codes and any(spec.match_file(p) for p in self._relative(f.path)):
+                return True
+        codes = noqa_codes(self.line(f.path, f.line))
+        return codes is not None and (not codes or f.code in codes)
+
+    def _relative(self, path: str) -> list[str]:
+        out = [os.path.relpath(path, self.root)]
+        for d in self.site_dirs:
+            if path.startswith(d.rstrip(os.sep) + os.sep):
+                out.append(os.path.relpath(path, d))
+        return out

@@ -1,0 +1,134 @@
+"""Find modules on an ordered search path the way importlib does, without importing anything.
+
+Follows importlib's default meta path: ``BuiltinImporter``, ``FrozenImporter``, then ``PathFinder`` whose
+``FileFinder`` tries, in each search path entry, a package directory (``__init__`` with an extension-module,
+source or bytecode suffix), then a module file with those suffixes in that order; a directory without
+``__init__`` is a namespace package portion (PEP 420), used only if no entry has a regular module or package.
+Stub files (``.pyi``) are never loaded at run time and are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from deploycheck.artifact.files import HostFiles
+
+SOURCE = "source"
+PACKAGE = "package"
+NAMESPACE = "namespace"
+EXTENSION = "extension"
+BYTECODE = "bytecode"
+BUILTIN = "builtin"
+FROZEN = "frozen"
+
+
+@dataclass(frozen=True)
+class Module:
+    """A found module. ``path`` is its file (``None`` for namespace, built-in and frozen modules);
+    ``locations`` is the package's ``__path__`` (empty for plain modules)."""
+
+    name: str
+    kind: str
+    path: str | None
+    locations: tuple[str, ...] = ()
+
+    @property
+    def is_package(self) -> bool:
+        return self.kind in (PACKAGE, NAMESPACE) or (self.kind in (EXTENSION, BYTECODE) and bool(self.locations))
+
+    @property
+    def has_source(self) -> bool:
+        return self.kind in (SOURCE, PACKAGE)
+
+
+class ModuleFinder:
+    """Search ``entries`` (absolute directories) for modules; results are cached per full name.
+
+    ``builtin`` and ``frozen`` are the interpreter's built-in and frozen module names; ``extension_suffixes``
+    is ``importlib.machinery.EXTENSION_SUFFIXES`` of the target. ``editable`` maps top-level names to package
+    directories served by an editable-install meta path finder (consulted after the path).
+    """
+
+    def __init__(
+        self,
+        entries: list[str],
+        files: HostFiles,
+        extension_suffixes: tuple[str, ...],
+        builtin: frozenset[str] = frozenset(),
+        frozen: frozenset[str] = frozenset(),
+        editable: dict[str, str] | None = None,
+    ) -> None:
+        self.entries = entries
+        self.files = files
+        self.suffixes = [(s, EXTENSION) for s in extension_suffixes] + [(".py", SOURCE), (".pyc", BYTECODE)]
+        self.builtin = builtin
+        self.frozen = frozen
+        self.editable = editable or {}
+        self._cache: dict[str, Module | None] = {}
+
+    def find(self, fullname: str) -> Module | None:
+        """Return the module named ``fullname`` or ``None`` when it (or a parent package) does not exist.
+
+        A parent that is not a package (a plain module, an extension, a built-in) has no submodules here;
+        callers decide whether such a parent may create them dynamically.
+        """
+        if fullname in self._cache:
+            return self._cache[fullname]
+        parent_name, _, tail = fullname.rpartition(".")
+        if parent_name:
+            parent = self.find(parent_name)
+            result = self._find_in(tail, fullname, parent.locations) if parent and parent.locations else None
+        else:
+            result = self._find_top(fullname)
+        self._cache[fullname] = result
+        return result
+
+    def _find_top(self, name: str) -> Module | None:
+        if name in self.builtin:
+            return Module(name, BUILTIN, None)
+        found = self._find_in(name, name, self.entries)
+        if found is None and name in self.editable:
+            d = self.editable[name]
+            found = self._find_in(os.path.basename(d), name, [os.path.dirname(d)])
+        if found is None and name in self.frozen:
+            return Module(name, FROZEN, None)
+        return found
+
+    def _find_in(self, tail: str, fullname: str, locations: tuple[str, ...] | list[str]) -> Module | None:
+        portions: list[str] = []
+        for entry in locations:
+            listing = self.files.listdir(entry)
+            if not listing:
+                continue
+            if listing.get(tail) is True:
+                pkgdir = os.path.join(entry, tail)
+                inner = self.files.listdir(pkgdir) or {}
+                for suffix, kind in self.suffixes:
+                    init = "__init__" + suffix
+                    if init in inner and not inner[init]:
+                        return Module(fullname, PACKAGE if kind == SOURCE else kind, os.path.join(pkgdir, init), (pkgdir,))
+                portions.append(pkgdir)
+            for suffix, kind in self.suffixes:
+                fname = tail + suffix
+                if fname in listing and not listing[fname]:
+                    return Module(fullname, kind, os.path.join(entry, fname))
+        if portions:
+            return Module(fullname, NAMESPACE, None, tuple(portions))
+        return None
+
+    def submodule_names(self, module: Module) -> set[str]:
+        """Names of the importable direct submodules of a package (for star imports and diagnostics)."""
+        names: set[str] = set()
+        for loc in module.locations:
+            for fname, is_dir in (self.files.listdir(loc) or {}).items():
+                if is_dir:
+                    if fname.isidentifier():
+                        names.add(fname)
+                    continue
+                for suffix, _ in self.suffixes:
+                    if fname.endswith(suffix):
+                        stem = fname[: -len(suffix)]
+                        if stem.isidentifier() and stem != "__init__":
+                            names.add(stem)
+        return names

@@ -1,0 +1,348 @@
+"""The whole program: modules found on the search path, their summaries, the import closure from the entries,
+and name resolution across modules (re-exports, aliases, star-import chains, ``__all__``, submodules).
+
+Every question about a name answers FOUND, MISSING or UNKNOWN. UNKNOWN covers whatever is decided only at
+run time (module ``__getattr__`` (PEP 562), writes through ``globals()`` or ``sys.modules``, extension modules,
+files that could not be parsed), and is never reported: precision comes first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from deploycheck.environment.interpreter import Interpreter
+from deploycheck.environment.searchpath import SearchPath
+from deploycheck.index import finder as F
+from deploycheck.index.store import SummaryStore
+from deploycheck.index.summary import FUNCTION, TYPING, VALUE, ImportSite, Summary
+
+FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step of an import chain: ``module`` (in file ``path``) imports the next module at ``line``."""
+
+    module: str
+    path: str | None
+    line: int
+
+
+@dataclass
+class Node:
+    """A module of the import closure. ``firm`` is true when an unguarded, unconditional chain of imports
+    that run at import time reaches it from an entry (so its import errors crash the service)."""
+
+    module: F.Module
+    origin: str
+    parent: tuple[str, int] | None
+    firm: bool
+
+
+@dataclass
+class Program:
+    finder: F.ModuleFinder
+    search_path: SearchPath
+    interp: Interpreter
+    store: SummaryStore
+    nodes: dict[str, Node] = field(default_factory=dict)
+    registered: set[str] = field(default_factory=set)
+    stores: set[tuple[str, str]] = field(default_factory=set)
+    _names: dict[tuple[str, str], str] = field(default_factory=dict)
+    _exports: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    # -- modules ------------------------------------------------------------------------------------------
+    def find(self, name: str) -> F.Module | None:
+        return self.finder.find(name)
+
+    def origin(self, module: F.Module) -> str:
+        if module.path is None:
+            if module.kind in (F.BUILTIN, F.FROZEN):
+                return "stdlib"
+            return self.search_path.origin(module.locations[0]) if module.locations else "other"
+        return self.search_path.origin(module.path)
+
+    def summary(self, name: str) -> Summary | None:
+        mod = self.find(name)
+        if mod is None or not mod.has_source or mod.path is None:
+            return None
+        if mod.path not in self.store.summaries:
+            self.store.load([mod.path])
+        return self.store.summaries[mod.path]
+
+    def absolute(self, importer: str, is_package: bool, module: str, level: int) -> str | None:
+        """Resolve a relative import (PEP 328) made in module ``importer``; None when it goes beyond the
+        top-level package (Python raises ImportError there)."""
+        if level == 0:
+            return module
+        package = importer if is_package else importer.rpartition(".")[0]
+        parts = package.split(".") if package else []
+        if level - 1 >= len(parts) or not parts:
+            return None
+        base = ".".join(parts[: len(parts) - (level - 1)])
+        return f"{base}.{module}" if module else base
+
+    def module_status(self, name: str) -> tuple[str, str]:
+        """Can ``import name`` find it? Returns (FOUND|MISSING|UNKNOWN, the first missing dotted prefix)."""
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if self.find(prefix) is not None or prefix in self.registered or prefix == "__main__":
+                continue
+            if i == 1:
+                return MISSING, prefix
+            parent_name = ".".join(parts[: i - 1])
+            parent = self.find(parent_name)
+            if parent is None:
+                return UNKNOWN, prefix  # a registered parent: its children are not ours to judge
+            if not parent.has_source and parent.kind != F.NAMESPACE:
+                return UNKNOWN, prefix
+            summ = self.summary(parent_name)
+            if parent.kind != F.NAMESPACE and (summ is None or summ.syntax_error or summ.path_dynamic or summ.dynamic):
+                return UNKNOWN, prefix
+            if summ is not None and ("." + parts[i - 1]) in summ.registered:
+                continue
+            return MISSING, prefix
+        return FOUND, ""
+
+    # -- names --------------------------------------------------------------------------------------------
+    def has_name(self, modname: str, name: str) -> str:
+        """Does module ``modname`` have attribute ``name`` once imported? (FOUND, MISSING or UNKNOWN)"""
+        key = (modname, name)
+        if key in self._names:
+            return self._names[key]
+        self._names[key] = UNKNOWN  # cycle guard: a name reached again through a cycle is not decided by it
+        result = self._has_name(modname, name)
+        self._names[key] = result
+        return result
+
+    def _has_name(self, modname: str, name: str) -> str:
+        if name.startswith("__") and name.endswith("__"):
+            return FOUND if name != "__path__" or (self.find(modname) or F.Module("", "", None)).is_package else UNKNOWN
+        mod = self.find(modname)
+        if mod is None:
+            return UNKNOWN
+        if (modname, name) in self.stores or f"{modname}.{name}" in self.registered:
+            return FOUND
+        if mod.is_package and self.find(f"{modname}.{name}") is not None:
+            return FOUND
+        if mod.kind == F.BUILTIN:
+            attrs = self.interp.builtin_attrs.get(modname)
+            if attrs is None:
+                return UNKNOWN
+            return FOUND if name in attrs else MISSING
+        if mod.kind == F.NAMESPACE:
+            return MISSING
+        if not mod.has_source:
+            return UNKNOWN
+        summ = self.summary(modname)
+        if summ is None or summ.syntax_error:
+            return UNKNOWN
+        if name in summ.bindings:
+            return FOUND
+        if "." + name in summ.registered:
+            return FOUND
+        if summ.has_getattr or summ.dynamic or (mod.is_package and summ.path_dynamic):
+            return UNKNOWN
+        unknown = False
+        for site in summ.imports:
+            if site.names != ("*",) or site.context == TYPING:
+                continue
+            target = self.absolute(modname, mod.is_package, site.module, site.level)
+            if target is None:
+                unknown = True
+                continue
+            r = self.exports(target, name)
+            if r == FOUND:
+                return FOUND
+            if r == UNKNOWN:
+                unknown = True
+        return UNKNOWN if unknown else MISSING
+
+    def exports(self, modname: str, name: str) -> str:
+        """Does ``from modname import *`` bind ``name``? (the language reference's import statement: names
+        in ``__all__``, else every public name of the namespace)."""
+        key = (modname, name)
+        if key in self._exports:
+            return self._exports[key]
+        self._exports[key] = UNKNOWN
+        result = self._export(modname, name)
+        self._exports[key] = result
+        return result
+
+    def _export(self, modname: str, name: str) -> str:
+        mod = self.find(modname)
+        if mod is None:
+            return UNKNOWN
+        summ = self.summary(modname) if mod.has_source else None
+        if summ is not None and summ.all_names is not None and not summ.syntax_error:
+            if name in summ.all_names:
+                return FOUND
+            unknown = summ.all_unknown
+            for ref in summ.all_refs:
+                target = self.descriptor_module(modname, mod.is_package, ref)
+                if target is None:
+                    unknown = True
+                    continue
+                r = self.exports(target, name)
+                if r == FOUND:
+                    return FOUND
+                unknown |= r == UNKNOWN
+            if not unknown:
+                return MISSING
+            return self.has_name(modname, name)
+        if name.startswith("_"):
+            return MISSING
+        return self.has_name(modname, name)
+
+    def descriptor_module(self, importer: str, is_package: bool, desc: object) -> str | None:
+        """The module a binding descriptor refers to, or None when it is not (known to be) a module."""
+        if not isinstance(desc, (tuple, list)):
+            return None
+        if desc[0] == "m":
+            return desc[1] if self.find(desc[1]) is not None else None
+        _, module, level, name = desc
+        base = self.absolute(importer, is_package, module, level)
+        if base is None:
+            return None
+        return self.member_module(base, name)
+
+    def member_module(self, modname: str, name: str, depth: int = 0) -> str | None:
+        """If attribute ``name`` of module ``modname`` is itself a module, its name."""
+        if depth > 20:
+            return None
+        mod = self.find(modname)
+        if mod is None:
+            return None
+        summ = self.summary(modname) if mod.has_source else None
+        descs = summ.bindings.get(name) if summ is not None else None
+        if descs:
+            if len(descs) == 1 and descs[0] != VALUE:
+                return self.descriptor_module_at(modname, mod.is_package, descs[0], depth + 1)
+            return None
+        sub = f"{modname}.{name}"
+        return sub if self.find(sub) is not None else None
+
+    def descriptor_module_at(self, importer: str, is_package: bool, desc: object, depth: int) -> str | None:
+        if not isinstance(desc, (tuple, list)):
+            return None
+        if desc[0] == "m":
+            return desc[1] if self.find(desc[1]) is not None else None
+        _, module, level, name = desc
+        base = self.absolute(importer, is_package, module, level)
+        return None if base is None else self.member_module(base, name, depth)
+
+    # -- closure ------------------------------------------------------------------------------------------
+    def build_closure(self, entries: list[str]) -> list[str]:
+        """Walk imports from ``entries`` (module names); fill ``nodes``. Returns entries that were not found.
+
+        Edges: imports that run at import time in every module; in project modules also imports inside
+        functions. Firm edges (unguarded, unconditional, at import time) are walked first so that each
+        module's recorded chain is the one that makes its failure a crash.
+        """
+        missing: list[str] = []
+        firm_q: deque[str] = deque()
+        soft: list[tuple[str, str, int]] = []
+        for e in entries:
+            mod = self.find(e)
+            if mod is None:
+                missing.append(e)
+                continue
+            self._add_parents(e, None, True, firm_q)
+            if e not in self.nodes:
+                self.nodes[e] = Node(mod, self.origin(mod), None, True)
+                firm_q.append(e)
+        self._walk(firm_q, soft, firm=True)
+        soft_q: deque[str] = deque()
+        for parent, target, line in soft:
+            self._add(target, (parent, line), False, soft_q)
+        self._walk(soft_q, [], firm=False)
+        self._collect_effects()
+        return missing
+
+    def _walk(self, queue: deque[str], soft: list[tuple[str, str, int]], firm: bool) -> None:
+        while queue:
+            # Parse the whole frontier at once so the store can use every core.
+            frontier = list(queue)
+            queue.clear()
+            self.store.load([n.module.path for m in frontier if (n := self.nodes[m]).module.has_source and n.module.path])
+            for name in frontier:
+                node = self.nodes[name]
+                summ = self.summary(name) if node.module.has_source else None
+                if summ is None:
+                    continue
+                for site in summ.imports:
+                    if site.context == TYPING or (site.context == FUNCTION and node.origin != "project"):
+                        continue
+                    edge_firm = firm and not site.guarded and not site.conditional and site.context != FUNCTION
+                    for target in self.site_targets(name, node.module.is_package, site):
+                        if edge_firm:
+                            self._add(target, (name, site.line), True, queue)
+                        elif firm:
+                            soft.append((name, target, site.line))
+                        else:
+                            self._add(target, (name, site.line), False, queue)
+
+    def _add(self, target: str, parent: tuple[str, int], firm: bool, queue: deque[str]) -> None:
+        if target in self.nodes:
+            return
+        mod = self.find(target)
+        if mod is None:
+            return
+        self.nodes[target] = Node(mod, self.origin(mod), parent, firm)
+        queue.append(target)
+
+    def _add_parents(self, name: str, parent: tuple[str, int] | None, firm: bool, queue: deque[str]) -> None:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            mod = self.find(prefix)
+            if mod is not None and prefix not in self.nodes:
+                self.nodes[prefix] = Node(mod, self.origin(mod), parent, firm)
+                queue.append(prefix)
+
+    def site_targets(self, importer: str, is_package: bool, site: ImportSite) -> list[str]:
+        """Modules an import statement loads: every package on the dotted path, and submodules named in a
+        ``from`` import (importlib's ``_handle_fromlist``)."""
+        base = self.absolute(importer, is_package, site.module, site.level)
+        if not base:
+            return []
+        parts = base.split(".")
+        out = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        for n in site.names:
+            if n != "*" and self.find(f"{base}.{n}") is not None:
+                out.append(f"{base}.{n}")
+        return out
+
+    def _collect_effects(self) -> None:
+        """Attribute stores on modules and ``sys.modules`` registrations anywhere in the closure."""
+        for name, node in self.nodes.items():
+            summ = self.summary(name) if node.module.has_source else None
+            if summ is None:
+                continue
+            for reg in summ.registered:
+                self.registered.add(name + reg if reg.startswith(".") else reg)
+            for desc, attr in summ.stores:
+                target = self.descriptor_module(name, node.module.is_package, desc)
+                if target is not None:
+                    self.stores.add((target, attr))
+        self._names.clear()
+        self._exports.clear()
+
+    def chain(self, module: str) -> list[Hop]:
+        """Import chain from an entry to ``module``: each hop is the importing module and the line."""
+        hops: list[Hop] = []
+        seen: set[str] = set()
+        cur = module
+        while cur in self.nodes and cur not in seen:
+            seen.add(cur)
+            parent = self.nodes[cur].parent
+            if parent is None:
+                break
+            pmod, line = parent
+            pnode = self.nodes.get(pmod)
+            hops.append(Hop(pmod, pnode.module.path if pnode else None, line))
+            cur = pmod
+        hops.reverse()
+        return hops

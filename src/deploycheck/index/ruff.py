@@ -1,0 +1,110 @@
+"""In-file analysis by ruff: undefined names (pyflakes' F821) and syntax errors for the target version.
+
+Why ruff: it is maintained, fast (Rust, parallel), knows each Python version's builtins, and reports syntax that
+the *target* version rejects even when the host's parser accepts it (a 3.11 host checking code for 3.8) or
+the reverse (a 3.13 target's syntax on a 3.11 host). It is run with ``--isolated`` (no user configuration can
+change its verdicts) and ``--no-cache`` (nothing is written into the target). Results are cached per file
+content hash here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from deploycheck.errors import UsageError
+from deploycheck.index.store import Cache
+
+_SUPPORTED_MINORS = range(7, 15)
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """``code`` is ``F821`` or ``syntax``; ``line`` is 1-based, ``column`` 0-based."""
+
+    code: str
+    message: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+def ruff_binary() -> str:
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return str(find_ruff_bin())
+    except Exception:
+        raise UsageError("ruff is not installed in deploycheck's environment (pip install ruff)") from None
+
+
+def target_version(version: tuple[int, ...]) -> str:
+    minor = min(max(version[1], _SUPPORTED_MINORS.start), _SUPPORTED_MINORS.stop - 1)
+    return f"py3{minor}"
+
+
+def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache) -> dict[str, list[Diagnostic]]:
+    """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path."""
+    tv = target_version(version)
+    binary = ruff_binary()
+    space = f"ruff-{tv}-{_ruff_version(binary)}"
+    cached = cache.get_many(space, list(set(paths.values())))
+    out: dict[str, list[Diagnostic]] = {}
+    todo = []
+    for path, digest in paths.items():
+        if digest in cached:
+            out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
+        else:
+            todo.append(path)
+    for i in range(0, len(todo), _BATCH):
+        batch = todo[i : i + _BATCH]
+        found = _run(binary, tv, batch)
+        for path in batch:
+            diags = found.get(path, [])
+            out[path] = diags
+            cache.put(space, paths[path], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
+    return out
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def _ruff_version(binary: str) -> str:
+    if binary not in _VERSIONS:
+        try:
+            _VERSIONS[binary] = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            _VERSIONS[binary] = "unknown"
+    return _VERSIONS[binary]
+
+
+def _run(binary: str, tv: str, paths: list[str]) -> dict[str, list[Diagnostic]]:
+    cmd = [binary, "check", "--select", "F821", "--target-version", tv, "--output-format", "json", "--no-cache",
+           "--isolated", "--exit-zero", "--quiet", "--"]
+    try:
+        proc = subprocess.run(cmd + paths, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"could not run ruff: {exc}") from None
+    try:
+        items = json.loads(proc.stdout or b"[]")
+    except ValueError:
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
+        raise UsageError("ruff produced unreadable output") from None
+    out: dict[str, list[Diagnostic]] = {}
+    for item in items:
+        code = item.get("code")
+        if code == "F821":
+            kind = "F821"
+        elif code in (None, "invalid-syntax") or str(item.get("name")) == "invalid-syntax":
+            kind = "syntax"
+        else:
+            continue
+        loc, end = item["location"], item.get("end_location") or item["location"]
+        out.setdefault(item["filename"], []).append(
+            Diagnostic(kind, item["message"], loc["row"], loc["column"] - 1, end["row"], end["column"] - 1)
+        )
+    return out

@@ -1,0 +1,133 @@
+"""Summaries on disk, keyed by file content hash, analyzer version and target facts; parsed in parallel.
+
+The cache is one SQLite file so thousands of summaries load with one open. Any cache trouble (read-only
+directory, corrupt file, a concurrent writer) falls back to parsing: the cache can only make a run faster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import multiprocessing
+import os
+import sqlite3
+from concurrent.futures import ProcessPoolExecutor
+
+from deploycheck import ANALYZER_VERSION
+from deploycheck.index.conditions import Facts
+from deploycheck.index.summary import Summary, summarize
+
+# Below this many files to parse, a process pool costs more than it saves.
+POOL_THRESHOLD = 48
+
+
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/deploycheck`` or ``~/.cache/deploycheck`` (the XDG base directory convention)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "deploycheck")
+
+
+class Cache:
+    """Key-value store of bytes in ``DIR/cache-v1.sqlite``; ``None`` directory means no cache."""
+
+    def __init__(self, directory: str | None) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[str, str, bytes]] = []
+        if directory is None:
+            return
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._db = sqlite3.connect(os.path.join(directory, "cache-v1.sqlite"), timeout=5)
+            self._db.execute("CREATE TABLE IF NOT EXISTS kv (space TEXT, key TEXT, value BLOB, PRIMARY KEY (space, key))")
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    def get_many(self, space: str, keys: list[str]) -> dict[str, bytes]:
+        if self._db is None or not keys:
+            return {}
+        out: dict[str, bytes] = {}
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                q = f"SELECT key, value FROM kv WHERE space = ? AND key IN ({','.join('?' * len(chunk))})"
+                out.update(self._db.execute(q, [space, *chunk]).fetchall())
+        except sqlite3.Error:
+            return out
+        return out
+
+    def put(self, space: str, key: str, value: bytes) -> None:
+        if self._db is not None:
+            self._pending.append((space, key, value))
+
+    def flush(self) -> None:
+        if self._db is None or not self._pending:
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", self._pending)
+        except sqlite3.Error:
+            pass
+        self._pending.clear()
+
+
+def content_key(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _work(item: tuple[str, bytes, Facts]) -> tuple[str, tuple]:
+    path, data, facts = item
+    return path, summarize(data, facts).to_plain()
+
+
+class SummaryStore:
+    """Summaries by file path for one target. ``load(paths)`` fills ``summaries`` (missing or unreadable
+    files get an empty summary with ``syntax_error`` set) and ``hashes``."""
+
+    def __init__(self, facts: Facts, cache: Cache, read_bytes) -> None:
+        self.facts = facts
+        self.cache = cache
+        self.read_bytes = read_bytes
+        self.summaries: dict[str, Summary] = {}
+        self.hashes: dict[str, str] = {}
+        self.parsed = 0
+        self._space = f"summary-{ANALYZER_VERSION}-{facts.key}"
+
+    def load(self, paths: list[str]) -> None:
+        todo = [p for p in dict.fromkeys(paths) if p not in self.summaries]
+        if not todo:
+            return
+        data: dict[str, bytes] = {}
+        for p in todo:
+            try:
+                data[p] = self.read_bytes(p)
+            except (OSError, ValueError) as exc:
+                msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.summaries[p] = Summary(syntax_error=(f"cannot read file: {msg}", 1, 0), dynamic=["unreadable"])
+        for p, d in data.items():
+            self.hashes[p] = content_key(d)
+        cached = self.cache.get_many(self._space, list({self.hashes[p] for p in data}))
+        misses: list[tuple[str, bytes, Facts]] = []
+        for p, d in data.items():
+            blob = cached.get(self.hashes[p])
+            if blob is not None:
+                try:
+                    self.summaries[p] = Summary.from_plain(marshal.loads(blob))
+                    continue
+                except (ValueError, TypeError, EOFError):
+                    pass
+            misses.append((p, d, self.facts))
+        self.parsed += len(misses)
+        for p, plain in self._parse(misses):
+            self.summaries[p] = Summary.from_plain(plain)
+            self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
+
+    def _parse(self, items: list[tuple[str, bytes, Facts]]):
+        workers = os.cpu_count() or 1
+        if len(items) < POOL_THRESHOLD or workers < 2:
+            return [_work(i) for i in items]
+        try:
+            ctx = multiprocessing.get_context("fork")
+        except ValueError:
+            ctx = multiprocessing.get_context()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            return list(pool.map(_work, items, chunksize=max(1, len(items) // (workers * 4))))

@@ -1,0 +1,706 @@
+"""Summarize one source file from its ``ast``: what it binds, exports, imports, and reads from modules.
+
+A summary depends only on the file's bytes and the target's facts (version and platform decide which
+``if sys.version_info`` / ``sys.platform`` branches exist), so it is cached by content hash and facts.
+
+Execution contexts follow the language reference: module-level code, class bodies, decorators, default
+values and (without ``from __future__ import annotations``, PEP 563) module- and class-level annotations run
+when the module is imported; function bodies run when called; ``if TYPE_CHECKING:`` bodies, deferred
+annotations and annotations of local variables (PEP 526) never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field, fields
+from typing import NamedTuple
+
+from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts
+
+MODULE = "module"
+FUNCTION = "function"
+TYPING = "typing"
+
+# A binding descriptor: VALUE, ("m", "pkg.mod") for `import pkg.mod as x`, or ("f", "mod", level, "name")
+# for `from .mod import name` (the name may be a submodule or any attribute; the resolver decides).
+VALUE = "v"
+Descriptor = object
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}
+_NAME_ERRORS = {"NameError", "UnboundLocalError", "Exception", "BaseException"}
+_DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "clear", "popitem"}
+_PATH_MUTATORS = {"insert", "append", "extend", "__setitem__", "remove", "clear"}
+
+
+class ImportSite(NamedTuple):
+    """One import statement (one per alias for ``import a, b``).
+
+    ``module`` is the dotted name as written without leading dots, ``level`` the number of dots (PEP 328),
+    ``names`` the names of a ``from`` import (``("*",)`` for a star import, empty for ``import a.b``),
+    ``positions`` the (line, column) of each name; lines are 1-based and columns 0-based.
+    """
+
+    module: str
+    level: int
+    names: tuple[str, ...]
+    line: int
+    col: int
+    context: str
+    guarded: bool
+    conditional: bool
+    positions: tuple[tuple[int, int], ...]
+
+
+class AttrRead(NamedTuple):
+    """``target.attrs[0].attrs[1]...`` read where ``target`` is an import binding (a Descriptor)."""
+
+    target: tuple
+    attrs: tuple[str, ...]
+    positions: tuple[tuple[int, int], ...]
+    context: str
+    guarded: bool
+    conditional: bool
+
+
+@dataclass
+class Summary:
+    """Everything later stages need from one file. ``quiet_spans`` are ``(line, col, end_line, end_col,
+    kind)`` ranges where undefined names do not crash: ``typing`` (never evaluated), ``dead`` (a branch that
+    is false on the target) or ``guarded`` (inside ``try`` that catches NameError)."""
+
+    bindings: dict[str, list] = field(default_factory=dict)
+    all_names: list[str] | None = None
+    all_refs: list[tuple] = field(default_factory=list)
+    all_unknown: bool = False
+    has_getattr: bool = False
+    dynamic: list[str] = field(default_factory=list)
+    path_dynamic: bool = False
+    syspath_hack: bool = False
+    imports: list[ImportSite] = field(default_factory=list)
+    reads: list[AttrRead] = field(default_factory=list)
+    stores: list[tuple] = field(default_factory=list)
+    builtins_added: list[str] = field(default_factory=list)
+    quiet_spans: list[tuple[int, int, int, int, str]] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    function_spans: list[tuple[int, int]] = field(default_factory=list)
+    syntax_error: tuple[str, int, int] | None = None
+    future_annotations: bool = False
+
+    def to_plain(self) -> tuple:
+        return (
+            self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
+            self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
+            [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
+            self.registered, self.function_spans, self.syntax_error, self.future_annotations,
+        )
+
+    @classmethod
+    def from_plain(cls, t: tuple) -> Summary:
+        if len(t) != len(fields(cls)):
+            raise ValueError("summary of another analyzer version")
+        s = cls(*t)
+        s.imports = [ImportSite(*i) for i in s.imports]
+        s.reads = [AttrRead(*r) for r in s.reads]
+        return s
+
+
+class _Scope:
+    __slots__ = ("kind", "parent", "imports", "others", "declared_global")
+
+    def __init__(self, kind: str, parent: _Scope | None) -> None:
+        self.kind = kind
+        self.parent = parent
+        self.imports: dict[str, set] = {}
+        self.others: set[str] = set()
+        self.declared_global: set[str] = set()
+
+
+@dataclass
+class _State:
+    scope: _Scope
+    context: str = MODULE
+    guard_import: bool = False
+    guard_attr: bool = False
+    conditional: bool = False
+
+    def but(self, **kw) -> _State:
+        d = dict(self.__dict__)
+        d.update(kw)
+        return _State(**d)
+
+
+def summarize(source: bytes, facts: Facts) -> Summary:
+    """Parse ``source`` (bytes; PEP 263 encoding declarations honoured) and summarize it for ``facts``.
+
+    Never raises for bad input: syntax errors, bad encodings, NUL bytes and too-deep nesting are reported in
+    ``Summary.syntax_error`` and the summary is otherwise empty.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0)))
+    except (ValueError, UnicodeError) as exc:  # NUL bytes, undecodable source
+        return Summary(syntax_error=(str(exc), 1, 0))
+    except (RecursionError, MemoryError):
+        return Summary(syntax_error=("too deeply nested for the parser", 1, 0))
+    walker = _Walker(facts)
+    try:
+        walker.run(tree)
+    except RecursionError:
+        return Summary(syntax_error=("too deeply nested to analyze", 1, 0), dynamic=["too deeply nested"])
+    return walker.summary
+
+
+class _Walker:
+    def __init__(self, facts: Facts) -> None:
+        self.eval = Evaluator(facts)
+        self.summary = Summary()
+        self.module = _Scope("module", None)
+        self._pending_reads: list[tuple] = []
+        self._pending_stores: list[tuple] = []
+
+    # -- driver -------------------------------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        s = self.summary
+        s.future_annotations = any(
+            isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+            for n in tree.body
+        )
+        self.body(tree.body, _State(self.module))
+        for name in self.module.imports.keys() | self.module.others:
+            descs: list = [VALUE] if name in self.module.others else []
+            descs.extend(sorted(self.module.imports.get(name, ()), key=repr))
+            s.bindings[name] = descs
+        s.has_getattr = "__getattr__" in s.bindings
+        for scope, name, attrs, positions, state in self._pending_reads:
+            target = self._lookup(scope, name)
+            if target is not None:
+                s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional))
+        for scope, name, attr in self._pending_stores:
+            target = self._lookup(scope, name)
+            if target is not None:
+                s.stores.append((target, attr))
+                if target == ("m", "builtins"):
+                    s.builtins_added.append(attr)
+
+    def _lookup(self, scope: _Scope, name: str) -> tuple | None:
+        """The import descriptor ``name`` refers to in ``scope``, or None (not an import, or ambiguous)."""
+        s: _Scope | None = scope
+        if name in scope.declared_global:
+            s = self.module
+        first = True
+        while s is not None:
+            if s.kind == "class" and not first:
+                s = s.parent
+                continue
+            first = False
+            if name in s.others:
+                return None
+            found = s.imports.get(name)
+            if found:
+                return next(iter(found)) if len(found) == 1 else None
+            s = s.parent
+        return None
+
+    # -- statements ---------------------------------------------------------------------------------------
+    def body(self, stmts: list[ast.stmt], st: _State) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, st)
+
+    def stmt(self, node: ast.stmt, st: _State) -> None:  # noqa: C901 - one dispatch over statement kinds
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                self._import(alias.name, 0, (), node, st, [alias])
+                if alias.asname:
+                    self._bind(st.scope, alias.asname, ("m", alias.name))
+                else:
+                    top = alias.name.partition(".")[0]
+                    self._bind(st.scope, top, ("m", top))
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names = tuple(a.name for a in node.names)
+            if module == "__future__":
+                return
+            self._import(module, node.level or 0, names, node, st, node.names)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                self._bind(st.scope, alias.asname or alias.name, ("f", module, node.level or 0, alias.name))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._function(node, st)
+        elif isinstance(node, ast.ClassDef):
+            for e in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+                self.expr(e, st)
+            self._bind(st.scope, node.name, VALUE)
+            cls = _Scope("class", st.scope)
+            self.body(node.body, st.but(scope=cls))
+            if any((_dotted(d.func if isinstance(d, ast.Call) else d) or "").endswith("global_enum") for d in node.decorator_list):
+                # enum.global_enum copies the members into the module namespace (Python 3.11+, `re`, `ssl`).
+                for name in cls.others:
+                    self._bind(st.scope, name, VALUE)
+        elif isinstance(node, ast.If):
+            self._if(node, st)
+        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            self._try(node, st)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self.expr(node.iter, st)
+            self._target(node.target, st)
+            self.body(node.body, st)
+            self.body(node.orelse, st)
+        elif isinstance(node, ast.While):
+            self.expr(node.test, st)
+            known = self.eval.truth(node.test)
+            self.body(node.body, st if known is True else st.but(conditional=True))
+            self.body(node.orelse, st.but(conditional=True))
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            inner = st
+            for item in node.items:
+                self.expr(item.context_expr, st)
+                if item.optional_vars is not None:
+                    self._target(item.optional_vars, st)
+                caught = _suppressed(item.context_expr)
+                if caught & _IMPORT_ERRORS:
+                    inner = inner.but(guard_import=True)
+                if caught & _ATTRIBUTE_ERRORS:
+                    inner = inner.but(guard_attr=True)
+            self.body(node.body, inner)
+        elif isinstance(node, ast.Assign):
+            self.expr(node.value, st)
+            for t in node.targets:
+                self._target(t, st)
+            self._module_constant(node, st)
+            self._dunder_all(node, st)
+        elif isinstance(node, ast.AugAssign):
+            self.expr(node.value, st)
+            self._target(node.target, st)
+            self._dunder_all(node, st)
+        elif isinstance(node, ast.AnnAssign):
+            evaluated = st.scope.kind != "function" and not self.summary.future_annotations
+            self._annotation(node.annotation, st, evaluated)
+            if node.value is not None:
+                self.expr(node.value, st)
+                self._target(node.target, st)
+                self._dunder_all(node, st)
+            elif not isinstance(node.target, ast.Name):
+                self.expr(node.target, st)
+        elif isinstance(node, ast.Global):
+            st.scope.declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            st.scope.others.update(())  # nonlocal names are bound in an enclosing function, not here
+        elif isinstance(node, ast.Match):
+            self.expr(node.subject, st)
+            for case in node.cases:
+                self._pattern(case.pattern, st)
+                if case.guard is not None:
+                    self.expr(case.guard, st)
+                self.body(case.body, st.but(conditional=True))
+        elif isinstance(node, ast.Delete):
+            for t in node.targets:
+                if not isinstance(t, ast.Name):
+                    self.expr(t, st)
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.expr(child, st)
+
+    def _import(self, module: str, level: int, names: tuple, node: ast.stmt, st: _State, aliases: list) -> None:
+        positions = tuple((getattr(a, "lineno", node.lineno), getattr(a, "col_offset", node.col_offset)) for a in aliases)
+        self.summary.imports.append(
+            ImportSite(module, level, names, node.lineno, node.col_offset, st.context, st.guard_import,
+                       st.conditional, positions)
+        )
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, st: _State) -> None:
+        for e in node.decorator_list:
+            self.expr(e, st)
+        args = node.args
+        for d in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self.expr(d, st)
+        evaluated = not self.summary.future_annotations
+        all_args = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+        for a in all_args:
+            if a.annotation is not None:
+                self._annotation(a.annotation, st, evaluated)
+        if node.returns is not None:
+            self._annotation(node.returns, st, evaluated)
+        self._bind(st.scope, node.name, VALUE)
+        fn = _Scope("function", st.scope)
+        for a in all_args:
+            fn.others.add(a.arg)
+        inner = _State(fn, TYPING if st.context == TYPING else FUNCTION)
+        if st.scope is self.module or st.scope.kind == "class":
+            first = node.body[0]
+            self.summary.function_spans.append((first.lineno, node.end_lineno or first.lineno))
+        self.body(node.body, inner)
+
+    def _if(self, node: ast.If, st: _State) -> None:
+        truth = self.eval.truth(node.test)
+        if truth == TYPE_CHECKING:
+            self._quiet(node.body, "typing")
+            self.body(node.body, st.but(context=TYPING))
+            self.body(node.orelse, st)
+        elif truth is True:
+            self._quiet(node.orelse, "dead")
+            self.body(node.body, st)
+        elif truth is False:
+            self._quiet(node.body, "dead")
+            self.body(node.orelse, st)
+        else:
+            self.expr(node.test, st)
+            inner = st.but(conditional=True)
+            self.body(node.body, inner)
+            self.body(node.orelse, inner)
+
+    def _try(self, node: ast.Try, st: _State) -> None:
+        caught: set[str] = set()
+        for h in node.handlers:
+            caught |= _exception_names(h.type)
+        inner = st
+        if caught & _IMPORT_ERRORS:
+            inner = inner.but(guard_import=True)
+        if caught & _ATTRIBUTE_ERRORS:
+            inner = inner.but(guard_attr=True)
+        if caught & _NAME_ERRORS:
+            self._quiet(node.body, "guarded")
+        self.body(node.body, inner)
+        for h in node.handlers:
+            if h.type is not None:
+                self.expr(h.type, st)
+            if h.name:
+                self._bind(st.scope, h.name, VALUE)
+            self.body(h.body, st.but(conditional=True))
+        self.body(node.orelse, st)
+        self.body(node.finalbody, st)
+
+    # -- bindings -----------------------------------------------------------------------------------------
+    def _bind(self, scope: _Scope, name: str, desc: Descriptor) -> None:
+        if name in scope.declared_global:
+            scope = self.module
+        if desc == VALUE:
+            scope.others.add(name)
+        else:
+            scope.imports.setdefault(name, set()).add(desc)
+
+    def _target(self, t: ast.expr, st: _State) -> None:
+        if isinstance(t, ast.Name):
+            self._bind(st.scope, t.id, VALUE)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                self._target(e, st)
+        elif isinstance(t, ast.Starred):
+            self._target(t.value, st)
+        elif isinstance(t, ast.Attribute):
+            if isinstance(t.value, ast.Name):
+                self._pending_stores.append((st.scope, t.value.id, t.attr))
+            else:
+                self.expr(t.value, st)
+            self._mutation(t, st)
+        elif isinstance(t, ast.Subscript):
+            self._mutation(t, st)
+            self.expr(t.value, st)
+            self.expr(t.slice, st)
+
+    def _pattern(self, p: ast.pattern, st: _State) -> None:
+        for node in ast.walk(p):
+            name = getattr(node, "name", None) or getattr(node, "rest", None)
+            if isinstance(name, str):
+                self._bind(st.scope, name, VALUE)
+            if isinstance(node, ast.MatchValue):
+                self.expr(node.value, st)
+
+    def _module_constant(self, node: ast.Assign, st: _State) -> None:
+        # Learn `PY2 = sys.version_info[0] == 2` style constants so later `if PY2:` is decided.
+        if st.scope is not self.module or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        name = node.targets[0].id
+        ok, value = self.eval.try_value(node.value)
+        if ok and isinstance(value, (bool, int, str, tuple)) and name not in self.eval.names:
+            self.eval.names[name] = value
+        else:
+            self.eval.names.pop(name, None)
+
+    def _dunder_all(self, node: ast.stmt, st: _State) -> None:
+        if st.scope is not self.module:
+            return
+        if isinstance(node, ast.Assign):
+            if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+                return
+            self.summary.all_names = []
+            self._all_value(node.value, st)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
+            self.summary.all_names = []
+            if node.value is not None:
+                self._all_value(node.value, st)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
+            if self.summary.all_names is None:
+                self.summary.all_names = []
+            self._all_value(node.value, st)
+
+    def _all_value(self, value: ast.expr, st: _State) -> None:
+        s = self.summary
+        if isinstance(value, (ast.List, ast.Tuple)):
+            for e in value.elts:
+                if isinstance(e, ast.Constant) and isinstance(e.value, str):
+                    s.all_names.append(e.value)  # type: ignore[union-attr]
+                else:
+                    s.all_unknown = True
+        elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+            self._all_value(value.left, st)
+            self._all_value(value.right, st)
+        elif isinstance(value, ast.Attribute) and value.attr == "__all__" and isinstance(value.value, ast.Name):
+            target = self._lookup_now(st.scope, value.value.id)
+            # Unbound here, the name may be a submodule: importing `pkg.sub` binds `sub` in `pkg`.
+            s.all_refs.append(target if target is not None else ("f", "", 1, value.value.id))
+        else:
+            s.all_unknown = True
+
+    def _lookup_now(self, scope: _Scope, name: str) -> tuple | None:
+        found = scope.imports.get(name)
+        if found and len(found) == 1 and name not in scope.others:
+            return next(iter(found))
+        return None
+
+    # -- expressions --------------------------------------------------------------------------------------
+    def _annotation(self, node: ast.expr, st: _State, evaluated: bool) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            self._quiet_node(node, "typing")
+            return
+        if evaluated:
+            self.expr(node, st)
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                    self._quiet_node(sub, "typing")
+        else:
+            self._quiet_node(node, "typing")
+
+    def expr(self, node: ast.expr, st: _State) -> None:  # noqa: C901 - one dispatch over expression kinds
+        if isinstance(node, ast.Attribute):
+            attrs: list[str] = []
+            positions: list[tuple[int, int]] = []
+            base: ast.expr = node
+            while isinstance(base, ast.Attribute):
+                attrs.append(base.attr)
+                end_col = base.end_col_offset or 0
+                positions.append((base.end_lineno or base.lineno, max(end_col - len(base.attr), 0)))
+                base = base.value
+            attrs.reverse()
+            positions.reverse()
+            if isinstance(base, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    self._pending_reads.append((st.scope, base.id, tuple(attrs), tuple(positions), st))
+                self._markers(node, st)
+            else:
+                self.expr(base, st)
+            return
+        if isinstance(node, ast.Call):
+            if self._call_markers(node, st):
+                return
+        elif isinstance(node, ast.NamedExpr):
+            scope = st.scope
+            while scope.kind == "comprehension" and scope.parent is not None:
+                scope = scope.parent
+            self._bind(scope, node.target.id, VALUE)
+            self.expr(node.value, st)
+            return
+        elif isinstance(node, ast.Lambda):
+            fn = _Scope("function", st.scope)
+            a = node.args
+            for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+                fn.others.add(arg.arg)
+            for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
+                self.expr(d, st)
+            self.expr(node.body, st.but(scope=fn, context=FUNCTION if st.context != TYPING else TYPING))
+            return
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            comp = _Scope("comprehension", st.scope)
+            inner = st.but(scope=comp)
+            for i, gen in enumerate(node.generators):
+                self.expr(gen.iter, st if i == 0 else inner)
+                self._comp_target(gen.target, comp)
+                for cond in gen.ifs:
+                    self.expr(cond, inner)
+            if isinstance(node, ast.DictComp):
+                self.expr(node.key, inner)
+                self.expr(node.value, inner)
+            else:
+                self.expr(node.elt, inner)
+            return
+        elif isinstance(node, ast.Subscript):
+            self._markers(node, st)
+            if _is_globals_call(node.value) and isinstance(node.ctx, ast.Load):
+                self.expr(node.slice, st)  # a read of the namespace changes nothing
+                return
+        elif isinstance(node, ast.BoolOp):
+            self._short_circuit(node, st)
+            return
+        elif isinstance(node, ast.IfExp):
+            truth = self.eval.truth(node.test)
+            self.expr(node.test, st)
+            if truth is True or truth is False:
+                self.expr(node.body if truth else node.orelse, st)
+            else:
+                self.expr(node.body, st.but(conditional=True))
+                self.expr(node.orelse, st.but(conditional=True))
+            return
+        elif isinstance(node, ast.Compare) and any(_is_globals_call(c) for c in node.comparators):
+            self.expr(node.left, st)
+            return
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.expr(child, st)
+            elif isinstance(child, ast.keyword):
+                self.expr(child.value, st)
+
+    def _short_circuit(self, node: ast.BoolOp, st: _State) -> None:
+        """Later operands of ``and``/``or`` run only if the earlier ones allow it (``hasattr(m, "x") and m.x``)."""
+        stop = isinstance(node.op, ast.Or)  # the value that ends evaluation
+        inner = st
+        for value in node.values:
+            self.expr(value, inner)
+            truth = self.eval.truth(value)
+            if truth is stop:
+                return  # the remaining operands never run on the target
+            if truth is None or truth == TYPE_CHECKING:
+                inner = inner.but(conditional=True)
+
+    def _comp_target(self, t: ast.expr, comp: _Scope) -> None:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name):
+                comp.others.add(n.id)
+
+    # -- dynamic markers ----------------------------------------------------------------------------------
+    def _markers(self, node: ast.expr, st: _State) -> None:
+        """``sys.modules[__name__]``: the module object itself may be replaced or changed at run time."""
+        if isinstance(node, ast.Subscript) and _dotted(node.value) == "sys.modules" and _is_dunder_name(node.slice):
+            self._dynamic("sys.modules[__name__]")
+
+    def _mutation(self, t: ast.expr, st: _State) -> None:
+        base = t.value if isinstance(t, (ast.Attribute, ast.Subscript)) else t
+        dotted = _dotted(base)
+        if dotted == "sys.path" or _dotted(t) == "sys.path":
+            self.summary.syspath_hack = True
+        if isinstance(t, ast.Subscript) and dotted == "sys.modules":
+            key = t.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self.summary.registered.append(key.value)
+            elif (isinstance(key, ast.BinOp) and _is_dunder_name(key.left) and isinstance(key.right, ast.Constant)
+                  and isinstance(key.right.value, str) and key.right.value.startswith(".")):
+                self.summary.registered.append(key.right.value)  # relative: `__name__ + ".moves"`
+            elif _is_dunder_name(key):
+                self._dynamic("sys.modules[__name__]")
+            else:
+                self.summary.path_dynamic = True
+        elif isinstance(base, ast.Subscript) and _dotted(base.value) == "sys.modules":
+            self._dynamic("sys.modules[...]")
+        if isinstance(t, ast.Subscript) and _is_globals_call(t.value):
+            self._dynamic("globals()")
+        if isinstance(t, ast.Name) and t.id == "__path__":
+            self.summary.path_dynamic = True
+
+    def _call_markers(self, node: ast.Call, st: _State) -> bool:
+        """Record dynamic effects of a call; True when the call's children were visited here."""
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else None
+        dotted = _dotted(func)
+        if isinstance(func, ast.Attribute) and _is_globals_call(func.value):
+            if func.attr in _DICT_WRITERS:
+                self._dynamic("globals()")
+            for a in node.args:
+                self.expr(a, st)
+            return True
+        if name in ("globals", "vars") and not node.args:
+            self._dynamic("globals()")  # the namespace escapes into a variable or a call
+        if any(_is_globals_call(a) for a in node.args) or any(_is_globals_call(k.value) for k in node.keywords):
+            self._dynamic("globals()")  # the namespace is handed to code that may write into it
+        if isinstance(func, ast.Attribute) and _is_globals_call(func.value) and func.attr in _DICT_WRITERS:
+            self._dynamic("globals()")
+        if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
+                _is_dunder_name(a) for a in node.args):
+            self._dynamic("enum._convert_")  # copies members into the named module's namespace
+        if name in ("vars", "locals") and not node.args and st.scope is self.module:
+            self._dynamic(f"{name}()")
+        elif name == "exec" and st.scope is self.module and len(node.args) < 2:
+            self._dynamic("exec()")
+        elif name == "setattr" and node.args and _dotted(node.args[0]) == "builtins":
+            self._builtin_from_args(node)
+        if dotted:
+            head, _, method = dotted.rpartition(".")
+            if head == "sys.path" and method in _PATH_MUTATORS or dotted == "site.addsitedir":
+                self.summary.syspath_hack = True
+            elif head == "sys.modules" and method in ("update", "setdefault", "__setitem__"):
+                self.summary.path_dynamic = True
+            elif head in ("sys.meta_path", "sys.path_hooks") and method in _PATH_MUTATORS:
+                self._dynamic(head)
+            elif head == "__path__" and method in _PATH_MUTATORS:
+                self.summary.path_dynamic = True
+            elif method in ("extend_path", "declare_namespace"):
+                self.summary.path_dynamic = True
+            elif dotted == "gettext.install" or (head.endswith("translation") and method == "install"):
+                self.summary.builtins_added.append("_")
+        return False
+
+    def _builtin_from_args(self, node: ast.Call) -> None:
+        if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            self.summary.builtins_added.append(node.args[1].value)
+
+    def _dynamic(self, reason: str) -> None:
+        if reason not in self.summary.dynamic:
+            self.summary.dynamic.append(reason)
+
+    # -- spans --------------------------------------------------------------------------------------------
+    def _quiet(self, stmts: list[ast.stmt], kind: str) -> None:
+        if stmts:
+            first, last = stmts[0], stmts[-1]
+            self.summary.quiet_spans.append(
+                (first.lineno, first.col_offset, last.end_lineno or last.lineno, last.end_col_offset or 0, kind)
+            )
+
+    def _quiet_node(self, node: ast.AST, kind: str) -> None:
+        self.summary.quiet_spans.append(
+            (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, kind)  # type: ignore[attr-defined]
+        )
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _is_dunder_name(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "__name__"
+
+
+def _is_globals_call(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "vars")
+            and not node.args)
+
+
+def _exception_names(node: ast.expr | None) -> set[str]:
+    if node is None:
+        return {"BaseException"}
+    if isinstance(node, ast.Tuple):
+        out: set[str] = set()
+        for e in node.elts:
+            out |= _exception_names(e)
+        return out
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Attribute):
+        return {node.attr}
+    return {"BaseException"}  # a computed exception tuple: assume it may catch anything
+
+
+def _suppressed(node: ast.expr) -> set[str]:
+    if isinstance(node, ast.Call) and (_dotted(node.func) or "").rpartition(".")[2] == "suppress":
+        out: set[str] = set()
+        for a in node.args:
+            out |= _exception_names(a)
+        return out
+    return set()

@@ -1,0 +1,1 @@
+"""Renderers: the same result as text for people and as versioned JSON for machines."""

@@ -1,0 +1,65 @@
+"""Text output in the style of ruff and rustc: location, code, message, the source line with a caret, the
+import chain from an entry, and a summary line. Colour only on a terminal (rich decides)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.text import Text
+
+from deploycheck.check import Result
+from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.render.paths import display
+
+
+def _source_line(path: str, line: int) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return text.rstrip("\n")
+    except OSError:
+        return None
+    return None
+
+
+def chain_text(f: Finding) -> str:
+    hops = [f"{h.module} ({display(h.path)}:{h.line})" for h in f.chain]
+    return " → ".join(hops + [f.module])
+
+
+def render(result: Result, stream=None, color: bool | None = None) -> None:
+    console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True,
+                      force_terminal=color, no_color=color is False)
+    for f in result.findings:
+        head = Text()
+        head.append(f"{display(f.path)}:{f.line}:{f.column + 1}: ", style="bold")
+        head.append(f.code + " ", style="bold red" if f.severity == ERROR else "bold yellow")
+        head.append(f"[{f.severity}] ", style="red" if f.severity == ERROR else "yellow")
+        head.append(f.message)
+        console.print(head)
+        src = _source_line(f.path, f.line)
+        if src is not None:
+            gutter = " " * len(str(f.line))
+            width = max(len(f.symbol), 1)
+            console.print(Text(f"{gutter} |", style="blue"))
+            console.print(Text(f"{f.line} | ", style="blue") + Text(src.expandtabs(1)))
+            console.print(Text(f"{gutter} | ", style="blue") + Text(" " * f.column + "^" * width, style="red"))
+        if f.chain:
+            console.print(Text(f"  = imported via: {chain_text(f)}", style="dim"))
+        if f.distribution:
+            console.print(Text(f"  = in distribution: {f.distribution[0]} {f.distribution[1]}", style="dim"))
+        console.print()
+    interp = result.interp
+    summary = Text()
+    status = "error" if result.errors else "ok"
+    summary.append(
+        f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}",
+        style="bold red" if status == "error" else "bold green",
+    )
+    summary.append(
+        f" in {result.modules} modules of the import closure ({result.parsed} of {result.files} files parsed, "
+        f"the rest cached) · Python {interp.version_text} ({interp.executable}) · {result.seconds:.2f} s"
+    )
+    console.print(summary)

@@ -1,0 +1,23 @@
+"""Rules: one module per rule code; each module's docstring is the rule's user documentation.
+
+A rule module defines ``CODE``, ``NAME`` and ``check(ctx) -> Iterable[Finding]``. Add a rule by adding a module
+here, listing it in ``RULES``, and adding a fixture under ``tests/fixtures/rules/<CODE>/``.
+"""
+
+from deploycheck.rules import (
+    dc101_module_not_found,
+    dc102_name_not_found,
+    dc103_attribute_not_found,
+    dc104_relative_import_beyond_top,
+    dc201_undefined_name,
+    dc202_syntax_error,
+)
+
+RULES = [
+    dc101_module_not_found,
+    dc102_name_not_found,
+    dc103_attribute_not_found,
+    dc104_relative_import_beyond_top,
+    dc201_undefined_name,
+    dc202_syntax_error,
+]

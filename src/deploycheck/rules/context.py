@@ -1,0 +1,67 @@
+"""What rules see: the program (closure, resolution), the environment, in-file diagnostics; and the
+severity policy shared by the import rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from deploycheck.environment.distributions import Distributions
+from deploycheck.environment.interpreter import Interpreter
+from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.index.program import Node, Program
+from deploycheck.index.ruff import Diagnostic
+from deploycheck.index.summary import FUNCTION, TYPING, ImportSite, Summary
+
+
+@dataclass
+class Context:
+    program: Program
+    interp: Interpreter
+    distributions: Distributions
+    infile: dict[str, list[Diagnostic]] = field(default_factory=dict)
+
+    def modules(self) -> Iterator[tuple[str, Node, Summary]]:
+        """Closure modules that have a parsed summary, in a stable order."""
+        for name in sorted(self.program.nodes):
+            node = self.program.nodes[name]
+            if node.module.has_source:
+                summ = self.program.summary(name)
+                if summ is not None and not summ.syntax_error:
+                    yield name, node, summ
+
+    def finding(self, code: str, severity: str, message: str, name: str, node: Node, line: int, column: int,
+                symbol: str = "", context: str = "module") -> Finding:
+        return Finding(
+            code=code, severity=severity, message=message, path=node.module.path or "", line=line, column=column,
+            symbol=symbol, module=name, distribution=self.distributions.owner(node.module.path),
+            chain=self.program.chain(name), origin=node.origin, when="call" if context == FUNCTION else "import",
+        )
+
+
+def severity(node: Node, summ: Summary, context: str, guarded: bool, conditional: bool) -> str | None:
+    """How sure a failure at this statement is a crash.
+
+    Project code: an error at import time or in a function body (a crash when called); a warning when the
+    statement sits under a condition we cannot decide, in a module reached only through a guarded import, or
+    in a module that edits ``sys.path``. Third-party and standard-library code: only what runs unconditionally
+    at import time of a module the service surely imports is reported, as an error; the rest stays silent.
+    """
+    if guarded or context == TYPING:
+        return None
+    if node.origin == "project":
+        if conditional or summ.syspath_hack or not node.firm:
+            return WARNING
+        return ERROR
+    if context == FUNCTION or conditional or not node.firm:
+        return None
+    return ERROR
+
+
+def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite, str]]:
+    """Every import statement of the closure that would crash the service if it failed, with its severity."""
+    for name, node, summ in ctx.modules():
+        for site in summ.imports:
+            sev = severity(node, summ, site.context, site.guarded, site.conditional)
+            if sev is not None:
+                yield name, node, summ, site, sev

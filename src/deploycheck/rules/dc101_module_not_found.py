@@ -1,0 +1,45 @@
+"""DC101 module-not-found: an import names a module that does not exist in the target environment.
+
+Why it crashes: ``import x`` / ``from x import y`` raise ``ModuleNotFoundError`` when no finder on the
+target's search path can locate ``x`` (or a package on its dotted path).
+
+Reported in project code at module level and in function bodies, and in third-party code when the import runs
+unconditionally when the module is imported. Not reported: imports guarded by ``try: ... except ImportError``
+(or broader), under ``if TYPE_CHECKING:``, or under a version/platform condition that is false on the target.
+Parents that create submodules at run time (``sys.modules`` writes, ``__path__`` edits, extension modules) are
+trusted.
+
+Example::
+
+    from werkzeug.contrib.cache import SimpleCache   # werkzeug 1.0 removed werkzeug.contrib
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import Finding
+from deploycheck.index.program import MISSING
+from deploycheck.rules.context import Context, import_sites
+
+CODE = "DC101"
+NAME = "module-not-found"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    program = ctx.program
+    for name, node, _summ, site, sev in import_sites(ctx):
+        base = program.absolute(name, node.module.is_package, site.module, site.level)
+        if base is None:
+            continue  # DC104
+        targets = [base] if site.names else [base]
+        for target in targets:
+            status, missing = program.module_status(target)
+            if status != MISSING:
+                continue
+            parent, _, _ = missing.rpartition(".")
+            pmod = program.find(parent) if parent else None
+            why = f"No module named '{missing}'"
+            if pmod is not None and not pmod.is_package:
+                why += f"; '{parent}' is not a package"
+            yield ctx.finding(CODE, sev, why, name, node, site.line, site.col, symbol=missing, context=site.context)

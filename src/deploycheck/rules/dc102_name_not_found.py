@@ -1,0 +1,47 @@
+"""DC102 name-not-found: ``from M import N`` where module ``M`` exists but has no name ``N``.
+
+Why it crashes: the import statement raises ``ImportError: cannot import name 'N' from 'M'`` when ``N`` is
+neither bound in ``M`` after ``M`` runs nor a submodule of package ``M``.
+
+``N`` is looked up the way the interpreter finds it: names bound anywhere at module level of ``M`` (including
+conditional and ``try`` bindings), re-exports through ``import``/``from`` (with aliases), star imports (honouring
+``__all__``), submodules, and attributes other modules assign to ``M``. Modules whose namespace is decided at
+run time (module ``__getattr__``, writes through ``globals()`` or ``sys.modules``, extension modules) are never
+reported. The finding names the distribution and version that provide ``M``.
+
+Example (flask 2.0.3 with werkzeug 3.0.1)::
+
+    from werkzeug.urls import url_quote   # werkzeug 3 removed url_quote
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import Finding
+from deploycheck.index.program import FOUND, MISSING
+from deploycheck.rules.context import Context, import_sites
+
+CODE = "DC102"
+NAME = "name-not-found"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    program = ctx.program
+    for name, node, _summ, site, sev in import_sites(ctx):
+        if not site.names or site.names == ("*",):
+            continue
+        base = program.absolute(name, node.module.is_package, site.module, site.level)
+        if base is None or program.module_status(base)[0] != FOUND:
+            continue
+        provider = program.find(base)
+        for imported, (line, col) in zip(site.names, site.positions):
+            if program.has_name(base, imported) != MISSING:
+                continue
+            where = provider.path if provider and provider.path else base
+            dist = ctx.distributions.owner(provider.path if provider else None)
+            owner = f"{dist[0]} {dist[1]}, " if dist else ""
+            f = ctx.finding(CODE, sev, f"cannot import name '{imported}' from '{base}' ({owner}{where})",
+                            name, node, line, col, symbol=imported, context=site.context)
+            f.imported = (base, dist)  # type: ignore[attr-defined]
+            yield f

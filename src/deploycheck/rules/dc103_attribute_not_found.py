@@ -1,0 +1,53 @@
+"""DC103 attribute-not-found: ``M.attr`` read on an imported module ``M`` that has no attribute ``attr``.
+
+Why it crashes: ``AttributeError: module 'M' has no attribute 'attr'`` when the expression runs: at import for
+module-level code, class bodies and decorators (``@asyncio.coroutine`` on Python 3.11), when called for code in
+function bodies of the project.
+
+Only names bound by an import are followed (``import asyncio``, ``import a.b as c``, ``from pkg import mod``),
+and only while they are not rebound in the same scope. Reads guarded by ``try: ... except AttributeError`` (or
+broader), ``hasattr`` checks and other undecidable conditions are not reported as errors. Resolution is the
+same as DC102's.
+
+Example::
+
+    import asyncio
+
+    @asyncio.coroutine          # removed in Python 3.11
+    def legacy(): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import Finding
+from deploycheck.index.program import MISSING
+from deploycheck.rules.context import Context, severity
+
+CODE = "DC103"
+NAME = "attribute-not-found"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    program = ctx.program
+    for name, node, summ in ctx.modules():
+        for read in summ.reads:
+            sev = severity(node, summ, read.context, read.guarded, read.conditional)
+            if sev is None:
+                continue
+            current = program.descriptor_module(name, node.module.is_package, read.target)
+            for attr, (line, col) in zip(read.attrs, read.positions):
+                if current is None:
+                    break
+                status = program.has_name(current, attr)
+                if status == MISSING:
+                    mod = program.find(current)
+                    dist = ctx.distributions.owner(mod.path if mod else None)
+                    owner = f" ({dist[0]} {dist[1]})" if dist else ""
+                    yield ctx.finding(CODE, sev, f"module '{current}'{owner} has no attribute '{attr}'",
+                                      name, node, line, col, symbol=attr, context=read.context)
+                    break
+                if status != "found":
+                    break
+                current = program.member_module(current, attr)

@@ -1,0 +1,65 @@
+"""DC201 undefined-name: a name used in project code is bound nowhere it could come from.
+
+Why it crashes: ``NameError: name 'X' is not defined`` when the statement runs: at import for module-level
+code, when called for function bodies (the incident behind this project: ``DatabaseConfig.POOL_SIZE`` left in a
+function after its import was removed).
+
+Undefined names are found by ruff's F821 (pyflakes' rule) for the target's Python version, then judged by where
+they sit: module level or function body → error; annotations that never run (``from __future__ import
+annotations``, string annotations, local-variable annotations) and ``if TYPE_CHECKING:`` blocks → warning;
+branches that are false on the target and code inside ``try: ... except NameError`` → not reported. Names the
+closure adds to ``builtins`` (``gettext.install``) are defined. Modules that write their namespace through
+``globals()`` get warnings, not errors.
+
+Example::
+
+    def engine():
+        return create_engine(pool_size=DatabaseConfig.POOL_SIZE)   # import removed in a migration
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.rules.context import Context
+
+CODE = "DC201"
+NAME = "undefined-name"
+_NAME = re.compile(r"`([^`]+)`")
+
+
+def _span_kind(spans, line: int, col: int) -> str | None:
+    kinds = set()
+    for l1, c1, l2, c2, kind in spans:
+        if (l1, c1) <= (line, col) < (l2, c2) or (l1, c1) <= (line, col) <= (l2, c2) and kind != "typing":
+            kinds.add(kind)
+    for k in ("dead", "guarded", "typing"):
+        if k in kinds:
+            return k
+    return None
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    added = set()
+    for _n, _node, summ in ctx.modules():
+        added.update(summ.builtins_added)
+    for name, node, summ in ctx.modules():
+        if node.origin != "project":
+            continue
+        for d in ctx.infile.get(node.module.path or "", []):
+            if d.code != "F821":
+                continue
+            m = _NAME.search(d.message)
+            symbol = m.group(1) if m else ""
+            if symbol in added or symbol in ctx.interp.builtins:
+                continue
+            kind = _span_kind(summ.quiet_spans, d.line, d.column)
+            if kind in ("dead", "guarded"):
+                continue
+            sev = WARNING if kind == "typing" or summ.dynamic or not node.firm else ERROR
+            where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
+            in_function = any(a <= d.line <= b for a, b in summ.function_spans)
+            yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}", name, node, d.line, d.column,
+                              symbol=symbol, context="function" if in_function else "module")

@@ -1,0 +1,46 @@
+"""DC202 syntax-error: a module in the import closure does not compile on the target's Python version.
+
+Why it crashes: importing it raises ``SyntaxError`` (which ``except ImportError`` does not catch). Covers code
+written for a newer Python than the target (``match`` on 3.9, PEP 695 generics on 3.11), syntax removed from
+the language, undecodable text or a wrong encoding declaration (PEP 263), and NUL bytes.
+
+Version-aware syntax errors come from ruff run with the target version; encoding and NUL-byte errors from the
+standard parser. A file that only the host's (older) parser rejects is not reported.
+
+Example, on a Python 3.9 target::
+
+    match event.kind:
+        case "deploy": ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.rules.context import Context
+
+CODE = "DC202"
+NAME = "syntax-error"
+_HOST_ONLY = ("null bytes", "encoding", "decode", "codec", "cannot read file")
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    program = ctx.program
+    for name in sorted(program.nodes):
+        node = program.nodes[name]
+        path = node.module.path
+        if not node.module.has_source or not path or node.origin not in ("project", "third-party"):
+            continue
+        if node.origin != "project" and not node.firm:
+            continue
+        summ = program.summary(name)
+        host = summ.syntax_error if summ is not None else None
+        if host and any(k in host[0].lower() for k in _HOST_ONLY):
+            yield ctx.finding(CODE, ERROR, host[0], name, node, host[1], host[2])
+            continue
+        syntax = [d for d in ctx.infile.get(path, []) if d.code == "syntax"]
+        if syntax:
+            d = syntax[0]
+            yield ctx.finding(CODE, ERROR, f"{d.message} (Python {ctx.interp.version[0]}.{ctx.interp.version[1]})",
+                              name, node, d.line, d.column)

@@ -1,0 +1,1 @@
+"""The target of a check: which project, which roots, which entries, which configuration."""

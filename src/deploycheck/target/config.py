@@ -1,0 +1,86 @@
+"""``[tool.deploycheck]`` in the project's pyproject.toml (TOML, read with the standard ``tomllib``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from deploycheck.errors import UsageError
+
+# Not entries by default: test suites and build scripts do not run in the deployed service (they may still be
+# checked when an entry imports them, or by naming them with --entry).
+DEFAULT_EXCLUDE = [
+    "tests/", "test/", "testing/", "docs/", "doc/", "examples/", "benchmarks/", "bench/",
+    "test_*.py", "*_test.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
+]
+_CODE = re.compile(r"^DC\d{3}$")
+
+
+@dataclass
+class Config:
+    """Validated settings. Paths are relative to the project root; codes look like ``DC102``."""
+
+    roots: list[str] | None = None
+    entries: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    extend_exclude: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    python: str | None = None
+
+
+def _str_list(table: dict, key: str, where: str) -> list[str] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where}: `{key}` must be a list of strings")
+    return value
+
+
+def _codes(values: list[str], where: str) -> list[str]:
+    for v in values:
+        if not _CODE.match(v):
+            raise UsageError(f"{where}: `{v}` is not a rule code (like DC102)")
+    return values
+
+
+def load(root: str) -> Config:
+    """Read ``root/pyproject.toml``; a missing file or table gives defaults. Raises ``UsageError`` for
+    malformed TOML or wrongly typed settings."""
+    path = os.path.join(root, "pyproject.toml")
+    if not os.path.isfile(path):
+        return Config()
+    where = "pyproject.toml [tool.deploycheck]"
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("deploycheck", {}) if isinstance(data.get("tool"), dict) else {}
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table")
+    cfg = Config()
+    cfg.roots = _str_list(table, "roots", where)
+    cfg.entries = _str_list(table, "entries", where) or []
+    exclude = _str_list(table, "exclude", where)
+    if exclude is not None:
+        cfg.exclude = exclude
+    cfg.extend_exclude = _str_list(table, "extend-exclude", where) or []
+    cfg.ignore = _codes(_str_list(table, "ignore", where) or [], where)
+    pfi = table.get("per-file-ignores", {})
+    if not isinstance(pfi, dict):
+        raise UsageError(f"{where}: `per-file-ignores` must be a table of pattern = [codes]")
+    for pattern, codes in pfi.items():
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise UsageError(f"{where}: per-file-ignores `{pattern}` must be a list of codes")
+        cfg.per_file_ignores[pattern] = _codes(codes, where)
+    py = table.get("python")
+    if py is not None and not isinstance(py, str):
+        raise UsageError(f"{where}: `python` must be a string")
+    cfg.python = py
+    return cfg

@@ -1,0 +1,110 @@
+"""The project being checked: its roots and its own modules."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pathspec
+
+from deploycheck.errors import UsageError
+from deploycheck.target.config import Config, load
+
+# Never project code: tool state, virtual environments, build output.
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"}
+
+
+@dataclass
+class Project:
+    """``root`` is absolute; ``roots`` are the directories holding top-level project modules (the first
+    entries of the search path); ``modules`` maps each project module name to its file (namespace packages
+    have none and are left out)."""
+
+    root: str
+    roots: list[str]
+    config: Config
+    modules: dict[str, str]
+    entry_candidates: list[str]
+
+
+def open_project(path: str) -> Project:
+    """Discover the project at ``path``. Raises ``UsageError`` if it is not a readable directory."""
+    root = os.path.abspath(path)
+    if not os.path.exists(root):
+        raise UsageError(f"{path}: no such directory")
+    if not os.path.isdir(root):
+        raise UsageError(f"{path}: not a directory (give the project root)")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise UsageError(f"{path}: permission denied")
+    cfg = load(root)
+    if cfg.roots is not None:
+        roots = [os.path.normpath(os.path.join(root, r)) for r in cfg.roots]
+        for r in roots:
+            if not os.path.isdir(r):
+                raise UsageError(f"pyproject.toml [tool.deploycheck] roots: {os.path.relpath(r, root)} is not a directory")
+    elif os.path.isdir(os.path.join(root, "src")) and not os.path.exists(os.path.join(root, "src", "__init__.py")):
+        roots = [os.path.join(root, "src")]
+    else:
+        roots = [root]
+    ignore = _ignore_spec(root)
+    exclude = pathspec.PathSpec.from_lines("gitwildmatch", cfg.exclude + cfg.extend_exclude)
+    modules: dict[str, str] = {}
+    entries: list[str] = []
+    for r in roots:
+        for name, file in _walk(r, root, ignore):
+            modules.setdefault(name, file)
+            rel = os.path.relpath(file, root)
+            if not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r)):
+                entries.append(name)
+    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)))
+
+
+def _ignore_spec(root: str) -> pathspec.PathSpec:
+    lines: list[str] = []
+    try:
+        with open(os.path.join(root, ".gitignore"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        pass
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _walk(base: str, root: str, ignore: pathspec.PathSpec):
+    """Yield ``(module name, file)`` for every importable module under ``base`` (not following links into
+    directories already seen, so link loops end)."""
+    seen: set[tuple[int, int]] = set()
+
+    def visit(directory: str, prefix: str):
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for e in entries:
+            name = e.name
+            rel = os.path.relpath(e.path, root)
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if (name.startswith(".") or name in _SKIP_DIRS or not name.isidentifier()
+                        or os.path.exists(os.path.join(e.path, "pyvenv.cfg")) or ignore.match_file(rel + "/")):
+                    continue
+                pkg = f"{prefix}{name}"
+                init = os.path.join(e.path, "__init__.py")
+                if os.path.isfile(init):
+                    yield pkg, init
+                yield from visit(e.path, pkg + ".")
+            elif name.endswith(".py") and name != "__init__.py" and name[:-3].isidentifier():
+                if ignore.match_file(rel):
+                    continue
+                yield f"{prefix}{name[:-3]}", e.path
+
+    yield from visit(base, "")
