@@ -74,7 +74,8 @@ def run(opts: Options) -> Result:
     finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
                           interp.frozen_modules, spath.editable)
     cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
-    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation)
+    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
+                  tuple(sorted(interp.builtin_modules)))
     store = SummaryStore(facts, cache, files.read_bytes)
     program = Program(finder, spath, interp, store)
 

@@ -28,7 +28,7 @@ class Suppressor:
 
     def __init__(self, config: Config, root: str, site_dirs: list[str]) -> None:
         self.ignore = set(config.ignore)
-        self.per_file = [(pathspec.PathSpec.from_lines("gitwildmatch", [p]), set(c)) for p, c in config.per_file_ignores.items()]
+        self.per_file = [(pathspec.GitIgnoreSpec.from_lines([p]), set(c)) for p, c in config.per_file_ignores.items()]
         self.root = root
         self.site_dirs = site_dirs
         self._lines: dict[str, list[str]] = {}

@@ -10,6 +10,7 @@ one of these (``PY2 = sys.version_info[0] == 2``).
 from __future__ import annotations
 
 import ast
+import hashlib
 import operator
 from dataclasses import dataclass
 
@@ -36,10 +37,13 @@ class Facts:
     platform: str
     os_name: str
     implementation: str
+    builtin_module_names: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.implementation}-{self.version[0]}.{self.version[1]}.{self.version[2]}-{self.platform}-{self.os_name}"
+        names = hashlib.blake2b(" ".join(self.builtin_module_names).encode(), digest_size=6).hexdigest()
+        v = self.version
+        return f"{self.implementation}-{v[0]}.{v[1]}.{v[2]}-{self.platform}-{self.os_name}-{names}"
 
 
 class _Unknown(Exception):
@@ -145,6 +149,8 @@ class Evaluator:
             return f.version[0]
         if dotted in ("sys.version_info.minor",):
             return f.version[1]
+        if dotted in ("sys.builtin_module_names",) and self.facts.builtin_module_names:
+            return self.facts.builtin_module_names
         if dotted in ("sys.platform",):
             return f.platform
         if dotted in ("os.name",):

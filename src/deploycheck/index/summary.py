@@ -123,6 +123,7 @@ class _State:
     guard_import: bool = False
     guard_attr: bool = False
     conditional: bool = False
+    has: frozenset = frozenset()  # (name, attr) pairs a `hasattr(name, "attr")` test made safe
 
     def but(self, **kw) -> _State:
         d = dict(self.__dict__)
@@ -159,6 +160,7 @@ class _Walker:
         self.module = _Scope("module", None)
         self._pending_reads: list[tuple] = []
         self._pending_stores: list[tuple] = []
+        self._globals_aliases: set[str] = set()
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -266,6 +268,11 @@ class _Walker:
                     inner = inner.but(guard_attr=True)
             self.body(node.body, inner)
         elif isinstance(node, ast.Assign):
+            if (_is_globals_call(node.value) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                # `g = globals()`: only writes through `g` (or handing `g` to a call) make the namespace dynamic.
+                self._globals_aliases.add(node.targets[0].id)
+                self._bind(st.scope, node.targets[0].id, VALUE)
+                return
             self.expr(node.value, st)
             for t in node.targets:
                 self._target(t, st)
@@ -349,7 +356,7 @@ class _Walker:
         else:
             self.expr(node.test, st)
             inner = st.but(conditional=True)
-            self.body(node.body, inner)
+            self.body(node.body, inner.but(has=st.has | _hasattr_pairs(node.test)))
             self.body(node.orelse, inner)
 
     def _try(self, node: ast.Try, st: _State) -> None:
@@ -487,7 +494,7 @@ class _Walker:
             attrs.reverse()
             positions.reverse()
             if isinstance(base, ast.Name):
-                if isinstance(node.ctx, ast.Load):
+                if isinstance(node.ctx, ast.Load) and (base.id, attrs[0]) not in st.has:
                     self._pending_reads.append((st.scope, base.id, tuple(attrs), tuple(positions), st))
                 self._markers(node, st)
             else:
@@ -563,6 +570,8 @@ class _Walker:
                 return  # the remaining operands never run on the target
             if truth is None or truth == TYPE_CHECKING:
                 inner = inner.but(conditional=True)
+                if not stop:
+                    inner = inner.but(has=inner.has | _hasattr_pairs(value))
 
     def _comp_target(self, t: ast.expr, comp: _Scope) -> None:
         for n in ast.walk(t):
@@ -593,7 +602,7 @@ class _Walker:
                 self.summary.path_dynamic = True
         elif isinstance(base, ast.Subscript) and _dotted(base.value) == "sys.modules":
             self._dynamic("sys.modules[...]")
-        if isinstance(t, ast.Subscript) and _is_globals_call(t.value):
+        if isinstance(t, ast.Subscript) and (_is_globals_call(t.value) or self._is_alias(t.value)):
             self._dynamic("globals()")
         if isinstance(t, ast.Name) and t.id == "__path__":
             self.summary.path_dynamic = True
@@ -603,6 +612,10 @@ class _Walker:
         func = node.func
         name = func.id if isinstance(func, ast.Name) else None
         dotted = _dotted(func)
+        if isinstance(func, ast.Attribute) and self._is_alias(func.value) and func.attr in _DICT_WRITERS:
+            self._dynamic("globals()")
+        if any(self._is_alias(a) for a in node.args):
+            self._dynamic("globals()")
         if isinstance(func, ast.Attribute) and _is_globals_call(func.value):
             if func.attr in _DICT_WRITERS:
                 self._dynamic("globals()")
@@ -640,6 +653,9 @@ class _Walker:
                 self.summary.builtins_added.append("_")
         return False
 
+    def _is_alias(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id in self._globals_aliases
+
     def _builtin_from_args(self, node: ast.Call) -> None:
         if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
             self.summary.builtins_added.append(node.args[1].value)
@@ -671,6 +687,18 @@ def _dotted(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _hasattr_pairs(test: ast.expr) -> frozenset:
+    """``(name, attr)`` for each ``hasattr(name, "attr")`` that must be true for ``test`` to be true."""
+    out = set()
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    for p in parts:
+        if (isinstance(p, ast.Call) and isinstance(p.func, ast.Name) and p.func.id == "hasattr" and len(p.args) == 2
+                and isinstance(p.args[0], ast.Name) and isinstance(p.args[1], ast.Constant)
+                and isinstance(p.args[1].value, str)):
+            out.add((p.args[0].id, p.args[1].value))
+    return frozenset(out)
 
 
 def _is_dunder_name(node: ast.AST) -> bool:

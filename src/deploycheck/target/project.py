@@ -47,7 +47,7 @@ def open_project(path: str) -> Project:
     else:
         roots = [root]
     ignore = _ignore_spec(root)
-    exclude = pathspec.PathSpec.from_lines("gitwildmatch", cfg.exclude + cfg.extend_exclude)
+    exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude + cfg.extend_exclude)
     modules: dict[str, str] = {}
     entries: list[str] = []
     for r in roots:
@@ -66,7 +66,7 @@ def _ignore_spec(root: str) -> pathspec.PathSpec:
             lines = f.read().splitlines()
     except OSError:
         pass
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _walk(base: str, root: str, ignore: pathspec.PathSpec):

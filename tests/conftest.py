@@ -1,0 +1,79 @@
+"""Shared test helpers: running a check, and real throwaway environments cached by their inputs."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploycheck.check import Options, run
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CACHE = Path(os.environ.get("DEPLOYCHECK_TEST_CACHE", Path.home() / ".cache" / "deploycheck-tests"))
+
+
+def check(path, python=None, entries=(), cache_dir=None):
+    """Run a check in-process; returns the Result."""
+    return run(Options(path=str(path), python=python or sys.executable, entries=list(entries),
+                       cache_dir=str(cache_dir) if cache_dir else None, no_cache=cache_dir is None))
+
+
+def cli(*args, cwd=None, env=None):
+    """Run the real console script; returns (exit code, stdout, stderr)."""
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def cli_json(*args, **kw):
+    code, out, err = cli(*args, "--format", "json", **kw)
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+_STDLIB = re.compile(r"/\S*?/lib/python3\.\d+/")
+
+
+def snapshot_lines(result, root: Path) -> list[str]:
+    out = []
+    for f in result.findings:
+        msg = f.message.replace(str(root) + "/", "")
+        msg = _STDLIB.sub("<stdlib>/", msg)
+        rel = os.path.relpath(f.path, root) if f.path.startswith(str(root)) else _STDLIB.sub("<stdlib>/", f.path)
+        out.append(f"{rel}:{f.line}:{f.column + 1} {f.code} {f.severity} {f.when} {f.symbol} | {msg}")
+    return out
+
+
+def venv(requirements: list[str], no_deps: bool = False) -> str:
+    """A virtual environment with exactly ``requirements`` installed by pip, reused across runs.
+
+    Cached under ``DEPLOYCHECK_TEST_CACHE`` (default ``~/.cache/deploycheck-tests``), keyed by the requirement
+    list, the install mode and the interpreter version. Returns the environment's python.
+    """
+    key = hashlib.sha256(json.dumps([sorted(requirements), no_deps, sys.version]).encode()).hexdigest()[:16]
+    target = CACHE / "venvs" / key
+    python = target / "bin" / "python"
+    done = target / ".complete"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"venv-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            subprocess.run(["rm", "-rf", str(target)], check=True)
+            subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+            cmd = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            if no_deps:
+                cmd.append("--no-deps")
+            proc = subprocess.run(cmd + requirements, capture_output=True, text=True)
+            if proc.returncode != 0:
+                pytest.fail(f"pip install {requirements} failed:\n{proc.stderr[-3000:]}")
+            (target / "requirements.json").write_text(json.dumps(requirements))
+            done.touch()
+    return str(python)

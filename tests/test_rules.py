@@ -1,0 +1,30 @@
+"""One fixture project per rule, with its expected findings beside it (like ruff's snapshot tests).
+
+Set DEPLOYCHECK_UPDATE_SNAPSHOTS=1 to rewrite expected.txt after reviewing a change by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from conftest import FIXTURES, check, snapshot_lines
+
+RULE_DIRS = sorted(p for p in (FIXTURES / "rules").iterdir() if p.is_dir())
+
+pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="fixtures state facts of Python 3.11")
+
+
+@pytest.mark.parametrize("fixture", RULE_DIRS, ids=[p.name for p in RULE_DIRS])
+def test_rule_fixture(fixture):
+    result = check(fixture)
+    got = snapshot_lines(result, fixture)
+    expected_file = fixture / "expected.txt"
+    if os.environ.get("DEPLOYCHECK_UPDATE_SNAPSHOTS"):
+        expected_file.write_text("\n".join(got) + "\n")
+    expected = expected_file.read_text().splitlines()
+    assert got == expected
+    # Every finding of a rule fixture is of the rule it documents.
+    assert {line.split()[1] for line in got} <= {fixture.name, "DC102"} if fixture.name == "DC101" else {fixture.name}
