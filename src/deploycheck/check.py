@@ -72,7 +72,7 @@ def run(opts: Options) -> Result:
     files = HostFiles()
     spath = searchpath.build(interp, project.roots, files)
     finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
-                          interp.frozen_modules, spath.editable)
+                          interp.frozen_modules, spath.editable, spath.overrides)
     cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
     facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
                   tuple(sorted(interp.builtin_modules)))

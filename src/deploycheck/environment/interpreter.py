@@ -43,6 +43,7 @@ class Interpreter:
     builtins: frozenset[str] = field(repr=False)
     extension_suffixes: tuple[str, ...] = ()
     soabi: str | None = None
+    system_site_packages: bool = False
 
     @property
     def in_venv(self) -> bool:
@@ -117,4 +118,5 @@ def probe(python: str) -> Interpreter:
         builtins=frozenset(data["builtins"]),
         extension_suffixes=tuple(data["extension_suffixes"]),
         soabi=data.get("soabi"),
+        system_site_packages=bool(data.get("system_site_packages")),
     )

@@ -29,6 +29,35 @@ def _frozen():
         return []
 
 
+def _venv():
+    # What site.venv() would find (the site module docs): pyvenv.cfg beside the executable or one level up.
+    # Read here instead of calling site.venv(), which would also process .pth files and run their code.
+    exe = os.environ.get("__PYVENV_LAUNCHER__") or sys.executable
+    exe_dir = os.path.dirname(os.path.abspath(exe))
+    prefix = os.path.dirname(exe_dir)
+    for conf in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(prefix, "pyvenv.cfg")):
+        if os.path.isfile(conf):
+            cfg = {}
+            with open(conf, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    key, sep, value = line.partition("=")
+                    if sep:
+                        cfg[key.strip().lower()] = value.strip()
+            return prefix, cfg.get("include-system-site-packages", "false").lower() == "true"
+    return None, False
+
+
+def _site_packages(venv_prefix, system_site):
+    if not hasattr(site, "getsitepackages"):
+        return []
+    if venv_prefix is None:
+        return site.getsitepackages()
+    found = site.getsitepackages([venv_prefix])
+    if system_site:
+        found += site.getsitepackages()
+    return found
+
+
 def _user_site():
     try:
         return site.getusersitepackages()
@@ -36,6 +65,9 @@ def _user_site():
         return None
 
 
+venv_prefix, system_site = _venv()
+if sys.prefix != sys.base_prefix:  # site already ran its venv logic at start-up (newer interpreters)
+    venv_prefix, system_site = sys.prefix, system_site
 info = {
     "executable": sys.executable,
     "version": list(sys.version_info[:3]),
@@ -45,10 +77,11 @@ info = {
     "platform": sys.platform,
     "os_name": os.name,
     "machine": platform.machine(),
-    "prefix": sys.prefix,
+    "prefix": venv_prefix or sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "path": [p for p in sys.path if p],
-    "site_packages": site.getsitepackages() if hasattr(site, "getsitepackages") else [],
+    "site_packages": _site_packages(venv_prefix, system_site),
+    "system_site_packages": system_site,
     "user_site": _user_site(),
     "stdlib": sysconfig.get_paths().get("stdlib"),
     "builtin_modules": sorted(sys.builtin_module_names),

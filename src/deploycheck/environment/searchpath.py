@@ -21,7 +21,8 @@ from deploycheck.environment.interpreter import Interpreter
 @dataclass
 class SearchPath:
     """``entries`` in lookup order; ``editable`` maps top-level names to package directories (meta path
-    finders installed by editable ``.pth`` files, consulted after all entries); ``site_dirs`` and ``stdlib_dirs``
+    finders installed by editable ``.pth`` files, consulted after all entries); ``overrides`` likewise, for
+    finders placed first (setuptools' ``distutils`` shim); ``site_dirs`` and ``stdlib_dirs``
     classify where a module came from; ``pth_code`` lists ``.pth`` code lines that were not run."""
 
     entries: list[str]
@@ -29,6 +30,7 @@ class SearchPath:
     site_dirs: list[str]
     stdlib_dirs: list[str]
     editable: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
     pth_code: list[tuple[str, str]] = field(default_factory=list)
 
     def origin(self, path: str) -> str:
@@ -54,33 +56,13 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _venv_cfg(prefix: str) -> dict[str, str]:
-    cfg: dict[str, str] = {}
-    try:
-        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, sep, value = line.partition("=")
-                if sep:
-                    cfg[key.strip().lower()] = value.strip()
-    except OSError:
-        pass
-    return cfg
-
-
 def site_directories(interp: Interpreter, files: HostFiles) -> list[str]:
-    """The site directories ``site.main()`` would add, in order, for this interpreter."""
+    """The site directories ``site.main()`` would add, in order, for this interpreter: the user site when it
+    applies (not in a virtual environment unless it includes system site-packages), then site-packages."""
     dirs: list[str] = []
-    if interp.in_venv:
-        dirs.extend(interp.site_packages)
-        if _venv_cfg(interp.prefix).get("include-system-site-packages", "false").lower() == "true":
-            base = [p.replace(interp.prefix, interp.base_prefix, 1) for p in interp.site_packages]
-            if interp.user_site and files.is_dir(interp.user_site):
-                dirs.append(interp.user_site)
-            dirs.extend(base)
-    else:
-        if interp.user_site and files.is_dir(interp.user_site):
-            dirs.append(interp.user_site)
-        dirs.extend(interp.site_packages)
+    if (not interp.in_venv or interp.system_site_packages) and interp.user_site and files.is_dir(interp.user_site):
+        dirs.append(interp.user_site)
+    dirs.extend(interp.site_packages)
     return [d for d in dict.fromkeys(os.path.realpath(d) for d in dirs) if files.is_dir(d)]
 
 
@@ -110,6 +92,7 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
     entries.extend(stdlib)
     sites = site_directories(interp, files)
     editable: dict[str, str] = {}
+    overrides: dict[str, str] = {}
     pth_code: list[tuple[str, str]] = []
     for site_dir in sites:
         entries.append(site_dir)
@@ -126,6 +109,9 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
                     continue
                 if line.startswith(("import ", "import\t")):
                     pth_code.append((pth, line))
+                    if "_distutils_hack" in line and files.is_dir(os.path.join(site_dir, "setuptools", "_distutils")):
+                        # setuptools' shim puts a finder first on sys.meta_path: `distutils` is its own copy.
+                        overrides.setdefault("distutils", os.path.join(site_dir, "setuptools", "_distutils"))
                     for mod in _editable_finders(line):
                         editable.update(_editable_mapping(os.path.join(site_dir, mod + ".py")))
                     continue
@@ -137,7 +123,7 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
     stdlib_dirs = list(stdlib)
     if interp.stdlib:
         stdlib_dirs.append(os.path.realpath(interp.stdlib))
-    return SearchPath(ordered, roots, sites, stdlib_dirs, editable, pth_code)
+    return SearchPath(ordered, roots, sites, stdlib_dirs, editable, overrides, pth_code)
 
 
 def _editable_finders(line: str) -> list[str]:

@@ -58,6 +58,7 @@ class ModuleFinder:
         builtin: frozenset[str] = frozenset(),
         frozen: frozenset[str] = frozenset(),
         editable: dict[str, str] | None = None,
+        overrides: dict[str, str] | None = None,
     ) -> None:
         self.entries = entries
         self.files = files
@@ -65,6 +66,7 @@ class ModuleFinder:
         self.builtin = builtin
         self.frozen = frozen
         self.editable = editable or {}
+        self.overrides = overrides or {}
         self._cache: dict[str, Module | None] = {}
 
     def find(self, fullname: str) -> Module | None:
@@ -87,6 +89,9 @@ class ModuleFinder:
     def _find_top(self, name: str) -> Module | None:
         if name in self.builtin:
             return Module(name, BUILTIN, None)
+        if name in self.overrides:
+            d = self.overrides[name]
+            return self._find_in(os.path.basename(d), name, [os.path.dirname(d)])
         found = self._find_in(name, name, self.entries)
         if found is None and name in self.editable:
             d = self.editable[name]

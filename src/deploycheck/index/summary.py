@@ -84,6 +84,7 @@ class Summary:
     quiet_spans: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
     function_spans: list[tuple[int, int]] = field(default_factory=list)
+    refusal: tuple[int, int, str] | None = None
     syntax_error: tuple[str, int, int] | None = None
     future_annotations: bool = False
 
@@ -92,7 +93,7 @@ class Summary:
             self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
-            self.registered, self.function_spans, self.syntax_error, self.future_annotations,
+            self.registered, self.function_spans, self.refusal, self.syntax_error, self.future_annotations,
         )
 
     @classmethod
@@ -124,6 +125,7 @@ class _State:
     guard_attr: bool = False
     conditional: bool = False
     has: frozenset = frozenset()  # (name, attr) pairs a `hasattr(name, "attr")` test made safe
+    in_try: bool = False
 
     def but(self, **kw) -> _State:
         d = dict(self.__dict__)
@@ -206,11 +208,23 @@ class _Walker:
         return None
 
     # -- statements ---------------------------------------------------------------------------------------
-    def body(self, stmts: list[ast.stmt], st: _State) -> None:
-        for stmt in stmts:
-            self.stmt(stmt, st)
+    def body(self, stmts: list[ast.stmt], st: _State) -> bool:
+        """Walk a block; True when it always ends in raise/return/break/continue on the target."""
+        for i, stmt in enumerate(stmts):
+            ends = self.stmt(stmt, st)
+            if isinstance(stmt, (ast.Raise, ast.Return, ast.Continue, ast.Break)):
+                ends = True
+                if (isinstance(stmt, ast.Raise) and st.scope is self.module and not (st.conditional or st.in_try)
+                        and self.summary.refusal is None):
+                    self.summary.refusal = (stmt.lineno, stmt.col_offset, _raise_text(stmt))
+            if ends:
+                self._quiet(stmts[i + 1:], "dead")  # nothing after it in this block ever runs
+                return True
+        return False
 
-    def stmt(self, node: ast.stmt, st: _State) -> None:  # noqa: C901 - one dispatch over statement kinds
+    def stmt(self, node: ast.stmt, st: _State) -> bool:  # noqa: C901 - one dispatch over statement kinds
+        """Walk one statement; True when it always ends the enclosing block (a decided ``if`` whose taken
+        branch raises, for instance)."""
         if isinstance(node, ast.Import):
             for alias in node.names:
                 self._import(alias.name, 0, (), node, st, [alias])
@@ -242,7 +256,7 @@ class _Walker:
                 for name in cls.others:
                     self._bind(st.scope, name, VALUE)
         elif isinstance(node, ast.If):
-            self._if(node, st)
+            return self._if(node, st)
         elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
             self._try(node, st)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
@@ -341,23 +355,22 @@ class _Walker:
             self.summary.function_spans.append((first.lineno, node.end_lineno or first.lineno))
         self.body(node.body, inner)
 
-    def _if(self, node: ast.If, st: _State) -> None:
+    def _if(self, node: ast.If, st: _State) -> bool:
         truth = self.eval.truth(node.test)
         if truth == TYPE_CHECKING:
             self._quiet(node.body, "typing")
             self.body(node.body, st.but(context=TYPING))
-            self.body(node.orelse, st)
-        elif truth is True:
+            return self.body(node.orelse, st)
+        if truth is True:
             self._quiet(node.orelse, "dead")
-            self.body(node.body, st)
-        elif truth is False:
+            return self.body(node.body, st)
+        if truth is False:
             self._quiet(node.body, "dead")
-            self.body(node.orelse, st)
-        else:
-            self.expr(node.test, st)
-            inner = st.but(conditional=True)
-            self.body(node.body, inner.but(has=st.has | _hasattr_pairs(node.test)))
-            self.body(node.orelse, inner)
+            return self.body(node.orelse, st)
+        self.expr(node.test, st)
+        inner = st.but(conditional=True)
+        ends = self.body(node.body, inner.but(has=st.has | _hasattr_pairs(node.test)))
+        return self.body(node.orelse, inner) and ends and bool(node.orelse)
 
     def _try(self, node: ast.Try, st: _State) -> None:
         caught: set[str] = set()
@@ -370,7 +383,7 @@ class _Walker:
             inner = inner.but(guard_attr=True)
         if caught & _NAME_ERRORS:
             self._quiet(node.body, "guarded")
-        self.body(node.body, inner)
+        self.body(node.body, inner.but(in_try=bool(node.handlers)) if node.handlers else inner)
         for h in node.handlers:
             if h.type is not None:
                 self.expr(h.type, st)
@@ -687,6 +700,13 @@ def _dotted(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _raise_text(node: ast.Raise) -> str:
+    try:
+        return ast.unparse(node.exc) if node.exc is not None else "raise"
+    except Exception:
+        return "raise"
 
 
 def _hasattr_pairs(test: ast.expr) -> frozenset:

@@ -9,6 +9,7 @@ from deploycheck.rules import (
     dc102_name_not_found,
     dc103_attribute_not_found,
     dc104_relative_import_beyond_top,
+    dc105_import_refused,
     dc201_undefined_name,
     dc202_syntax_error,
 )
@@ -18,6 +19,7 @@ RULES = [
     dc102_name_not_found,
     dc103_attribute_not_found,
     dc104_relative_import_beyond_top,
+    dc105_import_refused,
     dc201_undefined_name,
     dc202_syntax_error,
 ]
