@@ -46,6 +46,7 @@ class Result:
     entries: list[str]
     seconds: float
     search_path: list[str]
+    closure: dict[str, tuple[str, int]] = field(default_factory=dict)  # module name -> (origin, shield)
 
     @property
     def errors(self) -> int:
@@ -106,4 +107,5 @@ def run(opts: Options) -> Result:
     cache.flush()
     findings.sort(key=Finding.sort_key)
     return Result(project, interp, findings, len(program.nodes), len(store.summaries), store.parsed, entries,
-                  time.perf_counter() - start, spath.entries)
+                  time.perf_counter() - start, spath.entries,
+                  {name: (node.origin, node.shield) for name, node in program.nodes.items()})

@@ -31,13 +31,18 @@ class Hop:
 
 @dataclass
 class Node:
-    """A module of the import closure. ``firm`` is true when an unguarded, unconditional chain of imports
-    that run at import time reaches it from an entry (so its import errors crash the service)."""
+    """A module of the import closure. ``shield`` says what stands between an entry and this module's import on
+    the best chain: 0 nothing (any failure crashes the service), 1 ``except ImportError`` (only non-import
+    errors crash), 2 a broader ``except``, an undecidable condition or a function body (nothing is certain)."""
 
     module: F.Module
     origin: str
     parent: tuple[str, int] | None
-    firm: bool
+    shield: int
+
+    @property
+    def firm(self) -> bool:
+        return self.shield == 0
 
 
 @dataclass
@@ -143,7 +148,12 @@ class Program:
             return FOUND
         if "." + name in summ.registered:
             return FOUND
-        if summ.has_getattr or summ.dynamic or (mod.is_package and summ.path_dynamic):
+        if summ.has_getattr:
+            if summ.getattr_names is None:
+                return UNKNOWN
+            if name in summ.getattr_names:
+                return FOUND
+        if summ.dynamic or (mod.is_package and summ.path_dynamic):
             return UNKNOWN
         unknown = False
         for site in summ.imports:
@@ -215,13 +225,18 @@ class Program:
         mod = self.find(modname)
         if mod is None:
             return None
+        sub = f"{modname}.{name}"
         summ = self.summary(modname) if mod.has_source else None
         descs = summ.bindings.get(name) if summ is not None else None
         if descs:
-            if len(descs) == 1 and descs[0] != VALUE:
-                return self.descriptor_module_at(modname, mod.is_package, descs[0], depth + 1)
-            return None
-        sub = f"{modname}.{name}"
+            if len(descs) != 1 or descs[0] == VALUE:
+                return None
+            desc = descs[0]
+            # `from . import json` inside package `flask` binds the submodule `flask.json`.
+            if (isinstance(desc, (tuple, list)) and desc[0] == "f" and desc[3] == name
+                    and self.absolute(modname, mod.is_package, desc[1], desc[2]) == modname):
+                return sub if self.find(sub) is not None else None
+            return self.descriptor_module_at(modname, mod.is_package, desc, depth + 1)
         return sub if self.find(sub) is not None else None
 
     def descriptor_module_at(self, importer: str, is_package: bool, desc: object, depth: int) -> str | None:
@@ -238,30 +253,31 @@ class Program:
         """Walk imports from ``entries`` (module names); fill ``nodes``. Returns entries that were not found.
 
         Edges: imports that run at import time in every module; in project modules also imports inside
-        functions. Firm edges (unguarded, unconditional, at import time) are walked first so that each
-        module's recorded chain is the one that makes its failure a crash.
+        functions. The walk goes in three passes by edge strength (unguarded; guarded by ``except
+        ImportError``; anything else), so each module keeps its least protected chain.
         """
         missing: list[str] = []
-        firm_q: deque[str] = deque()
-        soft: list[tuple[str, str, int]] = []
+        queue: deque[str] = deque()
         for e in entries:
             mod = self.find(e)
             if mod is None:
                 missing.append(e)
                 continue
-            self._add_parents(e, None, True, firm_q)
+            self._add_parents(e, None, 0, queue)
             if e not in self.nodes:
-                self.nodes[e] = Node(mod, self.origin(mod), None, True)
-                firm_q.append(e)
-        self._walk(firm_q, soft, firm=True)
-        soft_q: deque[str] = deque()
-        for parent, target, line in soft:
-            self._add(target, (parent, line), False, soft_q)
-        self._walk(soft_q, [], firm=False)
+                self.nodes[e] = Node(mod, self.origin(mod), None, 0)
+                queue.append(e)
+        deferred: list[tuple[int, str, str, int]] = []
+        for shield in (0, 1, 2):
+            for s_, parent, target, line in deferred:
+                if s_ == shield:
+                    self._add(target, (parent, line), shield, queue)
+            deferred = [d for d in deferred if d[0] > shield]
+            self._walk(queue, deferred, shield)
         self._collect_effects()
         return missing
 
-    def _walk(self, queue: deque[str], soft: list[tuple[str, str, int]], firm: bool) -> None:
+    def _walk(self, queue: deque[str], deferred: list[tuple[int, str, str, int]], shield: int) -> None:
         while queue:
             # Parse the whole frontier at once so the store can use every core.
             frontier = list(queue)
@@ -275,31 +291,30 @@ class Program:
                 for site in summ.imports:
                     if site.context == TYPING or (site.context == FUNCTION and node.origin != "project"):
                         continue
-                    edge_firm = firm and not site.guarded and not site.conditional and site.context != FUNCTION
+                    edge = 2 if site.conditional or site.context == FUNCTION else site.guarded
+                    strength = max(edge, node.shield)
                     for target in self.site_targets(name, node.module.is_package, site):
-                        if edge_firm:
-                            self._add(target, (name, site.line), True, queue)
-                        elif firm:
-                            soft.append((name, target, site.line))
-                        else:
-                            self._add(target, (name, site.line), False, queue)
+                        if strength <= shield:
+                            self._add(target, (name, site.line), shield, queue)
+                        elif target not in self.nodes:
+                            deferred.append((strength, name, target, site.line))
 
-    def _add(self, target: str, parent: tuple[str, int], firm: bool, queue: deque[str]) -> None:
+    def _add(self, target: str, parent: tuple[str, int], shield: int, queue: deque[str]) -> None:
         if target in self.nodes:
             return
         mod = self.find(target)
         if mod is None:
             return
-        self.nodes[target] = Node(mod, self.origin(mod), parent, firm)
+        self.nodes[target] = Node(mod, self.origin(mod), parent, shield)
         queue.append(target)
 
-    def _add_parents(self, name: str, parent: tuple[str, int] | None, firm: bool, queue: deque[str]) -> None:
+    def _add_parents(self, name: str, parent: tuple[str, int] | None, shield: int, queue: deque[str]) -> None:
         parts = name.split(".")
         for i in range(1, len(parts)):
             prefix = ".".join(parts[:i])
             mod = self.find(prefix)
             if mod is not None and prefix not in self.nodes:
-                self.nodes[prefix] = Node(mod, self.origin(mod), parent, firm)
+                self.nodes[prefix] = Node(mod, self.origin(mod), parent, shield)
                 queue.append(prefix)
 
     def site_targets(self, importer: str, is_package: bool, site: ImportSite) -> list[str]:

@@ -47,7 +47,7 @@ class ImportSite(NamedTuple):
     line: int
     col: int
     context: str
-    guarded: bool
+    guarded: int  # 0: not guarded; 1: ImportError is caught; 2: every Exception is caught
     conditional: bool
     positions: tuple[tuple[int, int], ...]
 
@@ -85,6 +85,7 @@ class Summary:
     registered: list[str] = field(default_factory=list)
     function_spans: list[tuple[int, int]] = field(default_factory=list)
     refusal: tuple[int, int, str] | None = None
+    getattr_names: list[str] | None = None
     syntax_error: tuple[str, int, int] | None = None
     future_annotations: bool = False
 
@@ -93,7 +94,7 @@ class Summary:
             self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
-            self.registered, self.function_spans, self.refusal, self.syntax_error, self.future_annotations,
+            self.registered, self.function_spans, self.refusal, self.getattr_names, self.syntax_error, self.future_annotations,
         )
 
     @classmethod
@@ -121,7 +122,7 @@ class _Scope:
 class _State:
     scope: _Scope
     context: str = MODULE
-    guard_import: bool = False
+    guard_import: int = 0
     guard_attr: bool = False
     conditional: bool = False
     has: frozenset = frozenset()  # (name, attr) pairs a `hasattr(name, "attr")` test made safe
@@ -163,6 +164,8 @@ class _Walker:
         self._pending_reads: list[tuple] = []
         self._pending_stores: list[tuple] = []
         self._globals_aliases: set[str] = set()
+        self._getattr_defs: list[ast.FunctionDef] = []
+        self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -177,6 +180,8 @@ class _Walker:
             descs.extend(sorted(self.module.imports.get(name, ()), key=repr))
             s.bindings[name] = descs
         s.has_getattr = "__getattr__" in s.bindings
+        if s.has_getattr:
+            s.getattr_names = _served_names(self._getattr_defs, self._literals)
         for scope, name, attrs, positions, state in self._pending_reads:
             target = self._lookup(scope, name)
             if target is not None:
@@ -277,7 +282,7 @@ class _Walker:
                     self._target(item.optional_vars, st)
                 caught = _suppressed(item.context_expr)
                 if caught & _IMPORT_ERRORS:
-                    inner = inner.but(guard_import=True)
+                    inner = inner.but(guard_import=max(inner.guard_import, _guard_level(caught)))
                 if caught & _ATTRIBUTE_ERRORS:
                     inner = inner.but(guard_attr=True)
             self.body(node.body, inner)
@@ -292,6 +297,10 @@ class _Walker:
                 self._target(t, st)
             self._module_constant(node, st)
             self._dunder_all(node, st)
+            if st.scope is self.module and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                keys = _literal_strings(node.value)
+                if keys is not None:
+                    self._literals[node.targets[0].id] = keys
         elif isinstance(node, ast.AugAssign):
             self.expr(node.value, st)
             self._target(node.target, st)
@@ -346,6 +355,8 @@ class _Walker:
         if node.returns is not None:
             self._annotation(node.returns, st, evaluated)
         self._bind(st.scope, node.name, VALUE)
+        if node.name == "__getattr__" and st.scope is self.module:
+            self._getattr_defs.append(node)  # type: ignore[arg-type]
         fn = _Scope("function", st.scope)
         for a in all_args:
             fn.others.add(a.arg)
@@ -378,7 +389,7 @@ class _Walker:
             caught |= _exception_names(h.type)
         inner = st
         if caught & _IMPORT_ERRORS:
-            inner = inner.but(guard_import=True)
+            inner = inner.but(guard_import=max(inner.guard_import, _guard_level(caught)))
         if caught & _ATTRIBUTE_ERRORS:
             inner = inner.but(guard_attr=True)
         if caught & _NAME_ERRORS:
@@ -641,6 +652,8 @@ class _Walker:
             self._dynamic("globals()")  # the namespace is handed to code that may write into it
         if isinstance(func, ast.Attribute) and _is_globals_call(func.value) and func.attr in _DICT_WRITERS:
             self._dynamic("globals()")
+        if (dotted or "").rpartition(".")[2] == "initpkg" and any(_is_dunder_name(a) for a in node.args):
+            self._dynamic("apipkg.initpkg")  # replaces the module with a lazy one
         if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
                 _is_dunder_name(a) for a in node.args):
             self._dynamic("enum._convert_")  # copies members into the named module's namespace
@@ -699,6 +712,89 @@ def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         parts.append(node.id)
         return ".".join(reversed(parts))
+    return None
+
+
+def _guard_level(caught: set[str]) -> int:
+    return 2 if caught & {"Exception", "BaseException"} else 1
+
+
+def _literal_strings(node: ast.expr) -> set[str] | None:
+    """Strings of a literal list/tuple/set, or the keys of a literal dict; None for anything else."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        elts = node.elts
+    elif isinstance(node, ast.Dict):
+        elts = [k for k in node.keys if k is not None]
+        if len(elts) != len(node.keys):
+            return None
+    else:
+        return None
+    out = set()
+    for e in elts:
+        if not (isinstance(e, ast.Constant) and isinstance(e.value, str)):
+            return None
+        out.add(e.value)
+    return out
+
+
+def _always_raises(stmts: list[ast.stmt]) -> bool:
+    for st in stmts:
+        if isinstance(st, ast.Raise):
+            return True
+        if isinstance(st, ast.If) and st.orelse and _always_raises(st.body) and _always_raises(st.orelse):
+            return True
+    return False
+
+
+def _served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]]) -> list[str] | None:
+    """Names a module ``__getattr__`` (PEP 562) can return, when its shape makes that a finite set:
+    ``if name == "x": ... return`` / ``if name in ("a", "b")`` / ``if name in LITERAL_DICT`` branches, branches
+    that always raise, and a final ``raise AttributeError``. None when anything else may serve a name."""
+    if len(defs) != 1:
+        return None
+    fn = defs[0]
+    if not fn.args.args:
+        return None
+    param = fn.args.args[0].arg
+    served: set[str] = set()
+    for i, stmt in enumerate(fn.body):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        if isinstance(stmt, ast.Raise):
+            return sorted(served)
+        if isinstance(stmt, ast.If):
+            if _always_raises(stmt.body) and not stmt.orelse:
+                continue
+            names = _compared_names(stmt.test, param, literals)
+            if names is None or stmt.orelse:
+                return None
+            served |= names
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            continue
+        return None
+    return None  # falls off the end: returns None for every other name
+
+
+def _compared_names(test: ast.expr, param: str, literals: dict[str, set[str]]) -> set[str] | None:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        out: set[str] = set()
+        for v in test.values:
+            got = _compared_names(v, param, literals)
+            if got is None:
+                return None
+            out |= got
+        return out
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+            and test.left.id == param):
+        return None
+    op, right = test.ops[0], test.comparators[0]
+    if isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and isinstance(right.value, str):
+        return {right.value}
+    if isinstance(op, ast.In):
+        if isinstance(right, ast.Name):
+            return set(literals[right.id]) if right.id in literals else None
+        return _literal_strings(right)
     return None
 
 

@@ -39,21 +39,24 @@ class Context:
         )
 
 
-def severity(node: Node, summ: Summary, context: str, guarded: bool, conditional: bool) -> str | None:
-    """How sure a failure at this statement is a crash.
+def severity(node: Node, summ: Summary, context: str, guarded: int | bool, conditional: bool,
+             raises: str = "ImportError") -> str | None:
+    """How sure a failure at this statement is a crash; ``raises`` is the exception the failure raises.
 
     Project code: an error at import time or in a function body (a crash when called); a warning when the
-    statement sits under a condition we cannot decide, in a module reached only through a guarded import, or
-    in a module that edits ``sys.path``. Third-party and standard-library code: only what runs unconditionally
-    at import time of a module the service surely imports is reported, as an error; the rest stays silent.
+    statement sits under a condition we cannot decide, in a module whose chain from the entries passes an
+    ``except`` that catches the exception, or in a module that edits ``sys.path``. Third-party and
+    standard-library code: only what runs unconditionally at import time of a module whose import nothing
+    shields is reported, as an error; the rest stays silent.
     """
     if guarded or context == TYPING:
         return None
+    reached = node.shield == 0 if raises in ("ImportError", "ModuleNotFoundError") else node.shield <= 1
     if node.origin == "project":
-        if conditional or summ.syspath_hack or not node.firm:
+        if conditional or summ.syspath_hack or not reached:
             return WARNING
         return ERROR
-    if context == FUNCTION or conditional or not node.firm:
+    if context == FUNCTION or conditional or not reached:
         return None
     return ERROR
 

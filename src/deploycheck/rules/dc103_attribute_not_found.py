@@ -33,7 +33,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     program = ctx.program
     for name, node, summ in ctx.modules():
         for read in summ.reads:
-            sev = severity(node, summ, read.context, read.guarded, read.conditional)
+            sev = severity(node, summ, read.context, read.guarded, read.conditional, "AttributeError")
             if sev is None:
                 continue
             current = program.descriptor_module(name, node.module.is_package, read.target)

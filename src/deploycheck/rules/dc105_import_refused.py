@@ -27,9 +27,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     for name, node, summ in ctx.modules():
         if summ.refusal is None:
             continue
-        sev = severity(node, summ, MODULE, False, False)
+        line, col, text = summ.refusal
+        sev = severity(node, summ, MODULE, False, False, text.split("(")[0].rpartition(".")[2])
         if sev is None:
             continue
-        line, col, text = summ.refusal
         yield ctx.finding(CODE, sev, f"module '{name}' raises when imported on this target: raise {text}",
                           name, node, line, col, symbol=name)

@@ -58,7 +58,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
-            sev = WARNING if kind == "typing" or summ.dynamic or not node.firm else ERROR
+            sev = WARNING if kind == "typing" or summ.dynamic or node.shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
             in_function = any(a <= d.line <= b for a, b in summ.function_spans)
             yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}", name, node, d.line, d.column,

@@ -32,7 +32,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         path = node.module.path
         if not node.module.has_source or not path or node.origin not in ("project", "third-party"):
             continue
-        if node.origin != "project" and not node.firm:
+        if node.origin != "project" and node.shield > 1:
             continue
         summ = program.summary(name)
         host = summ.syntax_error if summ is not None else None
