@@ -486,6 +486,29 @@ class _Walker:
         else:
             s.all_unknown = True
 
+    def _all_call(self, method: str, node: ast.Call, st: _State) -> None:
+        """``__all__.append("x")`` / ``__all__.extend([...])`` / ``__all__.extend(mod.__all__)``; anything we cannot
+        read (or any change made inside a function) leaves ``__all__`` unknown. Removals are ignored: a larger
+        export list only hides errors, never invents them."""
+        s = self.summary
+        if method in ("remove", "pop", "clear", "sort", "index", "count", "copy"):
+            return
+        if st.scope is not self.module or len(node.args) != (2 if method == "insert" else 1):
+            s.all_unknown = True
+            return
+        if s.all_names is None:
+            s.all_names = []
+        arg = node.args[-1]
+        if method in ("append", "insert"):
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                s.all_names.append(arg.value)
+            else:
+                s.all_unknown = True
+        elif method == "extend":
+            self._all_value(arg, st)
+        else:
+            s.all_unknown = True
+
     def _lookup_now(self, scope: _Scope, name: str) -> tuple | None:
         found = scope.imports.get(name)
         if found and len(found) == 1 and name not in scope.others:
@@ -652,6 +675,8 @@ class _Walker:
             self._dynamic("globals()")  # the namespace is handed to code that may write into it
         if isinstance(func, ast.Attribute) and _is_globals_call(func.value) and func.attr in _DICT_WRITERS:
             self._dynamic("globals()")
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":
+            self._all_call(func.attr, node, st)
         if (dotted or "").rpartition(".")[2] == "initpkg" and any(_is_dunder_name(a) for a in node.args):
             self._dynamic("apipkg.initpkg")  # replaces the module with a lazy one
         if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
