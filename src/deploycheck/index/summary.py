@@ -12,6 +12,7 @@ annotations and annotations of local variables (PEP 526) never run.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
@@ -141,7 +142,9 @@ def summarize(source: bytes, facts: Facts) -> Summary:
     ``Summary.syntax_error`` and the summary is otherwise empty.
     """
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
+            tree = ast.parse(source)
     except SyntaxError as exc:
         return Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0)))
     except (ValueError, UnicodeError) as exc:  # NUL bytes, undecodable source
