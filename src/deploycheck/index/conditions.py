@@ -56,6 +56,7 @@ class Evaluator:
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.names: dict[str, object] = {}
+        self.aliases: dict[str, str] = {}
 
     def truth(self, node: ast.expr) -> bool | None | str:
         """``True``/``False`` when decided, ``TYPE_CHECKING`` for a TYPE_CHECKING test, else ``None``."""
@@ -142,6 +143,10 @@ class Evaluator:
 
     def _attribute(self, node: ast.Attribute) -> object:
         dotted = _dotted(node)
+        if dotted:
+            head, dot, rest = dotted.partition(".")
+            if head in self.aliases:
+                dotted = self.aliases[head] + dot + rest
         f = self.facts
         if dotted in ("sys.version_info",):
             return f.version
@@ -166,6 +171,10 @@ class Evaluator:
     def _call(self, node: ast.Call) -> object:
         func = node.func
         dotted = _dotted(func) if isinstance(func, (ast.Attribute, ast.Name)) else None
+        if dotted:
+            head, dot, rest = dotted.partition(".")
+            if head in self.aliases:
+                dotted = self.aliases[head] + dot + rest
         if dotted in ("platform.system",) and not node.args:
             return _known(_SYSTEMS.get(self.facts.platform))
         if dotted in ("platform.python_implementation",) and not node.args:

@@ -15,7 +15,7 @@ from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
 from deploycheck.index.store import SummaryStore
-from deploycheck.index.summary import FUNCTION, TYPING, VALUE, ImportSite, Summary
+from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
 FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
 
@@ -56,6 +56,8 @@ class Program:
     stores: set[tuple[str, str]] = field(default_factory=set)
     _names: dict[tuple[str, str], str] = field(default_factory=dict)
     _exports: dict[tuple[str, str], str] = field(default_factory=dict)
+    _fails: dict[str, bool | None] = field(default_factory=dict)
+    _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -106,7 +108,7 @@ class Program:
             summ = self.summary(parent_name)
             if parent.kind != F.NAMESPACE and (summ is None or summ.syntax_error or summ.path_dynamic or summ.dynamic):
                 return UNKNOWN, prefix
-            if summ is not None and ("." + parts[i - 1]) in summ.registered:
+            if summ is not None and ("." + parts[i - 1] in summ.registered or prefix in summ.registered):
                 continue
             return MISSING, prefix
         return FOUND, ""
@@ -144,8 +146,12 @@ class Program:
         summ = self.summary(modname)
         if summ is None or summ.syntax_error:
             return UNKNOWN
-        if name in summ.bindings:
-            return FOUND
+        descs = summ.bindings.get(name)
+        if descs:
+            # Bound only by imports that fail on the target (`try: import awscrt` with awscrt absent): unbound.
+            if VALUE in descs or not all(self._binding_fails(modname, mod.is_package, d) for d in descs):
+                return FOUND
+            return MISSING
         if "." + name in summ.registered:
             return FOUND
         if summ.has_getattr:
@@ -169,6 +175,17 @@ class Program:
             if r == UNKNOWN:
                 unknown = True
         return UNKNOWN if unknown else MISSING
+
+    def _binding_fails(self, importer: str, is_package: bool, desc: object) -> bool:
+        if not isinstance(desc, (tuple, list)):
+            return False
+        if desc[0] == "m":
+            return self.module_status(desc[1])[0] == MISSING
+        _, module, level, name = desc
+        base = self.absolute(importer, is_package, module, level)
+        if base is None or self.module_status(base)[0] == MISSING:
+            return True
+        return self.has_name(base, name) == MISSING
 
     def exports(self, modname: str, name: str) -> str:
         """Does ``from modname import *`` bind ``name``? (the language reference's import statement: names
@@ -248,6 +265,107 @@ class Program:
         base = self.absolute(importer, is_package, module, level)
         return None if base is None else self.member_module(base, name, depth)
 
+    # -- try/except ImportError ---------------------------------------------------------------------------
+    def branch_runs(self, modname: str, branch: int) -> bool | None:
+        """Does code in ``branch`` of module ``modname`` run? 0: yes; -N: the handlers of try N run when its
+        body raises ImportError; +N: its ``else`` runs when the body does not. None when undecided."""
+        if branch == 0:
+            return True
+        failed = self.try_fails(modname, abs(branch))
+        if failed is None:
+            return None
+        return failed if branch < 0 else not failed
+
+    def try_fails(self, modname: str, try_id: int) -> bool | None:
+        """Does the body of ``try`` number ``try_id`` in ``modname`` raise ImportError on the target?"""
+        key = (modname, try_id)
+        if key not in self._outcomes:
+            self._outcomes[key] = None  # cycle guard
+            self._outcomes[key] = self._try_fails(modname, try_id)
+        return self._outcomes[key]
+
+    def _try_fails(self, modname: str, try_id: int) -> bool | None:
+        mod = self.find(modname)
+        summ = self.summary(modname)
+        if mod is None or summ is None:
+            return None
+        outcome: bool | None = False
+        for site in summ.imports:
+            if site.try_id != try_id or site.context != MODULE:
+                continue
+            if site.conditional or site.branch:
+                outcome = None if outcome is False else outcome
+                continue
+            result = self.site_fails(modname, mod.is_package, site)
+            if result is True:
+                return True
+            if result is None:
+                outcome = None
+        return outcome
+
+    def site_fails(self, importer: str, is_package: bool, site: ImportSite) -> bool | None:
+        """Does this import statement raise ImportError on the target (itself, or inside what it imports)?"""
+        base = self.absolute(importer, is_package, site.module, site.level)
+        if base is None:
+            return True
+        status, _ = self.module_status(base)
+        if status != FOUND:
+            return True if status == MISSING else None
+        outcome: bool | None = False
+        for target in self.site_targets(importer, is_package, site):
+            fails = self.module_fails(target)
+            if fails:
+                return True
+            if fails is None:
+                outcome = None
+        for n in site.names:
+            if n == "*":
+                continue
+            r = self.has_name(base, n)
+            if r == MISSING:
+                return True
+            if r == UNKNOWN:
+                outcome = None
+        return outcome
+
+    def module_fails(self, modname: str, depth: int = 0) -> bool | None:
+        """Does importing ``modname`` raise ImportError: an unguarded, unconditional module-level import in it
+        (or in what it imports, transitively) fails? Cycles and very deep chains answer None."""
+        if modname in self._fails:
+            return self._fails[modname]
+        mod = self.find(modname)
+        if mod is None:
+            return True if self.module_status(modname)[0] == MISSING else None
+        if not mod.has_source:
+            return False if mod.kind != F.BYTECODE else None
+        summ = self.summary(modname)
+        if summ is None or summ.syntax_error:
+            return None
+        self._fails[modname] = False  # in progress: a cycle does not decide
+        if len(self._fails) > 20000:
+            return None
+        outcome: bool | None = False
+        for site in summ.imports:
+            if site.context != MODULE or site.guarded or site.conditional:
+                continue
+            runs = self.branch_runs(modname, site.branch)
+            if runs is False:
+                continue
+            fails = self.site_fails(modname, mod.is_package, site)
+            if fails and runs:
+                outcome = True
+                break
+            if fails is None or (fails and runs is None):
+                outcome = None
+        if outcome is False:
+            for _line, _col, text, branch in summ.refusals:
+                runs = self.branch_runs(modname, branch)
+                if text.split("(")[0].rpartition(".")[2] in ("ImportError", "ModuleNotFoundError") and runs is not False:
+                    outcome = True if runs else None
+                    break
+        self._fails[modname] = outcome
+        return outcome
+
     # -- closure ------------------------------------------------------------------------------------------
     def build_closure(self, entries: list[str]) -> list[str]:
         """Walk imports from ``entries`` (module names); fill ``nodes``. Returns entries that were not found.
@@ -291,7 +409,10 @@ class Program:
                 for site in summ.imports:
                     if site.context == TYPING or (site.context == FUNCTION and node.origin != "project"):
                         continue
-                    edge = 2 if site.conditional or site.context == FUNCTION else site.guarded
+                    runs = self.branch_runs(name, site.branch)
+                    if runs is False:
+                        continue
+                    edge = 2 if site.conditional or site.context == FUNCTION or runs is None else site.guarded
                     strength = max(edge, node.shield)
                     for target in self.site_targets(name, node.module.is_package, site):
                         if strength <= shield:
@@ -344,6 +465,8 @@ class Program:
                     self.stores.add((target, attr))
         self._names.clear()
         self._exports.clear()
+        self._fails.clear()
+        self._outcomes.clear()
 
     def chain(self, module: str) -> list[Hop]:
         """Import chain from an entry to ``module``: each hop is the importing module and the line."""

@@ -51,6 +51,8 @@ class ImportSite(NamedTuple):
     guarded: int  # 0: not guarded; 1: ImportError is caught; 2: every Exception is caught
     conditional: bool
     positions: tuple[tuple[int, int], ...]
+    try_id: int = 0  # the innermost `try` catching ImportError whose body holds this import (0: none)
+    branch: int = 0  # -N: in a handler of try N (runs if its body failed); +N: in its `else` (runs if not)
 
 
 class AttrRead(NamedTuple):
@@ -85,7 +87,7 @@ class Summary:
     quiet_spans: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
     function_spans: list[tuple[int, int]] = field(default_factory=list)
-    refusal: tuple[int, int, str] | None = None
+    refusals: list[tuple[int, int, str, int]] = field(default_factory=list)  # line, col, raise text, branch
     getattr_names: list[str] | None = None
     syntax_error: tuple[str, int, int] | None = None
     future_annotations: bool = False
@@ -95,7 +97,7 @@ class Summary:
             self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
-            self.registered, self.function_spans, self.refusal, self.getattr_names, self.syntax_error, self.future_annotations,
+            self.registered, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
         )
 
     @classmethod
@@ -128,6 +130,8 @@ class _State:
     conditional: bool = False
     has: frozenset = frozenset()  # (name, attr) pairs a `hasattr(name, "attr")` test made safe
     in_try: bool = False
+    try_id: int = 0
+    branch: int = 0
 
     def but(self, **kw) -> _State:
         d = dict(self.__dict__)
@@ -167,6 +171,7 @@ class _Walker:
         self._pending_reads: list[tuple] = []
         self._pending_stores: list[tuple] = []
         self._globals_aliases: set[str] = set()
+        self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
 
@@ -222,9 +227,8 @@ class _Walker:
             ends = self.stmt(stmt, st)
             if isinstance(stmt, (ast.Raise, ast.Return, ast.Continue, ast.Break)):
                 ends = True
-                if (isinstance(stmt, ast.Raise) and st.scope is self.module and not (st.conditional or st.in_try)
-                        and self.summary.refusal is None):
-                    self.summary.refusal = (stmt.lineno, stmt.col_offset, _raise_text(stmt))
+                if isinstance(stmt, ast.Raise) and st.scope is self.module and not (st.conditional or st.in_try):
+                    self.summary.refusals.append((stmt.lineno, stmt.col_offset, _raise_text(stmt), st.branch))
             if ends:
                 self._quiet(stmts[i + 1:], "dead")  # nothing after it in this block ever runs
                 return True
@@ -341,7 +345,7 @@ class _Walker:
         positions = tuple((getattr(a, "lineno", node.lineno), getattr(a, "col_offset", node.col_offset)) for a in aliases)
         self.summary.imports.append(
             ImportSite(module, level, names, node.lineno, node.col_offset, st.context, st.guard_import,
-                       st.conditional, positions)
+                       st.conditional, positions, st.try_id, st.branch)
         )
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, st: _State) -> None:
@@ -391,26 +395,53 @@ class _Walker:
         for h in node.handlers:
             caught |= _exception_names(h.type)
         inner = st
+        try_id = 0
         if caught & _IMPORT_ERRORS:
             inner = inner.but(guard_import=max(inner.guard_import, _guard_level(caught)))
+            self._tries += 1
+            try_id = self._tries
         if caught & _ATTRIBUTE_ERRORS:
             inner = inner.but(guard_attr=True)
+        if node.handlers:
+            inner = inner.but(in_try=True, try_id=try_id or inner.try_id)
         if caught & _NAME_ERRORS:
             self._quiet(node.body, "guarded")
-        self.body(node.body, inner.but(in_try=bool(node.handlers)) if node.handlers else inner)
+        if caught & {"NameError", "UnboundLocalError"} and node.body:
+            # The try exists because a statement may raise NameError; what follows it may never run.
+            self.stmt(node.body[0], inner)
+            self.body(node.body[1:], inner.but(conditional=True))
+        else:
+            self.body(node.body, inner)
+        # Handlers run when the body failed, `else` when it did not: for a try catching ImportError the
+        # resolver decides which (the branch); nested inside another branch, we only know "maybe".
+        nested = st.branch != 0 or st.conditional
         for h in node.handlers:
             if h.type is not None:
                 self.expr(h.type, st)
             if h.name:
                 self._bind(st.scope, h.name, VALUE)
-            self.body(h.body, st.but(conditional=True))
-        self.body(node.orelse, st)
+            if try_id and not nested and _exception_names(h.type) & _IMPORT_ERRORS:
+                self.body(h.body, st.but(branch=-try_id))
+            else:
+                self.body(h.body, st.but(conditional=True))
+        if try_id and any(_reraises(h) for h in node.handlers if _exception_names(h.type) & _IMPORT_ERRORS):
+            # `except ImportError: ...; raise` does not protect the body's imports: they fail as if unguarded.
+            self.summary.imports = [
+                i._replace(guarded=st.guard_import, try_id=st.try_id) if i.try_id == try_id else i
+                for i in self.summary.imports
+            ]
+        if try_id and not nested:
+            self.body(node.orelse, st.but(branch=try_id))
+        else:
+            self.body(node.orelse, st.but(conditional=True) if try_id else st)
         self.body(node.finalbody, st)
 
     # -- bindings -----------------------------------------------------------------------------------------
     def _bind(self, scope: _Scope, name: str, desc: Descriptor) -> None:
         if name in scope.declared_global:
             scope = self.module
+        if scope is self.module and isinstance(desc, tuple) and desc[0] == "m" and desc[1] != name:
+            self.eval.aliases[name] = desc[1]  # `import os as _os`: `_os.name` is `os.name`
         if desc == VALUE:
             scope.others.add(name)
         else:
@@ -741,6 +772,15 @@ def _dotted(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _reraises(handler: ast.excepthandler) -> bool:
+    """A handler that ends in a bare ``raise`` (or re-raises its own exception variable) at its top level."""
+    for stmt in handler.body:  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.Raise) and stmt.cause is None and (
+                stmt.exc is None or (isinstance(stmt.exc, ast.Name) and stmt.exc.id == getattr(handler, "name", None))):
+            return True
+    return False
 
 
 def _guard_level(caught: set[str]) -> int:

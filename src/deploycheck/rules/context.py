@@ -65,6 +65,9 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
     """Every import statement of the closure that would crash the service if it failed, with its severity."""
     for name, node, summ in ctx.modules():
         for site in summ.imports:
-            sev = severity(node, summ, site.context, site.guarded, site.conditional)
+            runs = ctx.program.branch_runs(name, site.branch)
+            if runs is False:
+                continue  # an `except ImportError` handler whose try succeeds, or the `else` of one that fails
+            sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None)
             if sev is not None:
                 yield name, node, summ, site, sev

@@ -24,12 +24,15 @@ NAME = "import-refused"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    program = ctx.program
     for name, node, summ in ctx.modules():
-        if summ.refusal is None:
-            continue
-        line, col, text = summ.refusal
-        sev = severity(node, summ, MODULE, False, False, text.split("(")[0].rpartition(".")[2])
-        if sev is None:
-            continue
-        yield ctx.finding(CODE, sev, f"module '{name}' raises when imported on this target: raise {text}",
-                          name, node, line, col, symbol=name)
+        for line, col, text, branch in summ.refusals:
+            runs = program.branch_runs(name, branch)
+            if runs is False:
+                continue
+            sev = severity(node, summ, MODULE, False, runs is None, text.split("(")[0].rpartition(".")[2])
+            if sev is None:
+                continue
+            yield ctx.finding(CODE, sev, f"module '{name}' raises when imported on this target: raise {text}",
+                              name, node, line, col, symbol=name)
+            break
