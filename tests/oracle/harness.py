@@ -108,3 +108,30 @@ def compare(report: dict, python: str, cwd: str, pythonpath: list[str] | None = 
 def _quoted(message: str) -> list[str]:
     parts = message.split("'")
     return [parts[i] for i in range(1, len(parts), 2)]
+
+
+_NOT_SERVICE_CODE = {"tests", "test", "testing", "_vendor", "vendor", "benchmarks", "examples"}
+_TOOLING = {"pip", "setuptools", "pkg_resources", "_distutils_hack", "wheel"}
+
+
+def site_modules(site: str) -> list[str]:
+    """Every importable source module under a site-packages directory, except test suites, vendored copies
+    and the packaging tools themselves."""
+    mods: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(site):
+        rel = os.path.relpath(dirpath, site)
+        parts = [] if rel == "." else rel.split(os.sep)
+        if parts and (not all(p.isidentifier() for p in parts) or parts[-1] in _NOT_SERVICE_CODE
+                      or parts[0] in _TOOLING or "__init__.py" not in filenames):
+            dirnames[:] = []
+            continue
+        for f in filenames:
+            stem = f[:-3]
+            if not f.endswith(".py") or f == "__main__.py" or not stem.isidentifier() or stem.startswith("test_"):
+                continue
+            if not parts and stem in _TOOLING | {"conftest"}:
+                continue
+            name = ".".join(parts) if stem == "__init__" else ".".join(parts + [stem])
+            if name:
+                mods.add(name)
+    return sorted(mods)
