@@ -65,3 +65,13 @@ class HostFiles:
             raise ValueError(f"file is {st.st_size} bytes, over the {limit}-byte limit")
         with open(path, "rb") as f:
             return f.read(limit + 1)
+
+
+def source_lines(path: str) -> list[str]:
+    """Lines of a source file for display and ``# noqa`` comments; empty for anything but a readable regular
+    file within the size limit (a FIFO named ``x.py`` must never block the run)."""
+    try:
+        data = HostFiles().read_bytes(path)
+    except (OSError, ValueError):
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()

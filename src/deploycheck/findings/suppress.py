@@ -8,6 +8,7 @@ import re
 
 import pathspec
 
+from deploycheck.artifact.files import source_lines
 from deploycheck.findings.finding import Finding
 from deploycheck.target.config import Config
 
@@ -35,11 +36,7 @@ class Suppressor:
 
     def line(self, path: str, lineno: int) -> str:
         if path not in self._lines:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    self._lines[path] = f.read().splitlines()
-            except OSError:
-                self._lines[path] = []
+            self._lines[path] = source_lines(path)
         lines = self._lines[path]
         return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
 

@@ -8,20 +8,15 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
+from deploycheck.artifact.files import source_lines
 from deploycheck.check import Result
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.render.paths import display
 
 
 def _source_line(path: str, line: int) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for i, text in enumerate(f, 1):
-                if i == line:
-                    return text.rstrip("\n")
-    except OSError:
-        return None
-    return None
+    lines = source_lines(path)
+    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def chain_text(f: Finding) -> str:

@@ -12,6 +12,7 @@ from deploycheck.rules import (
     dc105_import_refused,
     dc201_undefined_name,
     dc202_syntax_error,
+    dc203_not_analyzed,
 )
 
 RULES = [
@@ -22,4 +23,5 @@ RULES = [
     dc105_import_refused,
     dc201_undefined_name,
     dc202_syntax_error,
+    dc203_not_analyzed,
 ]

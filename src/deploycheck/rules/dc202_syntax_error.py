@@ -22,7 +22,10 @@ from deploycheck.rules.context import Context
 
 CODE = "DC202"
 NAME = "syntax-error"
-_HOST_ONLY = ("null bytes", "encoding", "decode", "codec", "cannot read file")
+# Errors the standard parser finds that are real on every version: text that cannot be decoded, NUL bytes,
+# and CPython's own nesting limits.
+_HOST_ONLY = ("null bytes", "encoding", "decode", "codec", "too many nested", "too many statically nested",
+              "too deeply nested for the parser")
 
 
 def check(ctx: Context) -> Iterator[Finding]:

@@ -1,0 +1,254 @@
+"""Shared helpers of the benchmarks: whole-process measurement, statistics, cached environments, and a
+description of the machine.
+
+Each command is measured from outside as a whole process: wall time with ``perf_counter``, CPU time and peak
+resident memory from ``wait4`` (so they include the command's own child processes, such as deploycheck's
+parser pool and its ruff run), and the summed proportional memory (PSS) of the whole process tree, sampled
+every 50 ms from /proc. ``ru_maxrss`` is the largest single process; the sampled tree figure is what a
+container limit would see.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE_ROOT = Path(os.environ.get("DEPLOYCHECK_BENCH_CACHE", Path.home() / ".cache" / "deploycheck-bench"))
+
+
+# --------------------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Sample:
+    wall: float
+    user: float
+    sys: float
+    maxrss_kb: int  # largest single process (the command or one of its waited-for descendants)
+    tree_pss_kb: int  # peak of the summed PSS of the process tree, sampled every 50 ms (0: not available)
+    rc: int
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.sys
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    try:  # older kernels: resident pages, shared pages counted in every process
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError):
+        return 0
+
+
+class _TreeSampler(threading.Thread):
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            todo, total, seen = [self.pid], 0, set()
+            while todo:
+                p = todo.pop()
+                if p in seen:
+                    continue
+                seen.add(p)
+                total += _pss_kb(p)
+                todo.extend(_children(p))
+            self.peak = max(self.peak, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = None,
+            stdout: str | Path | None = None, timeout: float = 3600) -> Sample:
+    """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else is discarded."""
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        timer.cancel()
+        sampler.stop()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if stdout:
+            out.close()
+    return Sample(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, sampler.peak, proc.returncode)
+
+
+@dataclass
+class Series:
+    """The samples of one benchmark row."""
+
+    name: str
+    command: str
+    samples: list[Sample] = field(default_factory=list)
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def median(self, attr: str = "wall") -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+    def spread(self, attr: str = "wall") -> tuple[float, float]:
+        vals = [getattr(s, attr) for s in self.samples]
+        return min(vals), max(vals)
+
+    def peak(self, attr: str) -> int:
+        return max(getattr(s, attr) for s in self.samples)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "command": self.command, "note": self.note, "extra": self.extra,
+                "samples": [asdict(s) | {"cpu": s.cpu} for s in self.samples]}
+
+
+def fmt_s(x: float) -> str:
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def fmt_mb(kb: int) -> str:
+    return f"{kb / 1024:.0f}" if kb else "-"
+
+
+def table(rows: list[Series]) -> str:
+    """A Markdown table: median wall (min-max), median CPU, peak memory, exit codes."""
+    lines = [("| benchmark | runs | wall s, median (min-max) | CPU s, median | peak RSS MB (largest process) "
+              "| peak PSS MB (process tree) | exit |"),
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        if not r.samples:
+            continue
+        lo, hi = r.spread()
+        rcs = ",".join(sorted({str(s.rc) for s in r.samples}))
+        lines.append(f"| {r.name} | {len(r.samples)} | {fmt_s(r.median())} ({fmt_s(lo)}-{fmt_s(hi)}) "
+                     f"| {fmt_s(r.median('cpu'))} | {fmt_mb(r.peak('maxrss_kb'))} "
+                     f"| {fmt_mb(r.peak('tree_pss_kb'))} | {rcs} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- environments
+
+
+def run_quiet(cmd: list[str], what: str, cwd: str | Path | None = None, timeout: float = 1800) -> str:
+    """Run a set-up step; on failure print its output and stop the benchmark."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        sys.stderr.write(f"{what} failed ({' '.join(cmd)}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}\n")
+        raise SystemExit(2)
+    return proc.stdout
+
+
+def cached_venv(name: str, requirements: list[str]) -> Path:
+    """A virtual environment of this interpreter with ``requirements`` installed by pip, under the benchmark
+    cache, keyed by the requirement list and the interpreter version. Returns its python."""
+    key = hashlib.sha256(json.dumps([sorted(requirements), sys.version]).encode()).hexdigest()[:12]
+    target = CACHE_ROOT / "venvs" / f"{name}-{key}"
+    python = target / "bin" / "python"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_ROOT / f"venv-{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            print(f"  creating {name} environment: {' '.join(requirements)}", flush=True)
+            shutil.rmtree(target, ignore_errors=True)
+            run_quiet([sys.executable, "-m", "venv", str(target)], "venv")
+            run_quiet([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                       *requirements], f"pip install into {name}")
+            (target / "requirements.json").write_text(json.dumps(requirements))
+            (target / ".complete").touch()
+    return python
+
+
+def site_packages(python: Path | str) -> str:
+    return str(next(Path(python).parent.parent.glob("lib/python3*/site-packages")))
+
+
+def dist_versions(python: Path | str, names: list[str]) -> dict[str, str]:
+    code = ("import json, sys\nfrom importlib.metadata import version, PackageNotFoundError\nout = {}\n"
+            "for n in sys.argv[1:]:\n    try: out[n] = version(n)\n"
+            "    except PackageNotFoundError: out[n] = None\nprint(json.dumps(out))")
+    return json.loads(run_quiet([str(python), "-c", code, *names], "version query"))
+
+
+def deploycheck_command() -> list[str]:
+    exe = Path(sys.executable).with_name("deploycheck")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "deploycheck"]
+
+
+# ------------------------------------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    info: dict = {"nproc": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+                  "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+    except OSError:
+        info["cpu"] = platform.processor() or "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(ln for ln in f if ln.startswith("MemTotal")).split()[1])
+        info["memory_gib"] = round(kb / 1024 / 1024, 1)
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        info["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True).stdout.strip()
+        info["deploycheck_commit"] = rev + (" (src/ has uncommitted changes)" if dirty else "")
+    except OSError:
+        pass
+    return info
+
+
+def describe_machine(info: dict) -> str:
+    return (f"{info['date']}; {info['nproc']} CPUs ({info['cpu']}), {info.get('memory_gib', '?')} GiB, "
+            f"Linux {info['kernel']}, Python {info['python']}, load average at start {info.get('load_avg')}, "
+            f"deploycheck {info.get('deploycheck_commit', '?')}")

@@ -1,0 +1,93 @@
+"""The command line as users and CI see it: exit codes, text and JSON output, the bundled example."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+
+from conftest import ROOT, cli, cli_json
+
+EXAMPLE = ROOT / "examples" / "seed-incident"
+
+
+def test_example_reports_the_incident(tmp_path):
+    code, out, err = cli("check", EXAMPLE, "--python", sys.executable, "--cache-dir", tmp_path)
+    assert code == 1, err
+    assert "app/db/postgres_core.py:13:26: DC201 [error] name 'DatabaseConfig' is not defined" in out
+    assert "app/services/reports.py:3:29: DC102 [error] cannot import name 'DatabaseConfig' from 'app.core.config'" in out
+    # the source line, a caret under the symbol, and the chain from the entry
+    assert '13 |     return {"pool_size": DatabaseConfig.POOL_SIZE, "max_overflow": 10}' in out
+    assert "   |                          ^^^^^^^^^^^^^^" in out
+    assert "= imported via: app.main (" in out and "app/main.py:4) → app.services.reports" in out
+    assert out.rstrip().splitlines()[-1].startswith("2 errors, 0 warnings in ")
+
+
+def test_example_json_schema(tmp_path):
+    code, doc = cli_json("check", EXAMPLE, "--python", sys.executable, "--cache-dir", tmp_path)
+    assert code == 1
+    assert doc["version"] == 1
+    assert set(doc) == {"version", "target", "python", "findings", "summary"}
+    assert doc["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert doc["target"]["entries"] == ["app.main"]
+    assert doc["summary"]["errors"] == 2 and doc["summary"]["warnings"] == 0
+    codes = [(f["code"], f["symbol"], f["line"], f["column"], f["when"]) for f in doc["findings"]]
+    assert codes == [("DC201", "DatabaseConfig", 13, 26, "call"), ("DC102", "DatabaseConfig", 3, 29, "import")]
+    first = doc["findings"][0]
+    assert set(first) >= {"code", "severity", "message", "path", "line", "column", "symbol", "module",
+                          "distribution", "chain"}
+    assert first["module"] == "app.db.postgres_core" and first["distribution"] is None
+    assert [h["module"] for h in first["chain"]] == ["app.main"]
+    assert first["chain"][0]["line"] == 3
+
+
+def test_clean_project_exits_zero(tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "svc").mkdir(parents=True)
+    (proj / "svc" / "__init__.py").write_text("")
+    (proj / "svc" / "main.py").write_text("import json\nfrom svc import helpers\n\nprint(json.dumps(helpers.X))\n")
+    (proj / "svc" / "helpers.py").write_text("X = 1\n")
+    code, out, err = cli("check", proj, "--python", sys.executable, "--no-cache")
+    assert code == 0, out + err
+    assert out.rstrip().splitlines()[-1].startswith("0 errors, 0 warnings in ")
+
+
+def test_entry_option_limits_the_closure(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "good.py").write_text("import json\n")
+    (proj / "bad.py").write_text("import not_installed_anywhere\n")
+    assert cli("check", proj, "--python", sys.executable, "--no-cache", "--entry", "good")[0] == 0
+    code, doc = cli_json("check", proj, "--python", sys.executable, "--no-cache")
+    assert code == 1 and [f["symbol"] for f in doc["findings"]] == ["not_installed_anywhere"]
+
+
+def test_src_layout_and_default_python_from_dot_venv(tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "src" / "pkg").mkdir(parents=True)
+    (proj / "src" / "pkg" / "__init__.py").write_text("from pkg.core import run\n")
+    (proj / "src" / "pkg" / "core.py").write_text("def run():\n    return missing_name\n")
+    (proj / ".venv" / "bin").mkdir(parents=True)
+    (proj / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    code, doc = cli_json("check", proj, "--no-cache")
+    assert code == 1
+    assert doc["python"]["executable"] == str(proj / ".venv" / "bin" / "python")
+    assert doc["target"]["roots"] == [str(proj / "src")]
+    assert [(f["code"], f["module"], f["symbol"]) for f in doc["findings"]] == [("DC201", "pkg.core", "missing_name")]
+
+
+def test_usage_errors_exit_2(tmp_path):
+    code, out, err = cli("check", tmp_path / "nope")
+    assert code == 2 and "no such directory" in err and "Traceback" not in err
+    code, out, err = cli("check", "--format", "xml")
+    assert code == 2 and "invalid choice" in err
+    code, out, err = cli("frobnicate")
+    assert code == 2
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_version_flag():
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("deploycheck ")

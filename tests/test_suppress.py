@@ -1,0 +1,42 @@
+"""Suppressions: `# noqa: CODE` on the line, bare `# noqa`, `ignore` and `per-file-ignores` in pyproject."""
+
+from __future__ import annotations
+
+from conftest import check
+
+
+def _project(tmp_path, pyproject=""):
+    proj = tmp_path / "proj"
+    (proj / "app").mkdir(parents=True)
+    (proj / "app" / "__init__.py").write_text("")
+    (proj / "app" / "one.py").write_text(
+        "import missing_one  # noqa: DC101\n"
+        "import missing_two  # noqa: DC102\n"
+        "import missing_three  # noqa\n"
+        "from json import nothing_here  # NOQA:DC101,DC102\n"
+        "def f():\n"
+        "    return undefined_one\n"
+    )
+    (proj / "app" / "two.py").write_text("import missing_four\n")
+    if pyproject:
+        (proj / "pyproject.toml").write_text(pyproject)
+    return proj
+
+
+def _codes(result):
+    return sorted((f.module, f.code, f.symbol) for f in result.findings)
+
+
+def test_noqa_comments(tmp_path):
+    result = check(_project(tmp_path))
+    assert _codes(result) == [
+        ("app.one", "DC101", "missing_two"),
+        ("app.one", "DC201", "undefined_one"),
+        ("app.two", "DC101", "missing_four"),
+    ]
+
+
+def test_ignore_and_per_file_ignores(tmp_path):
+    proj = _project(tmp_path, '[tool.deploycheck]\nignore = ["DC201"]\n\n'
+                              '[tool.deploycheck.per-file-ignores]\n"app/two.py" = ["DC101"]\n')
+    assert _codes(check(proj)) == [("app.one", "DC101", "missing_two")]
