@@ -33,11 +33,31 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    rule = sub.add_parser("rule", help="explain a rule (or list them all)")
+    rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
+
+
+def _rule(code: str | None) -> int:
+    from deploycheck.rules import RULES
+
+    if code is None:
+        for r in RULES:
+            first = (r.__doc__ or "").strip().splitlines()[0]
+            sys.stdout.write(f"{first}\n")
+        return 0
+    for r in RULES:
+        if r.CODE == code.upper():
+            sys.stdout.write((r.__doc__ or "").strip() + "\n")
+            return 0
+    sys.stderr.write(f"deploycheck: error: unknown rule code {code} (see `deploycheck rule`)\n")
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "rule":
+        return _rule(args.code)
     try:
         from deploycheck import check as check_mod
         from deploycheck.render import json as json_render

@@ -393,7 +393,44 @@ class Program:
             deferred = [d for d in deferred if d[0] > shield]
             self._walk(queue, deferred, shield)
         self._collect_effects()
+        self._execution_order(entries)
         return missing
+
+    def _execution_order(self, entries: list[str]) -> None:
+        """Re-derive each module's chain as the interpreter would import it: depth first, in source order,
+        a package before its submodules. The breadth-first walk finds the closure; this finds the chain a
+        traceback would show."""
+        visited: set[str] = set()
+
+        def targets(name: str):
+            node = self.nodes[name]
+            summ = self.summary(name) if node.module.has_source else None
+            if summ is None:
+                return
+            for site in summ.imports:
+                if (site.context != MODULE or site.guarded or site.conditional
+                        or self.branch_runs(name, site.branch) is not True):
+                    continue  # only unshielded edges: the chain shows why a failure there is a crash
+                for t in self.site_targets(name, node.module.is_package, site):
+                    yield t, site.line
+
+        for entry in entries:
+            if entry not in self.nodes or entry in visited:
+                continue
+            stack = [(entry, targets(entry))]
+            visited.add(entry)
+            while stack:
+                name, it = stack[-1]
+                for target, line in it:
+                    if target in visited or target not in self.nodes:
+                        continue
+                    visited.add(target)
+                    if self.nodes[target].parent is not None and target not in entries:
+                        self.nodes[target].parent = (name, line)
+                    stack.append((target, targets(target)))
+                    break
+                else:
+                    stack.pop()
 
     def _walk(self, queue: deque[str], deferred: list[tuple[int, str, str, int]], shield: int) -> None:
         while queue:

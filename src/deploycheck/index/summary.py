@@ -64,6 +64,7 @@ class AttrRead(NamedTuple):
     context: str
     guarded: bool
     conditional: bool
+    branch: int = 0  # as ImportSite.branch
 
 
 @dataclass
@@ -193,7 +194,8 @@ class _Walker:
         for scope, name, attrs, positions, state in self._pending_reads:
             target = self._lookup(scope, name)
             if target is not None:
-                s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional))
+                s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional,
+                                        state.branch))
         for scope, name, attr in self._pending_stores:
             target = self._lookup(scope, name)
             if target is not None:

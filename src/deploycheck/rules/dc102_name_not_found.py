@@ -32,8 +32,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not site.names or site.names == ("*",):
             continue
         base = program.absolute(name, node.module.is_package, site.module, site.level)
-        if base is None or program.module_status(base)[0] != FOUND:
-            continue
+        if base is None or program.module_status(base)[0] != FOUND or program.module_fails(base):
+            continue  # a module whose own import fails is reported where it fails
         provider = program.find(base)
         for imported, (line, col) in zip(site.names, site.positions):
             if program.has_name(base, imported) != MISSING:

@@ -33,7 +33,10 @@ def check(ctx: Context) -> Iterator[Finding]:
     program = ctx.program
     for name, node, summ in ctx.modules():
         for read in summ.reads:
-            sev = severity(node, summ, read.context, read.guarded, read.conditional, "AttributeError")
+            runs = program.branch_runs(name, read.branch)
+            if runs is False:
+                continue  # in an `except ImportError` handler whose try succeeds on the target, or the like
+            sev = severity(node, summ, read.context, read.guarded, read.conditional or runs is None, "AttributeError")
             if sev is None:
                 continue
             current = program.descriptor_module(name, node.module.is_package, read.target)
@@ -41,6 +44,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if current is None:
                     break
                 status = program.has_name(current, attr)
+                if status == MISSING and program.module_fails(current):
+                    break  # the import of `current` itself fails; that is the finding, not this read
                 if status == MISSING:
                     mod = program.find(current)
                     dist = ctx.distributions.owner(mod.path if mod else None)
