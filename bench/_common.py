@@ -5,7 +5,8 @@ Each command is measured from outside as a whole process: wall time with ``perf_
 resident memory from ``wait4`` (so they include the command's own child processes, such as deploycheck's
 parser pool and its ruff run), and the summed proportional memory (PSS) of the whole process tree, sampled
 every 50 ms from /proc. ``ru_maxrss`` is the largest single process; the sampled tree figure is what a
-container limit would see.
+container limit would see. The machine's busy time from /proc/stat, less the command's own CPU time, tells
+how many CPUs other processes kept busy meanwhile ("other load"): on a shared machine that is the noise.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Sample:
     maxrss_kb: int  # largest single process (the command or one of its waited-for descendants)
     tree_pss_kb: int  # peak of the summed PSS of the process tree, sampled every 50 ms (0: not available)
     rc: int
+    others: float = 0.0  # CPUs kept busy by other processes meanwhile, on average (from /proc/stat)
 
     @property
     def cpu(self) -> float:
@@ -96,11 +98,36 @@ class _TreeSampler(threading.Thread):
         self.join()
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every CPU, everything but idle and iowait)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(max_seconds: float, threshold: float = 0.15) -> float:
+    """Wait (at most ``max_seconds``) until other processes keep fewer than ``threshold`` CPUs busy over two
+    consecutive 2-second windows; returns the load last seen."""
+    deadline, calm, load = time.monotonic() + max_seconds, 0, 0.0
+    while True:
+        b0 = _busy_seconds()
+        time.sleep(2)
+        load = (_busy_seconds() - b0) / 2
+        calm = calm + 1 if load < threshold else 0
+        if calm >= 2 or time.monotonic() > deadline:
+            return load
+
+
 def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = None,
             stdout: str | Path | None = None, timeout: float = 3600) -> Sample:
     """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else is discarded."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL
     try:
+        busy0 = _busy_seconds()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,13 +137,15 @@ def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = No
         timer.start()
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        busy = _busy_seconds() - busy0
         timer.cancel()
         sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if stdout:
             out.close()
-    return Sample(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, sampler.peak, proc.returncode)
+    others = max(0.0, busy - ru.ru_utime - ru.ru_stime) / wall if wall > 0 else 0.0
+    return Sample(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, sampler.peak, proc.returncode, others)
 
 
 @dataclass
@@ -153,10 +182,10 @@ def fmt_mb(kb: int) -> str:
 
 
 def table(rows: list[Series]) -> str:
-    """A Markdown table: median wall (min-max), median CPU, peak memory, exit codes."""
+    """A Markdown table: median wall (min-max), median CPU, peak memory, other processes' load, exit codes."""
     lines = [("| benchmark | runs | wall s, median (min-max) | CPU s, median | peak RSS MB (largest process) "
-              "| peak PSS MB (process tree) | exit |"),
-             "|---|---:|---:|---:|---:|---:|---|"]
+              "| peak PSS MB (process tree) | other load (CPUs) | exit |"),
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if not r.samples:
             continue
@@ -164,7 +193,7 @@ def table(rows: list[Series]) -> str:
         rcs = ",".join(sorted({str(s.rc) for s in r.samples}))
         lines.append(f"| {r.name} | {len(r.samples)} | {fmt_s(r.median())} ({fmt_s(lo)}-{fmt_s(hi)}) "
                      f"| {fmt_s(r.median('cpu'))} | {fmt_mb(r.peak('maxrss_kb'))} "
-                     f"| {fmt_mb(r.peak('tree_pss_kb'))} | {rcs} |")
+                     f"| {fmt_mb(r.peak('tree_pss_kb'))} | {r.median('others'):.2f} | {rcs} |")
     return "\n".join(lines)
 
 
@@ -237,18 +266,25 @@ def machine() -> dict:
         info["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True).stdout.strip()
-        info["deploycheck_commit"] = rev + (" (src/ has uncommitted changes)" if dirty else "")
-    except OSError:
-        pass
+    import deploycheck
+
+    where = Path(deploycheck.__file__).resolve().parent
+    if where == REPO / "src" / "deploycheck":
+        try:
+            rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                                   capture_output=True, text=True).stdout.strip()
+            info["deploycheck"] = f"commit {rev}" + (" (src/ has uncommitted changes)" if dirty else "")
+        except OSError:
+            pass
+    else:
+        info["deploycheck"] = f"{deploycheck.__version__} installed at {where} (not this checkout's src/)"
+    info["deploycheck_analyzer"] = deploycheck.ANALYZER_VERSION
     return info
 
 
 def describe_machine(info: dict) -> str:
     return (f"{info['date']}; {info['nproc']} CPUs ({info['cpu']}), {info.get('memory_gib', '?')} GiB, "
             f"Linux {info['kernel']}, Python {info['python']}, load average at start {info.get('load_avg')}, "
-            f"deploycheck {info.get('deploycheck_commit', '?')}")
+            f"deploycheck {info.get('deploycheck', '?')} (analyzer {info.get('deploycheck_analyzer')})")

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from _common import (CACHE_ROOT, Series, deploycheck_command, describe_machine, fmt_s, machine, measure,
-                     site_packages, table)
+                     site_packages, table, wait_idle)
 from conftest import check, venv  # the test suite's helpers: same environments, same in-process API
 from oracle.harness import compare, site_modules
 
@@ -43,7 +43,7 @@ CLEAN = json.loads((HERE.parent / "tests" / "oracle" / "data" / "clean.json").re
 
 
 def timed_runs(name: str, project: Path, python: str, entries: list[str], runs: int, work: Path,
-               rows: dict[str, Series]) -> None:
+               rows: dict[str, Series], idle: float = 0) -> None:
     """``runs`` cold runs (each with an empty cache), each followed by a warm run on its cache."""
     cmd = [*deploycheck_command(), "check", str(project), "--python", python, "--format", "json"]
     for e in entries:
@@ -55,6 +55,8 @@ def timed_runs(name: str, project: Path, python: str, entries: list[str], runs: 
     warm = rows.setdefault(f"{name} warm", Series(f"{name}: deploycheck warm, nothing changed",
                                                   shown + " --cache-dir <the cold run's>"))
     for i in range(runs):
+        if idle:
+            wait_idle(idle)
         cache = work / f"cache-{name}-{i}"
         for series in (cold, warm):
             out = work / "out.json"
@@ -97,6 +99,9 @@ def main() -> int:
     ap.add_argument("--skip-oracle", action="store_true", help="time only; do not import anything")
     ap.add_argument("--skip-every-module", action="store_true", help="only the closure of the entries")
     ap.add_argument("--json", help="write every sample here (default: under the benchmark cache)")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before each timed pair, wait up to SECONDS for other processes to leave the CPUs "
+                    "idle")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     corpus = CLEAN["ci_subset"] if args.quick else CLEAN
@@ -120,7 +125,7 @@ def main() -> int:
         project = work / "closure-project"
         project.mkdir()
         (project / "service.py").write_text("".join(f"import {m}\n" for m in corpus["entries"]))
-        timed_runs("closure", project, python, [], runs, work, rows)
+        timed_runs("closure", project, python, [], runs, work, rows, args.wait_idle)
         result = check(project, python=python)
         by_origin = collections.Counter(origin for origin, _ in result.closure.values())
         firm = sorted(m for m, (origin, shield) in result.closure.items()
@@ -138,7 +143,7 @@ def main() -> int:
             project2 = work / "every-project"
             project2.mkdir()
             (project2 / "service.py").write_text("x = 1\n")
-            timed_runs("every module", project2, python, modules, runs, work, rows)
+            timed_runs("every module", project2, python, modules, runs, work, rows, args.wait_idle)
             result2 = check(project2, python=python, entries=modules)
             every = {"entries": len(modules), "modules": result2.modules, "files": result2.files,
                      "errors": result2.errors, "warnings": result2.warnings,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (CACHE_ROOT, Series, cached_venv, deploycheck_command, describe_machine, dist_versions,
-                     fmt_s, machine, measure, run_quiet, site_packages, table)
+                     fmt_s, machine, measure, run_quiet, site_packages, table, wait_idle)
 
 TOUCHED = "django/db/models/query.py"  # the file changed before each warm run: big, and deep in the closure
 TOOLS = ["ty", "pylint", "ruff"]
@@ -244,6 +244,8 @@ def main() -> int:
                     help="also time deploycheck's phases in-process (bench/phases.py)")
     ap.add_argument("--json", help="write every sample here (default: under the benchmark cache)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before each round, wait up to SECONDS for other processes to leave the CPUs idle")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 5)
 
@@ -312,7 +314,10 @@ def main() -> int:
         print("\nwarm-up round (not counted)", flush=True)
         b.round(False, 0, entries_all, import_list, pyc_tree)
     for r in range(1, runs + 1):
-        print(f"round {r}/{runs}", flush=True)
+        if args.wait_idle:
+            print(f"round {r}/{runs} (other load {wait_idle(args.wait_idle):.2f} CPUs)", flush=True)
+        else:
+            print(f"round {r}/{runs}", flush=True)
         b.round(True, r, entries_all, import_list, pyc_tree)
 
     if not args.skip_pylint:
@@ -320,11 +325,20 @@ def main() -> int:
         b.row("pylint", f"pylint -E {target}",
               f"PYTHONPATH=<venv site-packages> pylint -E {target}  (in {t})",
               note="one process (pylint's default --jobs=1)")
+        # pylint is one process and deploycheck's parser uses every core, so a competing process hurts
+        # deploycheck more: each pylint run is bracketed by deploycheck cold runs, and the ratio is taken
+        # against those neighbours too.
+        b.row("dc_cold_pylint", "deploycheck cold (default entries), next to each pylint run",
+              "as deploycheck cold, run just before and just after each pylint run")
         for i in range(args.pylint_runs):
+            if args.wait_idle:
+                wait_idle(args.wait_idle)
             print(f"pylint -E {target} {i + 1}/{args.pylint_runs}", flush=True)
             tr = b.fresh("pylint")
+            b.deploycheck("dc_cold_pylint", True, tr, work / f"cache-p{i}a", [])
             b.sample("pylint", True, [str(tools / "pylint"), "-E", target], cwd=tr,
                      env={**os.environ, "PYTHONPATH": site_packages(venv_py)}, timeout=3600)
+            b.deploycheck("dc_cold_pylint", True, tr, work / f"cache-p{i}b", [])
             shutil.rmtree(tr, ignore_errors=True)
 
     phases = {}
@@ -351,9 +365,13 @@ def main() -> int:
 
     cold = rows["dc_cold"]
     s = cold.extra["summaries"][0]
+    warm_parsed = sorted({x["parsed"] for x in rows["dc_warm"].extra["summaries"]})
+    if warm_parsed != [1] or len({(x["errors"], x["warnings"]) for x in cold.extra["summaries"]}) > 1:
+        print("\nWARNING: a warm run parsed more than the changed file, or the findings changed between "
+              "rounds: was deploycheck's source edited during the run? Those figures are not comparable.")
     print(f"\ndeploycheck (default entries) found {s['errors']} errors and {s['warnings']} warnings over "
           f"{s['modules']} modules ({s['files']} files, {s['parsed']} parsed cold); warm runs parsed "
-          f"{sorted({x['parsed'] for x in rows['dc_warm'].extra['summaries']})} file(s).")
+          f"{warm_parsed} file(s).")
     if "dc_cold_all" in rows and rows["dc_cold_all"].samples:
         s = rows["dc_cold_all"].extra["summaries"][0]
         print(f"every-module variant: {s['modules']} modules, {s['files']} files, {s['errors']} errors.")
@@ -380,12 +398,19 @@ def main() -> int:
     show("deploycheck cold / ty check django", "dc_cold", "ty_django")
     show("pylint -E / deploycheck cold" + (" (quick: pylint on django/utils only)" if args.quick else ""),
          "pylint", "dc_cold", lambda m: m >= 20, ">= 20")
+    show("pylint -E / deploycheck cold next to it", "pylint", "dc_cold_pylint", lambda m: m >= 20, ">= 20")
     show("deploycheck cold / ruff F-rules (whole tree)", "dc_cold", "ruff")
     show("deploycheck cold / import of every entry module from source", "dc_cold", "import_src")
     show("deploycheck warm / import of every entry module with bytecode", "dc_warm", "import_pyc")
     show("deploycheck cold / ast.parse of the whole tree (one core)", "dc_cold", "ast")
     show("deploycheck cold / tar -xzf of the sdist", "dc_cold", "tar")
     print()
+    busy = {r.name: r.median("others") for r in rows.values() if r.samples and r.median("others") > 0.25}
+    if busy:
+        which = "; ".join(f"{k} ({v:.2f} CPUs)" for k, v in busy.items())
+        print(f"NOTE: other processes kept CPUs busy during {which}: those wall times (and ratios) are "
+              "inflated, deploycheck's cold runs most, as its parser uses every CPU. The CPU-time column is "
+              "the steadier comparison.\n")
     warm = rows["dc_warm"].median()
     print(f"- deploycheck warm after changing one file: {fmt_s(warm)} s median, max "
           f"{fmt_s(rows['dc_warm'].spread()[1])} s -> target < 1 s {'met' if warm < 1 else 'NOT met'}")

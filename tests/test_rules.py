@@ -26,5 +26,5 @@ def test_rule_fixture(fixture):
         expected_file.write_text("\n".join(got) + "\n")
     expected = expected_file.read_text().splitlines()
     assert got == expected
-    # Every finding of a rule fixture is of the rule it documents.
-    assert {line.split()[1] for line in got} <= {fixture.name, "DC102"} if fixture.name == "DC101" else {fixture.name}
+    # A rule's fixture shows that rule (other codes may appear where a case needs them).
+    assert fixture.name in {line.split()[1] for line in got}

@@ -21,7 +21,8 @@ class Interpreter:
 
     ``version`` is ``(major, minor, micro)``; ``path`` is ``sys.path`` before the site module runs (the
     standard library and ``lib-dynload``); ``site_packages`` is what ``site.getsitepackages()`` returns for
-    this prefix. ``builtin_attrs`` maps each built-in module to ``dir()`` of it.
+    this prefix. ``builtin_attrs`` maps each built-in module, and each standard-library extension module of
+    ``lib-dynload``, to ``dir()`` of it.
     """
 
     executable: str
@@ -114,7 +115,7 @@ def probe(python: str) -> Interpreter:
         stdlib=data.get("stdlib"),
         builtin_modules=frozenset(data["builtin_modules"]),
         frozen_modules=frozenset(data["frozen_modules"]),
-        builtin_attrs={k: frozenset(v) for k, v in data["builtin_attrs"].items()},
+        builtin_attrs={k: frozenset(v) for k, v in {**data.get("dynload_attrs", {}), **data["builtin_attrs"]}.items()},
         builtins=frozenset(data["builtins"]),
         extension_suffixes=tuple(data["extension_suffixes"]),
         soabi=data.get("soabi"),

@@ -20,6 +20,27 @@ def _builtin_attrs():
     return out
 
 
+# Standard-library extension modules are imported for dir() like the built-ins: their init code is the
+# interpreter's own. These few touch the terminal or the display, or exist only for CPython's tests.
+_SKIP_DYNLOAD = ("_tkinter", "readline", "_curses", "_curses_panel", "_test", "xx", "_ctypes_test", "_xx")
+
+
+def _dynload_attrs():
+    out = {}
+    for entry in sys.path:
+        if not entry.endswith("lib-dynload") or not os.path.isdir(entry):
+            continue
+        for fname in sorted(os.listdir(entry)):
+            name = fname.split(".", 1)[0]
+            if not fname.endswith(".so") or name.startswith(_SKIP_DYNLOAD) or name in out:
+                continue
+            try:
+                out[name] = sorted(dir(__import__(name)))
+            except Exception:
+                pass
+    return out
+
+
 def _frozen():
     try:
         import _imp
@@ -87,6 +108,7 @@ info = {
     "builtin_modules": sorted(sys.builtin_module_names),
     "frozen_modules": _frozen(),
     "builtin_attrs": _builtin_attrs(),
+    "dynload_attrs": _dynload_attrs(),
     "builtins": sorted(dir(__builtins__)),
     "extension_suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
     "soabi": sysconfig.get_config_var("SOABI"),

@@ -57,11 +57,29 @@ class Program:
     _names: dict[tuple[str, str], str] = field(default_factory=dict)
     _exports: dict[tuple[str, str], str] = field(default_factory=dict)
     _fails: dict[str, bool | None] = field(default_factory=dict)
+    _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
-        return self.finder.find(name)
+        """The module named ``name``: found on the search path, or a module its parent registers under that
+        name (``sys.modules["os.path"] = path`` makes ``os.path`` the module ``path`` is bound to)."""
+        mod = self.finder.find(name)
+        if mod is not None or "." not in name:
+            return mod
+        if name in self._aliases:
+            return self._aliases[name]
+        self._aliases[name] = None  # cycle guard
+        parent = name.rpartition(".")[0]
+        pmod = self.find(parent)
+        found = None
+        if pmod is not None and pmod.has_source:
+            summ = self.summary(parent)
+            desc = summ.module_aliases.get(name) if summ is not None else None
+            target = self.descriptor_module(parent, pmod.is_package, desc) if desc is not None else None
+            found = self.find(target) if target and target != name else None
+        self._aliases[name] = found
+        return found
 
     def origin(self, module: F.Module) -> str:
         if module.path is None:
@@ -134,7 +152,7 @@ class Program:
             return FOUND
         if mod.is_package and self.find(f"{modname}.{name}") is not None:
             return FOUND
-        if mod.kind == F.BUILTIN:
+        if mod.kind == F.BUILTIN or (mod.kind == F.EXTENSION and self.origin(mod) == "stdlib"):
             attrs = self.interp.builtin_attrs.get(modname)
             if attrs is None:
                 return UNKNOWN

@@ -87,6 +87,7 @@ class Summary:
     builtins_added: list[str] = field(default_factory=list)
     quiet_spans: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
+    module_aliases: dict[str, tuple] = field(default_factory=dict)  # `sys.modules["os.path"] = path`
     function_spans: list[tuple[int, int]] = field(default_factory=list)
     refusals: list[tuple[int, int, str, int]] = field(default_factory=list)  # line, col, raise text, branch
     getattr_names: list[str] | None = None
@@ -98,7 +99,7 @@ class Summary:
             self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
-            self.registered, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
+            self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
         )
 
     @classmethod
@@ -172,6 +173,7 @@ class _Walker:
         self._pending_reads: list[tuple] = []
         self._pending_stores: list[tuple] = []
         self._globals_aliases: set[str] = set()
+        self._pending_aliases: list[tuple] = []
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
@@ -196,6 +198,10 @@ class _Walker:
             if target is not None:
                 s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional,
                                         state.branch))
+        for scope, key, name in self._pending_aliases:
+            target = self._lookup(scope, name)
+            if target is not None:
+                s.module_aliases[key] = target
         for scope, name, attr in self._pending_stores:
             target = self._lookup(scope, name)
             if target is not None:
@@ -304,6 +310,9 @@ class _Walker:
             self.expr(node.value, st)
             for t in node.targets:
                 self._target(t, st)
+                if (isinstance(t, ast.Subscript) and _dotted(t.value) == "sys.modules" and isinstance(node.value, ast.Name)
+                        and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str)):
+                    self._pending_aliases.append((st.scope, t.slice.value, node.value.id))
             self._module_constant(node, st)
             self._dunder_all(node, st)
             if st.scope is self.module and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -717,7 +726,12 @@ class _Walker:
             self._dynamic("apipkg.initpkg")  # replaces the module with a lazy one
         if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
                 _is_dunder_name(a) for a in node.args):
-            self._dynamic("enum._convert_")  # copies members into the named module's namespace
+            # Enum._convert_("Name", __name__, filter) turns existing globals into members and binds "Name";
+            # with source=other_module it copies that module's names in: unknown.
+            if any(k.arg == "source" for k in node.keywords):
+                self._dynamic("enum._convert_")
+            elif node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                self._bind(self.module, node.args[0].value, VALUE)
         if name in ("vars", "locals") and not node.args and st.scope is self.module:
             self._dynamic(f"{name}()")
         elif name == "exec" and st.scope is self.module and len(node.args) < 2:
@@ -836,14 +850,31 @@ def _served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]]) ->
             if _always_raises(stmt.body) and not stmt.orelse:
                 continue
             names = _compared_names(stmt.test, param, literals)
-            if names is None or stmt.orelse:
+            if names is None:
                 return None
             served |= names
-            continue
+            if not stmt.orelse:
+                continue
+            if _existing_only(stmt.orelse, param):
+                return sorted(served)  # the else serves only names already bound (scipy's __getattr__)
+            return None
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue
         return None
     return None  # falls off the end: returns None for every other name
+
+
+def _existing_only(stmts: list[ast.stmt], param: str) -> bool:
+    """``return globals()[name]`` (possibly in ``try``/``except KeyError: raise ...``): serves nothing new."""
+    if len(stmts) != 1:
+        return False
+    stmt = stmts[0]
+    if isinstance(stmt, ast.Try):
+        return (_existing_only(stmt.body, param) and not stmt.orelse and not stmt.finalbody
+                and all(_always_raises(h.body) for h in stmt.handlers))
+    return (isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Subscript)
+            and _is_globals_call(stmt.value.value) and isinstance(stmt.value.slice, ast.Name)
+            and stmt.value.slice.id == param)
 
 
 def _compared_names(test: ast.expr, param: str, literals: dict[str, set[str]]) -> set[str] | None:
