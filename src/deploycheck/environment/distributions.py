@@ -49,11 +49,10 @@ class Distributions:
                 meta = dist.metadata
                 ident = (meta["Name"] or name.split("-")[0], dist.version or "")
                 for f in dist.files or ():
-                    full = os.path.normpath(os.path.join(site, str(f)))
-                    owners[full] = ident
-                    rel = os.path.relpath(full, site)
-                    top = rel.split(os.sep, 1)[0]
-                    if not top.startswith("..") and not top.endswith((".dist-info", ".egg-info")):
+                    rel = str(f)
+                    owners[os.path.normpath(os.path.join(site, rel))] = ident
+                    top = rel.split("/", 1)[0]
+                    if top != ".." and not top.endswith((".dist-info", ".egg-info")):
                         tops.setdefault(top, ident)
             except Exception:  # a broken metadata directory must not break the check
                 continue
