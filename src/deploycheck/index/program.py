@@ -241,7 +241,7 @@ class Program:
             return MISSING
         return self.has_name(modname, name)
 
-    def descriptor_module(self, importer: str, is_package: bool, desc: object) -> str | None:
+    def descriptor_module(self, importer: str, is_package: bool, desc: object, depth: int = 0) -> str | None:
         """The module a binding descriptor refers to, or None when it is not (known to be) a module."""
         if not isinstance(desc, (tuple, list)):
             return None
@@ -249,9 +249,7 @@ class Program:
             return desc[1] if self.find(desc[1]) is not None else None
         _, module, level, name = desc
         base = self.absolute(importer, is_package, module, level)
-        if base is None:
-            return None
-        return self.member_module(base, name)
+        return None if base is None else self.member_module(base, name, depth)
 
     def member_module(self, modname: str, name: str, depth: int = 0) -> str | None:
         """If attribute ``name`` of module ``modname`` is itself a module, its name."""
@@ -271,17 +269,8 @@ class Program:
             if (isinstance(desc, (tuple, list)) and desc[0] == "f" and desc[3] == name
                     and self.absolute(modname, mod.is_package, desc[1], desc[2]) == modname):
                 return sub if self.find(sub) is not None else None
-            return self.descriptor_module_at(modname, mod.is_package, desc, depth + 1)
+            return self.descriptor_module(modname, mod.is_package, desc, depth + 1)
         return sub if self.find(sub) is not None else None
-
-    def descriptor_module_at(self, importer: str, is_package: bool, desc: object, depth: int) -> str | None:
-        if not isinstance(desc, (tuple, list)):
-            return None
-        if desc[0] == "m":
-            return desc[1] if self.find(desc[1]) is not None else None
-        _, module, level, name = desc
-        base = self.absolute(importer, is_package, module, level)
-        return None if base is None else self.member_module(base, name, depth)
 
     # -- try/except ImportError ---------------------------------------------------------------------------
     def branch_runs(self, modname: str, branch: int) -> bool | None:
