@@ -25,7 +25,6 @@ KNOWN_MISSES = {
     "pyopenssl2001-crypto38": "the attribute is read from cffi's `lib`, an object filled by an extension module",
     "seaborn0112-mpl39": "matplotlib.cm fills its namespace with globals().update(...) of a computed dict",
     "imblearn0101-sklearn13": "the import sits under a condition on sklearn.__version__, not on the interpreter",
-    "tenacity515-py311": "`asyncio = None` in the except branch makes the module binding ambiguous",
     "ice050-pydantic2": "pydantic's module __getattr__ dispatches through a migration table we do not read",
     "pandas214-numpy2": "the failure is an ABI check inside a compiled extension module",
 }

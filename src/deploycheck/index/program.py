@@ -169,6 +169,9 @@ class Program:
             # Bound only by imports that fail on the target (`try: import awscrt` with awscrt absent): unbound.
             if VALUE in descs or not all(self._binding_fails(modname, mod.is_package, d) for d in descs):
                 return FOUND
+            if any(isinstance(d, (tuple, list)) and d[0] == "b" and self.branch_runs(modname, d[1]) is None
+                   for d in descs):
+                return UNKNOWN
             return MISSING
         if "." + name in summ.registered:
             return FOUND
@@ -197,6 +200,8 @@ class Program:
     def _binding_fails(self, importer: str, is_package: bool, desc: object) -> bool:
         if not isinstance(desc, (tuple, list)):
             return False
+        if desc[0] == "b":  # a value bound in an except/else branch: there only if that branch runs
+            return self.branch_runs(importer, desc[1]) is not True
         if desc[0] == "m":
             return self.module_status(desc[1])[0] == MISSING
         _, module, level, name = desc
@@ -262,6 +267,8 @@ class Program:
         summ = self.summary(modname) if mod.has_source else None
         descs = summ.bindings.get(name) if summ is not None else None
         if descs:
+            descs = [d for d in descs if not (isinstance(d, (tuple, list)) and d[0] == "b"
+                                             and self.branch_runs(modname, d[1]) is False)]
             if len(descs) != 1 or descs[0] == VALUE:
                 return None
             desc = descs[0]

@@ -65,6 +65,7 @@ class AttrRead(NamedTuple):
     guarded: bool
     conditional: bool
     branch: int = 0  # as ImportSite.branch
+    unless: tuple[int, ...] = ()  # branches that, if they run, rebind the name to a value (`x = None`)
 
 
 @dataclass
@@ -173,6 +174,7 @@ class _Walker:
         self._pending_reads: list[tuple] = []
         self._pending_stores: list[tuple] = []
         self._globals_aliases: set[str] = set()
+        self._branch_values: dict[str, set[int]] = {}
         self._pending_aliases: list[tuple] = []
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
@@ -186,18 +188,19 @@ class _Walker:
             for n in tree.body
         )
         self.body(tree.body, _State(self.module))
-        for name in self.module.imports.keys() | self.module.others:
+        for name in self.module.imports.keys() | self.module.others | self._branch_values.keys():
             descs: list = [VALUE] if name in self.module.others else []
             descs.extend(sorted(self.module.imports.get(name, ()), key=repr))
+            descs.extend(("b", b) for b in sorted(self._branch_values.get(name, ())))
             s.bindings[name] = descs
         s.has_getattr = "__getattr__" in s.bindings
         if s.has_getattr:
             s.getattr_names = _served_names(self._getattr_defs, self._literals)
         for scope, name, attrs, positions, state in self._pending_reads:
-            target = self._lookup(scope, name)
+            target, unless = self._lookup_full(scope, name)
             if target is not None:
                 s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional,
-                                        state.branch))
+                                        state.branch, unless))
         for scope, key, name in self._pending_aliases:
             target = self._lookup(scope, name)
             if target is not None:
@@ -211,6 +214,23 @@ class _Walker:
 
     def _lookup(self, scope: _Scope, name: str) -> tuple | None:
         """The import descriptor ``name`` refers to in ``scope``, or None (not an import, or ambiguous)."""
+        target, unless = self._lookup_full(scope, name)
+        return None if unless else target
+
+    def _lookup_full(self, scope: _Scope, name: str) -> tuple[tuple | None, tuple[int, ...]]:
+        """Like ``_lookup``, but a module-level name also rebound to a value in ``except``/``else`` branches
+        (``try: import x`` / ``except ImportError: x = None``) is returned with those branches."""
+        target = self._lookup_scopes(scope, name)
+        if target is None:
+            return None, ()
+        s: _Scope | None = scope
+        while s is not None and s is not self.module and name not in s.imports:
+            s = s.parent
+        if s is self.module:
+            return target, tuple(sorted(self._branch_values.get(name, ())))
+        return target, ()
+
+    def _lookup_scopes(self, scope: _Scope, name: str) -> tuple | None:
         s: _Scope | None = scope
         if name in scope.declared_global:
             s = self.module
@@ -396,10 +416,38 @@ class _Walker:
         if truth is False:
             self._quiet(node.body, "dead")
             return self.body(node.orelse, st)
+        optional = self._optional_test(node.test, st)
+        if optional:
+            # `if x:` after `try: import x` / `except ImportError: x = None` runs exactly when the import works.
+            self.expr(node.test, st)
+            self.body(node.body, st.but(branch=optional))
+            return self.body(node.orelse, st.but(branch=-optional))
         self.expr(node.test, st)
         inner = st.but(conditional=True)
         ends = self.body(node.body, inner.but(has=st.has | _hasattr_pairs(node.test)))
         return self.body(node.orelse, inner) and ends and bool(node.orelse)
+
+    def _optional_test(self, test: ast.expr, st: _State) -> int:
+        """+N when ``test`` is true exactly when try N's body succeeded (``x``, ``x is not None``), -N for the
+        negation; 0 when it is not such a test (or we are already inside another branch)."""
+        sign = 1
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            sign, test = -1, test.operand
+        if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value is None and isinstance(test.ops[0], (ast.Is, ast.IsNot))):
+            sign *= 1 if isinstance(test.ops[0], ast.IsNot) else -1
+            test = test.left
+        if not isinstance(test, ast.Name) or st.branch or st.conditional:
+            return 0
+        name = test.id
+        if st.scope is not self.module and (name in st.scope.others or name in st.scope.imports):
+            return 0
+        branches = self._branch_values.get(name, set())
+        imports = self.module.imports.get(name, set())
+        if name in self.module.others or len(imports) != 1 or len(branches) != 1:
+            return 0
+        (b,) = branches
+        return -b * sign if b < 0 else 0
 
     def _try(self, node: ast.Try, st: _State) -> None:
         caught: set[str] = set()
@@ -448,9 +496,12 @@ class _Walker:
         self.body(node.finalbody, st)
 
     # -- bindings -----------------------------------------------------------------------------------------
-    def _bind(self, scope: _Scope, name: str, desc: Descriptor) -> None:
+    def _bind(self, scope: _Scope, name: str, desc: Descriptor, branch: int = 0) -> None:
         if name in scope.declared_global:
             scope = self.module
+        if desc == VALUE and branch and scope is self.module:
+            self._branch_values.setdefault(name, set()).add(branch)  # bound only if that branch runs
+            return
         if scope is self.module and isinstance(desc, tuple) and desc[0] == "m" and desc[1] != name:
             self.eval.aliases[name] = desc[1]  # `import os as _os`: `_os.name` is `os.name`
         if desc == VALUE:
@@ -460,7 +511,7 @@ class _Walker:
 
     def _target(self, t: ast.expr, st: _State) -> None:
         if isinstance(t, ast.Name):
-            self._bind(st.scope, t.id, VALUE)
+            self._bind(st.scope, t.id, VALUE, st.branch)
         elif isinstance(t, (ast.Tuple, ast.List)):
             for e in t.elts:
                 self._target(e, st)

@@ -33,6 +33,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     program = ctx.program
     for name, node, summ in ctx.modules():
         for read in summ.reads:
+            if any(program.branch_runs(name, b) is not False for b in read.unless):
+                continue  # the name may be the fallback value of an `except ImportError` branch
             runs = program.branch_runs(name, read.branch)
             if runs is False:
                 continue  # in an `except ImportError` handler whose try succeeds on the target, or the like
