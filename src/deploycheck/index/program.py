@@ -252,6 +252,8 @@ class Program:
             return None
         if desc[0] == "m":
             return desc[1] if self.find(desc[1]) is not None else None
+        if desc[0] != "f":
+            return None  # a value bound in an except/else branch
         _, module, level, name = desc
         base = self.absolute(importer, is_package, module, level)
         return None if base is None else self.member_module(base, name, depth)
