@@ -83,7 +83,10 @@ def run(opts: Options) -> Result:
     entries = opts.entries or project.config.entries or project.entry_candidates
     if not entries:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
-    missing = program.build_closure(entries)
+    try:
+        missing = program.build_closure(entries)
+    finally:
+        store.close()
     if missing:
         raise UsageError(f"entry module not found on the target's search path: {', '.join(missing)}")
 

@@ -18,8 +18,8 @@ from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
 from deploycheck.index.summary import Summary, summarize
 
-# Below this many files to parse, a process pool costs more than it saves.
-POOL_THRESHOLD = 48
+# Below this many files to parse at once, handing them to the worker processes costs more than it saves.
+POOL_THRESHOLD = 16
 
 
 def default_cache_dir() -> str:
@@ -91,6 +91,7 @@ class SummaryStore:
         self.summaries: dict[str, Summary] = {}
         self.hashes: dict[str, str] = {}
         self.parsed = 0
+        self._executor: ProcessPoolExecutor | None = None
         self._space = f"summary-{ANALYZER_VERSION}-{facts.key}"
 
     def load(self, paths: list[str]) -> None:
@@ -123,20 +124,33 @@ class SummaryStore:
             self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
 
     def _parse(self, items: list[tuple[str, bytes, Facts]]):
-        workers = os.cpu_count() or 1
         # Syntax trees are large, acyclic and short-lived: the cyclic garbage collector only costs time here
         # (it made parsing 1.5 times slower in measurements), so it is paused while parsing.
         enabled = gc.isenabled()
         gc.disable()
         try:
-            if len(items) < POOL_THRESHOLD or workers < 2:
+            pool = self._pool() if len(items) >= POOL_THRESHOLD else None
+            if pool is None:
                 return [_work(i) for i in items]
+            return list(pool.map(_work, items, chunksize=max(1, min(64, len(items) // 16))))
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """One pool of worker processes for the whole run (started on first need, one per core)."""
+        if self._executor is None:
+            workers = os.cpu_count() or 1
+            if workers < 2:
+                return None
             try:
                 ctx = multiprocessing.get_context("fork")
             except ValueError:
                 ctx = multiprocessing.get_context()
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.disable) as pool:
-                return list(pool.map(_work, items, chunksize=64))
-        finally:
-            if enabled:
-                gc.enable()
+            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.disable)
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
