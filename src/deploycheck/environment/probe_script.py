@@ -8,6 +8,9 @@ import platform
 import site
 import sys
 import sysconfig
+import warnings
+
+warnings.simplefilter("ignore")  # deprecated standard modules warn on import; the probe only reads them
 
 
 def _builtin_attrs():
