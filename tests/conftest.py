@@ -77,3 +77,12 @@ def venv(requirements: list[str], no_deps: bool = False) -> str:
             (target / "requirements.json").write_text(json.dumps(requirements))
             done.touch()
     return str(python)
+
+
+def bare_venv(tmp_path: Path) -> tuple[str, Path]:
+    """A real virtual environment without pip, for tests that place files in site-packages the way an
+    installer would. Returns (python, site-packages directory)."""
+    target = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
+    site = next(target.glob("lib/python3*/site-packages"))
+    return str(target / "bin" / "python"), site

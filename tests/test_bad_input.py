@@ -35,7 +35,7 @@ def test_missing_or_non_python_interpreter(tmp_path):
     code, _, err = cli("check", proj, "--python", "/bin/true")
     assert code == 2 and "not a Python interpreter" in err
     code, _, err = cli("check", proj, "--python", "/bin/false")
-    assert code == 2 and "not a usable Python interpreter" in err
+    assert code == 2 and "not a usable Python 3 interpreter" in err
     code, _, err = cli("check", proj, "--python", "definitely-not-on-path-python")
     assert code == 2 and "not found on PATH" in err
 
@@ -101,3 +101,44 @@ def test_huge_file_is_not_analyzed_but_reported(tmp_path):
     assert code == 0
     assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("DC203", "warning")]
     assert "over the 16777216-byte limit" in doc["findings"][0]["message"]
+
+
+def test_project_path_that_is_not_utf8(tmp_path):
+    root = os.path.join(os.fsencode(tmp_path), b"proj\xff")
+    os.makedirs(os.path.join(root, b"app"))
+    with open(os.path.join(root, b"app", b"__init__.py"), "wb") as f:
+        f.write(b"")
+    with open(os.path.join(root, b"app", b"mod.py"), "wb") as f:
+        f.write(b"x = undefined_q\n")
+    cache = tmp_path / "cache"
+    code, doc = cli_json("check", os.fsdecode(root), "--python", sys.executable, "--cache-dir", cache)
+    assert code == 1
+    assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC201", "undefined_q")]
+    # the same content at an ordinary path, with the same cache, is still reported
+    plain = tmp_path / "plain"
+    (plain / "app").mkdir(parents=True)
+    (plain / "app" / "__init__.py").write_text("")
+    (plain / "app" / "mod.py").write_text("x = undefined_q\n")
+    code, doc = cli_json("check", plain, "--python", sys.executable, "--cache-dir", cache)
+    assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC201", "undefined_q")]
+
+
+def test_damaged_cache_entries_are_parsed_again(tmp_path):
+    import sqlite3
+
+    proj = _project(tmp_path, {"app/__init__.py": "", "app/mod.py": "from json import nothing\n"})
+    cache = tmp_path / "cache"
+    assert cli_json("check", proj, "--python", sys.executable, "--cache-dir", cache)[0] == 1
+    db = sqlite3.connect(cache / "cache-v1.sqlite")
+    with db:
+        db.execute("UPDATE kv SET value = ?", (b"\xe9\x01garbage",))
+    db.close()
+    code, doc = cli_json("check", proj, "--python", sys.executable, "--cache-dir", cache)
+    assert code == 1 and [f["symbol"] for f in doc["findings"]] == ["nothing"]
+
+
+def test_escape_sequences_in_source_are_not_sent_to_the_terminal(tmp_path):
+    proj = _project(tmp_path, {"app/__init__.py": "", "app/mod.py": "x = undefined_name  # \x1b]0;pwned\x07\n"})
+    code, out, _ = cli("check", proj, "--python", sys.executable, "--no-cache")
+    assert code == 1 and "undefined_name" in out
+    assert "\x1b]0;pwned" not in out and "\x07" not in out

@@ -57,19 +57,32 @@ class Result:
         return sum(f.severity == WARNING for f in self.findings)
 
 
-def default_python(project: Project) -> str:
-    """PATH/.venv/bin/python when present, else ``python3`` on PATH."""
+def default_python(project: Project) -> tuple[str, str]:
+    """The interpreter and where it was named: ``python`` in the configuration (relative to the project
+    root), else PATH/.venv/bin/python when present, else ``python3`` on PATH. Raises ``UsageError`` for a
+    ``.venv`` whose interpreter link is broken (checking with another Python would check the wrong thing)."""
     if project.config.python:
-        return project.config.python
+        py = project.config.python
+        if os.sep in py and not os.path.isabs(py):
+            py = os.path.join(project.root, py)
+        return py, "python (pyproject.toml [tool.deploycheck])"
     venv = os.path.join(project.root, ".venv", "bin", "python")
-    return venv if os.path.exists(venv) else "python3"
+    if os.path.lexists(venv) and not os.path.exists(venv):
+        raise UsageError(f"{venv} is a broken link: repair the virtual environment or pass --python")
+    if os.path.exists(venv):
+        return venv, "the project's .venv"
+    return "python3", "python3 on PATH"
 
 
 def run(opts: Options) -> Result:
     """Run every rule over the import closure of the entries. Raises ``UsageError`` for bad input."""
     start = time.perf_counter()
     project = open_project(opts.path)
-    interp = interp_mod.probe(opts.python or default_python(project))
+    if opts.python is not None:
+        interp = interp_mod.probe(opts.python)
+    else:
+        python, source = default_python(project)
+        interp = interp_mod.probe(python, source)
     files = HostFiles()
     spath = searchpath.build(interp, project.roots, files)
     finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,

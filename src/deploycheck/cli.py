@@ -55,6 +55,11 @@ def _rule(code: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        try:  # a terminal or pipe that cannot encode a character gets an escape, not a crash
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            pass
     args = build_parser().parse_args(argv)
     if args.command == "rule":
         return _rule(args.code)

@@ -74,4 +74,11 @@ def source_lines(path: str) -> list[str]:
         data = HostFiles().read_bytes(path)
     except (OSError, ValueError):
         return []
-    return data.decode("utf-8", errors="replace").splitlines()
+    return [_printable(line) for line in data.decode("utf-8", errors="replace").splitlines()]
+
+
+def _printable(line: str) -> str:
+    # Escape sequences in a file must not drive the user's terminal.
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in line)

@@ -60,24 +60,36 @@ class Interpreter:
         return f"{self.implementation}-{self.version[0]}.{self.version[1]}-{self.platform}-{self.os_name}"
 
 
-def resolve_executable(python: str) -> str:
-    """Return an absolute path for ``python`` (a path or a command on PATH); raise ``UsageError`` if missing."""
+def resolve_executable(python: str, source: str = "--python") -> str:
+    """Return an absolute path for ``python`` (a path or a command on PATH); raise ``UsageError`` if it is
+    missing, empty or a directory. ``source`` names where the value came from, for messages."""
+    if not python.strip():
+        raise UsageError(f"{source}: empty interpreter name")
     if os.sep in python:
         if not os.path.exists(python):
-            raise UsageError(f"--python {python}: no such file")
+            raise UsageError(f"{source} {python}: no such file")
+        if os.path.isdir(python):
+            raise UsageError(f"{source} {python}: is a directory, not an interpreter")
         return os.path.abspath(python)
     found = shutil.which(python)
     if not found:
-        raise UsageError(f"--python {python}: not found on PATH")
+        raise UsageError(f"{source} {python}: not found on PATH")
     return found
 
 
-def probe(python: str) -> Interpreter:
+def probe(python: str, source: str = "--python") -> Interpreter:
     """Run the probe in ``python`` (``-I -S``: isolated, no site start-up, so no third-party code runs).
 
     Raises ``UsageError`` when the program is missing, does not run, or is not a Python 3 interpreter.
     """
-    exe = resolve_executable(python)
+    exe = resolve_executable(python, source)
+    try:
+        return _probe(exe, python, source)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected answer: {exc})") from None
+
+
+def _probe(exe: str, python: str, source: str) -> Interpreter:
     try:
         proc = subprocess.run(
             [exe, "-I", "-S", str(_PROBE)],
@@ -87,18 +99,19 @@ def probe(python: str) -> Interpreter:
             env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"},
         )
     except subprocess.TimeoutExpired:
-        raise UsageError(f"--python {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
+        raise UsageError(f"{source} {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
     except OSError as exc:
-        raise UsageError(f"--python {python}: cannot run it ({exc.strerror})") from None
+        raise UsageError(f"{source} {python}: cannot run it ({exc.strerror})") from None
     if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise UsageError(f"--python {python}: is not a usable Python interpreter ({tail[0]})")
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        tail = " / ".join(lines[-3:]) if lines else "no output"
+        raise UsageError(f"{source} {python}: is not a usable Python 3 interpreter (exit {proc.returncode}: {tail})")
     try:
         data = json.loads(proc.stdout)
     except ValueError:
-        raise UsageError(f"--python {python}: is not a Python interpreter (unexpected output)") from None
-    if data.get("version", [0])[0] != 3:
-        raise UsageError(f"--python {python}: Python {data.get('version')} is not supported (Python 3 only)")
+        raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected output)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("version"), list) or data["version"][:1] != [3]:
+        raise UsageError(f"{source} {python}: is not a supported Python 3 interpreter")
     return Interpreter(
         executable=data["executable"] or exe,
         version=tuple(data["version"]),  # type: ignore[arg-type]

@@ -45,12 +45,22 @@ def _dynload_attrs():
 
 
 def _frozen():
-    try:
-        import _imp
+    import _imp
 
-        return sorted(_imp._frozen_module_names())
+    try:
+        return sorted(_imp._frozen_module_names())  # Python 3.11+
     except Exception:
-        return []
+        pass
+    candidates = set(sys.modules) | {"_frozen_importlib", "_frozen_importlib_external", "zipimport", "__hello__",
+                                     "__phello__", "__phello__.spam"}
+    return sorted(n for n in candidates if _safe_is_frozen(_imp, n))
+
+
+def _safe_is_frozen(imp, name):
+    try:
+        return bool(imp.is_frozen(name))
+    except Exception:
+        return False
 
 
 def _venv():

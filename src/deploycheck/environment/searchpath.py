@@ -74,9 +74,10 @@ def _editable_mapping(path: str) -> dict[str, str]:
     except (OSError, SyntaxError, ValueError):
         return {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if node.value is not None and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in targets):  # type: ignore[union-attr]
             try:
-                value = ast.literal_eval(node.value)
+                value = ast.literal_eval(node.value)  # type: ignore[union-attr, arg-type]
             except ValueError:
                 return {}
             if isinstance(value, dict):
@@ -109,7 +110,8 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
                     continue
                 if line.startswith(("import ", "import\t")):
                     pth_code.append((pth, line))
-                    if "_distutils_hack" in line and files.is_dir(os.path.join(site_dir, "setuptools", "_distutils")):
+                    if ("_distutils_hack" in line and "'local') == 'local'" in line.replace('"', "'")
+                            and files.is_dir(os.path.join(site_dir, "setuptools", "_distutils"))):
                         # setuptools' shim puts a finder first on sys.meta_path: `distutils` is its own copy.
                         overrides.setdefault("distutils", os.path.join(site_dir, "setuptools", "_distutils"))
                     for mod in _editable_finders(line):

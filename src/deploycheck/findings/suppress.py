@@ -1,5 +1,8 @@
-"""Suppressions: ``# noqa: DC102`` on the finding's line (a bare ``# noqa`` silences every code, as in ruff and
-flake8), and ``ignore`` / ``per-file-ignores`` from the configuration."""
+"""Suppressions: ``# noqa: DC102`` on the finding's line in project code, and ``ignore`` / ``per-file-ignores``
+from the configuration.
+
+A bare ``# noqa`` (or one naming only other tools' codes) does not silence deploycheck: it is usually there
+for a linter, and third-party code is full of them; a crash is not a style issue."""
 
 from __future__ import annotations
 
@@ -46,8 +49,10 @@ class Suppressor:
         for spec, codes in self.per_file:
             if f.code in codes and any(spec.match_file(p) for p in self._relative(f.path)):
                 return True
+        if f.origin != "project":
+            return False
         codes = noqa_codes(self.line(f.path, f.line))
-        return codes is not None and (not codes or f.code in codes)
+        return codes is not None and f.code in codes
 
     def _relative(self, path: str) -> list[str]:
         out = [os.path.relpath(path, self.root)]

@@ -56,10 +56,16 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache) -> di
     out: dict[str, list[Diagnostic]] = {}
     todo = []
     for path, digest in paths.items():
-        if digest in cached:
+        try:
             out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
-        else:
+        except Exception:  # not cached, or a damaged entry
             todo.append(path)
+    odd = [p for p in todo if not _utf8(p)]
+    todo = [p for p in todo if _utf8(p)]
+    for path in odd:  # ruff reports file names as UTF-8: give it the text on stdin instead
+        diags = _run_stdin(binary, tv, path)
+        out[path] = diags
+        cache.put(space, paths[path], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
     for i in range(0, len(todo), _BATCH):
         batch = todo[i : i + _BATCH]
         found = _run(binary, tv, batch)
@@ -82,13 +88,40 @@ def _ruff_version(binary: str) -> str:
     return _VERSIONS[binary]
 
 
-def _run(binary: str, tv: str, paths: list[str]) -> dict[str, list[Diagnostic]]:
-    cmd = [binary, "check", "--select", "F821", "--target-version", tv, "--output-format", "json", "--no-cache",
-           "--isolated", "--exit-zero", "--quiet", "--"]
+def _utf8(path: str) -> bool:
     try:
-        proc = subprocess.run(cmd + paths, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _command(binary: str, tv: str) -> list[str]:
+    return [binary, "check", "--select", "F821", "--target-version", tv, "--output-format", "json", "--no-cache",
+            "--isolated", "--exit-zero", "--quiet"]
+
+
+def _run_stdin(binary: str, tv: str, path: str) -> list[Diagnostic]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        proc = subprocess.run(_command(binary, tv) + ["--stdin-filename", "module.py", "-"], input=data,
+                              capture_output=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as exc:
         raise UsageError(f"could not run ruff: {exc}") from None
+    return [d for diags in _parse(proc).values() for d in diags]
+
+
+def _run(binary: str, tv: str, paths: list[str]) -> dict[str, list[Diagnostic]]:
+    try:
+        proc = subprocess.run(_command(binary, tv) + ["--"] + paths, capture_output=True, timeout=600,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"could not run ruff: {exc}") from None
+    return _parse(proc)
+
+
+def _parse(proc: subprocess.CompletedProcess) -> dict[str, list[Diagnostic]]:
     try:
         items = json.loads(proc.stdout or b"[]")
     except ValueError:

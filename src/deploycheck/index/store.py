@@ -115,7 +115,7 @@ class SummaryStore:
                 try:
                     self.summaries[p] = Summary.from_plain(marshal.loads(blob))
                     continue
-                except (ValueError, TypeError, EOFError):
+                except Exception:  # a damaged or foreign entry: parse again (and overwrite it)
                     pass
             misses.append((p, d, self.facts))
         self.parsed += len(misses)

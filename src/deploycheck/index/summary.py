@@ -512,6 +512,8 @@ class _Walker:
     def _target(self, t: ast.expr, st: _State) -> None:
         if isinstance(t, ast.Name):
             self._bind(st.scope, t.id, VALUE, st.branch)
+            if t.id == "__path__":
+                self.summary.path_dynamic = True  # pkgutil-style namespace: submodules may live elsewhere
         elif isinstance(t, (ast.Tuple, ast.List)):
             for e in t.elts:
                 self._target(e, st)
@@ -773,6 +775,8 @@ class _Walker:
             self._dynamic("globals()")
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":
             self._all_call(func.attr, node, st)
+        if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
+            self.summary.path_dynamic = True
         if (dotted or "").rpartition(".")[2] == "initpkg" and any(_is_dunder_name(a) for a in node.args):
             self._dynamic("apipkg.initpkg")  # replaces the module with a lazy one
         if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
