@@ -142,3 +142,19 @@ def test_escape_sequences_in_source_are_not_sent_to_the_terminal(tmp_path):
     code, out, _ = cli("check", proj, "--python", sys.executable, "--no-cache")
     assert code == 1 and "undefined_name" in out
     assert "\x1b]0;pwned" not in out and "\x07" not in out
+
+
+def test_configuration_typos_are_errors(tmp_path):
+    proj = _project(tmp_path, {"m.py": "x = 1\n", "pyproject.toml": '[tool.deploycheck]\nentry = ["m"]\n'})
+    code, _, err = cli("check", proj, "--python", sys.executable)
+    assert code == 2 and "unknown setting `entry`" in err
+    (proj / "pyproject.toml").write_text('[tool.deploycheck]\nignore = ["DC999"]\n')
+    code, _, err = cli("check", proj, "--python", sys.executable)
+    assert code == 2 and "`DC999` is not a deploycheck rule" in err
+
+
+def test_entry_given_as_a_launcher_target_or_a_path(tmp_path):
+    proj = _project(tmp_path, {"svc/__init__.py": "", "svc/main.py": "app = 1\n"})
+    for entry in ("svc.main:app", "svc/main.py"):
+        code, _, err = cli("check", proj, "--python", sys.executable, "--entry", entry)
+        assert code == 2 and "give dotted module names such as app.main" in err

@@ -16,8 +16,9 @@ EXAMPLE = ROOT / "examples" / "seed-incident"
 def test_example_reports_the_incident(tmp_path):
     code, out, err = cli("check", EXAMPLE, "--python", sys.executable, "--cache-dir", tmp_path)
     assert code == 1, err
-    assert "app/db/postgres_core.py:13:26: DC201 [error] name 'DatabaseConfig' is not defined" in out
-    assert "app/services/reports.py:3:29: DC102 [error] cannot import name 'DatabaseConfig' from 'app.core.config'" in out
+    assert "app/db/postgres_core.py:13:26: DC201 [error, when called] name 'DatabaseConfig' is not defined" in out
+    assert ("app/services/reports.py:3:29: DC102 [error, at import] cannot import name 'DatabaseConfig' from "
+            "'app.core.config' (app/core/config.py)") in out
     # the source line, a caret under the symbol, and the chain from the entry
     assert '13 |     return {"pool_size": DatabaseConfig.POOL_SIZE, "max_overflow": 10}' in out
     assert "   |                          ^^^^^^^^^^^^^^" in out
@@ -91,3 +92,16 @@ def test_usage_errors_exit_2(tmp_path):
 def test_version_flag():
     code, out, _ = cli("--version")
     assert code == 0 and out.startswith("deploycheck ")
+
+
+def test_src_directory_of_a_frontend_does_not_hide_the_service(tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "app").mkdir(parents=True)
+    (proj / "app" / "__init__.py").write_text("")
+    (proj / "app" / "util.py").write_text("from json import no_such_function\n")
+    (proj / "src").mkdir()
+    (proj / "src" / "index.js").write_text("console.log(1)\n")
+    (proj / "src" / "build_helper.py").write_text("x = 1\n")
+    code, doc = cli_json("check", proj, "--python", sys.executable, "--no-cache")
+    assert doc["target"]["roots"] == [str(proj / "src"), str(proj)]
+    assert code == 1 and [f["symbol"] for f in doc["findings"]] == ["no_such_function"]

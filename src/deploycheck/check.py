@@ -94,6 +94,9 @@ def run(opts: Options) -> Result:
     program = Program(finder, spath, interp, store)
 
     entries = opts.entries or project.config.entries or project.entry_candidates
+    for e in entries:
+        if not all(part.isidentifier() for part in e.split(".")):
+            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
     if not entries:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
     try:

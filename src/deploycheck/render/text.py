@@ -31,7 +31,8 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         head = Text()
         head.append(f"{display(f.path)}:{f.line}:{f.column + 1}: ", style="bold")
         head.append(f.code + " ", style="bold red" if f.severity == ERROR else "bold yellow")
-        head.append(f"[{f.severity}] ", style="red" if f.severity == ERROR else "yellow")
+        when = "at import" if f.when == "import" else "when called"
+        head.append(f"[{f.severity}, {when}] ", style="red" if f.severity == ERROR else "yellow")
         head.append(f.message)
         console.print(head)
         src = _source_line(f.path, f.line)
@@ -53,8 +54,12 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}",
         style="bold red" if status == "error" else "bold green",
     )
+    cached = result.files - result.parsed
+    entries = result.entries
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     summary.append(
-        f" in {result.modules} modules of the import closure ({result.parsed} of {result.files} files parsed, "
-        f"the rest cached) · Python {interp.version_text} ({interp.executable}) · {result.seconds:.2f} s"
+        f" in {result.modules} modules of the import closure of {shown} ({result.files} files"
+        f"{f', {cached} from cache' if cached else ''}) · Python {interp.version_text} ({interp.executable})"
+        f" · {result.seconds:.2f} s"
     )
     console.print(summary)

@@ -30,6 +30,24 @@ class Context:
                 if summ is not None and not summ.syntax_error:
                     yield name, node, summ
 
+    def provider(self, module: str) -> str:
+        """Who provides ``module``, for messages: ``Werkzeug 3.0.1``, ``standard library``, or the file
+        relative to its project root."""
+        mod = self.program.find(module)
+        if mod is None:
+            return "not found"
+        dist = self.distributions.owner(mod.path)
+        if dist:
+            return f"{dist[0]} {dist[1]}"
+        origin = self.program.origin(mod)
+        if origin == "stdlib":
+            return f"Python {self.interp.version[0]}.{self.interp.version[1]} standard library"
+        if origin == "project" and mod.path:
+            for root in self.program.search_path.project_roots:
+                if mod.path.startswith(root.rstrip("/") + "/"):
+                    return mod.path[len(root.rstrip("/")) + 1:]
+        return mod.path or "built-in"
+
     def finding(self, code: str, severity: str, message: str, name: str, node: Node, line: int, column: int,
                 symbol: str = "", context: str = "module") -> Finding:
         return Finding(

@@ -34,14 +34,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         base = program.absolute(name, node.module.is_package, site.module, site.level)
         if base is None or program.module_status(base)[0] != FOUND or program.module_fails(base):
             continue  # a module whose own import fails is reported where it fails
-        provider = program.find(base)
         for imported, (line, col) in zip(site.names, site.positions):
             if program.has_name(base, imported) != MISSING:
                 continue
-            where = provider.path if provider and provider.path else base
-            dist = ctx.distributions.owner(provider.path if provider else None)
-            owner = f"{dist[0]} {dist[1]}, " if dist else ""
-            f = ctx.finding(CODE, sev, f"cannot import name '{imported}' from '{base}' ({owner}{where})",
+            f = ctx.finding(CODE, sev, f"cannot import name '{imported}' from '{base}' ({ctx.provider(base)})",
                             name, node, line, col, symbol=imported, context=site.context)
-            f.imported = (base, dist)  # type: ignore[attr-defined]
             yield f

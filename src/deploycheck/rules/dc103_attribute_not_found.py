@@ -49,10 +49,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if status == MISSING and program.module_fails(current):
                     break  # the import of `current` itself fails; that is the finding, not this read
                 if status == MISSING:
-                    mod = program.find(current)
-                    dist = ctx.distributions.owner(mod.path if mod else None)
-                    owner = f" ({dist[0]} {dist[1]})" if dist else ""
-                    yield ctx.finding(CODE, sev, f"module '{current}'{owner} has no attribute '{attr}'",
+                    yield ctx.finding(CODE, sev, f"module '{current}' ({ctx.provider(current)}) has no attribute '{attr}'",
                                       name, node, line, col, symbol=attr, context=read.context)
                     break
                 if status != "found":

@@ -45,5 +45,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         syntax = [d for d in ctx.infile.get(path, []) if d.code == "syntax"]
         if syntax:
             d = syntax[0]
-            yield ctx.finding(CODE, ERROR, f"{d.message} (Python {ctx.interp.version[0]}.{ctx.interp.version[1]})",
-                              name, node, d.line, d.column)
+            message = d.message
+            if ctx.interp.version[:2] < (3, 7):
+                message += " (syntax checked as Python 3.7, the oldest version ruff knows)"
+            yield ctx.finding(CODE, ERROR, message, name, node, d.line, d.column)

@@ -13,8 +13,9 @@ from deploycheck.errors import UsageError
 # checked when an entry imports them, or by naming them with --entry).
 DEFAULT_EXCLUDE = [
     "tests/", "test/", "testing/", "docs/", "doc/", "examples/", "benchmarks/", "bench/",
-    "test_*.py", "*_test.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
+    "test_*.py", "*_test.py", "tests.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
 ]
+KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python"}
 _CODE = re.compile(r"^DC\d{3}$")
 
 
@@ -41,9 +42,14 @@ def _str_list(table: dict, key: str, where: str) -> list[str] | None:
 
 
 def _codes(values: list[str], where: str) -> list[str]:
+    from deploycheck.rules import RULES
+
+    known = {r.CODE for r in RULES}
     for v in values:
         if not _CODE.match(v):
             raise UsageError(f"{where}: `{v}` is not a rule code (like DC102)")
+        if v not in known:
+            raise UsageError(f"{where}: `{v}` is not a deploycheck rule (see `deploycheck rule`)")
     return values
 
 
@@ -64,6 +70,9 @@ def load(root: str) -> Config:
     table = data.get("tool", {}).get("deploycheck", {}) if isinstance(data.get("tool"), dict) else {}
     if not isinstance(table, dict):
         raise UsageError(f"{where} must be a table")
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown setting `{unknown[0]}` (known: {', '.join(sorted(KNOWN_KEYS))})")
     cfg = Config()
     cfg.roots = _str_list(table, "roots", where)
     cfg.entries = _str_list(table, "entries", where) or []

@@ -42,8 +42,11 @@ def open_project(path: str) -> Project:
         for r in roots:
             if not os.path.isdir(r):
                 raise UsageError(f"pyproject.toml [tool.deploycheck] roots: {os.path.relpath(r, root)} is not a directory")
-    elif os.path.isdir(os.path.join(root, "src")) and not os.path.exists(os.path.join(root, "src", "__init__.py")):
+    elif _has_python(os.path.join(root, "src")) and not os.path.exists(os.path.join(root, "src", "__init__.py")):
+        # src layout; the root too when it also holds packages (a frontend's src/ must not hide the service)
         roots = [os.path.join(root, "src")]
+        if _has_packages(root):
+            roots.append(root)
     else:
         roots = [root]
     ignore = _ignore_spec(root)
@@ -57,6 +60,24 @@ def open_project(path: str) -> Project:
             if not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r)):
                 entries.append(name)
     return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)))
+
+
+def _has_python(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as it:
+            return any(e.name.endswith(".py") or (e.is_dir() and os.path.isfile(os.path.join(e.path, "__init__.py")))
+                       for e in it)
+    except OSError:
+        return False
+
+
+def _has_packages(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as it:
+            return any(e.is_dir() and e.name.isidentifier() and e.name not in ("tests", "test", "docs")
+                       and os.path.isfile(os.path.join(e.path, "__init__.py")) for e in it)
+    except OSError:
+        return False
 
 
 def _ignore_spec(root: str) -> pathspec.PathSpec:
