@@ -23,7 +23,7 @@ _BATCH = 1000
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """``code`` is ``F821`` or ``syntax``; ``line`` is 1-based, ``column`` 0-based."""
+    """``code`` is ``F821``, ``TC004`` or ``syntax``; ``line`` is 1-based, ``column`` 0-based."""
 
     code: str
     message: str
@@ -51,7 +51,7 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache) -> di
     """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path."""
     tv = target_version(version)
     binary = ruff_binary()
-    space = f"ruff-{tv}-{_ruff_version(binary)}"
+    space = f"ruff-{tv}-{_ruff_version(binary)}-F821-TC004"
     cached = cache.get_many(space, list(set(paths.values())))
     out: dict[str, list[Diagnostic]] = {}
     todo = []
@@ -97,7 +97,7 @@ def _utf8(path: str) -> bool:
 
 
 def _command(binary: str, tv: str) -> list[str]:
-    return [binary, "check", "--select", "F821", "--target-version", tv, "--output-format", "json", "--no-cache",
+    return [binary, "check", "--select", "F821,TC004", "--target-version", tv, "--output-format", "json", "--no-cache",
             "--isolated", "--exit-zero", "--quiet"]
 
 
@@ -130,8 +130,8 @@ def _parse(proc: subprocess.CompletedProcess) -> dict[str, list[Diagnostic]]:
     out: dict[str, list[Diagnostic]] = {}
     for item in items:
         code = item.get("code")
-        if code == "F821":
-            kind = "F821"
+        if code in ("F821", "TC004"):
+            kind = code
         elif code in (None, "invalid-syntax") or str(item.get("name")) == "invalid-syntax":
             kind = "syntax"
         else:

@@ -175,6 +175,7 @@ class _Walker:
         self._pending_stores: list[tuple] = []
         self._globals_aliases: set[str] = set()
         self._branch_values: dict[str, set[int]] = {}
+        self._in_typing = 0
         self._pending_aliases: list[tuple] = []
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
@@ -408,7 +409,9 @@ class _Walker:
         truth = self.eval.truth(node.test)
         if truth == TYPE_CHECKING:
             self._quiet(node.body, "typing")
+            self._in_typing += 1  # names bound here do not exist at run time
             self.body(node.body, st.but(context=TYPING))
+            self._in_typing -= 1
             return self.body(node.orelse, st)
         if truth is True:
             self._quiet(node.orelse, "dead")
@@ -499,6 +502,8 @@ class _Walker:
     def _bind(self, scope: _Scope, name: str, desc: Descriptor, branch: int = 0) -> None:
         if name in scope.declared_global:
             scope = self.module
+        if self._in_typing and scope is self.module:
+            return
         if desc == VALUE and branch and scope is self.module:
             self._branch_values.setdefault(name, set()).add(branch)  # bound only if that branch runs
             return

@@ -49,6 +49,14 @@ def check(ctx: Context) -> Iterator[Finding]:
         if node.origin != "project":
             continue
         for d in ctx.infile.get(node.module.path or "", []):
+            if d.code == "TC004":
+                m = _NAME.search(d.message)
+                symbol = m.group(1).rpartition(".")[2] if m else ""
+                yield ctx.finding(
+                    CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
+                    f"name '{symbol}' is imported only under `if TYPE_CHECKING:` but used at run time",
+                    name, node, d.line, d.column, symbol=symbol, context="function")
+                continue
             if d.code != "F821":
                 continue
             m = _NAME.search(d.message)
