@@ -782,8 +782,13 @@ class _Walker:
             self._all_call(func.attr, node, st)
         if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
             self.summary.path_dynamic = True
-        if (dotted or "").rpartition(".")[2] == "initpkg" and any(_is_dunder_name(a) for a in node.args):
-            self._dynamic("apipkg.initpkg")  # replaces the module with a lazy one
+        if any(_is_dunder_name(a) for a in node.args) and st.scope is self.module:
+            # Lazy-module factories replace the module object: apipkg.initpkg(__name__, ...),
+            # celery's recreate_module(__name__, ..., __path__=__path__), lazy_module(__name__, ...).
+            last = (dotted or "").rpartition(".")[2].lower()
+            if (last == "initpkg" or "module" in last or "lazy" in last
+                    or any(k.arg in ("__path__", "__file__") for k in node.keywords)):
+                self._dynamic(f"{last}(__name__)")
         if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
                 _is_dunder_name(a) for a in node.args):
             # Enum._convert_("Name", __name__, filter) turns existing globals into members and binds "Name";
