@@ -109,14 +109,17 @@ def _busy_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def wait_idle(max_seconds: float, threshold: float = 0.15) -> float:
-    """Wait (at most ``max_seconds``) until other processes keep fewer than ``threshold`` CPUs busy over two
-    consecutive 2-second windows; returns the load last seen."""
+QUIET = 0.25  # a sample is "quiet" when other processes kept fewer CPUs than this busy on average
+
+
+def wait_idle(max_seconds: float, threshold: float = 0.15, window: float = 1.0) -> float:
+    """Wait (at most ``max_seconds``) until the machine's CPUs are busy less than ``threshold`` CPUs over two
+    consecutive windows; returns the load last seen."""
     deadline, calm, load = time.monotonic() + max_seconds, 0, 0.0
     while True:
         b0 = _busy_seconds()
-        time.sleep(2)
-        load = (_busy_seconds() - b0) / 2
+        time.sleep(window)
+        load = (_busy_seconds() - b0) / window
         calm = calm + 1 if load < threshold else 0
         if calm >= 2 or time.monotonic() > deadline:
             return load
@@ -165,6 +168,13 @@ class Series:
         vals = [getattr(s, attr) for s in self.samples]
         return min(vals), max(vals)
 
+    def quiet(self) -> list[Sample]:
+        return [s for s in self.samples if s.others < QUIET]
+
+    def quiet_median(self) -> float | None:
+        q = self.quiet()
+        return statistics.median(s.wall for s in q) if q else None
+
     def peak(self, attr: str) -> int:
         return max(getattr(s, attr) for s in self.samples)
 
@@ -182,17 +192,19 @@ def fmt_mb(kb: int) -> str:
 
 
 def table(rows: list[Series]) -> str:
-    """A Markdown table: median wall (min-max), median CPU, peak memory, other processes' load, exit codes."""
-    lines = [("| benchmark | runs | wall s, median (min-max) | CPU s, median | peak RSS MB (largest process) "
-              "| peak PSS MB (process tree) | other load (CPUs) | exit |"),
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    """A Markdown table: wall time (all runs, quiet runs), CPU time, peak memory, other load, exit codes."""
+    lines = [("| benchmark | runs | wall s, median (min-max) | wall s, quiet runs: median (n) | CPU s, median "
+              "| peak RSS MB (largest process) | peak PSS MB (process tree) | other load (CPUs) | exit |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if not r.samples:
             continue
         lo, hi = r.spread()
         rcs = ",".join(sorted({str(s.rc) for s in r.samples}))
+        qm = r.quiet_median()
+        quiet = f"{fmt_s(qm)} ({len(r.quiet())})" if qm is not None else "- (0)"
         lines.append(f"| {r.name} | {len(r.samples)} | {fmt_s(r.median())} ({fmt_s(lo)}-{fmt_s(hi)}) "
-                     f"| {fmt_s(r.median('cpu'))} | {fmt_mb(r.peak('maxrss_kb'))} "
+                     f"| {quiet} | {fmt_s(r.median('cpu'))} | {fmt_mb(r.peak('maxrss_kb'))} "
                      f"| {fmt_mb(r.peak('tree_pss_kb'))} | {r.median('others'):.2f} | {rcs} |")
     return "\n".join(lines)
 

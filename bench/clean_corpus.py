@@ -55,10 +55,10 @@ def timed_runs(name: str, project: Path, python: str, entries: list[str], runs: 
     warm = rows.setdefault(f"{name} warm", Series(f"{name}: deploycheck warm, nothing changed",
                                                   shown + " --cache-dir <the cold run's>"))
     for i in range(runs):
-        if idle:
-            wait_idle(idle)
         cache = work / f"cache-{name}-{i}"
         for series in (cold, warm):
+            if idle:
+                wait_idle(idle)
             out = work / "out.json"
             s = measure([*cmd, "--cache-dir", str(cache)], stdout=out)
             if s.rc not in (0, 1):
@@ -100,8 +100,7 @@ def main() -> int:
     ap.add_argument("--skip-every-module", action="store_true", help="only the closure of the entries")
     ap.add_argument("--json", help="write every sample here (default: under the benchmark cache)")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="before each timed pair, wait up to SECONDS for other processes to leave the CPUs "
-                    "idle")
+                    help="before each timed run, wait up to SECONDS for the CPUs to be idle")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     corpus = CLEAN["ci_subset"] if args.quick else CLEAN

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (CACHE_ROOT, Series, cached_venv, deploycheck_command, describe_machine, dist_versions,
-                     fmt_s, machine, measure, run_quiet, site_packages, table, wait_idle)
+                     fmt_s, machine, measure, run_quiet, site_packages, table, wait_idle, QUIET)
 
 TOUCHED = "django/db/models/query.py"  # the file changed before each warm run: big, and deep in the closure
 TOOLS = ["ty", "pylint", "ruff"]
@@ -166,6 +166,8 @@ class Bench:
     def sample(self, key: str, counted: bool, cmd: list[str], cwd: Path | None = None,
                env: dict | None = None, timeout: float = 3600, check=None):
         out = self.work / f"out-{key}.txt"
+        if self.args.wait_idle:
+            wait_idle(self.args.wait_idle)
         s = measure(cmd, cwd=cwd, env=env, stdout=out, timeout=timeout)
         if check:
             check(out, s)
@@ -222,12 +224,15 @@ class Bench:
 
 
 def ratios(a: Series, b: Series) -> dict[str, float | None]:
-    """Wall-time ratios three ways (medians; median of the per-round ratios, which holds when the machine's
-    speed drifts between rounds; minimums, the least disturbed runs), and the ratio of median CPU time."""
+    """Wall-time ratios four ways (medians; median of the per-round ratios, which holds when the machine's
+    speed drifts between rounds; minimums, the least disturbed runs; medians of the quiet runs only), and the
+    ratio of median CPU time."""
     paired = ([x.wall / y.wall for x, y in zip(a.samples, b.samples)]
               if len(a.samples) == len(b.samples) else None)
+    qa, qb = a.quiet_median(), b.quiet_median()
     return {"median": a.median() / b.median(), "paired": statistics.median(paired) if paired else None,
-            "min": a.spread()[0] / b.spread()[0], "cpu": a.median("cpu") / b.median("cpu")}
+            "min": a.spread()[0] / b.spread()[0], "quiet": qa / qb if qa and qb else None,
+            "cpu": a.median("cpu") / b.median("cpu")}
 
 
 def main() -> int:
@@ -245,7 +250,7 @@ def main() -> int:
     ap.add_argument("--json", help="write every sample here (default: under the benchmark cache)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="before each round, wait up to SECONDS for other processes to leave the CPUs idle")
+                    help="before each timed command, wait up to SECONDS for the CPUs to be idle")
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 5)
 
@@ -314,10 +319,7 @@ def main() -> int:
         print("\nwarm-up round (not counted)", flush=True)
         b.round(False, 0, entries_all, import_list, pyc_tree)
     for r in range(1, runs + 1):
-        if args.wait_idle:
-            print(f"round {r}/{runs} (other load {wait_idle(args.wait_idle):.2f} CPUs)", flush=True)
-        else:
-            print(f"round {r}/{runs}", flush=True)
+        print(f"round {r}/{runs}", flush=True)
         b.round(True, r, entries_all, import_list, pyc_tree)
 
     if not args.skip_pylint:
@@ -331,8 +333,6 @@ def main() -> int:
         b.row("dc_cold_pylint", "deploycheck cold (default entries), next to each pylint run",
               "as deploycheck cold, run just before and just after each pylint run")
         for i in range(args.pylint_runs):
-            if args.wait_idle:
-                wait_idle(args.wait_idle)
             print(f"pylint -E {target} {i + 1}/{args.pylint_runs}", flush=True)
             tr = b.fresh("pylint")
             b.deploycheck("dc_cold_pylint", True, tr, work / f"cache-p{i}a", [])
@@ -378,10 +378,12 @@ def main() -> int:
     s = rows["dc_cold_django"].extra["summaries"][0]
     print(f"--entry django variant: {s['modules']} modules, {s['files']} files, {s['errors']} errors.")
 
-    print("\n## Ratios\n\nWall time as the ratio of the medians, the median of the per-round ratios, and the "
-          "ratio of the minimums; then the ratio of median CPU seconds (user + system, child processes "
-          "included). A target is judged on the ratio of the medians.\n")
-    print("| ratio | medians | per round | minimums | CPU | target |\n|---|---:|---:|---:|---:|---|")
+    print("\n## Ratios\n\nWall time as the ratio of the medians, the median of the per-round ratios, the "
+          "ratio of the minimums, and the ratio of the medians of the quiet runs (other load under "
+          f"{QUIET} CPUs); then the ratio of median CPU seconds (user + system, child processes included). "
+          "A target is judged on the ratio of the medians of all runs.\n")
+    print("| ratio | medians | per round | minimums | quiet runs | CPU | target |\n"
+          "|---|---:|---:|---:|---:|---:|---|")
     result_ratios = {}
 
     def show(label, a, b_, target=None, goal=""):
@@ -391,7 +393,9 @@ def main() -> int:
         result_ratios[label] = r
         verdict = f"{goal}: {'met' if target(r['median']) else 'NOT met'}" if target else ""
         paired = f"{r['paired']:.2f}" if r["paired"] is not None else "-"
-        print(f"| {label} | {r['median']:.2f} | {paired} | {r['min']:.2f} | {r['cpu']:.2f} | {verdict} |")
+        quiet = f"{r['quiet']:.2f}" if r["quiet"] is not None else "-"
+        print(f"| {label} | {r['median']:.2f} | {paired} | {r['min']:.2f} | {quiet} | {r['cpu']:.2f} "
+              f"| {verdict} |")
 
     show("deploycheck cold / ty check (whole tree)", "dc_cold", "ty", lambda m: m <= 1, "<= 1")
     show("deploycheck cold, every module of the tree / ty check (whole tree)", "dc_cold_all", "ty")

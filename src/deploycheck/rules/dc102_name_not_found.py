@@ -26,14 +26,31 @@ CODE = "DC102"
 NAME = "name-not-found"
 
 
+def _stale_all(ctx: Context, name: str, node, site, sev: str, base: str) -> Iterator[Finding]:
+    """``from M import *`` fetches every name of ``M.__all__``; one that M does not define raises
+    AttributeError right there (the usual leftover after removing a function)."""
+    summ = ctx.program.summary(base)
+    if summ is None or summ.all_names is None or summ.all_unknown or summ.all_refs:
+        return
+    for listed in dict.fromkeys(summ.all_names):
+        if ctx.program.has_name(base, listed) == MISSING:
+            line, col = site.positions[0]
+            yield ctx.finding(CODE, sev, f"'{base}' lists '{listed}' in __all__ but does not define it, so "
+                              f"`from {base} import *` fails ({ctx.provider(base)})", name, node, line, col,
+                              symbol=listed, context=site.context)
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     program = ctx.program
     for name, node, _summ, site, sev in import_sites(ctx):
-        if not site.names or site.names == ("*",):
+        if not site.names:
             continue
         base = program.absolute(name, node.module.is_package, site.module, site.level)
         if base is None or program.module_status(base)[0] != FOUND or program.module_fails(base):
             continue  # a module whose own import fails is reported where it fails
+        if site.names == ("*",):
+            yield from _stale_all(ctx, name, node, site, sev, base)
+            continue
         for imported, (line, col) in zip(site.names, site.positions):
             if program.has_name(base, imported) != MISSING:
                 continue
