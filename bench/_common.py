@@ -193,8 +193,9 @@ def fmt_mb(kb: int) -> str:
 
 def table(rows: list[Series]) -> str:
     """A Markdown table: wall time (all runs, quiet runs), CPU time, peak memory, other load, exit codes."""
-    lines = [("| benchmark | runs | wall s, median (min-max) | wall s, quiet runs: median (n) | CPU s, median "
-              "| peak RSS MB (largest process) | peak PSS MB (process tree) | other load (CPUs) | exit |"),
+    lines = [("| benchmark | runs | wall s, median (min-max) | wall s, quiet runs: median (n) "
+              "| CPU s, median | peak RSS MB (largest process) | peak PSS MB (process tree) "
+              "| other load (CPUs) | exit |"),
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if not r.samples:
