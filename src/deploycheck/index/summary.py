@@ -778,6 +778,11 @@ class _Walker:
             self._dynamic("globals()")  # the namespace is handed to code that may write into it
         if isinstance(func, ast.Attribute) and _is_globals_call(func.value) and func.attr in _DICT_WRITERS:
             self._dynamic("globals()")
+        if (dotted in ("importlib.import_module", "import_module", "__import__") and len(node.args) == 1
+                and not node.keywords and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                and node.args[0].value and not node.args[0].value.startswith(".")):
+            # importlib.import_module("pkg.mod") with a constant name is an import like any other.
+            self._import(node.args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":
             self._all_call(func.attr, node, st)
         if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
