@@ -331,7 +331,7 @@ class _Walker:
             self.expr(node.value, st)
             for t in node.targets:
                 self._target(t, st)
-                if (isinstance(t, ast.Subscript) and _dotted(t.value) == "sys.modules" and isinstance(node.value, ast.Name)
+                if (isinstance(t, ast.Subscript) and self._dot(t.value) == "sys.modules" and isinstance(node.value, ast.Name)
                         and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str)):
                     self._pending_aliases.append((st.scope, t.slice.value, node.value.id))
             self._module_constant(node, st)
@@ -509,6 +509,8 @@ class _Walker:
             return
         if scope is self.module and isinstance(desc, tuple) and desc[0] == "m" and desc[1] != name:
             self.eval.aliases[name] = desc[1]  # `import os as _os`: `_os.name` is `os.name`
+        if desc == ("f", "sys", 0, "modules"):
+            self.eval.aliases[name] = "sys.modules"  # `from sys import modules as sys_modules`
         if desc == VALUE:
             scope.others.add(name)
         else:
@@ -731,12 +733,12 @@ class _Walker:
     # -- dynamic markers ----------------------------------------------------------------------------------
     def _markers(self, node: ast.expr, st: _State) -> None:
         """``sys.modules[__name__]``: the module object itself may be replaced or changed at run time."""
-        if isinstance(node, ast.Subscript) and _dotted(node.value) == "sys.modules" and _is_dunder_name(node.slice):
+        if isinstance(node, ast.Subscript) and self._dot(node.value) == "sys.modules" and _is_dunder_name(node.slice):
             self._dynamic("sys.modules[__name__]")
 
     def _mutation(self, t: ast.expr, st: _State) -> None:
         base = t.value if isinstance(t, (ast.Attribute, ast.Subscript)) else t
-        dotted = _dotted(base)
+        dotted = self._dot(base)
         if dotted == "sys.path" or _dotted(t) == "sys.path":
             self.summary.syspath_hack = True
         if isinstance(t, ast.Subscript) and dotted == "sys.modules":
@@ -750,7 +752,7 @@ class _Walker:
                 self._dynamic("sys.modules[__name__]")
             else:
                 self.summary.path_dynamic = True
-        elif isinstance(base, ast.Subscript) and _dotted(base.value) == "sys.modules":
+        elif isinstance(base, ast.Subscript) and self._dot(base.value) == "sys.modules":
             self._dynamic("sys.modules[...]")
         if isinstance(t, ast.Subscript) and (_is_globals_call(t.value) or self._is_alias(t.value)):
             self._dynamic("globals()")
@@ -823,6 +825,12 @@ class _Walker:
             elif dotted == "gettext.install" or (head.endswith("translation") and method == "install"):
                 self.summary.builtins_added.append("_")
         return False
+
+    def _dot(self, node: ast.AST) -> str | None:
+        """Dotted name of an expression, seeing through `from sys import modules as m`."""
+        if isinstance(node, ast.Name) and self.eval.aliases.get(node.id) == "sys.modules":
+            return "sys.modules"
+        return _dotted(node)
 
     def _is_alias(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id in self._globals_aliases
