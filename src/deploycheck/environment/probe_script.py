@@ -101,7 +101,7 @@ def _user_site():
 
 venv_prefix, system_site = _venv()
 if sys.prefix != sys.base_prefix:  # site already ran its venv logic at start-up (newer interpreters)
-    venv_prefix, system_site = sys.prefix, system_site
+    venv_prefix = sys.prefix
 info = {
     "executable": sys.executable,
     "version": list(sys.version_info[:3]),

@@ -32,14 +32,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         base = program.absolute(name, node.module.is_package, site.module, site.level)
         if base is None:
             continue  # DC104
-        targets = [base] if site.names else [base]
-        for target in targets:
-            status, missing = program.module_status(target)
-            if status != MISSING:
-                continue
-            parent, _, _ = missing.rpartition(".")
-            pmod = program.find(parent) if parent else None
-            why = f"No module named '{missing}'"
-            if pmod is not None and not pmod.is_package:
-                why += f"; '{parent}' is not a package"
-            yield ctx.finding(CODE, sev, why, name, node, site.line, site.col, symbol=missing, context=site.context)
+        status, missing = program.module_status(base)
+        if status != MISSING:
+            continue
+        parent, _, _ = missing.rpartition(".")
+        pmod = program.find(parent) if parent else None
+        why = f"No module named '{missing}'"
+        if pmod is not None and not pmod.is_package:
+            why += f"; '{parent}' is not a package"
+        yield ctx.finding(CODE, sev, why, name, node, site.line, site.col, symbol=missing, context=site.context)
