@@ -86,3 +86,11 @@ def bare_venv(tmp_path: Path) -> tuple[str, Path]:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     site = next(target.glob("lib/python3*/site-packages"))
     return str(target / "bin" / "python"), site
+
+
+def prebuild(specs: list[tuple[list[str], bool]], workers: int = 4) -> None:
+    """Build many environments at once (pip mostly waits on the network); each is cached as by ``venv``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda spec: venv(*spec), specs))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check, venv
+from conftest import check, prebuild, venv
 from oracle.cases import assert_reported
 
 DATA = Path(__file__).parent / "oracle" / "data"
@@ -31,6 +31,11 @@ KNOWN_MISSES = {
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="cases were recorded on Python 3.11")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _environments():
+    prebuild([(c["requirements"], bool(c.get("no_deps"))) for c in CASES if c["id"] not in KNOWN_MISSES])
 
 
 def test_every_known_miss_is_a_recorded_case():
