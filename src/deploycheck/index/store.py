@@ -16,7 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
-from deploycheck.index.summary import Summary, summarize
+from deploycheck.index.summary import Summary
+from deploycheck.index.walker import summarize
 
 # Below this many files to parse at once, handing them to the worker processes costs more than it saves.
 POOL_THRESHOLD = 16

@@ -12,12 +12,8 @@ annotations and annotations of local variables (PEP 526) never run.
 
 from __future__ import annotations
 
-import ast
-import warnings
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
-
-from deploycheck.index.conditions import Facts
 
 MODULE = "module"
 FUNCTION = "function"
@@ -106,29 +102,3 @@ class Summary:
         s.imports = [ImportSite(*i) for i in s.imports]
         s.reads = [AttrRead(*r) for r in s.reads]
         return s
-
-
-def summarize(source: bytes, facts: Facts) -> Summary:
-    """Parse ``source`` (bytes; PEP 263 encoding declarations honoured) and summarize it for ``facts``.
-
-    Never raises for bad input: syntax errors, bad encodings, NUL bytes and too-deep nesting are reported in
-    ``Summary.syntax_error`` and the summary is otherwise empty.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
-            tree = ast.parse(source)
-    except SyntaxError as exc:
-        return Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0)))
-    except (ValueError, UnicodeError) as exc:  # NUL bytes, undecodable source
-        return Summary(syntax_error=(str(exc), 1, 0))
-    except (RecursionError, MemoryError):
-        return Summary(syntax_error=("too deeply nested for the parser", 1, 0))
-    from deploycheck.index.walker import Walker  # the walker builds on the types above
-
-    walker = Walker(facts)
-    try:
-        walker.run(tree)
-    except RecursionError:
-        return Summary(syntax_error=("too deeply nested to analyze", 1, 0), dynamic=["too deeply nested"])
-    return walker.summary

@@ -4,6 +4,7 @@ the execution contexts it distinguishes)."""
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 
 from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts
@@ -754,3 +755,27 @@ class Walker:
         self.summary.quiet_spans.append(
             (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, kind)  # type: ignore[attr-defined]
         )
+
+
+def summarize(source: bytes, facts: Facts) -> Summary:
+    """Parse ``source`` (bytes; PEP 263 encoding declarations honoured) and summarize it for ``facts``.
+
+    Never raises for bad input: syntax errors, bad encodings, NUL bytes and too-deep nesting are reported in
+    ``Summary.syntax_error`` and the summary is otherwise empty.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
+            tree = ast.parse(source)
+    except SyntaxError as exc:
+        return Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0)))
+    except (ValueError, UnicodeError) as exc:  # NUL bytes, undecodable source
+        return Summary(syntax_error=(str(exc), 1, 0))
+    except (RecursionError, MemoryError):
+        return Summary(syntax_error=("too deeply nested for the parser", 1, 0))
+    walker = Walker(facts)
+    try:
+        walker.run(tree)
+    except RecursionError:
+        return Summary(syntax_error=("too deeply nested to analyze", 1, 0), dynamic=["too deeply nested"])
+    return walker.summary
