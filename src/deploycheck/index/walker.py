@@ -536,7 +536,10 @@ class Walker:
             self._quiet_node(node, "typing")
 
     def expr(self, node: ast.expr, st: _State) -> None:
-        if isinstance(node, ast.Attribute):
+        kind = type(node)
+        if kind is ast.Name or kind is ast.Constant:
+            return  # the commonest nodes, and leaves: nothing to record
+        if kind is ast.Attribute:
             attrs: list[str] = []
             positions: list[tuple[int, int]] = []
             base: ast.expr = node
@@ -607,11 +610,16 @@ class Walker:
         elif isinstance(node, ast.Compare) and any(is_globals_call(c) for c in node.comparators):
             self.expr(node.left, st)
             return
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.expr):
+        for field in kind._fields:
+            child = getattr(node, field, None)
+            if type(child) is list:
+                for item in child:
+                    if isinstance(item, ast.expr):
+                        self.expr(item, st)
+                    elif type(item) is ast.keyword:
+                        self.expr(item.value, st)
+            elif isinstance(child, ast.expr):
                 self.expr(child, st)
-            elif isinstance(child, ast.keyword):
-                self.expr(child.value, st)
 
     def _short_circuit(self, node: ast.BoolOp, st: _State) -> None:
         """Later operands of ``and``/``or`` run only if the earlier ones allow it (``hasattr(m, "x") and m.x``)."""
@@ -664,24 +672,27 @@ class Walker:
     def _call_markers(self, node: ast.Call, st: _State) -> bool:
         """Record dynamic effects of a call; True when the call's children were visited here."""
         func = node.func
-        name = func.id if isinstance(func, ast.Name) else None
+        name = func.id if type(func) is ast.Name else None
         dotted = dotted_name(func)
-        if isinstance(func, ast.Attribute) and self._is_alias(func.value) and func.attr in _DICT_WRITERS:
-            self._dynamic("globals()")
-        if any(self._is_alias(a) for a in node.args):
-            self._dynamic("globals()")
-        if isinstance(func, ast.Attribute) and is_globals_call(func.value):
-            if func.attr in _DICT_WRITERS:
+        args = node.args
+        kinds = {type(a) for a in args}
+        kinds.update(type(k.value) for k in node.keywords)
+        if type(func) is ast.Attribute:
+            if self._is_alias(func.value) and func.attr in _DICT_WRITERS:
                 self._dynamic("globals()")
-            for a in node.args:
-                self.expr(a, st)
-            return True
-        if name in ("globals", "vars") and not node.args:
+            if is_globals_call(func.value):
+                if func.attr in _DICT_WRITERS:
+                    self._dynamic("globals()")
+                for a in args:
+                    self.expr(a, st)
+                return True
+        if name in ("globals", "vars") and not args:
             self._dynamic("globals()")  # the namespace escapes into a variable or a call
-        if any(is_globals_call(a) for a in node.args) or any(is_globals_call(k.value) for k in node.keywords):
-            self._dynamic("globals()")  # the namespace is handed to code that may write into it
-        if isinstance(func, ast.Attribute) and is_globals_call(func.value) and func.attr in _DICT_WRITERS:
+        if ast.Name in kinds and self._globals_aliases and any(self._is_alias(a) for a in args):
             self._dynamic("globals()")
+        if ast.Call in kinds and (any(is_globals_call(a) for a in args)
+                                  or any(is_globals_call(k.value) for k in node.keywords)):
+            self._dynamic("globals()")  # the namespace is handed to code that may write into it
         if (dotted in ("importlib.import_module", "import_module", "__import__") and len(node.args) == 1
                 and not node.keywords and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
                 and node.args[0].value and not node.args[0].value.startswith(".")):
@@ -691,15 +702,15 @@ class Walker:
             self._all_call(func.attr, node, st)
         if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
             self.summary.path_dynamic = True
-        if any(is_dunder_name(a) for a in node.args) and st.scope is self.module:
+        has_dunder = ast.Name in kinds and any(is_dunder_name(a) for a in args)
+        if has_dunder and st.scope is self.module:
             # Lazy-module factories replace the module object: apipkg.initpkg(__name__, ...),
             # celery's recreate_module(__name__, ..., __path__=__path__), lazy_module(__name__, ...).
             last = (dotted or "").rpartition(".")[2].lower()
             if (last == "initpkg" or "module" in last or "lazy" in last
                     or any(k.arg in ("__path__", "__file__") for k in node.keywords)):
                 self._dynamic(f"{last}(__name__)")
-        if isinstance(func, ast.Attribute) and func.attr in ("_convert_", "_convert") and any(
-                is_dunder_name(a) for a in node.args):
+        if has_dunder and type(func) is ast.Attribute and func.attr in ("_convert_", "_convert"):
             # Enum._convert_("Name", __name__, filter) turns existing globals into members and binds "Name";
             # with source=other_module it copies that module's names in: unknown.
             if any(k.arg == "source" for k in node.keywords):
