@@ -14,6 +14,8 @@ import hashlib
 import operator
 from dataclasses import dataclass
 
+from deploycheck.index.idioms import dotted_name
+
 TYPE_CHECKING = "TYPE_CHECKING"
 
 _OPS = {
@@ -142,7 +144,7 @@ class Evaluator:
         raise _Unknown
 
     def _attribute(self, node: ast.Attribute) -> object:
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted:
             head, dot, rest = dotted.partition(".")
             if head in self.aliases:
@@ -170,7 +172,7 @@ class Evaluator:
 
     def _call(self, node: ast.Call) -> object:
         func = node.func
-        dotted = _dotted(func) if isinstance(func, (ast.Attribute, ast.Name)) else None
+        dotted = dotted_name(func) if isinstance(func, (ast.Attribute, ast.Name)) else None
         if dotted:
             head, dot, rest = dotted.partition(".")
             if head in self.aliases:
@@ -191,17 +193,6 @@ def _known(value: object) -> object:
     if value is None:
         raise _Unknown
     return value
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _is_type_checking(node: ast.expr) -> bool:
