@@ -1,0 +1,251 @@
+"""The final file tree of an image's layers, built by streaming each layer once.
+
+Follows the OCI image spec's layer rules (image-spec ``layer.md``): layers apply in order; a ``.wh.NAME``
+entry deletes NAME from the layers below; ``.wh..wh..opq`` in a directory hides everything the lower layers
+put there; hard links name another entry of the same image. Member names are normalized and any name that
+is absolute after normalization or climbs out of the root (``..``) is rejected, like a corrupt layer.
+
+Nothing is extracted except the contents a check needs (``wanted(path)``), which are written to a private
+temporary directory owned by the caller; memory stays bounded whatever the image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deploycheck.artifact.image.errors import ImageError
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+MAX_MEMBER_BYTES = 16 * 1024 * 1024  # contents larger than this are never kept
+DEFAULT_MAX_LAYER_BYTES = 64 * 1024**3  # uncompressed bytes one layer may expand to
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Entry:
+    """One path of the final tree. ``kind`` is ``file``, ``dir``, ``symlink``, ``hardlink`` or ``other``;
+    ``target`` the link target for links; ``blob`` where a kept file's bytes are, or None when not kept."""
+
+    kind: str
+    size: int = 0
+    target: str = ""
+    blob: str | None = None
+    layer: int = 0
+
+
+def normalize(name: str) -> str:
+    """An archive member name as an absolute image path; raises ImageError for names that escape the root."""
+    if "\x00" in name:
+        raise ImageError(f"layer member name contains a NUL byte: {name!r}")
+    parts = []
+    for part in name.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise ImageError(f"layer member {name!r} climbs out of the image root ('..')")
+        parts.append(part)
+    if name.startswith("/"):
+        raise ImageError(f"layer member {name!r} has an absolute path")
+    return "/" + "/".join(parts)
+
+
+class _Counting(io.RawIOBase):
+    """Wraps a compressed stream: hashes what is read (for the digest) and bounds what it may expand to."""
+
+    def __init__(self, raw, digest: str | None):
+        self.raw = raw
+        self.sha = hashlib.sha256() if digest and digest.startswith("sha256:") else None
+        self.digest = digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        if self.sha is not None:
+            self.sha.update(data)
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def verify(self) -> None:
+        while self.raw.read(_CHUNK):  # the digest covers the whole blob, padding included
+            pass
+        if self.sha is not None and f"sha256:{self.sha.hexdigest()}" != self.digest:
+            raise ImageError(f"layer digest mismatch: expected {self.digest}, got sha256:{self.sha.hexdigest()}")
+
+
+class _Bounded(io.RawIOBase):
+    """Counts decompressed bytes and stops a decompression bomb."""
+
+    def __init__(self, raw, limit: int):
+        self.raw = raw
+        self.limit = limit
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.raw.read(len(b))
+        self.total += len(data)
+        if self.total > self.limit:
+            raise ImageError(f"layer expands beyond {self.limit} bytes (a decompression bomb?)")
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+def _decompressed(head: bytes, stream):
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+
+        return gzip.GzipFile(fileobj=stream)
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        try:
+            import zstandard
+        except ImportError:
+            raise ImageError("zstd-compressed layer: install the zstandard package") from None
+        return zstandard.ZstdDecompressor().stream_reader(stream)
+    return stream
+
+
+class FileTree:
+    """Paths of the final tree (``entries``) and the kept contents, in ``workdir`` (a private directory)."""
+
+    def __init__(self, workdir: str, max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES) -> None:
+        self.workdir = workdir
+        self.entries: dict[str, Entry] = {"/": Entry("dir")}
+        self.children: dict[str, set[str]] = {"/": set()}
+        self.max_layer_bytes = max_layer_bytes
+        self._blobs = 0
+
+    # -- building -----------------------------------------------------------------------------------------
+    def apply_layer(self, index: int, opener: Callable[[], object], digest: str | None,
+                    wanted: Callable[[str], bool]) -> None:
+        """Stream layer ``index`` (``opener()`` returns its compressed bytes as a binary file) onto the tree.
+        Raises ImageError for a corrupt, truncated, malicious or mismatching layer."""
+        raw = opener()
+        counting = _Counting(raw, digest)
+        buffered = io.BufferedReader(counting, _CHUNK)
+        head = buffered.peek(4)[:4]
+        stream = _Bounded(_decompressed(head, buffered), self.max_layer_bytes)
+        try:
+            with tarfile.open(fileobj=io.BufferedReader(stream, _CHUNK), mode="r|") as tar:
+                for member in tar:
+                    self._member(index, tar, member, wanted)
+            counting.verify()
+        except ImageError:
+            raise
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise ImageError(f"layer {index + 1} is corrupt or truncated ({exc})") from None
+        except Exception as exc:  # zstandard raises its own error type
+            raise ImageError(f"layer {index + 1} cannot be read ({type(exc).__name__}: {exc})") from None
+
+    def _member(self, index: int, tar: tarfile.TarFile, m: tarfile.TarInfo, wanted) -> None:
+        path = normalize(m.name)
+        parent, base = posixpath.split(path)
+        if base == OPAQUE:
+            self._remove_children(parent)
+            self._ensure_dir(parent, index)
+            return
+        if base.startswith(WHITEOUT):
+            self._remove(posixpath.join(parent, base[len(WHITEOUT):]))
+            return
+        if path == "/":
+            return
+        self._ensure_dir(parent, index)
+        if m.isdir():
+            existing = self.entries.get(path)
+            if existing is None or existing.kind != "dir":
+                self._remove(path)
+                self._add(path, Entry("dir", layer=index))
+            return
+        self._remove(path)
+        if m.issym():
+            self._add(path, Entry("symlink", target=m.linkname, layer=index))
+        elif m.islnk():
+            self._add(path, Entry("hardlink", target=normalize(m.linkname), layer=index))
+        elif m.isreg():
+            entry = Entry("file", size=m.size, layer=index)
+            if m.size <= MAX_MEMBER_BYTES and wanted(path):
+                entry.blob = self._keep(tar, m)
+            self._add(path, entry)
+        else:
+            self._add(path, Entry("other", layer=index))
+
+    def _keep(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> str:
+        src = tar.extractfile(m)
+        self._blobs += 1
+        dest = os.path.join(self.workdir, f"{self._blobs:08d}")
+        # O_EXCL in our own private directory: nothing outside it can be touched, whatever the member name.
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while src is not None and (chunk := src.read(_CHUNK)):
+                out.write(chunk)
+        return dest
+
+    def _ensure_dir(self, path: str, index: int) -> None:
+        if path in self.entries and self.entries[path].kind == "dir":
+            return
+        parent = posixpath.dirname(path)
+        if path != "/":
+            self._ensure_dir(parent, index)
+            self._remove(path)
+            self._add(path, Entry("dir", layer=index))
+
+    def _add(self, path: str, entry: Entry) -> None:
+        self.entries[path] = entry
+        if entry.kind == "dir":
+            self.children.setdefault(path, set())
+        self.children[posixpath.dirname(path)].add(posixpath.basename(path))
+
+    def _remove(self, path: str) -> None:
+        if path not in self.entries or path == "/":
+            return
+        self._remove_children(path)
+        self.entries.pop(path)
+        self.children.pop(path, None)
+        self.children.get(posixpath.dirname(path), set()).discard(posixpath.basename(path))
+
+    def _remove_children(self, path: str) -> None:
+        for name in list(self.children.get(path, ())):
+            self._remove(posixpath.join(path, name))
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """The path with every symbolic link resolved inside the image root (an absolute link target means
+        the image root); None when it does not exist. Raises ImageError for a link loop."""
+        parts = [p for p in path.split("/") if p]
+        resolved = "/"
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                if resolved == "/":
+                    raise ImageError(f"a symbolic link in {path!r} points outside the image root")
+                resolved = posixpath.dirname(resolved)
+                continue
+            candidate = posixpath.join(resolved, part)
+            entry = self.entries.get(candidate)
+            if entry is None:
+                return None
+            if entry.kind == "symlink" and (parts or follow_last):
+                hops += 1
+                if hops > 40:  # Linux gives up (ELOOP) after 40 links
+                    raise ImageError(f"symbolic link loop at {candidate} in the image")
+                target = entry.target
+                parts = [p for p in target.split("/") if p] + parts
+                resolved = "/" if target.startswith("/") else resolved
+                continue
+            resolved = candidate
+        return resolved

@@ -1,0 +1,185 @@
+"""Where an image is (the transport) and how to reach its manifest, config and layer blobs.
+
+Transports are named as in containers/image and skopeo: ``oci-archive:FILE`` (a tar of an OCI image layout),
+``oci:DIR`` (an OCI image layout directory, image-spec ``image-layout.md``), ``docker-archive:FILE`` (what
+``docker save`` writes: ``manifest.json`` naming a config file and layer tars).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+from dataclasses import dataclass, field
+
+from deploycheck.artifact.image.errors import ImageError
+
+_DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{32,128}$")
+INDEX_TYPES = {"application/vnd.oci.image.index.v1+json",
+               "application/vnd.docker.distribution.manifest.list.v2+json"}
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Layer:
+    """A layer blob: ``digest`` of the blob as stored (None when the transport gives none), ``media_type``."""
+
+    name: str
+    digest: str | None
+    media_type: str = ""
+
+
+@dataclass
+class Image:
+    """What a check needs from an image: its config (``Env``, ``WorkingDir``, ``Entrypoint``, ``Cmd``,
+    ``Labels``), its layers in order, and which manifest was read."""
+
+    transport: str
+    reference: str
+    config: dict
+    layers: list[Layer]
+    manifest: str
+    platform: str
+    opener: object = field(repr=False, default=None)  # name -> binary file object
+
+
+def parse_target(target: str) -> tuple[str, str] | None:
+    """``("oci-archive", "FILE")`` and the like for an image target, None for a plain directory path."""
+    for transport in ("oci-archive", "oci", "docker-archive"):
+        if target.startswith(transport + ":"):
+            return transport, target[len(transport) + 1:]
+    return None
+
+
+def open_image(target: str, platform: str = "linux/amd64") -> Image:
+    """Read an image's index, manifest and config. Raises ImageError for unreadable or malformed input."""
+    parsed = parse_target(target)
+    if parsed is None:
+        raise ImageError(f"{target}: not an image reference (oci-archive:FILE, oci:DIR, docker-archive:FILE)")
+    transport, ref = parsed
+    if transport == "oci":
+        if not os.path.isdir(ref):
+            raise ImageError(f"{target}: no such OCI layout directory")
+        return _oci(transport, ref, _DirBlobs(ref), platform)
+    if not os.path.isfile(ref):
+        raise ImageError(f"{target}: no such file")
+    try:
+        archive = _TarBlobs(ref)
+    except (tarfile.TarError, OSError) as exc:
+        raise ImageError(f"{target}: not a readable tar archive ({exc})") from None
+    if transport == "oci-archive":
+        return _oci(transport, ref, archive, platform)
+    return _docker(transport, ref, archive)
+
+
+class _DirBlobs:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+
+    def open(self, name: str):
+        path = os.path.realpath(os.path.join(self.root, name))
+        if not path.startswith(self.root + os.sep):
+            raise ImageError(f"{name}: outside the image layout")
+        try:
+            return open(path, "rb")
+        except OSError:
+            raise ImageError(f"missing blob {name} in the image layout") from None
+
+
+class _TarBlobs:
+    def __init__(self, path: str) -> None:
+        self.tar = tarfile.open(path, mode="r:")  # random access to members of an uncompressed archive
+        self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.tar.getmembers()}
+
+    def open(self, name: str):
+        member = self.members.get(name) or self.members.get(name.lstrip("/"))
+        if member is None or not member.isreg():
+            raise ImageError(f"missing blob {name} in the archive")
+        f = self.tar.extractfile(member)
+        if f is None:
+            raise ImageError(f"missing blob {name} in the archive")
+        return f
+
+
+def _json(blobs, name: str) -> dict | list:
+    f = blobs.open(name)
+    data = f.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise ImageError(f"{name}: larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise ImageError(f"{name}: not valid JSON ({exc})") from None
+
+
+def _blob(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise ImageError(f"invalid digest {digest!r}")
+    alg, hexd = digest.split(":", 1)
+    return f"blobs/{alg}/{hexd}"
+
+
+def _verified_json(blobs, digest: str) -> dict:
+    import hashlib
+
+    f = blobs.open(_blob(digest))
+    data = f.read(MAX_JSON_BYTES + 1)
+    alg, hexd = digest.split(":", 1)
+    if hashlib.new(alg, data).hexdigest() != hexd:
+        raise ImageError(f"blob {digest} does not match its digest")
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise ImageError(f"blob {digest}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ImageError(f"blob {digest}: not a JSON object")
+    return doc
+
+
+def _oci(transport: str, ref: str, blobs, platform: str) -> Image:
+    index = _json(blobs, "index.json")
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list) or not index["manifests"]:
+        raise ImageError(f"{transport}:{ref}: index.json lists no manifests")
+    desc = index["manifests"][0]
+    depth = 0
+    while desc.get("mediaType") in INDEX_TYPES:
+        depth += 1
+        if depth > 4:
+            raise ImageError("image index nesting is too deep")
+        nested = _verified_json(blobs, desc.get("digest", ""))
+        desc = _pick(nested.get("manifests") or [], platform)
+    if len(index["manifests"]) > 1 and depth == 0:
+        desc = _pick(index["manifests"], platform)
+    manifest = _verified_json(blobs, desc.get("digest", ""))
+    config = _verified_json(blobs, (manifest.get("config") or {}).get("digest", ""))
+    layers = []
+    for layer in manifest.get("layers") or []:
+        digest = layer.get("digest", "")
+        layers.append(Layer(_blob(digest), digest, layer.get("mediaType", "")))
+    plat = f"{config.get('os', '?')}/{config.get('architecture', '?')}"
+    return Image(transport, ref, config.get("config") or {}, layers, desc.get("digest", ""), plat, blobs.open)
+
+
+def _pick(manifests: list, platform: str) -> dict:
+    os_name, _, arch = platform.partition("/")
+    for m in manifests:
+        p = m.get("platform") or {}
+        if p.get("os") == os_name and p.get("architecture") == arch:
+            return m
+    found = ", ".join(f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
+                      for m in manifests)
+    raise ImageError(f"no manifest for platform {platform} in the image index (it has: {found or 'none'})")
+
+
+def _docker(transport: str, ref: str, blobs) -> Image:
+    manifest = _json(blobs, "manifest.json")
+    if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+        raise ImageError(f"{transport}:{ref}: manifest.json lists no image")
+    entry = manifest[0]
+    config_doc = _json(blobs, str(entry.get("Config", "")))
+    if not isinstance(config_doc, dict):
+        raise ImageError(f"{transport}:{ref}: the image config is not a JSON object")
+    layers = [Layer(str(name), None) for name in entry.get("Layers") or []]
+    plat = f"{config_doc.get('os', '?')}/{config_doc.get('architecture', '?')}"
+    return Image(transport, ref, config_doc.get("config") or {}, layers, str(entry.get("Config")), plat, blobs.open)

@@ -1,0 +1,192 @@
+"""Reading image archives without a daemon: layers, whiteouts, links, and every malicious or broken input
+(each a clear ImageError, exit 2 at the command line, nothing written outside the private directory).
+
+The archives here are written byte by byte with tarfile on purpose: no image builder produces `../`
+members, digest mismatches or decompression bombs."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from deploycheck.artifact.image.errors import ImageError
+from deploycheck.artifact.image.files import ImageFiles
+from deploycheck.artifact.image.source import open_image
+
+
+def _tar(members: list[tuple]) -> bytes:
+    """members: (name, kind, data-or-linkname); kind in file/dir/sym/hard."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE}[kind]
+            if kind in ("sym", "hard"):
+                info.linkname = payload
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def oci_layout(root, layers: list[bytes], config: dict | None = None, bad_digest: bool = False,
+               drop_blob: bool = False) -> None:
+    """Write an OCI image layout (image-spec image-layout.md) with gzip layers."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> str:
+        d = _digest(data)
+        (blobs / d.split(":")[1]).write_bytes(data)
+        return d
+
+    descs = []
+    for raw in layers:
+        gz = gzip.compress(raw)
+        d = put(gz)
+        if drop_blob:
+            (blobs / d.split(":")[1]).unlink()
+        if bad_digest:  # the blob is stored under a digest that is not its own
+            d = _digest(gz + b"x")
+            (blobs / d.split(":")[1]).write_bytes(gz)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": len(gz)})
+    cfg = json.dumps({"os": "linux", "architecture": "amd64", "config": config or {}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                          "digest": put(cfg), "size": len(cfg)},
+                           "layers": descs}).encode()
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(manifest),
+         "size": len(manifest)}]}))
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+
+def _open(tmp_path, layers, **kw):
+    root = tmp_path / "layout"
+    oci_layout(root, layers, **kw)
+    return ImageFiles(open_image(f"oci:{root}"))
+
+
+def test_layers_whiteouts_opaque_dirs_and_links(tmp_path):
+    base = _tar([("usr/lib/app/", "dir", None), ("usr/lib/app/a.py", "file", b"A = 1\n"),
+                 ("usr/lib/app/gone.py", "file", b"G = 1\n"), ("usr/lib/app/sub/", "dir", None),
+                 ("usr/lib/app/sub/old.py", "file", b"O = 1\n"), ("etc/target.py", "file", b"T = 1\n")])
+    top = _tar([("usr/lib/app/.wh.gone.py", "file", b""), ("usr/lib/app/sub/.wh..wh..opq", "file", b""),
+                ("usr/lib/app/sub/new.py", "file", b"N = 1\n"), ("app", "sym", "/usr/lib/app"),
+                ("usr/lib/app/rel.py", "sym", "../../../etc/target.py"),
+                ("usr/lib/app/hard.py", "hard", "usr/lib/app/a.py")])
+    files = _open(tmp_path, [base, top])
+    try:
+        assert files.listdir("/usr/lib/app") == {"a.py": False, "sub": True, "rel.py": False, "hard.py": False}
+        assert files.listdir("/usr/lib/app/sub") == {"new.py": False}
+        assert files.read_bytes("/app/a.py") == b"A = 1\n"  # absolute link: the image root, not the host's
+        assert files.read_bytes("/usr/lib/app/rel.py") == b"T = 1\n"
+        assert files.read_bytes("/usr/lib/app/hard.py") == b"A = 1\n"
+        assert not files.is_file("/usr/lib/app/gone.py")
+        assert files.is_dir("/app") and files.is_file("/app/sub/new.py")
+        workdir = files.workdir
+        assert os.path.isdir(workdir)
+    finally:
+        files.close()
+    assert not os.path.exists(workdir)
+
+
+@pytest.mark.parametrize("members, message", [
+    ([("../escape.py", "file", b"x")], "climbs out of the image root"),
+    ([("usr/../../escape.py", "file", b"x")], "climbs out of the image root"),
+    ([("/etc/passwd", "file", b"x")], "absolute path"),
+])
+def test_malicious_member_names(tmp_path, members, message):
+    with pytest.raises(ImageError, match=message):
+        _open(tmp_path, [_tar(members)])
+    assert not (tmp_path / "escape.py").exists()
+
+
+def test_link_out_of_the_root_and_link_loops(tmp_path):
+    files = _open(tmp_path, [_tar([("a", "sym", "b"), ("b", "sym", "a"), ("out.py", "sym", "../../etc/passwd")])])
+    try:
+        with pytest.raises(ImageError, match="symbolic link loop"):
+            files.read_bytes("/a")
+        with pytest.raises(ImageError, match="points outside the image root"):
+            files.read_bytes("/out.py")
+    finally:
+        files.close()
+
+
+def test_truncated_layer(tmp_path):
+    layer = _tar([("x.py", "file", b"x = 1\n" * 1000)])
+    root = tmp_path / "layout"
+    oci_layout(root, [layer])
+    blob = next(p for p in (root / "blobs" / "sha256").iterdir() if p.stat().st_size > 100 and p.read_bytes()[:2] == b"\x1f\x8b")
+    blob.write_bytes(blob.read_bytes()[:40])
+    with pytest.raises(ImageError, match="corrupt or truncated|digest mismatch"):
+        ImageFiles(open_image(f"oci:{root}"))
+
+
+def test_digest_mismatch_and_missing_blob(tmp_path):
+    layer = _tar([("x.py", "file", b"x = 1\n")])
+    with pytest.raises(ImageError, match="layer digest mismatch"):
+        _open(tmp_path / "one", [layer], bad_digest=True)
+    with pytest.raises(ImageError, match="missing blob"):
+        _open(tmp_path / "two", [layer], drop_blob=True)
+
+
+def test_decompression_bomb(tmp_path):
+    bomb = _tar([("zeros.bin", "file", b"\0" * (8 * 1024 * 1024))])
+    root = tmp_path / "layout"
+    oci_layout(root, [bomb])
+    with pytest.raises(ImageError, match="decompression bomb"):
+        ImageFiles(open_image(f"oci:{root}"), max_layer_bytes=1024 * 1024)
+
+
+def test_oci_archive_and_docker_archive(tmp_path):
+    layer = _tar([("srv/app/main.py", "file", b"import json\n")])
+    root = tmp_path / "layout"
+    oci_layout(root, [layer], config={"WorkingDir": "/srv/app", "Cmd": ["python", "main.py"]})
+    archive = tmp_path / "image.tar"
+    with tarfile.open(archive, "w") as tar:
+        for p in sorted(root.rglob("*")):
+            tar.add(p, arcname=str(p.relative_to(root)), recursive=False)
+    image = open_image(f"oci-archive:{archive}")
+    assert image.config["WorkingDir"] == "/srv/app" and image.platform == "linux/amd64"
+    files = ImageFiles(image)
+    try:
+        assert files.read_bytes("/srv/app/main.py") == b"import json\n"
+    finally:
+        files.close()
+    docker = tmp_path / "docker.tar"
+    cfg = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Cmd": ["python"]}}).encode()
+    with tarfile.open(docker, "w") as tar:
+        for name, data in (("abc/layer.tar", layer), ("cfg.json", cfg),
+                           ("manifest.json", json.dumps([{"Config": "cfg.json", "Layers": ["abc/layer.tar"]}]).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    files = ImageFiles(open_image(f"docker-archive:{docker}"))
+    try:
+        assert files.listdir("/srv/app") == {"main.py": False}
+    finally:
+        files.close()
+
+
+def test_unreadable_targets(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        open_image(f"oci-archive:{tmp_path / 'missing.tar'}")
+    (tmp_path / "not.tar").write_bytes(b"hello")
+    with pytest.raises(ImageError, match="not a readable tar archive"):
+        open_image(f"oci-archive:{tmp_path / 'not.tar'}")
+    (tmp_path / "layout").mkdir()
+    (tmp_path / "layout" / "index.json").write_text("{")
+    with pytest.raises(ImageError, match="not valid JSON"):
+        open_image(f"oci:{tmp_path / 'layout'}")
