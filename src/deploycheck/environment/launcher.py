@@ -1,0 +1,148 @@
+"""What an image's command starts: the Python entries named by the usual launchers.
+
+Understands ``uvicorn pkg.mod:app``, ``gunicorn pkg.wsgi:application`` (also ``--app``-less positional forms
+and ``-k`` options), ``hypercorn``, ``celery -A pkg worker``, ``python -m pkg``, ``python path/script.py``, and
+``sh -c "..."`` / ``bash -c`` wrapping any of these, with ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
+``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass
+
+_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+_ASGI_WSGI = {"uvicorn", "gunicorn", "hypercorn", "daphne", "granian"}
+_SHELLS = {"sh", "bash", "dash", "ash", "zsh"}
+# Options of the ASGI/WSGI servers that take a value (so the value is not the application).
+_VALUED = {"-b", "--bind", "-w", "--workers", "-k", "--worker-class", "-c", "--config", "--host", "--port",
+           "--log-level", "--timeout", "-t", "--root-path", "--env-file", "--log-config", "--name", "-n",
+           "--chdir", "--app-dir", "--threads", "--max-requests", "--graceful-timeout", "--keep-alive",
+           "--access-logfile", "--error-logfile", "--forwarded-allow-ips", "--proxy-headers", "--uds", "--fd",
+           "--limit-concurrency", "--backlog", "--loop", "--http", "--ws", "--lifespan", "--interface",
+           "--user", "-u", "--group", "-g", "--pid", "-p", "--worker-tmp-dir", "--certfile", "--keyfile",
+           "-e", "--env", "--reload-dir"}
+
+
+@dataclass(frozen=True)
+class LaunchEntry:
+    """A module the command imports first, and the attribute it looks up there (``app`` of ``pkg.mod:app``),
+    or a script path when the command runs a file. ``workdir`` is prepended to the search path when the
+    launcher does that (``python -m``, ``python script.py``'s own directory, the servers' ``--chdir``)."""
+
+    module: str | None
+    attribute: str | None
+    script: str | None
+    launcher: str
+    search_dir: str | None = None
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Shell parameter expansion of ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR-default}``."""
+
+    def sub(m: re.Match) -> str:
+        name = m.group("braced") or m.group("plain")
+        value = env.get(name)
+        op = m.group("op")
+        if op == ":-" and not value:
+            return m.group("default") or ""
+        if op == "-" and value is None:
+            return m.group("default") or ""
+        return value or ""
+
+    return _VAR.sub(sub, text)
+
+
+def entries(entrypoint: list[str] | None, cmd: list[str] | None, env: dict[str, str], workdir: str = "/") -> list[LaunchEntry]:
+    """The Python entries an image's ``Entrypoint`` + ``Cmd`` (OCI image config) start; [] when unknown."""
+    argv = list(entrypoint or []) + list(cmd or [])
+    return _argv(argv, env, workdir or "/", depth=0)
+
+
+def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> list[LaunchEntry]:
+    if not argv or depth > 4:
+        return []
+    prog = posixpath.basename(argv[0])
+    if prog in ("tini", "dumb-init", "gosu", "su-exec", "exec", "env"):
+        rest = argv[1:]
+        if prog in ("gosu", "su-exec") and rest:
+            rest = rest[1:]  # the user
+        while rest and (rest[0].startswith("-") or (prog == "env" and "=" in rest[0])):
+            rest = rest[1:]
+        return _argv(rest, env, workdir, depth + 1)
+    if prog in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-ce", "-lc"):
+        script = expand(argv[2], env)
+        found: list[LaunchEntry] = []
+        for command in re.split(r"&&|\|\||;|\n", script):
+            try:
+                words = shlex.split(command)
+            except ValueError:
+                continue
+            while words and words[0] in ("exec", "command"):
+                words = words[1:]
+            while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+                words = words[1:]  # VAR=value prefixes
+            found.extend(_argv(words, env, workdir, depth + 1))
+        return found
+    argv = [expand(a, env) for a in argv]
+    if re.fullmatch(r"python(3(\.\d+)?)?", prog):
+        return _python(argv[1:], workdir)
+    if prog in _ASGI_WSGI:
+        return _server(prog, argv[1:], workdir)
+    if prog == "celery":
+        return _celery(argv[1:], workdir)
+    return []
+
+
+def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-m" and i + 1 < len(args):
+            module = args[i + 1]
+            if module in _ASGI_WSGI:
+                return _server(module, args[i + 2:], workdir)
+            if module == "celery":
+                return _celery(args[i + 2:], workdir)
+            return [LaunchEntry(module, None, None, f"python -m {module}", workdir)]
+        if a in ("-c",):
+            return []
+        if a.startswith("-"):
+            i += 1
+            continue
+        script = a if a.startswith("/") else posixpath.normpath(posixpath.join(workdir, a))
+        return [LaunchEntry(None, None, script, "python", posixpath.dirname(script))]
+    return []
+
+
+def _server(prog: str, args: list[str], workdir: str) -> list[LaunchEntry]:
+    chdir = workdir
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--chdir", "--app-dir") and i + 1 < len(args):
+            chdir = posixpath.normpath(posixpath.join(workdir, args[i + 1]))
+        if a.startswith("-"):
+            i += 2 if (a in _VALUED and "=" not in a) else 1
+            continue
+        module, _, attr = a.partition(":")
+        if module and all(p.isidentifier() for p in module.split(".")):
+            return [LaunchEntry(module, (attr.split("(")[0] or "application") if prog == "gunicorn" else
+                                (attr.split("(")[0] or None), None, prog, chdir)]
+        i += 1
+    return []
+
+
+def _celery(args: list[str], workdir: str) -> list[LaunchEntry]:
+    for i, a in enumerate(args):
+        value = None
+        if a in ("-A", "--app") and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith("--app="):
+            value = a.split("=", 1)[1]
+        if value:
+            module, _, attr = value.partition(":")
+            return [LaunchEntry(module, attr or None, None, "celery", workdir)]
+    return []
