@@ -42,6 +42,10 @@ class HostFiles:
         self._listings[path] = result
         return result
 
+    def realpath(self, path: str) -> str:
+        """The path with symbolic links resolved (the host's own rules)."""
+        return os.path.realpath(path)
+
     def is_dir(self, path: str) -> bool:
         parent, name = os.path.split(path)
         listing = self.listdir(parent)

@@ -63,14 +63,13 @@ def site_directories(interp: Interpreter, files: HostFiles) -> list[str]:
     if (not interp.in_venv or interp.system_site_packages) and interp.user_site and files.is_dir(interp.user_site):
         dirs.append(interp.user_site)
     dirs.extend(interp.site_packages)
-    return [d for d in dict.fromkeys(os.path.realpath(d) for d in dirs) if files.is_dir(d)]
+    return [d for d in dict.fromkeys(files.realpath(d) for d in dirs) if files.is_dir(d)]
 
 
-def _editable_mapping(path: str) -> dict[str, str]:
+def _editable_mapping(path: str, files: HostFiles) -> dict[str, str]:
     """Read ``MAPPING = {...}`` from a setuptools editable finder module without running it."""
     try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read())
+        tree = ast.parse(files.read_bytes(path))
     except (OSError, SyntaxError, ValueError):
         return {}
     for node in tree.body:
@@ -87,9 +86,9 @@ def _editable_mapping(path: str) -> dict[str, str]:
 
 def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> SearchPath:
     """Build the search path for ``interp`` with ``project_roots`` first."""
-    roots = [os.path.realpath(r) for r in project_roots]
+    roots = [files.realpath(r) for r in project_roots]
     entries: list[str] = list(roots)
-    stdlib = [os.path.realpath(p) for p in interp.path]
+    stdlib = [files.realpath(p) for p in interp.path]
     entries.extend(stdlib)
     sites = site_directories(interp, files)
     editable: dict[str, str] = {}
@@ -115,16 +114,16 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
                         # setuptools' shim puts a finder first on sys.meta_path: `distutils` is its own copy.
                         overrides.setdefault("distutils", os.path.join(site_dir, "setuptools", "_distutils"))
                     for mod in _editable_finders(line):
-                        editable.update(_editable_mapping(os.path.join(site_dir, mod + ".py")))
+                        editable.update(_editable_mapping(os.path.join(site_dir, mod + ".py"), files))
                     continue
-                d = os.path.realpath(os.path.join(site_dir, line))
+                d = files.realpath(os.path.join(site_dir, line))
                 if files.is_dir(d):
                     entries.append(d)
     seen: set[str] = set()
     ordered = [e for e in entries if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
     stdlib_dirs = list(stdlib)
     if interp.stdlib:
-        stdlib_dirs.append(os.path.realpath(interp.stdlib))
+        stdlib_dirs.append(files.realpath(interp.stdlib))
     return SearchPath(ordered, roots, sites, stdlib_dirs, editable, overrides, pth_code)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -17,8 +18,14 @@ _KEPT_SUFFIXES = (".py", ".pth", "/METADATA", "/RECORD", "/WHEEL", "/top_level.t
                   "/pyvenv.cfg", "/PKG-INFO", "/installed-files.txt")
 
 
+_INTERPRETER = re.compile(r"/(bin/python3(\.\d+)?|lib[^/]*/libpython3[^/]*\.so[^/]*)$")
+MAX_INTERPRETER_BYTES = 64 * 1024 * 1024
+
+
 def wanted(path: str) -> bool:
-    return path.endswith(_KEPT_SUFFIXES)
+    """Files a check reads: sources and metadata, and the interpreter binaries (scanned for the names of
+    their built-in modules)."""
+    return path.endswith(_KEPT_SUFFIXES) or bool(_INTERPRETER.search(path))
 
 
 class ImageFiles:
@@ -52,6 +59,10 @@ class ImageFiles:
             child = self.tree.resolve(posixpath.join(real, name))
             out[name] = child is not None and self.tree.entries[child].kind == "dir"
         return out
+
+    def realpath(self, path: str) -> str:
+        """The image path with its links resolved inside the image root (itself when it does not exist)."""
+        return self.tree.resolve(path) or posixpath.normpath(path)
 
     def is_dir(self, path: str) -> bool:
         real = self.tree.resolve(path)

@@ -23,7 +23,8 @@ from deploycheck.artifact.image.errors import ImageError
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-MAX_MEMBER_BYTES = 16 * 1024 * 1024  # contents larger than this are never kept
+MAX_MEMBER_BYTES = 16 * 1024 * 1024  # contents larger than this are not kept ...
+MAX_KEPT_BYTES = 64 * 1024 * 1024  # ... except interpreter binaries and libpython, up to this size
 DEFAULT_MAX_LAYER_BYTES = 64 * 1024**3  # uncompressed bytes one layer may expand to
 _CHUNK = 1 << 20
 
@@ -175,7 +176,7 @@ class FileTree:
             self._add(path, Entry("hardlink", target=normalize(m.linkname), layer=index))
         elif m.isreg():
             entry = Entry("file", size=m.size, layer=index)
-            if m.size <= MAX_MEMBER_BYTES and wanted(path):
+            if m.size <= MAX_KEPT_BYTES and wanted(path) and (m.size <= MAX_MEMBER_BYTES or "python" in path):
                 entry.blob = self._keep(tar, m)
             self._add(path, entry)
         else:

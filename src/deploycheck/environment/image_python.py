@@ -1,0 +1,158 @@
+"""The Python inside an image, found statically (nothing from the image is run).
+
+From the image config (OCI image-spec ``config.md``: ``Env``, ``Entrypoint``, ``Cmd``, ``WorkingDir``) and
+the image's files: the interpreter the command runs (or ``python3`` on the image's ``PATH``), its version
+(the versioned binary name, ``pyvenv.cfg``, the ``lib/python3.X`` directory), its prefix and virtual
+environment, the standard library and site directories the ``site`` module would add (Debian's
+``dist-packages`` layout included), ``PYTHONPATH``, and the built-in module names, read from the
+``PyInit_<name>`` symbols of the interpreter binary or ``libpython``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from deploycheck.artifact.image.errors import ImageError
+from deploycheck.artifact.image.files import ImageFiles
+from deploycheck.environment.interpreter import Interpreter
+
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_ALWAYS_BUILTIN = {"sys", "builtins", "_imp", "_warnings", "marshal", "_io", "_thread", "_weakref", "posix"}
+_ALWAYS_FROZEN = {"_frozen_importlib", "_frozen_importlib_external", "zipimport"}
+_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "386": "i386", "ppc64le": "powerpc64le", "s390x": "s390x"}
+_VERSION = re.compile(r"python(3)\.(\d+)$")
+
+
+def environment(config: dict) -> dict[str, str]:
+    """The image's ``Env`` as a dict (later entries win, as in the runtime)."""
+    env: dict[str, str] = {}
+    for item in config.get("Env") or []:
+        key, sep, value = str(item).partition("=")
+        if sep:
+            env[key] = value
+    return env
+
+
+def find_interpreter(files: ImageFiles, env: dict[str, str], program: str | None = None) -> str:
+    """The image path of the interpreter ``program`` (a name looked up on the image's PATH, or a path),
+    default ``python3`` then ``python``. Raises ImageError when the image has none."""
+    names = [program] if program else ["python3", "python"]
+    for name in names:
+        if "/" in name:
+            if files.is_file(name):
+                return name
+            continue
+        for d in (env.get("PATH") or _DEFAULT_PATH).split(":"):
+            candidate = posixpath.join(d or "/", name)
+            if files.is_file(candidate):
+                return candidate
+    raise ImageError(f"no Python interpreter ({', '.join(names)}) on the image's PATH")
+
+
+def interpreter(files: ImageFiles, config: dict, arch: str = "amd64", program: str | None = None) -> Interpreter:
+    """Describe the interpreter an image runs, as the probe would for a host interpreter."""
+    env = environment(config)
+    exe = find_interpreter(files, env, program)
+    real = files.realpath(exe)
+    venv_prefix, cfg = _venv(files, exe)
+    version = _version(files, real, cfg)
+    tag = f"{version[0]}.{version[1]}"
+    base_prefix = posixpath.dirname(posixpath.dirname(real))
+    if venv_prefix and cfg.get("home"):
+        base_prefix = posixpath.dirname(files.realpath(cfg["home"].rstrip("/")))
+    stdlib = _first_dir(files, [f"{base_prefix}/lib/python{tag}", f"/usr/lib/python{tag}", f"/usr/local/lib/python{tag}"])
+    if stdlib is None:
+        raise ImageError(f"the image's {exe} (Python {tag}) has no standard library directory")
+    dynload = posixpath.join(stdlib, "lib-dynload")
+    path = [p for p in (env.get("PYTHONPATH") or "").split(":") if p] + [stdlib, dynload]
+    sites: list[str] = []
+    if venv_prefix:
+        sites.append(f"{venv_prefix}/lib/python{tag}/site-packages")
+    if not venv_prefix or cfg.get("include-system-site-packages", "false").lower() == "true":
+        if files.is_dir("/usr/lib/python3/dist-packages"):  # Debian's layout (its patched site.py)
+            sites += [f"/usr/local/lib/python{tag}/dist-packages", "/usr/lib/python3/dist-packages",
+                      f"/usr/lib/python{tag}/dist-packages"]
+        sites.append(f"{base_prefix}/lib/python{tag}/site-packages")
+    machine = _ARCH.get(arch, arch)
+    suffixes = _extension_suffixes(files, dynload, version, machine)
+    return Interpreter(
+        executable=exe, version=version, implementation="cpython", cache_tag=f"cpython-{version[0]}{version[1]}",
+        platform="linux", os_name="posix", machine=machine, prefix=venv_prefix or base_prefix,
+        base_prefix=base_prefix, path=path, site_packages=[s for s in dict.fromkeys(sites) if files.is_dir(s)],
+        user_site=None, stdlib=stdlib, builtin_modules=frozenset(_builtins(files, real, base_prefix)),
+        frozen_modules=frozenset(_ALWAYS_FROZEN), builtin_attrs={}, builtins=frozenset(),
+        extension_suffixes=suffixes, soabi=suffixes[0][1:-3] if suffixes[0].startswith(".cpython") else None,
+        system_site_packages=cfg.get("include-system-site-packages", "false").lower() == "true",
+    )
+
+
+def _venv(files: ImageFiles, exe: str) -> tuple[str | None, dict[str, str]]:
+    exe_dir = posixpath.dirname(exe)
+    for conf in (posixpath.join(exe_dir, "pyvenv.cfg"), posixpath.join(posixpath.dirname(exe_dir), "pyvenv.cfg")):
+        try:
+            text = files.read_bytes(conf).decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            continue
+        cfg = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                cfg[key.strip().lower()] = value.strip()
+        return posixpath.dirname(conf), cfg
+    return None, {}
+
+
+def _version(files: ImageFiles, real: str, cfg: dict[str, str]) -> tuple[int, int, int]:
+    m = _VERSION.search(posixpath.basename(real))
+    if m:
+        return (3, int(m.group(2)), 0)
+    v = cfg.get("version") or cfg.get("version_info") or ""
+    m2 = re.match(r"3\.(\d+)(?:\.(\d+))?", v)
+    if m2:
+        return (3, int(m2.group(1)), int(m2.group(2) or 0))
+    lib = posixpath.join(posixpath.dirname(posixpath.dirname(real)), "lib")
+    found = sorted(int(n[len("python3."):]) for n in (files.listdir(lib) or {})
+                   if re.fullmatch(r"python3\.\d+", n))
+    if found:
+        return (3, found[-1], 0)
+    raise ImageError(f"cannot tell the version of the image's {real}")
+
+
+def _first_dir(files: ImageFiles, candidates: list[str]) -> str | None:
+    for c in candidates:
+        if files.is_dir(c):
+            return files.realpath(c)
+    return None
+
+
+def _extension_suffixes(files: ImageFiles, dynload: str, version: tuple[int, int, int], machine: str) -> tuple[str, ...]:
+    tag = f"cpython-{version[0]}{version[1]}"
+    for name in sorted(files.listdir(dynload) or {}):
+        m = re.search(rf"\.({re.escape(tag)}-[^.]+)\.so$", name)
+        if m:
+            return (f".{m.group(1)}.so", ".abi3.so", ".so")
+    return (f".{tag}-{machine}-linux-gnu.so", ".abi3.so", ".so")
+
+
+def _builtins(files: ImageFiles, real: str, base_prefix: str) -> set[str]:
+    names = set(_ALWAYS_BUILTIN)
+    candidates = [real]
+    for lib in (f"{base_prefix}/lib", "/usr/lib", "/usr/local/lib", f"/usr/lib/{_multiarch(files)}"):
+        for name in files.listdir(lib) or {}:
+            if name.startswith("libpython3") and ".so" in name:
+                candidates.append(posixpath.join(lib, name))
+    for path in candidates:
+        try:
+            data = files.read_bytes(path, limit=64 * 1024 * 1024)
+        except (OSError, ValueError):
+            continue
+        names.update(m.decode() for m in re.findall(rb"PyInit_([A-Za-z0-9_]+)\x00", data))
+    return names
+
+
+def _multiarch(files: ImageFiles) -> str:
+    for name in files.listdir("/usr/lib") or {}:
+        if re.fullmatch(r"[a-z0-9_]+-linux-(gnu|musl)[a-z]*", name):
+            return name
+    return "x86_64-linux-gnu"
