@@ -68,7 +68,7 @@ def served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]]) -> 
         return None
     param = fn.args.args[0].arg
     served: set[str] = set()
-    for i, stmt in enumerate(fn.body):
+    for stmt in fn.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # docstring
         if isinstance(stmt, ast.Raise):
