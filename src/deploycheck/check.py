@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from dataclasses import dataclass, field
 
-from deploycheck.artifact.files import HostFiles
+from deploycheck.artifact.files import HostFiles, source_lines
+from deploycheck.artifact.image.files import ImageFiles
+from deploycheck.artifact.image.source import open_image, parse_target
+from deploycheck.environment import image_python, launcher, searchpath
 from deploycheck.environment import interpreter as interp_mod
-from deploycheck.environment import searchpath
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.errors import UsageError
@@ -21,6 +24,7 @@ from deploycheck.index.program import Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
+from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
 
@@ -47,6 +51,14 @@ class Result:
     seconds: float
     search_path: list[str]
     closure: dict[str, tuple[str, int]] = field(default_factory=dict)  # module name -> (origin, shield)
+    sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
+
+    @property
+    def reader(self):
+        """What the renderers read source lines through: the kept image lines, or the host."""
+        if self.sources is None:
+            return None
+        return _Lines(self.sources)
 
     @property
     def errors(self) -> int:
@@ -55,6 +67,16 @@ class Result:
     @property
     def warnings(self) -> int:
         return sum(f.severity == WARNING for f in self.findings)
+
+
+class _Lines:
+    def __init__(self, sources: dict[str, list[str]]) -> None:
+        self.sources = sources
+
+    def read_bytes(self, path: str, limit: int = 0) -> bytes:
+        if path not in self.sources:
+            raise FileNotFoundError(path)
+        return "\n".join(self.sources[path]).encode()
 
 
 def default_python(project: Project) -> tuple[str, str]:
@@ -75,7 +97,10 @@ def default_python(project: Project) -> tuple[str, str]:
 
 
 def run(opts: Options) -> Result:
-    """Run every rule over the import closure of the entries. Raises ``UsageError`` for bad input."""
+    """Run every rule over the import closure of the entries, for a source tree or an image target
+    (``oci-archive:FILE``, ``oci:DIR``, ``docker-archive:FILE``). Raises ``UsageError`` for bad input."""
+    if parse_target(opts.path) is not None:
+        return _run_image(opts)
     start = time.perf_counter()
     project = open_project(opts.path)
     if opts.python is not None:
@@ -83,7 +108,45 @@ def run(opts: Options) -> Result:
     else:
         python, source = default_python(project)
         interp = interp_mod.probe(python, source)
-    files = HostFiles()
+    entries = opts.entries or project.config.entries or project.entry_candidates
+    if not entries:
+        raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
+    return _analyze(opts, project, interp, HostFiles(), entries, [], start)
+
+
+def _run_image(opts: Options) -> Result:
+    start = time.perf_counter()
+    if opts.python is not None:
+        raise UsageError("--python does not apply to an image: the image's own interpreter is used")
+    image = open_image(opts.path)
+    files = ImageFiles(image)
+    try:
+        config = image.config
+        env = image_python.environment(config)
+        workdir = config.get("WorkingDir") or "/"
+        launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), env, workdir)
+        program_name = None
+        argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+        if argv and posixpath.basename(argv[0]).startswith("python"):
+            program_name = argv[0]
+        interp = image_python.interpreter(files, config, image.platform.partition("/")[2], program_name)
+        roots = list(dict.fromkeys([e.search_dir for e in launch if e.search_dir] or [workdir]))
+        entries = list(opts.entries) or [e.module or posixpath.basename(e.script or "")[:-3] for e in launch]
+        entries = [e for e in entries if e]
+        if not entries:
+            raise UsageError(f"{opts.path}: the image's command starts no Python module that deploycheck "
+                             "recognizes; name the entries with --entry")
+        project = Project(roots[0], roots, Config(), {}, [])
+        return _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start)
+    finally:
+        files.close()
+
+
+def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
+             launch: list, start: float) -> Result:
+    for e in entries:
+        if not all(part.isidentifier() for part in e.split(".")):
+            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
     spath = searchpath.build(interp, project.roots, files)
     finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
                           interp.frozen_modules, spath.editable, spath.overrides)
@@ -92,28 +155,23 @@ def run(opts: Options) -> Result:
                   tuple(sorted(interp.builtin_modules)))
     store = SummaryStore(facts, cache, files.read_bytes)
     program = Program(finder, spath, interp, store)
-
-    entries = opts.entries or project.config.entries or project.entry_candidates
-    for e in entries:
-        if not all(part.isidentifier() for part in e.split(".")):
-            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
-    if not entries:
-        raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
     try:
         missing = program.build_closure(entries)
     finally:
         store.close()
-    if missing:
+    if missing and not launch:
         raise UsageError(f"entry module not found on the target's search path: {', '.join(missing)}")
 
+    on_host = isinstance(files, HostFiles)
     checked = {
         n.module.path: store.hashes[n.module.path]
         for n in program.nodes.values()
-        if n.module.path and n.origin in ("project", "third-party") and n.module.path in store.hashes
+        if n.module.path and n.module.path in store.hashes and (
+            n.origin == "project" or (n.origin == "third-party" and (on_host or _unparsed(store, n.module.path))))
     }
-    infile = ruff.analyze(checked, interp.version, cache)
-    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile)
-    suppressor = Suppressor(project.config, project.root, spath.site_dirs)
+    infile = ruff.analyze(checked, interp.version, cache, None if on_host else files)
+    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch)
+    suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()
     for rule in RULES:
@@ -125,6 +183,14 @@ def run(opts: Options) -> Result:
             findings.append(f)
     cache.flush()
     findings.sort(key=Finding.sort_key)
-    return Result(project, interp, findings, len(program.nodes), len(store.summaries), store.parsed, entries,
-                  time.perf_counter() - start, spath.entries,
-                  {name: (node.origin, node.shield) for name, node in program.nodes.items()})
+    result = Result(project, interp, findings, len(program.nodes), len(store.summaries), store.parsed, entries,
+                    time.perf_counter() - start, spath.entries,
+                    {name: (node.origin, node.shield) for name, node in program.nodes.items()})
+    if not on_host:  # the text renderer shows source lines after the image's private files are gone
+        result.sources = {f.path: source_lines(f.path, files) for f in findings}
+    return result
+
+
+def _unparsed(store: SummaryStore, path: str) -> bool:
+    summ = store.summaries.get(path)
+    return bool(summ and summ.syntax_error)

@@ -71,11 +71,12 @@ class HostFiles:
             return f.read(limit + 1)
 
 
-def source_lines(path: str) -> list[str]:
+def source_lines(path: str, files=None) -> list[str]:
     """Lines of a source file for display and ``# noqa`` comments; empty for anything but a readable regular
-    file within the size limit (a FIFO named ``x.py`` must never block the run)."""
+    file within the size limit (a FIFO named ``x.py`` must never block the run). ``files`` is the reader
+    (the host's by default, an image's for image targets)."""
     try:
-        data = HostFiles().read_bytes(path)
+        data = (files or HostFiles()).read_bytes(path)
     except (OSError, ValueError):
         return []
     return [_printable(line) for line in data.decode("utf-8", errors="replace").splitlines()]

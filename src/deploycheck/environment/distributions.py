@@ -4,10 +4,27 @@ through ``importlib.metadata`` (the Python Packaging Authority's "Recording inst
 from __future__ import annotations
 
 import os
-from importlib.metadata import PathDistribution
-from pathlib import Path
+from importlib.metadata import Distribution
 
 from deploycheck.artifact.files import HostFiles
+
+
+class _ReaderDistribution(Distribution):
+    """An installed distribution's metadata directory read through a file reader (host or image), the
+    extension point ``importlib.metadata.Distribution`` documents (``read_text``, ``locate_file``)."""
+
+    def __init__(self, files, directory: str) -> None:
+        self._files = files
+        self._dir = directory
+
+    def read_text(self, filename):
+        try:
+            return self._files.read_bytes(os.path.join(self._dir, filename)).decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            return None
+
+    def locate_file(self, path):
+        return os.path.join(os.path.dirname(self._dir), str(path))
 
 
 class Distributions:
@@ -45,7 +62,7 @@ class Distributions:
             if not is_dir or not name.endswith((".dist-info", ".egg-info")):
                 continue
             try:
-                dist = PathDistribution(Path(site, name))
+                dist = _ReaderDistribution(self.files, os.path.join(site, name))
                 meta = dist.metadata
                 ident = (meta["Name"] or name.split("-")[0], dist.version or "")
                 for f in dist.files or ():

@@ -30,7 +30,8 @@ def noqa_codes(line: str) -> set[str] | None:
 class Suppressor:
     """Decides whether a finding is suppressed; reads each file's lines once."""
 
-    def __init__(self, config: Config, root: str, site_dirs: list[str]) -> None:
+    def __init__(self, config: Config, root: str, site_dirs: list[str], files=None) -> None:
+        self.files = files
         self.ignore = set(config.ignore)
         self.per_file = [(pathspec.GitIgnoreSpec.from_lines([p]), set(c)) for p, c in config.per_file_ignores.items()]
         self.root = root
@@ -39,7 +40,7 @@ class Suppressor:
 
     def line(self, path: str, lineno: int) -> str:
         if path not in self._lines:
-            self._lines[path] = source_lines(path)
+            self._lines[path] = source_lines(path, self.files)
         lines = self._lines[path]
         return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
 

@@ -47,8 +47,9 @@ def target_version(version: tuple[int, ...]) -> str:
     return f"py3{minor}"
 
 
-def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache) -> dict[str, list[Diagnostic]]:
-    """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path."""
+def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files=None) -> dict[str, list[Diagnostic]]:
+    """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path.
+    With ``files`` (an image's reader) each file's text goes to ruff on standard input."""
     tv = target_version(version)
     binary = ruff_binary()
     space = f"ruff-{tv}-{_ruff_version(binary)}-F821-TC004"
@@ -60,10 +61,10 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache) -> di
             out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
         except Exception:  # not cached, or a damaged entry
             todo.append(path)
-    odd = [p for p in todo if not _utf8(p)]
-    todo = [p for p in todo if _utf8(p)]
-    for path in odd:  # ruff reports file names as UTF-8: give it the text on stdin instead
-        diags = _run_stdin(binary, tv, path)
+    odd = [p for p in todo if files is not None or not _utf8(p)]
+    todo = [p for p in todo if p not in set(odd)]
+    for path in odd:  # ruff reports file names as UTF-8, and image files are not on the host: use stdin
+        diags = _run_stdin(binary, tv, path, files)
         out[path] = diags
         cache.put(space, paths[path], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
     for i in range(0, len(todo), _BATCH):
@@ -101,12 +102,17 @@ def _command(binary: str, tv: str) -> list[str]:
             "--isolated", "--exit-zero", "--quiet"]
 
 
-def _run_stdin(binary: str, tv: str, path: str) -> list[Diagnostic]:
+def _run_stdin(binary: str, tv: str, path: str, files=None) -> list[Diagnostic]:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        if files is not None:
+            data = files.read_bytes(path)
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
         proc = subprocess.run(_command(binary, tv) + ["--stdin-filename", "module.py", "-"], input=data,
                               capture_output=True, timeout=600)
+    except ValueError:
+        return []
     except (OSError, subprocess.SubprocessError) as exc:
         raise UsageError(f"could not run ruff: {exc}") from None
     return [d for diags in _parse(proc).values() for d in diags]

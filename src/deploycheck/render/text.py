@@ -14,8 +14,8 @@ from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.render.paths import display
 
 
-def _source_line(path: str, line: int) -> str | None:
-    lines = source_lines(path)
+def _source_line(path: str, line: int, files=None) -> str | None:
+    lines = source_lines(path, files)
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
@@ -35,7 +35,7 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         head.append(f"[{f.severity}, {when}] ", style="red" if f.severity == ERROR else "yellow")
         head.append(f.message)
         console.print(head)
-        src = _source_line(f.path, f.line)
+        src = _source_line(f.path, f.line, result.reader)
         if src is not None:
             gutter = " " * len(str(f.line))
             width = max(len(f.symbol), 1)

@@ -13,6 +13,7 @@ from deploycheck.rules import (
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc505_entry_point_unresolved,
 )
 
 RULES = [
@@ -24,4 +25,5 @@ RULES = [
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc505_entry_point_unresolved,
 ]

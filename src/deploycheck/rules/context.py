@@ -20,6 +20,7 @@ class Context:
     interp: Interpreter
     distributions: Distributions
     infile: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    launch: list = field(default_factory=list)  # entries an image's command names (LaunchEntry)
 
     def modules(self) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order."""

@@ -1,0 +1,79 @@
+"""`deploycheck check IMAGE` end to end, on images assembled from the real files of this machine's Debian
+Python (interpreter binary, standard library, extension module names) and a small service.
+
+The archives are written with tarfile rather than built with buildah so that these tests run anywhere;
+the daemonless image builds the issue asks for are the next step (see the issue's notes)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import cli_json
+from test_image_layers import _tar, oci_layout
+
+STDLIB = "/usr/lib/python3.11"
+BINARY = "/usr/bin/python3.11"
+
+pytestmark = pytest.mark.skipif(not (os.path.isdir(STDLIB) and os.path.exists(BINARY)),
+                                reason="needs Debian's python3.11 files")
+
+
+def _python_layer() -> bytes:
+    members = [("usr/bin/python3.11", "file", open(BINARY, "rb").read()), ("usr/bin/python3", "sym", "python3.11"),
+               ("usr/lib/python3/dist-packages/", "dir", None)]
+    for dirpath, dirnames, filenames in os.walk(STDLIB):
+        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "test", "tests", "idlelib", "tkinter")]
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, "/")
+            if name.endswith(".py"):
+                members.append((rel, "file", open(full, "rb").read()))
+            elif name.endswith(".so"):
+                members.append((rel, "file", b"\x7fELF"))  # only the name matters to a static check
+    return _tar(members)
+
+
+@pytest.fixture(scope="module")
+def python_layer():
+    return _python_layer()
+
+
+APP = [("srv/app/app/__init__.py", "file", b""),
+       ("srv/app/app/main.py", "file", b"import json\nfrom collections import Mapping\n\napp = object()\n")]
+
+
+def _image(tmp_path, python_layer, cmd, app=APP):
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/srv/app", "Cmd": cmd})
+    return f"oci:{root}"
+
+
+def test_image_findings_and_entry_point(tmp_path, python_layer):
+    target = _image(tmp_path, python_layer, ["sh", "-c", "exec uvicorn ${APP:-app.main:application} --port 80"])
+    code, doc = cli_json("check", target, "--no-cache")
+    assert code == 1
+    assert doc["python"]["version"].startswith("3.11") and doc["python"]["executable"] == "/usr/bin/python3"
+    got = sorted((f["code"], f["path"], f["line"], f["symbol"]) for f in doc["findings"])
+    assert got == [("DC102", "/srv/app/app/main.py", 2, "Mapping"),
+                   ("DC505", "/srv/app/app/main.py", 1, "application")]
+    assert doc["target"]["entries"] == ["app.main"]
+
+
+def test_image_command_naming_a_missing_module(tmp_path, python_layer):
+    target = _image(tmp_path, python_layer, ["python3", "-m", "app.server"])
+    code, doc = cli_json("check", target, "--no-cache")
+    assert code == 1
+    # app.main (with its own problem) is not imported by this command, so only the entry is reported
+    assert [(f["code"], f["symbol"], f["path"]) for f in doc["findings"]] == [
+        ("DC505", "app.server", "<image command: python -m app.server>")]
+
+
+def test_clean_image(tmp_path, python_layer):
+    app = [("srv/app/app/__init__.py", "file", b""),
+           ("srv/app/app/main.py", "file", b"import json\nimport socket\nfrom collections.abc import Mapping\napp = 1\n")]
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    code, doc = cli_json("check", target, "--no-cache")
+    assert (code, doc["findings"]) == (0, [])
