@@ -77,3 +77,19 @@ def test_clean_image(tmp_path, python_layer):
     target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
     code, doc = cli_json("check", target, "--no-cache")
     assert (code, doc["findings"]) == (0, [])
+
+
+def test_third_party_finding_names_the_distribution_in_the_image(tmp_path, python_layer):
+    site = "usr/lib/python3/dist-packages"
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", b"import oldlib\napp = 1\n"),
+           (f"{site}/oldlib/__init__.py", "file", b"from collections import Mapping\n"),
+           (f"{site}/oldlib-1.0.dist-info/METADATA", "file", b"Metadata-Version: 2.1\nName: oldlib\nVersion: 1.0\n"),
+           (f"{site}/oldlib-1.0.dist-info/RECORD", "file",
+            b"oldlib/__init__.py,,\noldlib-1.0.dist-info/METADATA,,\noldlib-1.0.dist-info/RECORD,,\n")]
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    code, doc = cli_json("check", target, "--no-cache")
+    assert code == 1
+    [f] = doc["findings"]
+    assert (f["code"], f["path"], f["symbol"]) == ("DC102", f"/{site}/oldlib/__init__.py", "Mapping")
+    assert f["distribution"] == {"name": "oldlib", "version": "1.0"}
+    assert [h["module"] for h in f["chain"]] == ["app.main"]
