@@ -93,3 +93,29 @@ def test_third_party_finding_names_the_distribution_in_the_image(tmp_path, pytho
     assert (f["code"], f["path"], f["symbol"]) == ("DC102", f"/{site}/oldlib/__init__.py", "Mapping")
     assert f["distribution"] == {"name": "oldlib", "version": "1.0"}
     assert [h["module"] for h in f["chain"]] == ["app.main"]
+
+
+def _dist(site, name, tag, module=True):
+    members = [(f"{site}/{name}-1.0.dist-info/METADATA", "file", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()),
+               (f"{site}/{name}-1.0.dist-info/WHEEL", "file", f"Wheel-Version: 1.0\nTag: {tag}\n".encode()),
+               (f"{site}/{name}-1.0.dist-info/RECORD", "file", f"{name}/__init__.py,,\n".encode())]
+    if module:
+        members.append((f"{site}/{name}/__init__.py", "file", b"X = 1\n"))
+    return members
+
+
+def test_foreign_builds(tmp_path, python_layer):
+    site = "usr/lib/python3/dist-packages"
+    app = [("srv/app/app/__init__.py", "file", b""),
+           ("srv/app/app/main.py", "file", b"import fast312\nimport muslonly\nimport fine\napp = 1\n")]
+    app += _dist(site, "fast312", "cp312-cp312-manylinux_2_17_x86_64")
+    app += _dist(site, "muslonly", "cp311-cp311-musllinux_1_2_x86_64")
+    app += _dist(site, "fine", "cp311-cp311-manylinux_2_17_x86_64")
+    app += _dist(site, "unused", "cp39-cp39-win_amd64")
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    code, doc = cli_json("check", target, "--no-cache")
+    assert code == 1
+    got = sorted((f["code"], f["symbol"], f["severity"]) for f in doc["findings"])
+    assert got == [("DC504", "fast312", "error"), ("DC504", "muslonly", "error"), ("DC504", "unused", "warning")]
+    msg = next(f["message"] for f in doc["findings"] if f["symbol"] == "fast312")
+    assert msg == "fast312 1.0 was built for cp312-cp312-manylinux_2_17_x86_64, which Python 3.11 on x86_64 (glibc) cannot load"

@@ -34,6 +34,7 @@ class Distributions:
         self.site_dirs = site_dirs
         self.files = files
         self._owners: dict[str, dict[str, tuple[str, str]]] = {}
+        self._dirs: dict[tuple[str, str], str] = {}  # (name, version) -> its metadata directory
         self._tops: dict[str, dict[str, tuple[str, str]]] = {}
 
     def owner(self, path: str | None) -> tuple[str, str] | None:
@@ -53,6 +54,12 @@ class Distributions:
             return tops.get(top)
         return None
 
+    def installed(self) -> dict[tuple[str, str], str]:
+        """Every distribution of the site directories: ``(name, version) -> metadata directory``."""
+        for site in self.site_dirs:
+            self._index(site)
+        return dict(self._dirs)
+
     def _index(self, site: str) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
         if site in self._owners:
             return self._owners[site], self._tops[site]
@@ -65,6 +72,7 @@ class Distributions:
                 dist = _ReaderDistribution(self.files, os.path.join(site, name))
                 meta = dist.metadata
                 ident = (meta["Name"] or name.split("-")[0], dist.version or "")
+                self._dirs[ident] = os.path.join(site, name)
                 for f in dist.files or ():
                     rel = str(f)
                     owners[os.path.normpath(os.path.join(site, rel))] = ident

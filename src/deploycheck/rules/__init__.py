@@ -13,6 +13,7 @@ from deploycheck.rules import (
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc504_foreign_build,
     dc505_entry_point_unresolved,
 )
 
@@ -25,5 +26,6 @@ RULES = [
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc504_foreign_build,
     dc505_entry_point_unresolved,
 ]
