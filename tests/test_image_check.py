@@ -60,6 +60,8 @@ def test_image_findings_and_entry_point(tmp_path, python_layer):
     assert got == [("DC102", "/srv/app/app/main.py", 2, "Mapping"),
                    ("DC505", "/srv/app/app/main.py", 1, "application")]
     assert doc["target"]["entries"] == ["app.main"]
+    image = doc["target"]["image"]
+    assert (image["transport"], image["platform"]) == ("oci", "linux/amd64") and image["manifest"].startswith("sha256:")
 
 
 def test_image_command_naming_a_missing_module(tmp_path, python_layer):

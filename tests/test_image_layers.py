@@ -190,3 +190,17 @@ def test_unreadable_targets(tmp_path):
     (tmp_path / "layout" / "index.json").write_text("{")
     with pytest.raises(ImageError, match="not valid JSON"):
         open_image(f"oci:{tmp_path / 'layout'}")
+
+
+def test_platform_choice_in_a_multi_platform_index(tmp_path):
+    root = tmp_path / "layout"
+    oci_layout(root, [_tar([("x.py", "file", b"x = 1\n")])])
+    index = json.loads((root / "index.json").read_text())
+    amd, arm = dict(index["manifests"][0]), dict(index["manifests"][0])
+    amd["platform"] = {"os": "linux", "architecture": "amd64"}
+    arm["platform"] = {"os": "linux", "architecture": "arm64"}
+    index["manifests"] = [arm, amd]
+    (root / "index.json").write_text(json.dumps(index))
+    assert open_image(f"oci:{root}", "linux/amd64").manifest == amd["digest"]
+    with pytest.raises(ImageError, match=r"no manifest for platform linux/s390x .*has: linux/arm64, linux/amd64"):
+        open_image(f"oci:{root}", "linux/s390x")

@@ -35,6 +35,7 @@ class Options:
     entries: list[str] = field(default_factory=list)
     cache_dir: str | None = None
     no_cache: bool = False
+    platform: str = "linux/amd64"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Result:
     search_path: list[str]
     closure: dict[str, tuple[str, int]] = field(default_factory=dict)  # module name -> (origin, shield)
     sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
+    image: dict | None = None  # transport, reference, manifest digest and platform of an image target
 
     @property
     def reader(self):
@@ -118,7 +120,7 @@ def _run_image(opts: Options) -> Result:
     start = time.perf_counter()
     if opts.python is not None:
         raise UsageError("--python does not apply to an image: the image's own interpreter is used")
-    image = open_image(opts.path)
+    image = open_image(opts.path, opts.platform)
     files = ImageFiles(image)
     try:
         config = image.config
@@ -137,7 +139,10 @@ def _run_image(opts: Options) -> Result:
             raise UsageError(f"{opts.path}: the image's command starts no Python module that deploycheck "
                              "recognizes; name the entries with --entry")
         project = Project(roots[0], roots, Config(), {}, [])
-        return _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start)
+        result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start)
+        result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
+                        "platform": image.platform}
+        return result
     finally:
         files.close()
 

@@ -33,7 +33,8 @@ def document(result: Result) -> dict:
     i = result.interp
     return {
         "version": SCHEMA_VERSION,
-        "target": {"path": result.project.root, "roots": result.project.roots, "entries": result.entries},
+        "target": {"path": result.project.root, "roots": result.project.roots, "entries": result.entries,
+                   **({"image": result.image} if result.image else {})},
         "python": {
             "executable": i.executable,
             "version": i.version_text,
