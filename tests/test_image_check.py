@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import cli_json
+from conftest import cli, cli_json
 from test_image_layers import _tar, oci_layout
 
 STDLIB = "/usr/lib/python3.11"
@@ -121,3 +121,20 @@ def test_foreign_builds(tmp_path, python_layer):
     assert got == [("DC504", "fast312", "error"), ("DC504", "muslonly", "error"), ("DC504", "unused", "warning")]
     msg = next(f["message"] for f in doc["findings"] if f["symbol"] == "fast312")
     assert msg == "fast312 1.0 was built for cp312-cp312-manylinux_2_17_x86_64, which Python 3.11 on x86_64 (glibc) cannot load"
+
+
+def test_source_declarations_against_the_image(tmp_path, python_layer):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "1"\nrequires-python = ">=3.12"\n'
+                                           'dependencies = ["fine>=1", "redis>=5"]\n')
+    site = "usr/lib/python3/dist-packages"
+    app = APP[:1] + [("srv/app/app/main.py", "file", b"import fine\napp = 1\n")]
+    app += _dist(site, "fine", "py3-none-any")
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    code, doc = cli_json("check", target, "--no-cache", "--source", source)
+    assert code == 1
+    got = sorted((f["code"], f["symbol"], f["line"]) for f in doc["findings"])
+    assert got == [("DC503", "requires-python", 4), ("DC506", "redis", 5)]
+    code, _, err = cli("check", target, "--source", tmp_path / "nope")
+    assert code == 2 and "--source" in err

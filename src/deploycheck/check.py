@@ -24,6 +24,7 @@ from deploycheck.index.program import Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
+from deploycheck.target import declared
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
@@ -36,6 +37,7 @@ class Options:
     cache_dir: str | None = None
     no_cache: bool = False
     platform: str = "linux/amd64"
+    source: str | None = None  # the project's source tree, for an image target
 
 
 @dataclass
@@ -113,7 +115,7 @@ def run(opts: Options) -> Result:
     entries = opts.entries or project.config.entries or project.entry_candidates
     if not entries:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
-    return _analyze(opts, project, interp, HostFiles(), entries, [], start)
+    return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root))
 
 
 def _run_image(opts: Options) -> Result:
@@ -139,7 +141,12 @@ def _run_image(opts: Options) -> Result:
             raise UsageError(f"{opts.path}: the image's command starts no Python module that deploycheck "
                              "recognizes; name the entries with --entry")
         project = Project(roots[0], roots, Config(), {}, [])
-        result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start)
+        source = None
+        if opts.source is not None:
+            if not os.path.isdir(opts.source):
+                raise UsageError(f"--source {opts.source}: not a directory")
+            source = declared.read(opts.source)
+        result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source)
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
         return result
@@ -148,7 +155,7 @@ def _run_image(opts: Options) -> Result:
 
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
-             launch: list, start: float) -> Result:
+             launch: list, start: float, declarations=None) -> Result:
     for e in entries:
         if not all(part.isidentifier() for part in e.split(".")):
             raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
@@ -175,7 +182,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
             n.origin == "project" or (n.origin == "third-party" and (on_host or _unparsed(store, n.module.path))))
     }
     infile = ruff.analyze(checked, interp.version, cache, None if on_host else files)
-    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch)
+    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations)
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()

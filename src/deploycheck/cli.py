@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    check.add_argument("--source", metavar="DIR",
+                       help="for an image: the project's source tree (its requires-python and requirements)")
     check.add_argument("--platform", default="linux/amd64",
                        help="for an image index with several platforms: which one to read (default linux/amd64)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result = check_mod.run(check_mod.Options(
             path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
-            platform=args.platform,
+            platform=args.platform, source=args.source,
         ))
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {exc}\n")

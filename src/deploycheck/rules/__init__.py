@@ -13,8 +13,10 @@ from deploycheck.rules import (
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc503_python_version,
     dc504_foreign_build,
     dc505_entry_point_unresolved,
+    dc506_requirement_not_installed,
 )
 
 RULES = [
@@ -26,6 +28,8 @@ RULES = [
     dc201_undefined_name,
     dc202_syntax_error,
     dc203_not_analyzed,
+    dc503_python_version,
     dc504_foreign_build,
     dc505_entry_point_unresolved,
+    dc506_requirement_not_installed,
 ]

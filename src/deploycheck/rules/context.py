@@ -21,6 +21,7 @@ class Context:
     distributions: Distributions
     infile: dict[str, list[Diagnostic]] = field(default_factory=dict)
     launch: list = field(default_factory=list)  # entries an image's command names (LaunchEntry)
+    declared: object = None  # what the project declares (target.declared.Declared), None when unknown
 
     def modules(self) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order."""
