@@ -138,3 +138,51 @@ def test_source_declarations_against_the_image(tmp_path, python_layer):
     assert got == [("DC503", "requires-python", 4), ("DC506", "redis", 5)]
     code, _, err = cli("check", target, "--source", tmp_path / "nope")
     assert code == 2 and "--source" in err
+
+
+def _git(repo, *args):
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid",
+                               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid"}).stdout.strip()
+
+
+def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    _git(tmp_path, "init", "-q", str(repo))
+    (repo / "app" / "__init__.py").write_text("")
+    old = "from app.config import DatabaseConfig\n\ndef pool():\n    return DatabaseConfig.POOL\napp = 1\n"
+    (repo / "app" / "main.py").write_text(old)
+    (repo / "app" / "config.py").write_text("class DatabaseConfig:\n    POOL = 5\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "old")
+    first = _git(repo, "rev-parse", "HEAD")
+    (repo / "app" / "main.py").write_text("from app.config import get_config\n\napp = 1\n")
+    (repo / "app" / "config.py").write_text("def get_config():\n    return 5\n")
+    _git(repo, "commit", "-qam", "migrated")
+    head = _git(repo, "rev-parse", "HEAD")
+    # the image says it is HEAD but holds the first commit's files
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", old.encode()),
+           ("srv/app/app/config.py", "file", b"class DatabaseConfig:\n    POOL = 5\n")]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
+                       "Labels": {"org.opencontainers.image.revision": head}})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
+    assert code == 1
+    stale = sorted((f["path"], f["message"]) for f in doc["findings"] if f["code"] == "DC501")
+    assert [p for p, _ in stale] == ["/srv/app/app/config.py", "/srv/app/app/main.py"]
+    assert all(f"the image's version is from commit {first[:12]}" in m for _, m in stale)
+    assert all(f"differs from HEAD ({head[:12]})" in m for _, m in stale)
+    # the same image built from HEAD's files is not stale; a label naming another commit is
+    app_new = [("srv/app/app/__init__.py", "file", b""),
+               ("srv/app/app/main.py", "file", (repo / "app" / "main.py").read_bytes()),
+               ("srv/app/app/config.py", "file", (repo / "app" / "config.py").read_bytes())]
+    root2 = tmp_path / "layout2"
+    oci_layout(root2, [python_layer, _tar(app_new)],
+               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
+                       "Labels": {"org.opencontainers.image.revision": first}})
+    code, doc = cli_json("check", f"oci:{root2}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
+    assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC501", "org.opencontainers.image.revision")]

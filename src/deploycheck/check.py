@@ -24,7 +24,7 @@ from deploycheck.index.program import Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
-from deploycheck.target import declared
+from deploycheck.target import declared, gitsource
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
@@ -38,6 +38,8 @@ class Options:
     no_cache: bool = False
     platform: str = "linux/amd64"
     source: str | None = None  # the project's source tree, for an image target
+    rev: str | None = None  # with source and app_dir: the revision the image should hold (DC501)
+    app_dir: str | None = None  # where the repository's root is in the image
 
 
 @dataclass
@@ -146,7 +148,15 @@ def _run_image(opts: Options) -> Result:
             if not os.path.isdir(opts.source):
                 raise UsageError(f"--source {opts.source}: not a directory")
             source = declared.read(opts.source)
-        result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source)
+        stale = None
+        if opts.app_dir is not None:
+            if opts.source is None:
+                raise UsageError("--app-dir needs --source (the repository the image was built from)")
+            rev = opts.rev or "HEAD"
+            stale = {"repo": opts.source, "rev": rev, "commit": gitsource.resolve(opts.source, rev),
+                     "app_dir": posixpath.normpath("/" + opts.app_dir.lstrip("/")), "labels": config.get("Labels") or {}}
+        result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
+                          stale)
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
         return result
@@ -155,7 +165,7 @@ def _run_image(opts: Options) -> Result:
 
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
-             launch: list, start: float, declarations=None) -> Result:
+             launch: list, start: float, declarations=None, stale: dict | None = None) -> Result:
     for e in entries:
         if not all(part.isidentifier() for part in e.split(".")):
             raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
@@ -182,7 +192,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
             n.origin == "project" or (n.origin == "third-party" and (on_host or _unparsed(store, n.module.path))))
     }
     infile = ruff.analyze(checked, interp.version, cache, None if on_host else files)
-    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations)
+    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations, stale)
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()

@@ -1,0 +1,73 @@
+"""DC501 stale-file: the image holds application files that differ from the source at the revision it claims.
+
+Why it crashes: the incident behind this project: the image was built from older code than the commit CI
+tested, so a fix that was in the source was not in the image. With ``--source DIR [--rev REV]`` (default
+``HEAD``) and ``--app-dir PATH`` (where the repository's root was copied in the image, e.g. ``/srv/app``),
+every Python file of the application in the image is compared with the file at that commit by git blob id (no
+checkout); each differing file is listed with both ids and, when the repository's history has the image's
+version, the commit it came from. The image label ``org.opencontainers.image.revision``, when present, is
+compared with the revision too.
+
+Example: ``/srv/app/app/db.py`` is blob ``3f2a…`` in the image, ``9c41…`` at ``HEAD``; the image's version is
+from commit ``a1b2…``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.rules.context import Context
+from deploycheck.target import gitsource
+
+CODE = "DC501"
+NAME = "stale-file"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    stale = ctx.stale
+    if stale is None:
+        return
+    repo, rev, commit, app_dir, labels = stale["repo"], stale["rev"], stale["commit"], stale["app_dir"], stale["labels"]
+    label = labels.get("org.opencontainers.image.revision")
+    if label and not commit.startswith(label) and label != rev:
+        yield Finding(CODE, ERROR, f"the image's label org.opencontainers.image.revision is {label}, "
+                      f"but --rev {rev} is {commit[:12]}", "<image config: Labels>", 0, 0,
+                      symbol="org.opencontainers.image.revision", origin="project")
+    source = gitsource.tree(repo, commit)
+    files = ctx.distributions.files
+    for path in sorted(_app_files(files, app_dir)):
+        rel = posixpath.relpath(path, app_dir)
+        try:
+            data = files.read_bytes(path)
+        except (OSError, ValueError):
+            continue
+        image_blob = gitsource.blob_id(data)
+        source_blob = source.get(rel)
+        if source_blob is None:
+            message = f"{rel} is in the image but not in the source at {rev} ({commit[:12]})"
+        elif source_blob == image_blob:
+            continue
+        else:
+            origin = gitsource.commits_with(repo, image_blob, rel)
+            came = f"; the image's version is from commit {origin[0][:12]}" if origin else \
+                "; the image's version is in no commit of the repository"
+            message = (f"{rel} differs from {rev} ({commit[:12]}): image blob {image_blob[:12]}, "
+                       f"source blob {source_blob[:12]}{came}")
+        yield Finding(CODE, ERROR, message, path, 1, 0, symbol=rel, origin="project")
+
+
+def _app_files(files, app_dir: str) -> list[str]:
+    out = []
+    stack = [app_dir]
+    while stack:
+        d = stack.pop()
+        for name, is_dir in (files.listdir(d) or {}).items():
+            full = posixpath.join(d, name)
+            if is_dir:
+                if name not in ("__pycache__", ".git") and not name.endswith((".dist-info", ".egg-info")):
+                    stack.append(full)
+            elif name.endswith(".py"):
+                out.append(full)
+    return out

@@ -1,0 +1,58 @@
+"""The project's source at a git revision, read from the repository's objects (no checkout): blob ids by path,
+and the commits in which a blob appears. Uses the ``git`` command; blob ids follow git's object format
+(``sha1("blob <size>\\0" + content)``)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+
+from deploycheck.errors import UsageError
+
+
+def blob_id(data: bytes) -> str:
+    """git's object id of a file's contents (SHA-1 repositories)."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def _git(repo: str, *args: str) -> str:
+    if shutil.which("git") is None:
+        raise UsageError("--source with a revision needs the git command")
+    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise UsageError(f"git {' '.join(args)} in {repo}: {proc.stderr.strip() or 'failed'}")
+    return proc.stdout
+
+
+def resolve(repo: str, rev: str) -> str:
+    """The full commit id of ``rev``; raises UsageError when ``repo`` is not a git repository or lacks it."""
+    return _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+
+
+def tree(repo: str, commit: str) -> dict[str, str]:
+    """``{path: blob id}`` for every file of the commit (``git ls-tree -r``)."""
+    out: dict[str, str] = {}
+    for record in _git(repo, "ls-tree", "-r", "-z", commit).split("\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            out[path] = parts[2]
+    return out
+
+
+def commits_with(repo: str, blob: str, path: str) -> list[str]:
+    """Commits (newest first) whose version of ``path`` is ``blob``."""
+    out = []
+    for line in _git(repo, "log", "--all", "--format=%H", "--", path).split():
+        try:
+            if _git(repo, "rev-parse", f"{line}:{path}").strip() == blob:
+                out.append(line)
+        except UsageError:
+            continue
+        if len(out) >= 3:
+            break
+    return out
