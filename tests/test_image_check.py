@@ -186,3 +186,31 @@ def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
                        "Labels": {"org.opencontainers.image.revision": first}})
     code, doc = cli_json("check", f"oci:{root2}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
     assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC501", "org.opencontainers.image.revision")]
+
+
+def test_module_left_out_by_dockerignore(tmp_path, python_layer):
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    _git(tmp_path, "init", "-q", str(repo))
+    (repo / "app" / "__init__.py").write_text("")
+    (repo / "app" / "main.py").write_text("from app import settings_local\nfrom app import helpers\nimport app.gone\napp = 1\n")
+    (repo / "app" / "settings_local.py").write_text("DEBUG = False\n")
+    (repo / "app" / "helpers.py").write_text("X = 1\n")
+    (repo / ".dockerignore").write_text("*.md\n**/*_local.py\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    # the build context dropped settings_local.py (.dockerignore) and helpers.py (a COPY that missed it)
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", (repo / "app" / "main.py").read_bytes())]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"]})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
+    assert code == 1
+    got = sorted((f["code"], f["symbol"], f["message"]) for f in doc["findings"])
+    assert got == [
+        ("DC101", "app.gone", "No module named 'app.gone'"),
+        ("DC502", "app.helpers", "No module named 'app.helpers' in the image, but the source has app/helpers.py: "
+                                 "no .dockerignore pattern excludes it, so no COPY/ADD line brings it in"),
+        ("DC502", "app.settings_local", "No module named 'app.settings_local' in the image, but the source has "
+                                        "app/settings_local.py: .dockerignore pattern '**/*_local.py' excludes it"),
+    ]
