@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean image-tools
+IMAGE_TOOLS := buildah skopeo debootstrap
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +16,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/deploycheck check examples/seed-incident || [ $$? -eq 1 ]
 
-test: $(STAMP)
+# The tests on real images build them daemonless; Debian's packages provide the tools (installed when root).
+image-tools:
+	@missing=""; for t in $(IMAGE_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing for the tests on real images"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(IMAGE_TOOLS) >/dev/null; \
+	  else echo "note:$$missing not installed: the tests on real images will be skipped"; fi; \
+	fi
+
+test: $(STAMP) image-tools
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)

@@ -1,0 +1,78 @@
+"""Real images for tests, built without a daemon: a Debian root filesystem made by debootstrap (cached by its
+inputs), site-packages installed by the host's pip with --target, and buildah from a Containerfile; pushed
+to oci-archive: and docker-archive:, and copied with skopeo to oci:."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CACHE = Path(os.environ.get("DEPLOYCHECK_TEST_CACHE", Path.home() / ".cache" / "deploycheck-tests"))
+SUITE = "bookworm"
+PACKAGES = "python3-minimal,python3-venv"
+TOOLS = ("buildah", "skopeo", "debootstrap")
+
+
+def tools_missing() -> list[str]:
+    return [t for t in TOOLS if shutil.which(t) is None]
+
+
+def rootfs_tar() -> Path:
+    """A tar of a minimal Debian with Python 3.11, made once per (suite, packages) and reused."""
+    key = hashlib.sha256(f"{SUITE}|{PACKAGES}|v1".encode()).hexdigest()[:12]
+    out = CACHE / f"rootfs-{SUITE}-{key}.tar"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"rootfs-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not out.exists():
+            work = CACHE / f"rootfs-{key}.work"
+            shutil.rmtree(work, ignore_errors=True)
+            subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(work)],
+                           check=True, capture_output=True)
+            tmp = out.with_suffix(".partial")
+            subprocess.run(["tar", "-cf", str(tmp), "--exclude=./proc", "--exclude=./sys", "--exclude=./dev",
+                            "-C", str(work), "."], check=True)
+            tmp.rename(out)
+            shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def pip_target(requirements: list[str], python_version: str = "3.11", platform: str | None = None) -> Path:
+    """Distributions installed by the host's pip into a directory (cached by the arguments)."""
+    key = hashlib.sha256(json.dumps([sorted(requirements), python_version, platform]).encode()).hexdigest()[:12]
+    out = CACHE / f"pip-target-{key}"
+    if not (out / ".complete").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+               "--target", str(out), "--python-version", python_version, "--only-binary=:all:"]
+        if platform:
+            cmd += ["--platform", platform]
+        subprocess.run(cmd + requirements, check=True, capture_output=True)
+        (out / ".complete").touch()
+    return out
+
+
+def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, str]:
+    """Build ``containerfile`` in ``context`` (the rootfs tar is linked in as rootfs.tar) and write the image
+    as oci-archive, docker-archive and oci layout under ``out``. Returns the targets by transport."""
+    shutil.copy(rootfs_tar(), context / "rootfs.tar")
+    (context / "Containerfile").write_text(containerfile)
+    storage = ["--storage-driver", "vfs"]
+    subprocess.run(["buildah", "bud", *storage, "--isolation", "chroot", "-q", "-t", tag, "-f",
+                    str(context / "Containerfile"), str(context)], check=True, capture_output=True)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = {"oci-archive": f"oci-archive:{out / 'image.oci.tar'}",
+               "docker-archive": f"docker-archive:{out / 'image.docker.tar'}",
+               "oci": f"oci:{out / 'layout'}"}
+    subprocess.run(["buildah", "push", *storage, tag, targets["oci-archive"]], check=True, capture_output=True)
+    subprocess.run(["buildah", "push", *storage, tag, targets["docker-archive"]], check=True, capture_output=True)
+    subprocess.run(["skopeo", "copy", "--quiet", targets["oci-archive"], targets["oci"]], check=True,
+                   capture_output=True)
+    subprocess.run(["buildah", "rmi", *storage, "-f", tag], capture_output=True)
+    return targets
