@@ -1,39 +1,15 @@
-"""Rules: one module per rule code; each module's docstring is the rule's user documentation.
+"""Rules: one module per rule code, ``dcNNN_name.py``; its docstring is the rule's user documentation.
 
-A rule module defines ``CODE``, ``NAME`` and ``check(ctx) -> Iterable[Finding]``. Add a rule by adding a module
-here, listing it in ``RULES``, and adding a fixture under ``tests/fixtures/rules/<CODE>/``.
+A rule module defines ``CODE``, ``NAME`` and ``check(ctx) -> Iterable[Finding]``. Adding a rule is adding its
+module here (it is found by its file name) and a fixture under ``tests/fixtures/rules/<CODE>/``.
 """
 
-from deploycheck.rules import (
-    dc101_module_not_found,
-    dc102_name_not_found,
-    dc103_attribute_not_found,
-    dc104_relative_import_beyond_top,
-    dc105_import_refused,
-    dc201_undefined_name,
-    dc202_syntax_error,
-    dc203_not_analyzed,
-    dc501_stale_file,
-    dc502_missing_from_image,
-    dc503_python_version,
-    dc504_foreign_build,
-    dc505_entry_point_unresolved,
-    dc506_requirement_not_installed,
-)
+import importlib
+import pkgutil
+import re
 
 RULES = [
-    dc101_module_not_found,
-    dc102_name_not_found,
-    dc103_attribute_not_found,
-    dc104_relative_import_beyond_top,
-    dc105_import_refused,
-    dc201_undefined_name,
-    dc202_syntax_error,
-    dc203_not_analyzed,
-    dc501_stale_file,
-    dc502_missing_from_image,
-    dc503_python_version,
-    dc504_foreign_build,
-    dc505_entry_point_unresolved,
-    dc506_requirement_not_installed,
+    importlib.import_module(f"{__name__}.{info.name}")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+    if re.fullmatch(r"dc\d{3}_\w+", info.name)
 ]
