@@ -21,6 +21,7 @@ from deploycheck.index.walker import summarize
 
 # Below this many files to parse at once, handing them to the worker processes costs more than it saves.
 POOL_THRESHOLD = 16
+_BATCH = 512
 
 
 def default_cache_dir() -> str:
@@ -119,10 +120,17 @@ class SummaryStore:
                 except Exception:  # a damaged or foreign entry: parse again (and overwrite it)
                     pass
             misses.append((p, d, self.facts))
+        del data, cached
         self.parsed += len(misses)
-        for p, plain in self._parse(misses):
-            self.summaries[p] = Summary.from_plain(plain)
-            self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
+        # In batches, so that the file contents waiting for the workers stay bounded on huge frontiers.
+        for i in range(0, len(misses), _BATCH):
+            batch = misses[i : i + _BATCH]
+            for j in range(i, min(i + _BATCH, len(misses))):
+                misses[j] = None  # type: ignore[call-overload]  # the batch holds the only reference now
+            for p, plain in self._parse(batch):
+                self.summaries[p] = Summary.from_plain(plain)
+                self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
+            del batch
 
     def _parse(self, items: list[tuple[str, bytes, Facts]]):
         # Syntax trees are large, acyclic and short-lived: the cyclic garbage collector only costs time here
