@@ -55,10 +55,25 @@ class Distributions:
         return None
 
     def installed(self) -> dict[tuple[str, str], str]:
-        """Every distribution of the site directories: ``(name, version) -> metadata directory``."""
+        """Every distribution of the site directories: ``(name, version) -> metadata directory``. Names and
+        versions come from the ``.dist-info`` directory names (the "Recording installed projects" spec's
+        ``{name}-{version}.dist-info``), read from METADATA only when the name does not say; no RECORD is
+        read, so this stays cheap on large environments."""
+        out: dict[tuple[str, str], str] = {}
         for site in self.site_dirs:
-            self._index(site)
-        return dict(self._dirs)
+            for name, is_dir in sorted((self.files.listdir(site) or {}).items()):
+                if not is_dir or not name.endswith((".dist-info", ".egg-info")):
+                    continue
+                stem = name.rsplit(".", 1)[0]
+                dist, sep, version = stem.partition("-")
+                if not sep or not version or "-" in version:
+                    try:
+                        meta = _ReaderDistribution(self.files, os.path.join(site, name)).metadata
+                        dist, version = meta["Name"] or dist, meta["Version"] or ""
+                    except Exception:
+                        continue
+                out.setdefault((dist, version), os.path.join(site, name))
+        return out
 
     def _index(self, site: str) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
         if site in self._owners:

@@ -16,6 +16,7 @@ Example: ``orjson-3.10.0.dist-info/WHEEL`` says ``Tag: cp312-cp312-manylinux_2_1
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 from packaging import tags
@@ -41,6 +42,10 @@ def supported(version: tuple[int, ...], machine: str, musl: bool) -> set[tags.Ta
     return set(tags.cpython_tags(py, platforms=platforms)) | set(tags.compatible_tags(py, platforms=platforms))
 
 
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _wheel_tags(text: str) -> set[tags.Tag]:
     out: set[tags.Tag] = set()
     for line in text.splitlines():
@@ -57,7 +62,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     files = ctx.distributions.files
     musl = any(n.startswith("ld-musl-") for n in (files.listdir("/lib") or {}))
     accepted = supported(ctx.interp.version, ctx.interp.machine, musl)
-    used = {ctx.distributions.owner(n.module.path) for n in ctx.program.nodes.values() if n.origin == "third-party"}
+    used: set | None = None  # distributions with a module in the closure, computed only when needed
     for (name, version), directory in sorted(ctx.distributions.installed().items()):
         wheel = os.path.join(directory, "WHEEL")
         try:
@@ -67,9 +72,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         built = _wheel_tags(text)
         if not built or built & accepted:
             continue
+        if used is None:
+            used = {_norm(d[0]) for n in ctx.program.nodes.values() if n.origin == "third-party"
+                    and (d := ctx.distributions.owner(n.module.path))}
         shown = ", ".join(sorted(str(t) for t in built)[:3])
         libc = "musl" if musl else "glibc"
-        yield Finding(CODE, ERROR if (name, version) in used else WARNING,
+        yield Finding(CODE, ERROR if _norm(name) in used else WARNING,
                       f"{name} {version} was built for {shown}, which Python "
                       f"{ctx.interp.version[0]}.{ctx.interp.version[1]} on {ctx.interp.machine or 'x86_64'} "
                       f"({libc}) cannot load", wheel, 1, 0, symbol=name, module=name,
