@@ -91,3 +91,20 @@ def test_output_that_cannot_encode_unicode(tmp_path):
     code, out, err = cli("check", proj, "--python", sys.executable, "--no-cache", env=env)
     assert code == 0 and "Traceback" not in err
     assert "0 errors" in out
+
+
+@pytest.mark.parametrize("default", ["local", "stdlib"])
+def test_setuptools_distutils_shim_follows_its_default(tmp_path, default):
+    # setuptools' .pth puts its own distutils first only when SETUPTOOLS_USE_DISTUTILS defaults to 'local'
+    from deploycheck.artifact.files import HostFiles
+    from deploycheck.environment import interpreter, searchpath
+
+    python, site = bare_venv(tmp_path)
+    (site / "setuptools" / "_distutils").mkdir(parents=True)
+    (site / "distutils-precedence.pth").write_text(
+        "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; "
+        f"enabled = os.environ.get(var, '{default}') == 'local'; "
+        "enabled and __import__('_distutils_hack').add_shim(); \n")
+    sp = searchpath.build(interpreter.probe(python), [str(tmp_path)], HostFiles())
+    expected = {"distutils": str(site / "setuptools" / "_distutils")} if default == "local" else {}
+    assert sp.overrides == expected
