@@ -166,16 +166,42 @@ def test_oci_archive_and_docker_archive(tmp_path):
     finally:
         files.close()
     docker = tmp_path / "docker.tar"
-    cfg = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Cmd": ["python"]}}).encode()
-    with tarfile.open(docker, "w") as tar:
+    _docker_archive(docker, layer, _digest(layer))
+    files = ImageFiles(open_image(f"docker-archive:{docker}"))
+    try:
+        assert files.listdir("/srv/app") == {"main.py": False}
+    finally:
+        files.close()
+
+
+def _docker_archive(path, layer: bytes, diff_id: str | None) -> None:
+    """What ``docker save`` writes: manifest.json, a config whose rootfs.diff_ids vouch for the layer tars."""
+    rootfs = {"type": "layers", "diff_ids": [diff_id] if diff_id else []}
+    cfg = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Cmd": ["python"]},
+                      "rootfs": rootfs}).encode()
+    with tarfile.open(path, "w") as tar:
         for name, data in (("abc/layer.tar", layer), ("cfg.json", cfg),
                            ("manifest.json", json.dumps([{"Config": "cfg.json", "Layers": ["abc/layer.tar"]}]).encode())):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    files = ImageFiles(open_image(f"docker-archive:{docker}"))
+
+
+def test_docker_archive_layers_are_checked_against_the_config_diff_ids(tmp_path):
+    layer = _tar([("srv/app/main.py", "file", b"import json\n")])
+    tampered = _tar([("srv/app/main.py", "file", b"import jsox\n")])
+    _docker_archive(tmp_path / "tampered.tar", tampered, _digest(layer))
+    with pytest.raises(ImageError, match=r"layer 1 content digest \(diff_id\) mismatch: expected "
+                       + _digest(layer) + ", got " + _digest(tampered)):
+        ImageFiles(open_image(f"docker-archive:{tmp_path / 'tampered.tar'}"))
+    _docker_archive(tmp_path / "no-ids.tar", layer, None)
+    with pytest.raises(ImageError, match="the config lists 0 layer digests for 1 layers"):
+        open_image(f"docker-archive:{tmp_path / 'no-ids.tar'}")
+    # a gzip-compressed layer in a docker archive: the diff_id is of the uncompressed tar
+    _docker_archive(tmp_path / "gz.tar", gzip.compress(layer), _digest(layer))
+    files = ImageFiles(open_image(f"docker-archive:{tmp_path / 'gz.tar'}"))
     try:
-        assert files.listdir("/srv/app") == {"main.py": False}
+        assert files.read_bytes("/srv/app/main.py") == b"import json\n"
     finally:
         files.close()
 

@@ -60,10 +60,11 @@ def normalize(name: str) -> str:
 class _Counting(io.RawIOBase):
     """Wraps a compressed stream: hashes what is read (for the digest) and bounds what it may expand to."""
 
-    def __init__(self, raw, digest: str | None):
+    def __init__(self, raw, digest: str | None, on_bytes: Callable[[int], None] | None = None):
         self.raw = raw
-        self.sha = hashlib.sha256() if digest and digest.startswith("sha256:") else None
+        self.sha = _hasher(digest)
         self.digest = digest
+        self.on_bytes = on_bytes
 
     def readable(self) -> bool:
         return True
@@ -74,22 +75,37 @@ class _Counting(io.RawIOBase):
             self.sha.update(data)
         n = len(data)
         b[:n] = data
+        if self.on_bytes is not None:
+            self.on_bytes(n)
         return n
 
     def verify(self) -> None:
-        while self.raw.read(_CHUNK):  # the digest covers the whole blob, padding included
+        while self.readinto(bytearray(_CHUNK)):  # the digest covers the whole blob, padding included
             pass
-        if self.sha is not None and f"sha256:{self.sha.hexdigest()}" != self.digest:
-            raise ImageError(f"layer digest mismatch: expected {self.digest}, got sha256:{self.sha.hexdigest()}")
+        _check(self.sha, self.digest, "layer digest")
+
+
+def _hasher(digest: str | None):
+    if digest and digest.startswith(("sha256:", "sha512:")):
+        return hashlib.new(digest.split(":", 1)[0])
+    return None
+
+
+def _check(sha, digest: str | None, what: str) -> None:
+    if sha is not None and f"{sha.name}:{sha.hexdigest()}" != digest:
+        raise ImageError(f"{what} mismatch: expected {digest}, got {sha.name}:{sha.hexdigest()}")
 
 
 class _Bounded(io.RawIOBase):
-    """Counts decompressed bytes and stops a decompression bomb."""
+    """Counts decompressed bytes and stops a decompression bomb; hashes them when a ``diff_id`` is to be
+    checked (image-spec ``config.md``: the digest of the uncompressed layer tar)."""
 
-    def __init__(self, raw, limit: int):
+    def __init__(self, raw, limit: int, diff_id: str | None = None):
         self.raw = raw
         self.limit = limit
         self.total = 0
+        self.sha = _hasher(diff_id)
+        self.diff_id = diff_id
 
     def readable(self) -> bool:
         return True
@@ -99,6 +115,8 @@ class _Bounded(io.RawIOBase):
         self.total += len(data)
         if self.total > self.limit:
             raise ImageError(f"layer expands beyond {self.limit} bytes (a decompression bomb?)")
+        if self.sha is not None:
+            self.sha.update(data)
         n = len(data)
         b[:n] = data
         return n
@@ -130,18 +148,26 @@ class FileTree:
 
     # -- building -----------------------------------------------------------------------------------------
     def apply_layer(self, index: int, opener: Callable[[], object], digest: str | None,
-                    wanted: Callable[[str], bool]) -> None:
-        """Stream layer ``index`` (``opener()`` returns its compressed bytes as a binary file) onto the tree.
-        Raises ImageError for a corrupt, truncated, malicious or mismatching layer."""
+                    wanted: Callable[[str], bool], diff_id: str | None = None,
+                    on_bytes: Callable[[int], None] | None = None) -> None:
+        """Stream layer ``index`` (``opener()`` returns its compressed bytes as a binary file) onto the tree,
+        checking the blob's ``digest`` and, when given, the uncompressed tar's ``diff_id``; ``on_bytes(n)`` is
+        told of every ``n`` blob bytes read. Raises ImageError for a corrupt, truncated, malicious or
+        mismatching layer."""
         raw = opener()
-        counting = _Counting(raw, digest)
+        counting = _Counting(raw, digest, on_bytes)
         buffered = io.BufferedReader(counting, _CHUNK)
         head = buffered.peek(4)[:4]
-        stream = _Bounded(_decompressed(head, buffered), self.max_layer_bytes)
+        stream = _Bounded(_decompressed(head, buffered), self.max_layer_bytes, diff_id)
         try:
             with tarfile.open(fileobj=io.BufferedReader(stream, _CHUNK), mode="r|") as tar:
                 for member in tar:
+                    tar.members.clear()  # a streamed TarFile would otherwise keep every member's header
                     self._member(index, tar, member, wanted)
+            if stream.sha is not None:
+                while stream.read(_CHUNK):  # the diff_id covers the end-of-archive blocks too
+                    pass
+                _check(stream.sha, diff_id, f"layer {index + 1} content digest (diff_id)")
             counting.verify()
         except ImageError:
             raise

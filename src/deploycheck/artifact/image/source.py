@@ -23,11 +23,15 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 
 @dataclass
 class Layer:
-    """A layer blob: ``digest`` of the blob as stored (None when the transport gives none), ``media_type``."""
+    """A layer blob: ``digest`` of the blob as stored (None when the transport gives none), ``media_type``,
+    ``size`` of the blob in bytes (0 when unknown), and ``diff_id``: the digest of the uncompressed layer tar
+    from the config's ``rootfs.diff_ids`` (image-spec ``config.md``), checked where no blob digest is given."""
 
     name: str
     digest: str | None
     media_type: str = ""
+    size: int = 0
+    diff_id: str | None = None
 
 
 @dataclass
@@ -91,6 +95,10 @@ class _TarBlobs:
     def __init__(self, path: str) -> None:
         self.tar = tarfile.open(path, mode="r:")  # random access to members of an uncompressed archive
         self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.tar.getmembers()}
+
+    def size(self, name: str) -> int:
+        member = self.members.get(name) or self.members.get(name.lstrip("/"))
+        return member.size if member is not None else 0
 
     def open(self, name: str):
         member = self.members.get(name) or self.members.get(name.lstrip("/"))
@@ -156,7 +164,8 @@ def _oci(transport: str, ref: str, blobs, platform: str) -> Image:
     layers = []
     for layer in manifest.get("layers") or []:
         digest = layer.get("digest", "")
-        layers.append(Layer(_blob(digest), digest, layer.get("mediaType", "")))
+        size = layer.get("size")
+        layers.append(Layer(_blob(digest), digest, layer.get("mediaType", ""), size if isinstance(size, int) else 0))
     plat = f"{config.get('os', '?')}/{config.get('architecture', '?')}"
     return Image(transport, ref, config.get("config") or {}, layers, desc.get("digest", ""), plat, blobs.open)
 
@@ -180,6 +189,15 @@ def _docker(transport: str, ref: str, blobs) -> Image:
     config_doc = _json(blobs, str(entry.get("Config", "")))
     if not isinstance(config_doc, dict):
         raise ImageError(f"{transport}:{ref}: the image config is not a JSON object")
-    layers = [Layer(str(name), None) for name in entry.get("Layers") or []]
+    names = [str(name) for name in entry.get("Layers") or []]
+    diff_ids = (config_doc.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(names):  # docker save names layers by path, not digest: the config's diff_ids vouch
+        raise ImageError(f"{transport}:{ref}: the config lists {len(diff_ids)} layer digests for "
+                         f"{len(names)} layers")
+    layers = []
+    for name, diff_id in zip(names, diff_ids):
+        if not isinstance(diff_id, str) or not _DIGEST.match(diff_id):
+            raise ImageError(f"{transport}:{ref}: invalid layer digest {diff_id!r} in the config")
+        layers.append(Layer(name, None, size=blobs.size(name), diff_id=diff_id))
     plat = f"{config_doc.get('os', '?')}/{config_doc.get('architecture', '?')}"
     return Image(transport, ref, config_doc.get("config") or {}, layers, str(entry.get("Config")), plat, blobs.open)
