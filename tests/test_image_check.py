@@ -6,7 +6,13 @@ the daemonless image builds the issue asks for are the next step (see the issue'
 
 from __future__ import annotations
 
+import json
 import os
+import pty
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -214,3 +220,64 @@ def test_module_left_out_by_dockerignore(tmp_path, python_layer):
         ("DC502", "app.settings_local", "No module named 'app.settings_local' in the image, but the source has "
                                         "app/settings_local.py: .dockerignore pattern '**/*_local.py' excludes it"),
     ]
+
+
+def _slow_last_layer(layout, pause: float) -> threading.Thread:
+    """Turn the image's last layer blob into a named pipe fed in two halves ``pause`` seconds apart: a layer
+    that arrives slowly, as from a slow disk or network mount."""
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    blob = blobs / manifest["layers"][-1]["digest"].split(":")[1]
+    data = blob.read_bytes()
+    blob.unlink()
+    os.mkfifo(blob)
+
+    def feed():
+        with open(blob, "wb") as f:
+            f.write(data[: len(data) // 2])
+            f.flush()
+            time.sleep(pause)
+            f.write(data[len(data) // 2:])
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+def _on_terminal(args: list[str]) -> tuple[int, str]:
+    """Run the command line with stderr on a pseudo-terminal; its exit code and what the terminal showed."""
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100")
+    proc = subprocess.Popen([sys.executable, "-m", "deploycheck", *args], stdout=subprocess.DEVNULL,
+                            stderr=slave, env=env)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.wait(), shown.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_only_and_never_in_json(tmp_path, python_layer):
+    runs = {}
+    for case in ("terminal", "json", "pipe"):
+        (tmp_path / case).mkdir()
+        target = _image(tmp_path / case, python_layer, ["python3", "-m", "app.main"])
+        feeder = _slow_last_layer(tmp_path / case / "layout", 1.5)
+        if case == "pipe":
+            proc = subprocess.run([sys.executable, "-m", "deploycheck", "check", target, "--no-cache"],
+                                  capture_output=True, text=True)
+            runs[case] = (proc.returncode, proc.stderr)
+        else:
+            runs[case] = _on_terminal(["check", target, "--no-cache"] + (["--format", "json"] if case == "json" else []))
+        feeder.join()
+    assert runs["terminal"][0] == 1 and "reading image layers" in runs["terminal"][1]
+    assert runs["json"] == (1, "")
+    assert runs["pipe"] == (1, "")

@@ -22,6 +22,7 @@ from deploycheck.index.conditions import Facts
 from deploycheck.index.finder import ModuleFinder
 from deploycheck.index.program import Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
+from deploycheck.render import progress
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
 from deploycheck.target import declared, gitsource
@@ -40,6 +41,7 @@ class Options:
     source: str | None = None  # the project's source tree, for an image target
     rev: str | None = None  # with source and app_dir: the revision the image should hold (DC501)
     app_dir: str | None = None  # where the repository's root is in the image
+    progress: bool = False  # a progress bar on stderr while reading image layers (when it is a terminal)
 
 
 @dataclass
@@ -125,7 +127,8 @@ def _run_image(opts: Options) -> Result:
     if opts.python is not None:
         raise UsageError("--python does not apply to an image: the image's own interpreter is used")
     image = open_image(opts.path, opts.platform)
-    files = ImageFiles(image)
+    with progress.layer_bytes(sum(layer.size for layer in image.layers), opts.progress) as on_bytes:
+        files = ImageFiles(image, on_bytes=on_bytes)
     try:
         config = image.config
         env = image_python.environment(config)

@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         result = check_mod.run(check_mod.Options(
             path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
             platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
+            progress=args.format == "text",
         ))
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {exc}\n")

@@ -34,15 +34,15 @@ class ImageFiles:
     private directory holding the kept contents."""
 
     def __init__(self, image: Image, keep: Callable[[str], bool] = wanted,
-                 max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES, progress=None) -> None:
+                 max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
+                 on_bytes: Callable[[int], None] | None = None) -> None:
         self.image = image
         self.workdir = tempfile.mkdtemp(prefix="deploycheck-image-")
         try:
             self.tree = FileTree(self.workdir, max_layer_bytes)
             for i, layer in enumerate(image.layers):
-                self.tree.apply_layer(i, lambda layer=layer: image.opener(layer.name), layer.digest, keep)
-                if progress is not None:
-                    progress(i + 1, len(image.layers))
+                self.tree.apply_layer(i, lambda layer=layer: image.opener(layer.name), layer.digest, keep,
+                                      layer.diff_id, on_bytes)
         except BaseException:
             self.close()
             raise
