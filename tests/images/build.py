@@ -58,9 +58,45 @@ def pip_target(requirements: list[str], python_version: str = "3.11", platform: 
     return out
 
 
+def _context_key(context: Path, containerfile: str) -> str:
+    """What an image is built from: the Containerfile, every file of the context (path, mode, bytes or link
+    target) and the root filesystem's own key."""
+    h = hashlib.sha256(containerfile.encode() + b"\0" + rootfs_tar().name.encode())
+    for path in sorted(context.rglob("*")):
+        rel = str(path.relative_to(context))
+        if rel in ("rootfs.tar", "Containerfile"):
+            continue
+        h.update(rel.encode() + b"\0" + oct(path.lstat().st_mode).encode())
+        if path.is_symlink():
+            h.update(os.readlink(path).encode())
+        elif path.is_file():
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
 def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, str]:
     """Build ``containerfile`` in ``context`` (the rootfs tar is linked in as rootfs.tar) and write the image
-    as oci-archive, docker-archive and oci layout under ``out``. Returns the targets by transport."""
+    as oci-archive, docker-archive and oci layout. Returns the targets by transport. Images are cached by
+    their inputs (``_context_key``): a second build of the same inputs returns the cached archives, so ``out``
+    is used only when the cache directory cannot hold them."""
+    key = _context_key(context, containerfile)
+    cached = CACHE / f"image-{key}"
+    targets = {"oci-archive": f"oci-archive:{cached / 'image.oci.tar'}",
+               "docker-archive": f"docker-archive:{cached / 'image.docker.tar'}",
+               "oci": f"oci:{cached / 'layout'}"}
+    with open(CACHE / f"image-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (cached / ".complete").exists():
+            return targets
+        shutil.rmtree(cached, ignore_errors=True)
+        _build(context, containerfile, tag, cached)
+        (cached / ".complete").touch()
+    return targets
+
+
+def _build(context: Path, containerfile: str, tag: str, out: Path) -> None:
     shutil.copy(rootfs_tar(), context / "rootfs.tar")
     (context / "Containerfile").write_text(containerfile)
     storage = ["--storage-driver", "vfs"]
@@ -75,4 +111,4 @@ def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, s
     subprocess.run(["skopeo", "copy", "--quiet", targets["oci-archive"], targets["oci"]], check=True,
                    capture_output=True)
     subprocess.run(["buildah", "rmi", *storage, "-f", tag], capture_output=True)
-    return targets
+    (context / "rootfs.tar").unlink()

@@ -75,12 +75,15 @@ def interpreter(files: ImageFiles, config: dict, arch: str = "amd64", program: s
                       f"/usr/lib/python{tag}/dist-packages"]
         sites.append(f"{base_prefix}/lib/python{tag}/site-packages")
     machine = _ARCH.get(arch, arch)
+    builtins, patch = _scan_binaries(files, real, base_prefix, version[1])
+    if patch is not None and not version[2]:
+        version = (version[0], version[1], patch)
     suffixes = _extension_suffixes(files, dynload, version, machine)
     return Interpreter(
         executable=exe, version=version, implementation="cpython", cache_tag=f"cpython-{version[0]}{version[1]}",
         platform="linux", os_name="posix", machine=machine, prefix=venv_prefix or base_prefix,
         base_prefix=base_prefix, path=path, site_packages=[s for s in dict.fromkeys(sites) if files.is_dir(s)],
-        user_site=None, stdlib=stdlib, builtin_modules=frozenset(_builtins(files, real, base_prefix)),
+        user_site=None, stdlib=stdlib, builtin_modules=frozenset(builtins),
         frozen_modules=frozenset(_ALWAYS_FROZEN), builtin_attrs={}, builtins=frozenset(),
         extension_suffixes=suffixes, soabi=suffixes[0][1:-3] if suffixes[0].startswith(".cpython") else None,
         system_site_packages=cfg.get("include-system-site-packages", "false").lower() == "true",
@@ -135,8 +138,11 @@ def _extension_suffixes(files: ImageFiles, dynload: str, version: tuple[int, int
     return (f".{tag}-{machine}-linux-gnu.so", ".abi3.so", ".so")
 
 
-def _builtins(files: ImageFiles, real: str, base_prefix: str) -> set[str]:
+def _scan_binaries(files: ImageFiles, real: str, base_prefix: str, minor: int) -> tuple[set[str], int | None]:
+    """Built-in module names (``PyInit_NAME`` symbols) and the patch version (the ``PY_VERSION`` string, e.g.
+    ``3.11.2``, that ``sys.version`` starts with) read from the interpreter binary and libpython."""
     names = set(_ALWAYS_BUILTIN)
+    patch = None
     candidates = [real]
     for lib in (f"{base_prefix}/lib", "/usr/lib", "/usr/local/lib", f"/usr/lib/{_multiarch(files)}"):
         for name in files.listdir(lib) or {}:
@@ -148,7 +154,10 @@ def _builtins(files: ImageFiles, real: str, base_prefix: str) -> set[str]:
         except (OSError, ValueError):
             continue
         names.update(m.decode() for m in re.findall(rb"PyInit_([A-Za-z0-9_]+)\x00", data))
-    return names
+        found = re.search(rb"\x00" + f"3\\.{minor}\\.".encode() + rb"(\d+)(?:(?:a|b|rc)\d+)?\+?\x00", data)
+        if found and patch is None:
+            patch = int(found.group(1))
+    return names, patch
 
 
 def _multiarch(files: ImageFiles) -> str:
