@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,12 +31,22 @@ BIG = ["torch==2.13.0", "numpy", "sympy", "networkx", "jinja2", "markupsafe", "m
        "typing_extensions"]
 
 
+# Linux carries a process's peak RSS across exec (the kernel keeps the larger of the old and new memory's high
+# water mark), and subprocess starts children with vfork: a child's ru_maxrss would include this script's own
+# peak. So the command is started from a fresh, small interpreter that reports the child's peak alone.
+_LAUNCH = ("import os, sys\n"
+           "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,"
+           " file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),"
+           " (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])\n"
+           "print(os.wait4(pid, 0)[2].ru_maxrss)\n")
+
+
 def _timed(cmd: list[str], cwd: str | None = None) -> tuple[float, int]:
-    """Wall seconds and the peak RSS (KiB) of the child, from wait4."""
+    """Wall seconds and the peak RSS (KiB) of the command and the processes it waited for."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss
+    out = subprocess.run([sys.executable, "-S", "-c", _LAUNCH, *cmd], cwd=cwd, capture_output=True, text=True,
+                         check=True).stdout
+    return time.perf_counter() - start, int(out)
 
 
 def main() -> int:
@@ -67,7 +77,7 @@ def main() -> int:
             name = "blobs/sha256/" + layer["digest"].split(":")[1]
             out = layers_dir / f"{len(blobs)}.tar.gz"
             with open(out, "wb") as f:
-                f.write(tar.extractfile(name).read())
+                shutil.copyfileobj(tar.extractfile(name), f, 1 << 20)
             blobs.append(out)
     compressed = sum(p.stat().st_size for p in blobs)
     uncompressed = 0

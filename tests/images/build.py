@@ -91,7 +91,8 @@ def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, s
         if (cached / ".complete").exists():
             return targets
         shutil.rmtree(cached, ignore_errors=True)
-        _build(context, containerfile, tag, cached)
+        # the tag carries the key: runs sharing the builder's storage never push each other's images
+        _build(context, containerfile, f"{tag.rpartition(':')[0] or tag}:{key}", cached)
         (cached / ".complete").touch()
     return targets
 

@@ -48,7 +48,9 @@ class Interpreter:
 
     @property
     def in_venv(self) -> bool:
-        return os.path.realpath(self.prefix) != os.path.realpath(self.base_prefix)
+        # site.py sets sys.prefix to the venv and leaves sys.base_prefix alone (the ``venv`` docs); the
+        # strings are compared as is, since an image's paths are not the host's to resolve
+        return self.prefix != self.base_prefix
 
     @property
     def version_text(self) -> str:
