@@ -58,12 +58,29 @@ def pip_target(requirements: list[str], python_version: str = "3.11", platform: 
     return out
 
 
-def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, str]:
+STORAGE = ["--storage-driver", "vfs"]
+
+
+def storage_reference(tag: str) -> str:
+    """The containers-storage: target of an image kept in buildah's vfs store, naming the store as skopeo
+    needs it: ``containers-storage:[vfs@GRAPHROOT+RUNROOT]TAG``."""
+    info = json.loads(subprocess.run(["buildah", *STORAGE, "info"], check=True, capture_output=True).stdout)
+    store = info["store"]
+    return f"containers-storage:[vfs@{store['GraphRoot']}+{store['RunRoot']}]{tag}"
+
+
+def remove(tag: str) -> None:
+    """Remove an image kept in buildah's vfs store by ``build(..., keep=True)``."""
+    subprocess.run(["buildah", *STORAGE, "rmi", "-f", tag], capture_output=True)
+
+
+def build(context: Path, containerfile: str, tag: str, out: Path, keep: bool = False) -> dict[str, str]:
     """Build ``containerfile`` in ``context`` (the rootfs tar is linked in as rootfs.tar) and write the image
-    as oci-archive, docker-archive and oci layout under ``out``. Returns the targets by transport."""
+    as oci-archive, docker-archive and oci layout under ``out``. Returns the targets by transport. With
+    ``keep`` the image stays in buildah's store (``remove(tag)`` deletes it)."""
     shutil.copy(rootfs_tar(), context / "rootfs.tar")
     (context / "Containerfile").write_text(containerfile)
-    storage = ["--storage-driver", "vfs"]
+    storage = STORAGE
     subprocess.run(["buildah", "bud", *storage, "--isolation", "chroot", "-q", "-t", tag, "-f",
                     str(context / "Containerfile"), str(context)], check=True, capture_output=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,5 +91,6 @@ def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, s
     subprocess.run(["buildah", "push", *storage, tag, targets["docker-archive"]], check=True, capture_output=True)
     subprocess.run(["skopeo", "copy", "--quiet", targets["oci-archive"], targets["oci"]], check=True,
                    capture_output=True)
-    subprocess.run(["buildah", "rmi", *storage, "-f", tag], capture_output=True)
+    if not keep:
+        remove(tag)
     return targets
