@@ -99,8 +99,11 @@ def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | No
         tmp, local, local_ref, ref = skopeo.fetch(transport, ref, platform, tls_verify)
     try:
         image = _open_local(local, local_ref, platform)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, ImageError):  # name the target given, not the private copy just removed
+            shown = f"docker://{ref}" if transport == "docker" else f"{transport}:{ref}"
+            raise ImageError(f"{shown}: the copy read back is not a readable image: {exc}") from None
         raise
     image.transport, image.reference = transport, ref
     image.closers.insert(0, lambda: shutil.rmtree(tmp, ignore_errors=True))
