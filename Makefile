@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench clean image-tools
-IMAGE_TOOLS := buildah skopeo debootstrap
+IMAGE_TOOLS := buildah skopeo debootstrap docker-registry
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/deploycheck check examples/seed-incident || [ $$? -eq 1 ]
 
-# The tests on real images build them daemonless; Debian's packages provide the tools (installed when root).
+# The tests on real images build them daemonless; Debian's packages provide the tools (installed when root);
+# docker-registry is the distribution registry the docker:// tests push to on a loopback port.
 image-tools:
 	@missing=""; for t in $(IMAGE_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \

@@ -42,6 +42,7 @@ class Options:
     rev: str | None = None  # with source and app_dir: the revision the image should hold (DC501)
     app_dir: str | None = None  # where the repository's root is in the image
     progress: bool = False  # a progress bar on stderr while reading image layers (when it is a terminal)
+    tls_verify: bool | None = None  # docker:// only: False to reach a plain-HTTP registry (None: skopeo's default)
 
 
 @dataclass
@@ -106,9 +107,12 @@ def default_python(project: Project) -> tuple[str, str]:
 
 def run(opts: Options) -> Result:
     """Run every rule over the import closure of the entries, for a source tree or an image target
-    (``oci-archive:FILE``, ``oci:DIR``, ``docker-archive:FILE``). Raises ``UsageError`` for bad input."""
+    (``oci-archive:FILE``, ``oci:DIR``, ``docker-archive:FILE``, ``docker-daemon:NAME[:TAG]``, ``docker://REF``,
+    ``containers-storage:REF``). Raises ``UsageError`` for bad input."""
     if parse_target(opts.path) is not None:
         return _run_image(opts)
+    if opts.tls_verify is not None:
+        raise UsageError("--tls-verify applies to docker:// targets only")
     start = time.perf_counter()
     project = open_project(opts.path)
     if opts.python is not None:
@@ -126,9 +130,9 @@ def _run_image(opts: Options) -> Result:
     start = time.perf_counter()
     if opts.python is not None:
         raise UsageError("--python does not apply to an image: the image's own interpreter is used")
-    image = open_image(opts.path, opts.platform)
+    image = open_image(opts.path, opts.platform, opts.tls_verify)
     with progress.layer_bytes(sum(layer.size for layer in image.layers), opts.progress) as on_bytes:
-        files = ImageFiles(image, on_bytes=on_bytes)
+        files = ImageFiles(image, on_bytes=on_bytes)  # owns the image from here: files.close() closes it
     try:
         config = image.config
         env = image_python.environment(config)

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for an image: where the repository's root was copied (enables DC501 stale-file)")
     check.add_argument("--platform", default="linux/amd64",
                        help="for an image index with several platforms: which one to read (default linux/amd64)")
+    check.add_argument("--tls-verify", choices=["true", "false"],
+                       help="for docker://REF: false reaches a registry over plain HTTP or with an unverified "
+                            "certificate (default: verify)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
             platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
             progress=args.format == "text",
+            tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
         ))
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {exc}\n")

@@ -58,6 +58,22 @@ def pip_target(requirements: list[str], python_version: str = "3.11", platform: 
     return out
 
 
+STORAGE = ["--storage-driver", "vfs"]
+
+
+def storage_reference(tag: str) -> str:
+    """The containers-storage: target of an image kept in buildah's vfs store, naming the store as skopeo
+    needs it: ``containers-storage:[vfs@GRAPHROOT+RUNROOT]TAG``."""
+    info = json.loads(subprocess.run(["buildah", *STORAGE, "info"], check=True, capture_output=True).stdout)
+    store = info["store"]
+    return f"containers-storage:[vfs@{store['GraphRoot']}+{store['RunRoot']}]{tag}"
+
+
+def remove(tag: str) -> None:
+    """Remove an image kept in buildah's vfs store by ``build(..., keep=True)``."""
+    subprocess.run(["buildah", *STORAGE, "rmi", "-f", tag], capture_output=True)
+
+
 def _context_key(context: Path, containerfile: str) -> str:
     """What an image is built from: the Containerfile, every file of the context (path, mode, bytes or link
     target) and the root filesystem's own key."""
@@ -76,11 +92,14 @@ def _context_key(context: Path, containerfile: str) -> str:
     return h.hexdigest()[:16]
 
 
-def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, str]:
+def build(context: Path, containerfile: str, tag: str, out: Path, keep: bool = False) -> dict[str, str]:
     """Build ``containerfile`` in ``context`` (the rootfs tar is linked in as rootfs.tar) and write the image
     as oci-archive, docker-archive and oci layout. Returns the targets by transport. Images are cached by
-    their inputs (``_context_key``): a second build of the same inputs returns the cached archives, so ``out``
-    is used only when the cache directory cannot hold them."""
+    their inputs (``_context_key``): a second build of the same inputs returns the cached archives. With
+    ``keep`` the image is built afresh under ``tag``, written under ``out``, and stays in buildah's store
+    (``remove(tag)`` deletes it)."""
+    if keep:
+        return _build(context, containerfile, tag, out, keep=True)
     key = _context_key(context, containerfile)
     cached = CACHE / f"image-{key}"
     targets = {"oci-archive": f"oci-archive:{cached / 'image.oci.tar'}",
@@ -97,10 +116,10 @@ def build(context: Path, containerfile: str, tag: str, out: Path) -> dict[str, s
     return targets
 
 
-def _build(context: Path, containerfile: str, tag: str, out: Path) -> None:
+def _build(context: Path, containerfile: str, tag: str, out: Path, keep: bool = False) -> dict[str, str]:
     shutil.copy(rootfs_tar(), context / "rootfs.tar")
     (context / "Containerfile").write_text(containerfile)
-    storage = ["--storage-driver", "vfs"]
+    storage = STORAGE
     subprocess.run(["buildah", "bud", *storage, "--isolation", "chroot", "-q", "-t", tag, "-f",
                     str(context / "Containerfile"), str(context)], check=True, capture_output=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,5 +130,7 @@ def _build(context: Path, containerfile: str, tag: str, out: Path) -> None:
     subprocess.run(["buildah", "push", *storage, tag, targets["docker-archive"]], check=True, capture_output=True)
     subprocess.run(["skopeo", "copy", "--quiet", targets["oci-archive"], targets["oci"]], check=True,
                    capture_output=True)
-    subprocess.run(["buildah", "rmi", *storage, "-f", tag], capture_output=True)
     (context / "rootfs.tar").unlink()
+    if not keep:
+        remove(tag)
+    return targets

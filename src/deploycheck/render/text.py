@@ -24,6 +24,17 @@ def chain_text(f: Finding) -> str:
     return " → ".join(hops + [f.module])
 
 
+def image_line(image: dict) -> str:
+    """Which image and manifest were read: ``image docker://REF: manifest sha256:… (linux/amd64)``; for the
+    docker-archive form (``docker save``, the Docker daemon), which has no manifest digest, the config named
+    by its ``manifest.json``."""
+    t, ref = image["transport"], image["reference"]
+    shown = f"docker://{ref}" if t == "docker" else f"{t}:{ref}"
+    read = image["manifest"]
+    what = f"manifest {read}" if read.startswith(("sha256:", "sha512:")) else f"manifest.json with config {read}"
+    return f"image {shown}: {what} ({image['platform']})"
+
+
 def render(result: Result, stream=None, color: bool | None = None) -> None:
     console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True,
                       force_terminal=color, no_color=color is False)
@@ -47,6 +58,8 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         if f.distribution:
             console.print(Text(f"  = in distribution: {f.distribution[0]} {f.distribution[1]}", style="dim"))
         console.print()
+    if result.image:
+        console.print(Text(image_line(result.image), style="dim"))
     interp = result.interp
     summary = Text()
     status = "error" if result.errors else "ok"

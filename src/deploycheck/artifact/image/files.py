@@ -31,7 +31,7 @@ def wanted(path: str) -> bool:
 class ImageFiles:
     """Read-only view of an image's final tree: ``listdir``, ``is_dir``, ``is_file``, ``read_bytes`` by
     absolute image path, symbolic links resolved inside the image root. Call ``close()`` to delete the
-    private directory holding the kept contents."""
+    private directory holding the kept contents and to close the image (its archive, its fetched copy)."""
 
     def __init__(self, image: Image, keep: Callable[[str], bool] = wanted,
                  max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
@@ -49,6 +49,7 @@ class ImageFiles:
 
     def close(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.image.close()
 
     def listdir(self, path: str) -> dict[str, bool] | None:
         real = self.tree.resolve(path)

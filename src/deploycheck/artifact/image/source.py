@@ -1,8 +1,11 @@
 """Where an image is (the transport) and how to reach its manifest, config and layer blobs.
 
-Transports are named as in containers/image and skopeo: ``oci-archive:FILE`` (a tar of an OCI image layout),
-``oci:DIR`` (an OCI image layout directory, image-spec ``image-layout.md``), ``docker-archive:FILE`` (what
-``docker save`` writes: ``manifest.json`` naming a config file and layer tars).
+Transports are named as in containers/image and skopeo (``containers-transports(5)``): ``oci-archive:FILE``
+(a tar of an OCI image layout), ``oci:DIR`` (an OCI image layout directory, image-spec ``image-layout.md``),
+``docker-archive:FILE`` (what ``docker save`` writes: ``manifest.json`` naming a config file and layer tars).
+The other transports bring the image into a private temporary directory in one of those forms first:
+``docker-daemon:NAME[:TAG]`` through the Docker Engine API (``daemon.py``), ``docker://REF`` and
+``containers-storage:REF`` through ``skopeo copy`` (``skopeo.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tarfile
 from dataclasses import dataclass, field
 
@@ -19,6 +23,11 @@ _DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{32,128}$")
 INDEX_TYPES = {"application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json"}
 MAX_JSON_BYTES = 16 * 1024 * 1024
+LOCAL = ("oci-archive", "oci", "docker-archive")  # read in place
+FETCHED = ("docker-daemon", "containers-storage")  # copied to a private directory first; and docker://
+KNOWN = "oci-archive:FILE, oci:DIR, docker-archive:FILE, docker-daemon:NAME[:TAG], docker://REF, containers-storage:REF"
+# A target that looks like ``scheme:rest`` (containers-transports(5) names are lowercase words with dashes).
+_TRANSPORT_LIKE = re.compile(r"^([a-z][a-z0-9-]*):")
 
 
 @dataclass
@@ -46,22 +55,67 @@ class Image:
     manifest: str
     platform: str
     opener: object = field(repr=False, default=None)  # name -> binary file object
+    closers: list = field(repr=False, default_factory=list)  # called once by close(), last first
+
+    def close(self) -> None:
+        """Release what reading the image holds: open archives and the private copy of a fetched image."""
+        while self.closers:
+            self.closers.pop()()
 
 
 def parse_target(target: str) -> tuple[str, str] | None:
-    """``("oci-archive", "FILE")`` and the like for an image target, None for a plain directory path."""
-    for transport in ("oci-archive", "oci", "docker-archive"):
+    """``(transport, reference)`` for an image target (``("oci-archive", "FILE")``, ``("docker", "REF")`` for
+    ``docker://REF``), None for a plain directory path. Raises ImageError for a target that is not an existing
+    path and starts with what looks like a transport deploycheck does not read (``podman:x``, ``dir:x``)."""
+    for transport in LOCAL + FETCHED:
         if target.startswith(transport + ":"):
             return transport, target[len(transport) + 1:]
+    if target.startswith("docker://"):
+        return "docker", target[len("docker://"):]
+    m = _TRANSPORT_LIKE.match(target)
+    if m and not os.path.exists(target):
+        if m.group(1) == "docker":
+            raise ImageError(f"{target}: a registry image is written docker://REF (docker://{target[7:]})")
+        raise ImageError(f"{target}: unknown transport `{m.group(1)}` (deploycheck reads {KNOWN})")
     return None
 
 
-def open_image(target: str, platform: str = "linux/amd64") -> Image:
-    """Read an image's index, manifest and config. Raises ImageError for unreadable or malformed input."""
+def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | None = None) -> Image:
+    """Read an image's index, manifest and config. ``platform`` is ``os/arch[/variant]``; ``tls_verify``
+    False lets a ``docker://`` registry be reached over plain HTTP or with an unverified certificate (None:
+    skopeo's default, verify). The caller closes the Image (``Image.close``; ``ImageFiles.close`` does it).
+    Raises ImageError for unreadable or malformed input, an unreachable daemon or registry, a missing tool."""
     parsed = parse_target(target)
     if parsed is None:
-        raise ImageError(f"{target}: not an image reference (oci-archive:FILE, oci:DIR, docker-archive:FILE)")
+        raise ImageError(f"{target}: not an image reference ({KNOWN})")
     transport, ref = parsed
+    if tls_verify is not None and transport != "docker":
+        raise ImageError(f"--tls-verify applies to docker:// targets only, not to {transport}:")
+    if transport in LOCAL:
+        return _open_local(transport, ref, platform)
+    if transport == "docker-daemon":
+        from deploycheck.artifact.image import daemon
+
+        tmp, local, local_ref, ref = daemon.fetch(ref)
+    else:
+        from deploycheck.artifact.image import skopeo
+
+        tmp, local, local_ref, ref = skopeo.fetch(transport, ref, platform, tls_verify)
+    try:
+        image = _open_local(local, local_ref, platform)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, ImageError):  # name the target given, not the private copy just removed
+            shown = f"docker://{ref}" if transport == "docker" else f"{transport}:{ref}"
+            raise ImageError(f"{shown}: the copy read back is not a readable image: {exc}") from None
+        raise
+    image.transport, image.reference = transport, ref
+    image.closers.insert(0, lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return image
+
+
+def _open_local(transport: str, ref: str, platform: str) -> Image:
+    target = f"{transport}:{ref}"
     if transport == "oci":
         if not os.path.isdir(ref):
             raise ImageError(f"{target}: no such OCI layout directory")
@@ -72,9 +126,14 @@ def open_image(target: str, platform: str = "linux/amd64") -> Image:
         archive = _TarBlobs(ref)
     except (tarfile.TarError, OSError) as exc:
         raise ImageError(f"{target}: not a readable tar archive ({exc})") from None
-    if transport == "oci-archive":
-        return _oci(transport, ref, archive, platform)
-    return _docker(transport, ref, archive)
+    try:
+        image = _oci(transport, ref, archive, platform) if transport == "oci-archive" else _docker(transport, ref,
+                                                                                                  archive)
+    except BaseException:
+        archive.tar.close()
+        raise
+    image.closers.append(archive.tar.close)
+    return image
 
 
 class _DirBlobs:

@@ -1,0 +1,126 @@
+"""The ``docker-daemon:NAME[:TAG]`` transport: the image as a Docker daemon exports it through the Docker
+Engine API (``GET /_ping``, then ``GET /images/{name}/get``, whose body is the tar ``docker save`` writes),
+streamed into a private temporary directory and then read as ``docker-archive:``.
+
+The daemon is found as the Docker CLI finds it: ``DOCKER_HOST`` (``unix:///path`` or ``tcp://host[:port]``,
+port 2375 by default), else ``unix:///var/run/docker.sock``. TLS to the daemon (``DOCKER_TLS_VERIFY``) is
+not supported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from urllib.parse import quote, urlsplit
+
+from deploycheck.artifact.image.errors import ImageError
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+DEFAULT_TCP_PORT = 2375  # the Docker CLI's port for tcp:// without TLS
+PING_TIMEOUT = 5.0  # seconds to connect and to answer /_ping
+EXPORT_IDLE_TIMEOUT = 300.0  # seconds the export may go without sending a byte (the daemon assembles layers)
+MAX_ERROR_BYTES = 64 * 1024
+_IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def host() -> str:
+    """The daemon address in force: ``DOCKER_HOST`` or ``unix:///var/run/docker.sock``."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def normalize(name: str) -> str:
+    """The image reference to export: ``NAME:TAG``, ``NAME@DIGEST`` or an image ID ``sha256:HEX`` as given,
+    ``NAME`` as ``NAME:latest`` (as skopeo's docker-daemon transport and ``docker pull`` do; exporting a bare
+    repository name would export all its tags). Raises ImageError for an empty or malformed name."""
+    if not name or any(c.isspace() or ord(c) < 32 for c in name) or name.startswith("/"):
+        raise ImageError(f"docker-daemon:{name}: not an image name (docker-daemon:NAME[:TAG])")
+    if "@" in name or _IMAGE_ID.match(name) or ":" in name.rsplit("/", 1)[-1]:
+        return name
+    return name + ":latest"
+
+
+def _client(address: str, given: str):
+    import httpx  # imported here: only this transport needs it
+
+    if address.startswith("unix://"):
+        return httpx.Client(base_url="http://docker", transport=httpx.HTTPTransport(uds=address[len("unix://"):]),
+                            trust_env=False)
+    if address.startswith("tcp://"):
+        if os.environ.get("DOCKER_TLS_VERIFY"):
+            raise ImageError(f"docker-daemon:{given}: DOCKER_TLS_VERIFY is set and deploycheck does not speak TLS "
+                             f"to a Docker daemon; save the image with `docker save -o FILE {given}` and check "
+                             "docker-archive:FILE")
+        try:
+            parts = urlsplit(address)
+            port = parts.port or DEFAULT_TCP_PORT
+        except ValueError as exc:
+            raise ImageError(f"DOCKER_HOST={address}: not a valid address ({exc})") from None
+        if not parts.hostname:
+            raise ImageError(f"DOCKER_HOST={address}: no host name")
+        hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return httpx.Client(base_url=f"http://{hostname}:{port}", trust_env=False)
+    raise ImageError(f"DOCKER_HOST={address}: deploycheck reaches a Docker daemon over unix:// or tcp:// only")
+
+
+def _daemon_message(resp) -> str:
+    data = b""
+    for chunk in resp.iter_bytes():
+        data += chunk
+        if len(data) > MAX_ERROR_BYTES:
+            break
+    try:
+        return str(json.loads(data)["message"])
+    except (ValueError, KeyError, TypeError):
+        return data[:200].decode("utf-8", "replace").strip()
+
+
+def fetch(name: str) -> tuple[str, str, str, str]:
+    """Export image ``name`` from the Docker daemon into a new private directory (mode 0700).
+
+    Returns ``(directory, "docker-archive", archive path, reference)``; the caller removes the directory.
+    Raises ImageError when no daemon answers at the address (with ``docker save`` as the way around), when
+    the daemon has no such image (HTTP 404), or when the export fails; nothing is left behind then.
+    """
+    import httpx
+
+    ref = normalize(name)
+    address = host()
+    client = _client(address, name)
+    tmp = tempfile.mkdtemp(prefix="deploycheck-daemon-")
+    try:
+        with client:
+            try:
+                ping = client.get("/_ping", timeout=PING_TIMEOUT)
+            except httpx.TransportError as exc:
+                raise ImageError(f"docker-daemon:{name}: no Docker daemon at {address} ({exc or type(exc).__name__}); "
+                                 f"save the image with `docker save -o FILE {ref}` and check docker-archive:FILE"
+                                 ) from None
+            if ping.status_code != 200:
+                raise ImageError(f"docker-daemon:{name}: no Docker daemon at {address} (GET /_ping answered HTTP "
+                                 f"{ping.status_code}); save the image with `docker save -o FILE {ref}` and check "
+                                 "docker-archive:FILE")
+            path = os.path.join(tmp, "image.tar")
+            url = f"/images/{quote(ref, safe='/:@')}/get"
+            try:
+                with client.stream("GET", url, timeout=httpx.Timeout(PING_TIMEOUT, read=EXPORT_IDLE_TIMEOUT)) as resp:
+                    if resp.status_code == 404:
+                        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} has no image {ref} "
+                                         f"({_daemon_message(resp)})")
+                    if resp.status_code != 200:
+                        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the export "
+                                         f"(HTTP {resp.status_code}: {_daemon_message(resp)})")
+                    with open(path, "wb") as out:
+                        for chunk in resp.iter_bytes(1 << 20):
+                            out.write(chunk)
+            except httpx.TransportError as exc:
+                raise ImageError(f"docker-daemon:{name}: the export from the Docker daemon at {address} failed "
+                                 f"({exc or type(exc).__name__})") from None
+            except OSError as exc:
+                raise ImageError(f"docker-daemon:{name}: cannot store the exported image ({exc})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, "docker-archive", path, ref
