@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for an image: the project's source tree (its requires-python and requirements)")
     check.add_argument("--rev", help="with --source and --app-dir: the revision the image should hold (default HEAD)")
     check.add_argument("--app-dir", metavar="PATH",
-                       help="for an image: where the repository's root was copied (enables DC501 stale-file)")
+                       help="for an image: where the repository's root was copied (overrides the build file's COPY lines)")
+    check.add_argument("--containerfile", metavar="FILE",
+                       help="for an image: the build file whose COPY/ADD lines map --source into the image "
+                            "(default: Containerfile, then Dockerfile, in --source)")
     check.add_argument("--platform", default="linux/amd64",
                        help="for an image index with several platforms: which one to read (default linux/amd64)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         result = check_mod.run(check_mod.Options(
             path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
             platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
+            containerfile=args.containerfile,
         ))
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {exc}\n")
