@@ -31,7 +31,7 @@ from deploycheck.target.copymap import Copy, CopyMap, Ignore
 NAMES = ("Containerfile", "Dockerfile")  # the order buildah and podman look for them
 _FLAG = re.compile(r"--([A-Za-z][\w-]*)(?:=(\S*))?\s*")
 _DEFAULTS = re.compile(r"\$\{(\w+):([-+])([^}]*)\}")
-_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.I)
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _MAGIC = re.compile(r"[*?\[]")
 MAX_BUILD_FILE_BYTES = 1024 * 1024
 

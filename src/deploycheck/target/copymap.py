@@ -136,7 +136,7 @@ class CopyMap:
 
     def candidates(self, path: str) -> list[tuple[str, list[Copy]]]:
         """Repository paths that would be at the image path ``path``, best first, each with the copies that
-        suggest it: the copies covering the path (ignore file not applied), then the directories that the
+        suggest it in the build file's order: the copies covering the path (ignore file not applied), then the directories that the
         copies of its neighbours put side by side (``COPY main.py /srv/app/`` puts the context root at
         ``/srv/app``, so ``/srv/app/lib/util.py`` would be ``lib/util.py``)."""
         out: dict[str, list[Copy]] = {}
@@ -160,7 +160,8 @@ class CopyMap:
                 rel = posixpath.join(ctx, path[len(img.rstrip("/")) + 1:])
                 if copy not in out.setdefault(rel, []):
                     out[rel].append(copy)
-        return list(out.items())
+        order = {id(c): i for i, c in enumerate(self.copies)}
+        return [(rel, sorted(copies, key=lambda c: order[id(c)])) for rel, copies in out.items()]
 
     def why_missing(self, rel: str, copies: list[Copy]) -> str:
         """Why the repository file ``rel`` is not in the image, for DC502: the ignore pattern, or the copy
@@ -173,7 +174,7 @@ class CopyMap:
             return f"no {name} pattern excludes it, so no COPY/ADD line brings it in"
         covering = [c for c in copies if c.image_of(rel) is not None]
         if covering:
-            return (f"{covering[0].where} copies it, yet the image lacks it (built from another context, or "
+            return (f"{covering[-1].where} copies it, yet the image lacks it (built from another context, or "
                     "a later step removed it)")
         lines = ", ".join(dict.fromkeys(c.where for c in copies)) or "none"
         return f"no COPY/ADD line of {self.build_file} copies it (COPY lines: {lines})"
