@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     check.add_argument("--source", metavar="DIR",
                        help="for an image: the project's source tree (its requires-python and requirements)")
-    check.add_argument("--rev", help="with --source and --app-dir: the revision the image should hold (default HEAD)")
+    check.add_argument("--rev", help="with --source: the revision the image should hold (default HEAD; DC501)")
     check.add_argument("--app-dir", metavar="PATH",
                        help="for an image: where the repository's root was copied (overrides the build file's COPY lines)")
     check.add_argument("--containerfile", metavar="FILE",
