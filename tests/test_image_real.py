@@ -118,16 +118,16 @@ def copied_image(tmp_path_factory):
 
 
 def test_module_no_copy_line_brings_in_is_named_from_the_containerfile(copied_image):
-    ctx, target, first, head = copied_image
+    ctx, target, _, _ = copied_image
     code, doc = cli_json("check", target, "--no-cache", "--source", ctx)
     assert code == 1
     assert sorted(f["code"] for f in doc["findings"]) == ["DC501", "DC502", "DC502"]  # DC502 replaces DC101
     got = sorted((f["code"], f["symbol"], f["message"]) for f in doc["findings"] if f["code"] == "DC502")
     assert got == [
-        ("DC502", "app.settings_local", "No module named 'app.settings_local' in the image, but the source has "
-                                        "app/settings_local.py: .dockerignore pattern '**/*_local.py' excludes it"),
-        ("DC502", "lib", "No module named 'lib' in the image, but the source has lib/__init__.py: no COPY/ADD line "
-                         "of Containerfile copies it (COPY lines: Containerfile:5, Containerfile:6)"),
+        ("DC502", "app.settings_local", ("No module named 'app.settings_local' in the image, but the source has "
+                                         "app/settings_local.py: .dockerignore pattern '**/*_local.py' excludes it")),
+        ("DC502", "lib", ("No module named 'lib' in the image, but the source has lib/__init__.py: no COPY/ADD line "
+                          "of Containerfile copies it (COPY lines: Containerfile:5, Containerfile:6)")),
     ]
     lib = next(f for f in doc["findings"] if f["symbol"] == "lib")
     assert (lib["path"], lib["line"], lib["module"]) == ("/srv/app/main.py", 3, "main")
