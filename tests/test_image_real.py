@@ -1,7 +1,7 @@
 """Real images built daemonless (debootstrap + buildah), read through each transport, with exactly the
 expected findings: a clean service, dependency drift inside the image, a module dropped by .dockerignore,
 an entry point naming a missing attribute, a wheel built for another Python, a Python older than the
-project requires."""
+project requires, and through the Containerfile's COPY lines: a module no line copies and a stale file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import cli_json
+from conftest import cli, cli_json
 from images.build import build, pip_target, tools_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(tools_missing()), reason=f"needs {tools_missing()}")]
@@ -85,3 +85,78 @@ def test_foreign_wheel_and_python_version(tmp_path):
                     "CMD [\"python3\", \"-m\", \"app.main\"]\n", "dc-abi:1", tmp_path / "out")
     code, got, _ = _findings(targets["oci"], "--source", ctx)
     assert code == 1 and got == [("DC503", "requires-python"), ("DC504", "MarkupSafe")]
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+COPY_LINES = BASE + """COPY app/ /srv/app/app/
+COPY main.py /srv/app/
+CMD ["python3", "main.py"]
+"""
+
+
+@pytest.fixture(scope="module")
+def copied_image(tmp_path_factory):
+    """An image whose Containerfile copies app/ and main.py but not lib/, built from a first commit; the
+    repository then moves on to a second commit that changes app/models.py."""
+    tmp = tmp_path_factory.mktemp("copymap")
+    ctx = _context(tmp, {
+        "main.py": "from app import models\nfrom app import settings_local\nimport lib.util\n\nmodels.run()\n",
+        "app/__init__.py": "", "app/models.py": "def run():\n    return 1\n", "app/settings_local.py": "DEBUG = 0\n",
+        "lib/__init__.py": "", "lib/util.py": "X = 1\n", ".dockerignore": "**/*_local.py\n"})
+    _git(tmp, "init", "-q", str(ctx))
+    _git(ctx, "add", ".")
+    _git(ctx, "commit", "-qm", "first")
+    first = _git(ctx, "rev-parse", "HEAD")
+    targets = build(ctx, COPY_LINES, "dc-copymap:1", tmp / "out")
+    (ctx / "app" / "models.py").write_text("def run():\n    return 2\n")
+    _git(ctx, "commit", "-qam", "second")
+    return ctx, targets["oci-archive"], first, _git(ctx, "rev-parse", "HEAD")
+
+
+def test_module_no_copy_line_brings_in_is_named_from_the_containerfile(copied_image):
+    ctx, target, _, _ = copied_image
+    code, doc = cli_json("check", target, "--no-cache", "--source", ctx)
+    assert code == 1
+    assert sorted(f["code"] for f in doc["findings"]) == ["DC501", "DC502", "DC502"]  # DC502 replaces DC101
+    got = sorted((f["code"], f["symbol"], f["message"]) for f in doc["findings"] if f["code"] == "DC502")
+    assert got == [
+        ("DC502", "app.settings_local", ("No module named 'app.settings_local' in the image, but the source has "
+                                         "app/settings_local.py: .dockerignore pattern '**/*_local.py' excludes it")),
+        ("DC502", "lib", ("No module named 'lib' in the image, but the source has lib/__init__.py: no COPY/ADD line "
+                          "of Containerfile copies it (COPY lines: Containerfile:5, Containerfile:6)")),
+    ]
+    lib = next(f for f in doc["findings"] if f["symbol"] == "lib")
+    assert (lib["path"], lib["line"], lib["module"]) == ("/srv/app/main.py", 3, "main")
+
+
+def test_stale_image_found_through_the_containerfile_without_app_dir(copied_image):
+    ctx, target, first, head = copied_image
+    code, doc = cli_json("check", target, "--no-cache", "--source", ctx, "--containerfile", ctx / "Containerfile")
+    assert code == 1
+    stale = [(f["path"], f["symbol"], f["message"]) for f in doc["findings"] if f["code"] == "DC501"]
+    [(path, symbol, message)] = stale
+    assert (path, symbol) == ("/srv/app/app/models.py", "app/models.py")
+    assert message.startswith(f"app/models.py differs from HEAD ({head[:12]}): image blob ")
+    assert message.endswith(f"; the image's version is from commit {first[:12]}")
+    # at the first commit the image is current: only the modules left out remain
+    code, doc = cli_json("check", target, "--no-cache", "--source", ctx, "--rev", first)
+    assert sorted((f["code"], f["symbol"]) for f in doc["findings"]) == [("DC502", "app.settings_local"),
+                                                                       ("DC502", "lib")]
+    # --app-dir overrides the Containerfile: the whole repository is expected at /srv/app, so lib/ is
+    # missing with no COPY line to name
+    code, doc = cli_json("check", target, "--no-cache", "--source", ctx, "--rev", first, "--app-dir", "/srv/app")
+    lib = next(f["message"] for f in doc["findings"] if f["symbol"] == "lib")
+    assert lib.endswith("lib/__init__.py: no .dockerignore pattern excludes it, so no COPY/ADD line brings it in")
+
+
+def test_containerfile_option_needs_source_and_a_file(copied_image):
+    ctx, target, _, _ = copied_image
+    code, _, err = cli("check", target, "--containerfile", ctx / "Containerfile")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, "deploycheck: error: --containerfile needs --source (the repository the image was built from)")
+    code, _, err = cli("check", target, "--source", ctx, "--containerfile", ctx / "nope")
+    assert (code, err.strip()) == (2, f"deploycheck: error: --containerfile {ctx / 'nope'}: not a file")

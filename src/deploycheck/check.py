@@ -25,7 +25,7 @@ from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.render import progress
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
-from deploycheck.target import declared, gitsource
+from deploycheck.target import containerfile, copymap, declared, gitsource
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
@@ -43,6 +43,7 @@ class Options:
     app_dir: str | None = None  # where the repository's root is in the image
     progress: bool = False  # a progress bar on stderr while reading image layers (when it is a terminal)
     tls_verify: bool | None = None  # docker:// only: False to reach a plain-HTTP registry (None: skopeo's default)
+    containerfile: str | None = None  # the build file mapping the repository into the image
 
 
 @dataclass
@@ -155,13 +156,7 @@ def _run_image(opts: Options) -> Result:
             if not os.path.isdir(opts.source):
                 raise UsageError(f"--source {opts.source}: not a directory")
             source = declared.read(opts.source)
-        stale = None
-        if opts.app_dir is not None:
-            if opts.source is None:
-                raise UsageError("--app-dir needs --source (the repository the image was built from)")
-            rev = opts.rev or "HEAD"
-            stale = {"repo": opts.source, "rev": rev, "commit": gitsource.resolve(opts.source, rev),
-                     "app_dir": posixpath.normpath("/" + opts.app_dir.lstrip("/")), "labels": config.get("Labels") or {}}
+        stale = _image_source(opts, files, config.get("Labels") or {})
         result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
                           stale)
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
@@ -171,8 +166,31 @@ def _run_image(opts: Options) -> Result:
         files.close()
 
 
+def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.ImageSource | None:
+    """What DC501 and DC502 compare the image with: ``--app-dir`` when given, else the COPY/ADD lines of
+    the build file (``--containerfile``, or Containerfile/Dockerfile in ``--source``); None without one.
+    The commit is resolved when ``--app-dir`` or ``--rev`` is given (UsageError when it cannot be), else
+    only when the source is a git repository."""
+    if opts.source is None:
+        for flag, value in (("--app-dir", opts.app_dir), ("--containerfile", opts.containerfile)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --source (the repository the image was built from)")
+        return None
+    if opts.app_dir is not None:
+        mapping = copymap.from_app_dir(opts.source, opts.app_dir)
+    else:
+        build_file = containerfile.find(opts.source, opts.containerfile)
+        if build_file is None:
+            return None
+        mapping = containerfile.parse(build_file, opts.source, files.is_dir)
+    rev = opts.rev or "HEAD"
+    explicit = opts.app_dir is not None or opts.rev is not None
+    commit = gitsource.resolve(opts.source, rev) if explicit or gitsource.is_repository(opts.source) else None
+    return copymap.ImageSource(opts.source, rev, commit, mapping, labels)
+
+
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
-             launch: list, start: float, declarations=None, stale: dict | None = None) -> Result:
+             launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None) -> Result:
     for e in entries:
         if not all(part.isidentifier() for part in e.split(".")):
             raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")

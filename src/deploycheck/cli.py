@@ -35,9 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     check.add_argument("--source", metavar="DIR",
                        help="for an image: the project's source tree (its requires-python and requirements)")
-    check.add_argument("--rev", help="with --source and --app-dir: the revision the image should hold (default HEAD)")
+    check.add_argument("--rev", help="with --source: the revision the image should hold (default HEAD; DC501)")
     check.add_argument("--app-dir", metavar="PATH",
-                       help="for an image: where the repository's root was copied (enables DC501 stale-file)")
+                       help="for an image: where the repository's root was copied (overrides the build file's COPY lines)")
+    check.add_argument("--containerfile", metavar="FILE",
+                       help="for an image: the build file whose COPY/ADD lines map --source into the image "
+                            "(default: Containerfile, then Dockerfile, in --source)")
     check.add_argument("--platform", default="linux/amd64",
                        help="for an image index with several platforms: which one to read (default linux/amd64)")
     check.add_argument("--tls-verify", choices=["true", "false"],
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
             progress=args.format == "text",
             tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
+            containerfile=args.containerfile,
         ))
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {exc}\n")

@@ -12,6 +12,7 @@ from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index.program import Node, Program
 from deploycheck.index.ruff import Diagnostic
 from deploycheck.index.summary import FUNCTION, TYPING, ImportSite, Summary
+from deploycheck.target.copymap import ImageSource
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Context:
     infile: dict[str, list[Diagnostic]] = field(default_factory=dict)
     launch: list = field(default_factory=list)  # entries an image's command names (LaunchEntry)
     declared: object = None  # what the project declares (target.declared.Declared), None when unknown
-    stale: dict | None = None  # for DC501: repo, rev, commit, app_dir, labels
+    stale: ImageSource | None = None  # for DC501 and DC502: the repository and how it maps into the image
 
     def modules(self) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order."""

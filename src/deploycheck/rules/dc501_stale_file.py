@@ -2,11 +2,13 @@
 
 Why it crashes: the incident behind this project: the image was built from older code than the commit CI
 tested, so a fix that was in the source was not in the image. With ``--source DIR [--rev REV]`` (default
-``HEAD``) and ``--app-dir PATH`` (where the repository's root was copied in the image, e.g. ``/srv/app``),
-every Python file of the application in the image is compared with the file at that commit by git blob id (no
-checkout); each differing file is listed with both ids and, when the repository's history has the image's
-version, the commit it came from. The image label ``org.opencontainers.image.revision``, when present, is
-compared with the revision too.
+``HEAD``; DIR a git repository), the Python files that the build file's ``COPY``/``ADD`` lines put in the
+image (``Containerfile`` or ``Dockerfile`` in DIR, or ``--containerfile FILE``), or with ``--app-dir PATH``
+every Python file under ``PATH`` (where the repository's root was copied, e.g. ``/srv/app``), are compared
+with the file at that commit by git blob id (no checkout); each differing file is listed with both ids and,
+when the repository's history has the image's version, the commit it came from. A file under a copied
+directory that the source lacks is reported when the source has its directory. The image label
+``org.opencontainers.image.revision``, when present, is compared with the revision too.
 
 Example: ``/srv/app/app/db.py`` is blob ``3f2a…`` in the image, ``9c41…`` at ``HEAD``; the image's version is
 from commit ``a1b2…``.
@@ -27,18 +29,24 @@ NAME = "stale-file"
 
 def check(ctx: Context) -> Iterator[Finding]:
     stale = ctx.stale
-    if stale is None:
+    if stale is None or stale.commit is None:
         return
-    repo, rev, commit, app_dir, labels = stale["repo"], stale["rev"], stale["commit"], stale["app_dir"], stale["labels"]
-    label = labels.get("org.opencontainers.image.revision")
+    rev, commit = stale.rev, stale.commit
+    label = stale.labels.get("org.opencontainers.image.revision")
     if label and not commit.startswith(label) and label != rev:
         yield Finding(CODE, ERROR, f"the image's label org.opencontainers.image.revision is {label}, "
                       f"but --rev {rev} is {commit[:12]}", "<image config: Labels>", 0, 0,
                       symbol="org.opencontainers.image.revision", origin="project")
-    source = gitsource.tree(repo, commit)
+    source = gitsource.tree(stale.repo, commit)
+    source_dirs = {""}
+    for p in source:
+        while (p := posixpath.dirname(p)) and p not in source_dirs:
+            source_dirs.add(p)
     files = ctx.distributions.files
-    for path in sorted(_app_files(files, app_dir)):
-        rel = posixpath.relpath(path, app_dir)
+    for path in _app_files(files, stale.mapping.image_roots()):
+        rel = stale.mapping.source_path(path, source.__contains__)
+        if rel is None or (rel not in source and posixpath.dirname(rel) not in source_dirs):
+            continue  # not from the repository, or in a directory the source never had (made by the build)
         try:
             data = files.read_bytes(path)
         except (OSError, ValueError):
@@ -50,7 +58,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         elif source_blob == image_blob:
             continue
         else:
-            origin = gitsource.commits_with(repo, image_blob, rel)
+            origin = gitsource.commits_with(stale.repo, image_blob, rel)
             came = f"; the image's version is from commit {origin[0][:12]}" if origin else \
                 "; the image's version is in no commit of the repository"
             message = (f"{rel} differs from {rev} ({commit[:12]}): image blob {image_blob[:12]}, "
@@ -58,9 +66,15 @@ def check(ctx: Context) -> Iterator[Finding]:
         yield Finding(CODE, ERROR, message, path, 1, 0, symbol=rel, origin="project")
 
 
-def _app_files(files, app_dir: str) -> list[str]:
-    out = []
-    stack = [app_dir]
+def _app_files(files, roots: list[tuple[str, bool]]) -> list[str]:
+    """The Python files in the image at the copies' destinations, sorted."""
+    out = set()
+    stack = []
+    for path, is_dir in roots:
+        if is_dir:
+            stack.append(path)
+        elif path.endswith(".py") and files.is_file(path):
+            out.add(path)
     while stack:
         d = stack.pop()
         for name, is_dir in (files.listdir(d) or {}).items():
@@ -69,5 +83,5 @@ def _app_files(files, app_dir: str) -> list[str]:
                 if name not in ("__pycache__", ".git") and not name.endswith((".dist-info", ".egg-info")):
                     stack.append(full)
             elif name.endswith(".py"):
-                out.append(full)
-    return out
+                out.add(full)
+    return sorted(out)

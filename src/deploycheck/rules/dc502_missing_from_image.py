@@ -1,21 +1,25 @@
 """DC502 missing-from-image: a module the image imports exists in the source but not in the image.
 
 Why it crashes: ``ModuleNotFoundError`` at start, although the module is right there in the repository: a
-``.dockerignore`` pattern or a missing ``COPY`` left it out of the build context. With ``--source DIR`` and
-``--app-dir PATH``, every import that fails in the image (what DC101 would report in project code) is looked
-up in the source tree at the same place; when it is there, this finding replaces DC101 and names the
-``.dockerignore`` pattern that excludes it (gitignore-style matching with pathspec), or says that no
-pattern does (then a ``COPY``/``ADD`` line does not bring it in).
+``.dockerignore`` pattern left it out of the build context, or no ``COPY`` line copies it. With ``--source
+DIR`` and a map of the repository into the image (the ``COPY``/``ADD`` lines of ``Containerfile`` or
+``Dockerfile`` in DIR, or of ``--containerfile FILE``; or ``--app-dir PATH``, which overrides them), every
+import that fails in the image (what DC101 would report in project code) is looked up in the source at the
+place the map gives, or, when no line copies that place, beside the files that the lines put next to it
+(``COPY main.py /srv/app/`` puts the repository root at ``/srv/app``). When the file is there, this finding
+replaces DC101 and names the ignore file's pattern that excludes it (Docker's rules: patterns rooted at the
+context, ``!`` exceptions, the last match wins; ``.containerignore`` is read before ``.dockerignore``), or
+the ``COPY`` lines that copy its neighbours but not it.
 
-Example: ``app/settings_local.py`` matched by ``*_local.py`` in .dockerignore.
+Examples: ``app/settings_local.py``: ``.dockerignore pattern '**/*_local.py' excludes it``;
+``lib/util.py``: ``no COPY/ADD line of Containerfile copies it (COPY lines: Containerfile:6)``.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterator
-
-import pathspec
 
 from deploycheck.findings.finding import Finding
 from deploycheck.index.program import MISSING
@@ -25,32 +29,19 @@ CODE = "DC502"
 NAME = "missing-from-image"
 
 
-def source_file(ctx: Context, module: str) -> str | None:
-    """The file of ``module`` in the source tree mapped to the image's application directory, if any."""
-    stale = ctx.stale
-    if not stale:
+def source_file(ctx: Context, module: str) -> tuple[str, list] | None:
+    """The repository file of ``module`` that would be in the image but is not, with the copies that
+    suggest where it belongs; None when the source has no such file."""
+    if not ctx.stale:
         return None
-    repo, app_dir = stale["repo"], stale["app_dir"]
+    mapping = ctx.stale.mapping
     for root in ctx.program.search_path.project_roots:
-        if root != app_dir and not root.startswith(app_dir.rstrip("/") + "/"):
-            continue
-        base = os.path.join(repo, os.path.relpath(root, app_dir), *module.split("."))
-        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-            if os.path.isfile(candidate):
-                return os.path.normpath(candidate)
+        base = posixpath.join(root, *module.split("."))
+        for path in (base + ".py", base + "/__init__.py"):
+            for rel, copies in mapping.candidates(path):
+                if os.path.isfile(os.path.join(ctx.stale.repo, rel)):
+                    return rel, copies
     return None
-
-
-def _why(repo: str, rel: str) -> str:
-    try:
-        with open(os.path.join(repo, ".dockerignore"), encoding="utf-8", errors="replace") as f:
-            patterns = [p.strip() for p in f.read().splitlines() if p.strip() and not p.startswith("#")]
-    except OSError:
-        patterns = []
-    matching = [p for p in patterns if not p.startswith("!") and pathspec.GitIgnoreSpec.from_lines([p]).match_file(rel)]
-    if matching and pathspec.GitIgnoreSpec.from_lines(patterns).match_file(rel):
-        return f".dockerignore pattern '{matching[-1]}' excludes it"
-    return "no .dockerignore pattern excludes it, so no COPY/ADD line brings it in"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -75,7 +66,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             found = source_file(ctx, module)
             if found is None:
                 continue
-            rel = os.path.relpath(found, ctx.stale["repo"])
+            rel, copies = found
             yield ctx.finding(CODE, sev, f"No module named '{module}' in the image, but the source has {rel}: "
-                              f"{_why(ctx.stale['repo'], rel)}", name, node, line, col, symbol=module,
-                              context=site.context)
+                              f"{ctx.stale.mapping.why_missing(rel, copies)}", name, node, line, col,
+                              symbol=module, context=site.context)

@@ -26,6 +26,15 @@ def _git(repo: str, *args: str) -> str:
     return proc.stdout
 
 
+def is_repository(path: str) -> bool:
+    """Whether ``path`` is inside a git work tree (False too when the git command is missing)."""
+    if shutil.which("git") is None:
+        return False
+    proc = subprocess.run(["git", "-C", path, "rev-parse", "--is-inside-work-tree"], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
 def resolve(repo: str, rev: str) -> str:
     """The full commit id of ``rev``; raises UsageError when ``repo`` is not a git repository or lacks it."""
     return _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
