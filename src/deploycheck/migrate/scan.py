@@ -35,7 +35,7 @@ from deploycheck.index.store import Cache, content_key
 from deploycheck.index.summary import TYPING, VALUE, Summary
 from deploycheck.index.walker import Walker, _Scope, _State
 
-SCAN_VERSION = "1"
+SCAN_VERSION = "2"  # bumped whenever what a scan records changes (part of the cache key)
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ATTR_CALLS = {"getattr", "hasattr", "setattr", "delattr"}
 
@@ -79,6 +79,7 @@ class RefWalker(Walker):
         self._st: _State | None = None
         self._dead = 0
         self._recorded: set[int] = set()  # string constants already recorded as import_module arguments
+        self._covered: set[int] = set()
 
     def col(self, line: int, col: int) -> int:
         """A character column from ``ast``'s UTF-8 byte offset."""
@@ -140,6 +141,10 @@ class RefWalker(Walker):
 
     def expr(self, node, st):
         kind = type(node)
+        if id(node) in self._covered:  # the object of a getattr(...) already recorded with its attribute
+            if kind is not ast.Name:
+                super().expr(node, st)
+            return
         if kind is ast.Name:
             if isinstance(node.ctx, ast.Load):
                 self._use(node.id, (), node, st, False)
@@ -188,6 +193,7 @@ class RefWalker(Walker):
                                          and (func.value.id if isinstance(func.value, ast.Name) else func.value.attr) == "patch")):
             obj, attr = args[0], args[1].value
             if attr.isidentifier():
+                self._covered.add(id(obj))
                 chain: list[str] = [attr]
                 while isinstance(obj, ast.Attribute):
                     chain.append(obj.attr)
