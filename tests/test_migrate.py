@@ -166,6 +166,8 @@ new = "lib.modern.helper2()"
     "lib/legacy.py": "def helper():\n    return 1\n\n\ndef other():\n    return 2\n",
     "lib/modern.py": "def helper2():\n    return 1\n",
     "lib/reexport.py": "from lib.legacy import helper as public_helper\n",
+    "lib/alias.py": "from lib.legacy import helper as h1\n",
+    "uses2.py": "from lib.alias import h1\n\nx = h1()\n",  # never spells `helper`: found through the alias
     "uses.py": (
         "import importlib\n"
         "from lib import legacy\n"                               # 2: import of the module (old-module)
@@ -190,6 +192,7 @@ def test_references_are_found_semantically(tmp_path):
     doc = {m["id"]: m for m in _status(proj)["migrations"]}
     mod = [(r["path"], r["line"], r["kind"], r["rewritable"]) for r in doc["old-module"]["references"]]
     assert mod == [
+        ("lib/alias.py", 1, "import", False),
         ("lib/reexport.py", 1, "import", False),   # imports something inside the module
         ("uses.py", 2, "import", True),
         ("uses.py", 3, "import", False),            # `public_helper` is lib.legacy.helper
@@ -198,16 +201,31 @@ def test_references_are_found_semantically(tmp_path):
         ("uses.py", 6, "getattr", False),
         ("uses.py", 7, "import_module", False),
         ("uses.py", 12, "attribute", False),        # no mapping for `other`
+        ("uses2.py", 1, "import", False),
     ]
     func = [(r["path"], r["line"], r["kind"], r["rewritable"]) for r in doc["old-func"]["references"]]
     assert func == [
+        ("lib/alias.py", 1, "import", True),
         ("lib/reexport.py", 1, "import", True),
         ("uses.py", 3, "import", True),
         ("uses.py", 5, "call", True),
         ("uses.py", 6, "getattr", False),
         ("uses.py", 8, "name", False),
         ("uses.py", 9, "call", True),
+        ("uses2.py", 1, "import", True),
+        ("uses2.py", 3, "call", True),
     ]
+    # status reads only the files that can hold a reference; it finds exactly what a scan of every file finds
+    from deploycheck.migrate.workspace import open_workspace
+    from deploycheck.target.project import open_project
+
+    project = open_project(str(proj))
+    full = open_workspace(str(proj), PY, no_cache=True, project=project)
+    some = open_workspace(str(proj), PY, no_cache=True, project=project, only=project.config.migrations)
+    assert len(full.refs) == 7 and len(some.refs) == 6  # lib/__init__.py names neither `helper` nor an alias
+    for m in project.config.migrations:
+        old, problem = full.canonical(m)
+        assert problem is None and full.references(m, old) == some.references(m, old)
 
 
 # -- apply -------------------------------------------------------------------------------------------------

@@ -54,19 +54,17 @@ class Resolver:
             return own
         descs = summ.bindings.get(name)
         if descs:
-            live = []
-            for d in descs:
-                if isinstance(d, (tuple, list)) and d[0] == "b":
-                    if program.branch_runs(module, d[1]) is not False:
-                        return own  # a value bound in an except/else branch that may run
-                    continue
-                live.append(d)
-            if not live or VALUE in live:
+            if VALUE in descs:
                 return own
+            live = [d for d in descs if not (isinstance(d, (tuple, list)) and d[0] == "b")]
             paths = {self.descriptor(module, mod.is_package, d) for d in live}
-            if len(paths) == 1 and None not in paths:
-                return paths.pop()  # type: ignore[return-value]
-            return own
+            if len(paths) != 1 or None in paths:
+                return own
+            path = paths.pop()
+            if len(live) < len(descs) and any(program.branch_runs(module, d[1]) is not False
+                                               for d in descs if d not in live):
+                return own  # a value bound in an except/else branch that may run instead
+            return path  # type: ignore[return-value]
         if mod.is_package and program.find(own) is not None:
             return own
         for site in summ.imports:

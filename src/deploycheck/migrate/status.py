@@ -13,6 +13,7 @@ from deploycheck.migrate import journal, state
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
+from deploycheck.target.project import open_project
 
 
 @dataclass
@@ -81,8 +82,8 @@ def run(path: str, python: str | None = None, cache_dir: str | None = None, no_c
     """Status of every declared migration of the project at ``path``."""
     start = time.perf_counter()
     journal.recover(os.path.abspath(path))
-    ws = open_workspace(path, python, cache_dir, no_cache)
-    _refuse_syntax_errors(ws, fatal=False)
+    project = open_project(path)
+    ws = open_workspace(path, python, cache_dir, no_cache, project=project, only=ensure_declared(project))
     result = StatusResult(ws, compute(ws, ensure_declared(ws.project)))
     result.seconds = time.perf_counter() - start
     return result

@@ -78,10 +78,12 @@ def canonical(program: Program, resolver: Resolver, old: str) -> tuple[str, str 
 
 
 def open_workspace(path: str, python: str | None = None, cache_dir: str | None = None, no_cache: bool = False,
-                   files=None, project: Project | None = None, interp: Interpreter | None = None) -> Workspace:
+                   files=None, project: Project | None = None, interp: Interpreter | None = None,
+                   only: list[Migration] | None = None) -> Workspace:
     """Open the project at ``path``, probe its interpreter (``--python`` or the project's default, as
-    ``check`` does), and scan every Python file under the root through ``files`` (the host's by default; an
-    overlay for the in-memory re-check). Raises ``UsageError`` for bad input."""
+    ``check`` does), read every Python file under the root through ``files`` (the host's by default; an
+    overlay for the in-memory re-check) and scan them: all of them, or with ``only``, the files that can hold a
+    reference of those migrations (see ``candidates``). Raises ``UsageError`` for bad input."""
     files = files or HostFiles()
     project = project or open_project(path)
     if interp is None:
@@ -105,15 +107,57 @@ def open_workspace(path: str, python: str | None = None, cache_dir: str | None =
             contents[p] = files.read_bytes(p)
         except (OSError, ValueError) as exc:
             unreadable[p] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    refs, hashes, parsed = scan_files(contents, facts, cache)
     modules = {file: name for name, file in project.modules.items()}
-    for p, fr in refs.items():
-        # The scan's summary is the engine's summary of the same bytes: the program need not parse them again.
-        if p in modules and p not in store.summaries:
-            store.summaries[p] = fr.summary
-            store.hashes[p] = hashes[p]
+    ws = Workspace(project, interp, program, files, contents, {}, {}, modules, unreadable)
+
+    def scan(batch: dict[str, bytes]) -> None:
+        refs, hashes, parsed = scan_files(batch, facts, cache)
+        ws.refs.update(refs)
+        ws.hashes.update(hashes)
+        ws.parsed += parsed
+        for p, fr in refs.items():
+            # The scan's summary is the engine's summary of the same bytes: the program need not parse them again.
+            if p in modules and p not in store.summaries:
+                store.summaries[p] = fr.summary
+                store.hashes[p] = hashes[p]
+
+    if only is None:
+        scan(contents)
+    else:
+        candidates(ws, only, scan)
     cache.flush()
-    return Workspace(project, interp, program, files, contents, hashes, refs, modules, unreadable, parsed)
+    return ws
+
+
+def candidates(ws: Workspace, migrations: list[Migration], scan) -> None:
+    """Scan only the files that can hold a reference: a reference to ``old`` spells, somewhere in its file,
+    either the last name of ``old`` or a name some module binds to ``old`` (``from m import Old as O``; a star
+    import or an attribute chain keeps the name). So files are scanned in rounds: those that mention a known
+    name, then those that mention a name the scanned files bind to ``old``, until no new name turns up."""
+    olds: list[str] = []
+    needles: set[bytes] = set()
+    for m in migrations:
+        old, _ = ws.canonical(m)
+        olds.append(old)
+        needles.update({m.old.rpartition(".")[2].encode(), old.rpartition(".")[2].encode()})
+    resolvers = [ws.resolver(old) for old in olds]
+    scanned: set[str] = set()
+    while True:
+        batch = {p: d for p, d in ws.contents.items() if p not in scanned and any(n in d for n in needles)}
+        if not batch:
+            return
+        scanned.update(batch)
+        scan(batch)
+        for p in batch:
+            fr = ws.refs[p]
+            module, is_pkg = ws.modules.get(p), p.endswith("__init__.py")
+            for name, descs in fr.summary.bindings.items():
+                if name.encode() in needles:
+                    continue
+                for d in descs:
+                    if any(r.descriptor(module, is_pkg, d) == old for r, old in zip(resolvers, olds)):
+                        needles.add(name.encode())
+                        break
 
 
 def find_migration(project: Project, mid: str) -> Migration:

@@ -38,9 +38,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         return
     from deploycheck.migrate import state
     from deploycheck.migrate.finder import find
-    from deploycheck.migrate.resolve import Resolver
-    from deploycheck.migrate.scan import scan
-    from deploycheck.migrate.workspace import canonical
+    from deploycheck.migrate.scan import scan_files
+    from deploycheck.migrate.workspace import Workspace, candidates
     from deploycheck.target.project import python_files
 
     banned = [m for m in migrations if state.completed(project.root, m.id, m.old)]
@@ -48,22 +47,27 @@ def check(ctx: Context) -> Iterator[Finding]:
         return
     program = ctx.program
     files = program.finder.files
-    facts = program.store.facts
-    refs = {}
+    contents = {}
     for path in python_files(project.root):
         try:
-            refs[path] = scan(files.read_bytes(path), facts)
+            contents[path] = files.read_bytes(path)
         except (OSError, ValueError):
             continue  # unreadable: DC203 reports it when it matters
     modules = {file: name for name, file in project.modules.items()}
+    ws = Workspace(project, ctx.interp, program, files, contents, {}, {}, modules)
+
+    def scan(batch):
+        refs, _, _ = scan_files(batch, program.store.facts, program.store.cache)
+        ws.refs.update(refs)
+
+    candidates(ws, banned, scan)
     for m in banned:
-        resolver = Resolver(program)
-        old, _ = canonical(program, resolver, m.old)
-        scoped = refs
+        old, _ = ws.canonical(m)
+        refs = ws.refs
         if m.exclude:
             spec = pathspec.GitIgnoreSpec.from_lines(list(m.exclude))
-            scoped = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
-        for r in find(m, old, resolver, scoped, modules):
+            refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
+        for r in find(m, old, ws.resolver(old), refs, modules):
             use = m.new
             if r.attr is not None:
                 use = f"{m.new}.{m.attributes[r.attr]}"
