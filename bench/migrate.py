@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Series, cached_venv, deploycheck_command, describe_machine, machine, measure, table  # noqa: E402
-from run import count_lines, django_sdist, extracted  # noqa: E402
+from _common import Series, cached_venv, deploycheck_command, describe_machine, machine, measure, table
+from run import count_lines, django_sdist, extracted
 
 MIGRATION = """
 [[tool.deploycheck.migrations]]

@@ -8,8 +8,10 @@ module, a name from a star import, ``getattr(m, "Old")``, ``mock.patch("pkg.mod.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
+from deploycheck.index.summary import TYPING
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.resolve import Resolver
 from deploycheck.migrate.scan import FileRefs
@@ -56,8 +58,6 @@ def _within(path: str | None, old: str) -> bool:
 
 
 def _new_is_call(new: str) -> bool:
-    import ast
-
     return isinstance(ast.parse(new, mode="eval").body, ast.Call)
 
 
@@ -101,7 +101,7 @@ def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, Fil
                 bases = {resolver.descriptor(module, is_pkg, d) for d in descs}
             else:
                 if stars is None:
-                    stars = [s for s in fr.summary.imports if s.names == ("*",) and s.context != TYPING_]
+                    stars = [s for s in fr.summary.imports if s.names == ("*",) and s.context != TYPING]
                 if not stars:
                     continue
                 bases = set()
@@ -130,9 +130,6 @@ def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, Fil
             out[(line, col, kind, path)] = Reference(path, line, col, kind, "a string reference: edit it by hand",
                                                      text=repr(value))
     return sorted(out.values(), key=lambda r: (r.path, r.line, r.column, r.kind))
-
-
-TYPING_ = "typing"
 
 
 def _classify(m: Migration, path: str, name: str, attrs: tuple, k: int, line: int, col: int, store: bool,

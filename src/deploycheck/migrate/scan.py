@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
 from deploycheck.index.store import Cache, content_key
-from deploycheck.index.summary import TYPING, VALUE, Summary
+from deploycheck.index.summary import TYPING, Summary
 from deploycheck.index.walker import Walker, _Scope, _State
 
 SCAN_VERSION = "2"  # bumped whenever what a scan records changes (part of the cache key)
