@@ -1,4 +1,5 @@
-"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``.
+"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``,
+``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
 
 Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
 traceback).
