@@ -216,8 +216,10 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
         if n.module.path and n.module.path in store.hashes and (
             n.origin == "project" or (n.origin == "third-party" and (on_host or _unparsed(store, n.module.path))))
     }
-    infile = ruff.analyze(checked, interp.version, cache, None if on_host else files)
-    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations, stale)
+    overlaid = getattr(files, "overlay", None) is not None  # edited contents (migrate apply's re-check)
+    infile = ruff.analyze(checked, interp.version, cache, None if on_host and not overlaid else files)
+    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations, stale,
+                  project)
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()

@@ -1,4 +1,5 @@
-"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``.
+"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``,
+``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
 
 Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
 traceback).
@@ -46,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tls-verify", choices=["true", "false"],
                        help="for docker://REF: false reaches a registry over plain HTTP or with an unverified "
                             "certificate (default: verify)")
+    migrate = sub.add_parser("migrate", help="declared migrations: references left, rewrite them, ban them")
+    msub = migrate.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    status = msub.add_parser("status", help="references left of each declared migration")
+    status.add_argument("path", nargs="?", default=".", help="project root (default: .)")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+    apply = msub.add_parser("apply", help="rewrite a migration's references (a diff; --write to change files)")
+    apply.add_argument("id", help="the migration's id in pyproject.toml")
+    apply.add_argument("path", nargs="?", default=".", help="project root (default: .)")
+    apply.add_argument("--write", action="store_true", help="write the files (all or nothing)")
+    for p in (status, apply):
+        p.add_argument("--python", help="interpreter of the target environment (default as for check)")
+        p.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
+        p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -67,6 +81,19 @@ def _rule(code: str | None) -> int:
     return 2
 
 
+def _migrate(args) -> int:
+    if args.action == "status":
+        from deploycheck.migrate import status
+
+        result = status.run(args.path, args.python, args.cache_dir, args.no_cache)
+        (status.render_json if args.format == "json" else status.render_text)(result)
+        return 0
+    from deploycheck.migrate import apply
+
+    return apply.run(args.id, args.path, write=args.write, python=args.python, cache_dir=args.cache_dir,
+                     no_cache=args.no_cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal or pipe that cannot encode a character gets an escape, not a crash
@@ -77,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rule":
         return _rule(args.code)
     try:
+        if args.command == "migrate":
+            return _migrate(args)
         from deploycheck import check as check_mod
         from deploycheck.render import json as json_render
         from deploycheck.render import text as text_render

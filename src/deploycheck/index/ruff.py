@@ -49,7 +49,8 @@ def target_version(version: tuple[int, ...]) -> str:
 
 def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files=None) -> dict[str, list[Diagnostic]]:
     """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path.
-    With ``files`` (an image's reader) each file's text goes to ruff on standard input."""
+    With ``files`` (an image's reader) each file's text goes to ruff on standard input; with an overlay reader
+    (``files.overlay``: path -> edited bytes) only the overlaid files do."""
     tv = target_version(version)
     binary = ruff_binary()
     space = f"ruff-{tv}-{_ruff_version(binary)}-F821-TC004"
@@ -61,7 +62,8 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
             out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
         except Exception:  # not cached, or a damaged entry
             todo.append(path)
-    odd = [p for p in todo if files is not None or not _utf8(p)]
+    overlay = getattr(files, "overlay", None)  # edited contents not on disk (migrate apply's re-check)
+    odd = [p for p in todo if (files is not None and (overlay is None or p in overlay)) or not _utf8(p)]
     todo = [p for p in todo if p not in set(odd)]
     for path in odd:  # ruff reports file names as UTF-8, and image files are not on the host: use stdin
         diags = _run_stdin(binary, tv, path, files)

@@ -24,6 +24,7 @@ class Context:
     launch: list = field(default_factory=list)  # entries an image's command names (LaunchEntry)
     declared: object = None  # what the project declares (target.declared.Declared), None when unknown
     stale: ImageSource | None = None  # for DC501 and DC502: the repository and how it maps into the image
+    project: object = None  # target.project.Project: its root and configuration (DC301's migrations)
 
     def modules(self) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order."""

@@ -15,7 +15,7 @@ DEFAULT_EXCLUDE = [
     "tests/", "test/", "testing/", "docs/", "doc/", "examples/", "benchmarks/", "bench/",
     "test_*.py", "*_test.py", "tests.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
 ]
-KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python"}
+KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python", "migrations"}
 _CODE = re.compile(r"^DC\d{3}$")
 
 
@@ -30,6 +30,7 @@ class Config:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     python: str | None = None
+    migrations: list = field(default_factory=list)  # deploycheck.migrate.config.Migration, validated there
 
 
 def _str_list(table: dict, key: str, where: str) -> list[str] | None:
@@ -92,4 +93,7 @@ def load(root: str) -> Config:
     if py is not None and not isinstance(py, str):
         raise UsageError(f"{where}: `python` must be a string")
     cfg.python = py
+    from deploycheck.migrate.config import parse as parse_migrations
+
+    cfg.migrations = parse_migrations(table.get("migrations"))
     return cfg

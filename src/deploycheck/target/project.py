@@ -129,3 +129,39 @@ def _walk(base: str, root: str, ignore: pathspec.PathSpec):
                 yield f"{prefix}{name[:-3]}", e.path
 
     yield from visit(base, "")
+
+
+def python_files(root: str, exclude: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Every ``*.py`` file under ``root`` (absolute paths, sorted): tests and scripts included, whatever their
+    names; hidden directories, virtual environments, build output and files matched by the project's
+    ``.gitignore`` or by the gitignore-style ``exclude`` patterns (relative to ``root``) left out. Links into
+    directories already seen are not followed again, so link loops end."""
+    ignore = _ignore_spec(root)
+    spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    out: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            st = os.stat(directory)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for e in entries:
+            rel = os.path.relpath(e.path, root)
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if (e.name.startswith(".") or e.name in _SKIP_DIRS or os.path.exists(os.path.join(e.path, "pyvenv.cfg"))
+                        or ignore.match_file(rel + "/") or spec.match_file(rel + "/")):
+                    continue
+                stack.append(e.path)
+            elif e.name.endswith(".py") and not ignore.match_file(rel) and not spec.match_file(rel):
+                out.append(e.path)
+    return sorted(out)

@@ -1,0 +1,215 @@
+"""``deploycheck migrate apply ID [PATH] [--write]``: rewrite every reference of a migration, or nothing.
+
+Without ``--write`` the unified diff is printed and nothing is written. With ``--write``:
+
+1. every edit is computed in memory; a reference that cannot be rewritten (a bare use of ``old``, a string,
+   an attribute without a mapping) stops the apply: they are listed, nothing is written, exit 1;
+2. the edited tree is checked in memory (an overlay of the files layer): its references must be gone, and the
+   ``check`` rules over every project module must find no error the unedited tree does not have; otherwise
+   they are shown, nothing is written, exit 1;
+3. the files are replaced all-or-nothing (``journal.write_all``), after making sure none changed since it was
+   read and none is read-only; exit 0.
+
+A file that does not parse (or cannot be read) stops the apply before anything else: exit 2.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from deploycheck import check as check_mod
+from deploycheck.errors import UsageError
+from deploycheck.findings.finding import ERROR
+from deploycheck.index.store import content_key
+from deploycheck.migrate import codemod, journal, state
+from deploycheck.migrate.config import Migration
+from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
+from deploycheck.migrate.overlay import OverlayFiles
+from deploycheck.migrate.status import _refuse_syntax_errors
+from deploycheck.migrate.workspace import Workspace, find_migration, open_workspace
+from deploycheck.target import declared
+
+
+@dataclass
+class Plan:
+    """``references`` found; ``blockers`` those that cannot be rewritten (with a reason each); ``edits`` the
+    new bytes of each file to change (absolute path -> bytes)."""
+
+    migration: Migration
+    old: str
+    references: list[Reference]
+    blockers: list[Reference] = field(default_factory=list)
+    edits: dict[str, bytes] = field(default_factory=dict)
+
+
+def plan(ws: Workspace, m: Migration) -> Plan:
+    """Compute every edit in memory. Raises ``UsageError`` when a file cannot be parsed or ``old`` does not
+    resolve (a completed migration whose symbol is gone has nothing to rewrite)."""
+    _refuse_syntax_errors(ws, fatal=True)
+    old, problem = ws.canonical(m)
+    recorded = state.entry(state.read(ws.project.root), m.id, m.old)
+    if problem and not (recorded and recorded.get("completed")):
+        raise UsageError(f"migration `{m.id}`: old `{m.old}` does not resolve: {problem}")
+    refs = ws.references(m, old)
+    p = Plan(m, old, refs, [r for r in refs if not r.rewritable])
+    by_file: dict[str, list[Reference]] = {}
+    for r in refs:
+        if r.rewritable:
+            by_file.setdefault(r.path, []).append(r)
+    resolver = ws.resolver(old)
+    program = ws.program
+    for path, file_refs in sorted(by_file.items()):
+        module = ws.modules.get(path)
+        is_pkg = path.endswith("__init__.py")
+        fr = ws.refs[path]
+        try:
+            new_text, add = codemod.spell_new(m.new, fr, resolver, module, is_pkg)
+        except codemod.Conflict as exc:
+            p.blockers.extend(_blocked(r, str(exc)) for r in file_refs if r.kind in (ATTRIBUTE, CALL))
+            continue
+        # Imports to drop once unused: those of old itself, and those binding the first name of a rewritten chain.
+        bases = {(r.line, r.column) for r in file_refs if r.kind in (ATTRIBUTE, CALL)}
+        remove = set()
+        for r in file_refs:
+            if r.binding is None or (r.kind == IMPORT and r.binding is None):
+                continue
+            mod, level, name, asname = r.binding
+            absolute = program.absolute(module or "", is_pkg, mod, level) if (module or not level) else None
+            if absolute is not None:
+                remove.add((absolute, name, asname))
+        if not bases and not remove:
+            continue
+        try:
+            data, done = codemod.rewrite(ws.contents[path], file_refs, m.attributes, new_text, add, sorted(
+                remove, key=repr), module, is_pkg)
+        except cst.ParserSyntaxError as exc:
+            raise UsageError(f"{os.path.relpath(path, ws.project.root)}: LibCST cannot parse it ({exc.message}); "
+                             "nothing was written") from None
+        missed = [r for r in file_refs if r.kind in (ATTRIBUTE, CALL) and (r.line, r.column, r.parts) not in done]
+        p.blockers.extend(_blocked(r, "the rewrite could not locate it") for r in missed)
+        if data != ws.contents[path]:
+            try:
+                ast.parse(data)
+            except SyntaxError as exc:  # never write code that does not parse
+                p.blockers.extend(_blocked(r, f"the rewrite would not parse: {exc.msg}") for r in file_refs)
+                continue
+            p.edits[path] = data
+    p.blockers.sort(key=lambda r: (r.path, r.line, r.column))
+    return p
+
+
+def _blocked(r: Reference, reason: str) -> Reference:
+    return Reference(**{**r.__dict__, "reason": reason})
+
+
+def diff(ws: Workspace, edits: dict[str, bytes]) -> str:
+    """The unified diff of the edits, paths relative to the project root (``a/`` and ``b/`` prefixes)."""
+    out: list[str] = []
+    for path in sorted(edits):
+        rel = os.path.relpath(path, ws.project.root).replace(os.sep, "/")
+        before = ws.contents[path].decode("utf-8", errors="replace").splitlines(keepends=True)
+        after = edits[path].decode("utf-8", errors="replace").splitlines(keepends=True)
+        out.extend(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)
+
+
+def recheck(ws: Workspace, p: Plan, cache_dir: str | None = None, no_cache: bool = False) -> list[str]:
+    """Check the edited tree in memory. Returns the problems: references the edit would leave, and error
+    findings of the ``check`` rules (over every project module) that the unedited tree does not have."""
+    overlay = OverlayFiles(p.edits)
+    after = open_workspace(ws.project.root, files=overlay, project=ws.project, interp=ws.interp,
+                           cache_dir=cache_dir, no_cache=no_cache)
+    problems = [f"{os.path.relpath(r.path, ws.project.root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} would be left"
+                for r in after.references(p.migration, p.old)]
+    entries = sorted(ws.project.modules)
+    opts = check_mod.Options(path=ws.project.root, cache_dir=cache_dir, no_cache=no_cache)
+    decl = declared.read(ws.project.root)
+
+    def errors(files) -> list:
+        result = check_mod._analyze(opts, ws.project, ws.interp, files, entries, [], time.perf_counter(), decl)
+        return [f for f in result.findings if f.severity == ERROR]
+
+    def key(f) -> tuple:
+        return (f.code, f.path, f.symbol, f.message)
+
+    before = Counter(key(f) for f in errors(ws.files))
+    for f in errors(overlay):
+        k = key(f)
+        if before[k] > 0:
+            before[k] -= 1
+            continue
+        problems.append(f"{os.path.relpath(f.path, ws.project.root)}:{f.line}:{f.column + 1}: {f.code} {f.message}")
+    return problems
+
+
+def _writable(ws: Workspace, edits: dict[str, bytes]) -> None:
+    """Refuse (``UsageError``) when a file changed since it was read, or is read-only."""
+    for path in sorted(edits):
+        rel = os.path.relpath(path, ws.project.root)
+        try:
+            with open(path, "rb") as f:
+                now = f.read()
+            st = os.stat(path)
+        except OSError as exc:
+            raise UsageError(f"{rel}: cannot read it again ({exc.strerror}); nothing was written") from None
+        if content_key(now) != ws.hashes[path]:
+            raise UsageError(f"{rel} changed since it was read; nothing was written (run apply again)")
+        if not st.st_mode & 0o222 or not os.access(path, os.W_OK) or not os.access(os.path.dirname(path), os.W_OK):
+            raise UsageError(f"{rel} is read-only; nothing was written")
+
+
+def write_plan(ws: Workspace, p: Plan) -> None:
+    """Write the plan's edits all-or-nothing and record the migration as completed."""
+    _writable(ws, p.edits)
+    journal.write_all(ws.project.root, p.edits)
+    recorded = state.read(ws.project.root)
+    entry = state.entry(recorded, p.migration.id, p.migration.old) or {
+        "old": p.migration.old, "baseline": len(p.references), "completed": False}
+    entry["completed"] = True
+    recorded[p.migration.id] = entry
+    state.write(ws.project.root, recorded)
+
+
+def run(mid: str, path: str, write: bool = False, python: str | None = None, cache_dir: str | None = None,
+        no_cache: bool = False, out=None, err=None) -> int:
+    """The command. Returns the exit code (0 done or nothing to do, 1 refused); raises ``UsageError`` (2)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    root = os.path.abspath(path)
+    if os.path.isdir(root):
+        journal.recover(root)
+    ws = open_workspace(path, python, cache_dir, no_cache)
+    m = find_migration(ws.project, mid)
+    p = plan(ws, m)
+    root = ws.project.root
+    if not p.references:
+        err.write(f"migrate apply {mid}: no references left; nothing to do\n")
+        return 0
+    text = diff(ws, p.edits)
+    out.write(text)
+    if p.blockers:
+        n = len(p.blockers)
+        err.write(f"migrate apply {mid}: {n} reference{'s' * (n != 1)} cannot be rewritten; nothing was written:\n")
+        for r in p.blockers:
+            err.write(f"  {os.path.relpath(r.path, root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({r.reason})\n")
+        return 1
+    if not write:
+        err.write(f"migrate apply {mid}: {len(p.references)} references in {len(p.edits)} files would be "
+                  "rewritten (nothing written; --write to apply)\n")
+        return 0
+    problems = recheck(ws, p, cache_dir, no_cache)
+    if problems:
+        err.write(f"migrate apply {mid}: the edited tree fails the check; nothing was written:\n")
+        for line in problems:
+            err.write(f"  {line}\n")
+        return 1
+    write_plan(ws, p)
+    err.write(f"migrate apply {mid}: rewrote {len(p.references)} references in {len(p.edits)} files\n")
+    return 0

@@ -1,0 +1,154 @@
+"""The references of one migration: every place in the scanned files that names its ``old`` symbol.
+
+A reference is found by following names to the object they name (``resolve.Resolver``), never by matching
+text: ``from pkg.mod import Old as O; O.X``, ``import pkg.mod as m; m.Old.X``, a re-export through another
+module, a name from a star import, ``getattr(m, "Old")``, ``mock.patch("pkg.mod.Old.X")`` and
+``importlib.import_module("pkg.mod")`` (when ``old`` is the module) all count; an unrelated ``Old`` does not.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from deploycheck.index.summary import TYPING
+from deploycheck.migrate.config import Migration
+from deploycheck.migrate.resolve import Resolver
+from deploycheck.migrate.scan import FileRefs
+
+# Kinds of reference, as reported.
+IMPORT = "import"            # an import statement that binds old (or something inside old)
+ATTRIBUTE = "attribute"      # old.ATTR
+CALL = "call"                # old() with no arguments, when new is a call
+NAME = "name"                # old used bare: passed, stored, compared
+GETATTR = "getattr"          # getattr(module, "Old") and friends with a constant name
+STRING = "string"            # a string constant that names old (mock.patch, settings, ...)
+IMPORT_MODULE = "import_module"  # importlib.import_module("old.module") / __import__
+ANNOTATION = "annotation"    # a string annotation that names old
+STAR = "star-import"         # from old_module import *
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference. ``line`` 1-based, ``column`` 0-based characters. ``reason`` says why ``apply`` cannot
+    rewrite it (empty when it can). For the codemod: ``parts`` is the number of names of the chain that
+    starting at (line, column) spells the expression to replace; ``attr`` the attribute of ``old`` it reads
+    (None for ``old`` itself); ``called``: the expression is ``old()`` and the call is replaced too;
+    ``binding`` the import ``(module, level, name, asname)`` for import references and for the import
+    binding the chain's first name."""
+
+    path: str
+    line: int
+    column: int
+    kind: str
+    reason: str = ""
+    parts: int = 0
+    attr: str | None = None
+    called: bool = False
+    binding: tuple | None = None
+    text: str = ""
+
+    @property
+    def rewritable(self) -> bool:
+        return not self.reason
+
+
+def _within(path: str | None, old: str) -> bool:
+    return path is not None and (path == old or path.startswith(old + "."))
+
+
+def _new_is_call(new: str) -> bool:
+    return isinstance(ast.parse(new, mode="eval").body, ast.Call)
+
+
+def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, FileRefs],
+         modules: dict[str, str]) -> list[Reference]:
+    """References to ``old`` (the canonical path of ``migration.old``) in ``refs`` (scanned files by path).
+    ``modules`` maps a file to its module name (files that are not modules, such as scripts, have none).
+    Sorted by path, line and column."""
+    old_is_module = resolver.is_module(old)
+    new_call = _new_is_call(migration.new)
+    out: dict[tuple, Reference] = {}
+    for path, fr in refs.items():
+        if fr.summary.syntax_error:
+            continue
+        module = modules.get(path)
+        is_pkg = path.endswith("__init__.py")
+        bound: dict[str, tuple] = {}
+        for imp in fr.imports:
+            name, line, col = imp[2], imp[4], imp[5]
+            imp_module, level, asname = imp[0], imp[1], imp[3]
+            bound[asname or (name if name else imp_module.partition(".")[0])] = imp[:4]
+            if name is None:
+                target = imp_module
+            elif name == "*":
+                base = resolver.program.absolute(module or "", is_pkg, imp_module, level) if (module or not level) else None
+                if base is not None and _within(base, old) and old_is_module:
+                    out[(line, col, STAR, path)] = Reference(path, line, col, STAR, "a star import of the retired module",
+                                                           text=f"from {'.' * level}{imp_module} import *")
+                continue
+            else:
+                target = resolver.descriptor(module, is_pkg, ("f", imp_module, level, name))
+            if not _within(target, old):
+                continue
+            shown = f"from {'.' * level}{imp_module} import {name}" if name else f"import {imp_module}"
+            reason = "" if target == old else f"imports `{target}` from inside `{old}`"
+            out[(line, col, IMPORT, path)] = Reference(path, line, col, IMPORT, reason, binding=imp[:4],
+                                                     text=shown + (f" as {asname}" if asname else ""))
+        stars = None
+        for name, descs, attrs, line, col, store, called, how in fr.uses:
+            if descs:
+                bases = {resolver.descriptor(module, is_pkg, d) for d in descs}
+            else:
+                if stars is None:
+                    stars = [s for s in fr.summary.imports if s.names == ("*",) and s.context != TYPING]
+                if not stars:
+                    continue
+                bases = set()
+                for s in stars:
+                    target = resolver.program.absolute(module or "", is_pkg, s.module, s.level)
+                    if target is not None and resolver.program.exports(target, name) == "found":
+                        bases.add(resolver.member(target, name))
+            for base in bases:
+                if base is None or not (base == old or old.startswith(base + ".") or base.startswith(old + ".")):
+                    continue
+                if base.startswith(old + "."):
+                    break  # bound by `from old_module import X`: the import is the reference
+                paths = resolver.chain(base, attrs)
+                k = next((i for i, p in enumerate(paths) if p == old), None)
+                if k is None:
+                    continue
+                ref = _classify(migration, path, name, attrs, k, line, col, store, called, how, new_call)
+                ref = Reference(**{**ref.__dict__, "binding": bound.get(name)})
+                out[(line, col, ref.kind, path)] = ref
+                break
+        for value, line, col, how in fr.strings:
+            paths = resolver.dotted(value)
+            if paths is None or not any(_within(p, old) for p in paths):
+                continue
+            kind = IMPORT_MODULE if how == "import_module" else STRING
+            out[(line, col, kind, path)] = Reference(path, line, col, kind, "a string reference: edit it by hand",
+                                                     text=repr(value))
+    return sorted(out.values(), key=lambda r: (r.path, r.line, r.column, r.kind))
+
+
+def _classify(m: Migration, path: str, name: str, attrs: tuple, k: int, line: int, col: int, store: bool,
+              called: bool, how: str, new_call: bool) -> Reference:
+    """The kind of a use whose first ``k + 1`` names spell ``old``, and whether it can be rewritten."""
+    spelled = ".".join((name, *attrs[:k]))
+    if how == "getattr":
+        return Reference(path, line, col, GETATTR, "getattr with a constant name: edit it by hand",
+                         text=f"getattr(…, {attrs[-1]!r})")
+    if how == "annotation":
+        return Reference(path, line, col, ANNOTATION, "a string annotation: edit it by hand", text=repr(spelled))
+    if k == len(attrs):
+        if called and new_call and not store:
+            return Reference(path, line, col, CALL, parts=k + 1, called=True, text=spelled + "()")
+        return Reference(path, line, col, NAME, f"`{spelled}` used bare: no mapping can rewrite it", text=spelled)
+    attr = attrs[k]
+    text = f"{spelled}.{attr}"
+    if store and k + 1 == len(attrs):
+        return Reference(path, line, col, ATTRIBUTE, f"assignment to `{text}`: edit it by hand", text=text)
+    if attr not in m.attributes:
+        return Reference(path, line, col, ATTRIBUTE, f"no mapping for attribute `{attr}` in [attributes]", text=text)
+    return Reference(path, line, col, ATTRIBUTE, parts=k + 2, attr=attr, text=text)

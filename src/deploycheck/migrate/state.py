@@ -1,0 +1,72 @@
+"""The committed state of the migrations: ``PATH/.deploycheck-migrations.json``.
+
+``{"version": 1, "migrations": {ID: {"old": ..., "baseline": N, "completed": bool}}}``. The first ``status``
+run of a migration records ``baseline``, the number of references it found, so later runs report the
+fraction done. ``completed`` becomes true the first time no reference is left; from then on the migration
+is a ban (DC301). A changed ``old`` starts a new baseline. Written atomically (a temporary file and a rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from deploycheck.errors import UsageError
+
+STATE_FILE = ".deploycheck-migrations.json"
+
+
+def path(root: str) -> str:
+    return os.path.join(root, STATE_FILE)
+
+
+def read(root: str) -> dict[str, dict]:
+    """The recorded migrations by id; ``{}`` when the file does not exist. Raises ``UsageError`` when it
+    exists but is not a state file of this version."""
+    p = path(root)
+    try:
+        with open(p, "rb") as f:
+            data = json.loads(f.read())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{p}: not a readable migration state file ({exc}); fix or delete it") from None
+    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("migrations"), dict):
+        raise UsageError(f"{p}: not a migration state file of version 1; fix or delete it")
+    return {k: v for k, v in data["migrations"].items() if isinstance(v, dict)}
+
+
+def entry(state: dict[str, dict], mid: str, old: str) -> dict | None:
+    """The recorded state of migration ``mid`` if it was recorded for the same ``old``."""
+    e = state.get(mid)
+    return e if e is not None and e.get("old") == old and isinstance(e.get("baseline"), int) else None
+
+
+def completed(root: str, mid: str, old: str) -> bool:
+    """Has migration ``mid`` (retiring ``old``) reached zero references? Unreadable state answers no."""
+    try:
+        e = entry(read(root), mid, old)
+    except UsageError:
+        return False
+    return bool(e and e.get("completed"))
+
+
+def write(root: str, state: dict[str, dict]) -> None:
+    """Write the state atomically. Raises ``UsageError`` when it cannot be written."""
+    p = path(root)
+    text = json.dumps({"version": 1, "migrations": state}, indent=2, sort_keys=True) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".deploycheck-migrations.", suffix=".tmp", dir=root)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # a file users commit: the usual mode, not mkstemp's private one
+            os.replace(tmp, p)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise UsageError(f"cannot record the migration state in {p}: {exc.strerror or exc}") from None

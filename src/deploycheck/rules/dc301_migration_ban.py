@@ -1,0 +1,76 @@
+"""DC301 migration-ban: a reference to a symbol that a completed migration retired.
+
+Why it matters: a migration done file by file leaves one use behind, and that use crashes in staging the day
+the old symbol is deleted. Once ``deploycheck migrate status`` has seen a declared migration
+(``[[tool.deploycheck.migrations]]`` in pyproject.toml) reach zero references, it is recorded as completed in
+``.deploycheck-migrations.json`` and the migration becomes a ban: any reference that comes back, in any Python
+file under the project root (tests and scripts included, the migration's ``exclude`` patterns left out), is
+an error, with the migration's id and the replacement in the message.
+
+References are found by following names through the program, as ``migrate status`` does: imports, aliases,
+``import pkg.mod as m; m.Old``, re-exports, star imports, attribute chains, ``getattr`` with a constant
+name, and strings that name the symbol (``mock.patch("pkg.mod.Old.X")``).
+
+Example (migration ``unified-config`` retired ``app.db.postgres_config.DatabaseConfig``)::
+
+    from app.db.postgres_config import DatabaseConfig   # DC301
+    pool = DatabaseConfig.POOL_SIZE                      # DC301: use get_unified_config().db_pool_size
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pathspec
+
+from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.rules.context import Context
+
+CODE = "DC301"
+NAME = "migration-ban"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    project = ctx.project
+    migrations = getattr(getattr(project, "config", None), "migrations", None)
+    if not migrations:
+        return
+    from deploycheck.migrate import state
+    from deploycheck.migrate.finder import find
+    from deploycheck.migrate.scan import scan_files
+    from deploycheck.migrate.workspace import Workspace, candidates
+    from deploycheck.target.project import python_files
+
+    banned = [m for m in migrations if state.completed(project.root, m.id, m.old)]
+    if not banned:
+        return
+    program = ctx.program
+    files = program.finder.files
+    contents = {}
+    for path in python_files(project.root):
+        try:
+            contents[path] = files.read_bytes(path)
+        except (OSError, ValueError):
+            continue  # unreadable: DC203 reports it when it matters
+    modules = {file: name for name, file in project.modules.items()}
+    ws = Workspace(project, ctx.interp, program, files, contents, {}, {}, modules)
+
+    def scan(batch):
+        refs, _, _ = scan_files(batch, program.store.facts, program.store.cache)
+        ws.refs.update(refs)
+
+    candidates(ws, banned, scan)
+    for m in banned:
+        old, _ = ws.canonical(m)
+        refs = ws.refs
+        if m.exclude:
+            spec = pathspec.GitIgnoreSpec.from_lines(list(m.exclude))
+            refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
+        for r in find(m, old, ws.resolver(old), refs, modules):
+            use = m.new
+            if r.attr is not None:
+                use = f"{m.new}.{m.attributes[r.attr]}"
+            yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
+                                       f"use `{use}` instead", r.path, r.line, r.column, symbol=r.text.split("(")[0],
+                          module=modules.get(r.path, ""), origin="project")
