@@ -15,7 +15,8 @@ DEFAULT_EXCLUDE = [
     "tests/", "test/", "testing/", "docs/", "doc/", "examples/", "benchmarks/", "bench/",
     "test_*.py", "*_test.py", "tests.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
 ]
-KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python"}
+KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python",
+              "config", "environments"}
 _CODE = re.compile(r"^DC\d{3}$")
 
 
@@ -30,6 +31,9 @@ class Config:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     python: str | None = None
+    # `deploycheck config`: accessor -> schema class (None: from the return annotation); named environments
+    config_accessors: dict[str, str | None] = field(default_factory=dict)
+    environments: dict = field(default_factory=dict)  # name -> contract.settings.EnvironmentConfig
 
 
 def _str_list(table: dict, key: str, where: str) -> list[str] | None:
@@ -92,4 +96,9 @@ def load(root: str) -> Config:
     if py is not None and not isinstance(py, str):
         raise UsageError(f"{where}: `python` must be a string")
     cfg.python = py
+    if "config" in table or "environments" in table:  # validated by the contract package, which owns them
+        from deploycheck.contract.settings import parse_accessors, parse_environments
+
+        cfg.config_accessors = parse_accessors(table.get("config", {}), where)
+        cfg.environments = parse_environments(table.get("environments", {}), where)
     return cfg
