@@ -14,7 +14,7 @@ driver's ``connect()``, so reported are:
   an unknown driver, and the ``postgres://`` scheme SQLAlchemy 1.4+ no longer accepts.
 
 Checked for every value the environment provides (at its file and line) and, when it provides none, for the
-code's literal default. Settings are database URLs by their scheme, or by their name (``DATABASE_URL``,
+code's literal default (an empty value is unset, not malformed). Settings are database URLs by their scheme, or by their name (``DATABASE_URL``,
 ``*_DB_URL``, ``*_DSN``...). Values are shown with the password masked.
 """
 
@@ -34,7 +34,7 @@ COMMAND = "config"
 def check(ctx) -> Iterator[Finding]:
     for s in ctx.settings:
         for value, path, line, when in database_values(ctx, s):
-            if not urls.looks_like_database(s.name, value):
+            if not value.strip() or not urls.looks_like_database(s.name, value):
                 continue
             parsed = urls.parse(value)
             shown = redact.shown(s.name, value) if "://" in value else "(value not shown)"
