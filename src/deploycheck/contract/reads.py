@@ -70,6 +70,8 @@ def _accessors(index: Index, configured: dict[str, str | None]) -> dict[str, Cla
     annotation names a settings class, and the settings classes and configured schemas themselves."""
     out: dict[str, ClassRef] = {}
     for acc, schema in configured.items():
+        if not any(m in index.modules for m in (acc.rpartition(".")[0], (schema or "").rpartition(".")[0])):
+            continue  # the entries do not import the accessor: nothing of this closure reads it
         fn = index.function(acc)
         if schema is not None:
             ref = index.cls(schema)
