@@ -63,6 +63,7 @@ def load_all(path: str) -> list[object]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         if "{{" in text:
+            where = f"{path}:{text[:text.index('{{')].count(chr(10)) + 1}"
             raise UsageError(f"{where}: a Helm template, not YAML: render it first (helm template ...) and "
                              "give the output") from None
         problem = getattr(exc, "problem", None) or "malformed"
