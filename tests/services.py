@@ -33,7 +33,7 @@ def _bindir() -> Path | None:
     if found:
         return Path(found[-1]).parent
     if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
         if out and (Path(out) / "initdb").exists():
             return Path(out)
     return None
@@ -47,7 +47,7 @@ class Cluster:
     as_user: list[str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120)
+        return subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120, check=False)
 
     def sql(self, statement: str) -> None:
         proc = self.run(str(self.bindir / "psql"), "-h", str(self.base), "-p", str(self.port), "-U", "postgres",

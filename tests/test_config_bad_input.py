@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import cli
 
 SECRET = "Pw-5ecret-d41d8c"
@@ -43,8 +42,8 @@ def _error(result, *fragments):
     ("helm.yaml", "apiVersion: apps/v1\nkind: Deployment\n{{- if .Values.enabled }}\nspec: {}\n{{- end }}\n",
      ["helm.yaml:3: a Helm template, not YAML: render it first"]),
     ("dup.yaml", "apiVersion: v1\nkind: Pod\nkind: Deployment\n", ["dup.yaml:3: duplicate key `kind` (first at line 2)"]),
-    ("ingress.yaml", "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\n---\napiVersion: v1\n"
-                     "kind: Service\nmetadata: {name: b}\n",
+    ("ingress.yaml", ("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\n---\napiVersion: v1\n"
+                     "kind: Service\nmetadata: {name: b}\n"),
      ["ingress.yaml: no workload with containers (kinds found: Ingress, Service)"]),
     ("list.yaml", "- a\n- b\n", ["list.yaml:1: not a Kubernetes manifest (no `kind`)"]),
     ("env.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n        - value: x\n",
@@ -92,14 +91,14 @@ def test_environment_and_configuration_errors(tmp_path):
     _error(run(proj, "--env", "prod", "--env-file", empty), "accessors must map dotted names")
     (proj / "pyproject.toml").write_text('[tool.deploycheck.config]\naccessors = { "app.get" = "app.Missing" }\n')
     _error(run(proj, "--env", "prod", "--env-file", empty), "class `app.Missing` is not defined")
-    code, out, err = cli("config", proj)
+    code, _out, err = cli("config", proj)
     assert code == 2 and "--env" in err and "Traceback" not in err
 
 
 def test_check_accepts_the_new_tables(tmp_path):
     proj = _svc(tmp_path, pyproject='[tool.deploycheck.environments.staging]\nenv-files = [".env.staging"]\n'
                                     '[tool.deploycheck.config]\naccessors = []\n')
-    code, out, err = cli("check", proj, "--python", sys.executable, "--no-cache")
+    code, _out, err = cli("check", proj, "--python", sys.executable, "--no-cache")
     assert code == 0, err
 
 

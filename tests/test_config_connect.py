@@ -9,7 +9,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import cli
 from services import free_port, other_ca, start_cluster, start_redis
 
@@ -112,8 +111,8 @@ def test_connect_with_an_unknown_secret_value_is_a_warning(servers, tmp_path):
     assert code == 0, err
     doc = json.loads(out)
     assert [(f["code"], f["severity"], f["line"], f["message"]) for f in doc["findings"]] == [
-        ("DC405", "warning", 10, "`DATABASE_URL` not tried: its value comes from secret db key url and was not given "
-                                 "(give it with --env-file)")]
+        ("DC405", "warning", 10, ("`DATABASE_URL` not tried: its value comes from secret db key url and was not given "
+                                 "(give it with --env-file)"))]
     # the value given beside the manifest is the one tried
     secrets = tmp_path / "secrets.env"
     secrets.write_text(f"DATABASE_URL=postgresql://app:{WRONG}@127.0.0.1:{servers['scram']}/app\n")

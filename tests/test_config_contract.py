@@ -296,7 +296,57 @@ services:
 def test_config_rules_do_not_run_in_check(tmp_path):
     proj = tmp_path / "p"
     shutil.copytree(INCIDENT, proj)
-    code, out, err = cli("check", proj, "--python", sys.executable, "--no-cache", "--format", "json")
+    code, out, _err = cli("check", proj, "--python", sys.executable, "--no-cache", "--format", "json")
     assert not any(f["code"].startswith("DC40") for f in json.loads(out)["findings"])
     code, out, _ = cli("rule", "DC404")
     assert code == 0 and out.startswith("DC404 database-url: a PostgreSQL URL that its driver will reject or misuse.")
+
+
+def test_attribute_reads_through_an_inferred_accessor_and_a_module_variable(tmp_path):
+    conf = '''\
+import os
+
+
+class ServiceConfig:
+    timeout = 5
+
+    def __init__(self):
+        self.db_url = os.environ["DB_URL"]
+
+    @property
+    def cache(self) -> "CacheConfig":
+        return CacheConfig()
+
+
+class CacheConfig:
+    ttl: int = 60
+
+
+def load_config() -> ServiceConfig:
+    return ServiceConfig()
+'''
+    main = '''\
+from svc.conf import load_config
+
+CONFIG = load_config()
+
+
+def handler():
+    return CONFIG.timeout, CONFIG.db_url, CONFIG.cache.ttll, load_config().retries
+
+
+def reassigned():
+    c = load_config()
+    if c:
+        c = object()
+    return c.anything
+'''
+    proj = _project(tmp_path, {"svc/__init__.py": "", "svc/conf.py": conf, "svc/main.py": main})
+    code, doc, err = config(proj, "--env", "staging", "--env-file", _empty(tmp_path), "--entry", "svc.main")
+    assert code == 1, err
+    assert [(f["code"], f["line"], f["column"], f["message"]) for f in doc["findings"] if f["code"] == "DC401"] == [
+        ("DC401", 7, 56, ("`CacheConfig` (svc.conf.CacheConfig) has no attribute `ttll`, read as "
+                          "CONFIG.cache.ttll; did you mean `ttl`?")),
+        ("DC401", 7, 76, ("`ServiceConfig` (svc.conf.ServiceConfig) has no attribute `retries`, read as "
+                          "load_config().retries")),
+    ]

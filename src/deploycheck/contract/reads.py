@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from deploycheck.contract.model import Read
@@ -65,9 +66,13 @@ def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[st
     return out
 
 
+_CONFIG_NAME = re.compile(r"config|settings", re.IGNORECASE)
+
+
 def _accessors(index: Index, configured: dict[str, str | None]) -> dict[str, ClassRef]:
     """Callables that return a config object, with its class: configured ones, functions whose return
-    annotation names a settings class, and the settings classes and configured schemas themselves."""
+    annotation names a settings class (or a project class, when the function or the class is named like a
+    configuration: ``get_config() -> AppConfig``), and the settings classes and configured schemas themselves."""
     out: dict[str, ClassRef] = {}
     for acc, schema in configured.items():
         if not any(m in index.modules for m in (acc.rpartition(".")[0], (schema or "").rpartition(".")[0])):
@@ -93,7 +98,8 @@ def _accessors(index: Index, configured: dict[str, str | None]) -> dict[str, Cla
             if ret is None:
                 continue
             ref = index.cls(index.qualify_in(mod, unwrap(ret)))
-            if ref is not None and index.settings_flavour(ref):
+            if ref is not None and (index.settings_flavour(ref) or _CONFIG_NAME.search(name)
+                                    or _CONFIG_NAME.search(ref.scan.name)):
                 out.setdefault(f"{mod.module}.{name}", ref)
         for name in mod.classes:
             ref = index.cls(f"{mod.module}.{name}")
@@ -109,9 +115,8 @@ def _settings_reads(index: Index, reads: list[Read]) -> list[str]:
     for mod in index.modules.values():
         for func, when in mod.calls:
             ref = index.cls(index.qualify_in(mod, func))
-            if ref is not None and index.settings_flavour(ref):
-                if instantiated.get(ref.qualname) != "import":
-                    instantiated[ref.qualname] = when
+            if ref is not None and index.settings_flavour(ref) and instantiated.get(ref.qualname) != "import":
+                instantiated[ref.qualname] = when
     subclassed: set[str] = set()
     classes: list[ClassRef] = []
     for mod in index.modules.values():

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from deploycheck.artifact.files import HostFiles
 from deploycheck.contract import closure, live, provides, reads, redact, urls
-from deploycheck.contract.values import database_values, is_live_kind, live_targets
 from deploycheck.contract.model import Provided, Read, Setting
 from deploycheck.contract.settings import EnvironmentConfig
+from deploycheck.contract.values import database_values, is_live_kind, live_targets
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.findings.suppress import Suppressor
@@ -188,4 +188,4 @@ def _status(settings: list[Setting], findings: list[Finding], ctx: Context) -> N
         s.status = base + (f" [{', '.join(found)}]" if found else "")
 
 
-__all__ = ["Options", "Result", "Context", "run", "join", "urls", "database_values", "is_live_kind", "live_targets"]
+__all__ = ["Context", "Options", "Result", "database_values", "is_live_kind", "join", "live_targets", "run", "urls"]

@@ -314,7 +314,7 @@ class _Visitor(ast.NodeVisitor):
         if id(node) not in self.done:
             read = self._env_call(node)
             if read is not None:
-                name, via, has_default, default = read
+                name, via, _has_default, default = read
                 self._record(node, name, via, required=False, has_default=True, default=default)
         self.out.calls.append((node.func, self.when))
         self.generic_visit(node)

@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from deploycheck.contract import redact
-
 # The parts as SQLAlchemy's URL parser splits them (username up to ':' or '/', password up to '@').
 _PATTERN = re.compile(r"""
     ^(?P<scheme>[\w+]+)://
@@ -48,7 +46,7 @@ ASYNCPG_KEYS = {
     "prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback",
 }
 SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
-_DB_NAME = re.compile(r"(DATABASE|(^|_)DB(_|$)|POSTGRES|(^|_)PG|SQLALCHEMY).*(URL|URI|DSN)|^(DATABASE|DB)$", re.I)
+_DB_NAME = re.compile(r"(DATABASE|(^|_)DB(_|$)|POSTGRES|(^|_)PG|SQLALCHEMY).*(URL|URI|DSN)|^(DATABASE|DB)$", re.IGNORECASE)
 
 
 @dataclass
@@ -162,7 +160,7 @@ def _sslmode(ssl: str | None) -> str:
 
 
 _LOCAL = {"localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1", "ip6-localhost", "ip6-loopback"}
-_HOST_NAME = re.compile(r"(HOST|ADDR|ADDRESS|SERVER|ENDPOINT)$", re.I)
+_HOST_NAME = re.compile(r"(HOST|ADDR|ADDRESS|SERVER|ENDPOINT)$", re.IGNORECASE)
 _NO_HOST_SCHEMES = {"sqlite", "file", "unix", "memory"}
 
 
