@@ -350,3 +350,27 @@ def reassigned():
         ("DC401", 7, 76, ("`ServiceConfig` (svc.conf.ServiceConfig) has no attribute `retries`, read as "
                           "load_config().retries")),
     ]
+
+
+def test_required_names_agree_with_real_pydantic_settings(tmp_path):
+    """The oracle: the real pydantic-settings (in a throwaway environment) fails to build the settings exactly
+    when deploycheck reports DC402, for the full environment and for each required name left out."""
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["pydantic-settings>=2.3,<3"])
+    proj = _project(tmp_path, {"svc/__init__.py": "", "svc/settings.py": SETTINGS,
+                               "svc/main.py": "from svc.settings import settings\n"})
+    full = {"svc_db__host": "db", "svc_token": "t", "API_URL": "http://api"}
+    for left_out in [None, *full]:
+        env = {k: v for k, v in full.items() if k != left_out}
+        env_file = tmp_path / "case.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        _, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
+        real = subprocess.run([python, "-c", "import svc.settings"], cwd=proj, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", **env}, check=False)
+        assert (real.returncode == 0) == (ours == []), (left_out, ours, real.stderr[-500:])
+        if left_out is not None:
+            assert ours == [left_out.upper()]
