@@ -367,7 +367,7 @@ def test_required_names_agree_with_real_pydantic_settings(tmp_path):
         env = {k: v for k, v in full.items() if k != left_out}
         env_file = tmp_path / "case.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-        _, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        _, doc, _err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
         ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
         real = subprocess.run([python, "-c", "import svc.settings"], cwd=proj, capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin", **env}, check=False)
