@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean image-tools
+.PHONY: run test bench clean image-tools service-tools
 IMAGE_TOOLS := buildah skopeo debootstrap docker-registry
 
 $(STAMP): pyproject.toml
@@ -27,7 +27,17 @@ image-tools:
 	  else echo "note:$$missing not installed: the tests on real images will be skipped"; fi; \
 	fi
 
-test: $(STAMP) image-tools
+# The `config --connect` tests start their own PostgreSQL clusters and Redis server (Debian's packages).
+service-tools:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+	    || ! command -v openssl >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing postgresql, redis-server and openssl for the --connect tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server openssl >/dev/null; \
+	  else echo "note: PostgreSQL server binaries or redis-server missing: the --connect tests will be skipped"; fi; \
+	fi
+
+test: $(STAMP) image-tools service-tools
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)

@@ -224,6 +224,8 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     findings: list[Finding] = []
     seen: set[tuple] = set()
     for rule in RULES:
+        if getattr(rule, "COMMAND", "check") != "check":
+            continue  # the configuration-contract rules run in `deploycheck config`
         for f in rule.check(ctx):
             key = (f.code, f.path, f.line, f.column, f.symbol)
             if key in seen or suppressor.suppressed(f):

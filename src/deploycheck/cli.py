@@ -60,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--python", help="interpreter of the target environment (default as for check)")
         p.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
         p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    cfg = sub.add_parser("config", help="check the configuration contract of a service for an environment")
+    cfg.add_argument("path", nargs="?", default=".", help="project root (default: .)")
+    cfg.add_argument("--env", required=True, metavar="NAME", help="the environment (see [tool.deploycheck.environments])")
+    cfg.add_argument("--env-file", action="append", default=[], metavar="FILE", help="a dotenv file (repeatable)")
+    cfg.add_argument("--manifest", action="append", default=[], metavar="FILE",
+                     help="a Kubernetes, Cloud Run / Knative or docker-compose file (repeatable)")
+    cfg.add_argument("--container", metavar="NAME", help="the container or compose service that runs the code")
+    cfg.add_argument("--connect", action="store_true", help="connect to the databases and caches (DC405)")
+    cfg.add_argument("--format", choices=["text", "json"], default="text")
+    cfg.add_argument("--python", help="interpreter of the target environment (as for check)")
+    cfg.add_argument("--entry", action="append", default=[], metavar="MODULE", help="module the service starts from")
+    cfg.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
+    cfg.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -94,6 +107,43 @@ def _migrate(args) -> int:
                      no_cache=args.no_cache)
 
 
+def _config(args) -> int:
+    from deploycheck.contract import report
+    from deploycheck.contract import run as contract_run
+
+    try:
+        result = contract_run.run(contract_run.Options(
+            path=args.path, env=args.env, env_files=args.env_file, manifests=args.manifest, connect=args.connect,
+            container=args.container, python=args.python, entries=args.entry, cache_dir=args.cache_dir,
+            no_cache=args.no_cache,
+        ))
+    except UsageError as exc:
+        sys.stderr.write(f"deploycheck: error: {_redacted(str(exc))}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("deploycheck: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug of ours; its message may quote a value, so URLs are redacted
+        if os.environ.get("DEPLOYCHECK_DEBUG"):
+            raise
+        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {_redacted(str(exc))} "
+                         "(set DEPLOYCHECK_DEBUG=1 for the traceback, and please report it)\n")
+        return 2
+    if args.format == "json":
+        report.render_json(result)
+    else:
+        report.render_text(result)
+    return 1 if result.errors else 0
+
+
+def _redacted(message: str) -> str:
+    import re
+
+    from deploycheck.contract.redact import url
+
+    return re.sub(r"[A-Za-z][\w+.-]*://\S+", lambda m: url(m.group(0)), message)
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal or pipe that cannot encode a character gets an escape, not a crash
@@ -103,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "rule":
         return _rule(args.code)
+    if args.command == "config":
+        return _config(args)
     try:
         if args.command == "migrate":
             return _migrate(args)

@@ -15,7 +15,8 @@ DEFAULT_EXCLUDE = [
     "tests/", "test/", "testing/", "docs/", "doc/", "examples/", "benchmarks/", "bench/",
     "test_*.py", "*_test.py", "tests.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
 ]
-KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python", "migrations"}
+KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python",
+              "migrations", "config", "environments"}
 _CODE = re.compile(r"^DC\d{3}$")
 
 
@@ -31,6 +32,9 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     python: str | None = None
     migrations: list = field(default_factory=list)  # deploycheck.migrate.config.Migration, validated there
+    # `deploycheck config`: accessor -> schema class (None: from the return annotation); named environments
+    config_accessors: dict[str, str | None] = field(default_factory=dict)
+    environments: dict = field(default_factory=dict)  # name -> contract.settings.EnvironmentConfig
 
 
 def _str_list(table: dict, key: str, where: str) -> list[str] | None:
@@ -96,4 +100,9 @@ def load(root: str) -> Config:
     from deploycheck.migrate.config import parse as parse_migrations
 
     cfg.migrations = parse_migrations(table.get("migrations"))
+    if "config" in table or "environments" in table:  # validated by the contract package, which owns them
+        from deploycheck.contract.settings import parse_accessors, parse_environments
+
+        cfg.config_accessors = parse_accessors(table.get("config", {}), where)
+        cfg.environments = parse_environments(table.get("environments", {}), where)
     return cfg

@@ -1,0 +1,63 @@
+"""Dotenv files, parsed with python-dotenv's own parser (the one ``load_dotenv`` uses), line by line so that
+every variable keeps its line and a line it cannot parse is an error, not a silent skip.
+
+Interpolation (``${VAR}``, ``${VAR:-default}``, python-dotenv's syntax) is resolved from the variables set
+earlier in the same file only: anything else would depend on the shell of whoever runs the check, so such a
+value is *templated* (unknown). A line ``KEY`` without ``=`` takes its value from the shell (docker's
+``--env-file`` rule): the name is provided, its value unknown.
+"""
+
+from __future__ import annotations
+
+import io
+
+from dotenv.parser import parse_stream
+from dotenv.variables import Literal, Variable, parse_variables
+
+from deploycheck.contract.model import Provided
+from deploycheck.contract.textfile import read_text
+from deploycheck.errors import UsageError
+
+
+def read(path: str, source: str = "dotenv", what: str = "--env-file") -> list[Provided]:
+    """The variables a dotenv file sets, in order. Raises ``UsageError`` for a line that is not
+    ``KEY=VALUE``, a key set twice, or a file that is not text."""
+    text = read_text(path, what)
+    out: list[Provided] = []
+    values: dict[str, str | None] = {}
+    first: dict[str, int] = {}
+    for b in parse_stream(io.StringIO(text)):
+        line = b.original.line
+        if b.error:
+            raise UsageError(f"{path}:{line}: not a KEY=VALUE line (python-dotenv cannot parse it)")
+        if b.key is None:
+            continue
+        if b.key in first:
+            raise UsageError(f"{path}:{line}: `{b.key}` is set twice (first at line {first[b.key]}); "
+                             "which value wins depends on the reader: keep one")
+        first[b.key] = line
+        if b.value is None:
+            out.append(Provided(b.key, source, path, line, "host"))
+            values[b.key] = None
+            continue
+        value = _interpolate(b.value, values)
+        values[b.key] = value
+        out.append(Provided(b.key, source, path, line, "value" if value is not None else "templated", value))
+    return out
+
+
+def _interpolate(value: str, earlier: dict[str, str | None]) -> str | None:
+    if "${" not in value:
+        return value
+    parts: list[str] = []
+    for atom in parse_variables(value):
+        if isinstance(atom, Literal):
+            parts.append(atom.value)
+        elif isinstance(atom, Variable):
+            got = earlier.get(atom.name)
+            if got is None:
+                if atom.default is None:
+                    return None
+                got = atom.default  # python-dotenv's ${VAR:-default} applies when VAR is unset
+            parts.append(got)
+    return "".join(parts)

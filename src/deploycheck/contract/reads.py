@@ -1,0 +1,209 @@
+"""What the code reads, found statically in the project modules of the import closure: environment reads
+(``os.environ[...]``, ``os.environ.get``, ``os.getenv``), the fields of pydantic-settings models, and the
+attributes read from config objects (for DC401)."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from deploycheck.contract.model import Read
+from deploycheck.contract.scan import AttrSite, ModuleScan, scan
+from deploycheck.contract.schema import ClassRef, Index, field_default, unwrap
+from deploycheck.errors import UsageError
+
+
+@dataclass
+class AttrMiss:
+    """An attribute read from a config object that its schema class does not define (DC401)."""
+
+    path: str
+    line: int
+    column: int
+    module: str
+    schema: str
+    attr: str
+    source: str  # how the object was obtained: `get_unified_config()`, `settings`
+    suggestion: str | None
+    when: str
+
+
+@dataclass
+class CodeContract:
+    reads: list[Read] = field(default_factory=list)
+    misses: list[AttrMiss] = field(default_factory=list)
+    schemas: dict[str, str] = field(default_factory=dict)  # accessor -> schema class
+    settings_classes: list[str] = field(default_factory=list)
+
+
+def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[str, str | None]) -> CodeContract:
+    """``modules`` are ``(name, path, is_package)`` of the project modules of the closure; ``read_bytes``
+    reads a file; ``accessors`` come from the configuration. Raises ``UsageError`` when a configured
+    accessor or schema class is not in the closure."""
+    scans: list[ModuleScan] = []
+    for name, path, is_package in modules:
+        try:
+            tree = ast.parse(read_bytes(path), filename=path)
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+            continue  # reported by `deploycheck check` (DC202, DC203)
+        scans.append(scan(name, path, is_package, tree))
+    index = Index(scans)
+    out = CodeContract()
+    for s in scans:
+        for r in s.env_reads:
+            out.reads.append(Read(r.name, s.path, r.line, r.column, s.module, r.via, r.required, r.has_default,
+                                  r.default, True, (), r.when))
+    schemas = _accessors(index, accessors)
+    out.schemas = {a: ref.qualname for a, ref in schemas.items()}
+    out.settings_classes = _settings_reads(index, out.reads)
+    for s in scans:
+        for site in s.attr_sites:
+            miss = _check_site(index, s, site, schemas)
+            if miss is not None:
+                out.misses.append(miss)
+    return out
+
+
+_CONFIG_NAME = re.compile(r"config|settings", re.IGNORECASE)
+
+
+def _accessors(index: Index, configured: dict[str, str | None]) -> dict[str, ClassRef]:
+    """Callables that return a config object, with its class: configured ones, functions whose return
+    annotation names a settings class (or a project class, when the function or the class is named like a
+    configuration: ``get_config() -> AppConfig``), and the settings classes and configured schemas themselves."""
+    out: dict[str, ClassRef] = {}
+    for acc, schema in configured.items():
+        if not any(m in index.modules for m in (acc.rpartition(".")[0], (schema or "").rpartition(".")[0])):
+            continue  # the entries do not import the accessor: nothing of this closure reads it
+        fn = index.function(acc)
+        if schema is not None:
+            ref = index.cls(schema)
+            if ref is None:
+                raise UsageError(f"[tool.deploycheck.config] accessors: class `{schema}` is not defined in the "
+                                 "project modules of the import closure")
+        else:
+            if fn is None:
+                raise UsageError(f"[tool.deploycheck.config] accessors: function `{acc}` is not defined in the "
+                                 "project modules of the import closure")
+            ref = index.cls(index.qualify_in(fn[0], unwrap(fn[1]))) if fn[1] is not None else None
+            if ref is None:
+                raise UsageError(f"[tool.deploycheck.config] accessors: the return annotation of `{acc}` does not "
+                                 "name a project class; give the class (\"accessor\" = \"module.Class\")")
+        out[index.resolve(acc) or acc] = ref
+        out[ref.qualname] = ref
+    for mod in index.modules.values():
+        for name, ret in mod.functions.items():
+            if ret is None:
+                continue
+            ref = index.cls(index.qualify_in(mod, unwrap(ret)))
+            if ref is not None and (index.settings_flavour(ref) or _CONFIG_NAME.search(name)
+                                    or _CONFIG_NAME.search(ref.scan.name)):
+                out.setdefault(f"{mod.module}.{name}", ref)
+        for name in mod.classes:
+            ref = index.cls(f"{mod.module}.{name}")
+            if ref is not None and index.settings_flavour(ref):
+                out.setdefault(ref.qualname, ref)
+    return out
+
+
+def _settings_reads(index: Index, reads: list[Read]) -> list[str]:
+    """Add a Read per environment variable of every settings class that is instantiated in the closure or
+    that no project class subclasses (a base that only others extend reads nothing itself)."""
+    instantiated: dict[str, str] = {}
+    for mod in index.modules.values():
+        for func, when in mod.calls:
+            ref = index.cls(index.qualify_in(mod, func))
+            if ref is not None and index.settings_flavour(ref) and instantiated.get(ref.qualname) != "import":
+                instantiated[ref.qualname] = when
+    subclassed: set[str] = set()
+    classes: list[ClassRef] = []
+    for mod in index.modules.values():
+        for name in mod.classes:
+            ref = index.cls(f"{mod.module}.{name}")
+            if ref is None or not index.settings_flavour(ref):
+                continue
+            classes.append(ref)
+            for base in index.mro(ref)[0][1:]:
+                subclassed.add(base.qualname)
+    used = []
+    for ref in classes:
+        if ref.qualname not in instantiated and ref.qualname in subclassed:
+            continue
+        used.append(ref.qualname)
+        _class_reads(index, ref, instantiated.get(ref.qualname, "import"), reads)
+    return used
+
+
+def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> None:
+    flavour = index.settings_flavour(ref) or "v2"
+    cfg = index.config(ref)
+    prefix = cfg.get("env_prefix") if isinstance(cfg.get("env_prefix"), str) else ""
+    sensitive = cfg.get("case_sensitive") is True
+    delim = cfg.get("env_nested_delimiter") if isinstance(cfg.get("env_nested_delimiter"), str) else None
+    for fname, (owner, (line, col, ann, value)) in index.fields(ref).items():
+        fd = field_default(index, owner.module, ann, value, flavour)
+        names = fd.aliases or (f"{prefix}{fname}",)
+        via = f"{ref.scan.name}.{fname} (pydantic-settings)"
+        sub = index.cls(index.qualify_in(owner.module, unwrap(ann)))
+        if delim and sub is not None and index.is_model(sub) and not index.settings_flavour(sub):
+            for sname, (sowner, (_sl, _sc, sann, svalue)) in index.fields(sub).items():
+                sd = field_default(index, sowner.module, sann, svalue, flavour)
+                reads.append(Read(f"{names[0]}{delim}{sname}", owner.module.path, line, col, owner.module.module,
+                                  f"{ref.scan.name}.{fname}.{sname} (pydantic-settings)",
+                                  fd.required and sd.required, fd.has_default or sd.has_default,
+                                  sd.default if not fd.has_default else None, sensitive, tuple(names), when))
+            continue
+        reads.append(Read(names[0], owner.module.path, line, col, owner.module.module, via, fd.required,
+                          fd.has_default, fd.default, sensitive, tuple(names[1:]), when))
+
+
+def _config_class(index: Index, mod: ModuleScan, base: tuple, schemas: dict[str, ClassRef],
+                  depth: int = 0) -> tuple[ClassRef, str] | None:
+    """The class of a config object expression, and how it was obtained."""
+    if depth > 5:
+        return None
+    if base[0] == "call":
+        q = index.qualify_in(mod, base[1])
+        if q in schemas:
+            return schemas[q], f"{ast.unparse(base[1])}()"
+        return None
+    _, name, scope = base
+    if scope is not None:
+        local = mod.local_vars.get(scope, {})
+        if name in local:
+            found = _config_class(index, mod, ("call", local[name]), schemas, depth + 1) if local[name] else None
+            return (found[0], f"{name} (= {found[1]})") if found else None
+    q = index.resolve(mod.qualify(ast.Name(id=name)))
+    owner, _, var = (q or "").rpartition(".")
+    scan_ = index.modules.get(owner)
+    if scan_ is not None and var in scan_.variables:
+        found = _config_class(index, scan_, ("call", scan_.variables[var]), schemas, depth + 1)
+        if found is not None:
+            return found[0], name
+    return None
+
+
+def _check_site(index: Index, mod: ModuleScan, site: AttrSite, schemas: dict[str, ClassRef]) -> AttrMiss | None:
+    found = _config_class(index, mod, site.base, schemas)
+    if found is None:
+        return None
+    ref, source = found
+    for i, attr in enumerate(site.attrs):
+        has = index.has_member(ref, attr)
+        if has is None:
+            return None
+        if not has:
+            names = sorted(n for n in (index.members(ref) or set()) if not n.startswith("_"))
+            close = difflib.get_close_matches(attr, names, n=1)
+            line, col = site.positions[i]
+            var, _, origin = source.partition(" ")
+            shown = var + "".join(f".{a}" for a in site.attrs[:i]) + (f".{attr} {origin}" if origin else f".{attr}")
+            return AttrMiss(mod.path, line, col, mod.module, ref.qualname, attr, shown,
+                            close[0] if close else None, site.when)
+        nxt = index.member_class(ref, attr)
+        if nxt is None:
+            return None
+        ref = nxt
+    return None

@@ -1,0 +1,150 @@
+"""deploycheck config on bad input: a one-line message and exit 2 (or a finding), never a traceback, and never
+a secret value in any output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import cli
+
+SECRET = "Pw-5ecret-d41d8c"
+
+
+def _svc(tmp_path: Path, code: str = "import os\nU = os.environ['DATABASE_URL']\nT = os.environ['API_TOKEN']\n",
+         pyproject: str | None = None) -> Path:
+    proj = tmp_path / "svc"
+    proj.mkdir()
+    (proj / "app.py").write_text(code)
+    if pyproject is not None:
+        (proj / "pyproject.toml").write_text(pyproject)
+    return proj
+
+
+def run(proj, *args):
+    return cli("config", proj, "--python", sys.executable, "--no-cache", *args)
+
+
+def _error(result, *fragments):
+    code, out, err = result
+    assert code == 2, out + err
+    assert out == "" and "Traceback" not in err
+    assert err.startswith("deploycheck: error: ") and len(err.strip().splitlines()) == 1, err
+    for f in fragments:
+        assert f in err
+    return err
+
+
+@pytest.mark.parametrize("name, content, fragments", [
+    ("bad.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n", ["bad.yaml:5: invalid YAML"]),
+    ("helm.yaml", "apiVersion: apps/v1\nkind: Deployment\n{{- if .Values.enabled }}\nspec: {}\n{{- end }}\n",
+     ["helm.yaml:3: a Helm template, not YAML: render it first"]),
+    ("dup.yaml", "apiVersion: v1\nkind: Pod\nkind: Deployment\n", ["dup.yaml:3: duplicate key `kind` (first at line 2)"]),
+    ("ingress.yaml", ("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\n---\napiVersion: v1\n"
+                     "kind: Service\nmetadata: {name: b}\n"),
+     ["ingress.yaml: no workload with containers (kinds found: Ingress, Service)"]),
+    ("list.yaml", "- a\n- b\n", ["list.yaml:1: not a Kubernetes manifest (no `kind`)"]),
+    ("env.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n        - value: x\n",
+     ["env.yaml:7: an env entry needs a `name`"]),
+    ("compose.yaml", "services:\n  a: {image: x}\n  b: {image: y}\n", ["services a, b: name the one that runs the code"]),
+])
+def test_bad_manifests(tmp_path, name, content, fragments):
+    proj = _svc(tmp_path)
+    (tmp_path / name).write_text(content)
+    _error(run(proj, "--env", "staging", "--manifest", tmp_path / name), *fragments)
+
+
+@pytest.mark.parametrize("content, fragments", [
+    (f"DATABASE_URL=postgresql://a:{SECRET}@h/d\nthis line is not an assignment\n", [".env:2: not a KEY=VALUE line"]),
+    (f"API_TOKEN={SECRET}\nAPI_TOKEN=other\n", [".env:2: `API_TOKEN` is set twice (first at line 1)"]),
+])
+def test_bad_dotenv(tmp_path, content, fragments):
+    proj = _svc(tmp_path)
+    (tmp_path / ".env").write_text(content)
+    err = _error(run(proj, "--env", "staging", "--env-file", tmp_path / ".env"), *fragments)
+    assert SECRET not in err
+
+
+def test_binary_missing_and_non_utf8_files(tmp_path):
+    proj = _svc(tmp_path)
+    (tmp_path / "bin.env").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    _error(run(proj, "--env", "staging", "--env-file", tmp_path / "bin.env"), "bin.env: a binary file, not text")
+    _error(run(proj, "--env", "staging", "--manifest", tmp_path / "bin.env"), "bin.env: a binary file, not text")
+    (tmp_path / "latin.yaml").write_bytes(b"kind: Pod\nname: caf\xe9\n")
+    _error(run(proj, "--env", "staging", "--manifest", tmp_path / "latin.yaml"), "latin.yaml: not UTF-8 text")
+    _error(run(proj, "--env", "staging", "--env-file", tmp_path / "nope.env"), "nope.env: no such file")
+    _error(run(proj, "--env", "staging", "--env-file", tmp_path), "not a regular file")
+
+
+def test_environment_and_configuration_errors(tmp_path):
+    proj = _svc(tmp_path)
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    _error(run(proj, "--env", "prod"), "environment `prod` is not in [tool.deploycheck.environments] (none configured)")
+    (proj / "pyproject.toml").write_text('[tool.deploycheck.environments.prod]\nenv-file = [".env"]\n')
+    _error(run(proj, "--env", "prod"), "environments.prod: unknown setting `env-file`")
+    (proj / "pyproject.toml").write_text('[tool.deploycheck.environments.prod]\nlocal = "no"\n')
+    _error(run(proj, "--env", "prod"), "`local` must be true or false")
+    (proj / "pyproject.toml").write_text('[tool.deploycheck.config]\naccessors = { "app.get" = "not a class" }\n')
+    _error(run(proj, "--env", "prod", "--env-file", empty), "accessors must map dotted names")
+    (proj / "pyproject.toml").write_text('[tool.deploycheck.config]\naccessors = { "app.get" = "app.Missing" }\n')
+    _error(run(proj, "--env", "prod", "--env-file", empty), "class `app.Missing` is not defined")
+    code, _out, err = cli("config", proj)
+    assert code == 2 and "--env" in err and "Traceback" not in err
+
+
+def test_check_accepts_the_new_tables(tmp_path):
+    proj = _svc(tmp_path, pyproject='[tool.deploycheck.environments.staging]\nenv-files = [".env.staging"]\n'
+                                    '[tool.deploycheck.config]\naccessors = []\n')
+    code, _out, err = cli("check", proj, "--python", sys.executable, "--no-cache")
+    assert code == 0, err
+
+
+def test_templated_values_are_provided_but_unknown(tmp_path):
+    proj = _svc(tmp_path)
+    (tmp_path / ".env").write_text("DATABASE_URL=${DB_URL_FROM_SHELL}\nAPI_TOKEN\n")
+    (tmp_path / "k8s.yaml").write_text("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n"
+                                       "        - name: DATABASE_URL\n          value: \"{{ .Values.databaseUrl }}\"\n")
+    code, out, err = run(proj, "--env", "staging", "--env-file", tmp_path / ".env", "--format", "json")
+    assert code == 0, err
+    status = {s["name"]: s["status"] for s in json.loads(out)["settings"]}
+    assert status == {"API_TOKEN": "set (from the shell)", "DATABASE_URL": "set (templated)"}
+    code, out, err = run(proj, "--env", "staging", "--manifest", tmp_path / "k8s.yaml", "--format", "json")
+    assert code == 1, err
+    status = {s["name"]: s["status"] for s in json.loads(out)["settings"]}
+    assert status == {"API_TOKEN": "missing [DC402]", "DATABASE_URL": "set (templated)"}
+
+
+def test_no_secret_in_any_output(tmp_path):
+    """A password given in a URL (provided, in a Secret manifest, as a code default, malformed) and a token
+    value appear nowhere: not in text, not in JSON, not on stderr."""
+    code_text = (f"import os\n\nU = os.environ['DATABASE_URL']\nT = os.environ['API_TOKEN']\n"
+                 f"R = os.getenv('REPORTS_DB_URL', 'postgresql://rep:{SECRET}-code@localhost/rep')\n"
+                 "B = os.environ['BROKEN_DB_URL']\nS = os.environ['SECRET_DB_URL']\n")
+    proj = _svc(tmp_path, code_text)
+    (tmp_path / ".env").write_text(f"DATABASE_URL=postgresql+asyncpg://app:{SECRET}@db:5432/app?sslmode=require\n"
+                                   f"API_TOKEN={SECRET}-token\n"
+                                   f"BROKEN_DB_URL=postgresql://app:{SECRET}@broken@db:5432/app\n")
+    import base64
+    encoded = base64.b64encode(f"postgresql://app:{SECRET}-k8s@db:port/app".encode()).decode()
+    (tmp_path / "k8s.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\ndata:\n  url: {encoded}\n---\n"
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n        - name: SECRET_DB_URL\n"
+        "          valueFrom: {secretKeyRef: {name: db, key: url}}\n")
+    outputs = []
+    for fmt in ("text", "json"):
+        code, out, err = run(proj, "--env", "staging", "--env-file", tmp_path / ".env", "--manifest",
+                             tmp_path / "k8s.yaml", "--format", fmt)
+        assert code == 1, err
+        outputs += [out, err]
+    doc = json.loads(outputs[2])
+    assert sorted((f["code"], f["symbol"]) for f in doc["findings"]) == [
+        ("DC403", "REPORTS_DB_URL"), ("DC404", "BROKEN_DB_URL"), ("DC404", "DATABASE_URL"), ("DC404", "SECRET_DB_URL")]
+    broken = next(f for f in doc["findings"] if f["symbol"] == "BROKEN_DB_URL")
+    assert broken["message"] == ("`BROKEN_DB_URL` = postgresql://app:***@db:5432/app: has an '@' in its password that "
+                                 "is not percent-encoded (write it as %40)")
+    assert "R = os.getenv('REPORTS_DB_URL', 'postgresql://rep:***@localhost/rep')" in outputs[0]
+    for output in outputs:
+        assert SECRET not in output
