@@ -105,3 +105,15 @@ def test_src_directory_of_a_frontend_does_not_hide_the_service(tmp_path):
     code, doc = cli_json("check", proj, "--python", sys.executable, "--no-cache")
     assert doc["target"]["roots"] == [str(proj / "src"), str(proj)]
     assert code == 1 and [f["symbol"] for f in doc["findings"]] == ["no_such_function"]
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path):
+    # `deploycheck check | head -1` in CI: the pipe closes before deploycheck writes; no traceback follows
+    import subprocess
+
+    for fmt in ("text", "json"):  # JSON output was an "internal error: BrokenPipeError", exit 2
+        proc = subprocess.Popen([sys.executable, "-m", "deploycheck", "check", str(EXAMPLE), "--format", fmt,
+                                 "--cache-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert (proc.wait(), err) == (1, ""), fmt

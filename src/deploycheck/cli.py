@@ -111,28 +111,28 @@ def _config(args) -> int:
     from deploycheck.contract import report
     from deploycheck.contract import run as contract_run
 
-    try:
-        result = contract_run.run(contract_run.Options(
-            path=args.path, env=args.env, env_files=args.env_file, manifests=args.manifest, connect=args.connect,
-            container=args.container, python=args.python, entries=args.entry, cache_dir=args.cache_dir,
-            no_cache=args.no_cache,
-        ))
-    except UsageError as exc:
-        sys.stderr.write(f"deploycheck: error: {_redacted(str(exc))}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("deploycheck: interrupted\n")
-        return 130
-    except Exception as exc:  # a bug of ours; its message may quote a value, so URLs are redacted
-        if os.environ.get("DEPLOYCHECK_DEBUG"):
-            raise
-        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {_redacted(str(exc))} "
-                         "(set DEPLOYCHECK_DEBUG=1 for the traceback, and please report it)\n")
-        return 2
-    if args.format == "json":
-        report.render_json(result)
-    else:
-        report.render_text(result)
+    result = contract_run.run(contract_run.Options(
+        path=args.path, env=args.env, env_files=args.env_file, manifests=args.manifest, connect=args.connect,
+        container=args.container, python=args.python, entries=args.entry, cache_dir=args.cache_dir,
+        no_cache=args.no_cache,
+    ))
+    (report.render_json if args.format == "json" else report.render_text)(result)
+    return 1 if result.errors else 0
+
+
+def _check(args) -> int:
+    from deploycheck import check as check_mod
+    from deploycheck.render import json as json_render
+    from deploycheck.render import text as text_render
+
+    result = check_mod.run(check_mod.Options(
+        path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
+        platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
+        progress=args.format == "text",
+        tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
+        containerfile=args.containerfile,
+    ))
+    (json_render.render if args.format == "json" else text_render.render)(result)
     return 1 if result.errors else 0
 
 
@@ -153,36 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "rule":
         return _rule(args.code)
-    if args.command == "config":
-        return _config(args)
+    command = {"check": _check, "migrate": _migrate, "config": _config}[args.command]
     try:
-        if args.command == "migrate":
-            return _migrate(args)
-        from deploycheck import check as check_mod
-        from deploycheck.render import json as json_render
-        from deploycheck.render import text as text_render
-
-        result = check_mod.run(check_mod.Options(
-            path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
-            platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
-            progress=args.format == "text",
-            tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
-            containerfile=args.containerfile,
-        ))
+        return command(args)
+    # Messages may quote a configuration value (a database URL): every one passes through URL redaction.
     except UsageError as exc:
-        sys.stderr.write(f"deploycheck: error: {exc}\n")
+        sys.stderr.write(f"deploycheck: error: {_redacted(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("deploycheck: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as the Python docs advise
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("DEPLOYCHECK_DEBUG"):
             raise
-        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {exc} "
+        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {_redacted(str(exc))} "
                          "(set DEPLOYCHECK_DEBUG=1 for the traceback, and please report it)\n")
         return 2
-    if args.format == "json":
-        json_render.render(result)
-    else:
-        text_render.render(result)
-    return 1 if result.errors else 0
