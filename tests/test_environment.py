@@ -70,7 +70,8 @@ def test_broken_dot_venv_is_an_error_not_a_silent_fallback(tmp_path):
     assert code == 2 and "broken link" in err
 
 
-OLDER = sorted(glob.glob("/root/.pyenv/versions/3.10*/bin/python3.10") + glob.glob("/usr/bin/python3.1[0-9]"))
+PYENV = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))  # other Pythons, where pyenv put them
+OLDER = sorted(glob.glob(os.path.join(PYENV, "versions/3.10*/bin/python3.10")) + glob.glob("/usr/bin/python3.1[0-9]"))
 
 
 @pytest.mark.skipif(not OLDER, reason="no Python 3.10 on this machine")

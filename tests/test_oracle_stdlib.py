@@ -47,7 +47,8 @@ def stdlib_modules(root: str | None = None) -> list[str]:
 # Failures decided by run-time values, with the reason.
 KNOWN_MISSES = {"_ios_support": "raises ImportError when ctypes.util.find_library('objc') finds nothing (3.13)"}
 
-OTHER_PYTHONS = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3") + glob.glob("/usr/bin/python3.[0-9]*"))
+PYENV = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))  # other Pythons, where pyenv put them
+OTHER_PYTHONS = sorted(glob.glob(os.path.join(PYENV, "versions/3.*/bin/python3")) + glob.glob("/usr/bin/python3.[0-9]*"))
 OTHER_PYTHONS = [p for p in OTHER_PYTHONS if re.search(r"python3(\.(8|9|1[0-9]))?$", p) and "3.11" not in p]
 
 
