@@ -11,6 +11,7 @@ import os
 import pty
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 
@@ -281,3 +282,20 @@ def test_progress_bar_on_a_terminal_only_and_never_in_json(tmp_path, python_laye
     assert runs["terminal"][0] == 1 and "reading image layers" in runs["terminal"][1]
     assert runs["json"] == (1, "")
     assert runs["pipe"] == (1, "")
+
+
+def test_build_file_lines_the_map_cannot_follow_are_shown(tmp_path, python_layer):
+    source = tmp_path / "src"
+    (source / "app").mkdir(parents=True)
+    (source / "app" / "__init__.py").write_text("")
+    (source / "app" / "main.py").write_bytes(APP[1][2])
+    with tarfile.open(source / "vendor.tar.gz", "w:gz") as tar:  # ADD unpacks a local archive
+        tar.add(source / "app", arcname="app")
+    (source / "Containerfile").write_text("FROM python:3.11-slim\nADD vendor.tar.gz /opt/vendor/\n"
+                                          "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
+    target = _image(tmp_path, python_layer, ["python3", "-m", "app.main"])
+    note = "Containerfile:2: ADD vendor.tar.gz extracts a local archive; its members are not mapped"
+    code, doc = cli_json("check", target, "--no-cache", "--source", source)
+    assert (code, doc["target"]["image"]["notes"]) == (1, [note])
+    code, out, _ = cli("check", target, "--no-cache", "--source", source)
+    assert code == 1 and f"  note: {note}\n" in out

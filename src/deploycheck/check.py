@@ -161,6 +161,8 @@ def _run_image(opts: Options) -> Result:
                           stale)
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
+        if stale is not None and stale.mapping.notes:  # build-file lines DC501/DC502 could not follow
+            result.image["notes"] = list(stale.mapping.notes)
         return result
     finally:
         files.close()

@@ -60,6 +60,8 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         console.print()
     if result.image:
         console.print(Text(image_line(result.image), style="dim"))
+        for note in result.image.get("notes", []):
+            console.print(Text(f"  note: {note}", style="dim"))
     interp = result.interp
     summary = Text()
     status = "error" if result.errors else "ok"
