@@ -106,6 +106,37 @@ def default_python(project: Project) -> tuple[str, str]:
     return "python3", "python3 on PATH"
 
 
+def target_interpreter(project: Project, python: str | None) -> Interpreter:
+    """The interpreter of the target environment, probed: ``python`` (``--python``) when given, else the
+    project's default (``default_python``). Raises ``UsageError`` when it cannot be run."""
+    if python is not None:
+        return interp_mod.probe(python)
+    py, source = default_python(project)
+    return interp_mod.probe(py, source)
+
+
+def check_entries(entries: list[str]) -> None:
+    """Raises ``UsageError`` for an entry that is not a dotted module name."""
+    for e in entries:
+        if not all(part.isidentifier() for part in e.split(".")):
+            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
+
+
+def open_program(interp: Interpreter, roots: list[str], files, cache_dir: str | None,
+                 no_cache: bool) -> tuple[Program, Cache]:
+    """A program (module finder, summary store, name resolution) over the target's search path for the
+    project ``roots``, reading through ``files``, and its summary cache (``cache_dir``, the default one, or
+    none with ``no_cache``). The caller closes ``program.store`` and flushes the cache."""
+    spath = searchpath.build(interp, roots, files)
+    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
+                          interp.frozen_modules, spath.editable, spath.overrides)
+    cache = Cache(None if no_cache else (cache_dir or default_cache_dir()))
+    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
+                  tuple(sorted(interp.builtin_modules)))
+    store = SummaryStore(facts, cache, files.read_bytes)
+    return Program(finder, spath, interp, store), cache
+
+
 def run(opts: Options) -> Result:
     """Run every rule over the import closure of the entries, for a source tree or an image target
     (``oci-archive:FILE``, ``oci:DIR``, ``docker-archive:FILE``, ``docker-daemon:NAME[:TAG]``, ``docker://REF``,
@@ -116,11 +147,7 @@ def run(opts: Options) -> Result:
         raise UsageError("--tls-verify applies to docker:// targets only")
     start = time.perf_counter()
     project = open_project(opts.path)
-    if opts.python is not None:
-        interp = interp_mod.probe(opts.python)
-    else:
-        python, source = default_python(project)
-        interp = interp_mod.probe(python, source)
+    interp = target_interpreter(project, opts.python)
     entries = opts.entries or project.config.entries or project.entry_candidates
     if not entries:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
@@ -193,17 +220,9 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.Ima
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None) -> Result:
-    for e in entries:
-        if not all(part.isidentifier() for part in e.split(".")):
-            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
-    spath = searchpath.build(interp, project.roots, files)
-    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
-                          interp.frozen_modules, spath.editable, spath.overrides)
-    cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
-    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
-                  tuple(sorted(interp.builtin_modules)))
-    store = SummaryStore(facts, cache, files.read_bytes)
-    program = Program(finder, spath, interp, store)
+    check_entries(entries)
+    program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
+    store, spath = program.store, program.search_path
     try:
         missing = program.build_closure(entries)
     finally:

@@ -6,15 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploycheck.artifact.files import HostFiles
-from deploycheck.check import default_python
-from deploycheck.environment import interpreter as interp_mod
-from deploycheck.environment import searchpath
+from deploycheck.check import check_entries, open_program, target_interpreter
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.errors import UsageError
-from deploycheck.index.conditions import Facts
-from deploycheck.index.finder import ModuleFinder
-from deploycheck.index.program import Program
-from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.target.project import Project
 
 
@@ -31,25 +25,13 @@ def build(project: Project, python: str | None, entries: list[str], cache_dir: s
           files: HostFiles) -> Closure:
     """Probe the interpreter and walk the closure from the entries (``--entry``, else the configuration's,
     else every project module). Raises ``UsageError`` as ``check`` does."""
-    if python is not None:
-        interp = interp_mod.probe(python)
-    else:
-        py, source = default_python(project)
-        interp = interp_mod.probe(py, source)
+    interp = target_interpreter(project, python)
     entries = list(entries) or project.config.entries or project.entry_candidates
     if not entries:
         raise UsageError(f"{project.root}: no Python modules found (roots: {', '.join(project.roots)})")
-    for e in entries:
-        if not all(part.isidentifier() for part in e.split(".")):
-            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
-    spath = searchpath.build(interp, project.roots, files)
-    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
-                          interp.frozen_modules, spath.editable, spath.overrides)
-    cache = Cache(None if no_cache else (cache_dir or default_cache_dir()))
-    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
-                  tuple(sorted(interp.builtin_modules)))
-    store = SummaryStore(facts, cache, files.read_bytes)
-    program = Program(finder, spath, interp, store)
+    check_entries(entries)
+    program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
+    store, spath = program.store, program.search_path
     try:
         missing = program.build_closure(entries)
     finally:

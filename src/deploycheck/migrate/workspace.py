@@ -9,15 +9,10 @@ from dataclasses import dataclass, field
 import pathspec
 
 from deploycheck.artifact.files import HostFiles
-from deploycheck.check import default_python
-from deploycheck.environment import interpreter as interp_mod
-from deploycheck.environment import searchpath
+from deploycheck.check import open_program, target_interpreter
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.errors import UsageError
-from deploycheck.index.conditions import Facts
-from deploycheck.index.finder import ModuleFinder
 from deploycheck.index.program import MISSING, Program
-from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.migrate import finder as finder_mod
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.resolve import Resolver
@@ -87,19 +82,9 @@ def open_workspace(path: str, python: str | None = None, cache_dir: str | None =
     files = files or HostFiles()
     project = project or open_project(path)
     if interp is None:
-        if python is not None:
-            interp = interp_mod.probe(python)
-        else:
-            py, source = default_python(project)
-            interp = interp_mod.probe(py, source)
-    spath = searchpath.build(interp, project.roots, files)
-    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
-                          interp.frozen_modules, spath.editable, spath.overrides)
-    cache = Cache(None if no_cache else (cache_dir or default_cache_dir()))
-    facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
-                  tuple(sorted(interp.builtin_modules)))
-    store = SummaryStore(facts, cache, files.read_bytes)
-    program = Program(finder, spath, interp, store)
+        interp = target_interpreter(project, python)
+    program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
+    store, facts = program.store, program.store.facts
     contents: dict[str, bytes] = {}
     unreadable: dict[str, str] = {}
     for p in python_files(project.root):
