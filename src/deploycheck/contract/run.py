@@ -13,7 +13,7 @@ from deploycheck.contract.model import Provided, Read, Setting
 from deploycheck.contract.settings import EnvironmentConfig
 from deploycheck.contract.values import database_values, is_live_kind, live_targets
 from deploycheck.errors import UsageError
-from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.findings.suppress import Suppressor
 from deploycheck.target.project import Project, open_project
 
@@ -56,6 +56,13 @@ class Context:
 
     def open_note(self) -> str:
         return "; ".join(f"{o.ref} ({os.path.basename(o.path)}:{o.line})" for o in self.env.open)
+
+    def unless_open(self, message: str) -> tuple[str, str]:
+        """A missing value is certain only when every source's contents are known: with an ``envFrom`` whose
+        contents were not given, the finding says so and is a warning. Returns (message, severity)."""
+        if self.env.open:
+            return f"{message}, unless {self.open_note()} sets it", WARNING
+        return message, ERROR
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.findings.finding import Finding
 
 CODE = "DC402"
 NAME = "setting-not-provided"
@@ -34,9 +34,6 @@ def check(ctx) -> Iterator[Finding]:
         names = " or ".join(f"`{n}`" for n in dict.fromkeys((s.name, *r.alternatives)))
         msg = (f"{names} is required ({r.via}) but environment `{ctx.env.name}` does not provide it "
                f"(read: {ctx.sources_text})")
-        severity = ERROR
-        if ctx.env.open:
-            msg += f", unless {ctx.open_note()} sets it"
-            severity = WARNING
+        msg, severity = ctx.unless_open(msg)
         yield ctx.finding(CODE, msg, r.path, r.line, r.column, symbol=s.name, module=r.module, when=r.when,
                           severity=severity)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deploycheck.contract import redact, urls
-from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.findings.finding import Finding
 
 CODE = "DC403"
 NAME = "local-default"
@@ -38,9 +38,6 @@ def check(ctx) -> Iterator[Finding]:
             msg = (f"`{s.name}` is not set in environment `{ctx.env.name}`, so the default "
                    f"{redact.shown(s.name, r.default)!r} is used: it points at {target}, not at a service of "
                    f"`{ctx.env.name}` ({r.via})")
-            severity = ERROR
-            if ctx.env.open:
-                msg += f", unless {ctx.open_note()} sets it"
-                severity = WARNING
+            msg, severity = ctx.unless_open(msg)
             yield ctx.finding(CODE, msg, r.path, r.line, r.column, symbol=s.name, module=r.module, when=r.when,
                               severity=severity)
