@@ -28,3 +28,17 @@ def test_rule_fixture(fixture):
     assert got == expected
     # A rule's fixture shows that rule (other codes may appear where a case needs them).
     assert fixture.name in {line.split()[1] for line in got}
+
+
+def test_foreign_extension_files_are_what_the_interpreter_cannot_find():
+    # DC504's file-name reading agrees with the import system: each module it names is a ModuleNotFoundError,
+    # and the extension modules whose suffix fits are found (they fail later, being four-byte stand-ins)
+    import subprocess
+
+    fixture = FIXTURES / "rules" / "DC504"
+    named = {line.split()[4] for line in (fixture / "expected.txt").read_text().splitlines() if " DC504 " in line}
+    assert named == {"app.native._speedups", "app.native._arm"}
+    for module in ("app.native._speedups", "app.native._arm", "app.native._own", "app.native._stable"):
+        proc = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=fixture, capture_output=True, text=True)
+        error = proc.stderr.strip().splitlines()[-1]
+        assert error.startswith("ModuleNotFoundError") == (module in named), error

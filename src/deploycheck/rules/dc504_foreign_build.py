@@ -6,9 +6,16 @@ environment), another C library (``musllinux`` in a glibc image, or the reverse)
 ABI tag the interpreter does not look for) or ``ImportError``. This is what ``pip install --target`` with the
 wrong ``--python-version``/``--platform``, or a layer copied from another build stage, leaves behind.
 
-Read from each distribution's ``WHEEL`` file (its ``Tag:`` lines, PEP 427 / PEP 425) and compared, with
-``packaging.tags``, against the tags the target interpreter accepts. An error when a module of that
-distribution is in the import closure, else a warning.
+Read two ways:
+
+- each distribution's ``WHEEL`` file (its ``Tag:`` lines, PEP 427 / PEP 425), compared with ``packaging.tags``
+  against the tags the target interpreter accepts: an error when a module of that distribution is in the
+  import closure, else a warning;
+- an import that fails although an extension module of that name lies where the import looks, with a file
+  name suffix the interpreter does not load (``importlib.machinery.EXTENSION_SUFFIXES``; the suffix names
+  the build, PEP 3149): ``_speedups.cpython-312-x86_64-linux-gnu.so`` beside a Python 3.11, or
+  ``…-aarch64-linux-gnu.so`` on x86_64. This replaces the DC101 the import would get, with the same
+  severity.
 
 Example: ``orjson-3.10.0.dist-info/WHEEL`` says ``Tag: cp312-cp312-manylinux_2_17_x86_64`` in a Python 3.11 image.
 """
@@ -22,7 +29,8 @@ from collections.abc import Iterator
 from packaging import tags
 
 from deploycheck.findings.finding import ERROR, WARNING, Finding
-from deploycheck.rules.context import Context
+from deploycheck.index.program import MISSING
+from deploycheck.rules.context import Context, import_sites
 
 CODE = "DC504"
 NAME = "foreign-build"
@@ -58,7 +66,61 @@ def _wheel_tags(text: str) -> set[tags.Tag]:
     return out
 
 
+def foreign_extension(ctx: Context, module: str) -> str | None:
+    """The file of an extension module named ``module`` that the target interpreter will not load (its name
+    suffix is not one of the interpreter's extension suffixes), in the directories the import searches;
+    None when there is none."""
+    program = ctx.program
+    parent, _, last = module.rpartition(".")
+    if parent:
+        pmod = program.find(parent)
+        if pmod is None or not pmod.is_package:
+            return None
+        dirs = list(pmod.locations)
+    else:
+        dirs = list(program.search_path.entries)
+    loadable = {last + suffix for suffix in ctx.interp.extension_suffixes}  # the names the finder tries
+    files = program.finder.files
+    for d in dirs:
+        for name, is_dir in sorted((files.listdir(d) or {}).items()):
+            if (not is_dir and name.startswith(last + ".") and name.endswith((".so", ".pyd"))
+                    and name not in loadable):
+                return os.path.join(d, name)
+    return None
+
+
+def _failed_imports(ctx: Context) -> Iterator[tuple]:
+    """Import sites whose module is missing, with the module name and position (``from pkg import sub``
+    names each submodule)."""
+    program = ctx.program
+    for name, node, _summ, site, sev in import_sites(ctx):
+        base = program.absolute(name, node.module.is_package, site.module, site.level)
+        if base is None:
+            continue
+        status, missing = program.module_status(base)
+        if status == MISSING:
+            yield name, node, site, sev, missing, site.line, site.col
+        elif status == "found":
+            for imported, (line, col) in zip(site.names, site.positions):
+                if imported != "*" and program.has_name(base, imported) == MISSING:
+                    yield name, node, site, sev, f"{base}.{imported}", line, col
+
+
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from _wheels(ctx)
+    py = f"{ctx.interp.version[0]}.{ctx.interp.version[1]}"
+    loads = ", ".join(f"*{s}" for s in ctx.interp.extension_suffixes)
+    for name, node, site, sev, module, line, col in _failed_imports(ctx):
+        found = foreign_extension(ctx, module)
+        if found is None:
+            continue
+        yield ctx.finding(CODE, sev, f"No module named '{module}': {os.path.basename(found)} is an extension "
+                          f"module built for another interpreter or platform; Python {py} on "
+                          f"{ctx.interp.machine or 'x86_64'} loads only {loads}", name, node, line, col,
+                          symbol=module, context=site.context)
+
+
+def _wheels(ctx: Context) -> Iterator[Finding]:
     files = ctx.distributions.files
     musl = any(n.startswith("ld-musl-") for n in (files.listdir("/lib") or {}))
     accepted = supported(ctx.interp.version, ctx.interp.machine, musl)
