@@ -299,3 +299,15 @@ def test_build_file_lines_the_map_cannot_follow_are_shown(tmp_path, python_layer
     assert (code, doc["target"]["image"]["notes"]) == (1, [note])
     code, out, _ = cli("check", target, "--no-cache", "--source", source)
     assert code == 1 and f"  note: {note}\n" in out
+
+
+def test_an_image_without_workdir_keeps_the_standard_library_apart(tmp_path, python_layer):
+    # No WORKDIR: the command runs in `/`, which becomes a project root; the standard library under it is
+    # still the standard library (it was checked as project code: 3 errors and 112 warnings in re, ssl, ...)
+    app = [("srv/app/app/__init__.py", "file", b""),
+           ("srv/app/app/main.py", "file", b"import json\nimport ssl\nimport re\n\napp = json.dumps([])\n")]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/bin", "PYTHONPATH=/srv/app"], "Cmd": ["python3", "-m", "app.main"]})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache")
+    assert (code, doc["findings"], doc["target"]["roots"]) == (0, [], ["/"])

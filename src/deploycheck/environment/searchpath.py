@@ -34,22 +34,18 @@ class SearchPath:
     pth_code: list[tuple[str, str]] = field(default_factory=list)
 
     def origin(self, path: str) -> str:
-        """Classify a file path: ``project``, ``stdlib``, ``third-party`` or ``other``."""
-        # Site directories first: a virtual environment often lives inside the project root, and site-packages
-        # often lives inside the standard library directory.
-        for d in self.site_dirs:
-            if _under(path, d):
-                return "third-party"
-        for root in self.project_roots:
-            if _under(path, root):
-                return "project"
-        for d in self.editable.values():
-            if _under(path, d):
-                return "third-party"
-        for d in self.stdlib_dirs:
-            if _under(path, d):
-                return "stdlib"
-        return "other"
+        """Classify a file path: ``project``, ``stdlib``, ``third-party`` or ``other``, by the most specific
+        directory that holds it. A virtual environment often lives inside the project root, site-packages
+        inside the standard library directory, and an image's project root may be ``/`` (no ``WORKDIR``):
+        the deepest directory decides; between equal ones, site directories win, then project roots."""
+        best, found = -1, "other"
+        for kind, dirs in (("third-party", self.site_dirs), ("project", self.project_roots),
+                           ("third-party", list(self.editable.values())), ("stdlib", self.stdlib_dirs)):
+            for d in dirs:
+                depth = len(d.rstrip(os.sep))
+                if depth > best and _under(path, d):
+                    best, found = depth, kind
+        return found
 
 
 def _under(path: str, root: str) -> bool:
