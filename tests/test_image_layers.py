@@ -230,3 +230,40 @@ def test_platform_choice_in_a_multi_platform_index(tmp_path):
     assert open_image(f"oci:{root}", "linux/amd64").manifest == amd["digest"]
     with pytest.raises(ImageError, match=r"no manifest for platform linux/s390x .*has: linux/arm64, linux/amd64"):
         open_image(f"oci:{root}", "linux/s390x")
+
+
+def test_images_of_a_layout_or_archive_are_chosen_by_name(tmp_path):
+    # containers-transports(5): oci:PATH[:REFERENCE] names an image by its ref.name annotation,
+    # docker-archive:PATH[:NAME:TAG | :@INDEX] by its RepoTags or position
+    root = tmp_path / "layout"
+    oci_layout(root, [_tar([("v.py", "file", b"v = 1\n")])])
+    index = json.loads((root / "index.json").read_text())
+    one = dict(index["manifests"][0], annotations={"org.opencontainers.image.ref.name": "v1"})
+    two = dict(index["manifests"][0], annotations={"org.opencontainers.image.ref.name": "v2"})
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [one, two]}))
+    with pytest.raises(ImageError, match=r"the layout holds 2 images \(v1, v2\); name one as oci:.*layout:NAME"):
+        open_image(f"oci:{root}")
+    assert open_image(f"oci:{root}:v2").reference == f"{root}:v2"
+    with pytest.raises(ImageError, match=r"no image named 'v3' in the layout \(it has: v1, v2\)"):
+        open_image(f"oci:{root}:v3")
+    layer = _tar([("srv/app/main.py", "file", b"import json\n")])
+    docker = tmp_path / "two.tar"
+    cfg = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Cmd": ["python"]},
+                      "rootfs": {"type": "layers", "diff_ids": [_digest(layer)]}}).encode()
+    entries = [{"Config": "cfg.json", "RepoTags": [f"app:{t}"], "Layers": ["abc/layer.tar"]} for t in ("1", "2")]
+    with tarfile.open(docker, "w") as tar:
+        for name, data in (("abc/layer.tar", layer), ("cfg.json", cfg), ("manifest.json", json.dumps(entries).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(ImageError, match=r"the archive holds 2 images \(app:1, app:2\)"):
+        open_image(f"docker-archive:{docker}")
+    assert open_image(f"docker-archive:{docker}:app:2").manifest == "cfg.json"
+    assert open_image(f"docker-archive:{docker}:@1").manifest == "cfg.json"
+    with pytest.raises(ImageError, match=r"no image tagged 'app:3' \(it has: app:1, app:2\)"):
+        open_image(f"docker-archive:{docker}:app:3")
+    with pytest.raises(ImageError, match="an OCI archive\\? read it as oci-archive:"):
+        archive = tmp_path / "oci.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(root / "index.json", arcname="index.json")
+        open_image(f"docker-archive:{archive}")

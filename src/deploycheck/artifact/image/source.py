@@ -23,6 +23,7 @@ _DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{32,128}$")
 INDEX_TYPES = {"application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json"}
 MAX_JSON_BYTES = 16 * 1024 * 1024
+REF_NAME = "org.opencontainers.image.ref.name"
 LOCAL = ("oci-archive", "oci", "docker-archive")  # read in place
 FETCHED = ("docker-daemon", "containers-storage")  # copied to a private directory first; and docker://
 KNOWN = "oci-archive:FILE, oci:DIR, docker-archive:FILE, docker-daemon:NAME[:TAG], docker://REF, containers-storage:REF"
@@ -114,21 +115,37 @@ def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | No
     return image
 
 
+def split_reference(ref: str) -> tuple[str, str | None]:
+    """``PATH[:REFERENCE]`` as containers-transports(5) writes local images (``oci:DIR:v2``,
+    ``docker-archive:FILE:app:1.4``, ``docker-archive:FILE:@1``): the longest prefix that exists is the path,
+    the rest the reference (None when the whole is the path or nothing exists)."""
+    if os.path.exists(ref):
+        return ref, None
+    cuts = [i for i, c in enumerate(ref) if c == ":"]
+    for i in reversed(cuts):
+        if os.path.exists(ref[:i]):
+            return ref[:i], ref[i + 1:]
+    return ref, None
+
+
 def _open_local(transport: str, ref: str, platform: str) -> Image:
+    path, name = split_reference(ref)
     target = f"{transport}:{ref}"
     if transport == "oci":
-        if not os.path.isdir(ref):
+        if not os.path.isdir(path):
             raise ImageError(f"{target}: no such OCI layout directory")
-        return _oci(transport, ref, _DirBlobs(ref), platform)
-    if not os.path.isfile(ref):
+        return _oci(transport, ref, _DirBlobs(path), platform, name)
+    if not os.path.isfile(path):
         raise ImageError(f"{target}: no such file")
     try:
-        archive = _TarBlobs(ref)
+        archive = _TarBlobs(path)
     except (tarfile.TarError, OSError) as exc:
         raise ImageError(f"{target}: not a readable tar archive ({exc})") from None
     try:
-        image = _oci(transport, ref, archive, platform) if transport == "oci-archive" else _docker(transport, ref,
-                                                                                                  archive)
+        if transport == "oci-archive":
+            image = _oci(transport, ref, archive, platform, name)
+        else:
+            image = _docker(transport, ref, archive, name)
     except BaseException:
         archive.tar.close()
         raise
@@ -136,9 +153,31 @@ def _open_local(transport: str, ref: str, platform: str) -> Image:
     return image
 
 
+def _docker_entry(transport: str, ref: str, manifest: list, name: str | None) -> dict:
+    """The image of a ``docker save`` archive that ``name`` selects (``app:1.4`` among its RepoTags, or
+    ``@N``, its index), as containers-transports(5) says; the only one when no name is given."""
+    tags = [t for e in manifest for t in (e.get("RepoTags") or [])]
+    if name is None:
+        if len(manifest) > 1:
+            raise ImageError(f"{transport}:{ref}: the archive holds {len(manifest)} images "
+                             f"({', '.join(tags) or 'untagged'}); name one as {transport}:{ref}:NAME:TAG or @INDEX")
+        return manifest[0]
+    if name.startswith("@"):
+        if name[1:].isdigit() and int(name[1:]) < len(manifest):
+            return manifest[int(name[1:])]
+        raise ImageError(f"{transport}:{ref}: no image {name} (the archive holds {len(manifest)})")
+    for e in manifest:
+        if name in (e.get("RepoTags") or []):
+            return e
+    raise ImageError(f"{transport}:{ref}: no image tagged {name!r} (it has: {', '.join(tags) or 'no tags'})")
+
+
 class _DirBlobs:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(os.path.join(self.root, name))
 
     def open(self, name: str):
         path = os.path.realpath(os.path.join(self.root, name))
@@ -154,6 +193,9 @@ class _TarBlobs:
     def __init__(self, path: str) -> None:
         self.tar = tarfile.open(path, mode="r:")  # random access to members of an uncompressed archive
         self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.tar.getmembers()}
+
+    def exists(self, name: str) -> bool:
+        return name in self.members or name.lstrip("/") in self.members
 
     def size(self, name: str) -> int:
         member = self.members.get(name) or self.members.get(name.lstrip("/"))
@@ -204,11 +246,26 @@ def _verified_json(blobs, digest: str) -> dict:
     return doc
 
 
-def _oci(transport: str, ref: str, blobs, platform: str) -> Image:
+def _oci(transport: str, ref: str, blobs, platform: str, name: str | None = None) -> Image:
     index = _json(blobs, "index.json")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list) or not index["manifests"]:
-        raise ImageError(f"{transport}:{ref}: index.json lists no manifests")
-    desc = index["manifests"][0]
+        hint = " (a docker-archive? read it as docker-archive:FILE)" if transport == "oci-archive" and \
+            blobs.exists("manifest.json") else ""
+        raise ImageError(f"{transport}:{ref}: index.json lists no manifests{hint}")
+    manifests = [m for m in index["manifests"] if isinstance(m, dict)]
+    # image-layout.md: an image of a layout is named by its org.opencontainers.image.ref.name annotation
+    names = [str((m.get("annotations") or {}).get(REF_NAME)) for m in manifests
+             if (m.get("annotations") or {}).get(REF_NAME)]
+    if name is not None:
+        manifests = [m for m in manifests if (m.get("annotations") or {}).get(REF_NAME) == name]
+        if not manifests:
+            raise ImageError(f"{transport}:{ref}: no image named {name!r} in the layout "
+                             f"(it has: {', '.join(names) or 'no named images'})")
+    elif len(manifests) > 1 and not any(m.get("platform") for m in manifests):
+        path = split_reference(ref)[0]
+        raise ImageError(f"{transport}:{ref}: the layout holds {len(manifests)} images "
+                         f"({', '.join(names) or 'unnamed'}); name one as {transport}:{path}:NAME")
+    desc = manifests[0]
     depth = 0
     while desc.get("mediaType") in INDEX_TYPES:
         depth += 1
@@ -216,8 +273,8 @@ def _oci(transport: str, ref: str, blobs, platform: str) -> Image:
             raise ImageError("image index nesting is too deep")
         nested = _verified_json(blobs, desc.get("digest", ""))
         desc = _pick(nested.get("manifests") or [], platform)
-    if len(index["manifests"]) > 1 and depth == 0:
-        desc = _pick(index["manifests"], platform)
+    if len(manifests) > 1 and depth == 0:
+        desc = _pick(manifests, platform)
     manifest = _verified_json(blobs, desc.get("digest", ""))
     config = _verified_json(blobs, (manifest.get("config") or {}).get("digest", ""))
     layers = []
@@ -240,12 +297,17 @@ def _pick(manifests: list, platform: str) -> dict:
     raise ImageError(f"no manifest for platform {platform} in the image index (it has: {found or 'none'})")
 
 
-def _docker(transport: str, ref: str, blobs) -> Image:
+def _docker(transport: str, ref: str, blobs, name: str | None = None) -> Image:
+    if not blobs.exists("manifest.json") and blobs.exists("index.json"):
+        raise ImageError(f"{transport}:{ref}: no manifest.json but an index.json: an OCI archive? read it as "
+                         f"oci-archive:{split_reference(ref)[0]}")
     manifest = _json(blobs, "manifest.json")
-    if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+    if not isinstance(manifest, list) or not manifest or not all(isinstance(e, dict) for e in manifest):
         raise ImageError(f"{transport}:{ref}: manifest.json lists no image")
-    entry = manifest[0]
-    config_doc = _json(blobs, str(entry.get("Config", "")))
+    entry = _docker_entry(transport, ref, manifest, name)
+    if not isinstance(entry.get("Config"), str) or not entry["Config"]:
+        raise ImageError(f"{transport}:{ref}: manifest.json names no image config")
+    config_doc = _json(blobs, entry["Config"])
     if not isinstance(config_doc, dict):
         raise ImageError(f"{transport}:{ref}: the image config is not a JSON object")
     names = [str(name) for name in entry.get("Layers") or []]
