@@ -42,3 +42,28 @@ def test_foreign_extension_files_are_what_the_interpreter_cannot_find():
         proc = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=fixture, capture_output=True, text=True)
         error = proc.stderr.strip().splitlines()[-1]
         assert error.startswith("ModuleNotFoundError") == (module in named), error
+
+
+def test_a_submodule_nothing_imports_is_not_an_attribute_of_its_package(tmp_path):
+    # `import app` then `app.jobs.run()`: AttributeError unless something imports app.jobs first
+    import subprocess
+
+    (tmp_path / "app" / "jobs").mkdir(parents=True)
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "jobs" / "__init__.py").write_text("def run():\n    return 1\n")
+    (tmp_path / "app" / "util.py").write_text("x = 1\n")
+    (tmp_path / "app" / "late.py").write_text("y = 2\n")
+    (tmp_path / "app" / "main.py").write_text(
+        "import app\nimport app.util\n\n\ndef handler():\n    return app.jobs.run() + app.util.x\n\n\n"
+        "def later():\n    import app.late\n\n    return app.late.y\n")
+    result = check(tmp_path, entries=["app.main"])
+    got = [(f.code, f.line, f.symbol, f.when) for f in result.findings]
+    assert got == [("DC103", 6, "jobs", "call")]
+    assert result.findings[0].message.endswith("the submodule app.jobs exists, but nothing imports it "
+                                               "(add `import app.jobs`)")
+    # the interpreter agrees: handler() fails, later() does not
+    run = "import app.main as m\nprint(m.later())\ntry:\n    m.handler()\nexcept AttributeError as e:\n    print(e)\n"
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.splitlines() == ["2", "module 'app' has no attribute 'jobs'"]
+    # with the default entries every module may be the one a launcher imported first: no finding
+    assert [f.code for f in check(tmp_path).findings] == []

@@ -240,7 +240,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     overlaid = getattr(files, "overlay", None) is not None  # edited contents (migrate apply's re-check)
     infile = ruff.analyze(checked, interp.version, cache, None if on_host and not overlaid else files)
     ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations, stale,
-                  project)
+                  project, list(entries))
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()

@@ -25,6 +25,25 @@ class Context:
     declared: object = None  # what the project declares (target.declared.Declared), None when unknown
     stale: ImageSource | None = None  # for DC501 and DC502: the repository and how it maps into the image
     project: object = None  # target.project.Project: its root and configuration (DC301's migrations)
+    entries: list[str] = field(default_factory=list)  # the modules the closure was walked from
+    _imported: set[str] | None = None
+
+    def imported_modules(self) -> set[str]:
+        """Every module some import statement of the closure names (``import a.b`` names ``a`` and ``a.b``;
+        ``from a import b`` also ``a.b``; ``from a import *`` every submodule, written ``a.*``), and every
+        module put into ``sys.modules`` by hand: what may be imported before any line runs."""
+        if self._imported is None:
+            out: set[str] = set(self.program.registered)
+            for name, node, summ in self.modules():
+                for site in summ.imports:
+                    base = self.program.absolute(name, node.module.is_package, site.module, site.level)
+                    if base is None:
+                        continue
+                    parts = base.split(".")
+                    out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                    out.update(f"{base}.{n}" if n != "*" else f"{base}.*" for n in site.names)
+            self._imported = out
+        return self._imported
 
     def modules(self) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order."""

@@ -4,6 +4,13 @@ Why it crashes: ``AttributeError: module 'M' has no attribute 'attr'`` when the 
 module-level code, class bodies and decorators (``@asyncio.coroutine`` on Python 3.11), when called for code in
 function bodies of the project.
 
+A submodule is an attribute of its package only once something imports it: ``import app`` then
+``app.jobs.run()`` fails when nothing imports ``app.jobs``. For packages of the project, such a read is
+reported when no import statement of the closure names the submodule and it is not an entry (with the
+default entries, every module of the project is one, so this needs ``--entry``, ``entries`` in the
+configuration, or an image's command). Standard-library and third-party submodules are not reported this
+way: the interpreter's start-up, ``python -m`` and the launcher import many of them before any of your code.
+
 Only names bound by an import are followed (``import asyncio``, ``import a.b as c``, ``from pkg import mod``),
 and only while they are not rebound in the same scope. Reads guarded by ``try: ... except AttributeError`` (or
 broader), ``hasattr`` checks and other undecidable conditions are not reported as errors. Resolution is the
@@ -54,4 +61,28 @@ def check(ctx: Context) -> Iterator[Finding]:
                     break
                 if status != "found":
                     break
+                if _unimported_submodule(ctx, current, attr):
+                    yield ctx.finding(CODE, sev, f"module '{current}' ({ctx.provider(current)}) has no attribute "
+                                      f"'{attr}': the submodule {current}.{attr} exists, but nothing imports it "
+                                      f"(add `import {current}.{attr}`)", name, node, line, col, symbol=attr,
+                                      context=read.context)
+                    break
                 current = program.member_module(current, attr)
+
+
+def _unimported_submodule(ctx: Context, package: str, attr: str) -> bool:
+    """``package.attr`` is found only as a submodule file of a project package that no import statement of
+    the closure names, that is not an entry, and that the package does not bind or create by other means."""
+    program = ctx.program
+    sub = f"{package}.{attr}"
+    mod = program.find(package)
+    if mod is None or not mod.is_package or program.origin(mod) != "project" or program.find(sub) is None:
+        return False
+    summ = program.summary(package) if mod.has_source else None
+    if mod.has_source and (summ is None or summ.syntax_error or summ.bindings.get(attr) or summ.has_getattr
+                           or summ.dynamic or "." + attr in summ.registered):
+        return False
+    if (package, attr) in program.stores or sub in ctx.entries:
+        return False
+    imported = ctx.imported_modules()
+    return sub not in imported and f"{package}.*" not in imported
