@@ -137,11 +137,9 @@ def _check(args) -> int:
 
 
 def _redacted(message: str) -> str:
-    import re
+    from deploycheck.contract.redact import urls_in
 
-    from deploycheck.contract.redact import url
-
-    return re.sub(r"[A-Za-z][\w+.-]*://\S+", lambda m: url(m.group(0)), message)
+    return urls_in(message)
 
 
 def main(argv: list[str] | None = None) -> int:
