@@ -91,14 +91,42 @@ def test_null_and_quoted_manifest_values_are_strings(tmp_path):
 
 
 @pytest.mark.parametrize("content, fragments", [
-    (f"DATABASE_URL=postgresql://a:{SECRET}@h/d\nthis line is not an assignment\n", [".env:2: not a KEY=VALUE line"]),
     (f"API_TOKEN={SECRET}\nAPI_TOKEN=other\n", [".env:2: `API_TOKEN` is set twice (first at line 1)"]),
+    (f"API_TOKEN {SECRET}\n# a comment\nnot an assignment either\n", [".env:1: not a dotenv file: no line is KEY=VALUE"]),
 ])
 def test_bad_dotenv(tmp_path, content, fragments):
     proj = _svc(tmp_path)
     (tmp_path / ".env").write_text(content)
     err = _error(run(proj, "--env", "staging", "--env-file", tmp_path / ".env"), *fragments)
     assert SECRET not in err
+
+
+def test_unparsable_dotenv_lines_are_skipped_as_python_dotenv_does(tmp_path):
+    """python-dotenv (the service's parser) skips a line it cannot parse with a warning: so does the check, on
+    stderr with file and line, never the line's text; the variables provided are exactly dotenv_values'."""
+    from dotenv import dotenv_values
+
+    proj = _svc(tmp_path)
+    env = tmp_path / ".env"
+    env.write_text(f"API_TOKEN {SECRET}\nDATABASE_URL=postgresql://a:{SECRET}@h/d\nthis line is not an assignment\n"
+                   "OTHER='x'\n")
+    assert sorted(k for k in dotenv_values(env)) == ["DATABASE_URL", "OTHER"]
+    code, out, err = run(proj, "--env", "staging", "--env-file", env, "--format", "json")
+    assert code == 1, err
+    assert err == (f"deploycheck: warning: {env}:1: not a KEY=VALUE line: skipped, as python-dotenv's load_dotenv does\n"
+                   f"deploycheck: warning: {env}:3: not a KEY=VALUE line: skipped, as python-dotenv's load_dotenv does\n")
+    status = {s["name"]: s["status"] for s in json.loads(out)["settings"]}
+    assert status == {"API_TOKEN": "missing [DC402]", "DATABASE_URL": "set"}
+    assert SECRET not in out + err
+
+
+def test_compose_env_file_lines_are_strict(tmp_path):
+    """docker compose refuses an env_file line it cannot parse, so the check does too."""
+    proj = _svc(tmp_path)
+    (tmp_path / "web.env").write_text("API_TOKEN=x\nthis line is not an assignment\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    env_file: web.env\n")
+    _error(run(proj, "--env", "staging", "--manifest", tmp_path / "compose.yaml"),
+           f"{tmp_path / 'web.env'}:2: not a KEY=VALUE line (the dotenv parser cannot parse it)")
 
 
 def test_binary_missing_and_non_utf8_files(tmp_path):
