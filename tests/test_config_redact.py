@@ -18,8 +18,8 @@ from deploycheck.contract import redact
     ("postgresql://app:pw@db:5432/app", "postgresql://app:***@db:5432/app"),
     ("postgresql+asyncpg://app@db/app", "postgresql+asyncpg://app@db/app"),  # a role name: shown
     ("redis://localhost:6379/0?password=CodeRedisQ11", "redis://localhost:6379/0?password=***"),
-    ("postgresql://db/app?sslmode=require&sslpassword=Kp1&options=-c%20x", "postgresql://db/app?sslmode=require"
-     "&sslpassword=***&options=-c%20x"),
+    ("postgresql://db/app?sslmode=require&sslpassword=Kp1&options=-c%20x",
+     "postgresql://db/app?sslmode=require&sslpassword=***&options=-c%20x"),
     ("https://api.example.com/v1?api_key=a1&apikey=a2&access_token=a3&pwd=a4&passwd=a5&auth=a6&page=2",
      "https://api.example.com/v1?api_key=***&apikey=***&access_token=***&pwd=***&passwd=***&auth=***&page=2"),
     ("https://CodeSentryKey10@o1.ingest.sentry.io/1", "https://***@o1.ingest.sentry.io/1"),
