@@ -117,3 +117,20 @@ def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path):
         proc.stdout.close()
         err = proc.stderr.read().decode()
         assert (proc.wait(), err) == (1, ""), fmt
+
+
+def test_rule_list_gives_each_rule_a_whole_one_line_summary():
+    """`deploycheck rule` lists the first line of each rule's docstring: that line must be the whole first
+    paragraph (a summary cut mid-sentence otherwise), ``CODE name: ...`` ending with a period."""
+    from deploycheck.rules import RULES
+
+    code, out, err = cli("rule")
+    assert code == 0, err
+    summaries = []
+    for rule in RULES:
+        first_paragraph = rule.__doc__.strip().split("\n\n")[0]
+        assert "\n" not in first_paragraph, f"{rule.CODE}: the summary spans lines: {first_paragraph!r}"
+        assert first_paragraph.startswith(f"{rule.CODE} {rule.NAME}: ") and first_paragraph.endswith("."), rule.CODE
+        summaries.append(first_paragraph)
+    assert out.splitlines() == summaries
+    assert len(summaries) == len(list((ROOT / "src" / "deploycheck" / "rules").glob("dc[0-9][0-9][0-9]_*.py")))

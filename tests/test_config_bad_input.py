@@ -56,15 +56,77 @@ def test_bad_manifests(tmp_path, name, content, fragments):
     _error(run(proj, "--env", "staging", "--manifest", tmp_path / name), *fragments)
 
 
+_POD = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (_POD + "        - name: API_TOKEN\n          value: \"x\"\n        - name: WORKERS\n          value: 5\n",
+     "env `WORKERS`: the value is a number, not a string"),
+    (_POD + "        - name: DEBUG\n          value: true\n", "env `DEBUG`: the value is a boolean, not a string"),
+    (_POD + "        - name: HOSTS\n          value: [a, b]\n", "env `HOSTS`: the value is a list, not a string"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata:\n  a: x\n  PORT: 8080\n",
+     "ConfigMap cfg `data` key PORT: the value is a number, not a string"),
+    ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  PIN: 1234\n",
+     "Secret s `stringData` key PIN: the value is a number, not a string"),
+])
+def test_manifest_values_that_are_not_strings(tmp_path, content, message):
+    """The Kubernetes API types env values and ConfigMap / Secret data as strings and rejects the manifest
+    otherwise: exit 2 naming the file and the line of the value, without the value."""
+    proj = _svc(tmp_path)
+    (tmp_path / "k8s.yaml").write_text(content)
+    line = len(content.splitlines())
+    err = _error(run(proj, "--env", "staging", "--manifest", tmp_path / "k8s.yaml"))
+    assert err == (f"deploycheck: error: {tmp_path / 'k8s.yaml'}:{line}: {message}, and the Kubernetes API rejects "
+                   "the manifest: quote it\n")
+
+
+def test_null_and_quoted_manifest_values_are_strings(tmp_path):
+    proj = _svc(tmp_path)
+    (tmp_path / "k8s.yaml").write_text(_POD + "        - name: DATABASE_URL\n          value: \"5\"\n"
+                                       "        - name: API_TOKEN\n          value:\n")
+    code, out, err = run(proj, "--env", "staging", "--manifest", tmp_path / "k8s.yaml", "--format", "json")
+    assert code == 1, err  # DC404: "5" is not a database URL; the null value is the empty string
+    status = {s["name"]: s["status"] for s in json.loads(out)["settings"]}
+    assert status == {"API_TOKEN": "set", "DATABASE_URL": "set [DC404]"}
+
+
 @pytest.mark.parametrize("content, fragments", [
-    (f"DATABASE_URL=postgresql://a:{SECRET}@h/d\nthis line is not an assignment\n", [".env:2: not a KEY=VALUE line"]),
     (f"API_TOKEN={SECRET}\nAPI_TOKEN=other\n", [".env:2: `API_TOKEN` is set twice (first at line 1)"]),
+    (f"API_TOKEN {SECRET}\n# a comment\nnot an assignment either\n", [".env:1: not a dotenv file: no line is KEY=VALUE"]),
 ])
 def test_bad_dotenv(tmp_path, content, fragments):
     proj = _svc(tmp_path)
     (tmp_path / ".env").write_text(content)
     err = _error(run(proj, "--env", "staging", "--env-file", tmp_path / ".env"), *fragments)
     assert SECRET not in err
+
+
+def test_unparsable_dotenv_lines_are_skipped_as_python_dotenv_does(tmp_path):
+    """python-dotenv (the service's parser) skips a line it cannot parse with a warning: so does the check, on
+    stderr with file and line, never the line's text; the variables provided are exactly dotenv_values'."""
+    from dotenv import dotenv_values
+
+    proj = _svc(tmp_path)
+    env = tmp_path / ".env"
+    env.write_text(f"API_TOKEN {SECRET}\nDATABASE_URL=postgresql://a:{SECRET}@h/d\nthis line is not an assignment\n"
+                   "OTHER='x'\n")
+    assert sorted(k for k in dotenv_values(env)) == ["DATABASE_URL", "OTHER"]
+    code, out, err = run(proj, "--env", "staging", "--env-file", env, "--format", "json")
+    assert code == 1, err
+    assert err == (f"deploycheck: warning: {env}:1: not a KEY=VALUE line: skipped, as python-dotenv's load_dotenv does\n"
+                   f"deploycheck: warning: {env}:3: not a KEY=VALUE line: skipped, as python-dotenv's load_dotenv does\n")
+    status = {s["name"]: s["status"] for s in json.loads(out)["settings"]}
+    assert status == {"API_TOKEN": "missing [DC402]", "DATABASE_URL": "set"}
+    assert SECRET not in out + err
+
+
+def test_compose_env_file_lines_are_strict(tmp_path):
+    """docker compose refuses an env_file line it cannot parse, so the check does too."""
+    proj = _svc(tmp_path)
+    (tmp_path / "web.env").write_text("API_TOKEN=x\nthis line is not an assignment\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    env_file: web.env\n")
+    _error(run(proj, "--env", "staging", "--manifest", tmp_path / "compose.yaml"),
+           f"{tmp_path / 'web.env'}:2: not a KEY=VALUE line (the dotenv parser cannot parse it)")
 
 
 def test_binary_missing_and_non_utf8_files(tmp_path):

@@ -116,6 +116,8 @@ def _config(args) -> int:
         container=args.container, python=args.python, entries=args.entry, cache_dir=args.cache_dir,
         no_cache=args.no_cache,
     ))
+    for warning in result.env.warnings:
+        sys.stderr.write(f"deploycheck: warning: {result.scrub(warning)}\n")
     (report.render_json if args.format == "json" else report.render_text)(result)
     return 1 if result.errors else 0
 
@@ -137,11 +139,9 @@ def _check(args) -> int:
 
 
 def _redacted(message: str) -> str:
-    import re
+    from deploycheck.contract.redact import urls_in
 
-    from deploycheck.contract.redact import url
-
-    return re.sub(r"[A-Za-z][\w+.-]*://\S+", lambda m: url(m.group(0)), message)
+    return urls_in(message)
 
 
 def main(argv: list[str] | None = None) -> int:

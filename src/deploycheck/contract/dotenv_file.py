@@ -1,5 +1,8 @@
 """Dotenv files, parsed with python-dotenv's own parser (the one ``load_dotenv`` uses), line by line so that
-every variable keeps its line and a line it cannot parse is an error, not a silent skip.
+every variable keeps its line. A line it cannot parse is skipped with a warning naming the file and line, as
+``load_dotenv`` does (it logs "python-dotenv could not parse statement starting at line N"), so the check sees
+what the service will see; a file where no line parses is not a dotenv file and is an error. The ``env_file``
+of a docker-compose service is read strictly: docker compose refuses a line it cannot parse.
 
 Interpolation (``${VAR}``, ``${VAR:-default}``, python-dotenv's syntax) is resolved from the variables set
 earlier in the same file only: anything else would depend on the shell of whoever runs the check, so such a
@@ -19,17 +22,24 @@ from deploycheck.contract.textfile import read_text
 from deploycheck.errors import UsageError
 
 
-def read(path: str, source: str = "dotenv", what: str = "--env-file") -> list[Provided]:
-    """The variables a dotenv file sets, in order. Raises ``UsageError`` for a line that is not
-    ``KEY=VALUE``, a key set twice, or a file that is not text."""
+def read(path: str, source: str = "dotenv", what: str = "--env-file",
+         warnings: list[str] | None = None) -> list[Provided]:
+    """The variables a dotenv file sets, in order. With a ``warnings`` list, a line python-dotenv cannot
+    parse is skipped and ``"path:line: ..."`` (never the line's text, which may hold a value) is appended to
+    it; without one such a line raises ``UsageError``. Also raises ``UsageError`` for a key set twice, a
+    file that is not text, and a file with unparsable lines and no variable at all (not a dotenv file)."""
     text = read_text(path, what)
     out: list[Provided] = []
     values: dict[str, str | None] = {}
     first: dict[str, int] = {}
+    skipped: list[int] = []
     for b in parse_stream(io.StringIO(text)):
         line = b.original.line
         if b.error:
-            raise UsageError(f"{path}:{line}: not a KEY=VALUE line (python-dotenv cannot parse it)")
+            if warnings is None:
+                raise UsageError(f"{path}:{line}: not a KEY=VALUE line (the dotenv parser cannot parse it)")
+            skipped.append(line)
+            continue
         if b.key is None:
             continue
         if b.key in first:
@@ -43,6 +53,11 @@ def read(path: str, source: str = "dotenv", what: str = "--env-file") -> list[Pr
         value = _interpolate(b.value, values)
         values[b.key] = value
         out.append(Provided(b.key, source, path, line, "value" if value is not None else "templated", value))
+    if skipped and not out:
+        raise UsageError(f"{path}:{skipped[0]}: not a dotenv file: no line is KEY=VALUE")
+    if warnings is not None:
+        warnings += [f"{path}:{n}: not a KEY=VALUE line: skipped, as python-dotenv's load_dotenv does"
+                     for n in skipped]
     return out
 
 

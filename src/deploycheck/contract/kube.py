@@ -123,8 +123,8 @@ def _object(path: str, doc: dict, into: Manifests) -> None:
     data = doc.get("data") or {}
     if not isinstance(data, dict):
         raise UsageError(f"{path}:{_line(doc)}: {doc['kind']} `data` must be a mapping")
-    for k, v in data.items():
-        value = str(v) if v is not None else ""
+    for k in data:
+        value = _string(path, data, k, f"{doc['kind']} {name} `data` key {k}")
         if kind == "secret":
             try:
                 value = base64.b64decode(value, validate=True).decode("utf-8")
@@ -134,8 +134,9 @@ def _object(path: str, doc: dict, into: Manifests) -> None:
         keys[str(k)] = (value, data.line_of(k) if isinstance(data, Mapping) else _line(doc), path)
     string_data = doc.get("stringData") or {}
     if kind == "secret" and isinstance(string_data, dict):
-        for k, v in string_data.items():
-            keys[str(k)] = (str(v), string_data.line_of(k) if isinstance(string_data, Mapping) else 1, path)
+        for k in string_data:
+            keys[str(k)] = (_string(path, string_data, k, f"Secret {name} `stringData` key {k}"),
+                            string_data.line_of(k) if isinstance(string_data, Mapping) else 1, path)
 
 
 def _container(path: str, c: dict, source: str, into: Manifests) -> None:
@@ -159,12 +160,11 @@ def _container(path: str, c: dict, source: str, into: Manifests) -> None:
             else:
                 p = Provided(name, source, path, line, "field", ref="fieldRef" if "fieldRef" in vf else "resourceFieldRef")
         else:
-            raw = e.get("value", "")
-            value = _scalar(raw)
+            value: str | None = _string(path, e, "value", f"env `{name}`")
             kind = "value"
-            if value is not None and "{{" in value:
+            if "{{" in value:
                 value, kind = None, "templated"
-            elif value is not None and "$(" in value:
+            elif "$(" in value:
                 value = _expand(value, earlier)
                 kind = "value" if value is not None else "templated"
             p = Provided(name, source, path, line, kind, value)
@@ -182,14 +182,20 @@ def _container(path: str, c: dict, source: str, into: Manifests) -> None:
                 into.env_from.append(EnvFrom(kind, ef[key]["name"], prefix, path, _line(ef), source))
 
 
-def _scalar(raw: object) -> str | None:
-    if raw is None:
-        return ""
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, (str, int, float)):
-        return str(raw)
-    return None
+def _string(path: str, mapping: dict, key: object, what: str) -> str:
+    """The string at ``mapping[key]`` ("" when absent or null). The Kubernetes API types ``EnvVar.value``,
+    ``ConfigMap.data`` and ``Secret.data`` / ``stringData`` as strings and rejects the whole manifest when one
+    is a number, a boolean, a list or a mapping (``kubectl apply``: "cannot unmarshal number into Go struct
+    field EnvVar...value of type string"), so such a value raises ``UsageError`` naming file and line (never
+    the value)."""
+    raw = mapping.get(key)
+    if raw is None or isinstance(raw, str):
+        return raw or ""
+    kind = ("a boolean" if isinstance(raw, bool) else "a number" if isinstance(raw, (int, float)) else
+            "a list" if isinstance(raw, list) else "a mapping" if isinstance(raw, dict) else "not text")
+    line = mapping.line_of(key) if isinstance(mapping, Mapping) else _line(mapping)
+    raise UsageError(f"{path}:{line}: {what}: the value is {kind}, not a string, and the Kubernetes API rejects "
+                     "the manifest: quote it")
 
 
 def _expand(value: str, earlier: dict[str, str | None]) -> str | None:

@@ -16,7 +16,8 @@ from deploycheck.contract.settings import EnvironmentConfig
 class Environment:
     """``provided`` in source order (a later known value overrides an earlier one); ``open`` are sources
     whose variable names are unknown (``envFrom`` a Secret or ConfigMap that was not given); ``files`` are
-    ``(kind, path)`` of every source read; ``secrets`` the values known to be secret (for scrubbing)."""
+    ``(kind, path)`` of every source read; ``secrets`` the values known to be secret (for scrubbing);
+    ``warnings`` one-line notes on input that was skipped (``"path:line: ..."``, never a value)."""
 
     name: str
     local: bool
@@ -24,6 +25,7 @@ class Environment:
     provided: list[Provided] = field(default_factory=list)
     open: list[OpenSource] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def gather(cfg: EnvironmentConfig, root: str, env_files: list[str], manifests: list[str],
@@ -36,7 +38,7 @@ def gather(cfg: EnvironmentConfig, root: str, env_files: list[str], manifests: l
     yamls = [os.path.join(root, p) for p in cfg.manifests] + list(manifests)
     for path in dotenvs:
         env.files.append(("dotenv", path))
-        env.provided += dotenv_file.read(path)
+        env.provided += dotenv_file.read(path, warnings=env.warnings)
     kube_state = kube.Manifests()
     for path in yamls:
         docs = yamlfile.load_all(path)

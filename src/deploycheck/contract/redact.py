@@ -1,17 +1,40 @@
-"""Values are never printed: URLs lose their password (and secret query values), values of secret-looking
-names are replaced, and every known secret value is scrubbed from whatever is written (messages of servers
-and of exceptions included) as a second line of defence."""
+"""Values are never printed: values of secret-looking names are replaced, URLs lose the parts that are
+credentials (see ``url``), and whatever is written (excerpts of code, messages of servers and of exceptions,
+tables, JSON, stderr) passes through a ``Scrubber``: every URL in it is redacted and every known secret value
+is replaced, as a second line of defence."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, unquote
 
 MASK = "***"
 _SECRET = re.compile(r"(PASSW(OR)?D|PASS$|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|_)KEY$|(^|_)AUTH|"
                      r"SIGNING|SALT|COOKIE)", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"(pass|secret|token|key|auth)", re.IGNORECASE)
+# Query parameters holding credentials: password, passwd, pwd, sslpassword, secret, token, access_token, key,
+# api_key, apikey, auth, sig / signature (pre-signed URLs), credential.
+_SECRET_QUERY = re.compile(r"(pass|pwd|secret|token|key|auth|sig|credential)", re.IGNORECASE)
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*)://(?P<userinfo>[^@/?#]*@)?(?P<rest>.*)$", re.DOTALL)
+# A URL inside text (a source line, a message): it ends at white space, a quote, an angle bracket or a
+# terminal escape sequence.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]*://[^\s'\"`<>\x1b]+")
+# Schemes whose user name, given without a password, is a role name (trust, peer, certificate or IAM
+# authentication) and is shown. Elsewhere (https: a Sentry DSN, ``https://TOKEN@github.com``) it is the key.
+_ROLE_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "mysql", "mariadb", "oracle", "mssql", "cockroachdb",
+                 "clickhouse", "redis", "rediss", "valkey", "valkeys", "amqp", "amqps", "mongodb", "nats", "kafka",
+                 "ldap", "ldaps", "ssh", "sftp", "ftp", "ftps", "smtp", "smtps", "imap", "imaps", "sqlite"}
+# Webhook URLs whose path after the prefix is the credential (the services' own documentation says to keep
+# the URL secret): host suffix, path prefix.
+_WEBHOOKS = [(re.compile(host + r"$", re.IGNORECASE), prefix) for host, prefix in (
+    (r"(^|\.)hooks\.slack\.com", "/services/"), (r"(^|\.)hooks\.slack\.com", "/workflows/"),
+    (r"(^|\.)discord(app)?\.com", "/api/webhooks/"), (r"(^|\.)api\.telegram\.org", "/bot"),
+    (r"(^|\.)webhook\.office\.com", "/webhookb2/"), (r"(^|\.)outlook\.office\.com", "/webhook/"),
+    (r"(^|\.)hooks\.zapier\.com", "/hooks/catch/"), (r"(^|\.)chat\.googleapis\.com", "/v1/spaces/"),
+)]
+# A path segment that is a key: 20 or more token characters with both a letter and a digit (API keys,
+# webhook tokens, UUIDs). Words, versions and ordinary names are shorter or lack digits.
+_TOKEN_SEGMENT = re.compile(r"^(?=[^/]*[A-Za-z])(?=[^/]*[0-9])[A-Za-z0-9_\-~+=.%]{20,}$")
+_MIN_GUESSED = 8  # a masked user name is scrubbed elsewhere only from this length: `git` must not vanish
 
 
 def secret_name(name: str) -> bool:
@@ -41,22 +64,80 @@ def url_password(value: str) -> str | None:
     return unquote(userinfo.partition(":")[2]) or None
 
 
-def url(value: str) -> str:
-    """A URL with its password and secret query values masked: ``postgresql://app:***@db:5432/app``."""
+def _redact(value: str) -> tuple[str, list[str]]:
+    """``(redacted URL, the secret substrings it masked)``; a value that is not a URL comes back as is."""
     m = _URL.match(value)
     if not m:
-        return value
+        return value, []
     scheme = m.group("scheme")
     authority, tail = _authority(value[len(scheme) + 3:])
+    secrets: list[str] = []
+    hostport = authority
     if "@" in authority:
         userinfo, _, hostport = authority.rpartition("@")
-        user = userinfo.partition(":")[0]
-        authority = f"{user}:{MASK}@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            secrets.append(password)
+            authority = f"{user}:{MASK}@{hostport}"
+        elif user and not _ROLE_SCHEMES & set(scheme.lower().split("+")):
+            if len(user) >= _MIN_GUESSED:
+                secrets.append(user)
+            authority = f"{MASK}@{hostport}"
     path, q, query = tail.partition("?")
+    path = _path(hostport, path, secrets)
     if q:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(f"{k}={MASK if _SECRET_QUERY.search(k) else quote(v, safe='/:,')}" for k, v in pairs)
-    return f"{scheme}://{authority}{path}{q}{query}"
+        query = "&".join(_parameter(p, secrets) for p in query.split("&"))
+    return f"{scheme}://{authority}{path}{q}{query}", secrets
+
+
+def _path(hostport: str, path: str, secrets: list[str]) -> str:
+    host = hostport.rpartition(":")[0] if hostport.count(":") == 1 else hostport
+    for pattern, prefix in _WEBHOOKS:
+        if pattern.search(host) and path.startswith(prefix) and len(path) > len(prefix):
+            secrets.append(path[len(prefix):])
+            return prefix + MASK
+    segments = path.split("/")
+    for i, seg in enumerate(segments):
+        if _TOKEN_SEGMENT.match(seg):
+            secrets.append(seg)
+            segments[i] = MASK
+    return "/".join(segments)
+
+
+def _parameter(pair: str, secrets: list[str]) -> str:
+    name, eq, value = pair.partition("=")
+    if not eq or not _SECRET_QUERY.search(unquote(name)):
+        return pair
+    secrets.append(value)
+    return f"{name}={MASK}"
+
+
+def url(value: str) -> str:
+    """A URL with its credentials masked, everything else as written:
+
+    - the password of the userinfo (``postgresql://app:***@db:5432/app``);
+    - a user name without a password, except in database, cache and broker schemes where it is a role name
+      (``https://***@o1.ingest.sentry.io/1``, but ``postgresql://app@db/app``);
+    - the value of a query parameter whose name holds pass, pwd, secret, token, key, auth, sig or credential
+      (``redis://cache:6379/0?password=***``);
+    - the path of a webhook URL after its fixed prefix (``https://hooks.slack.com/services/***``), and any path
+      segment of 20 or more letters and digits mixing both (a key or token in the path).
+    """
+    return _redact(value)[0]
+
+
+def url_secrets(value: str) -> list[str]:
+    """The substrings ``url`` masks in ``value`` (password, secret query values, key-like path segments, a
+    user name standing for a key when 8 characters or longer), as written and percent-decoded."""
+    out: list[str] = []
+    for s in _redact(value)[1]:
+        out += [s, unquote(s)]
+    return [s for s in dict.fromkeys(out) if s]
+
+
+def urls_in(text: str) -> str:
+    """``text`` with every URL in it redacted by ``url`` (a URL ends at white space, a quote or ``<>``)."""
+    return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), text)
 
 
 def shown(name: str, value: str | None) -> str | None:
@@ -71,20 +152,36 @@ def shown(name: str, value: str | None) -> str | None:
 
 
 class Scrubber:
-    """Replaces every registered secret (and its percent-encoded form) with ``***`` in text."""
+    """Makes text safe to write: redacts every URL in it (``urls_in``), then replaces every registered
+    secret (and its percent-encoded form) with ``***``."""
 
     def __init__(self) -> None:
         self.secrets: set[str] = set()
 
     def add(self, value: str | None) -> None:
+        """Register a whole value as secret (values of 3 characters or more), and the secrets of it as a URL."""
         if value and len(value) >= 3:
             self.secrets.add(value)
             self.secrets.add(quote(value, safe=""))
-            pw = url_password(value)
-            if pw:
-                self.add(pw)
+            self.add_url(value)
+
+    def add_url(self, value: str | None) -> None:
+        """Register only the parts of ``value`` that ``url`` masks (nothing when it is not a URL)."""
+        if value:
+            for s in url_secrets(value):
+                if len(s) >= 3 and s != value:
+                    self.add(s)
+
+    def value(self, name: str, value: str | None, secret: bool = False) -> None:
+        """Register a value of variable ``name``: whole when it is secret (by kind or by name), else its URL
+        secrets."""
+        if secret or secret_name(name):
+            self.add(value)
+        else:
+            self.add_url(value)
 
     def __call__(self, text: str) -> str:
+        text = urls_in(text)
         for s in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(s, MASK)
         return text

@@ -108,16 +108,11 @@ def run(opts: Options) -> Result:
         scrub.add(v)
     for s in settings:
         for p in s.provided:
-            if p.value is not None and (s.secret or p.kind == "secret" or redact.url_password(p.value)):
-                scrub.add(p.value if s.secret or p.kind == "secret" else redact.url_password(p.value))
+            scrub.value(s.name, p.value, s.secret or p.kind == "secret")
         for r in s.reads:
-            if r.default is not None and (redact.secret_name(s.name) or redact.url_password(r.default)):
-                scrub.add(r.default if redact.secret_name(s.name) else redact.url_password(r.default))
+            scrub.value(s.name, r.default)
     for p in env.provided:  # variables no code reads may still be secrets
-        if p.value is not None and (redact.secret_name(p.name) or p.kind == "secret"):
-            scrub.add(p.value)
-        elif p.value is not None and redact.url_password(p.value):
-            scrub.add(redact.url_password(p.value))
+        scrub.value(p.name, p.value, p.kind == "secret")
     ctx = Context(project, env, code, settings, opts.connect)
     from deploycheck.rules import RULES
 

@@ -1,5 +1,6 @@
-"""DC403 local-default: a default pointing at this machine is used because the environment does not set the
-value, in an environment that is not local.
+"""DC403 local-default: an unset setting falls back to a default that points at this machine.
+
+The environment is not local and does not set the value, so the code's default is used.
 
 Why it fails: ``os.getenv("CLICKHOUSE_URL", "http://localhost:8123")`` works on a laptop and gets
 "connection refused" in staging, where nothing listens on the container's own localhost. Reported when a

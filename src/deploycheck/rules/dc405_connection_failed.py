@@ -1,5 +1,6 @@
-"""DC405 connection-failed: with ``--connect``, the database or cache is unreachable, refuses the
-credentials, or fails the TLS handshake.
+"""DC405 connection-failed: with ``--connect``, a database or cache refuses the connection or fails it.
+
+The server is unreachable, refuses the credentials, or fails the TLS handshake.
 
 ``deploycheck config --env staging --connect`` connects once to every PostgreSQL URL (through psycopg,
 i.e. libpq; asyncpg's ``ssl=`` is passed as ``sslmode``) and Redis URL (redis-py, ``PING``) that the

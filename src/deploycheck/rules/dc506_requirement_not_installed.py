@@ -1,5 +1,7 @@
-"""DC506 requirement-not-installed: a requirement the project declares is missing from the target
-environment, or installed at a version outside its specifier.
+"""DC506 requirement-not-installed: a declared requirement is missing or outside its specifier.
+
+The project declares a requirement that the target environment lacks, or has at a version outside its
+specifier.
 
 Why it crashes: the code was written and tested against the declared dependencies; an environment without
 one dies with ``ModuleNotFoundError`` on first import, and one with a version outside the range meets the
