@@ -93,6 +93,9 @@ def test_broken_files_become_findings_and_nothing_is_written(tmp_path):
     assert ("app.fifo", "DC203", "warning") in found
     assert not any(m == "app.fine" for m, _, _ in found)
     assert code == 1
+    # the FIFO is neither parsed nor taken from a cache (it was counted "from cache" with --no-cache)
+    assert doc["summary"]["unreadable"] == 1
+    assert doc["summary"]["files"] - doc["summary"]["parsed"] == 1
 
 
 def test_huge_file_is_not_analyzed_but_reported(tmp_path):

@@ -62,6 +62,7 @@ class Result:
     closure: dict[str, tuple[str, int]] = field(default_factory=dict)  # module name -> (origin, shield)
     sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
     image: dict | None = None  # transport, reference, manifest digest and platform of an image target
+    unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
 
     @property
     def reader(self):
@@ -258,6 +259,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     result = Result(project, interp, findings, len(program.nodes), len(store.summaries), store.parsed, entries,
                     time.perf_counter() - start, spath.entries,
                     {name: (node.origin, node.shield) for name, node in program.nodes.items()})
+    result.unreadable = store.unreadable
     if not on_host:  # the text renderer shows source lines after the image's private files are gone
         result.sources = {f.path: source_lines(f.path, files) for f in findings}
     return result

@@ -93,6 +93,7 @@ class SummaryStore:
         self.summaries: dict[str, Summary] = {}
         self.hashes: dict[str, str] = {}
         self.parsed = 0
+        self.unreadable = 0  # files that could not be read (too large, not a regular file): neither parsed nor cached
         self._executor: ProcessPoolExecutor | None = None
         self._space = f"summary-{ANALYZER_VERSION}-{facts.key}"
 
@@ -107,6 +108,7 @@ class SummaryStore:
             except (OSError, ValueError) as exc:
                 msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 self.summaries[p] = Summary(syntax_error=(f"cannot read file: {msg}", 1, 0), dynamic=["unreadable"])
+                self.unreadable += 1
         for p, d in data.items():
             self.hashes[p] = content_key(d)
         cached = self.cache.get_many(self._space, list({self.hashes[p] for p in data}))

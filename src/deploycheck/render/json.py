@@ -44,7 +44,7 @@ def document(result: Result) -> dict:
         },
         "findings": [finding_dict(f) for f in result.findings],
         "summary": {"errors": result.errors, "warnings": result.warnings, "modules": result.modules,
-                    "files": result.files, "parsed": result.parsed},
+                    "files": result.files, "parsed": result.parsed, "unreadable": result.unreadable},
     }
 
 

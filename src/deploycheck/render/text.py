@@ -69,12 +69,17 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}",
         style="bold red" if status == "error" else "bold green",
     )
-    cached = result.files - result.parsed
+    cached = result.files - result.parsed - result.unreadable
     entries = result.entries
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     summary.append(
-        f" in {result.modules} modules of the import closure of {shown} ({result.files} files"
-        f"{f', {cached} from cache' if cached else ''}) · Python {interp.version_text} ({interp.executable})"
+        f" in {_count(result.modules, 'module')} of the import closure of {shown} ({_count(result.files, 'file')}"
+        f"{f', {cached} from cache' if cached else ''}"
+        f"{f', {result.unreadable} unreadable' if result.unreadable else ''}) · Python {interp.version_text} ({interp.executable})"
         f" · {result.seconds:.2f} s"
     )
     console.print(summary)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
