@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
-from conftest import check
+import sys
+
+from conftest import ROOT, check, cli
 
 
 def _project(tmp_path):
@@ -57,3 +59,13 @@ def test_corrupt_or_unwritable_cache_is_ignored(tmp_path):
     result = check(proj, cache_dir=blocked / "sub")
     assert result.parsed == result.files
     assert os.path.isfile(blocked)
+
+
+def test_an_unusable_cache_directory_is_said_and_the_check_still_runs(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = cli("check", ROOT / "examples" / "seed-incident", "--python", sys.executable,
+                         "--cache-dir", blocker)
+    assert code == 1 and "DC201" in out
+    assert err == (f"deploycheck: warning: cache directory {blocker} cannot be used (a file, not a directory); "
+                   "checking without a cache\n")

@@ -86,6 +86,10 @@ def test_usage_errors_exit_2(tmp_path):
     assert code == 2 and "invalid choice" in err
     code, out, err = cli("frobnicate")
     assert code == 2
+    # options that only mean something for an image are refused on a directory, not silently ignored
+    code, _, err = cli("check", EXAMPLE, "--source", EXAMPLE, "--platform", "linux/arm64")
+    assert (code, err) == (2, f"deploycheck: error: --source, --platform apply to an image target only, not to "
+                              f"the directory {EXAMPLE}\n")
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -146,6 +146,13 @@ def run(opts: Options) -> Result:
         return _run_image(opts)
     if opts.tls_verify is not None:
         raise UsageError("--tls-verify applies to docker:// targets only")
+    image_only = {"--source": opts.source, "--rev": opts.rev, "--app-dir": opts.app_dir,
+                  "--containerfile": opts.containerfile,
+                  "--platform": None if opts.platform == Options.platform else opts.platform}
+    given = [flag for flag, value in image_only.items() if value is not None]
+    if given:  # silently ignoring them would let a user believe the image checks ran
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{', '.join(given)} {verb} to an image target only, not to the directory {opts.path}")
     start = time.perf_counter()
     project = open_project(opts.path)
     interp = target_interpreter(project, opts.python)

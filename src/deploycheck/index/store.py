@@ -12,6 +12,7 @@ import marshal
 import multiprocessing
 import os
 import sqlite3
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from deploycheck import ANALYZER_VERSION
@@ -42,8 +43,13 @@ class Cache:
             os.makedirs(directory, exist_ok=True)
             self._db = sqlite3.connect(os.path.join(directory, "cache-v1.sqlite"), timeout=5)
             self._db.execute("CREATE TABLE IF NOT EXISTS kv (space TEXT, key TEXT, value BLOB, PRIMARY KEY (space, key))")
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error) as exc:
+            # Not fatal (a read-only home in CI still gets its check), but said: a cache silently off is slow.
             self._db = None
+            reason = "a file, not a directory" if isinstance(exc, FileExistsError) else \
+                exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            sys.stderr.write(f"deploycheck: warning: cache directory {directory} cannot be used ({reason}); "
+                             "checking without a cache\n")
 
     def get_many(self, space: str, keys: list[str]) -> dict[str, bytes]:
         if self._db is None or not keys:
