@@ -65,8 +65,12 @@ def test_image_findings_and_entry_point(tmp_path, python_layer):
     assert doc["python"]["version"].startswith("3.11") and doc["python"]["executable"] == "/usr/bin/python3"
     got = sorted((f["code"], f["path"], f["line"], f["symbol"]) for f in doc["findings"])
     assert got == [("DC102", "/srv/app/app/main.py", 2, "Mapping"),
-                   ("DC505", "/srv/app/app/main.py", 1, "application")]
+                   ("DC505", "/srv/app/app/main.py", 0, "application")]
     assert doc["target"]["entries"] == ["app.main"]
+    # the text names the module file without pointing at a line (it pointed at line 1, `import json`)
+    code, out, _ = cli("check", target, "--no-cache")
+    assert ("/srv/app/app/main.py: DC505 [error, at import] the image's command (uvicorn) uses "
+            "'app.main:application', but 'app.main' has no attribute 'application'\n\n") in out
     image = doc["target"]["image"]
     assert (image["transport"], image["platform"]) == ("oci", "linux/amd64") and image["manifest"].startswith("sha256:")
 

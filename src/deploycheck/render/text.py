@@ -40,16 +40,18 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
                       force_terminal=color, no_color=color is False)
     for f in result.findings:
         head = Text()
-        head.append(f"{display(f.path)}:{f.line}:{f.column + 1}: ", style="bold")
+        # line 0: a finding about a file or the image config as a whole, with no line to point at
+        where = f"{display(f.path)}:{f.line}:{f.column + 1}: " if f.line else f"{display(f.path)}: "
+        head.append(where, style="bold")
         head.append(f.code + " ", style="bold red" if f.severity == ERROR else "bold yellow")
         when = "at import" if f.when == "import" else "when called"
         head.append(f"[{f.severity}, {when}] ", style="red" if f.severity == ERROR else "yellow")
         head.append(f.message)
         console.print(head)
-        src = _source_line(f.path, f.line, result.reader)
+        src = _source_line(f.path, f.line, result.reader) if f.line else None
         if src is not None:
             gutter = " " * len(str(f.line))
-            width = max(len(f.symbol), 1)
+            width = max(min(len(f.symbol), len(src.expandtabs(1)) - f.column), 1)  # never past the line's end
             console.print(Text(f"{gutter} |", style="blue"))
             console.print(Text(f"{f.line} | ", style="blue") + Text(src.expandtabs(1)))
             console.print(Text(f"{gutter} | ", style="blue") + Text(" " * f.column + "^" * width, style="red"))

@@ -39,5 +39,5 @@ def check(ctx: Context) -> Iterator[Finding]:
             mod = program.find(entry.module)
             yield Finding(CODE, ERROR, f"the image's command ({entry.launcher}) uses '{entry.module}:"
                           f"{entry.attribute}', but '{entry.module}' has no attribute '{entry.attribute}'",
-                          (mod.path if mod and mod.path else where), 1, 0, symbol=entry.attribute,
+                          (mod.path if mod and mod.path else where), 0, 0, symbol=entry.attribute,
                           module=entry.module, origin="project")
