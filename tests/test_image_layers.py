@@ -267,3 +267,18 @@ def test_images_of_a_layout_or_archive_are_chosen_by_name(tmp_path):
         with tarfile.open(archive, "w") as tar:
             tar.add(root / "index.json", arcname="index.json")
         open_image(f"docker-archive:{archive}")
+
+
+def test_a_layer_that_inflates_like_a_bomb_is_stopped_by_its_ratio(tmp_path):
+    from deploycheck.artifact.image.layers import FileTree
+
+    zeros = gzip.compress(_tar([("zeros.bin", "file", b"\0" * (8 * 1024 * 1024))]))
+    text = gzip.compress(_tar([(f"m{i}.py", "file", f"import os\nvalue_{i} = os.sep * {i}\n".encode())
+                               for i in range(2000)]))
+    tree = FileTree(str(tmp_path), ratio_after=1024 * 1024)
+    with pytest.raises(ImageError, match=r"layer expands more than 500 times its compressed size \(\d+ bytes "
+                                         r"into \d+\): a decompression bomb"):
+        tree.apply_layer(0, lambda: io.BytesIO(zeros), _digest(zeros), lambda p: False)
+    # ordinary files compress far less: the same low threshold lets them through
+    tree.apply_layer(1, lambda: io.BytesIO(text), _digest(text), lambda p: False)
+    assert {f"m{i}.py" for i in range(2000)} <= tree.children["/"]
