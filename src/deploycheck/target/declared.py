@@ -5,6 +5,7 @@ includes, editable and URL lines are skipped)."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from deploycheck.errors import UsageError
 
+_INCLUDE = re.compile(r"^(?:-r\s*|--requirement(?:\s+|=))(\S+)")
 REQUIREMENTS_FILES = ("requirements.txt", "requirements/base.txt", "requirements/prod.txt",
                       "requirements/production.txt", "requirements-prod.txt")
 
@@ -43,10 +45,11 @@ def read(root: str) -> Declared:
             out.requires_python = rp
             out.requires_python_at = (pyproject, _line_of(pyproject, "requires-python"))
         for dep in project.get("dependencies") or []:
+            line = _line_of(pyproject, str(dep))
             try:
-                out.requirements.append((Requirement(str(dep)), pyproject, _line_of(pyproject, str(dep))))
-            except InvalidRequirement:
-                continue
+                out.requirements.append((Requirement(str(dep)), pyproject, line))
+            except InvalidRequirement as exc:  # pip refuses to install such a project (PEP 508)
+                raise UsageError(f"{pyproject}:{line}: invalid requirement {str(dep)!r}: {str(exc).splitlines()[0]}") from None
     for rel in REQUIREMENTS_FILES:
         path = os.path.join(root, rel)
         if os.path.isfile(path):
@@ -65,19 +68,43 @@ def _line_of(path: str, needle: str) -> int:
     return 1
 
 
-def _requirements_file(path: str) -> list[tuple[Requirement, str, int]]:
-    out = []
+def _requirements_file(path: str, seen: frozenset[str] = frozenset()) -> list[tuple[Requirement, str, int]]:
+    """Requirements of a pip requirements file, following ``-r``/``--requirement`` includes relative to the
+    file (pip's "Requirements File Format"); constraints (``-c``), options, editable and URL-only lines are
+    skipped. Raises ``UsageError`` where pip would refuse the file: an include that cannot be read, an include
+    cycle, an invalid requirement."""
+    real = os.path.realpath(path)
+    if real in seen:
+        raise UsageError(f"{path}: includes itself (through -r)")
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
-    except OSError:
-        return out
-    for i, line in enumerate(lines, 1):
+    except OSError as exc:
+        raise UsageError(f"cannot read requirements file {path}: {exc.strerror or exc}") from None
+    out = []
+    joined: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for i, line in enumerate(lines, 1):  # a trailing backslash continues a line, as pip joins them
+        if not pending:
+            start = i
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        joined.append((start, pending + line))
+        pending = ""
+    if pending:
+        joined.append((start, pending))
+    for i, line in joined:
         text = line.split(" #", 1)[0].strip()
+        include = _INCLUDE.match(text)
+        if include:
+            out.extend(_requirements_file(os.path.join(os.path.dirname(path), include.group(1)), seen | {real}))
+            continue
         if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".")):
             continue
+        text = text.split(" --", 1)[0].split(";--", 1)[0].strip()  # per-requirement options (--hash=...)
         try:
             out.append((Requirement(text), path, i))
-        except InvalidRequirement:
-            continue
+        except InvalidRequirement as exc:
+            raise UsageError(f"{path}:{i}: invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
     return out
