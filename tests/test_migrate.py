@@ -268,7 +268,8 @@ def test_incident_goes_to_zero_through_status_fix_apply(tmp_path):
         "def report_settings() -> dict:\n"
         '    return {"echo": get_unified_config().db_echo, "pool": get_unified_config().db_pool_size}'
         "  # both settings from the old class\n")
-    assert (proj / "app/db/__init__.py").read_text() == '"""Database access."""\n'
+    # the removed re-export's comment stays, as a comment line, for the reviewer to keep or delete
+    assert (proj / "app/db/__init__.py").read_text() == '"""Database access."""\n\n# re-exported for older callers\n'
     script = (proj / "scripts/show_pool.py").read_text()
     assert "import app.db.postgres_config" not in script and "get_unified_config().db_pool_size" in script
     session = (proj / "app/db/session.py").read_text()
@@ -426,3 +427,42 @@ def test_real_deprecation_utcnow_in_pyjwt(tmp_path):
     proc = subprocess.run([PY, "-c", "import jwt, jwt.api_jwt; print(jwt.encode({'a': 1}, 'k'))"], cwd=proj,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# -- regressions -------------------------------------------------------------------------------------------
+
+SMALL = {
+    "pkg/__init__.py": "",
+    "pkg/old.py": "class Old:\n    A = 1\n    B = 2\n",
+    "pkg/new.py": "class New:\n    a = 1\n    b = 2\n",
+    "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\nnew = "pkg.new.New"\n'
+                      '[tool.deploycheck.migrations.attributes]\nA = "a"\nB = "b"\n',
+}
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_apply_keeps_parentheses_and_comments(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "use.py": (
+        "from pkg.old import Old  # keep me\n"
+        "d = dict(\n    a=(\n        Old.A  # important comment\n    ),\n)\n"),
+        "other.py": (
+        '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.old import Old  # noqa: F401\n\n'
+        "x = (Old  # on the dot\n     .A)\ny = ((Old.B))\n"),
+    })
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 0, err
+    assert "rewrote 5 references in 2 files" in err
+    # only the names are replaced; the comment of the removed import line stays as a comment line
+    assert (proj / "use.py").read_text() == (
+        "# keep me\nfrom pkg.new import New\n\n"
+        "d = dict(\n    a=(\n        New.a  # important comment\n    ),\n)\n")
+    # comments above a removed import stay; a directive for the removed line alone (`# noqa`) goes with it
+    assert (proj / "other.py").read_text() == (
+        '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.new import New\n\n'
+        "x = (New  # on the dot\n     .a)\ny = ((New.b))\n")
