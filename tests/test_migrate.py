@@ -466,3 +466,35 @@ def test_apply_keeps_parentheses_and_comments(tmp_path):
     assert (proj / "other.py").read_text() == (
         '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.new import New\n\n'
         "x = (New  # on the dot\n     .a)\ny = ((New.b))\n")
+
+
+def test_dry_run_refuses_what_write_refuses(tmp_path):
+    files = {k: v for k, v in SMALL.items() if k != "pkg/new.py"}  # `new` does not resolve
+    proj = _project(tmp_path / "p", {**files, "use.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    before = _tree(proj)
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 1
+    assert "+v = new.New.a\n" in out  # the diff of what would be written
+    assert err == ("migrate apply x: the edited tree fails the check; --write would write nothing:\n"
+                   "  use.py:1:17: DC102 cannot import name 'new' from 'pkg' (pkg/__init__.py)\n")
+    assert _tree(proj) == before
+    code, _, err_write = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 1
+    assert err_write == err.replace("--write would write nothing", "nothing was written")
+    assert _tree(proj) == before
+    # a reference that cannot be rewritten: the dry run refuses too
+    proj = _project(tmp_path / "q", {**SMALL, "use.py": "from pkg.old import Old\n\nv = Old\n"})
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 1 and out == ""
+    assert err == ("migrate apply x: 1 reference cannot be rewritten; --write would write nothing:\n"
+                   "  use.py:3:5: name Old (`Old` used bare: no mapping can rewrite it)\n")
+
+
+def test_apply_messages_count_in_the_singular(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "use.py": "import pkg.old\n\nv = pkg.old.Old.A\n"})
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 0, err
+    assert err == "migrate apply x: 1 reference in 1 file would be rewritten (nothing written; --write to apply)\n"
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert (code, err) == (0, "migrate apply x: rewrote 1 reference in 1 file\n")
+    assert (proj / "use.py").read_text() == "from pkg.new import New\n\nv = New.a\n"

@@ -1,6 +1,8 @@
 """``deploycheck migrate apply ID [PATH] [--write]``: rewrite every reference of a migration, or nothing.
 
-Without ``--write`` the unified diff is printed and nothing is written. With ``--write``:
+Without ``--write`` the unified diff is printed, steps 1 and 2 below are run all the same (their refusals
+printed, exit 1), and nothing is written: the dry run answers what ``--write`` would do, so CI can gate on it.
+With ``--write``:
 
 1. every edit is computed in memory; a reference that cannot be rewritten (a bare use of ``old``, a string,
    an attribute without a mapping) stops the apply: they are listed, nothing is written, exit 1;
@@ -194,22 +196,29 @@ def run(mid: str, path: str, write: bool = False, python: str | None = None, cac
         return 0
     text = diff(ws, p.edits)
     out.write(text)
+    # The dry run makes the same refusals as --write, so it can gate CI: exit 1 when --write would refuse.
+    refused = "nothing was written" if write else "--write would write nothing"
     if p.blockers:
         n = len(p.blockers)
-        err.write(f"migrate apply {mid}: {n} reference{'s' * (n != 1)} cannot be rewritten; nothing was written:\n")
+        err.write(f"migrate apply {mid}: {_count(n, 'reference')} cannot be rewritten; {refused}:\n")
         for r in p.blockers:
             err.write(f"  {os.path.relpath(r.path, root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({r.reason})\n")
         return 1
-    if not write:
-        err.write(f"migrate apply {mid}: {len(p.references)} references in {len(p.edits)} files would be "
-                  "rewritten (nothing written; --write to apply)\n")
-        return 0
     problems = recheck(ws, p, cache_dir, no_cache)
     if problems:
-        err.write(f"migrate apply {mid}: the edited tree fails the check; nothing was written:\n")
+        err.write(f"migrate apply {mid}: the edited tree fails the check; {refused}:\n")
         for line in problems:
             err.write(f"  {line}\n")
         return 1
+    done = f"{_count(len(p.references), 'reference')} in {_count(len(p.edits), 'file')}"
+    if not write:
+        err.write(f"migrate apply {mid}: {done} would be rewritten (nothing written; --write to apply)\n")
+        return 0
     write_plan(ws, p)
-    err.write(f"migrate apply {mid}: rewrote {len(p.references)} references in {len(p.edits)} files\n")
+    err.write(f"migrate apply {mid}: rewrote {done}\n")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
