@@ -317,7 +317,7 @@ def test_apply_bad_input_writes_nothing(tmp_path):
     broken.write_text("def f(:\n")
     before = _tree(proj)
     code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write")
-    assert code == 2 and "scripts/broken.py:1: invalid syntax" in err and "fix it first" in err
+    assert code == 2 and "scripts/broken.py:1: invalid syntax: `migrate apply` stops when any Python file" in err
     assert _tree(proj) == before
     broken.unlink()
     # a read-only file among those to rewrite
@@ -498,3 +498,33 @@ def test_apply_messages_count_in_the_singular(tmp_path):
     code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
     assert (code, err) == (0, "migrate apply x: rewrote 1 reference in 1 file\n")
     assert (proj / "use.py").read_text() == "from pkg.new import New\n\nv = New.a\n"
+
+
+def test_status_names_the_files_it_could_not_read_or_parse(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL,
+                                     "ok.py": "from pkg.old import Old\n\nv = Old.A\n",
+                                     "app/broken.py": "from pkg.old import Old\n\nv = Old.A\ndef f(:\n"})
+    (proj / "gone.py").symlink_to(proj / "nowhere.py")  # a dangling link: cannot be read
+    doc = _status(proj)
+    assert doc["skipped"] == [
+        {"path": "app/broken.py", "line": 4, "reason": "invalid syntax"},
+        {"path": "gone.py", "line": 0, "reason": "No such file or directory"},
+    ]
+    assert doc["migrations"][0]["remaining"] == 2
+    code, out, _ = cli("migrate", "status", proj, "--python", PY)
+    assert code == 0
+    assert ("warning: 2 files could not be read or parsed and were not searched (a reference may hide there):\n"
+            "  app/broken.py:4: invalid syntax\n"
+            "  gone.py: No such file or directory\n"
+            "5 files searched · ") in out
+    assert "  2 references left of 2 at the baseline" in out
+    # apply stops at either, and says why
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 2
+    assert err == ("deploycheck: error: app/broken.py:4: invalid syntax (and 1 more file): `migrate apply` stops "
+                   "when any Python file under the root cannot be read or parsed, since it may hold references; "
+                   "fix it (or add it to the migration's `exclude`) first; nothing was written\n")
+    (proj / "gone.py").unlink()
+    code, out, _ = cli("migrate", "status", proj, "--python", PY)
+    assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"
+            "  app/broken.py:4: invalid syntax\n5 files searched · ") in out

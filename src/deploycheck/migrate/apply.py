@@ -12,7 +12,8 @@ With ``--write``:
 3. the files are replaced all-or-nothing (``journal.write_all``), after making sure none changed since it was
    read and none is read-only; exit 0.
 
-A file that does not parse (or cannot be read) stops the apply before anything else: exit 2.
+A Python file under the root that does not parse (or cannot be read) stops the apply before anything else,
+unless the migration's ``exclude`` matches it: it may hold references. Exit 2.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from deploycheck.migrate import codemod, journal, state
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
 from deploycheck.migrate.overlay import OverlayFiles
-from deploycheck.migrate.status import _refuse_syntax_errors
+from deploycheck.migrate.status import count, refuse_skipped
 from deploycheck.migrate.workspace import Workspace, find_migration, open_workspace
 from deploycheck.target import declared
 
@@ -53,9 +54,10 @@ class Plan:
 
 
 def plan(ws: Workspace, m: Migration) -> Plan:
-    """Compute every edit in memory. Raises ``UsageError`` when a file cannot be parsed or ``old`` does not
+    """Compute every edit in memory. Raises ``UsageError`` when a file cannot be read or parsed (see
+    ``status.refuse_skipped``) or ``old`` does not
     resolve (a completed migration whose symbol is gone has nothing to rewrite)."""
-    _refuse_syntax_errors(ws, fatal=True)
+    refuse_skipped(ws, m.exclude)
     old, problem = ws.canonical(m)
     recorded = state.entry(state.read(ws.project.root), m.id, m.old)
     if problem and not (recorded and recorded.get("completed")):
@@ -200,7 +202,7 @@ def run(mid: str, path: str, write: bool = False, python: str | None = None, cac
     refused = "nothing was written" if write else "--write would write nothing"
     if p.blockers:
         n = len(p.blockers)
-        err.write(f"migrate apply {mid}: {_count(n, 'reference')} cannot be rewritten; {refused}:\n")
+        err.write(f"migrate apply {mid}: {count(n, 'reference')} cannot be rewritten; {refused}:\n")
         for r in p.blockers:
             err.write(f"  {os.path.relpath(r.path, root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({r.reason})\n")
         return 1
@@ -210,7 +212,7 @@ def run(mid: str, path: str, write: bool = False, python: str | None = None, cac
         for line in problems:
             err.write(f"  {line}\n")
         return 1
-    done = f"{_count(len(p.references), 'reference')} in {_count(len(p.edits), 'file')}"
+    done = f"{count(len(p.references), 'reference')} in {count(len(p.edits), 'file')}"
     if not write:
         err.write(f"migrate apply {mid}: {done} would be rewritten (nothing written; --write to apply)\n")
         return 0
@@ -218,7 +220,3 @@ def run(mid: str, path: str, write: bool = False, python: str | None = None, cac
     err.write(f"migrate apply {mid}: rewrote {done}\n")
     return 0
 
-
-def _count(n: int, noun: str) -> str:
-    """``1 file``, ``2 files``."""
-    return f"{n} {noun}{'s' * (n != 1)}"
