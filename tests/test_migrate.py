@@ -528,3 +528,26 @@ def test_status_names_the_files_it_could_not_read_or_parse(tmp_path):
     code, out, _ = cli("migrate", "status", proj, "--python", PY)
     assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"
             "  app/broken.py:4: invalid syntax\n5 files searched · ") in out
+
+
+def test_dc301_caret_covers_exactly_the_reference(tmp_path):
+    proj = _project(tmp_path / "p", SMALL)
+    assert _status(proj)["migrations"][0]["completed"]  # no reference: the migration is a ban from now on
+    (proj / "late.py").write_text(
+        'from pkg.old import Old as O  # back\nimport pkg.old\n\n'
+        'é = O.A; v = (pkg.old.Old\n              .B)\nw = getattr(pkg.old, "Old")\ns = "pkg.old.Old"\n')
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache", "--format", "json")
+    assert code == 1
+    got = [(f["line"], f["column"], f["symbol"]) for f in json.loads(out)["findings"] if f["code"] == "DC301"]
+    assert got == [(1, 21, "Old as O"), (4, 5, "O.A"), (4, 15, "pkg.old.Old"),  # the first line of a wrapped one
+                   (6, 5, 'getattr(pkg.old, "Old")'), (7, 5, '"pkg.old.Old"')]
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache")
+    lines = out.splitlines()
+    carets = [(lines[i - 1], line) for i, line in enumerate(lines) if line.startswith("  | ") and "^" in line]
+    assert carets == [
+        ("1 | from pkg.old import Old as O  # back", "  |                     ^^^^^^^^"),
+        ("4 | é = O.A; v = (pkg.old.Old", "  |     ^^^"),
+        ("4 | é = O.A; v = (pkg.old.Old", "  |               ^^^^^^^^^^^"),
+        ('6 | w = getattr(pkg.old, "Old")', "  |     ^^^^^^^^^^^^^^^^^^^^^^^"),
+        ('7 | s = "pkg.old.Old"', "  |     ^^^^^^^^^^^^^"),
+    ]

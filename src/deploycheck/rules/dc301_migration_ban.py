@@ -37,7 +37,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     if not migrations:
         return
     from deploycheck.migrate import state
-    from deploycheck.migrate.finder import find
+    from deploycheck.migrate.finder import find, source_spans
     from deploycheck.migrate.scan import scan_files
     from deploycheck.migrate.workspace import Workspace, candidates
     from deploycheck.target.project import python_files
@@ -67,10 +67,16 @@ def check(ctx: Context) -> Iterator[Finding]:
         if m.exclude:
             spec = pathspec.GitIgnoreSpec.from_lines(list(m.exclude))
             refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
-        for r in find(m, old, ws.resolver(old), refs, modules):
-            use = m.new
-            if r.attr is not None:
-                use = f"{m.new}.{m.attributes[r.attr]}"
-            yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
-                                       f"use `{use}` instead", r.path, r.line, r.column, symbol=r.text.split("(")[0],
-                          module=modules.get(r.path, ""), origin="project")
+        found = find(m, old, ws.resolver(old), refs, modules)
+        by_file: dict[str, list] = {}
+        for r in found:
+            by_file.setdefault(r.path, []).append(r)
+        for path, file_refs in by_file.items():
+            # The symbol is the reference's own source text, so the caret under it covers exactly its span.
+            for r, spelled in zip(file_refs, source_spans(contents[path], file_refs)):
+                use = m.new
+                if r.attr is not None:
+                    use = f"{m.new}.{m.attributes[r.attr]}"
+                yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
+                                           f"use `{use}` instead", r.path, r.line, r.column, symbol=spelled,
+                              module=modules.get(r.path, ""), origin="project")
