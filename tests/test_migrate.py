@@ -551,3 +551,40 @@ def test_dc301_caret_covers_exactly_the_reference(tmp_path):
         ('6 | w = getattr(pkg.old, "Old")', "  |     ^^^^^^^^^^^^^^^^^^^^^^^"),
         ('7 | s = "pkg.old.Old"', "  |     ^^^^^^^^^^^^^"),
     ]
+
+
+def test_a_symbolic_link_inside_the_root_is_written_through(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "shared/real.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    (proj / "app").mkdir()
+    (proj / "app" / "link.py").symlink_to(Path("..") / "shared" / "real.py")
+    m = _status(proj)["migrations"][0]  # the file and the link to it are searched once
+    assert [(r["path"], r["line"], r["kind"]) for r in m["references"]] == [
+        ("shared/real.py", 1, "import"), ("shared/real.py", 3, "attribute")]
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 0, err
+    assert err == "migrate apply x: rewrote 2 references in 1 file\n"
+    assert (proj / "app" / "link.py").is_symlink()
+    assert os.readlink(proj / "app" / "link.py") == os.path.join("..", "shared", "real.py")
+    assert (proj / "shared" / "real.py").read_text() == "from pkg.new import New\n\nv = New.a\n"
+    assert _status(proj)["migrations"][0]["remaining"] == 0
+    # a reference that comes back is one DC301, not one per path to the file
+    (proj / "shared" / "real.py").write_text("from pkg.old import Old\n")
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache", "--format", "json")
+    assert [(os.path.relpath(f["path"], proj), f["line"]) for f in json.loads(out)["findings"]
+            if f["code"] == "DC301"] == [("shared/real.py", 1)]
+
+
+def test_a_symbolic_link_outside_the_root_is_refused(tmp_path):
+    elsewhere = _project(tmp_path / "elsewhere", {"ext.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    proj = _project(tmp_path / "p", SMALL)
+    (proj / "ext.py").symlink_to(elsewhere / "ext.py")
+    assert len(_status(proj)["migrations"][0]["references"]) == 2  # read through the link: reported
+    before, before_elsewhere = _tree(proj), _tree(elsewhere)
+    for write in ([], ["--write"]):
+        code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, *write)
+        assert (code, out) == (2, "")
+        assert err == (f"deploycheck: error: ext.py is a symbolic link to {elsewhere / 'ext.py'}, outside the project "
+                       "root, and holds references: `migrate apply` does not write outside the root; migrate that "
+                       "file where it lives, or add the link to the migration's `exclude`; nothing was written\n")
+        assert _tree(proj) == before and _tree(elsewhere) == before_elsewhere
+        assert (proj / "ext.py").is_symlink()

@@ -55,7 +55,8 @@ class Plan:
 
 def plan(ws: Workspace, m: Migration) -> Plan:
     """Compute every edit in memory. Raises ``UsageError`` when a file cannot be read or parsed (see
-    ``status.refuse_skipped``) or ``old`` does not
+    ``status.refuse_skipped``), when a file to edit is a symbolic link to a file outside the project root
+    (a symbolic link inside it is edited through: its target is written), or when ``old`` does not
     resolve (a completed migration whose symbol is gone has nothing to rewrite)."""
     refuse_skipped(ws, m.exclude)
     old, problem = ws.canonical(m)
@@ -107,6 +108,13 @@ def plan(ws: Workspace, m: Migration) -> Plan:
                 continue
             p.edits[path] = data
     p.blockers.sort(key=lambda r: (r.path, r.line, r.column))
+    outside = sorted(set(p.edits) & ws.outside)
+    if outside:
+        path = outside[0]
+        raise UsageError(f"{os.path.relpath(path, ws.project.root)} is a symbolic link to {os.path.realpath(path)}, "
+                         "outside the project root, and holds references: `migrate apply` does not write outside "
+                         "the root; migrate that file where it lives, or add the link to the migration's `exclude`; "
+                         "nothing was written")
     return p
 
 

@@ -39,21 +39,15 @@ def check(ctx: Context) -> Iterator[Finding]:
     from deploycheck.migrate import state
     from deploycheck.migrate.finder import find, source_spans
     from deploycheck.migrate.scan import scan_files
-    from deploycheck.migrate.workspace import Workspace, candidates
-    from deploycheck.target.project import python_files
+    from deploycheck.migrate.workspace import Workspace, candidates, module_files, read_sources
 
     banned = [m for m in migrations if state.completed(project.root, m.id, m.old)]
     if not banned:
         return
     program = ctx.program
     files = program.finder.files
-    contents = {}
-    for path in python_files(project.root):
-        try:
-            contents[path] = files.read_bytes(path)
-        except (OSError, ValueError):
-            continue  # unreadable: DC203 reports it when it matters
-    modules = {file: name for name, file in project.modules.items()}
+    contents, _, _ = read_sources(project.root, files)  # unreadable: DC203 reports it when it matters
+    modules = module_files(project)
     ws = Workspace(project, ctx.interp, program, files, contents, {}, {}, modules)
 
     def scan(batch):
