@@ -57,7 +57,8 @@ def recover(root: str) -> list[str]:
         _fsync_dir(d)
     os.unlink(jpath)
     if done:
-        sys.stderr.write(f"deploycheck: completed an interrupted `migrate apply` ({len(done)} files)\n")
+        n = len(done)
+        sys.stderr.write(f"deploycheck: completed an interrupted `migrate apply` ({n} file{'s' * (n != 1)})\n")
     return done
 
 
