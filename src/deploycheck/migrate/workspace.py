@@ -111,12 +111,13 @@ def open_workspace(path: str, python: str | None = None, cache_dir: str | None =
     return ws
 
 
-def inside_path(root: str, path: str) -> tuple[str, bool]:
+def inside_path(root: str, path: str, real_root: str | None = None) -> tuple[str, bool]:
     """The file ``path`` (under ``root``) names, spelled from ``root`` without a symbolic link, and whether it
     is inside ``root``; a link to a file outside ``root`` is spelled as given. Writing to the path returned
-    replaces the file the link points to, and the link stays a link."""
+    replaces the file the link points to, and the link stays a link. ``real_root``: ``os.path.realpath(root)``
+    when the caller has it."""
     real = os.path.realpath(path)
-    real_root = os.path.realpath(root)
+    real_root = real_root or os.path.realpath(root)
     if os.path.commonpath([real, real_root]) != real_root:
         return path, False
     return os.path.normpath(os.path.join(root, os.path.relpath(real, real_root))), True
@@ -130,8 +131,9 @@ def read_sources(root: str, files) -> tuple[dict[str, bytes], dict[str, str], se
     contents: dict[str, bytes] = {}
     unreadable: dict[str, str] = {}
     outside: set[str] = set()
+    real_root = os.path.realpath(root)
     for link in python_files(root):
-        p, inside = inside_path(root, link)
+        p, inside = inside_path(root, link, real_root)
         if not inside:
             outside.add(p)
         if p in contents or p in unreadable:
@@ -147,8 +149,9 @@ def module_files(project: Project) -> dict[str, str]:
     """Module name by file (as ``read_sources`` spells it); a file that is a module under its own path keeps
     that name rather than the name of a link to it."""
     out = {file: name for name, file in project.modules.items()}
+    real_root = os.path.realpath(project.root)
     for name, file in sorted(project.modules.items()):
-        p, inside = inside_path(project.root, file)
+        p, inside = inside_path(project.root, file, real_root)
         if inside:
             out.setdefault(p, name)
     return out
