@@ -117,6 +117,8 @@ def inside_path(root: str, path: str, real_root: str | None = None) -> tuple[str
     replaces the file the link points to, and the link stays a link. ``real_root``: ``os.path.realpath(root)``
     when the caller has it."""
     real = os.path.realpath(path)
+    if not os.path.exists(real):
+        return path, True  # a dangling link: reported (cannot be read) under the name it has
     real_root = real_root or os.path.realpath(root)
     if os.path.commonpath([real, real_root]) != real_root:
         return path, False
