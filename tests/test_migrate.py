@@ -476,10 +476,12 @@ def test_apply_keeps_parentheses_and_comments(tmp_path):
         "other.py": (
         '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.old import Old  # noqa: F401\n\n'
         "x = (Old  # on the dot\n     .A)\ny = ((Old.B))\n"),
+        "block.py": "try:\n    # the old one\n    from pkg.old import Old  # legacy\nexcept ImportError:\n    pass\n"
+                    "v = Old.A\n",
     })
     code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
     assert code == 0, err
-    assert "rewrote 5 references in 2 files" in err
+    assert "rewrote 7 references in 3 files" in err
     # only the names are replaced; the comment of the removed import line stays as a comment line
     assert (proj / "use.py").read_text() == (
         "# keep me\nfrom pkg.new import New\n\n"
@@ -488,6 +490,10 @@ def test_apply_keeps_parentheses_and_comments(tmp_path):
     assert (proj / "other.py").read_text() == (
         '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.new import New\n\n'
         "x = (New  # on the dot\n     .a)\ny = ((New.b))\n")
+    # a block left with no statement gets `pass`, under the comments
+    assert (proj / "block.py").read_text() == (
+        "from pkg.new import New\n\ntry:\n    # the old one\n    # legacy\n    pass\nexcept ImportError:\n    pass\n"
+        "v = New.a\n")
 
 
 def test_dry_run_refuses_what_write_refuses(tmp_path):

@@ -179,12 +179,15 @@ class _RemoveImports(RemoveImportsVisitor):
         return updated_node
 
     def leave_Module(self, original_node, updated_node):
-        body, footer = _carry(updated_node.body, updated_node.footer)
-        return updated_node.with_changes(body=body, footer=footer)
+        body, pending = _carry(updated_node.body)
+        return updated_node.with_changes(body=body, footer=_join(pending, list(updated_node.footer)))
 
     def leave_IndentedBlock(self, original_node, updated_node):
-        body, footer = _carry(updated_node.body, updated_node.footer)
-        return updated_node.with_changes(body=body, footer=footer)
+        body, pending = _carry(updated_node.body)
+        if not body:  # the block held only removed imports: `pass` keeps it, under their comments
+            return updated_node.with_changes(body=[cst.SimpleStatementLine(
+                [cst.Pass()], leading_lines=_split_tail(pending)[0])])
+        return updated_node.with_changes(body=body, footer=_join(pending, list(updated_node.footer)))
 
 
 def _is_mark(stmt) -> bool:
@@ -192,8 +195,9 @@ def _is_mark(stmt) -> bool:
             and isinstance(stmt.body[0].value, cst.Name) and stmt.body[0].value.value == _MARK)
 
 
-def _carry(body, footer) -> tuple[list, list]:
-    """``body`` without the marker lines; their lines prepended to the next statement's (or to ``footer``)."""
+def _carry(body) -> tuple[list, list[cst.EmptyLine]]:
+    """``body`` without the marker lines, their lines prepended to the next statement's; and the lines of
+    markers at the end, which no statement follows."""
     out: list = []
     pending: list[cst.EmptyLine] = []
     for stmt in body:
@@ -204,7 +208,7 @@ def _carry(body, footer) -> tuple[list, list]:
             stmt = stmt.with_changes(leading_lines=_join(pending, list(stmt.leading_lines)))
             pending = []
         out.append(stmt)
-    return out, (_join(pending, list(footer)) if pending else list(footer))
+    return out, pending
 
 
 def _join(carried: list[cst.EmptyLine], own: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
