@@ -486,7 +486,7 @@ def test_apply_keeps_parentheses_and_comments(tmp_path):
     assert (proj / "use.py").read_text() == (
         "# keep me\nfrom pkg.new import New\n\n"
         "d = dict(\n    a=(\n        New.a  # important comment\n    ),\n)\n")
-    # comments above a removed import stay; a directive for the removed line alone (`# noqa`) goes with it
+    # comments above a removed import stay; a directive for the removed line alone (noqa) goes with it
     assert (proj / "other.py").read_text() == (
         '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.new import New\n\n'
         "x = (New  # on the dot\n     .a)\ny = ((New.b))\n")
@@ -523,7 +523,7 @@ def test_apply_messages_count_in_the_singular(tmp_path):
     code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
     assert code == 0, err
     assert err == "migrate apply x: 1 reference in 1 file would be rewritten (nothing written; --write to apply)\n"
-    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
     assert (code, err) == (0, "migrate apply x: rewrote 1 reference in 1 file\n")
     assert (proj / "use.py").read_text() == "from pkg.new import New\n\nv = New.a\n"
 
