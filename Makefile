@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean image-tools service-tools
+.PHONY: run test bench clean image-tools service-tools fault-tools
 IMAGE_TOOLS := buildah skopeo debootstrap docker-registry
 
 $(STAMP): pyproject.toml
@@ -37,7 +37,16 @@ service-tools:
 	  else echo "note: PostgreSQL server binaries or redis-server missing: the --connect tests will be skipped"; fi; \
 	fi
 
-test: $(STAMP) image-tools service-tools
+# The crash test of `migrate apply --write` kills the real process mid-write with strace's fault injection.
+fault-tools:
+	@if ! command -v strace >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing strace for the migrate crash test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; \
+	  else echo "note: strace missing: the migrate crash test will be skipped"; fi; \
+	fi
+
+test: $(STAMP) image-tools service-tools fault-tools
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)

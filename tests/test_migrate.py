@@ -268,7 +268,8 @@ def test_incident_goes_to_zero_through_status_fix_apply(tmp_path):
         "def report_settings() -> dict:\n"
         '    return {"echo": get_unified_config().db_echo, "pool": get_unified_config().db_pool_size}'
         "  # both settings from the old class\n")
-    assert (proj / "app/db/__init__.py").read_text() == '"""Database access."""\n'
+    # the removed re-export's comment stays, as a comment line, for the reviewer to keep or delete
+    assert (proj / "app/db/__init__.py").read_text() == '"""Database access."""\n\n# re-exported for older callers\n'
     script = (proj / "scripts/show_pool.py").read_text()
     assert "import app.db.postgres_config" not in script and "get_unified_config().db_pool_size" in script
     session = (proj / "app/db/session.py").read_text()
@@ -316,7 +317,7 @@ def test_apply_bad_input_writes_nothing(tmp_path):
     broken.write_text("def f(:\n")
     before = _tree(proj)
     code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write")
-    assert code == 2 and "scripts/broken.py:1: invalid syntax" in err and "fix it first" in err
+    assert code == 2 and "scripts/broken.py:1: invalid syntax: `migrate apply` stops when any Python file" in err
     assert _tree(proj) == before
     broken.unlink()
     # a read-only file among those to rewrite
@@ -347,15 +348,37 @@ def test_a_file_changed_between_reading_and_writing_is_refused(tmp_path):
     assert _tree(proj) == before
 
 
-def test_a_crash_mid_write_leaves_the_new_tree_once_recovered(tmp_path):
+def _strace_usable() -> bool:
+    if shutil.which("strace") is None:
+        return False
+    # ptrace may be forbidden (a container's seccomp profile): then strace cannot run anything
+    return subprocess.run(["strace", "-f", "-o", os.devnull, "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _strace_usable(), reason="strace (Debian package strace) not installed or cannot trace here")
+@pytest.mark.parametrize("renamed, completed", [  # `completed`: the renames left, finished by the next command
+    (["app/db/__init__.py", "app/db/session.py"], "2 files"),
+    (["app/db/__init__.py", "app/db/session.py", "app/services/reports.py"], "1 file"),
+])
+def test_a_crash_mid_write_leaves_the_new_tree_once_recovered(tmp_path, renamed, completed):
     proj = _copy(tmp_path)
     _fix_string_reference_by_hand(proj)
-    env = dict(os.environ, DEPLOYCHECK_MIGRATE_CRASH_AFTER="2")  # die after two of the four renames
-    code, _, _ = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write", env=env)
-    assert code == 70
+    before = _tree(proj)
+    # The real process is killed (SIGKILL, on strace's request) as it enters a rename(2): after the journal's
+    # rename and `renamed` of the four file renames (in path order). strace counts renames per process.
+    exe = Path(sys.executable).with_name("deploycheck")
+    renames = "rename,renameat,renameat2"
+    proc = subprocess.run(["strace", "-f", "-o", os.devnull, "-e", f"trace={renames}",
+                           "-e", f"inject={renames}:signal=KILL:when={len(renamed) + 2}",
+                           str(exe), "migrate", "apply", "unified-config", str(proj), "--python", PY, "--write"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr
     assert (proj / ".deploycheck-migrate.journal").exists()
+    changed = sorted(p for p, data in _tree(proj).items() if before.get(p) != data and p.endswith(".py"))
+    assert changed == renamed  # a mix, until the next command recovers
     code, out, err = cli("migrate", "status", proj, "--python", PY)
-    assert code == 0 and "completed an interrupted `migrate apply` (2 files)" in err
+    assert code == 0
+    assert err.startswith(f"deploycheck: completed an interrupted `migrate apply` ({completed})\n")
     assert "no references left" in out
     assert not (proj / ".deploycheck-migrate.journal").exists()
     assert not any(p.name.endswith(".deploycheck-tmp") for p in proj.rglob("*"))
@@ -426,3 +449,170 @@ def test_real_deprecation_utcnow_in_pyjwt(tmp_path):
     proc = subprocess.run([PY, "-c", "import jwt, jwt.api_jwt; print(jwt.encode({'a': 1}, 'k'))"], cwd=proj,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# -- regressions -------------------------------------------------------------------------------------------
+
+SMALL = {
+    "pkg/__init__.py": "",
+    "pkg/old.py": "class Old:\n    A = 1\n    B = 2\n",
+    "pkg/new.py": "class New:\n    a = 1\n    b = 2\n",
+    "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\nnew = "pkg.new.New"\n'
+                      '[tool.deploycheck.migrations.attributes]\nA = "a"\nB = "b"\n',
+}
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_apply_keeps_parentheses_and_comments(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "use.py": (
+        "from pkg.old import Old  # keep me\n"
+        "d = dict(\n    a=(\n        Old.A  # important comment\n    ),\n)\n"),
+        "other.py": (
+        '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.old import Old  # noqa: F401\n\n'
+        "x = (Old  # on the dot\n     .A)\ny = ((Old.B))\n"),
+        "block.py": "try:\n    # the old one\n    from pkg.old import Old  # legacy\nexcept ImportError:\n    pass\n"
+                    "v = Old.A\n",
+    })
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 0, err
+    assert "rewrote 7 references in 3 files" in err
+    # only the names are replaced; the comment of the removed import line stays as a comment line
+    assert (proj / "use.py").read_text() == (
+        "# keep me\nfrom pkg.new import New\n\n"
+        "d = dict(\n    a=(\n        New.a  # important comment\n    ),\n)\n")
+    # comments above a removed import stay; a directive for the removed line alone (noqa) goes with it
+    assert (proj / "other.py").read_text() == (
+        '"""Doc."""\n\nimport os\n\n# about Old, above the line\nfrom pkg.new import New\n\n'
+        "x = (New  # on the dot\n     .a)\ny = ((New.b))\n")
+    # a block left with no statement gets `pass`, under the comments
+    assert (proj / "block.py").read_text() == (
+        "from pkg.new import New\n\ntry:\n    # the old one\n    # legacy\n    pass\nexcept ImportError:\n    pass\n"
+        "v = New.a\n")
+
+
+def test_dry_run_refuses_what_write_refuses(tmp_path):
+    files = {k: v for k, v in SMALL.items() if k != "pkg/new.py"}  # `new` does not resolve
+    proj = _project(tmp_path / "p", {**files, "use.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    before = _tree(proj)
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 1
+    assert "+v = new.New.a\n" in out  # the diff of what would be written
+    assert err == ("migrate apply x: the edited tree fails the check; --write would write nothing:\n"
+                   "  use.py:1:17: DC102 cannot import name 'new' from 'pkg' (pkg/__init__.py)\n")
+    assert _tree(proj) == before
+    code, _, err_write = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 1
+    assert err_write == err.replace("--write would write nothing", "nothing was written")
+    assert _tree(proj) == before
+    # a reference that cannot be rewritten: the dry run refuses too
+    proj = _project(tmp_path / "q", {**SMALL, "use.py": "from pkg.old import Old\n\nv = Old\n"})
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 1 and out == ""
+    assert err == ("migrate apply x: 1 reference cannot be rewritten; --write would write nothing:\n"
+                   "  use.py:3:5: name Old (`Old` used bare: no mapping can rewrite it)\n")
+
+
+def test_apply_messages_count_in_the_singular(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "use.py": "import pkg.old\n\nv = pkg.old.Old.A\n"})
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY)
+    assert code == 0, err
+    assert err == "migrate apply x: 1 reference in 1 file would be rewritten (nothing written; --write to apply)\n"
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert (code, err) == (0, "migrate apply x: rewrote 1 reference in 1 file\n")
+    assert (proj / "use.py").read_text() == "from pkg.new import New\n\nv = New.a\n"
+
+
+def test_status_names_the_files_it_could_not_read_or_parse(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL,
+                                     "ok.py": "from pkg.old import Old\n\nv = Old.A\n",
+                                     "app/broken.py": "from pkg.old import Old\n\nv = Old.A\ndef f(:\n"})
+    (proj / "gone.py").symlink_to(proj / "nowhere.py")  # a dangling link: cannot be read
+    doc = _status(proj)
+    assert doc["skipped"] == [
+        {"path": "app/broken.py", "line": 4, "reason": "invalid syntax"},
+        {"path": "gone.py", "line": 0, "reason": "No such file or directory"},
+    ]
+    assert doc["migrations"][0]["remaining"] == 2
+    code, out, _ = cli("migrate", "status", proj, "--python", PY)
+    assert code == 0
+    assert ("warning: 2 files could not be read or parsed and were not searched (a reference may hide there):\n"
+            "  app/broken.py:4: invalid syntax\n"
+            "  gone.py: No such file or directory\n"
+            "5 files searched · ") in out
+    assert "  2 references left of 2 at the baseline" in out
+    # apply stops at either, and says why
+    code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 2
+    assert err == ("deploycheck: error: app/broken.py:4: invalid syntax (and 1 more file): `migrate apply` stops "
+                   "when any Python file under the root cannot be read or parsed, since it may hold references; "
+                   "fix it (or add it to the migration's `exclude`) first; nothing was written\n")
+    (proj / "gone.py").unlink()
+    code, out, _ = cli("migrate", "status", proj, "--python", PY)
+    assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"
+            "  app/broken.py:4: invalid syntax\n5 files searched · ") in out
+
+
+def test_dc301_caret_covers_exactly_the_reference(tmp_path):
+    proj = _project(tmp_path / "p", SMALL)
+    assert _status(proj)["migrations"][0]["completed"]  # no reference: the migration is a ban from now on
+    (proj / "late.py").write_text(
+        'from pkg.old import Old as O  # back\nimport pkg.old\n\n'
+        'é = O.A; v = (pkg.old.Old\n              .B)\nw = getattr(pkg.old, "Old")\ns = "pkg.old.Old"\n')
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache", "--format", "json")
+    assert code == 1
+    got = [(f["line"], f["column"], f["symbol"]) for f in json.loads(out)["findings"] if f["code"] == "DC301"]
+    assert got == [(1, 21, "Old as O"), (4, 5, "O.A"), (4, 15, "pkg.old.Old"),  # the first line of a wrapped one
+                   (6, 5, 'getattr(pkg.old, "Old")'), (7, 5, '"pkg.old.Old"')]
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache")
+    lines = out.splitlines()
+    carets = [(lines[i - 1], line) for i, line in enumerate(lines) if line.startswith("  | ") and "^" in line]
+    assert carets == [
+        ("1 | from pkg.old import Old as O  # back", "  |                     ^^^^^^^^"),
+        ("4 | é = O.A; v = (pkg.old.Old", "  |     ^^^"),
+        ("4 | é = O.A; v = (pkg.old.Old", "  |               ^^^^^^^^^^^"),
+        ('6 | w = getattr(pkg.old, "Old")', "  |     ^^^^^^^^^^^^^^^^^^^^^^^"),
+        ('7 | s = "pkg.old.Old"', "  |     ^^^^^^^^^^^^^"),
+    ]
+
+
+def test_a_symbolic_link_inside_the_root_is_written_through(tmp_path):
+    proj = _project(tmp_path / "p", {**SMALL, "shared/real.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    (proj / "app").mkdir()
+    (proj / "app" / "link.py").symlink_to(Path("..") / "shared" / "real.py")
+    m = _status(proj)["migrations"][0]  # the file and the link to it are searched once
+    assert [(r["path"], r["line"], r["kind"]) for r in m["references"]] == [
+        ("shared/real.py", 1, "import"), ("shared/real.py", 3, "attribute")]
+    code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
+    assert code == 0, err
+    assert err == "migrate apply x: rewrote 2 references in 1 file\n"
+    assert (proj / "app" / "link.py").is_symlink()
+    assert os.readlink(proj / "app" / "link.py") == os.path.join("..", "shared", "real.py")
+    assert (proj / "shared" / "real.py").read_text() == "from pkg.new import New\n\nv = New.a\n"
+    assert _status(proj)["migrations"][0]["remaining"] == 0
+    # a reference that comes back is one DC301, not one per path to the file
+    (proj / "shared" / "real.py").write_text("from pkg.old import Old\n")
+    code, out, _ = cli("check", proj, "--python", PY, "--no-cache", "--format", "json")
+    assert [(os.path.relpath(f["path"], proj), f["line"]) for f in json.loads(out)["findings"]
+            if f["code"] == "DC301"] == [("shared/real.py", 1)]
+
+
+def test_a_symbolic_link_outside_the_root_is_refused(tmp_path):
+    elsewhere = _project(tmp_path / "elsewhere", {"ext.py": "from pkg.old import Old\n\nv = Old.A\n"})
+    proj = _project(tmp_path / "p", SMALL)
+    (proj / "ext.py").symlink_to(elsewhere / "ext.py")
+    assert len(_status(proj)["migrations"][0]["references"]) == 2  # read through the link: reported
+    before, before_elsewhere = _tree(proj), _tree(elsewhere)
+    for write in ([], ["--write"]):
+        code, out, err = cli("migrate", "apply", "x", proj, "--python", PY, *write)
+        assert (code, out) == (2, "")
+        assert err == (f"deploycheck: error: ext.py is a symbolic link to {elsewhere / 'ext.py'}, outside the project "
+                       "root, and holds references: `migrate apply` does not write outside the root; migrate that "
+                       "file where it lives, or add the link to the migration's `exclude`; nothing was written\n")
+        assert _tree(proj) == before and _tree(elsewhere) == before_elsewhere
+        assert (proj / "ext.py").is_symlink()

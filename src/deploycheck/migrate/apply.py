@@ -1,6 +1,8 @@
 """``deploycheck migrate apply ID [PATH] [--write]``: rewrite every reference of a migration, or nothing.
 
-Without ``--write`` the unified diff is printed and nothing is written. With ``--write``:
+Without ``--write`` the unified diff is printed, steps 1 and 2 below are run all the same (their refusals
+printed, exit 1), and nothing is written: the dry run answers what ``--write`` would do, so CI can gate on it.
+With ``--write``:
 
 1. every edit is computed in memory; a reference that cannot be rewritten (a bare use of ``old``, a string,
    an attribute without a mapping) stops the apply: they are listed, nothing is written, exit 1;
@@ -10,7 +12,8 @@ Without ``--write`` the unified diff is printed and nothing is written. With ``-
 3. the files are replaced all-or-nothing (``journal.write_all``), after making sure none changed since it was
    read and none is read-only; exit 0.
 
-A file that does not parse (or cannot be read) stops the apply before anything else: exit 2.
+A Python file under the root that does not parse (or cannot be read) stops the apply before anything else,
+unless the migration's ``exclude`` matches it: it may hold references. Exit 2.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from deploycheck.migrate import codemod, journal, state
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
 from deploycheck.migrate.overlay import OverlayFiles
-from deploycheck.migrate.status import _refuse_syntax_errors
+from deploycheck.migrate.status import count, refuse_skipped
 from deploycheck.migrate.workspace import Workspace, find_migration, open_workspace
 from deploycheck.target import declared
 
@@ -51,9 +54,11 @@ class Plan:
 
 
 def plan(ws: Workspace, m: Migration) -> Plan:
-    """Compute every edit in memory. Raises ``UsageError`` when a file cannot be parsed or ``old`` does not
+    """Compute every edit in memory. Raises ``UsageError`` when a file cannot be read or parsed (see
+    ``status.refuse_skipped``), when a file to edit is a symbolic link to a file outside the project root
+    (a symbolic link inside it is edited through: its target is written), or when ``old`` does not
     resolve (a completed migration whose symbol is gone has nothing to rewrite)."""
-    _refuse_syntax_errors(ws, fatal=True)
+    refuse_skipped(ws, m.exclude)
     old, problem = ws.canonical(m)
     recorded = state.entry(state.read(ws.project.root), m.id, m.old)
     if problem and not (recorded and recorded.get("completed")):
@@ -103,6 +108,13 @@ def plan(ws: Workspace, m: Migration) -> Plan:
                 continue
             p.edits[path] = data
     p.blockers.sort(key=lambda r: (r.path, r.line, r.column))
+    outside = sorted(set(p.edits) & ws.outside)
+    if outside:
+        path = outside[0]
+        raise UsageError(f"{os.path.relpath(path, ws.project.root)} is a symbolic link to {os.path.realpath(path)}, "
+                         "outside the project root, and holds references: `migrate apply` does not write outside "
+                         "the root; migrate that file where it lives, or add the link to the migration's `exclude`; "
+                         "nothing was written")
     return p
 
 
@@ -194,22 +206,25 @@ def run(mid: str, path: str, write: bool = False, python: str | None = None, cac
         return 0
     text = diff(ws, p.edits)
     out.write(text)
+    # The dry run makes the same refusals as --write, so it can gate CI: exit 1 when --write would refuse.
+    refused = "nothing was written" if write else "--write would write nothing"
     if p.blockers:
         n = len(p.blockers)
-        err.write(f"migrate apply {mid}: {n} reference{'s' * (n != 1)} cannot be rewritten; nothing was written:\n")
+        err.write(f"migrate apply {mid}: {count(n, 'reference')} cannot be rewritten; {refused}:\n")
         for r in p.blockers:
             err.write(f"  {os.path.relpath(r.path, root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({r.reason})\n")
         return 1
-    if not write:
-        err.write(f"migrate apply {mid}: {len(p.references)} references in {len(p.edits)} files would be "
-                  "rewritten (nothing written; --write to apply)\n")
-        return 0
     problems = recheck(ws, p, cache_dir, no_cache)
     if problems:
-        err.write(f"migrate apply {mid}: the edited tree fails the check; nothing was written:\n")
+        err.write(f"migrate apply {mid}: the edited tree fails the check; {refused}:\n")
         for line in problems:
             err.write(f"  {line}\n")
         return 1
+    done = f"{count(len(p.references), 'reference')} in {count(len(p.edits), 'file')}"
+    if not write:
+        err.write(f"migrate apply {mid}: {done} would be rewritten (nothing written; --write to apply)\n")
+        return 0
     write_plan(ws, p)
-    err.write(f"migrate apply {mid}: rewrote {len(p.references)} references in {len(p.edits)} files\n")
+    err.write(f"migrate apply {mid}: rewrote {done}\n")
     return 0
+

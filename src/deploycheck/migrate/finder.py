@@ -152,3 +152,63 @@ def _classify(m: Migration, path: str, name: str, attrs: tuple, k: int, line: in
     if attr not in m.attributes:
         return Reference(path, line, col, ATTRIBUTE, f"no mapping for attribute `{attr}` in [attributes]", text=text)
     return Reference(path, line, col, ATTRIBUTE, parts=k + 2, attr=attr, text=text)
+
+
+def source_spans(source: bytes, refs: list[Reference]) -> list[str]:
+    """The source text each reference of one file spans (parallel to ``refs``), as far as the end of its first
+    line: the imported name with its ``as`` name for an import, ``*`` for a star import, the name chain (and
+    ``()`` for a call) for a use, the whole string literal for a string, the call for ``getattr``. Positions
+    are ``ast``'s end positions (Python 3.8+), turned from UTF-8 bytes into characters. A reference whose
+    node cannot be found again (the file changed) spans its ``text``, cut at the end of the line."""
+    lines = source.decode("utf-8", errors="replace").split("\n")
+    raw = source.split(b"\n")
+
+    def char(line: int, col: int) -> int:
+        return len(raw[line - 1][:col].decode("utf-8", errors="replace")) if 0 < line <= len(raw) else col
+
+    starts: dict[tuple[int, int], list[ast.AST]] = {}
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if getattr(node, "end_col_offset", None) is not None:
+            starts.setdefault((node.lineno, char(node.lineno, node.col_offset)), []).append(node)
+
+    def names(node: ast.AST) -> int | None:
+        n = 1
+        while isinstance(node, ast.Attribute):
+            n, node = n + 1, node.value
+        return n if isinstance(node, ast.Name) else None
+
+    def node_for(r: Reference) -> ast.AST | None:
+        here = starts.get((r.line, r.column), [])
+        if r.kind in (IMPORT, STAR):
+            want: tuple = (ast.alias,)
+        elif r.kind in (STRING, IMPORT_MODULE, ANNOTATION):
+            want = (ast.Constant,)
+        elif r.kind == GETATTR:
+            want = (ast.Call,)
+        else:
+            spelled = r.text.removesuffix("()")
+            n = spelled.count(".") + 1
+            for node in here:
+                if r.text.endswith("()") and isinstance(node, ast.Call) and not node.args and names(node.func) == n:
+                    return node
+                if not r.text.endswith("()") and isinstance(node, (ast.Name, ast.Attribute)) and names(node) == n:
+                    return node
+            return None
+        return next((node for node in here if isinstance(node, want)), None)
+
+    out = []
+    for r in refs:
+        text = lines[r.line - 1] if 0 < r.line <= len(lines) else ""
+        node = node_for(r)
+        if node is None:
+            end = r.column + len(r.text)
+        elif node.end_lineno == r.line:  # type: ignore[attr-defined]
+            end = char(r.line, node.end_col_offset)  # type: ignore[attr-defined]
+        else:
+            end = len(text.rstrip())
+        out.append(text[r.column:end].rstrip("\r"))
+    return out

@@ -57,7 +57,8 @@ def recover(root: str) -> list[str]:
         _fsync_dir(d)
     os.unlink(jpath)
     if done:
-        sys.stderr.write(f"deploycheck: completed an interrupted `migrate apply` ({len(done)} files)\n")
+        n = len(done)
+        sys.stderr.write(f"deploycheck: completed an interrupted `migrate apply` ({n} file{'s' * (n != 1)})\n")
     return done
 
 
@@ -92,10 +93,7 @@ def write_all(root: str, new: dict[str, bytes]) -> None:
                 pass
         raise UsageError(f"cannot write {exc.filename or 'a temporary file'}: {exc.strerror or exc}; "
                          "nothing was changed") from None
-    crash_after = os.environ.get("DEPLOYCHECK_MIGRATE_CRASH_AFTER")  # fault injection for the tests only
-    for i, (tmp, target) in enumerate(pairs):
-        if crash_after is not None and i == int(crash_after):
-            os._exit(70)
+    for tmp, target in pairs:
         os.replace(tmp, target)
     for d in {os.path.dirname(t) for _, t in pairs}:
         _fsync_dir(d)

@@ -3,11 +3,31 @@ after a rewrite, without writing it."""
 
 from __future__ import annotations
 
+import os
+
 from deploycheck.artifact.files import MAX_SOURCE_BYTES, HostFiles
 
 
+class _Edits(dict):
+    """Edited bytes by path; a path that reaches an edited file through a symbolic link finds it too."""
+
+    def __init__(self, edits: dict[str, bytes]) -> None:
+        super().__init__(edits)
+        self._real = {os.path.realpath(p): data for p, data in edits.items()}
+
+    def get(self, path, default=None):
+        data = super().get(path)
+        if data is None and self._real:
+            data = self._real.get(os.path.realpath(path))
+        return default if data is None else data
+
+    def __contains__(self, path) -> bool:
+        return self.get(path) is not None
+
+
 class OverlayFiles(HostFiles):
-    """The host's files, except that each path of ``overlay`` (absolute path -> bytes) reads as those bytes.
+    """The host's files, except that each path of ``overlay`` (absolute path -> bytes) reads as those bytes,
+    also when reached through a symbolic link.
 
     Only existing files are overlaid (a rewrite adds no file), so directory listings are the host's. Summaries
     and ruff results are cached by content hash, so the new bytes get their own cache entries; ruff is given
@@ -15,7 +35,7 @@ class OverlayFiles(HostFiles):
 
     def __init__(self, overlay: dict[str, bytes]) -> None:
         super().__init__()
-        self.overlay = overlay
+        self.overlay = _Edits(overlay)
 
     def read_bytes(self, path: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
         data = self.overlay.get(path)

@@ -8,6 +8,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import pathspec
+
 from deploycheck.errors import UsageError
 from deploycheck.migrate import journal, state
 from deploycheck.migrate.config import Migration
@@ -89,15 +91,40 @@ def run(path: str, python: str | None = None, cache_dir: str | None = None, no_c
     return result
 
 
-def _refuse_syntax_errors(ws: Workspace, fatal: bool) -> list[str]:
-    bad = [p for p, r in ws.refs.items() if r.summary.syntax_error] + list(ws.unreadable)
-    if bad and fatal:
-        first = bad[0]
-        err = ws.refs[first].summary.syntax_error if first in ws.refs else (ws.unreadable[first], 1, 0)
-        raise UsageError(f"{os.path.relpath(first, ws.project.root)}:{err[1]}: {err[0]}"
-                         f"{f' (and {len(bad) - 1} more files)' if len(bad) > 1 else ''}: "
-                         "a file that cannot be parsed may hold references; fix it first")
-    return bad
+def count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> list[tuple[str, int, str]]:
+    """The files read for references that could not be read or parsed, as ``(path, line, reason)`` sorted by
+    path (line 0 when the file could not be read), leaving out files matched by the gitignore-style
+    ``exclude`` patterns. Only files the workspace parsed can be listed: ``status`` parses only the files
+    that spell the name of ``old`` or of an alias of it (see ``workspace.candidates``); one that spells
+    neither cannot hold a reference, whether it parses or not."""
+    out = [(p, r.summary.syntax_error[1], r.summary.syntax_error[0]) for p, r in ws.refs.items()
+           if r.summary.syntax_error]
+    out += [(p, 0, reason) for p, reason in ws.unreadable.items()]
+    if exclude:
+        spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        out = [t for t in out if not spec.match_file(os.path.relpath(t[0], ws.project.root))]
+    return sorted(out)
+
+
+def refuse_skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> None:
+    """Raise ``UsageError`` naming the first file that could not be read or parsed (see ``skipped``)."""
+    bad = skipped(ws, exclude)
+    if bad:
+        path, line, reason = bad[0]
+        more = f" (and {count(len(bad) - 1, 'more file')})" if len(bad) > 1 else ""
+        raise UsageError(f"{_where(ws, path, line)}: {reason}{more}: `migrate apply` stops when any Python file "
+                         "under the root cannot be read or parsed, since it may hold references; fix it (or add it "
+                         "to the migration's `exclude`) first; nothing was written")
+
+
+def _where(ws: Workspace, path: str, line: int) -> str:
+    rel = os.path.relpath(path, ws.project.root).replace(os.sep, "/")
+    return f"{rel}:{line}" if line else rel
 
 
 def reference_dict(r: Reference, root: str) -> dict:
@@ -117,7 +144,8 @@ def document(result: StatusResult) -> dict:
              "references": [reference_dict(r, root) for r in s.references]}
             for s in result.migrations
         ],
-        "unparsed": sorted(os.path.relpath(p, root) for p in _refuse_syntax_errors(result.workspace, fatal=False)),
+        "skipped": [{"path": os.path.relpath(p, root).replace(os.sep, "/"), "line": line, "reason": reason}
+                    for p, line, reason in skipped(result.workspace)],
     }
 
 
@@ -137,7 +165,7 @@ def render_text(result: StatusResult, stream=None) -> None:
                       f"  no references left ({done})\n\n")
             continue
         rewritable = sum(r.rewritable for r in s.references)
-        out.write(f"  {s.remaining} reference{'s' * (s.remaining != 1)} left of {s.baseline} at the baseline ({done});"
+        out.write(f"  {count(s.remaining, 'reference')} left of {s.baseline} at the baseline ({done});"
                   f" {rewritable} rewritable by `deploycheck migrate apply {m.id}`\n")
         out.write("  by directory: " + ", ".join(f"{d}/ {n}" for d, n in s.directories(root).items()) + "\n")
         for r in s.references:
@@ -145,9 +173,12 @@ def render_text(result: StatusResult, stream=None) -> None:
             how = "rewritable" if r.rewritable else f"not rewritable: {r.reason}"
             out.write(f"  {rel}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({how})\n")
         out.write("\n")
-    bad = _refuse_syntax_errors(result.workspace, fatal=False)
+    bad = skipped(result.workspace)
     if bad:
-        out.write(f"warning: {len(bad)} file{'s' * (len(bad) != 1)} could not be parsed and were not searched: "
-                  + ", ".join(os.path.relpath(p, root) for p in bad[:5]) + ("…" if len(bad) > 5 else "") + "\n")
+        were = "was" if len(bad) == 1 else "were"
+        out.write(f"warning: {count(len(bad), 'file')} could not be read or parsed and {were} not searched "
+                  "(a reference may hide there):\n")
+        for p, line, reason in bad:
+            out.write(f"  {_where(result.workspace, p, line)}: {reason}\n")
     n = len(result.workspace.contents)
-    out.write(f"{n} files searched · {result.seconds:.2f} s\n")
+    out.write(f"{count(n, 'file')} searched · {result.seconds:.2f} s\n")

@@ -23,7 +23,9 @@ from deploycheck.target.project import Project, open_project, python_files
 @dataclass
 class Workspace:
     """``contents`` and ``hashes`` are what was read of each scanned file (absolute path -> bytes / content
-    hash); ``refs`` the scan of each; ``modules`` the module name of each file that is a project module."""
+    hash; a symbolic link inside the root is read as the file it points to, see ``read_sources``); ``refs``
+    the scan of each; ``modules`` the module name of each file that is a project module; ``outside`` the
+    links to files outside the root."""
 
     project: Project
     interp: Interpreter
@@ -35,6 +37,7 @@ class Workspace:
     modules: dict[str, str]
     unreadable: dict[str, str] = field(default_factory=dict)
     parsed: int = 0
+    outside: set[str] = field(default_factory=set)  # symbolic links to files outside the project root
 
     def resolver(self, old: str) -> Resolver:
         """A resolver for searching ``old``: modules of origins that cannot import ``old`` are not read."""
@@ -85,15 +88,9 @@ def open_workspace(path: str, python: str | None = None, cache_dir: str | None =
         interp = target_interpreter(project, python)
     program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
     store, facts = program.store, program.store.facts
-    contents: dict[str, bytes] = {}
-    unreadable: dict[str, str] = {}
-    for p in python_files(project.root):
-        try:
-            contents[p] = files.read_bytes(p)
-        except (OSError, ValueError) as exc:
-            unreadable[p] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    modules = {file: name for name, file in project.modules.items()}
-    ws = Workspace(project, interp, program, files, contents, {}, {}, modules, unreadable)
+    contents, unreadable, outside = read_sources(project.root, files)
+    modules = module_files(project)
+    ws = Workspace(project, interp, program, files, contents, {}, {}, modules, unreadable, outside=outside)
 
     def scan(batch: dict[str, bytes]) -> None:
         refs, hashes, parsed = scan_files(batch, facts, cache)
@@ -112,6 +109,54 @@ def open_workspace(path: str, python: str | None = None, cache_dir: str | None =
         candidates(ws, only, scan)
     cache.flush()
     return ws
+
+
+def inside_path(root: str, path: str, real_root: str | None = None) -> tuple[str, bool]:
+    """The file ``path`` (under ``root``) names, spelled from ``root`` without a symbolic link, and whether it
+    is inside ``root``; a link to a file outside ``root`` is spelled as given. Writing to the path returned
+    replaces the file the link points to, and the link stays a link. ``real_root``: ``os.path.realpath(root)``
+    when the caller has it."""
+    real = os.path.realpath(path)
+    if not os.path.exists(real):
+        return path, True  # a dangling link: reported (cannot be read) under the name it has
+    real_root = real_root or os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root:
+        return path, False
+    return os.path.normpath(os.path.join(root, os.path.relpath(real, real_root))), True
+
+
+def read_sources(root: str, files) -> tuple[dict[str, bytes], dict[str, str], set[str]]:
+    """Every Python file under ``root`` (``project.python_files``), each file read once: a symbolic link to a
+    file inside ``root`` counts as that file (``inside_path``), so a file and a link to it are searched once.
+    Returns ``(bytes by path, reason by path of each file that could not be read, paths of links to files
+    outside root)``."""
+    contents: dict[str, bytes] = {}
+    unreadable: dict[str, str] = {}
+    outside: set[str] = set()
+    real_root = os.path.realpath(root)
+    for link in python_files(root):
+        p, inside = inside_path(root, link, real_root)
+        if not inside:
+            outside.add(p)
+        if p in contents or p in unreadable:
+            continue
+        try:
+            contents[p] = files.read_bytes(p)
+        except (OSError, ValueError) as exc:
+            unreadable[p] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return contents, unreadable, outside
+
+
+def module_files(project: Project) -> dict[str, str]:
+    """Module name by file (as ``read_sources`` spells it); a file that is a module under its own path keeps
+    that name rather than the name of a link to it."""
+    out = {file: name for name, file in project.modules.items()}
+    real_root = os.path.realpath(project.root)
+    for name, file in sorted(project.modules.items()):
+        p, inside = inside_path(project.root, file, real_root)
+        if inside:
+            out.setdefault(p, name)
+    return out
 
 
 def candidates(ws: Workspace, migrations: list[Migration], scan) -> None:

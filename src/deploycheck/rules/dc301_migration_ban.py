@@ -37,23 +37,17 @@ def check(ctx: Context) -> Iterator[Finding]:
     if not migrations:
         return
     from deploycheck.migrate import state
-    from deploycheck.migrate.finder import find
+    from deploycheck.migrate.finder import find, source_spans
     from deploycheck.migrate.scan import scan_files
-    from deploycheck.migrate.workspace import Workspace, candidates
-    from deploycheck.target.project import python_files
+    from deploycheck.migrate.workspace import Workspace, candidates, module_files, read_sources
 
     banned = [m for m in migrations if state.completed(project.root, m.id, m.old)]
     if not banned:
         return
     program = ctx.program
     files = program.finder.files
-    contents = {}
-    for path in python_files(project.root):
-        try:
-            contents[path] = files.read_bytes(path)
-        except (OSError, ValueError):
-            continue  # unreadable: DC203 reports it when it matters
-    modules = {file: name for name, file in project.modules.items()}
+    contents, _, _ = read_sources(project.root, files)  # unreadable: DC203 reports it when it matters
+    modules = module_files(project)
     ws = Workspace(project, ctx.interp, program, files, contents, {}, {}, modules)
 
     def scan(batch):
@@ -67,10 +61,16 @@ def check(ctx: Context) -> Iterator[Finding]:
         if m.exclude:
             spec = pathspec.GitIgnoreSpec.from_lines(list(m.exclude))
             refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
-        for r in find(m, old, ws.resolver(old), refs, modules):
-            use = m.new
-            if r.attr is not None:
-                use = f"{m.new}.{m.attributes[r.attr]}"
-            yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
-                                       f"use `{use}` instead", r.path, r.line, r.column, symbol=r.text.split("(")[0],
-                          module=modules.get(r.path, ""), origin="project")
+        found = find(m, old, ws.resolver(old), refs, modules)
+        by_file: dict[str, list] = {}
+        for r in found:
+            by_file.setdefault(r.path, []).append(r)
+        for path, file_refs in by_file.items():
+            # The symbol is the reference's own source text, so the caret under it covers exactly its span.
+            for r, spelled in zip(file_refs, source_spans(contents[path], file_refs)):
+                use = m.new
+                if r.attr is not None:
+                    use = f"{m.new}.{m.attributes[r.attr]}"
+                yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
+                                           f"use `{use}` instead", r.path, r.line, r.column, symbol=spelled,
+                              module=modules.get(r.path, ""), origin="project")
