@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     if tools_missing():
-        print(f"needs {tools_missing()} (make image-tools)")
+        print(f"needs {tools_missing()} (make system-tools)")
         return 2
     work = Path(tempfile.mkdtemp(prefix="dc-image-bench-"))
     ctx = work / "context"

@@ -20,7 +20,7 @@ from images.build import build, remove, storage_reference, tools_missing
 
 needs_tools = pytest.mark.skipif(bool(tools_missing()), reason=f"needs {tools_missing()}")
 needs_registry = pytest.mark.skipif(registry.missing(), reason="needs the docker-registry package (Debian's "
-                                    "distribution registry; `make image-tools` installs it when root)")
+                                    "distribution registry; `make system-tools` installs it when root)")
 
 TAG = "localhost/dc-transports:1"
 CONTAINERFILE = """FROM scratch
