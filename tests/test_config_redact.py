@@ -96,3 +96,14 @@ def test_credentials_under_names_not_recognised_as_secret(tmp_path):
     message = json.loads(out)["findings"][0]["message"]
     assert message.startswith("`LOCAL_DSN` is not set in environment `prod`, so the default "
                               "'http://***@localhost:9000/2' is used")
+
+
+def test_paths_of_files_sockets_and_words_are_not_taken_for_keys():
+    # a unix socket under a pytest directory was shown as `***` in every error message of the CLI
+    from deploycheck.contract.redact import url
+
+    sock = "unix:///tmp/pytest-of-root/pytest-115/test_docker_daemon_socket_abse0/no-docker.sock"
+    assert url(sock) == sock
+    assert url("https://example.com/docs/getting_started_with_python3") == \
+        "https://example.com/docs/getting_started_with_python3"
+    assert url("https://api.example.com/v1/keys/9f8a7b6c5d4e3f2a1b0c9d8e") == "https://api.example.com/v1/keys/***"

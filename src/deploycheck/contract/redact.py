@@ -84,10 +84,21 @@ def _redact(value: str) -> tuple[str, list[str]]:
                 secrets.append(user)
             authority = f"{MASK}@{hostport}"
     path, q, query = tail.partition("?")
-    path = _path(hostport, path, secrets)
+    if scheme.lower() in _WEB_SCHEMES:  # paths of other schemes are files and sockets, not API keys
+        path = _path(hostport, path, secrets)
     if q:
         query = "&".join(_parameter(p, secrets) for p in query.split("&"))
     return f"{scheme}://{authority}{path}{q}{query}", secrets
+
+
+_WEB_SCHEMES = {"http", "https", "ws", "wss"}
+
+
+def _random_looking(segment: str) -> bool:
+    """A key, not a name: four digits or more, or digits with both letter cases (``a1B2…``); a word-like
+    segment such as ``test_socket_server0`` is not one."""
+    digits = sum(c.isdigit() for c in segment)
+    return digits >= 4 or (digits > 0 and any(c.islower() for c in segment) and any(c.isupper() for c in segment))
 
 
 def _path(hostport: str, path: str, secrets: list[str]) -> str:
@@ -98,7 +109,7 @@ def _path(hostport: str, path: str, secrets: list[str]) -> str:
             return prefix + MASK
     segments = path.split("/")
     for i, seg in enumerate(segments):
-        if _TOKEN_SEGMENT.match(seg):
+        if _TOKEN_SEGMENT.match(seg) and _random_looking(seg):
             secrets.append(seg)
             segments[i] = MASK
     return "/".join(segments)
