@@ -67,3 +67,17 @@ def test_a_submodule_nothing_imports_is_not_an_attribute_of_its_package(tmp_path
     assert out.splitlines() == ["2", "module 'app' has no attribute 'jobs'"]
     # with the default entries every module may be the one a launcher imported first: no finding
     assert [f.code for f in check(tmp_path).findings] == []
+
+
+def test_module_getattr_serving_a_name_through_a_module_constant(tmp_path):
+    # starlette.exceptions: `__deprecated__ = "ExceptionMiddleware"` and `if name == __deprecated__:`
+    import subprocess
+
+    (tmp_path / "lib.py").write_text(
+        '__deprecated__ = "OldName"\n\n\ndef __getattr__(name):\n    if name == __deprecated__:\n'
+        '        return 1\n    raise AttributeError(name)\n')
+    (tmp_path / "app.py").write_text("from lib import OldName\nfrom lib import WebSocketThing\n")
+    got = [(f.code, f.line, f.symbol) for f in check(tmp_path, entries=["app"]).findings]
+    assert got == [("DC102", 2, "WebSocketThing")]
+    proc = subprocess.run([sys.executable, "-c", "import app"], cwd=tmp_path, capture_output=True, text=True)
+    assert "cannot import name 'WebSocketThing' from 'lib'" in proc.stderr

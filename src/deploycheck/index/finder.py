@@ -48,6 +48,10 @@ class ModuleFinder:
     ``builtin`` and ``frozen`` are the interpreter's built-in and frozen module names; ``extension_suffixes``
     is ``importlib.machinery.EXTENSION_SUFFIXES`` of the target. ``editable`` maps top-level names to package
     directories served by an editable-install meta path finder (consulted after the path).
+
+    An extension module with a ``.py`` file of the same name beside it (Python compiled by Cython or mypyc:
+    pydantic 1, black, charset_normalizer) is read from that source, which defines the same names; the
+    interpreter loads the extension, whose names we could not read otherwise.
     """
 
     def __init__(
@@ -112,11 +116,15 @@ class ModuleFinder:
                 for suffix, kind in self.suffixes:
                     init = "__init__" + suffix
                     if init in inner and not inner[init]:
+                        if kind == EXTENSION and inner.get("__init__.py") is False:
+                            kind, init = SOURCE, "__init__.py"  # compiled from this source: read it instead
                         return Module(fullname, PACKAGE if kind == SOURCE else kind, os.path.join(pkgdir, init), (pkgdir,))
                 portions.append(pkgdir)
             for suffix, kind in self.suffixes:
                 fname = tail + suffix
                 if fname in listing and not listing[fname]:
+                    if kind == EXTENSION and listing.get(tail + ".py") is False:
+                        kind, fname = SOURCE, tail + ".py"  # compiled from this source: read it instead
                     return Module(fullname, kind, os.path.join(entry, fname))
         if portions:
             return Module(fullname, NAMESPACE, None, tuple(portions))

@@ -57,10 +57,13 @@ def always_raises(stmts: list[ast.stmt]) -> bool:
     return False
 
 
-def served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]]) -> list[str] | None:
+def served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]],
+                 constants: dict[str, str] | None = None) -> list[str] | None:
     """Names a module ``__getattr__`` (PEP 562) can return, when its shape makes that a finite set:
-    ``if name == "x": ... return`` / ``if name in ("a", "b")`` / ``if name in LITERAL_DICT`` branches, branches
-    that always raise, and a final ``raise AttributeError``. None when anything else may serve a name."""
+    ``if name == "x": ... return`` / ``if name == CONSTANT`` (a module-level name bound once to a string) /
+    ``if name in ("a", "b")`` / ``if name in LITERAL_DICT`` branches, branches that always raise, and a final
+    ``raise AttributeError``. None when anything else may serve a name."""
+    constants = constants or {}
     if len(defs) != 1:
         return None
     fn = defs[0]
@@ -76,7 +79,7 @@ def served_names(defs: list[ast.FunctionDef], literals: dict[str, set[str]]) -> 
         if isinstance(stmt, ast.If):
             if always_raises(stmt.body) and not stmt.orelse:
                 continue
-            names = compared_names(stmt.test, param, literals)
+            names = compared_names(stmt.test, param, literals, constants)
             if names is None:
                 return None
             served |= names
@@ -104,11 +107,13 @@ def existing_only(stmts: list[ast.stmt], param: str) -> bool:
             and stmt.value.slice.id == param)
 
 
-def compared_names(test: ast.expr, param: str, literals: dict[str, set[str]]) -> set[str] | None:
+def compared_names(test: ast.expr, param: str, literals: dict[str, set[str]],
+                   constants: dict[str, str] | None = None) -> set[str] | None:
+    constants = constants or {}
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
         out: set[str] = set()
         for v in test.values:
-            got = compared_names(v, param, literals)
+            got = compared_names(v, param, literals, constants)
             if got is None:
                 return None
             out |= got
@@ -119,6 +124,8 @@ def compared_names(test: ast.expr, param: str, literals: dict[str, set[str]]) ->
     op, right = test.ops[0], test.comparators[0]
     if isinstance(op, ast.Eq) and isinstance(right, ast.Constant) and isinstance(right.value, str):
         return {right.value}
+    if isinstance(op, ast.Eq) and isinstance(right, ast.Name) and right.id in constants:
+        return {constants[right.id]}
     if isinstance(op, ast.In):
         if isinstance(right, ast.Name):
             return set(literals[right.id]) if right.id in literals else None

@@ -82,6 +82,7 @@ class Walker:
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
+        self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -98,7 +99,8 @@ class Walker:
             s.bindings[name] = descs
         s.has_getattr = "__getattr__" in s.bindings
         if s.has_getattr:
-            s.getattr_names = served_names(self._getattr_defs, self._literals)
+            constants = {k: v[0] for k, v in self._str_constants.items() if len(v) == 1}  # bound once: a constant
+            s.getattr_names = served_names(self._getattr_defs, self._literals, constants)
         for scope, name, attrs, positions, state in self._pending_reads:
             target, unless = self._lookup_full(scope, name)
             if target is not None:
@@ -242,6 +244,9 @@ class Walker:
                 keys = literal_strings(node.value)
                 if keys is not None:
                     self._literals[node.targets[0].id] = keys
+                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    # `__deprecated__ = "ExceptionMiddleware"` then `if name == __deprecated__:` (starlette)
+                    self._str_constants.setdefault(node.targets[0].id, []).append(node.value.value)
         elif isinstance(node, ast.AugAssign):
             self.expr(node.value, st)
             self._target(node.target, st)
