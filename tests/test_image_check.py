@@ -315,3 +315,16 @@ def test_an_image_without_workdir_keeps_the_standard_library_apart(tmp_path, pyt
                config={"Env": ["PATH=/usr/bin", "PYTHONPATH=/srv/app"], "Cmd": ["python3", "-m", "app.main"]})
     code, doc = cli_json("check", f"oci:{root}", "--no-cache")
     assert (code, doc["findings"], doc["target"]["roots"]) == (0, [], ["/"])
+
+
+def test_an_image_naming_its_django_settings_in_env_imports_them(tmp_path, python_layer):
+    app = [("srv/app/ledger/__init__.py", "file", b""),
+           ("srv/app/ledger/wsgi.py", "file", b"application = object()\n"),
+           ("srv/app/ledger/settings.py", "file", b"import sentry_sdk_not_installed\n")]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/bin", "DJANGO_SETTINGS_MODULE=ledger.settings"], "WorkingDir": "/srv/app",
+                       "Cmd": ["python3", "-m", "gunicorn", "ledger.wsgi:application"]})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache")
+    assert doc["target"]["entries"] == ["ledger.wsgi", "ledger.settings"]
+    assert (code, [(f["code"], f["symbol"]) for f in doc["findings"]]) == (1, [("DC101", "sentry_sdk_not_installed")])

@@ -81,3 +81,21 @@ def test_module_getattr_serving_a_name_through_a_module_constant(tmp_path):
     assert got == [("DC102", 2, "WebSocketThing")]
     proc = subprocess.run([sys.executable, "-c", "import app"], cwd=tmp_path, capture_output=True, text=True)
     assert "cannot import name 'WebSocketThing' from 'lib'" in proc.stderr
+
+
+def test_the_django_settings_module_a_service_names_is_imported_by_it(tmp_path):
+    # gunicorn ledger.wsgi:application: Django imports DJANGO_SETTINGS_MODULE at start, a string import
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "__init__.py").write_text("")
+    (tmp_path / "ledger" / "settings.py").write_text('import sentry_sdk_not_installed\n\nSECRET_KEY = "x"\n')
+    (tmp_path / "ledger" / "worker_settings.py").write_text("from ledger.settings import *\nimport celery_not_here\n")
+    (tmp_path / "ledger" / "wsgi.py").write_text(
+        'import os\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger.settings")\napplication = object()\n')
+    (tmp_path / "ledger" / "worker.py").write_text(
+        'import os\n\n\ndef main():\n    os.environ["DJANGO_SETTINGS_MODULE"] = "ledger.worker_settings"\n')
+    got = sorted((f.code, f.path.rsplit("/", 1)[1], f.line, f.symbol, f.when, tuple(h.module for h in f.chain))
+                 for f in check(tmp_path, entries=["ledger.wsgi", "ledger.worker"]).findings)
+    assert got == [
+        ("DC101", "settings.py", 1, "sentry_sdk_not_installed", "import", ("ledger.wsgi",)),
+        ("DC101", "worker_settings.py", 2, "celery_not_here", "import", ("ledger.worker",)),
+    ]

@@ -182,6 +182,9 @@ def _run_image(opts: Options) -> Result:
         roots = list(dict.fromkeys([e.search_dir for e in launch if e.search_dir] or [workdir]))
         entries = list(opts.entries) or [e.module or posixpath.basename(e.script or "")[:-3] for e in launch]
         entries = [e for e in entries if e]
+        settings = env.get("DJANGO_SETTINGS_MODULE", "")
+        if entries and not opts.entries and settings and all(p.isidentifier() for p in settings.split(".")):
+            entries.append(settings)  # Django imports it when the service sets itself up
         if not entries:
             raise UsageError(f"{opts.path}: the image's command starts no Python module that deploycheck "
                              "recognizes; name the entries with --entry")

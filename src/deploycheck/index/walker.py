@@ -235,6 +235,8 @@ class Walker:
             self.expr(node.value, st)
             for t in node.targets:
                 self._target(t, st)
+                if isinstance(t, ast.Subscript) and (self._dot(t.value) or "").endswith("environ"):
+                    self._settings_module(t.slice, node.value, node, st)
                 if (isinstance(t, ast.Subscript) and self._dot(t.value) == "sys.modules" and isinstance(node.value, ast.Name)
                         and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str)):
                     self._pending_aliases.append((st.scope, t.slice.value, node.value.id))
@@ -645,6 +647,14 @@ class Walker:
             if isinstance(n, ast.Name):
                 comp.others.add(n.id)
 
+    def _settings_module(self, key: ast.expr, value: ast.expr, node: ast.stmt, st: _State) -> None:
+        """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")`` (or an assignment): Django
+        imports that module when the process sets itself up (``django.setup()``, ``get_wsgi_application()``),
+        so it is an import of the module that names it, where it names it."""
+        if (isinstance(key, ast.Constant) and key.value == "DJANGO_SETTINGS_MODULE" and isinstance(value, ast.Constant)
+                and isinstance(value.value, str) and all(p.isidentifier() for p in value.value.split("."))):
+            self._import(value.value, 0, (), node, st, [])
+
     # -- dynamic markers ----------------------------------------------------------------------------------
     def _markers(self, node: ast.expr, st: _State) -> None:
         """``sys.modules[__name__]``: the module object itself may be replaced or changed at run time."""
@@ -703,6 +713,8 @@ class Walker:
                 and node.args[0].value and not node.args[0].value.startswith(".")):
             # importlib.import_module("pkg.mod") with a constant name is an import like any other.
             self._import(node.args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
+        if (dotted or "").endswith("environ.setdefault") and len(node.args) == 2 and not node.keywords:
+            self._settings_module(node.args[0], node.args[1], node, st)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":
             self._all_call(func.attr, node, st)
         if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
