@@ -187,6 +187,9 @@ def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
     assert [p for p, _ in stale] == ["/srv/app/app/config.py", "/srv/app/app/main.py"]
     assert all(f"the image's version is from commit {first[:12]}" in m for _, m in stale)
     assert all(f"differs from HEAD ({head[:12]})" in m for _, m in stale)
+    # a whole file differs: the text names it without pointing at a line
+    code, out, _ = cli("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
+    assert "/srv/app/app/main.py: DC501 [error, at import] app/main.py differs from HEAD" in out
     # the same image built from HEAD's files is not stale; a label naming another commit is
     app_new = [("srv/app/app/__init__.py", "file", b""),
                ("srv/app/app/main.py", "file", (repo / "app" / "main.py").read_bytes()),

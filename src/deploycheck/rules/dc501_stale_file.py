@@ -63,7 +63,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 "; the image's version is in no commit of the repository"
             message = (f"{rel} differs from {rev} ({commit[:12]}): image blob {image_blob[:12]}, "
                        f"source blob {source_blob[:12]}{came}")
-        yield Finding(CODE, ERROR, message, path, 1, 0, symbol=rel, origin="project")
+        yield Finding(CODE, ERROR, message, path, 0, 0, symbol=rel, origin="project")
 
 
 def _app_files(files, roots: list[tuple[str, bool]]) -> list[str]:
