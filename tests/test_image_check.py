@@ -14,6 +14,7 @@ import sys
 import tarfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -331,3 +332,108 @@ def test_an_image_naming_its_django_settings_in_env_imports_them(tmp_path, pytho
     code, doc = cli_json("check", f"oci:{root}", "--no-cache")
     assert doc["target"]["entries"] == ["ledger.wsgi", "ledger.settings"]
     assert (code, [(f["code"], f["symbol"]) for f in doc["findings"]]) == (1, [("DC101", "sentry_sdk_not_installed")])
+
+
+# Names of built-in and lib-dynload modules, which deploycheck cannot ask the image's interpreter for, come from
+# the table of the image's minor version (scripts/builtin_names.py). The image's own interpreter binary, run
+# on the host, is the oracle: a line is reported exactly when it fails.
+def _oracle_failures(python: str, lines: list[str]) -> set[int]:
+    failed = set()
+    for number, line in enumerate(lines, 1):
+        proc = subprocess.run([python, "-I", "-S", "-c", f"import math\n{line}"], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            assert "ImportError" in proc.stderr or "AttributeError" in proc.stderr, proc.stderr
+            failed.add(number)
+    return failed
+
+
+def _check_lines(target: str) -> list[tuple[str, int, str]]:
+    code, doc = cli_json("check", target, "--no-cache")
+    assert code == (1 if doc["findings"] else 0)
+    return sorted((f["code"], f["line"], f["symbol"]) for f in doc["findings"] if f["path"].endswith("main.py"))
+
+
+BUILTIN_LINES_311 = [
+    "import math",
+    "from itertools import batched",  # Python 3.12
+    "from itertools import pairwise",
+    "from functools import cache",
+    "from datetime import UTC",  # bound by datetime.py and by `from _datetime import *`
+    "x = math.sumprod([1], [2])",  # Python 3.12
+    "y = math.cbrt(8.0)",
+    "z = math.fma(1.0, 2.0, 3.0)",  # Python 3.13
+]
+
+
+def test_names_of_built_in_modules_in_an_image(tmp_path, python_layer):
+    source = "\n".join(BUILTIN_LINES_311 + ["app = 1"]).encode() + b"\n"
+    app = APP[:1] + [("srv/app/app/main.py", "file", source)]
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    got = _check_lines(target)
+    assert got == [("DC102", 2, "batched"), ("DC103", 6, "sumprod"), ("DC103", 8, "fma")]
+    assert {line for _, line, _ in got} == _oracle_failures(BINARY, BUILTIN_LINES_311)
+
+
+def test_private_names_missing_from_the_table_are_unknown(tmp_path, python_layer):
+    # the table is measured on some patch releases; bugfix releases may add private helpers, so a name with a
+    # leading underscore is judged only by an interpreter that is run (this one fails, and is not reported)
+    app = APP[:1] + [("srv/app/app/main.py", "file", b"from math import _no_such_helper\nfrom math import cbrt\napp = 1\n")]
+    target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
+    assert _check_lines(target) == []
+
+
+def _pyenv_python(minor: str) -> str | None:
+    root = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if name.startswith(minor + ".") and name[len(minor) + 1:].isdigit():
+            return os.path.join(root, name)
+    return None
+
+
+def _prefix_layer(prefix: str, minor: str) -> bytes:
+    """A python.org-style image (/usr/local) from a source build's real files: binary, libpython, stdlib
+    modules and lib-dynload names."""
+    members = [(f"usr/local/bin/python{minor}", "file", Path(f"{prefix}/bin/python{minor}").read_bytes()),
+               ("usr/local/bin/python3", "sym", f"python{minor}")]
+    for name in os.listdir(f"{prefix}/lib"):
+        if name.startswith("libpython3") and os.path.isfile(f"{prefix}/lib/{name}"):
+            members.append((f"usr/local/lib/{name}", "file", Path(f"{prefix}/lib/{name}").read_bytes()))
+    stdlib = f"{prefix}/lib/python{minor}"
+    for dirpath, dirnames, filenames in os.walk(stdlib):
+        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "test", "tests", "idlelib", "tkinter",
+                                                        "site-packages")]
+        for name in filenames:
+            rel = "usr/local/lib/" + os.path.relpath(os.path.join(dirpath, name), f"{prefix}/lib")
+            if name.endswith(".py"):
+                members.append((rel, "file", Path(dirpath, name).read_bytes()))
+            elif name.endswith(".so"):
+                members.append((rel, "file", b"\x7fELF"))
+    members.append((f"usr/local/lib/python{minor}/site-packages/", "dir", None))
+    return _tar(members)
+
+
+BUILTIN_LINES_310 = [
+    "import math",
+    "from datetime import UTC",  # Python 3.11: datetime.py binds it only through `from _datetime import *`
+    "from functools import cache",
+    "x = math.cbrt(8.0)",  # Python 3.11
+    "y = math.dist((0, 0), (3, 4))",
+    "from itertools import pairwise",
+    "from itertools import batched",  # Python 3.12
+]
+
+
+def test_names_of_built_in_modules_in_an_older_python_image(tmp_path):
+    prefix = _pyenv_python("3.10")
+    if prefix is None:
+        pytest.skip("needs a pyenv CPython 3.10")
+    source = "\n".join(BUILTIN_LINES_310 + ["app = 1"]).encode() + b"\n"
+    app = APP[:1] + [("srv/app/app/main.py", "file", source)]
+    root = tmp_path / "layout"
+    oci_layout(root, [_prefix_layer(prefix, "3.10"), _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/srv/app",
+                       "Cmd": ["uvicorn", "app.main:app"]})
+    got = _check_lines(f"oci:{root}")
+    assert got == [("DC102", 2, "UTC"), ("DC102", 7, "batched"), ("DC103", 4, "cbrt")]
+    assert {line for _, line, _ in got} == _oracle_failures(f"{prefix}/bin/python3.10", BUILTIN_LINES_310)

@@ -5,7 +5,9 @@ the image's files: the interpreter the command runs (or ``python3`` on the image
 (the versioned binary name, ``pyvenv.cfg``, the ``lib/python3.X`` directory), its prefix and virtual
 environment, the standard library and site directories the ``site`` module would add (Debian's
 ``dist-packages`` layout included), ``PYTHONPATH``, and the built-in module names, read from the
-``PyInit_<name>`` symbols of the interpreter binary or ``libpython``.
+``PyInit_<name>`` symbols of the interpreter binary or ``libpython``. The names that built-in and
+``lib-dynload`` modules define come from deploycheck's table of the minor version (``builtin_names``), for
+the modules whose names do not depend on the build.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 
 from deploycheck.artifact.image.errors import ImageError
 from deploycheck.artifact.image.files import ImageFiles
+from deploycheck.environment.builtin_names import module_names
 from deploycheck.environment.interpreter import Interpreter
 
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -79,14 +82,17 @@ def interpreter(files: ImageFiles, config: dict, arch: str = "amd64", program: s
     if patch is not None and not version[2]:
         version = (version[0], version[1], patch)
     suffixes = _extension_suffixes(files, dynload, version, machine)
+    soabi = suffixes[0][1:-3] if suffixes[0].startswith(".cpython") else None
+    attrs = _table_attrs(files, dynload, builtins, version, suffixes, soabi)
     return Interpreter(
         executable=exe, version=version, implementation="cpython", cache_tag=f"cpython-{version[0]}{version[1]}",
         platform="linux", os_name="posix", machine=machine, prefix=venv_prefix or base_prefix,
         base_prefix=base_prefix, path=path, site_packages=[s for s in dict.fromkeys(sites) if files.is_dir(s)],
         user_site=None, stdlib=stdlib, builtin_modules=frozenset(builtins),
-        frozen_modules=frozenset(_ALWAYS_FROZEN), builtin_attrs={}, builtins=frozenset(),
-        extension_suffixes=suffixes, soabi=suffixes[0][1:-3] if suffixes[0].startswith(".cpython") else None,
+        frozen_modules=frozenset(_ALWAYS_FROZEN), builtin_attrs=attrs, builtins=frozenset(),
+        extension_suffixes=suffixes, soabi=soabi,
         system_site_packages=cfg.get("include-system-site-packages", "false").lower() == "true",
+        builtin_attrs_from_table=True,
     )
 
 
@@ -132,10 +138,27 @@ def _first_dir(files: ImageFiles, candidates: list[str]) -> str | None:
 def _extension_suffixes(files: ImageFiles, dynload: str, version: tuple[int, int, int], machine: str) -> tuple[str, ...]:
     tag = f"cpython-{version[0]}{version[1]}"
     for name in sorted(files.listdir(dynload) or {}):
-        m = re.search(rf"\.({re.escape(tag)}-[^.]+)\.so$", name)
+        m = re.search(rf"\.({re.escape(tag)}[a-z]*-[^.]+)\.so$", name)  # ABI flags (PEP 3149): 37m, 313t
         if m:
             return (f".{m.group(1)}.so", ".abi3.so", ".so")
     return (f".{tag}-{machine}-linux-gnu.so", ".abi3.so", ".so")
+
+
+def _table_attrs(files: ImageFiles, dynload: str, builtins: set[str], version: tuple[int, int, int],
+                 suffixes: tuple[str, ...], soabi: str | None) -> dict[str, frozenset[str]]:
+    """``{module: names}`` for the tabled modules of the image's minor version that the image has, built in or
+    as a ``lib-dynload`` extension module (a file named ``module`` + one of the suffixes, as the importlib
+    extension finder looks for). Empty for debug and free-threaded builds (ABI flags ``d``, ``t`` in the SOABI,
+    PEP 3149, PEP 703): the table is measured on release builds with the GIL."""
+    flags = re.match(r"cpython-\d+([a-z]*)", soabi or "")
+    if flags and set(flags.group(1)) & {"d", "t"}:
+        return {}
+    present = set(builtins)
+    for fname in files.listdir(dynload) or {}:
+        for suffix in suffixes:
+            if fname.endswith(suffix) and "." not in fname[:-len(suffix)]:
+                present.add(fname[:-len(suffix)])
+    return {name: names for name, names in module_names(version[0], version[1]).items() if name in present}
 
 
 def _scan_binaries(files: ImageFiles, real: str, base_prefix: str, minor: int) -> tuple[set[str], int | None]:

@@ -22,7 +22,9 @@ class Interpreter:
     ``version`` is ``(major, minor, micro)``; ``path`` is ``sys.path`` before the site module runs (the
     standard library and ``lib-dynload``); ``site_packages`` is what ``site.getsitepackages()`` returns for
     this prefix. ``builtin_attrs`` maps each built-in module, and each standard-library extension module of
-    ``lib-dynload``, to ``dir()`` of it.
+    ``lib-dynload``, to ``dir()`` of it. ``builtin_attrs_from_table``: those names come from deploycheck's
+    table of the minor version (an image's interpreter, not run), not from this build: a name with a leading
+    underscore missing from them is unknown, since bugfix releases may add private helpers.
     """
 
     executable: str
@@ -45,6 +47,7 @@ class Interpreter:
     extension_suffixes: tuple[str, ...] = ()
     soabi: str | None = None
     system_site_packages: bool = False
+    builtin_attrs_from_table: bool = False
 
     @property
     def in_venv(self) -> bool:

@@ -156,7 +156,9 @@ class Program:
             attrs = self.interp.builtin_attrs.get(modname)
             if attrs is None:
                 return UNKNOWN
-            return FOUND if name in attrs else MISSING
+            if name in attrs:
+                return FOUND
+            return UNKNOWN if self.interp.builtin_attrs_from_table and name.startswith("_") else MISSING
         if mod.kind == F.NAMESPACE:
             return MISSING
         if not mod.has_source:
