@@ -374,3 +374,78 @@ def test_required_names_agree_with_real_pydantic_settings(tmp_path):
         assert (real.returncode == 0) == (ours == []), (left_out, ours, real.stderr[-500:])
         if left_out is not None:
             assert ours == [left_out.upper()]
+
+
+def test_when_a_read_runs_follows_the_calls_made_at_import(tmp_path):
+    """A read runs at import when it is at module level, in a class body, or in a function that module-level
+    code calls (directly, through other functions, or by instantiating a class); else when called."""
+    config_py = '''\
+import os
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings
+
+
+class FleetSettings(BaseSettings):
+    maps_api_token: str
+    cache_url: str = "redis://localhost:6379/0"
+
+
+class LazySettings(BaseSettings):
+    lazy_token: str
+
+
+@lru_cache
+def get_fleet_config() -> FleetSettings:
+    return FleetSettings()
+
+
+def lazy() -> LazySettings:
+    return LazySettings()
+
+
+class Client:
+    TIMEOUT = os.environ["CLIENT_TIMEOUT"]
+
+    def __init__(self):
+        self.key = os.environ["CLIENT_KEY"]
+
+
+def _region():
+    return os.environ["REGION"]
+
+
+def boot():
+    return _region()
+
+
+def handler():
+    return os.environ["HANDLER_ONLY"], lazy()
+'''
+    engines_py = '''\
+import os
+
+from fleet.config import Client, boot, get_fleet_config
+
+cfg = get_fleet_config()
+client = Client()
+boot()
+GEOCODER = os.getenv("GEOCODER_URL", "http://127.0.0.1:8080")
+'''
+    proj = _project(tmp_path, {"fleet/__init__.py": "", "fleet/config.py": config_py, "fleet/engines.py": engines_py})
+    code, doc, err = config(proj, "--env", "staging", "--env-file", _empty(tmp_path), "--entry", "fleet.engines")
+    assert code == 1, err
+    assert [(f["code"], f["symbol"], f["when"]) for f in doc["findings"]] == [
+        ("DC402", "MAPS_API_TOKEN", "import"),  # FleetSettings() in an accessor called at module level
+        ("DC403", "CACHE_URL", "import"),
+        ("DC402", "LAZY_TOKEN", "call"),  # LazySettings() only in a function nothing calls at import
+        ("DC402", "CLIENT_TIMEOUT", "import"),  # class body
+        ("DC402", "CLIENT_KEY", "import"),  # __init__ of a class instantiated at module level
+        ("DC402", "REGION", "import"),  # called by boot(), called at module level
+        ("DC402", "HANDLER_ONLY", "call"),
+        ("DC403", "GEOCODER_URL", "import"),
+    ]
+    code, out, err = cli("config", proj, "--env", "staging", "--env-file", _empty(tmp_path), "--entry",
+                         "fleet.engines", "--python", sys.executable, "--no-cache", cwd=proj)
+    assert "fleet/config.py:8:5: DC402 [error, at import] `MAPS_API_TOKEN` is required" in out
+    assert "fleet/config.py:41:12: DC402 [error, when called] `HANDLER_ONLY` is required" in out
