@@ -32,7 +32,7 @@ def test_incident_service_in_staging():
         ("DC403", "error", "app/analytics/clickhouse.py", 3, "CLICKHOUSE_URL"),
         ("DC401", "error", "app/db/session.py", 6, "db_pool_sizee"),
         ("DC402", "error", "app/workers.py", 5, "WORKER_QUEUE"),
-        ("DC404", "error", "deploy/cloudrun.yaml", 11, "ANALYTICS_DATABASE_URL"),
+        ("DC404", "warning", "deploy/cloudrun.yaml", 11, "ANALYTICS_DATABASE_URL"),
     ]
     msgs = [f["message"] for f in doc["findings"]]
     assert msgs[0] == ("`DATABASE_URL` = postgresql+asyncpg://orders:***@10.20.0.5:5432/orders?sslmode=require: "
@@ -44,7 +44,8 @@ def test_incident_service_in_staging():
                        "cfg.db_pool_sizee (= get_unified_config()); did you mean `db_pool_size`?")
     assert msgs[4] == ("`ANALYTICS_DATABASE_URL` = postgresql+psycopg://reporter@/analytics?host=/cloudsql/"
                        "proj:europe-west1:main&sslmode=verify-full: SSL parameter sslmode on a unix-socket "
-                       "connection (host=/cloudsql/proj:europe-west1:main), which takes none: remove it")
+                       "connection (host=/cloudsql/proj:europe-west1:main) has no effect: libpq uses no TLS on a "
+                       "socket; remove it")
     assert doc["findings"][2]["column"] == 55 and doc["findings"][2]["when"] == "call"
     assert doc["environment"] == {
         "name": "staging", "local": False, "open": [],
@@ -64,7 +65,7 @@ def test_incident_service_in_staging():
     assert table["DB_POOL_SIZE"]["reads"][0]["default"] == "5" and table["DB_POOL_SIZE"]["status"] == "default"
     assert table["APP_REDIS_URL"]["status"] == "set"  # pydantic's case-insensitive name, set by the Deployment
     assert table["DATABASE_URL"]["reads"][0]["via"] == "AppSettings.database_url (pydantic-settings)"
-    assert doc["summary"] == {"errors": 5, "warnings": 0, "settings": 10, "modules": 10}
+    assert doc["summary"] == {"errors": 4, "warnings": 1, "settings": 10, "modules": 10}
     assert "Sup3r-S3cret-pw" not in json.dumps(doc)
 
 
@@ -83,7 +84,7 @@ def test_incident_service_text_output():
     assert rows == [["SETTING", "READ", "AT", "REQUIRED", "/", "DEFAULT", "PROVIDED", "BY", "STATUS"],
                     ["REDIS_URL", "app/cache.py:3", "required", "deploy/k8s/deployment.yaml:20", "set"],
                     ["WORKER_QUEUE", "app/workers.py:5", "required", "-", "missing", "[DC402]"]]
-    assert out.rstrip().splitlines()[-1].startswith("5 errors, 0 warnings in 10 settings read by 10 project modules")
+    assert out.rstrip().splitlines()[-1].startswith("4 errors, 1 warning in 10 settings read by 10 project modules")
     assert "Sup3r-S3cret-pw" not in out + err
 
 
