@@ -43,7 +43,8 @@ class Provided:
     Manager reference: set at run time, value unknown unless a Secret manifest or a dotenv file gives it),
     ``configmap`` (a configMapKeyRef), ``field`` (a fieldRef / resourceFieldRef), ``host`` (value taken from
     the shell that starts the container) or ``templated`` (``${VAR}``, ``$(VAR)``, Helm ``{{ }}`` left
-    unresolved). ``value`` is the value when known (never printed). ``ref`` names the secret or config map
+    unresolved). ``value`` is the value when known (never printed). ``template`` is, for ``templated``, the
+    text with its placeholders marked (``contract.template``). ``ref`` names the secret or config map
     and key. ``source`` is ``dotenv``, ``kubernetes``, ``cloud-run`` or ``compose``; line is 1-based."""
 
     name: str
@@ -53,6 +54,7 @@ class Provided:
     kind: str = "value"
     value: str | None = None
     ref: str | None = None
+    template: str | None = None
 
     @property
     def known(self) -> bool:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
+from deploycheck.contract import template
+
 # The parts as SQLAlchemy's URL parser splits them (username up to ':' or '/', password up to '@').
 _PATTERN = re.compile(r"""
     ^(?P<scheme>[\w+]+)://
@@ -74,7 +76,7 @@ class DbUrl:
     @property
     def socket(self) -> str | None:
         host = self.param("host") or self.host or ""
-        return host if host.startswith("/") else None
+        return host if host.startswith("/") and not template.unknown(host) else None
 
     @property
     def where(self) -> str:
@@ -91,8 +93,13 @@ def looks_like_database(name: str, value: str) -> bool:
     return bool(_DB_NAME.search(name))
 
 
-def parse(value: str) -> DbUrl | str:
-    """Parse ``value``; returns a ``DbUrl``, or a message saying why it is malformed."""
+def parse(value: str) -> DbUrl | str | None:
+    """Parse ``value``; returns a ``DbUrl``, or a message saying why it is malformed. ``value`` may be a text
+    made by ``template.holes``: a part holding a placeholder is kept as is (``template.unknown``), and None
+    is returned when a placeholder hides the scheme (nothing can be said about such a URL)."""
+    scheme_part = value.split("://", 1)[0] if "://" in value else value
+    if template.unknown(scheme_part):
+        return None
     if "://" not in value:
         return "is not a URL (expected postgresql+DRIVER://USER:PASSWORD@HOST:PORT/DATABASE)"
     m = _PATTERN.match(value.strip())
@@ -102,7 +109,7 @@ def parse(value: str) -> DbUrl | str:
     if host and "@" in host:
         return "has an '@' in its password that is not percent-encoded (write it as %40)"
     port = m.group("port")
-    if port and not port.isdigit():
+    if port and not port.isdigit() and not template.unknown(port):
         return "has a port that is not a number"
     scheme = m.group("scheme")
     backend, _, driver = scheme.partition("+")
@@ -136,7 +143,7 @@ def problems(u: DbUrl, env_names: frozenset[str] | set[str] = frozenset()) -> li
         out.append(Problem(f"unknown PostgreSQL driver `{u.driver}` in `{u.scheme}://` (known: "
                            f"{', '.join(sorted(POSTGRES_DRIVERS))})"))
         return out
-    keys = [k for k, _ in u.query]
+    keys = [k for k, _ in u.query if not template.unknown(k)]  # a placeholder hides what a key is
     failed: set[str] = set()  # keys an error names: not reported again as having no effect
 
     def error(message: str, *names: str) -> None:
@@ -151,7 +158,7 @@ def problems(u: DbUrl, env_names: frozenset[str] | set[str] = frozenset()) -> li
             elif k not in ASYNCPG_KEYS:
                 error(f"asyncpg does not take `{k}` (connect() got an unexpected keyword argument '{k}')", k)
         ssl = u.param("ssl")
-        if ssl is not None and ssl not in SSLMODES:
+        if ssl is not None and ssl not in SSLMODES and not template.unknown(ssl):
             error(f"asyncpg's ssl={ssl} is not an SSL mode (`sslmode` parameter must be one of: "
                   f"{', '.join(_MODE_ORDER)}); write ssl={_sslmode(ssl)}", "ssl")
         if u.param("direct_tls") is not None and (ssl or "prefer") in _WEAK:
@@ -165,7 +172,9 @@ def problems(u: DbUrl, env_names: frozenset[str] | set[str] = frozenset()) -> li
             elif k not in LIBPQ_KEYS:
                 error(f"{u.driver} (libpq) does not take `{k}` (invalid connection option \"{k}\")", k)
         mode = u.param("sslmode")
-        if mode is not None and mode not in SSLMODES:
+        if template.unknown(mode):
+            mode = "?"  # neither a mode that is refused nor one that is weak
+        elif mode is not None and mode not in SSLMODES:
             error(f"sslmode={mode} is not one of {', '.join(sorted(SSLMODES))} (libpq: invalid sslmode value)",
                   "sslmode")
         elif mode is not None and mode != "verify-full" and u.param("sslrootcert") == "system":

@@ -33,7 +33,11 @@ The parameter errors above (a bad ``ssl`` / ``sslmode`` value, ``sslrootcert=sys
 ``sslnegotiation=direct``, ``direct_tls``) fail on a socket as elsewhere and stay errors there.
 
 Checked for every value the environment provides (at its file and line) and, when it provides none, for the
-code's literal default (an empty value is unset, not malformed). Settings are database URLs by their scheme,
+code's literal default (an empty value is unset, not malformed). A templated value
+(``postgresql+asyncpg://tracker:${TRACKER_PW}@10.20.0.5:5432/tracking?sslmode=require``) is checked on its
+literal parts: what they alone decide is reported (here asyncpg's ``sslmode``, whatever the password); what a
+placeholder hides is not (a templated scheme, host, query key or value). It is shown as written, its password
+position masked like any password. Settings are database URLs by their scheme,
 or by their name (``DATABASE_URL``, ``*_DB_URL``, ``*_DSN``...). Values are shown with the password masked.
 """
 
@@ -41,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deploycheck.contract import redact, urls
+from deploycheck.contract import redact, template, urls
 from deploycheck.contract.values import database_values
 from deploycheck.findings.finding import Finding
 
@@ -54,11 +58,16 @@ def check(ctx) -> Iterator[Finding]:
     env_names = {p.name for p in ctx.env.provided}
     for s in ctx.settings:
         for value, path, line, when in database_values(ctx, s):
-            if not value.strip() or not urls.looks_like_database(s.name, value):
+            text = template.written(value)  # a templated value as written, its placeholders unresolved
+            if not text.strip() or not urls.looks_like_database(s.name, text):
                 continue
-            parsed = urls.parse(value)
-            shown = redact.shown(s.name, value) if "://" in value else "(value not shown)"
+            holed, placeholders = template.holes(value)
+            parsed = urls.parse(holed)
+            if parsed is None:
+                continue  # a placeholder hides the scheme: nothing is known
+            shown = redact.shown(s.name, text) if "://" in text else "(value not shown)"
             found = [urls.Problem(parsed)] if isinstance(parsed, str) else urls.problems(parsed, env_names)
             for problem in found:
-                yield ctx.finding(CODE, f"`{s.name}` = {shown}: {problem.message}", path, line, 0, symbol=s.name,
+                message = template.fill(problem.message, placeholders)
+                yield ctx.finding(CODE, f"`{s.name}` = {shown}: {message}", path, line, 0, symbol=s.name,
                                   when=when, severity=problem.severity)
