@@ -450,3 +450,99 @@ GEOCODER = os.getenv("GEOCODER_URL", "http://127.0.0.1:8080")
                          "fleet.engines", "--python", sys.executable, "--no-cache", cwd=proj)
     assert "fleet/config.py:8:5: DC402 [error, at import] `MAPS_API_TOKEN` is required" in out
     assert "fleet/config.py:41:12: DC402 [error, when called] `HANDLER_ONLY` is required" in out
+
+
+TYPED = '''\
+from typing import Annotated, Optional
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    count: int
+    ratio: float = 1.0
+    debug: bool = False
+    limit: Optional[int] = None
+    timeout: "float | None" = None
+    enabled: Annotated[bool, Field(description="feature flag")] = True
+    mixed: int | str = 0
+    name: str = "x"
+    secret_token: int = 0
+'''
+
+_REAL_ERRORS = '''\
+import json
+from pydantic import ValidationError
+try:
+    from svc.settings import Settings
+    Settings()
+    print("[]")
+except ValidationError as exc:
+    print(json.dumps(sorted(str(e["loc"][0]).upper() for e in exc.errors())))
+'''
+
+
+def test_provided_values_that_pydantic_cannot_parse_agree_with_real_pydantic_settings(tmp_path):
+    """The oracle: the real pydantic-settings refuses exactly the values deploycheck reports, field by field,
+    over values at the edges of pydantic's lax parsing."""
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["pydantic-settings>=2.3,<3"])
+    proj = _project(tmp_path, {"svc/__init__.py": "", "svc/settings.py": TYPED,
+                               "svc/main.py": "from svc.settings import Settings\n\nsettings = Settings()\n"})
+    rounds = [
+        ({"COUNT": "ten", "RATIO": "1,5", "DEBUG": "maybe", "LIMIT": "10.5", "TIMEOUT": "inf", "ENABLED": "YES",
+          "MIXED": "ten", "NAME": "ten", "SECRET_TOKEN": "Hidden-7f3a"},
+         ["COUNT", "DEBUG", "LIMIT", "RATIO", "SECRET_TOKEN"]),
+        ({"COUNT": "10", "RATIO": "1e3", "DEBUG": "on", "LIMIT": "1_000", "TIMEOUT": "", "ENABLED": "2",
+          "MIXED": "5", "NAME": "", "SECRET_TOKEN": "12"},
+         ["ENABLED", "TIMEOUT"]),
+        ({"COUNT": "10.0", "RATIO": "nan", "DEBUG": "0", "LIMIT": "0x10", "TIMEOUT": "1_e3", "ENABLED": "t",
+          "MIXED": "", "NAME": "n", "SECRET_TOKEN": "-0"},
+         ["LIMIT"]),
+        ({"COUNT": "", "RATIO": "1__0", "DEBUG": "On", "LIMIT": "+10", "TIMEOUT": "abc", "ENABLED": "n",
+          "MIXED": "x", "NAME": "n", "SECRET_TOKEN": "1e3"},
+         ["COUNT", "RATIO", "SECRET_TOKEN", "TIMEOUT"]),
+    ]
+    for values, expected in rounds:
+        env_file = tmp_path / "typed.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        code, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        assert code == (1 if expected else 0), err
+        ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
+        real = subprocess.run([python, "-c", _REAL_ERRORS], cwd=proj, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", **values}, check=True)
+        assert ours == json.loads(real.stdout) == expected, (values, ours, real.stdout)
+        assert "Hidden-7f3a" not in json.dumps(doc)
+        if values["COUNT"] == "ten":
+            count = next(f for f in doc["findings"] if f["symbol"] == "COUNT")
+            assert (count["message"], count["line"], count["when"], count["severity"]) == (
+                "`COUNT` is provided but its value 'ten' is not a valid int for Settings.count (pydantic-settings): "
+                "pydantic raises ValidationError (Input should be a valid integer) when the settings are created",
+                1, "import", "error")
+            token = next(f for f in doc["findings"] if f["symbol"] == "SECRET_TOKEN")
+            assert token["message"].startswith("`SECRET_TOKEN` is provided but its value (not shown) is not a valid int")
+
+
+def test_empty_values_follow_env_ignore_empty(tmp_path):
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["pydantic-settings>=2.3,<3"])
+    for ignore, expected in ((True, []), (False, ["LIMIT"])):
+        text = TYPED.replace("class Settings(BaseSettings):\n",
+                             "class Settings(BaseSettings):\n    model_config = {\"env_ignore_empty\": %r}\n" % ignore)
+        proj = _project(tmp_path / str(ignore), {"svc/__init__.py": "", "svc/settings.py": text,
+                                                 "svc/main.py": "from svc.settings import Settings\n\nSettings()\n"})
+        values = {"COUNT": "3", "LIMIT": ""}
+        env_file = tmp_path / f"{ignore}.env"
+        env_file.write_text("COUNT=3\nLIMIT=\n")
+        _code, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
+        real = subprocess.run([python, "-c", _REAL_ERRORS], cwd=proj, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", **values}, check=True)
+        assert ours == json.loads(real.stdout) == expected, (ignore, ours, real.stdout, err)

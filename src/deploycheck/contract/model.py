@@ -16,7 +16,9 @@ class Read:
     counts), ``required`` whether a missing value raises (``os.environ[...]``, a pydantic field without
     default). ``alternatives`` are other names that provide the same value (a pydantic alias choice, or a
     nested model given whole as JSON). ``line`` is 1-based, ``column`` 0-based. ``when`` is ``import`` or
-    ``call``: when the read runs."""
+    ``call``: when the read runs. ``value_type`` is ``int``, ``float`` or ``bool`` for a pydantic-settings 2
+    field of that type (or Optional of it), whose value pydantic must parse; ``ignore_empty`` and
+    ``none_str`` are the model's ``env_ignore_empty`` and ``env_parse_none_str``."""
 
     name: str
     path: str
@@ -30,6 +32,9 @@ class Read:
     case_sensitive: bool = True
     alternatives: tuple[str, ...] = ()
     when: str = "import"
+    value_type: str | None = None
+    ignore_empty: bool = False
+    none_str: str | None = None
 
     def key(self) -> str:
         return self.name if self.case_sensitive else self.name.upper()

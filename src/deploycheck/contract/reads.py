@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from deploycheck.contract.model import Read
 from deploycheck.contract.scan import AttrSite, ModuleScan, scan
-from deploycheck.contract.schema import ClassRef, Index, field_default, unwrap
+from deploycheck.contract.schema import ClassRef, Index, field_default, scalar_type, unwrap
 from deploycheck.errors import UsageError
 
 
@@ -182,6 +182,12 @@ def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> N
     prefix = cfg.get("env_prefix") if isinstance(cfg.get("env_prefix"), str) else ""
     sensitive = cfg.get("case_sensitive") is True
     delim = cfg.get("env_nested_delimiter") if isinstance(cfg.get("env_nested_delimiter"), str) else None
+    ignore_empty = cfg.get("env_ignore_empty") is True
+    none_str = cfg.get("env_parse_none_str") if isinstance(cfg.get("env_parse_none_str"), str) else None
+
+    def typed(owner_module, ann) -> str | None:  # pydantic 1 parses differently: not judged
+        return scalar_type(index, owner_module, ann) if flavour == "v2" else None
+
     for fname, (owner, (line, col, ann, value)) in index.fields(ref).items():
         fd = field_default(index, owner.module, ann, value, flavour)
         names = fd.aliases or (f"{prefix}{fname}",)
@@ -193,10 +199,12 @@ def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> N
                 reads.append(Read(f"{names[0]}{delim}{sname}", owner.module.path, line, col, owner.module.module,
                                   f"{ref.scan.name}.{fname}.{sname} (pydantic-settings)",
                                   fd.required and sd.required, fd.has_default or sd.has_default,
-                                  sd.default if not fd.has_default else None, sensitive, tuple(names), when))
+                                  sd.default if not fd.has_default else None, sensitive, tuple(names), when,
+                                  typed(sowner.module, sann), ignore_empty, none_str))
             continue
         reads.append(Read(names[0], owner.module.path, line, col, owner.module.module, via, fd.required,
-                          fd.has_default, fd.default, sensitive, tuple(names[1:]), when))
+                          fd.has_default, fd.default, sensitive, tuple(names[1:]), when, typed(owner.module, ann),
+                          ignore_empty, none_str))
 
 
 def _config_class(index: Index, mod: ModuleScan, base: tuple, schemas: dict[str, ClassRef],
