@@ -519,10 +519,11 @@ def test_provided_values_that_pydantic_cannot_parse_agree_with_real_pydantic_set
         assert "Hidden-7f3a" not in json.dumps(doc)
         if values["COUNT"] == "ten":
             count = next(f for f in doc["findings"] if f["symbol"] == "COUNT")
-            assert (count["message"], count["line"], count["when"], count["severity"]) == (
-                "`COUNT` is provided but its value 'ten' is not a valid int for Settings.count (pydantic-settings): "
-                "pydantic raises ValidationError (Input should be a valid integer) when the settings are created",
-                1, "import", "error")
+            message = ("`COUNT` is provided but its value 'ten' is not a valid int for Settings.count "
+                       "(pydantic-settings): pydantic raises ValidationError (Input should be a valid integer) when "
+                       "the settings are created")
+            assert (count["message"], count["line"], count["when"], count["severity"]) == (message, 1, "import",
+                                                                                          "error")
             token = next(f for f in doc["findings"] if f["symbol"] == "SECRET_TOKEN")
             assert token["message"].startswith("`SECRET_TOKEN` is provided but its value (not shown) is not a valid int")
 
@@ -534,8 +535,8 @@ def test_empty_values_follow_env_ignore_empty(tmp_path):
 
     python = venv(["pydantic-settings>=2.3,<3"])
     for ignore, expected in ((True, []), (False, ["LIMIT"])):
-        text = TYPED.replace("class Settings(BaseSettings):\n",
-                             "class Settings(BaseSettings):\n    model_config = {\"env_ignore_empty\": %r}\n" % ignore)
+        config_line = f"    model_config = {{\"env_ignore_empty\": {ignore!r}}}\n"
+        text = TYPED.replace("class Settings(BaseSettings):\n", "class Settings(BaseSettings):\n" + config_line)
         proj = _project(tmp_path / str(ignore), {"svc/__init__.py": "", "svc/settings.py": text,
                                                  "svc/main.py": "from svc.settings import Settings\n\nSettings()\n"})
         values = {"COUNT": "3", "LIMIT": ""}

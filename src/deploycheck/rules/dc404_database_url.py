@@ -18,7 +18,7 @@ Any SSL parameter with a unix-socket host (``?host=/cloudsql/PROJECT:REGION:INST
 carries no TLS (the Cloud SQL proxy encrypts already). It is a warning (the parameter has no effect: remove
 it), except asyncpg's ``ssl=verify-ca`` / ``ssl=verify-full``, an error. The evidence, connecting through
 SQLAlchemy 2 to a real PostgreSQL server listening on a unix socket only, with psycopg (libpq 18), psycopg2
-(libpq 17) and asyncpg 0.30+:
+(libpq 17) and asyncpg 0.32:
 
 - libpq connects with ``sslmode`` ``disable`` to ``verify-full``, ``requiressl``, ``sslnegotiation=direct``
   (with ``sslmode=require``) and ``sslrootcert`` / ``sslcert`` / ``sslkey`` / ``sslcrl`` naming files that do
