@@ -210,3 +210,86 @@ def test_no_secret_in_any_output(tmp_path):
     assert "R = os.getenv('REPORTS_DB_URL', 'postgresql://rep:***@localhost/rep')" in outputs[0]
     for output in outputs:
         assert SECRET not in output
+
+
+def test_templated_database_urls_are_checked_on_their_literal_parts(tmp_path):
+    """What the literal parts of a templated URL decide is reported, whatever the placeholders hold; what a
+    placeholder hides (the scheme, the host, a query key or value, the port) is not. The value is shown as
+    written with its password position masked; a password resolved from an earlier variable never appears."""
+    names = ["TRACKING_DATABASE_URL", "SCHEME_DB_URL", "MODE_DB_URL", "PARAMS_DB_URL", "SOCKET_DB_URL",
+             "PORT_DB_URL", "RESOLVED_DB_URL", "K8S_DB_URL", "HELM_DB_URL", "COMPOSE_DB_URL"]
+    proj = _svc(tmp_path, "import os\n\n" + "".join(f"{n} = os.environ[{n!r}]\n" for n in names))
+    (tmp_path / ".env").write_text(
+        "TRACKING_DATABASE_URL=postgresql+asyncpg://tracker:${TRACKER_PW}@10.20.0.5:5432/tracking?sslmode=require\n"
+        "SCHEME_DB_URL=${DB_SCHEME}://app:${PW}@db/app?sslmode=require\n"
+        "MODE_DB_URL=postgresql+psycopg://app:${PW}@db/app?sslmode=${MODE}\n"
+        "PARAMS_DB_URL=postgresql+asyncpg://app:${PW}@db/app?${PARAMS}\n"
+        "SOCKET_DB_URL=postgresql+psycopg://app@/app?host=${SOCKET_DIR}&sslmode=require\n"
+        "PORT_DB_URL=postgresql+psycopg://app@db:${DB_PORT}/app\n"
+        "DB_PW=Hidden-Pw-5e1f\n"
+        "RESOLVED_DB_URL=postgresql+asyncpg://app:${DB_PW}@${DB_HOST}/app?sslmode=${MODE:-require}\n")
+    (tmp_path / "k8s.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      env:\n"
+        "        - name: DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: db, key: pw}}\n"
+        "        - name: K8S_DB_URL\n          value: postgresql+psycopg://app:$(DB_PASSWORD)@db:5432/app?ssl=true\n"
+        "        - name: HELM_DB_URL\n"
+        "          value: \"postgresql+asyncpg://app:{{ .Values.pw }}@{{ .Values.host }}/app?sslmode=verify-full\"\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  api:\n    build: .\n    environment:\n"
+                                           "      - COMPOSE_DB_URL=postgresql+asyncpg://app:$PW@db/app?sslmode=prefer\n")
+    code, out, err = run(proj, "--env", "staging", "--env-file", tmp_path / ".env", "--manifest",
+                         tmp_path / "k8s.yaml", "--manifest", tmp_path / "compose.yaml", "--format", "json")
+    assert code == 1, err
+    doc = json.loads(out)
+    sslmode = "asyncpg does not take `sslmode` (connect() got an unexpected keyword argument 'sslmode'); write ssl="
+    assert [(f["symbol"], f["severity"], f["line"], f["message"].partition(": ")[2]) for f in doc["findings"]] == [
+        ("TRACKING_DATABASE_URL", "error", 1, sslmode + "require"),
+        ("RESOLVED_DB_URL", "error", 8, sslmode + "require"),
+        ("COMPOSE_DB_URL", "error", 5, sslmode + "prefer"),
+        ("K8S_DB_URL", "error", 9, 'psycopg (libpq) does not take `ssl` (invalid connection option "ssl"); write sslmode=require'),
+        ("HELM_DB_URL", "error", 11, sslmode + "verify-full"),
+    ]
+    shown = [f["message"].partition(": ")[0] for f in doc["findings"]]
+    assert shown == [
+        "`TRACKING_DATABASE_URL` = postgresql+asyncpg://tracker:***@10.20.0.5:5432/tracking?sslmode=require",
+        "`RESOLVED_DB_URL` = postgresql+asyncpg://app:***@${DB_HOST}/app?sslmode=require",
+        "`COMPOSE_DB_URL` = postgresql+asyncpg://app:***@db/app?sslmode=prefer",
+        "`K8S_DB_URL` = postgresql+psycopg://app:***@db:5432/app?ssl=true",
+        "`HELM_DB_URL` = postgresql+asyncpg://app:***@{{ .Values.host }}/app?sslmode=verify-full",
+    ]
+    status = {s["name"]: s["status"] for s in doc["settings"]}
+    assert status["TRACKING_DATABASE_URL"] == "set (templated) [DC404]"
+    assert status["SCHEME_DB_URL"] == status["MODE_DB_URL"] == status["PARAMS_DB_URL"] == "set (templated)"
+    assert status["SOCKET_DB_URL"] == status["PORT_DB_URL"] == "set (templated)"
+    code, text, err = run(proj, "--env", "staging", "--env-file", tmp_path / ".env", "--manifest",
+                          tmp_path / "k8s.yaml", "--manifest", tmp_path / "compose.yaml")
+    assert "Hidden-Pw-5e1f" not in out + text + err
+
+
+def test_templated_url_error_is_what_sqlalchemy_and_asyncpg_raise_for_any_password():
+    """The oracle for the templated URL above: the real SQLAlchemy with asyncpg refuses it before any network
+    traffic, whatever the placeholder resolves to."""
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["sqlalchemy[asyncio]>=2,<3", "asyncpg>=0.30", "psycopg[binary]>=3.2", "psycopg2-binary>=2.9.10"])
+    script = '''\
+import asyncio, sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+async def main(pw):
+    engine = create_async_engine(f"postgresql+asyncpg://tracker:{pw}@10.20.0.5:5432/tracking?sslmode=require")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("select 1"))
+    except TypeError as exc:
+        print(exc)
+    finally:
+        await engine.dispose()
+
+for pw in ("x", "Long%40Password-123", ""):
+    asyncio.run(main(pw))
+'''
+    proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.splitlines() == ["connect() got an unexpected keyword argument 'sslmode'"] * 3

@@ -32,7 +32,7 @@ def test_incident_service_in_staging():
         ("DC403", "error", "app/analytics/clickhouse.py", 3, "CLICKHOUSE_URL"),
         ("DC401", "error", "app/db/session.py", 6, "db_pool_sizee"),
         ("DC402", "error", "app/workers.py", 5, "WORKER_QUEUE"),
-        ("DC404", "error", "deploy/cloudrun.yaml", 11, "ANALYTICS_DATABASE_URL"),
+        ("DC404", "warning", "deploy/cloudrun.yaml", 11, "ANALYTICS_DATABASE_URL"),
     ]
     msgs = [f["message"] for f in doc["findings"]]
     assert msgs[0] == ("`DATABASE_URL` = postgresql+asyncpg://orders:***@10.20.0.5:5432/orders?sslmode=require: "
@@ -44,7 +44,8 @@ def test_incident_service_in_staging():
                        "cfg.db_pool_sizee (= get_unified_config()); did you mean `db_pool_size`?")
     assert msgs[4] == ("`ANALYTICS_DATABASE_URL` = postgresql+psycopg://reporter@/analytics?host=/cloudsql/"
                        "proj:europe-west1:main&sslmode=verify-full: SSL parameter sslmode on a unix-socket "
-                       "connection (host=/cloudsql/proj:europe-west1:main), which takes none: remove it")
+                       "connection (host=/cloudsql/proj:europe-west1:main) has no effect: libpq uses no TLS on a "
+                       "socket; remove it")
     assert doc["findings"][2]["column"] == 55 and doc["findings"][2]["when"] == "call"
     assert doc["environment"] == {
         "name": "staging", "local": False, "open": [],
@@ -64,7 +65,7 @@ def test_incident_service_in_staging():
     assert table["DB_POOL_SIZE"]["reads"][0]["default"] == "5" and table["DB_POOL_SIZE"]["status"] == "default"
     assert table["APP_REDIS_URL"]["status"] == "set"  # pydantic's case-insensitive name, set by the Deployment
     assert table["DATABASE_URL"]["reads"][0]["via"] == "AppSettings.database_url (pydantic-settings)"
-    assert doc["summary"] == {"errors": 5, "warnings": 0, "settings": 10, "modules": 10}
+    assert doc["summary"] == {"errors": 4, "warnings": 1, "settings": 10, "modules": 10}
     assert "Sup3r-S3cret-pw" not in json.dumps(doc)
 
 
@@ -83,7 +84,7 @@ def test_incident_service_text_output():
     assert rows == [["SETTING", "READ", "AT", "REQUIRED", "/", "DEFAULT", "PROVIDED", "BY", "STATUS"],
                     ["REDIS_URL", "app/cache.py:3", "required", "deploy/k8s/deployment.yaml:20", "set"],
                     ["WORKER_QUEUE", "app/workers.py:5", "required", "-", "missing", "[DC402]"]]
-    assert out.rstrip().splitlines()[-1].startswith("5 errors, 0 warnings in 10 settings read by 10 project modules")
+    assert out.rstrip().splitlines()[-1].startswith("4 errors, 1 warning in 10 settings read by 10 project modules")
     assert "Sup3r-S3cret-pw" not in out + err
 
 
@@ -374,3 +375,175 @@ def test_required_names_agree_with_real_pydantic_settings(tmp_path):
         assert (real.returncode == 0) == (ours == []), (left_out, ours, real.stderr[-500:])
         if left_out is not None:
             assert ours == [left_out.upper()]
+
+
+def test_when_a_read_runs_follows_the_calls_made_at_import(tmp_path):
+    """A read runs at import when it is at module level, in a class body, or in a function that module-level
+    code calls (directly, through other functions, or by instantiating a class); else when called."""
+    config_py = '''\
+import os
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings
+
+
+class FleetSettings(BaseSettings):
+    maps_api_token: str
+    cache_url: str = "redis://localhost:6379/0"
+
+
+class LazySettings(BaseSettings):
+    lazy_token: str
+
+
+@lru_cache
+def get_fleet_config() -> FleetSettings:
+    return FleetSettings()
+
+
+def lazy() -> LazySettings:
+    return LazySettings()
+
+
+class Client:
+    TIMEOUT = os.environ["CLIENT_TIMEOUT"]
+
+    def __init__(self):
+        self.key = os.environ["CLIENT_KEY"]
+
+
+def _region():
+    return os.environ["REGION"]
+
+
+def boot():
+    return _region()
+
+
+def handler():
+    return os.environ["HANDLER_ONLY"], lazy()
+'''
+    engines_py = '''\
+import os
+
+from fleet.config import Client, boot, get_fleet_config
+
+cfg = get_fleet_config()
+client = Client()
+boot()
+GEOCODER = os.getenv("GEOCODER_URL", "http://127.0.0.1:8080")
+'''
+    proj = _project(tmp_path, {"fleet/__init__.py": "", "fleet/config.py": config_py, "fleet/engines.py": engines_py})
+    code, doc, err = config(proj, "--env", "staging", "--env-file", _empty(tmp_path), "--entry", "fleet.engines")
+    assert code == 1, err
+    assert [(f["code"], f["symbol"], f["when"]) for f in doc["findings"]] == [
+        ("DC402", "MAPS_API_TOKEN", "import"),  # FleetSettings() in an accessor called at module level
+        ("DC403", "CACHE_URL", "import"),
+        ("DC402", "LAZY_TOKEN", "call"),  # LazySettings() only in a function nothing calls at import
+        ("DC402", "CLIENT_TIMEOUT", "import"),  # class body
+        ("DC402", "CLIENT_KEY", "import"),  # __init__ of a class instantiated at module level
+        ("DC402", "REGION", "import"),  # called by boot(), called at module level
+        ("DC402", "HANDLER_ONLY", "call"),
+        ("DC403", "GEOCODER_URL", "import"),
+    ]
+    code, out, err = cli("config", proj, "--env", "staging", "--env-file", _empty(tmp_path), "--entry",
+                         "fleet.engines", "--python", sys.executable, "--no-cache", cwd=proj)
+    assert "fleet/config.py:8:5: DC402 [error, at import] `MAPS_API_TOKEN` is required" in out
+    assert "fleet/config.py:41:12: DC402 [error, when called] `HANDLER_ONLY` is required" in out
+
+
+TYPED = '''\
+from typing import Annotated, Optional
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    count: int
+    ratio: float = 1.0
+    debug: bool = False
+    limit: Optional[int] = None
+    timeout: "float | None" = None
+    enabled: Annotated[bool, Field(description="feature flag")] = True
+    mixed: int | str = 0
+    name: str = "x"
+    secret_token: int = 0
+'''
+
+_REAL_ERRORS = '''\
+import json
+from pydantic import ValidationError
+try:
+    from svc.settings import Settings
+    Settings()
+    print("[]")
+except ValidationError as exc:
+    print(json.dumps(sorted(str(e["loc"][0]).upper() for e in exc.errors())))
+'''
+
+
+def test_provided_values_that_pydantic_cannot_parse_agree_with_real_pydantic_settings(tmp_path):
+    """The oracle: the real pydantic-settings refuses exactly the values deploycheck reports, field by field,
+    over values at the edges of pydantic's lax parsing."""
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["pydantic-settings>=2.3,<3"])
+    proj = _project(tmp_path, {"svc/__init__.py": "", "svc/settings.py": TYPED,
+                               "svc/main.py": "from svc.settings import Settings\n\nsettings = Settings()\n"})
+    rounds = [
+        ({"COUNT": "ten", "RATIO": "1,5", "DEBUG": "maybe", "LIMIT": "10.5", "TIMEOUT": "inf", "ENABLED": "YES",
+          "MIXED": "ten", "NAME": "ten", "SECRET_TOKEN": "Hidden-7f3a"},
+         ["COUNT", "DEBUG", "LIMIT", "RATIO", "SECRET_TOKEN"]),
+        ({"COUNT": "10", "RATIO": "1e3", "DEBUG": "on", "LIMIT": "1_000", "TIMEOUT": "", "ENABLED": "2",
+          "MIXED": "5", "NAME": "", "SECRET_TOKEN": "12"},
+         ["ENABLED", "TIMEOUT"]),
+        ({"COUNT": "10.0", "RATIO": "nan", "DEBUG": "0", "LIMIT": "0x10", "TIMEOUT": "1_e3", "ENABLED": "t",
+          "MIXED": "", "NAME": "n", "SECRET_TOKEN": "-0"},
+         ["LIMIT"]),
+        ({"COUNT": "", "RATIO": "1__0", "DEBUG": "On", "LIMIT": "+10", "TIMEOUT": "abc", "ENABLED": "n",
+          "MIXED": "x", "NAME": "n", "SECRET_TOKEN": "1e3"},
+         ["COUNT", "RATIO", "SECRET_TOKEN", "TIMEOUT"]),
+    ]
+    for values, expected in rounds:
+        env_file = tmp_path / "typed.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        code, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        assert code == (1 if expected else 0), err
+        ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
+        real = subprocess.run([python, "-c", _REAL_ERRORS], cwd=proj, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", **values}, check=True)
+        assert ours == json.loads(real.stdout) == expected, (values, ours, real.stdout)
+        assert "Hidden-7f3a" not in json.dumps(doc)
+        if values["COUNT"] == "ten":
+            count = next(f for f in doc["findings"] if f["symbol"] == "COUNT")
+            message = ("`COUNT` is provided but its value 'ten' is not a valid int for Settings.count "
+                       "(pydantic-settings): pydantic raises ValidationError (Input should be a valid integer) when "
+                       "the settings are created")
+            assert (count["message"], count["line"], count["when"], count["severity"]) == (message, 1, "import",
+                                                                                          "error")
+            token = next(f for f in doc["findings"] if f["symbol"] == "SECRET_TOKEN")
+            assert token["message"].startswith("`SECRET_TOKEN` is provided but its value (not shown) is not a valid int")
+
+
+def test_empty_values_follow_env_ignore_empty(tmp_path):
+    import subprocess
+
+    from conftest import venv
+
+    python = venv(["pydantic-settings>=2.3,<3"])
+    for ignore, expected in ((True, []), (False, ["LIMIT"])):
+        config_line = f"    model_config = {{\"env_ignore_empty\": {ignore!r}}}\n"
+        text = TYPED.replace("class Settings(BaseSettings):\n", "class Settings(BaseSettings):\n" + config_line)
+        proj = _project(tmp_path / str(ignore), {"svc/__init__.py": "", "svc/settings.py": text,
+                                                 "svc/main.py": "from svc.settings import Settings\n\nSettings()\n"})
+        values = {"COUNT": "3", "LIMIT": ""}
+        env_file = tmp_path / f"{ignore}.env"
+        env_file.write_text("COUNT=3\nLIMIT=\n")
+        _code, doc, err = config(proj, "--env", "stage", "--env-file", env_file, "--entry", "svc.main")
+        ours = sorted(f["symbol"] for f in doc["findings"] if f["code"] == "DC402")
+        real = subprocess.run([python, "-c", _REAL_ERRORS], cwd=proj, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", **values}, check=True)
+        assert ours == json.loads(real.stdout) == expected, (ignore, ours, real.stdout, err)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 
-from deploycheck.contract import dotenv_file
+from deploycheck.contract import dotenv_file, template
 from deploycheck.contract.model import Provided
 from deploycheck.contract.yamlfile import Mapping
 from deploycheck.errors import UsageError
 
 _INTERP = re.compile(r"(?<!\$)\$(\{[^}]*\}|[A-Za-z_])")
+_PLACEHOLDER = re.compile(r"\$\$|\$\{[^}]*\}|\$[A-Za-z_]\w*|\{\{.*?\}\}", re.DOTALL)
 
 
 def is_compose(docs: list[object]) -> bool:
@@ -69,7 +70,8 @@ def _provided(path: str, line: int, key: str, value: str | None) -> Provided:
     if value is None:
         return Provided(key, "compose", path, line, "host")
     if _INTERP.search(value) or "{{" in value:
-        return Provided(key, "compose", path, line, "templated")
+        marked = _PLACEHOLDER.sub(lambda m: "$" if m.group(0) == "$$" else template.mark(m.group(0)), value)
+        return Provided(key, "compose", path, line, "templated", template=marked)
     return Provided(key, "compose", path, line, "value", value.replace("$$", "$"))
 
 

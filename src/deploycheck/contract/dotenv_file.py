@@ -17,6 +17,7 @@ import io
 from dotenv.parser import parse_stream
 from dotenv.variables import Literal, Variable, parse_variables
 
+from deploycheck.contract import template
 from deploycheck.contract.model import Provided
 from deploycheck.contract.textfile import read_text
 from deploycheck.errors import UsageError
@@ -50,9 +51,10 @@ def read(path: str, source: str = "dotenv", what: str = "--env-file",
             out.append(Provided(b.key, source, path, line, "host"))
             values[b.key] = None
             continue
-        value = _interpolate(b.value, values)
+        value, marked = _interpolate(b.value, values)
         values[b.key] = value
-        out.append(Provided(b.key, source, path, line, "value" if value is not None else "templated", value))
+        out.append(Provided(b.key, source, path, line, "value" if value is not None else "templated", value,
+                            template=marked if value is None else None))
     if skipped and not out:
         raise UsageError(f"{path}:{skipped[0]}: not a dotenv file: no line is KEY=VALUE")
     if warnings is not None:
@@ -61,18 +63,24 @@ def read(path: str, source: str = "dotenv", what: str = "--env-file",
     return out
 
 
-def _interpolate(value: str, earlier: dict[str, str | None]) -> str | None:
+def _interpolate(value: str, earlier: dict[str, str | None]) -> tuple[str | None, str]:
+    """``(value, template)``: the value when every variable resolves (None otherwise), and the text with
+    the variables that do not resolve marked as placeholders (``contract.template``)."""
     if "${" not in value:
-        return value
+        return value, value
     parts: list[str] = []
+    resolved = True
     for atom in parse_variables(value):
         if isinstance(atom, Literal):
             parts.append(atom.value)
         elif isinstance(atom, Variable):
             got = earlier.get(atom.name)
-            if got is None:
-                if atom.default is None:
-                    return None
+            if got is None and atom.default is not None:
                 got = atom.default  # python-dotenv's ${VAR:-default} applies when VAR is unset
-            parts.append(got)
-    return "".join(parts)
+            if got is None:
+                resolved = False
+                parts.append(template.mark(f"${{{atom.name}}}"))
+            else:
+                parts.append(got)
+    text = "".join(parts)
+    return (text if resolved else None), text

@@ -17,6 +17,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
+from deploycheck.contract import template
 from deploycheck.contract.model import Provided
 from deploycheck.contract.yamlfile import Mapping
 from deploycheck.errors import UsageError
@@ -28,6 +29,7 @@ _POD_PATHS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_HELM = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
 @dataclass
@@ -161,13 +163,14 @@ def _container(path: str, c: dict, source: str, into: Manifests) -> None:
                 p = Provided(name, source, path, line, "field", ref="fieldRef" if "fieldRef" in vf else "resourceFieldRef")
         else:
             value: str | None = _string(path, e, "value", f"env `{name}`")
-            kind = "value"
+            kind, marked = "value", None
             if "{{" in value:
+                marked = _HELM.sub(lambda m: template.mark(m.group(0)), value)
                 value, kind = None, "templated"
             elif "$(" in value:
-                value = _expand(value, earlier)
+                value, marked = _expand(value, earlier)
                 kind = "value" if value is not None else "templated"
-            p = Provided(name, source, path, line, kind, value)
+            p = Provided(name, source, path, line, kind, value, template=marked if value is None else None)
         earlier[name] = p.value
         into.provided.append(p)
     env_from = c.get("envFrom") or []
@@ -198,8 +201,9 @@ def _string(path: str, mapping: dict, key: object, what: str) -> str:
                      "the manifest: quote it")
 
 
-def _expand(value: str, earlier: dict[str, str | None]) -> str | None:
-    """``$(VAR)`` from the container's earlier variables; ``$$(VAR)`` stays literal (Kubernetes' rule)."""
+def _expand(value: str, earlier: dict[str, str | None]) -> tuple[str | None, str]:
+    """``$(VAR)`` from the container's earlier variables; ``$$(VAR)`` stays literal (Kubernetes' rule).
+    Returns ``(value or None when a reference is unknown, the text with unknown references marked)``."""
     unknown = False
 
     def sub(m: re.Match) -> str:
@@ -207,11 +211,11 @@ def _expand(value: str, earlier: dict[str, str | None]) -> str | None:
         got = earlier.get(m.group(1))
         if got is None:
             unknown = True
-            return m.group(0)
+            return template.mark(m.group(0))
         return got
 
-    out = _REF.sub(sub, value.replace("$$(", "\0"))
-    return None if unknown else out.replace("\0", "$(")
+    out = _REF.sub(sub, value.replace("$$(", "\0")).replace("\0", "$(")
+    return (None if unknown else out), out
 
 
 def resolve(m: Manifests) -> tuple[list[Provided], list[EnvFrom]]:

@@ -16,7 +16,9 @@ class Read:
     counts), ``required`` whether a missing value raises (``os.environ[...]``, a pydantic field without
     default). ``alternatives`` are other names that provide the same value (a pydantic alias choice, or a
     nested model given whole as JSON). ``line`` is 1-based, ``column`` 0-based. ``when`` is ``import`` or
-    ``call``: when the read runs."""
+    ``call``: when the read runs. ``value_type`` is ``int``, ``float`` or ``bool`` for a pydantic-settings 2
+    field of that type (or Optional of it), whose value pydantic must parse; ``ignore_empty`` and
+    ``none_str`` are the model's ``env_ignore_empty`` and ``env_parse_none_str``."""
 
     name: str
     path: str
@@ -30,6 +32,9 @@ class Read:
     case_sensitive: bool = True
     alternatives: tuple[str, ...] = ()
     when: str = "import"
+    value_type: str | None = None
+    ignore_empty: bool = False
+    none_str: str | None = None
 
     def key(self) -> str:
         return self.name if self.case_sensitive else self.name.upper()
@@ -43,7 +48,8 @@ class Provided:
     Manager reference: set at run time, value unknown unless a Secret manifest or a dotenv file gives it),
     ``configmap`` (a configMapKeyRef), ``field`` (a fieldRef / resourceFieldRef), ``host`` (value taken from
     the shell that starts the container) or ``templated`` (``${VAR}``, ``$(VAR)``, Helm ``{{ }}`` left
-    unresolved). ``value`` is the value when known (never printed). ``ref`` names the secret or config map
+    unresolved). ``value`` is the value when known (never printed). ``template`` is, for ``templated``, the
+    text with its placeholders marked (``contract.template``). ``ref`` names the secret or config map
     and key. ``source`` is ``dotenv``, ``kubernetes``, ``cloud-run`` or ``compose``; line is 1-based."""
 
     name: str
@@ -53,6 +59,7 @@ class Provided:
     kind: str = "value"
     value: str | None = None
     ref: str | None = None
+    template: str | None = None
 
     @property
     def known(self) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from deploycheck.contract.model import Read
 from deploycheck.contract.scan import AttrSite, ModuleScan, scan
-from deploycheck.contract.schema import ClassRef, Index, field_default, unwrap
+from deploycheck.contract.schema import ClassRef, Index, field_default, scalar_type, unwrap
 from deploycheck.errors import UsageError
 
 
@@ -50,20 +50,57 @@ def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[st
             continue  # reported by `deploycheck check` (DC202, DC203)
         scans.append(scan(name, path, is_package, tree))
     index = Index(scans)
+    at_import = import_time(index)
     out = CodeContract()
     for s in scans:
         for r in s.env_reads:
             out.reads.append(Read(r.name, s.path, r.line, r.column, s.module, r.via, r.required, r.has_default,
-                                  r.default, True, (), r.when))
+                                  r.default, True, (), _when(s, r.scope, at_import)))
     schemas = _accessors(index, accessors)
     out.schemas = {a: ref.qualname for a, ref in schemas.items()}
-    out.settings_classes = _settings_reads(index, out.reads)
+    out.settings_classes = _settings_reads(index, out.reads, at_import)
     for s in scans:
         for site in s.attr_sites:
-            miss = _check_site(index, s, site, schemas)
+            miss = _check_site(index, s, site, schemas, _when(s, site.scope, at_import))
             if miss is not None:
                 out.misses.append(miss)
     return out
+
+
+def import_time(index: Index) -> set[str]:
+    """Qualified names (``module.function``, ``module.Class.method``) of the project functions that run while
+    the modules are imported: called at module level or in a class body at module level, or called by a
+    function that runs then (transitively). Calling a class runs its ``__init__`` (Python data model), and a
+    pydantic model's ``model_post_init``. A call whose target is not a project function by name (a method of
+    an instance, a callback) is not followed: its function counts as run when called."""
+    callees: dict[str, list[str]] = {}
+    todo: list[str] = []
+    for mod in index.modules.values():
+        for func, _w, scope in mod.calls:
+            target = index.qualify_in(mod, func)
+            if target is None:
+                continue
+            targets = [target]
+            ref = index.cls(target)
+            if ref is not None:
+                targets += [f"{c.qualname}.{m}" for c in index.mro(ref)[0] for m in ("__init__", "model_post_init")]
+            if scope is None:
+                todo += targets
+            else:
+                callees.setdefault(f"{mod.module}.{scope}", []).extend(targets)
+    seen: set[str] = set()
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo += callees.get(f, [])
+    return seen
+
+
+def _when(mod: ModuleScan, scope: str | None, at_import: set[str]) -> str:
+    """``import`` for code at module level, in a class body, or in a function that runs at import;
+    ``call`` for the body of any other function."""
+    return "import" if scope is None or f"{mod.module}.{scope}" in at_import else "call"
 
 
 _CONFIG_NAME = re.compile(r"config|settings", re.IGNORECASE)
@@ -108,12 +145,15 @@ def _accessors(index: Index, configured: dict[str, str | None]) -> dict[str, Cla
     return out
 
 
-def _settings_reads(index: Index, reads: list[Read]) -> list[str]:
+def _settings_reads(index: Index, reads: list[Read], at_import: set[str]) -> list[str]:
     """Add a Read per environment variable of every settings class that is instantiated in the closure or
-    that no project class subclasses (a base that only others extend reads nothing itself)."""
+    that no project class subclasses (a base that only others extend reads nothing itself). The reads run
+    at import when some instantiation does (``settings = Settings()`` at module level, or in an accessor
+    called at module level)."""
     instantiated: dict[str, str] = {}
     for mod in index.modules.values():
-        for func, when in mod.calls:
+        for func, _w, scope in mod.calls:
+            when = _when(mod, scope, at_import)
             ref = index.cls(index.qualify_in(mod, func))
             if ref is not None and index.settings_flavour(ref) and instantiated.get(ref.qualname) != "import":
                 instantiated[ref.qualname] = when
@@ -142,6 +182,12 @@ def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> N
     prefix = cfg.get("env_prefix") if isinstance(cfg.get("env_prefix"), str) else ""
     sensitive = cfg.get("case_sensitive") is True
     delim = cfg.get("env_nested_delimiter") if isinstance(cfg.get("env_nested_delimiter"), str) else None
+    ignore_empty = cfg.get("env_ignore_empty") is True
+    none_str = cfg.get("env_parse_none_str") if isinstance(cfg.get("env_parse_none_str"), str) else None
+
+    def typed(owner_module, ann) -> str | None:  # pydantic 1 parses differently: not judged
+        return scalar_type(index, owner_module, ann) if flavour == "v2" else None
+
     for fname, (owner, (line, col, ann, value)) in index.fields(ref).items():
         fd = field_default(index, owner.module, ann, value, flavour)
         names = fd.aliases or (f"{prefix}{fname}",)
@@ -153,10 +199,12 @@ def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> N
                 reads.append(Read(f"{names[0]}{delim}{sname}", owner.module.path, line, col, owner.module.module,
                                   f"{ref.scan.name}.{fname}.{sname} (pydantic-settings)",
                                   fd.required and sd.required, fd.has_default or sd.has_default,
-                                  sd.default if not fd.has_default else None, sensitive, tuple(names), when))
+                                  sd.default if not fd.has_default else None, sensitive, tuple(names), when,
+                                  typed(sowner.module, sann), ignore_empty, none_str))
             continue
         reads.append(Read(names[0], owner.module.path, line, col, owner.module.module, via, fd.required,
-                          fd.has_default, fd.default, sensitive, tuple(names[1:]), when))
+                          fd.has_default, fd.default, sensitive, tuple(names[1:]), when, typed(owner.module, ann),
+                          ignore_empty, none_str))
 
 
 def _config_class(index: Index, mod: ModuleScan, base: tuple, schemas: dict[str, ClassRef],
@@ -185,7 +233,8 @@ def _config_class(index: Index, mod: ModuleScan, base: tuple, schemas: dict[str,
     return None
 
 
-def _check_site(index: Index, mod: ModuleScan, site: AttrSite, schemas: dict[str, ClassRef]) -> AttrMiss | None:
+def _check_site(index: Index, mod: ModuleScan, site: AttrSite, schemas: dict[str, ClassRef],
+                when: str) -> AttrMiss | None:
     found = _config_class(index, mod, site.base, schemas)
     if found is None:
         return None
@@ -201,7 +250,7 @@ def _check_site(index: Index, mod: ModuleScan, site: AttrSite, schemas: dict[str
             var, _, origin = source.partition(" ")
             shown = var + "".join(f".{a}" for a in site.attrs[:i]) + (f".{attr} {origin}" if origin else f".{attr}")
             return AttrMiss(mod.path, line, col, mod.module, ref.qualname, attr, shown,
-                            close[0] if close else None, site.when)
+                            close[0] if close else None, when)
         nxt = index.member_class(ref, attr)
         if nxt is None:
             return None

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from deploycheck.artifact.files import HostFiles
-from deploycheck.contract import closure, live, provides, reads, redact, urls
+from deploycheck.contract import closure, live, provides, reads, redact, template, urls
 from deploycheck.contract.model import Provided, Read, Setting
 from deploycheck.contract.settings import EnvironmentConfig
 from deploycheck.contract.values import database_values, is_live_kind, live_targets
@@ -113,6 +113,8 @@ def run(opts: Options) -> Result:
             scrub.value(s.name, r.default)
     for p in env.provided:  # variables no code reads may still be secrets
         scrub.value(p.name, p.value, p.kind == "secret")
+        if p.template is not None:  # a template may hold a password resolved from an earlier variable
+            scrub.add_url(template.written(p.template))
     ctx = Context(project, env, code, settings, opts.connect)
     from deploycheck.rules import RULES
 

@@ -27,6 +27,7 @@ class EnvRead:
     has_default: bool
     default: str | None
     when: str
+    scope: str | None = None  # the enclosing function (``f``, ``Cls.method``), None at module level or class body
 
 
 @dataclass
@@ -51,12 +52,13 @@ class ClassScan:
 class AttrSite:
     """``base.attrs[0].attrs[1]...`` where ``base`` is a call (``("call", func)``) or a name
     (``("name", id, scope)``: a local of function ``scope``, or a module-level name when scope is None).
-    ``positions`` are (line, column) of each attribute."""
+    ``positions`` are (line, column) of each attribute; ``scope`` the enclosing function, as in ``EnvRead``."""
 
     base: tuple
     attrs: tuple[str, ...]
     positions: tuple[tuple[int, int], ...]
     when: str
+    scope: str | None = None
 
 
 @dataclass
@@ -70,7 +72,7 @@ class ModuleScan:
     variables: dict[str, ast.expr] = field(default_factory=dict)  # module-level name -> the call's func
     defined: set[str] = field(default_factory=set)
     env_reads: list[EnvRead] = field(default_factory=list)
-    calls: list[tuple[ast.expr, str]] = field(default_factory=list)  # (func, when)
+    calls: list[tuple[ast.expr, str, str | None]] = field(default_factory=list)  # (func, when, scope)
     attr_sites: list[AttrSite] = field(default_factory=list)
     local_vars: dict[int, dict[str, ast.expr | None]] = field(default_factory=dict)  # function id -> name -> func
 
@@ -259,6 +261,8 @@ class _Visitor(ast.NodeVisitor):
     def __init__(self, out: ModuleScan) -> None:
         self.out = out
         self.function: ast.AST | None = None
+        self.names: list[str] = []  # enclosing classes and functions, outermost first
+        self.scope: str | None = None  # dotted name of the enclosing function within the module
         self.catch_key = 0
         self.done: set[int] = set()
         self.parents: dict[int, ast.AST] = {}
@@ -278,13 +282,26 @@ class _Visitor(ast.NodeVisitor):
         for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
             self.visit(d)
         outer, self.function = self.function, node
+        outer_scope, self.scope = self.scope, ".".join([*self.names, node.name])
+        self.names.append(node.name)
         self.out.local_vars[id(node)] = _locals(node)
         for stmt in node.body:
             self.parents[id(stmt)] = node
             self.visit(stmt)
-        self.function = outer
+        self.names.pop()
+        self.function, self.scope = outer, outer_scope
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        # the body runs where the class statement runs (module level: at import); methods are `Cls.method`
+        for part in (*node.decorator_list, *node.bases, *node.keywords):
+            self.visit(part)
+        self.names.append(node.name)
+        for stmt in node.body:
+            self.parents[id(stmt)] = node
+            self.visit(stmt)
+        self.names.pop()
 
     def visit_Try(self, node: ast.Try) -> None:
         catches = any(h.type is None or any(_exc_name(t) in _CATCH_KEY for t in _exc_types(h.type))
@@ -316,7 +333,7 @@ class _Visitor(ast.NodeVisitor):
             if read is not None:
                 name, via, _has_default, default = read
                 self._record(node, name, via, required=False, has_default=True, default=default)
-        self.out.calls.append((node.func, self.when))
+        self.out.calls.append((node.func, self.when, self.scope))
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -344,7 +361,8 @@ class _Visitor(ast.NodeVisitor):
             elif isinstance(cur, ast.Name):
                 base = ("name", cur.id, id(self.function) if self.function is not None else None)
             if base is not None:
-                self.out.attr_sites.append(AttrSite(base, tuple(attrs), tuple(positions), self.when))
+                self.out.attr_sites.append(AttrSite(base, tuple(attrs), tuple(positions), self.when,
+                                                    self.scope))
         self.generic_visit(node)
 
     def _env_call(self, node: ast.expr):
@@ -364,7 +382,7 @@ class _Visitor(ast.NodeVisitor):
     def _record(self, node: ast.expr, name: str, via: str, required: bool, has_default: bool,
                 default: str | None) -> None:
         self.out.env_reads.append(EnvRead(name, node.lineno, node.col_offset, via, required, has_default,
-                                          default, self.when))
+                                          default, self.when, self.scope))
 
 
 def _exc_types(t: ast.expr) -> list[ast.expr]:

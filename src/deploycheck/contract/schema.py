@@ -186,6 +186,34 @@ def unwrap(ann: ast.expr) -> ast.expr:
     return ann
 
 
+_SCALARS = {"builtins.int": "int", "builtins.float": "float", "builtins.bool": "bool"}
+
+
+def scalar_type(index: Index, module: ModuleScan, ann: ast.expr) -> str | None:
+    """``int``, ``float`` or ``bool`` when the annotation is that builtin, or ``Optional`` / ``X | None`` /
+    ``Annotated`` of it; None for anything else (a union of two types, a constrained or container type)."""
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+        try:
+            ann = ast.parse(ann.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
+        return scalar_type(index, module, sides[0]) if len(sides) == 1 else None
+    if isinstance(ann, ast.Subscript):
+        name = ann.value.attr if isinstance(ann.value, ast.Attribute) else getattr(ann.value, "id", "")
+        args = list(ann.slice.elts) if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+        if name in ("Optional", "Annotated"):
+            return scalar_type(index, module, args[0])
+        if name == "Union":
+            rest = [x for x in args if not (isinstance(x, ast.Constant) and x.value is None)]
+            return scalar_type(index, module, rest[0]) if len(rest) == 1 else None
+        return None
+    if isinstance(ann, (ast.Name, ast.Attribute)):
+        return _SCALARS.get(index.qualify_in(module, ann) or "")
+    return None
+
+
 def optional(ann: ast.expr) -> bool:
     """Whether an annotation admits None (``Optional[X]``, ``X | None``, ``Union[X, None]``)."""
     for n in ast.walk(ann):

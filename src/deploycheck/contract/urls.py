@@ -6,8 +6,9 @@ SQLAlchemy passes the query string to the driver's ``connect()`` as keyword argu
 does not take is an error when the first connection is made: asyncpg's ``connect()`` has no ``sslmode``
 (asyncpg docs, ``asyncpg.connection.connect``), and libpq (psycopg, psycopg2) has no ``ssl`` (PostgreSQL docs,
 libpq "Parameter Key Words"). A unix-socket host (``?host=/cloudsql/PROJECT:REGION:INSTANCE``, Cloud SQL's
-documented form) carries no TLS: an SSL parameter there is a mistake (asyncpg tries TLS over the socket and
-fails; libpq ignores it, so the setting protects nothing).
+documented form) carries no TLS: libpq ignores every SSL parameter there and asyncpg connects without TLS,
+so such a parameter has no effect; asyncpg with ``ssl=verify-ca`` / ``verify-full`` still loads its root
+certificate first and fails when it is missing (verified against a real server on a socket: see DC404).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
+
+from deploycheck.contract import template
 
 # The parts as SQLAlchemy's URL parser splits them (username up to ':' or '/', password up to '@').
 _PATTERN = re.compile(r"""
@@ -73,7 +76,7 @@ class DbUrl:
     @property
     def socket(self) -> str | None:
         host = self.param("host") or self.host or ""
-        return host if host.startswith("/") else None
+        return host if host.startswith("/") and not template.unknown(host) else None
 
     @property
     def where(self) -> str:
@@ -90,8 +93,13 @@ def looks_like_database(name: str, value: str) -> bool:
     return bool(_DB_NAME.search(name))
 
 
-def parse(value: str) -> DbUrl | str:
-    """Parse ``value``; returns a ``DbUrl``, or a message saying why it is malformed."""
+def parse(value: str) -> DbUrl | str | None:
+    """Parse ``value``; returns a ``DbUrl``, or a message saying why it is malformed. ``value`` may be a text
+    made by ``template.holes``: a part holding a placeholder is kept as is (``template.unknown``), and None
+    is returned when a placeholder hides the scheme (nothing can be said about such a URL)."""
+    scheme_part = value.split("://", 1)[0] if "://" in value else value
+    if template.unknown(scheme_part):
+        return None
     if "://" not in value:
         return "is not a URL (expected postgresql+DRIVER://USER:PASSWORD@HOST:PORT/DATABASE)"
     m = _PATTERN.match(value.strip())
@@ -101,7 +109,7 @@ def parse(value: str) -> DbUrl | str:
     if host and "@" in host:
         return "has an '@' in its password that is not percent-encoded (write it as %40)"
     port = m.group("port")
-    if port and not port.isdigit():
+    if port and not port.isdigit() and not template.unknown(port):
         return "has a port that is not a number"
     scheme = m.group("scheme")
     backend, _, driver = scheme.partition("+")
@@ -114,41 +122,107 @@ def _un(part: str | None) -> str | None:
     return unquote(part) if part else None
 
 
-def problems(u: DbUrl) -> list[str]:
-    """What the driver will reject or misuse, one message per problem (empty when the URL is fine)."""
-    out: list[str] = []
+@dataclass
+class Problem:
+    """One thing a driver will reject (``severity`` error: the first connection fails) or ignore (warning:
+    the parameter has no effect)."""
+
+    message: str
+    severity: str = "error"
+
+
+def problems(u: DbUrl, env_names: frozenset[str] | set[str] = frozenset()) -> list[Problem]:
+    """What the driver will reject or ignore, one per problem (empty when the URL is fine). ``env_names`` are
+    the variables the environment sets (``PGSSLROOTCERT`` changes what asyncpg does on a unix socket)."""
+    out: list[Problem] = []
     if u.backend in ("postgres", "pgsql"):
-        out.append(f"SQLAlchemy has no dialect `{u.backend}` (NoSuchModuleError: Can't load plugin: "
-                   f"sqlalchemy.dialects:{u.backend}); write postgresql://")
+        out.append(Problem(f"SQLAlchemy has no dialect `{u.backend}` (NoSuchModuleError: Can't load plugin: "
+                           f"sqlalchemy.dialects:{u.backend}); write postgresql://"))
         return out
     if u.driver not in POSTGRES_DRIVERS:
-        out.append(f"unknown PostgreSQL driver `{u.driver}` in `{u.scheme}://` (known: "
-                   f"{', '.join(sorted(POSTGRES_DRIVERS))})")
+        out.append(Problem(f"unknown PostgreSQL driver `{u.driver}` in `{u.scheme}://` (known: "
+                           f"{', '.join(sorted(POSTGRES_DRIVERS))})"))
         return out
-    keys = [k for k, _ in u.query]
+    keys = [k for k, _ in u.query if not template.unknown(k)]  # a placeholder hides what a key is
+    failed: set[str] = set()  # keys an error names: not reported again as having no effect
+
+    def error(message: str, *names: str) -> None:
+        out.append(Problem(message))
+        failed.update(names)
+
     if u.driver == "asyncpg":
         for k in keys:
             if k == "sslmode":
-                out.append("asyncpg does not take `sslmode` (connect() got an unexpected keyword argument "
-                           "'sslmode'); write ssl=" + (u.param("sslmode") or "require"))
+                error("asyncpg does not take `sslmode` (connect() got an unexpected keyword argument 'sslmode'); "
+                      "write ssl=" + (u.param("sslmode") or "require"), k)
             elif k not in ASYNCPG_KEYS:
-                out.append(f"asyncpg does not take `{k}` (connect() got an unexpected keyword argument '{k}')")
+                error(f"asyncpg does not take `{k}` (connect() got an unexpected keyword argument '{k}')", k)
+        ssl = u.param("ssl")
+        if ssl is not None and ssl not in SSLMODES and not template.unknown(ssl):
+            error(f"asyncpg's ssl={ssl} is not an SSL mode (`sslmode` parameter must be one of: "
+                  f"{', '.join(_MODE_ORDER)}); write ssl={_sslmode(ssl)}", "ssl")
+        if u.param("direct_tls") is not None and (ssl or "prefer") in _WEAK:
+            error("asyncpg's direct_tls needs ssl=require or stronger (direct TLS requires sslmode=require, "
+                  "verify-ca, or verify-full)", "direct_tls", "ssl")
     elif u.driver in LIBPQ_DRIVERS:
         for k in keys:
             if k == "ssl":
-                out.append(f"{u.driver} (libpq) does not take `ssl` (invalid connection option \"ssl\"); write "
-                           f"sslmode={_sslmode(u.param('ssl'))}")
+                error(f"{u.driver} (libpq) does not take `ssl` (invalid connection option \"ssl\"); write "
+                      f"sslmode={_sslmode(u.param('ssl'))}", k)
             elif k not in LIBPQ_KEYS:
-                out.append(f"{u.driver} (libpq) does not take `{k}` (invalid connection option \"{k}\")")
+                error(f"{u.driver} (libpq) does not take `{k}` (invalid connection option \"{k}\")", k)
         mode = u.param("sslmode")
-        if mode is not None and mode not in SSLMODES:
-            out.append(f"sslmode={mode} is not one of {', '.join(sorted(SSLMODES))}")
+        if template.unknown(mode):
+            mode = "?"  # neither a mode that is refused nor one that is weak
+        elif mode is not None and mode not in SSLMODES:
+            error(f"sslmode={mode} is not one of {', '.join(sorted(SSLMODES))} (libpq: invalid sslmode value)",
+                  "sslmode")
+        elif mode is not None and mode != "verify-full" and u.param("sslrootcert") == "system":
+            error(f"libpq 16+ refuses sslmode={mode} with sslrootcert=system (weak sslmode \"{mode}\" may not be "
+                  "used with sslrootcert=system); write sslmode=verify-full", "sslmode", "sslrootcert")
+        if u.param("sslnegotiation") == "direct" and (mode or "prefer") in _WEAK:
+            error(f"libpq 17+ refuses sslnegotiation=direct with sslmode={mode or 'prefer'} (weak sslmode "
+                  f"\"{mode or 'prefer'}\" may not be used with sslnegotiation=direct); write sslmode=require",
+                  "sslnegotiation", "sslmode")
     if u.socket:
-        ssl = [k for k in keys if k.startswith("ssl") or k == "requiressl" or k == "direct_tls"]
-        if ssl:
-            out.append(f"SSL parameter{'s' * (len(ssl) > 1)} {', '.join(ssl)} on a unix-socket connection "
-                       f"(host={u.socket}), which takes none: remove {'them' if len(ssl) > 1 else 'it'}")
+        out += _socket(u, keys, failed, env_names)
     return out
+
+
+def _socket(u: DbUrl, keys: list[str], failed: set[str], env_names) -> list[Problem]:
+    """SSL parameters on a unix socket. Neither libpq nor asyncpg uses TLS on a socket: libpq ignores sslmode
+    and the certificate files there, asyncpg connects without TLS. One exception fails: asyncpg builds its TLS
+    context before connecting, and for ssl=verify-ca / verify-full that loads the root certificate
+    (``~/.postgresql/root.crt``, or the file ``PGSSLROOTCERT`` names), failing when it is missing."""
+    out: list[Problem] = []
+    ssl = [k for k in dict.fromkeys(keys) if _ssl_key(k) and k not in failed]
+    where = f"(host={u.socket})"
+    if u.driver == "asyncpg" and u.param("ssl") in ("verify-ca", "verify-full") and "ssl" in ssl:
+        ssl.remove("ssl")
+        mode = u.param("ssl")
+        if "PGSSLROOTCERT" in env_names:
+            out.append(Problem(f"ssl={mode} on a unix-socket connection {where}: asyncpg uses no TLS on a socket, "
+                               "but loads the root certificate PGSSLROOTCERT names before connecting (it fails "
+                               "if that file is missing in the container); remove ssl", "warning"))
+        else:
+            out.append(Problem(f"ssl={mode} on a unix-socket connection {where}: asyncpg uses no TLS on a socket, "
+                               "but loads the root certificate before connecting and fails (root certificate file "
+                               "\"~/.postgresql/root.crt\" does not exist) unless the image has it or PGSSLROOTCERT "
+                               "names one; remove ssl"))
+    if ssl:
+        who = "asyncpg" if u.driver == "asyncpg" else "libpq"
+        out.append(Problem(f"SSL parameter{'s' * (len(ssl) > 1)} {', '.join(ssl)} on a unix-socket connection "
+                           f"{where} {'have' if len(ssl) > 1 else 'has'} no effect: {who} uses no TLS on a "
+                           f"socket; remove {'them' if len(ssl) > 1 else 'it'}", "warning"))
+    return out
+
+
+def _ssl_key(k: str) -> bool:
+    return k.startswith("ssl") or k in ("requiressl", "direct_tls")
+
+
+_MODE_ORDER = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_WEAK = {"disable", "allow", "prefer"}
 
 
 def _sslmode(ssl: str | None) -> str:

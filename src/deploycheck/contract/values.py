@@ -6,11 +6,12 @@ from deploycheck.contract.model import Setting
 
 
 def database_values(ctx, s: Setting) -> list[tuple[str, str, int, str]]:
-    """The values of a setting to analyze as URLs, each with where it comes from: every known provided value
-    (at its file and line), else the literal defaults of the reads. Returns (value, path, line, when)."""
-    known = [(p.value, p.path, p.line, "connect") for p in s.provided if p.value is not None]
-    if known or s.provided:
-        return known  # type: ignore[return-value]
+    """The values of a setting to analyze as URLs, each with where it comes from: every provided value that
+    is known, or templated (its placeholders marked, ``contract.template``), at its file and line; else the
+    literal defaults of the reads. Returns (value or template, path, line, when)."""
+    if s.provided:
+        return [(p.value if p.value is not None else p.template, p.path, p.line, "connect")  # type: ignore[misc]
+                for p in s.provided if p.value is not None or p.template is not None]
     return [(r.default, r.path, r.line, r.when) for r in s.reads if r.default is not None]
 
 

@@ -12,13 +12,24 @@ pydantic-settings fields are ``env_prefix`` + field name (or the alias), compare
 A warning instead of an error when an ``envFrom`` of a Secret or ConfigMap whose manifest was not given
 might provide it.
 
-Example: ``secret_key: str`` in ``class Settings(BaseSettings)`` and no ``SECRET_KEY`` in ``.env.staging``.
+A provided value that pydantic cannot parse is not usable either: for a pydantic-settings 2 field of type
+``int``, ``float`` or ``bool`` (or ``Optional`` of one), the value the environment gives (the last source
+that sets it, when its value is known: not a secret reference without a value, not templated) is parsed as
+pydantic's lax mode does (``contract.scalars``: ``"10"``, ``" 10 "``, ``"10.0"`` are integers, ``"ten"`` and
+``"10.5"`` are not; booleans are ``1 0 true false yes no on off t f y n`` in any case), and a value it refuses
+is reported at the line that sets it: ``ValidationError`` when the settings are created. An empty value is
+judged too (pydantic refuses it) unless the model sets ``env_ignore_empty = True``; the model's
+``env_parse_none_str`` is not judged. The value is shown unless its name or source says it is a secret.
+
+Example: ``secret_key: str`` in ``class Settings(BaseSettings)`` and no ``SECRET_KEY`` in ``.env.staging``;
+``pool_size: int = 5`` and ``POOL_SIZE=ten``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from deploycheck.contract import redact, scalars
 from deploycheck.findings.finding import Finding
 
 CODE = "DC402"
@@ -27,6 +38,7 @@ COMMAND = "config"
 
 
 def check(ctx) -> Iterator[Finding]:
+    yield from _unparsable(ctx)
     for s in ctx.settings:
         if s.provided or not s.required:
             continue
@@ -37,3 +49,23 @@ def check(ctx) -> Iterator[Finding]:
         msg, severity = ctx.unless_open(msg)
         yield ctx.finding(CODE, msg, r.path, r.line, r.column, symbol=s.name, module=r.module, when=r.when,
                           severity=severity)
+
+
+def _unparsable(ctx) -> Iterator[Finding]:
+    for s in ctx.settings:
+        if not s.provided or s.provided[-1].value is None:
+            continue
+        p = s.provided[-1]
+        value: str = p.value  # type: ignore[assignment]
+        for r in s.reads:
+            if r.value_type is None or (value == "" and r.ignore_empty) or value == r.none_str:
+                continue
+            if scalars.valid(r.value_type, value):
+                continue
+            word = scalars.TYPES[r.value_type]
+            shown = "(not shown)" if s.secret or p.kind == "secret" else repr(redact.shown(s.name, value))
+            msg = (f"`{s.name}` is provided but its value {shown} is not a valid {r.value_type} for "
+                   f"{r.via}: pydantic raises ValidationError (Input should be a valid {word}) when the settings "
+                   f"are created")
+            yield ctx.finding(CODE, msg, p.path, p.line, 0, symbol=s.name, module=r.module, when=r.when)
+            break

@@ -7,8 +7,9 @@ i.e. libpq; asyncpg's ``ssl=`` is passed as ``sslmode``) and Redis URL (redis-py
 environment provides, with the environment's real values and a 5 second timeout, and reports the server's
 reason: "password authentication failed for user ...", "server does not support SSL, but SSL was
 required", "certificate verify failed", "Connection refused". In a local environment the code's defaults
-are tried too. A URL with a DC404 error is not tried. Secret references whose values were not given (pass a
-dotenv file with ``--env-file``) are a warning: not tried. Passwords never appear in the output.
+are tried too. A URL with a DC404 error is not tried (one with only DC404 warnings is). Secret references
+whose values were not given (pass a dotenv file with ``--env-file``) are a warning: not tried. Passwords
+never appear in the output.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def check(ctx) -> Iterator[Finding]:
             continue
         if kind == "postgres":
             parsed = urls.parse(value)
-            if isinstance(parsed, str) or urls.problems(parsed):
+            if isinstance(parsed, str) or any(p.severity == "error" for p in urls.problems(parsed)):
                 continue  # DC404 says why
             where, service = parsed.where, "PostgreSQL"
         else:
