@@ -437,3 +437,8 @@ def test_names_of_built_in_modules_in_an_older_python_image(tmp_path):
     got = _check_lines(f"oci:{root}")
     assert got == [("DC102", 2, "UTC"), ("DC102", 7, "batched"), ("DC103", 4, "cbrt")]
     assert {line for _, line, _ in got} == _oracle_failures(f"{prefix}/bin/python3.10", BUILTIN_LINES_310)
+    # the patch version: pyenv's linker merges PY_VERSION into the tail of the build directory's name
+    real = subprocess.run([f"{prefix}/bin/python3.10", "-c", "import sys; print(*sys.version_info[:3], sep='.')"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache")
+    assert doc["python"]["version"] == real

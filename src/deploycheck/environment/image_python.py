@@ -177,7 +177,10 @@ def _scan_binaries(files: ImageFiles, real: str, base_prefix: str, minor: int) -
         except (OSError, ValueError):
             continue
         names.update(m.decode() for m in re.findall(rb"PyInit_([A-Za-z0-9_]+)\x00", data))
-        found = re.search(rb"\x00" + f"3\\.{minor}\\.".encode() + rb"(\d+)(?:(?:a|b|rc)\d+)?\+?\x00", data)
+        # PY_VERSION stands alone; or the linker merged it into the tail of a longer string that ends the same
+        # way, such as the build directory `.../Python-3.10.13` (pyenv's builds)
+        version = f"3\\.{minor}\\.".encode() + rb"(\d+)(?:(?:a|b|rc)\d+)?\+?\x00"
+        found = re.search(rb"\x00" + version, data) or re.search(rb"Python-" + version, data)
         if found and patch is None:
             patch = int(found.group(1))
     return names, patch
