@@ -18,11 +18,12 @@ run: $(STAMP)
 # Debian packages some tests need, as command:package pairs, installed in one apt run when root (elsewhere
 # those tests are skipped, each saying why):
 # - real images built daemonless: buildah, skopeo, debootstrap; docker-registry, the distribution registry the
-#   docker:// tests push to on a loopback port;
+#   docker:// tests push to on a loopback port; docker.io, whose dockerd the docker-daemon: tests start on a
+#   private socket and load those images into;
 # - `config --connect`: throwaway PostgreSQL clusters (initdb), a Redis server, openssl for TLS certificates;
 # - the crash test of `migrate apply --write`: strace's fault injection kills the real process mid-write.
 SYSTEM_TOOLS := buildah:buildah skopeo:skopeo debootstrap:debootstrap docker-registry:docker-registry \
-	redis-server:redis-server openssl:openssl strace:strace
+	dockerd:docker.io redis-server:redis-server openssl:openssl strace:strace
 
 system-tools:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \

@@ -1,7 +1,7 @@
 """The transports that bring an image in before reading it: containers-storage: (an image built by buildah
 with the vfs driver) and docker:// (a real distribution registry on loopback) through skopeo, and
-docker-daemon: through the Docker Engine API (no engine on the test machines: the messages when none is
-reachable). Also the messages for an unknown transport, a missing skopeo and a misplaced --tls-verify."""
+docker-daemon: through the Docker Engine API (here the messages when no daemon is reachable; a real
+dockerd is in test_image_daemon.py). Also the messages for an unknown transport, a missing skopeo and a misplaced --tls-verify."""
 
 from __future__ import annotations
 

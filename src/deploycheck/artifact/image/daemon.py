@@ -1,6 +1,7 @@
 """The ``docker-daemon:NAME[:TAG]`` transport: the image as a Docker daemon exports it through the Docker
-Engine API (``GET /_ping``, then ``GET /images/{name}/get``, whose body is the tar ``docker save`` writes),
-streamed into a private temporary directory and then read as ``docker-archive:``.
+Engine API (``GET /_ping``; ``GET /images/{name}/json`` resolves the name to an image ID as ``docker inspect``
+does; ``GET /images/{id}/get``, whose body is the tar ``docker save`` writes), streamed into a private
+temporary directory and then read as ``docker-archive:``.
 
 The daemon is found as the Docker CLI finds it: ``DOCKER_HOST`` (``unix:///path`` or ``tcp://host[:port]``,
 port 2375 by default), else ``unix:///var/run/docker.sock``. TLS to the daemon (``DOCKER_TLS_VERIFY``) is
@@ -21,9 +22,11 @@ from deploycheck.artifact.image.errors import ImageError
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TCP_PORT = 2375  # the Docker CLI's port for tcp:// without TLS
 PING_TIMEOUT = 5.0  # seconds to connect and to answer /_ping
+RESOLVE_TIMEOUT = 60.0  # seconds for GET /images/{name}/json to answer
 EXPORT_IDLE_TIMEOUT = 300.0  # seconds the export may go without sending a byte (the daemon assembles layers)
 MAX_ERROR_BYTES = 64 * 1024
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f]{1,64}$")  # what the daemon also tries as the start of an image ID
 
 
 def host() -> str:
@@ -77,12 +80,42 @@ def _daemon_message(resp) -> str:
         return data[:200].decode("utf-8", "replace").strip()
 
 
+def _resolve(client, name: str, ref: str, address: str) -> str:
+    """The image ID ``sha256:HEX`` the daemon resolves ``name`` to (``GET /images/{name}/json``): a reference
+    as given (a bare name as ``NAME:latest``), else, for a bare name, the image whose ID starts with it, the
+    rule of ``docker inspect`` and ``docker run``. Raises ImageError when the daemon has no such image or
+    refuses the name (its reference grammar: lowercase repository names)."""
+    import httpx
+
+    try:
+        resp = client.get(f"/images/{quote(name, safe='/:@')}/json",
+                          timeout=httpx.Timeout(PING_TIMEOUT, read=RESOLVE_TIMEOUT))
+    except httpx.TransportError as exc:
+        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} did not answer for the image "
+                         f"({exc or type(exc).__name__})") from None
+    if resp.status_code == 404:
+        also = f" and no image whose ID starts with {name}" if _ID_PREFIX.match(name) else ""
+        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} has no image {ref}{also}")
+    if resp.status_code != 200:
+        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the name {name} "
+                         f"(HTTP {resp.status_code}: {_daemon_message(resp)})")
+    try:
+        image_id = resp.json()["Id"]
+    except (ValueError, KeyError, TypeError):
+        image_id = None
+    if not isinstance(image_id, str) or not _IMAGE_ID.match(image_id):
+        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} answered GET /images/{name}/json "
+                         "without an image ID sha256:HEX")
+    return image_id
+
+
 def fetch(name: str) -> tuple[str, str, str, str]:
     """Export image ``name`` from the Docker daemon into a new private directory (mode 0700).
 
-    Returns ``(directory, "docker-archive", archive path, reference)``; the caller removes the directory.
-    Raises ImageError when no daemon answers at the address (with ``docker save`` as the way around), when
-    the daemon has no such image (HTTP 404), or when the export fails; nothing is left behind then.
+    Returns ``(directory, "docker-archive", archive path, reference)``: the reference is ``normalize(name)``,
+    or the full image ID when ``name`` is a short one. The caller removes the directory. Raises ImageError
+    when no daemon answers at the address (with ``docker save`` as the way around), when the daemon has no
+    such image (HTTP 404) or refuses the name, or when the export fails; nothing is left behind then.
     """
     import httpx
 
@@ -102,13 +135,14 @@ def fetch(name: str) -> tuple[str, str, str, str]:
                 raise ImageError(f"docker-daemon:{name}: no Docker daemon at {address} (GET /_ping answered HTTP "
                                  f"{ping.status_code}); save the image with `docker save -o FILE {ref}` and check "
                                  "docker-archive:FILE")
+            image_id = _resolve(client, name, ref, address)
+            if image_id[len("sha256:"):].startswith(name) and _ID_PREFIX.match(name):
+                ref = image_id  # a short image ID, as `docker images` lists it
             path = os.path.join(tmp, "image.tar")
-            url = f"/images/{quote(ref, safe='/:@')}/get"
             try:
-                with client.stream("GET", url, timeout=httpx.Timeout(PING_TIMEOUT, read=EXPORT_IDLE_TIMEOUT)) as resp:
-                    if resp.status_code == 404:
-                        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} has no image {ref} "
-                                         f"({_daemon_message(resp)})")
+                # by ID: the export is the image resolved, even if the tag moves meanwhile
+                with client.stream("GET", f"/images/{image_id}/get",
+                                   timeout=httpx.Timeout(PING_TIMEOUT, read=EXPORT_IDLE_TIMEOUT)) as resp:
                     if resp.status_code != 200:
                         raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the export "
                                          f"(HTTP {resp.status_code}: {_daemon_message(resp)})")
