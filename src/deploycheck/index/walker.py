@@ -135,22 +135,24 @@ class Walker:
             return target, tuple(sorted(self._branch_values.get(name, ())))
         return target, ()
 
-    def _lookup_scopes(self, scope: _Scope, name: str) -> tuple | None:
-        s: _Scope | None = scope
-        if name in scope.declared_global:
-            s = self.module
+    def lookup_chain(self, scope: _Scope, name: str):
+        """The scopes a read of ``name`` in ``scope`` looks in, in order (Python's LEGB rule: a ``global``
+        declaration goes to the module; enclosing class bodies are skipped)."""
+        s: _Scope | None = self.module if name in scope.declared_global else scope
         first = True
         while s is not None:
-            if s.kind == "class" and not first:
-                s = s.parent
-                continue
+            if first or s.kind != "class":
+                yield s
             first = False
+            s = s.parent
+
+    def _lookup_scopes(self, scope: _Scope, name: str) -> tuple | None:
+        for s in self.lookup_chain(scope, name):
             if name in s.others:
                 return None
             found = s.imports.get(name)
             if found:
                 return next(iter(found)) if len(found) == 1 else None
-            s = s.parent
         return None
 
     # -- statements ---------------------------------------------------------------------------------------

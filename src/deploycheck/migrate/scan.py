@@ -231,13 +231,7 @@ class RefWalker(Walker):
     def _bases(self, scope: _Scope, name: str) -> tuple | None:
         """The import descriptors ``name`` may be bound to in ``scope``; ``()`` when nothing in the file binds
         it (a builtin, or a name from a star import); None when it is a value of the file's own."""
-        s: _Scope | None = self.module if name in scope.declared_global else scope
-        first = True
-        while s is not None:
-            if s.kind == "class" and not first:
-                s = s.parent
-                continue
-            first = False
+        for s in self.lookup_chain(scope, name):
             if name in s.others:
                 return None
             found = s.imports.get(name)
@@ -245,7 +239,6 @@ class RefWalker(Walker):
                 return tuple(sorted(found, key=repr))
             if s is self.module and name in self._branch_values:
                 return None
-            s = s.parent
         return ()
 
     def refs(self) -> FileRefs:
