@@ -21,6 +21,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -125,15 +126,32 @@ def wait_idle(max_seconds: float, threshold: float = 0.15, window: float = 1.0) 
             return load
 
 
+# Linux carries a process's peak RSS across exec (the kernel keeps the larger of the old and new memory's high
+# water mark) and subprocess starts children with vfork, so a child's ru_maxrss would include this script's own
+# peak. Commands are started from a fresh, small interpreter that reports the command's peak alone (in a file,
+# since the command's output is the command's).
+LAUNCH = ("import os, sys\n"
+          "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
+          "_, status, usage = os.wait4(pid, 0)\n"
+          "with open(sys.argv[1], 'w') as f:\n"
+          "    f.write(str(usage.ru_maxrss))\n"
+          "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = None,
             stdout: str | Path | None = None, timeout: float = 3600) -> Sample:
-    """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else is discarded."""
+    """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else is discarded. Peak RSS
+    is the command's own (see ``LAUNCH``), with a floor of the launcher's (about 8 MB: posix_spawn is a vfork
+    too); CPU time and the process tree's PSS include the small launcher."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    peak_file = tempfile.NamedTemporaryFile(prefix="dc-bench-rss-", delete=False)
+    peak_file.close()
     try:
         busy0 = _busy_seconds()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCH, peak_file.name, *map(str, cmd)], cwd=cwd,
+                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         sampler = _TreeSampler(proc.pid)
         sampler.start()
         timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
@@ -144,11 +162,14 @@ def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = No
         timer.cancel()
         sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        with open(peak_file.name) as f:
+            maxrss = int(f.read() or 0)
     finally:
         if stdout:
             out.close()
+        os.unlink(peak_file.name)
     others = max(0.0, busy - ru.ru_utime - ru.ru_stime) / wall if wall > 0 else 0.0
-    return Sample(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, sampler.peak, proc.returncode, others)
+    return Sample(wall, ru.ru_utime, ru.ru_stime, maxrss, sampler.peak, proc.returncode, others)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -27,26 +26,17 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from images.build import build, pip_target, tools_missing  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import measure  # noqa: E402
+
 BIG = ["torch==2.13.0", "numpy", "sympy", "networkx", "jinja2", "markupsafe", "mpmath", "filelock", "fsspec",
        "typing_extensions"]
 
 
-# Linux carries a process's peak RSS across exec (the kernel keeps the larger of the old and new memory's high
-# water mark), and subprocess starts children with vfork: a child's ru_maxrss would include this script's own
-# peak. So the command is started from a fresh, small interpreter that reports the child's peak alone.
-_LAUNCH = ("import os, sys\n"
-           "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,"
-           " file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),"
-           " (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])\n"
-           "print(os.wait4(pid, 0)[2].ru_maxrss)\n")
-
-
-def _timed(cmd: list[str], cwd: str | None = None) -> tuple[float, int]:
-    """Wall seconds and the peak RSS (KiB) of the command and the processes it waited for."""
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-S", "-c", _LAUNCH, *cmd], cwd=cwd, capture_output=True, text=True,
-                         check=True).stdout
-    return time.perf_counter() - start, int(out)
+def _timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and the peak RSS (KiB) of the command alone (see _common.LAUNCH)."""
+    sample = measure(cmd)
+    return sample.wall, sample.maxrss_kb
 
 
 def main() -> int:
