@@ -174,7 +174,8 @@ class Program:
             if any(isinstance(d, (tuple, list)) and d[0] == "b" and self.branch_runs(modname, d[1]) is None
                    for d in descs):
                 return UNKNOWN
-            return MISSING
+            # Every explicit binding fails, but a star import may still bind it: locale.py's
+            # `try: from _locale import * / except ImportError: LC_ALL = 6` binds LC_ALL through the star.
         if "." + name in summ.registered:
             return FOUND
         if summ.has_getattr:
