@@ -31,6 +31,12 @@ pytestmark = pytest.mark.skipif(not (os.path.isdir(STDLIB) and os.path.exists(BI
 def _python_layer() -> bytes:
     members = [("usr/bin/python3.11", "file", open(BINARY, "rb").read()), ("usr/bin/python3", "sym", "python3.11"),
                ("usr/lib/python3/dist-packages/", "dir", None)]
+    # the servers the images' commands run, as pip installs their console scripts (only their presence matters)
+    for server in ("uvicorn", "gunicorn"):
+        members.append((f"usr/local/bin/{server}", "file",
+                        f"#!/usr/bin/python3\nimport sys\nfrom {server}.main import main\nsys.exit(main())\n".encode()))
+        members.append((f"usr/lib/python3/dist-packages/{server}/__init__.py", "file", b""))
+        members.append((f"usr/lib/python3/dist-packages/{server}/main.py", "file", b"def main():\n    return 0\n"))
     for dirpath, dirnames, filenames in os.walk(STDLIB):
         dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "test", "tests", "idlelib", "tkinter")]
         for name in filenames:
@@ -180,7 +186,7 @@ def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
            ("srv/app/app/config.py", "file", b"class DatabaseConfig:\n    POOL = 5\n")]
     root = tmp_path / "layout"
     oci_layout(root, [python_layer, _tar(app)],
-               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
                        "Labels": {"org.opencontainers.image.revision": head}})
     code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
     assert code == 1
@@ -197,7 +203,7 @@ def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
                ("srv/app/app/config.py", "file", (repo / "app" / "config.py").read_bytes())]
     root2 = tmp_path / "layout2"
     oci_layout(root2, [python_layer, _tar(app_new)],
-               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"],
                        "Labels": {"org.opencontainers.image.revision": first}})
     code, doc = cli_json("check", f"oci:{root2}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
     assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC501", "org.opencontainers.image.revision")]
@@ -218,7 +224,7 @@ def test_module_left_out_by_dockerignore(tmp_path, python_layer):
     app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", (repo / "app" / "main.py").read_bytes())]
     root = tmp_path / "layout"
     oci_layout(root, [python_layer, _tar(app)],
-               config={"Env": ["PATH=/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"]})
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"]})
     code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
     assert code == 1
     got = sorted((f["code"], f["symbol"], f["message"]) for f in doc["findings"])
@@ -323,7 +329,9 @@ def test_an_image_without_workdir_keeps_the_standard_library_apart(tmp_path, pyt
 
 def test_an_image_naming_its_django_settings_in_env_imports_them(tmp_path, python_layer):
     app = [("srv/app/ledger/__init__.py", "file", b""),
-           ("srv/app/ledger/wsgi.py", "file", b"application = object()\n"),
+           # the image's ENV wins over this default, so ledger.local (not in the image) is never imported
+           ("srv/app/ledger/wsgi.py", "file", b"import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+                                               b"'ledger.local')\napplication = object()\n"),
            ("srv/app/ledger/settings.py", "file", b"import sentry_sdk_not_installed\n")]
     root = tmp_path / "layout"
     oci_layout(root, [python_layer, _tar(app)],
@@ -442,3 +450,22 @@ def test_names_of_built_in_modules_in_an_older_python_image(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     code, doc = cli_json("check", f"oci:{root}", "--no-cache")
     assert doc["python"]["version"] == real
+
+
+@pytest.mark.parametrize("cmd, env, message", [
+    (["python3", "main.py"], [], "the image's command runs /srv/app/main.py, which is not in the image"),
+    (["hypercorn", "app.main:app"], [],
+     "the image's command runs hypercorn, which is not on the image's PATH (/usr/local/bin:/usr/bin)"),
+    (["python3", "-m", "celery", "-A", "app.main", "worker"], [],
+     "the image's command (python -m celery) needs the module 'celery', which is not installed in the image"),
+    (["uvicorn", "app.main:app"], ["PATH=/usr/bin"], "the image's command runs uvicorn, which is not on the "
+                                                     "image's PATH (/usr/bin)"),
+])
+def test_an_image_command_that_cannot_start(tmp_path, python_layer, cmd, env, message):
+    # each fails before any code of the service runs: "can't open file", "not found", "No module named"
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", b"app = 1\n")]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": env or ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": cmd})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache")
+    assert (code, [(f["code"], f["message"]) for f in doc["findings"]]) == (1, [("DC505", message)])

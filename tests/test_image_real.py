@@ -70,8 +70,11 @@ def test_module_dropped_by_dockerignore_and_missing_entry_attribute(tmp_path):
     subprocess.run(["git", "-C", str(ctx), "add", "."], check=True)
     subprocess.run(["git", "-C", str(ctx), "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "x"],
                    check=True)
-    targets = build(ctx, BASE + "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"uvicorn\", \"app.main:application\"]\n",
-                    "dc-ignore:1", tmp_path / "out")
+    # the server itself is installed: what fails is the module the .dockerignore dropped and the attribute
+    subprocess.run(["cp", "-r", str(pip_target(["uvicorn==0.30.6", "click==8.1.7", "h11==0.14.0"])),
+                    str(ctx / "site")], check=True)
+    targets = build(ctx, BASE + "COPY site /usr/local/lib/python3.11/dist-packages\nCOPY app /srv/app/app\n"
+                    "CMD [\"python3\", \"-m\", \"uvicorn\", \"app.main:application\"]\n", "dc-ignore:1", tmp_path / "out")
     code, got, _ = _findings(targets["docker-archive"], "--source", ctx, "--app-dir", "/srv/app")
     assert code == 1 and got == [("DC502", "app.settings_local"), ("DC505", "application")]
 

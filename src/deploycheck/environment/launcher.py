@@ -8,10 +8,11 @@ and ``-k`` options), ``hypercorn``, ``celery -A pkg worker``, ``python -m pkg``,
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
 _ASGI_WSGI = {"uvicorn", "gunicorn", "hypercorn", "daphne", "granian"}
@@ -37,6 +38,10 @@ class LaunchEntry:
     script: str | None
     launcher: str
     search_dir: str | None = None
+    # What must exist for the command to start at all (compared apart, in the launcher's own tests):
+    program: str | None = field(default=None, compare=False)  # the server command run (`uvicorn`): on PATH?
+    runner: str | None = field(default=None, compare=False)  # the module `python -m` runs (`uvicorn`, `celery`)
+    path: str | None = field(default=None, compare=False)  # the PATH the program is looked up on
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -90,10 +95,15 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
     if re.fullmatch(r"python(3(\.\d+)?)?", prog):
         return _python(argv[1:], workdir)
     if prog in _ASGI_WSGI:
-        return _server(prog, argv[1:], workdir)
+        return _needing(_server(prog, argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     if prog == "celery":
-        return _celery(argv[1:], workdir)
+        return _needing(_celery(argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     return []
+
+
+def _needing(found: list[LaunchEntry], program: str | None = None, runner: str | None = None,
+             path: str | None = None) -> list[LaunchEntry]:
+    return [dataclasses.replace(e, program=program, runner=runner, path=path) for e in found]
 
 
 def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
@@ -103,9 +113,9 @@ def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
         if a == "-m" and i + 1 < len(args):
             module = args[i + 1]
             if module in _ASGI_WSGI:
-                return _server(module, args[i + 2:], workdir)
+                return _needing(_server(module, args[i + 2:], workdir), runner=module)
             if module == "celery":
-                return _celery(args[i + 2:], workdir)
+                return _needing(_celery(args[i + 2:], workdir), runner=module)
             return [LaunchEntry(module, None, None, f"python -m {module}", workdir)]
         if a in ("-c",):
             return []

@@ -386,13 +386,26 @@ class Program:
         return outcome
 
     # -- closure ------------------------------------------------------------------------------------------
-    def build_closure(self, entries: list[str]) -> list[str]:
+    def build_closure(self, entries: list[str], settings_given: bool = False) -> list[str]:
         """Walk imports from ``entries`` (module names); fill ``nodes``. Returns entries that were not found.
 
         Edges: imports that run at import time in every module; in project modules also imports inside
         functions. The walk goes in three passes by edge strength (unguarded; guarded by ``except
         ImportError``; anything else), so each module keeps its least protected chain.
+
+        The Django settings module that project code names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE",
+        ...)``) becomes an import of the module naming it when it is the only one named and the environment
+        does not name one (``settings_given``): with several, which one wins depends on the run.
         """
+        missing = self._walk_from(entries)
+        if not settings_given and self._adopt_settings():
+            self.nodes.clear()
+            missing = self._walk_from(entries)
+        self._collect_effects()
+        self._execution_order(entries)
+        return missing
+
+    def _walk_from(self, entries: list[str]) -> list[str]:
         missing: list[str] = []
         queue: deque[str] = deque()
         for e in entries:
@@ -411,9 +424,22 @@ class Program:
                     self._add(target, (parent, line), shield, queue)
             deferred = [d for d in deferred if d[0] > shield]
             self._walk(queue, deferred, shield)
-        self._collect_effects()
-        self._execution_order(entries)
         return missing
+
+    def _adopt_settings(self) -> bool:
+        """Make the one Django settings module that project code names an import of each module naming it."""
+        named: dict[str, list] = {}
+        for name, node in self.nodes.items():
+            summ = self.summary(name) if node.origin == "project" and node.module.has_source else None
+            for site in summ.settings if summ is not None else ():
+                named.setdefault(site.module, []).append((summ, site))
+        if len(named) != 1:
+            return False
+        (sites,) = named.values()
+        for summ, site in sites:
+            if site not in summ.imports:
+                summ.imports.append(site)
+        return True
 
     def _execution_order(self, entries: list[str]) -> None:
         """Re-derive each module's chain as the interpreter would import it: depth first, in source order,

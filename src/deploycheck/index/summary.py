@@ -85,6 +85,8 @@ class Summary:
     getattr_names: list[str] | None = None
     syntax_error: tuple[str, int, int] | None = None
     future_annotations: bool = False
+    computed_imports: bool = False  # imports by a computed name (import_module(f"{pkg}.{n}"), autodiscovery)
+    settings: list[ImportSite] = field(default_factory=list)  # Django settings modules the file names (environ)
 
     def to_plain(self) -> tuple:
         return (
@@ -92,6 +94,7 @@ class Summary:
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
             self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
+            self.computed_imports, [tuple(i) for i in self.settings],
         )
 
     @classmethod
@@ -101,4 +104,5 @@ class Summary:
         s = cls(*t)
         s.imports = [ImportSite(*i) for i in s.imports]
         s.reads = [AttrRead(*r) for r in s.reads]
+        s.settings = [ImportSite(*i) for i in s.settings]
         return s

@@ -68,6 +68,11 @@ class _State:
         return _State(**d)
 
 
+# Calls that import modules found at run time: package walks and framework autodiscovery.
+_DISCOVERY = {"walk_packages", "iter_modules", "autodiscover", "autodiscover_modules", "autodiscover_tasks",
+              "dictConfig", "fileConfig", "load_entry_point", "entry_points", "import_string", "import_object"}
+
+
 class Walker:
     def __init__(self, facts: Facts) -> None:
         self.eval = Evaluator(facts)
@@ -651,11 +656,14 @@ class Walker:
 
     def _settings_module(self, key: ast.expr, value: ast.expr, node: ast.stmt, st: _State) -> None:
         """``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")`` (or an assignment): Django
-        imports that module when the process sets itself up (``django.setup()``, ``get_wsgi_application()``),
-        so it is an import of the module that names it, where it names it."""
+        imports that module when the process sets itself up (``django.setup()``, ``get_wsgi_application()``).
+        Recorded as an import site apart from the others: whether it is the module Django imports is decided
+        for the whole program (``Program.build_closure``), since another ``setdefault`` or the environment
+        may win."""
         if (isinstance(key, ast.Constant) and key.value == "DJANGO_SETTINGS_MODULE" and isinstance(value, ast.Constant)
                 and isinstance(value.value, str) and all(p.isidentifier() for p in value.value.split("."))):
-            self._import(value.value, 0, (), node, st, [])
+            self.summary.settings.append(ImportSite(value.value, 0, (), node.lineno, node.col_offset, st.context,
+                                                    st.guard_import, st.conditional, (), st.try_id, st.branch))
 
     # -- dynamic markers ----------------------------------------------------------------------------------
     def _markers(self, node: ast.expr, st: _State) -> None:
@@ -715,6 +723,11 @@ class Walker:
                 and node.args[0].value and not node.args[0].value.startswith(".")):
             # importlib.import_module("pkg.mod") with a constant name is an import like any other.
             self._import(node.args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
+        last = (dotted or "").rpartition(".")[2]
+        if (last in ("import_module", "__import__") and not (len(node.args) == 1 and not node.keywords
+                                                             and isinstance(node.args[0], ast.Constant))) \
+                or last in _DISCOVERY:
+            self.summary.computed_imports = True  # which modules it imports is decided at run time
         if (dotted or "").endswith("environ.setdefault") and len(node.args) == 2 and not node.keywords:
             self._settings_module(node.args[0], node.args[1], node, st)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":

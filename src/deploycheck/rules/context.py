@@ -30,11 +30,18 @@ class Context:
 
     def imported_modules(self) -> set[str]:
         """Every module some import statement of the closure names (``import a.b`` names ``a`` and ``a.b``;
-        ``from a import b`` also ``a.b``; ``from a import *`` every submodule, written ``a.*``), and every
-        module put into ``sys.modules`` by hand: what may be imported before any line runs."""
+        ``from a import b`` also ``a.b``; ``from a import *`` every submodule, written ``a.*``), every package
+        of an entry (importing ``a.b.main`` imports ``a`` and ``a.b``), and every module put into
+        ``sys.modules`` by hand: what may be imported before any line runs. ``*`` is in it when some module
+        imports by a computed name (``import_module(f"{pkg}.{name}")``, autodiscovery): then anything may be."""
         if self._imported is None:
             out: set[str] = set(self.program.registered)
+            for entry in self.entries:
+                parts = entry.split(".")
+                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
             for name, node, summ in self.modules():
+                if summ.computed_imports:
+                    out.add("*")
                 for site in summ.imports:
                     base = self.program.absolute(name, node.module.is_package, site.module, site.level)
                     if base is None:

@@ -6,7 +6,9 @@ function bodies of the project.
 
 A submodule is an attribute of its package only once something imports it: ``import app`` then
 ``app.jobs.run()`` fails when nothing imports ``app.jobs``. For packages of the project, such a read is
-reported when no import statement of the closure names the submodule and it is not an entry (with the
+reported when no import statement of the closure names the submodule, no module of the closure imports by a
+computed name (``import_module(f"{pkg}.{name}")``, Django's and Celery's autodiscovery), and the submodule
+is neither an entry nor the package of one (with the
 default entries, every module of the project is one, so this needs ``--entry``, ``entries`` in the
 configuration, or an image's command). Standard-library and third-party submodules are not reported this
 way: the interpreter's start-up, ``python -m`` and the launcher import many of them before any of your code.
@@ -85,4 +87,4 @@ def _unimported_submodule(ctx: Context, package: str, attr: str) -> bool:
     if (package, attr) in program.stores or sub in ctx.entries:
         return False
     imported = ctx.imported_modules()
-    return sub not in imported and f"{package}.*" not in imported
+    return "*" not in imported and sub not in imported and f"{package}.*" not in imported
