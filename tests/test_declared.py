@@ -39,3 +39,10 @@ def test_what_pip_would_refuse_is_a_usage_error(tmp_path, files, message):
         declared.read(str(tmp_path))
     assert str(err.value).startswith(message.format(root=tmp_path))
     assert "\n" not in str(err.value)
+
+
+def test_dependencies_that_are_not_a_list_are_a_usage_error(tmp_path):
+    # a string was read character by character ("invalid requirement '>'")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "s"\nversion = "1"\ndependencies = "flask>=2"\n')
+    with pytest.raises(UsageError, match=r"\[project\] dependencies must be a list of strings \(PEP 621\)"):
+        declared.read(str(tmp_path))

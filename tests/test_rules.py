@@ -53,20 +53,26 @@ def test_a_submodule_nothing_imports_is_not_an_attribute_of_its_package(tmp_path
     (tmp_path / "app" / "jobs" / "__init__.py").write_text("def run():\n    return 1\n")
     (tmp_path / "app" / "util.py").write_text("x = 1\n")
     (tmp_path / "app" / "late.py").write_text("y = 2\n")
+    (tmp_path / "app" / "typed.py").write_text("z = 3\n")
     (tmp_path / "app" / "main.py").write_text(
         "import app\nimport app.util\n\n\ndef handler():\n    return app.jobs.run() + app.util.x\n\n\n"
-        "def later():\n    import app.late\n\n    return app.late.y\n")
+        "def later():\n    import app.late\n\n    return app.late.y\n\n\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import app.typed\n\n\n"
+        "def typed():\n    return app.typed.z\n")
     result = check(tmp_path, entries=["app.main"])
     got = [(f.code, f.line, f.symbol, f.when) for f in result.findings]
-    assert got == [("DC103", 6, "jobs", "call")]
+    # app.typed: imported only for type checkers (DC201, ruff's TC004), so not at run time (DC103)
+    assert got == [("DC103", 6, "jobs", "call"), ("DC201", 17, "typed", "call"), ("DC103", 21, "typed", "call")]
     assert result.findings[0].message.endswith("the submodule app.jobs exists, but nothing imports it "
                                                "(add `import app.jobs`)")
     # the interpreter agrees: handler() fails, later() does not
-    run = "import app.main as m\nprint(m.later())\ntry:\n    m.handler()\nexcept AttributeError as e:\n    print(e)\n"
+    run = ("import app.main as m\nprint(m.later())\nfor f in (m.handler, m.typed):\n    try:\n        f()\n"
+           "    except AttributeError as e:\n        print(e)\n")
     out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
-    assert out.splitlines() == ["2", "module 'app' has no attribute 'jobs'"]
-    # with the default entries every module may be the one a launcher imported first: no finding
-    assert [f.code for f in check(tmp_path).findings] == []
+    assert out.splitlines() == ["2", "module 'app' has no attribute 'jobs'", "module 'app' has no attribute 'typed'"]
+    # with the default entries every module may be the one a launcher imported first: no DC103 (the DC201 of
+    # the type-checking-only import stays)
+    assert [f.code for f in check(tmp_path).findings] == ["DC201"]
 
 
 def test_module_getattr_serving_a_name_through_a_module_constant(tmp_path):

@@ -40,9 +40,13 @@ class Context:
                 parts = entry.split(".")
                 out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
             for name, node, summ in self.modules():
-                if summ.computed_imports:
+                # The standard library's computed imports (warning categories, codecs, pickle's classes) are
+                # not how a project's submodules get imported; the project's and its distributions' are.
+                if summ.computed_imports and node.origin != "stdlib":
                     out.add("*")
                 for site in summ.imports:
+                    if site.context == TYPING:
+                        continue  # `if TYPE_CHECKING: import pkg.sub` never runs
                     base = self.program.absolute(name, node.module.is_package, site.module, site.level)
                     if base is None:
                         continue

@@ -44,7 +44,10 @@ def read(root: str) -> Declared:
         if isinstance(rp, str):
             out.requires_python = rp
             out.requires_python_at = (pyproject, _line_of(pyproject, "requires-python"))
-        for dep in project.get("dependencies") or []:
+        deps = project.get("dependencies") or []
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise UsageError(f"{pyproject}: [project] dependencies must be a list of strings (PEP 621)")
+        for dep in deps:
             line = _line_of(pyproject, str(dep))
             try:
                 out.requirements.append((Requirement(str(dep)), pyproject, line))
