@@ -11,20 +11,13 @@ import pytest
 
 from conftest import cli, cli_json
 from images import dockerd
-from images.build import build, tools_missing
+from images.build import CONTAINERFILE, build, tools_missing
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bool(tools_missing()), reason=f"needs {tools_missing()}"),
               pytest.mark.skipif(dockerd.missing(), reason="needs dockerd (Debian's docker.io package; "
                                  "`make system-tools` installs it when root)")]
 
-CONTAINERFILE = """FROM scratch
-ADD rootfs.tar /
-ENV PATH=/usr/local/bin:/usr/bin:/bin
-WORKDIR /srv/app
-COPY app /srv/app/app
-CMD ["python3", "-m", "app.main"]
-"""
 
 
 @pytest.fixture(scope="session")

@@ -16,20 +16,13 @@ import pytest
 
 from conftest import cli, cli_json
 from images import registry
-from images.build import build, remove, storage_reference, tools_missing
+from images.build import CONTAINERFILE, build, remove, storage_reference, tools_missing
 
 needs_tools = pytest.mark.skipif(bool(tools_missing()), reason=f"needs {tools_missing()}")
 needs_registry = pytest.mark.skipif(registry.missing(), reason="needs the docker-registry package (Debian's "
                                     "distribution registry; `make system-tools` installs it when root)")
 
 TAG = "localhost/dc-transports:1"
-CONTAINERFILE = """FROM scratch
-ADD rootfs.tar /
-ENV PATH=/usr/local/bin:/usr/bin:/bin
-WORKDIR /srv/app
-COPY app /srv/app/app
-CMD ["python3", "-m", "app.main"]
-"""
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:

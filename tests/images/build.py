@@ -60,6 +60,25 @@ def pip_target(requirements: list[str], python_version: str = "3.11", platform: 
 
 STORAGE = ["--storage-driver", "vfs"]
 
+# A service image: the Debian root filesystem and an `app` package run with `python3 -m app.main`.
+CONTAINERFILE = """FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+WORKDIR /srv/app
+COPY app /srv/app/app
+CMD ["python3", "-m", "app.main"]
+"""
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Terminate a server the tests started, killing it when it does not exit within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 
 def storage_reference(tag: str) -> str:
     """The containers-storage: target of an image kept in buildah's vfs store, naming the store as skopeo

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from images.build import stop
 from images.registry import free_port
 
 EXE = "dockerd"
@@ -64,12 +65,7 @@ def running():
             time.sleep(0.2)
         yield f"unix://{socket}", f"tcp://127.0.0.1:{port}"
     finally:
-        proc.terminate()  # dockerd stops the containerd it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)  # dockerd stops the containerd it started
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 
