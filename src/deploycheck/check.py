@@ -6,12 +6,12 @@ import os
 import posixpath
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deploycheck.artifact.files import HostFiles, source_lines
-from deploycheck.artifact.image.files import ImageFiles
-from deploycheck.artifact.image.source import open_image, parse_target
-from deploycheck.environment import image_python, launcher, searchpath
+from deploycheck.artifact.image.source import parse_target
 from deploycheck.environment import interpreter as interp_mod
+from deploycheck.environment import searchpath
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.errors import UsageError
@@ -28,6 +28,9 @@ from deploycheck.rules.context import Context
 from deploycheck.target import containerfile, copymap, declared, gitsource
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
+
+if TYPE_CHECKING:
+    from deploycheck.artifact.image.files import ImageFiles
 
 
 @dataclass
@@ -163,6 +166,11 @@ def run(opts: Options) -> Result:
 
 
 def _run_image(opts: Options) -> Result:
+    # Image reading is imported only for image targets: a source tree's check starts faster without it.
+    from deploycheck.artifact.image.files import ImageFiles
+    from deploycheck.artifact.image.source import open_image
+    from deploycheck.environment import image_python, launcher
+
     start = time.perf_counter()
     if opts.python is not None:
         raise UsageError("--python does not apply to an image: the image's own interpreter is used")

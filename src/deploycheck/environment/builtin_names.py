@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 
 
 @cache
 def _table() -> dict:
+    from importlib import resources  # only images need the table
+
     text = resources.files("deploycheck.environment").joinpath("data/builtin_names.json").read_text("utf-8")
     return json.loads(text)
 
