@@ -66,6 +66,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         for r in found:
             by_file.setdefault(r.path, []).append(r)
         for path, file_refs in by_file.items():
+            summ = program.summary(modules[path]) if path in modules else None
+            spans = summ.function_spans if summ is not None else []
             # The symbol is the reference's own source text, so the caret under it covers exactly its span.
             for r, spelled in zip(file_refs, source_spans(contents[path], file_refs)):
                 use = m.new
@@ -73,4 +75,5 @@ def check(ctx: Context) -> Iterator[Finding]:
                     use = f"{m.new}.{m.attributes[r.attr]}"
                 yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
                                            f"use `{use}` instead", r.path, r.line, r.column, symbol=spelled,
-                              module=modules.get(r.path, ""), origin="project")
+                              module=modules.get(r.path, ""), origin="project",
+                              when="call" if any(a <= r.line <= b for a, b in spans) else "import")
