@@ -90,33 +90,42 @@ def _ignore_spec(root: str) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
+def _listing(directory: str, root: str, seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
+    """The entries of ``directory`` as ``(entry, path relative to root, is a directory)``, sorted by name;
+    empty for an unreadable directory or one already seen (through a link: link loops end here)."""
+    try:
+        st = os.stat(directory)
+        if (st.st_dev, st.st_ino) in seen:
+            return []
+        seen.add((st.st_dev, st.st_ino))
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return []
+    out = []
+    for e in entries:
+        try:
+            is_dir = e.is_dir()
+        except OSError:
+            continue
+        out.append((e, os.path.relpath(e.path, root), is_dir))
+    return out
+
+
+def _skipped_dir(e: os.DirEntry, rel: str, ignore: pathspec.PathSpec) -> bool:
+    """Hidden directories, build output, virtual environments and what ``.gitignore`` excludes."""
+    return (e.name.startswith(".") or e.name in _SKIP_DIRS or os.path.exists(os.path.join(e.path, "pyvenv.cfg"))
+            or ignore.match_file(rel + "/"))
+
+
 def _walk(base: str, root: str, ignore: pathspec.PathSpec):
-    """Yield ``(module name, file)`` for every importable module under ``base`` (not following links into
-    directories already seen, so link loops end)."""
+    """Yield ``(module name, file)`` for every importable module under ``base``."""
     seen: set[tuple[int, int]] = set()
 
     def visit(directory: str, prefix: str):
-        try:
-            st = os.stat(directory)
-        except OSError:
-            return
-        if (st.st_dev, st.st_ino) in seen:
-            return
-        seen.add((st.st_dev, st.st_ino))
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            return
-        for e in entries:
+        for e, rel, is_dir in _listing(directory, root, seen):
             name = e.name
-            rel = os.path.relpath(e.path, root)
-            try:
-                is_dir = e.is_dir()
-            except OSError:
-                continue
             if is_dir:
-                if (name.startswith(".") or name in _SKIP_DIRS or not name.isidentifier()
-                        or os.path.exists(os.path.join(e.path, "pyvenv.cfg")) or ignore.match_file(rel + "/")):
+                if not name.isidentifier() or _skipped_dir(e, rel, ignore):
                     continue
                 pkg = f"{prefix}{name}"
                 init = os.path.join(e.path, "__init__.py")
@@ -142,26 +151,10 @@ def python_files(root: str, exclude: list[str] | tuple[str, ...] = ()) -> list[s
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
-        directory = stack.pop()
-        try:
-            st = os.stat(directory)
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for e in entries:
-            rel = os.path.relpath(e.path, root)
-            try:
-                is_dir = e.is_dir()
-            except OSError:
-                continue
+        for e, rel, is_dir in _listing(stack.pop(), root, seen):
             if is_dir:
-                if (e.name.startswith(".") or e.name in _SKIP_DIRS or os.path.exists(os.path.join(e.path, "pyvenv.cfg"))
-                        or ignore.match_file(rel + "/") or spec.match_file(rel + "/")):
-                    continue
-                stack.append(e.path)
+                if not _skipped_dir(e, rel, ignore) and not spec.match_file(rel + "/"):
+                    stack.append(e.path)
             elif e.name.endswith(".py") and not ignore.match_file(rel) and not spec.match_file(rel):
                 out.append(e.path)
     return sorted(out)
