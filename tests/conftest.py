@@ -20,6 +20,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CACHE = Path(os.environ.get("DEPLOYCHECK_TEST_CACHE", Path.home() / ".cache" / "deploycheck-tests"))
 
 
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (path relative to ``root`` -> text or bytes) under ``root``; returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
 def check(path, python=None, entries=(), cache_dir=None):
     """Run a check in-process; returns the Result."""
     return run(Options(path=str(path), python=python or sys.executable, entries=list(entries),

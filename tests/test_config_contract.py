@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, cli, write_tree
 
 INCIDENT = FIXTURES / "contract" / "incident"
 
@@ -111,12 +111,7 @@ def test_unconfigured_environment_from_the_command_line(tmp_path):
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
-    proj = tmp_path / "svc"
-    for rel, text in files.items():
-        p = proj / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return proj
+    return write_tree(tmp_path / "svc", files)
 
 
 SETTINGS = '''\

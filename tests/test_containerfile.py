@@ -8,15 +8,13 @@ import tarfile
 
 import pytest
 
+from conftest import write_tree
 from deploycheck.errors import UsageError
 from deploycheck.target import containerfile, copymap
 
 
 def _context(tmp_path, files: dict[str, str], build: str, name: str = "Containerfile"):
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+    write_tree(tmp_path, files)
     (tmp_path / name).write_text(build)
     return containerfile.parse(str(tmp_path / name), str(tmp_path))
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import cli, cli_json
+from conftest import cli, cli_json, write_tree
 from images.build import build, pip_target, tools_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(tools_missing()), reason=f"needs {tools_missing()}")]
@@ -23,12 +23,7 @@ WORKDIR /srv/app
 
 
 def _context(tmp_path, files: dict[str, str]):
-    ctx = tmp_path / "context"
-    for rel, text in files.items():
-        p = ctx / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return ctx
+    return write_tree(tmp_path / "context", files)
 
 
 def _findings(target, *extra):

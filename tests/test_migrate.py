@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CACHE, FIXTURES, cli
+from conftest import CACHE, FIXTURES, cli, write_tree
 
 INCIDENT = FIXTURES / "migrate" / "incident"
 PY = sys.executable
@@ -463,10 +463,7 @@ SMALL = {
 
 
 def _project(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
+    return write_tree(root, files)
 
 
 def test_apply_keeps_parentheses_and_comments(tmp_path):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, check, snapshot_lines
+from conftest import FIXTURES, check, snapshot_lines, write_tree
 
 RULE_DIRS = sorted(p for p in (FIXTURES / "rules").iterdir() if p.is_dir())
 
@@ -135,11 +135,7 @@ def test_submodules_imported_other_ways_are_attributes(tmp_path, case, files):
     # each runs: the submodule is set on its package before the read
     import subprocess
 
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "__init__.py").write_text("")
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
+    write_tree(tmp_path, {"app/__init__.py": "", **files})
     proc = subprocess.run([sys.executable, "-c", "import app.api.main"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert [(f.code, f.message) for f in check(tmp_path, entries=["app.api.main"]).findings] == [], case
