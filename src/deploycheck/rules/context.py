@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.findings.finding import ERROR, WARNING, Finding
-from deploycheck.index.program import Node, Program
+from deploycheck.index.program import FOUND, MISSING, Node, Program
 from deploycheck.index.ruff import Diagnostic
 from deploycheck.index.summary import FUNCTION, TYPING, ImportSite, Summary
 from deploycheck.target.copymap import ImageSource
@@ -124,3 +124,30 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
             sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None)
             if sev is not None:
                 yield name, node, summ, site, sev
+
+
+def failed_imports(ctx: Context) -> Iterator[tuple[str, Node, ImportSite, str, str, int, int]]:
+    """Import statements of the closure that would crash because a module is missing: ``(importer, node,
+    site, severity, missing module, line, column)``; ``from pkg import sub`` gives one per missing submodule."""
+    program = ctx.program
+    for name, node, _summ, site, sev in import_sites(ctx):
+        base = program.absolute(name, node.module.is_package, site.module, site.level)
+        if base is None:
+            continue
+        status, missing = program.module_status(base)
+        if status == MISSING:
+            yield name, node, site, sev, missing, site.line, site.col
+        elif status == FOUND:
+            for imported, (line, col) in zip(site.names, site.positions):
+                if imported != "*" and program.has_name(base, imported) == MISSING:
+                    yield name, node, site, sev, f"{base}.{imported}", line, col
+
+
+def explained_elsewhere(ctx: Context, node: Node, module: str) -> bool:
+    """A missing module that a more precise rule reports instead of DC101/DC102: in the source but not in the
+    image (DC502), or an extension module built for another interpreter (DC504)."""
+    from deploycheck.rules.dc502_missing_from_image import source_file
+    from deploycheck.rules.dc504_foreign_build import foreign_extension
+
+    return (node.origin == "project" and source_file(ctx, module) is not None) or \
+        foreign_extension(ctx, module) is not None

@@ -20,9 +20,7 @@ from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
 from deploycheck.index.program import MISSING
-from deploycheck.rules.context import Context, import_sites
-from deploycheck.rules.dc502_missing_from_image import source_file
-from deploycheck.rules.dc504_foreign_build import foreign_extension
+from deploycheck.rules.context import Context, explained_elsewhere, import_sites
 
 CODE = "DC101"
 NAME = "module-not-found"
@@ -37,10 +35,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         status, missing = program.module_status(base)
         if status != MISSING:
             continue
-        if node.origin == "project" and source_file(ctx, missing):
-            continue  # in the source but not in the image: DC502 says why
-        if foreign_extension(ctx, missing):
-            continue  # an extension module built for another interpreter: DC504 says which
+        if explained_elsewhere(ctx, node, missing):
+            continue  # DC502 or DC504 says why
         parent, _, _ = missing.rpartition(".")
         pmod = program.find(parent) if parent else None
         why = f"No module named '{missing}'"

@@ -20,9 +20,7 @@ from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
 from deploycheck.index.program import FOUND, MISSING
-from deploycheck.rules.context import Context, import_sites
-from deploycheck.rules.dc502_missing_from_image import source_file
-from deploycheck.rules.dc504_foreign_build import foreign_extension
+from deploycheck.rules.context import Context, explained_elsewhere, import_sites
 
 CODE = "DC102"
 NAME = "name-not-found"
@@ -56,10 +54,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         for imported, (line, col) in zip(site.names, site.positions):
             if program.has_name(base, imported) != MISSING:
                 continue
-            if node.origin == "project" and source_file(ctx, f"{base}.{imported}"):
-                continue  # a submodule in the source but not in the image: DC502 says why
-            if foreign_extension(ctx, f"{base}.{imported}"):
-                continue  # a submodule built for another interpreter: DC504 says which
+            if explained_elsewhere(ctx, node, f"{base}.{imported}"):
+                continue  # a submodule DC502 or DC504 reports
             f = ctx.finding(CODE, sev, f"cannot import name '{imported}' from '{base}' ({ctx.provider(base)})",
                             name, node, line, col, symbol=imported, context=site.context)
             yield f

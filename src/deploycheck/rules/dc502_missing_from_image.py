@@ -22,8 +22,7 @@ import posixpath
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
-from deploycheck.index.program import MISSING
-from deploycheck.rules.context import Context, import_sites
+from deploycheck.rules.context import Context, failed_imports
 
 CODE = "DC502"
 NAME = "missing-from-image"
@@ -47,26 +46,11 @@ def source_file(ctx: Context, module: str) -> tuple[str, list] | None:
 def check(ctx: Context) -> Iterator[Finding]:
     if not ctx.stale:
         return
-    program = ctx.program
-    for name, node, _summ, site, sev in import_sites(ctx):
-        if node.origin != "project":
+    for name, node, site, sev, module, line, col in failed_imports(ctx):
+        found = source_file(ctx, module) if node.origin == "project" else None
+        if found is None:
             continue
-        base = program.absolute(name, node.module.is_package, site.module, site.level)
-        if base is None:
-            continue
-        status, missing = program.module_status(base)
-        candidates: list[tuple[str, int, int]] = []
-        if status == MISSING:
-            candidates.append((missing, site.line, site.col))
-        elif status == "found":  # `from pkg import sub` where the submodule did not make it into the image
-            for imported, (line, col) in zip(site.names, site.positions):
-                if imported != "*" and program.has_name(base, imported) == MISSING:
-                    candidates.append((f"{base}.{imported}", line, col))
-        for module, line, col in candidates:
-            found = source_file(ctx, module)
-            if found is None:
-                continue
-            rel, copies = found
-            yield ctx.finding(CODE, sev, f"No module named '{module}' in the image, but the source has {rel}: "
-                              f"{ctx.stale.mapping.why_missing(rel, copies)}", name, node, line, col,
-                              symbol=module, context=site.context)
+        rel, copies = found
+        yield ctx.finding(CODE, sev, f"No module named '{module}' in the image, but the source has {rel}: "
+                          f"{ctx.stale.mapping.why_missing(rel, copies)}", name, node, line, col,
+                          symbol=module, context=site.context)

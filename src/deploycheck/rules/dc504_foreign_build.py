@@ -29,8 +29,7 @@ from collections.abc import Iterator
 from packaging import tags
 
 from deploycheck.findings.finding import ERROR, WARNING, Finding
-from deploycheck.index.program import MISSING
-from deploycheck.rules.context import Context, import_sites
+from deploycheck.rules.context import Context, failed_imports
 
 CODE = "DC504"
 NAME = "foreign-build"
@@ -89,28 +88,11 @@ def foreign_extension(ctx: Context, module: str) -> str | None:
     return None
 
 
-def _failed_imports(ctx: Context) -> Iterator[tuple]:
-    """Import sites whose module is missing, with the module name and position (``from pkg import sub``
-    names each submodule)."""
-    program = ctx.program
-    for name, node, _summ, site, sev in import_sites(ctx):
-        base = program.absolute(name, node.module.is_package, site.module, site.level)
-        if base is None:
-            continue
-        status, missing = program.module_status(base)
-        if status == MISSING:
-            yield name, node, site, sev, missing, site.line, site.col
-        elif status == "found":
-            for imported, (line, col) in zip(site.names, site.positions):
-                if imported != "*" and program.has_name(base, imported) == MISSING:
-                    yield name, node, site, sev, f"{base}.{imported}", line, col
-
-
 def check(ctx: Context) -> Iterator[Finding]:
     yield from _wheels(ctx)
     py = f"{ctx.interp.version[0]}.{ctx.interp.version[1]}"
     loads = ", ".join(f"*{s}" for s in ctx.interp.extension_suffixes)
-    for name, node, site, sev, module, line, col in _failed_imports(ctx):
+    for name, node, site, sev, module, line, col in failed_imports(ctx):
         found = foreign_extension(ctx, module)
         if found is None:
             continue
