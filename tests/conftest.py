@@ -107,3 +107,11 @@ def prebuild(specs: list[tuple[list[str], bool]], workers: int = 4) -> None:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda spec: venv(*spec), specs))
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """The directories of an abuse test and a runner of the real command in them (``tests/abuse.py``)."""
+    from abuse import Sandbox
+
+    return Sandbox(tmp_path)

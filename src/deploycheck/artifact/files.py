@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import stat
+
+from deploycheck.inputs import read_regular
 
 # Larger source files are treated as unknown rather than parsed: no real module is this big, and a huge file
 # must not stall the run or exhaust memory.
@@ -62,13 +63,7 @@ class HostFiles:
         Raises ``OSError`` when unreadable, and ``ValueError`` when it is not a regular file or is larger
         than ``limit`` bytes.
         """
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"file is {st.st_size} bytes, over the {limit}-byte limit")
-        with open(path, "rb") as f:
-            return f.read(limit + 1)
+        return read_regular(path, limit)
 
 
 def source_lines(path: str, files=None) -> list[str]:

@@ -1,0 +1,62 @@
+"""Opening untrusted input files: regular files only, never more than a bound read.
+
+Every file deploycheck reads comes from a repository or an image it does not trust. A name may be a FIFO
+(``open`` would block until a writer comes), a character device (``/dev/zero`` never ends), or a link swapped
+for one of those between a check and the open. So a file is opened with ``O_NONBLOCK`` (a FIFO opens at once)
+and ``O_NOCTTY``, and its type and size are taken with ``fstat`` on the descriptor that was opened, not on
+the name beforehand; reading stops at the bound even when the file grows meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+class NotRegularFile(ValueError):
+    """The path names a directory, FIFO, socket or device rather than a regular file."""
+
+
+class TooLarge(ValueError):
+    """The file holds more than the caller's bound. ``size`` is what ``fstat`` reported (bytes), ``limit``
+    the bound."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"file is {size} bytes, over the {limit}-byte limit")
+        self.size, self.limit = size, limit
+
+
+def open_regular(path: str, limit: int | None = None):
+    """A binary file object for the regular file ``path``, opened without blocking.
+
+    ``limit`` (bytes), when given, is checked against the size of the opened file. Raises ``OSError`` when
+    it cannot be opened, ``NotRegularFile`` for anything but a regular file, ``TooLarge`` past ``limit``.
+    """
+    fd = os.open(path, _FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile("not a regular file")
+        if limit is not None and st.st_size > limit:
+            raise TooLarge(st.st_size, limit)
+        # Regular files never block; clearing the flag keeps later reads ordinary.
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Raises ``OSError`` when it cannot be opened or read, ``NotRegularFile`` for anything but a regular file,
+    and ``TooLarge`` when it holds more than ``limit`` bytes (also when it grew past the bound while read).
+    """
+    with open_regular(path, limit) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(len(data), limit)
+    return data
