@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from urllib.parse import quote, urlsplit
 
+from deploycheck import private
 from deploycheck.artifact.image.errors import ImageError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -122,7 +121,7 @@ def fetch(name: str) -> tuple[str, str, str, str]:
     ref = normalize(name)
     address = host()
     client = _client(address, name)
-    tmp = tempfile.mkdtemp(prefix="deploycheck-daemon-")
+    tmp = private.make("deploycheck-daemon-")
     try:
         with client:
             try:
@@ -155,6 +154,6 @@ def fetch(name: str) -> tuple[str, str, str, str]:
             except OSError as exc:
                 raise ImageError(f"docker-daemon:{name}: cannot store the exported image ({exc})") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        private.remove(tmp)
         raise
     return tmp, "docker-archive", path, ref

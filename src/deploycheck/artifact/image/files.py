@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 
+from deploycheck import private
 from deploycheck.artifact.files import MAX_SOURCE_BYTES
 from deploycheck.artifact.image.errors import ImageError
 from deploycheck.artifact.image.layers import DEFAULT_MAX_LAYER_BYTES, FileTree
@@ -37,7 +36,7 @@ class ImageFiles:
                  max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
                  on_bytes: Callable[[int], None] | None = None) -> None:
         self.image = image
-        self.workdir = tempfile.mkdtemp(prefix="deploycheck-image-")
+        self.workdir = private.make("deploycheck-image-")
         try:
             self.tree = FileTree(self.workdir, max_layer_bytes)
             for i, layer in enumerate(image.layers):
@@ -48,7 +47,7 @@ class ImageFiles:
             raise
 
     def close(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        private.remove(self.workdir)
         self.image.close()
 
     def listdir(self, path: str) -> dict[str, bool] | None:

@@ -14,8 +14,8 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 
+from deploycheck import private
 from deploycheck.artifact.image.errors import ImageError
 
 LAYOUT_TAG = "img"
@@ -71,7 +71,7 @@ def fetch(transport: str, ref: str, platform: str, tls_verify: bool | None) -> t
         raise ImageError(f"{shown}: reading the {transport} transport needs skopeo, which is not on PATH (install "
                          "it, or copy the image yourself: `skopeo copy ... oci-archive:FILE` and check "
                          "oci-archive:FILE)")
-    tmp = tempfile.mkdtemp(prefix="deploycheck-skopeo-")
+    tmp = private.make("deploycheck-skopeo-")
     try:
         layout = os.path.join(tmp, "layout")
         try:
@@ -82,6 +82,6 @@ def fetch(transport: str, ref: str, platform: str, tls_verify: bool | None) -> t
         if proc.returncode != 0:
             raise ImageError(f"{shown}: skopeo copy failed: {last_error(proc.stderr)}")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        private.remove(tmp)
         raise
     return tmp, "oci", layout, ref

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tarfile
 from dataclasses import dataclass, field
 
+from deploycheck import private
 from deploycheck.artifact.image.errors import ImageError
 
 _DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{32,128}$")
@@ -105,13 +105,13 @@ def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | No
     try:
         image = _open_local(local, local_ref, platform)
     except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        private.remove(tmp)
         if isinstance(exc, ImageError):  # name the target given, not the private copy just removed
             shown = f"docker://{ref}" if transport == "docker" else f"{transport}:{ref}"
             raise ImageError(f"{shown}: the copy read back is not a readable image: {exc}") from None
         raise
     image.transport, image.reference = transport, ref
-    image.closers.insert(0, lambda: shutil.rmtree(tmp, ignore_errors=True))
+    image.closers.insert(0, lambda: private.remove(tmp))
     return image
 
 
