@@ -12,6 +12,7 @@ from conftest import cli
 
 from deploycheck.cli import _redacted
 from deploycheck.contract import redact
+from deploycheck.contract.scrub import Scrubber
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -38,7 +39,7 @@ def test_url_redaction(value, expected):
 def test_scrubber_registers_the_secret_parts_of_a_url():
     """A value from the environment is registered by its URL secrets, so a server message quoting one of them
     (as a bare word, percent-decoded) is scrubbed; an unrelated short user name is not erased everywhere."""
-    scrub = redact.Scrubber()
+    scrub = Scrubber()
     scrub.value("CACHE_URL", "redis://cache:6379/0?password=Env%2FRedisQ12")
     scrub.value("REPO_URL", "https://git@example.com/r")  # a short user name: masked in the URL only
     assert scrub("AUTH failed: Env/RedisQ12 rejected by git") == "AUTH failed: *** rejected by git"
