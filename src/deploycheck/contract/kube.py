@@ -285,7 +285,8 @@ def _string(path: str, mapping: dict, key: object, what: str) -> str:
     if raw is None or isinstance(raw, str):
         return raw or ""
     kind = ("a boolean" if isinstance(raw, bool) else "a number" if isinstance(raw, (int, float)) else
-            "a list" if isinstance(raw, list) else "a mapping" if isinstance(raw, dict) else "not text")
+            "a list" if isinstance(raw, list) else "a mapping" if isinstance(raw, dict) else
+            "binary data (!!binary)" if isinstance(raw, bytes) else "a date (!!timestamp)")
     raise UsageError(f"{path}:{_line_of(mapping, key)}: {what}: the value is {kind}, not a string, and the "
                      "Kubernetes API rejects the manifest: quote it")
 

@@ -7,7 +7,10 @@ naming the file and line, never a value:
   silently), and so is a Helm template that was not rendered;
 - a scalar whose tag does not fit its text (``!!int secret``, ``!!float x``, ``!!bool maybe``, a
   ``!!timestamp`` of an impossible date) is an error naming the field, as Kubernetes' and Compose's YAML
-  readers refuse it; an impossible date written without a tag stays text, as those readers keep it;
+  readers refuse it;
+- a date written without a tag (``value: 2024-02-30``, ``value: 2024-01-02``) is text: go-yaml, which
+  Kubernetes and Compose use, keeps a timestamp-looking scalar as a string when it decodes into an untyped
+  value (for compatibility), while PyYAML would make a ``date`` of it or fail;
 - tags other than YAML's own (``!!python/object``, ``!Ref``) are refused by the safe loader;
 - the files of an environment are bounded in nodes and nesting depth (``contract.limits``), counted on
   the parser's events before anything is composed: PyYAML composes and constructs recursively and holds each
@@ -15,8 +18,6 @@ naming the file and line, never a value:
 """
 
 from __future__ import annotations
-
-import re
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -28,7 +29,6 @@ from deploycheck.errors import UsageError
 _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAGS = "tag:yaml.org,2002:"
 _MERGE = _TAGS + "merge"
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d?-\d\d?")
 _KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null",
           "binary": "base64 data", "timestamp": "a date", "str": "text"}
 
@@ -130,13 +130,15 @@ def _checked(tag: str, construct):
         except yaml.YAMLError:
             raise
         except Exception:  # noqa: BLE001  ValueError, KeyError, AttributeError... from the constructor
-            if tag == "timestamp" and _TIMESTAMP.match(str(node.value)):
-                return str(node.value)  # as go-yaml, which Kubernetes and Compose use: not a date, so text
             raise _BadScalar(tag, node.start_mark.line + 1) from None
 
     return build
 
 
+# No implicit timestamps: a date-like plain scalar resolves to a string, as in go-yaml (module docstring).
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TAGS + "timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 for _tag in ("null", "bool", "int", "float", "binary", "timestamp", "str"):
     _original = yaml.constructor.SafeConstructor.yaml_constructors[_TAGS + _tag]
@@ -156,16 +158,16 @@ def _count(loader: _Loader, path: str, budget: Budget) -> None:
                                  f"may nest {MAX_YAML_DEPTH} levels (deploycheck's limit on untrusted input)")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
-        if isinstance(event, (yaml.NodeEvent, yaml.CollectionStartEvent)):
+        if isinstance(event, yaml.NodeEvent):  # scalars, aliases, collection starts
             budget.charge_nodes(f"{path}:{event.start_mark.line + 1}")
 
 
 def load_all(path: str, budget: Budget | None = None, within: str | None = None, why: str = "",
              what: str = "--manifest") -> list[object]:
     """Every document of a YAML file, charged to ``budget`` (``contract.limits``); with ``within``, the file
-    must lie inside that directory (``textfile.read_text``; ``what`` names the file there). Raises ``UsageError`` with the file and line
-    for malformed YAML, duplicate keys, scalars their tag refuses, unrendered Helm templates, files that are
-    not text, and past the bounds."""
+    must lie inside that directory (``textfile.read_text``; ``what`` names the file there). Raises
+    ``UsageError`` with the file and line for malformed YAML, duplicate keys, scalars their tag refuses,
+    unrendered Helm templates, files that are not text, and past the bounds."""
     budget = budget or Budget()
     text = read_text(path, what, "manifest", budget, within, why)
     try:
