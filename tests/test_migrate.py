@@ -356,7 +356,7 @@ def _strace_usable() -> bool:
 
 
 @pytest.mark.skipif(not _strace_usable(), reason="strace (Debian package strace) not installed or cannot trace here")
-@pytest.mark.parametrize("renamed, completed", [  # `completed`: the renames left, finished by the next --write
+@pytest.mark.parametrize("renamed, completed", [  # `completed`: renames left, finished by the next --write
     (["app/db/__init__.py", "app/db/session.py"], "2 files"),
     (["app/db/__init__.py", "app/db/session.py", "app/services/reports.py"], "1 file"),
 ])
@@ -387,9 +387,10 @@ def test_a_crash_mid_write_leaves_the_new_tree_once_recovered(tmp_path, monkeypa
     for command in (["status"], ["apply", "unified-config"]):
         code, out, err = cli("migrate", *command, proj, "--python", PY)
         assert (code, out) == (2, "")
+        files = f"{left} file{'s' * (left != 1)}"
         assert err == (f"deploycheck: error: an interrupted `migrate apply --write` of `unified-config` left "
-                       f"{left} file{'s' * (left != 1)} of 4 to replace; `deploycheck migrate apply unified-config "
-                       f"{proj} --write` completes it (nothing was done now)\n")
+                       f"{files} of 4 to replace; `deploycheck migrate apply unified-config {proj} --write` "
+                       "completes it (nothing was done now)\n")
         assert _tree(proj) == mixed and jpath.exists()
     code, out, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write")
     assert code == 0, err

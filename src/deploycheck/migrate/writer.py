@@ -106,7 +106,7 @@ class _Changed(Exception):
 
 def _refusal(f: _File, st: os.stat_result, dir_st: os.stat_result) -> str | None:
     """Why renaming over the file would fail or go against the user's intent; ``None`` when it would not."""
-    if not st.st_mode & 0o222 or not os.access(f.name, os.W_OK, dir_fd=f.dir_fd, follow_symlinks=False):
+    if not st.st_mode & 0o222:
         return "is read-only"
     if os.statvfs(f.dir_fd).f_flag & os.ST_RDONLY:
         return "is on a read-only file system"
@@ -120,6 +120,8 @@ def _refusal(f: _File, st: os.stat_result, dir_st: os.stat_result) -> str | None
         os.close(fd)
     if tree.attributes(f.dir_fd) & (tree.FS_IMMUTABLE_FL | tree.FS_APPEND_FL):
         return "is in a directory that is immutable or append-only (chattr +i or +a; see lsattr)"
+    if not os.access(f.name, os.W_OK, dir_fd=f.dir_fd, follow_symlinks=False):
+        return "is read-only"
     if not os.access(".", os.W_OK | os.X_OK, dir_fd=f.dir_fd):
         return "is in a directory this user cannot write"
     euid = os.geteuid()
@@ -155,12 +157,22 @@ def _prepare(root: str, root_fd: int, dirs: dict[str, int], path: str, old: byte
     return f
 
 
+def _made(made: list[tuple[int, str]], dir_fd: int, name: str, make):
+    """Record ``name`` as ours before ``make()`` creates it, so an interruption between the two never leaves
+    it untracked; a name that already existed (``EEXIST``: not ours) is forgotten again."""
+    made.append((dir_fd, name))
+    try:
+        return make()
+    except FileExistsError:
+        made.pop()
+        raise
+
+
 def _create(f: _File, name: str, data: bytes, made: list[tuple[int, str]]) -> None:
     """Write ``data`` to the new file ``name`` beside ``f`` (never an existing one, never through a link),
     flushed, with ``f``'s owner (when run as root) and mode."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(name, flags, 0o600, dir_fd=f.dir_fd)
-    made.append((f.dir_fd, name))
+    fd = _made(made, f.dir_fd, name, lambda: os.open(name, flags, 0o600, dir_fd=f.dir_fd))
     try:
         view = memoryview(data)
         while view:
@@ -178,8 +190,8 @@ def _keep_old(f: _File, made: list[tuple[int, str]]) -> None:
     """Keep the old content under ``f.old_name`` until the end: a hard link (the very inode, so an edit
     written into it meanwhile is seen), else a copy of the bytes read."""
     try:
-        os.link(f.name, f.old_name, src_dir_fd=f.dir_fd, dst_dir_fd=f.dir_fd, follow_symlinks=False)
-        made.append((f.dir_fd, f.old_name))
+        _made(made, f.dir_fd, f.old_name, lambda: os.link(f.name, f.old_name, src_dir_fd=f.dir_fd,
+                                                          dst_dir_fd=f.dir_fd, follow_symlinks=False))
     except OSError as exc:
         if exc.errno not in _NO_LINK:
             raise
