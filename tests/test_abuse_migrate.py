@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from abuse import EXE, OUTSIDE_SECRET, _children, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 PY = sys.executable
 STRACE = shutil.which("strace")
@@ -207,6 +209,43 @@ def test_a_temporary_file_that_is_a_fifo_or_a_link_is_refused(sandbox, monkeypat
             assert f"the new content of `a.py` is not a regular file of ours ({why})" in out.stderr
         temp.unlink()
     assert jpath.exists()
+
+
+_PARTS = st.one_of(st.sampled_from(["..", ".", "", "a", "b.py", "/", "\0", "~"]), st.text(max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PARTS, max_size=6).map("/".join))
+def test_every_path_a_journal_may_name_stays_inside_the_project(rel):
+    # Lexically: a path accepted by the journal's check, joined to the root, never leaves it (links are the
+    # other half: every directory is opened with O_NOFOLLOW, see the symbolic link test above).
+    from deploycheck.migrate import tree
+
+    if tree.bad_relative(rel) is None:
+        root = "/project/root"
+        joined = os.path.normpath(os.path.join(root, rel))
+        assert joined.startswith(root + "/") and "\0" not in rel
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=5), max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries({"format": st.just("deploycheck-migrate-journal"), "version": st.just(1)},
+                             optional={"root": _JSON, "device": _JSON, "inode": _JSON, "migration": _JSON,
+                                       "token": _JSON, "state": _JSON, "files": _JSON | st.lists(
+                                           st.lists(_JSON, min_size=5, max_size=5))}))
+def test_any_journal_document_is_read_or_refused_with_a_reason(doc):
+    from deploycheck.migrate import journal
+
+    try:
+        j = journal.decode(json.dumps(doc).encode(), "J")
+    except journal.Unusable as exc:
+        assert exc.reason and "\n" not in exc.reason
+        return
+    assert all(isinstance(e.rel, str) and ".." not in e.rel.split("/") for e in j.files)
 
 
 # -- files that are not what they seem ----------------------------------------------------------------------
@@ -477,6 +516,20 @@ def test_a_signal_before_the_commit_changes_nothing_and_leaves_no_litter(sandbox
     assert out.stderr == (removed if proc.returncode == -sig else "") + \
         "migrate apply x: rewrote 6 references in 3 files\n"
     assert not _journal_path(sandbox).exists() and not _litter(proj)
+
+
+def test_a_user_cache_that_cannot_hold_the_journal(sandbox, monkeypatch):
+    # The read-only commands need no journal; apply --write refuses before writing anything.
+    _setup(sandbox, monkeypatch)
+    (sandbox.home / "cache-file").write_text("not a directory\n")
+    env = {"XDG_CACHE_HOME": str(sandbox.home / "cache-file")}
+    out = sandbox.run(*STATUS, "--no-cache", env=env).assert_safe(code=0, one_line=False)
+    assert "6 references left of 6 at the baseline" in out.stdout
+    out = sandbox.run(*WRITE, "--no-cache", env=env).assert_safe(code=2)
+    jpath = sandbox.home / "cache-file" / "deploycheck" / "migrate"
+    assert out.stderr.startswith(f"deploycheck: error: cannot write the journal of `migrate apply` ({jpath}/")
+    assert out.stderr.endswith(".journal): Not a directory (XDG_CACHE_HOME chooses where it goes); nothing "
+                               "was written\n")
 
 
 def test_the_lock_wait_setting_is_checked(sandbox, monkeypatch):

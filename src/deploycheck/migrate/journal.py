@@ -151,7 +151,7 @@ def load(real_root: str) -> Journal | None:
     path = location(real_root)
     try:
         data = read_regular(path, JOURNAL_LIMIT)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no cache directory there: no apply wrote a journal
         return None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

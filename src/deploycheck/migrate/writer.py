@@ -239,7 +239,11 @@ def write_all(root: str, migration: str, files: dict[str, tuple[bytes, bytes]]) 
     new bytes)) all-or-nothing, as the module docstring says. Raises ``UsageError`` with the tree entirely
     old (or, if even putting back failed, naming what ``apply --write`` will finish)."""
     dirs: dict[str, int] = {}
-    root_fd = tree.open_root(root)
+    try:
+        root_fd = tree.open_root(root)
+    except OSError as exc:
+        raise UsageError(f"{root}: cannot open the project directory ({_reason(exc)}); nothing was written") \
+            from None
     try:
         st_root = os.fstat(root_fd)
         todo = [_prepare(root, root_fd, dirs, p, old, new) for p, (old, new) in sorted(files.items())]
