@@ -388,6 +388,33 @@ def test_a_rename_refused_by_the_file_system_puts_every_file_back(sandbox, monke
     assert not _journal_path(sandbox).exists()
 
 
+@strace_usable
+def test_a_put_back_refused_too_is_finished_by_the_next_write(sandbox, monkeypatch):
+    proj = _setup(sandbox, monkeypatch)
+    # renameat #4 (b.py) and #6 (putting a.py back, after #5 saved the journal as rolling-back) both fail
+    when = f"{FIRST_FILE_RENAME + 1}..{FIRST_FILE_RENAME + 3}+2"
+    out = sandbox.run("-f", "-o", os.devnull, "-e", "trace=renameat",
+                      "-e", f"inject=renameat:error=EROFS:when={when}", EXE, *WRITE, exe=STRACE)
+    out.assert_safe(code=2, project_unchanged=False)
+    jpath = _journal_path(sandbox)
+    assert out.stderr == ("deploycheck: error: b.py: the file system refused to replace it (Read-only file "
+                          "system); putting the files back failed for a.py (Read-only file system): the "
+                          f"journal ({jpath}) keeps what is needed, and `deploycheck migrate apply x "
+                          "--write` finishes putting the tree back once the cause is fixed\n")
+    assert [(proj / n).read_text() for n in ("a.py", "b.py", "c.py")] == [NEW, OLD, OLD]
+    assert json.loads(jpath.read_text())["state"] == "rolling-back"
+    out = sandbox.run(*STATUS).assert_safe(code=2)
+    assert out.stderr == ("deploycheck: error: an interrupted `migrate apply --write` of `x` left 1 file to "
+                          "put back as before; `deploycheck migrate apply x . --write` finishes that "
+                          "(nothing was done now)\n")
+    out = sandbox.run(*WRITE).assert_safe(code=0, one_line=False, project_unchanged=False)
+    assert out.stderr == ("deploycheck: put back 1 file of an interrupted `migrate apply` of `x` that was "
+                          "undoing itself: the tree is as it was before it\n"
+                          "migrate apply x: rewrote 6 references in 3 files\n")
+    assert [(proj / n).read_text() for n in ("a.py", "b.py", "c.py")] == [NEW] * 3
+    assert not jpath.exists() and not _litter(proj)
+
+
 def _unshare_usable() -> bool:
     if shutil.which("unshare") is None:
         return False

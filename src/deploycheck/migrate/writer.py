@@ -468,7 +468,7 @@ def refuse_pending(root: str, shown: str) -> None:
                              f"{_count(n, 'file')} of {len(j.files)} to replace; {command} completes it "
                              "(nothing was done now)")
         raise UsageError(f"an interrupted `migrate apply --write` of `{j.migration}` left "
-                         f"{_count(n, 'file')} to put back as they were; {command} finishes that "
+                         f"{_count(n, 'file')} to put back as before; {command} finishes that "
                          "(nothing was done now)")
     finally:
         found.close()
