@@ -21,7 +21,6 @@ from services import start_cluster, start_redis
 
 from deploycheck.contract.limits import MAX_VARIABLES
 
-
 PY = sys.executable
 CONFIG = ("config", ".", "--env", "staging", "--python", PY, "--no-cache")
 APP = {"app.py": "import os\n\nDATABASE_URL = os.environ['DATABASE_URL']\n"}
@@ -70,9 +69,9 @@ ROLES = 8  # passwords tried in one run: one PostgreSQL role and one Redis user 
 
 @pytest.fixture(scope="module")
 def servers():
-    """One PostgreSQL cluster (scram-sha-256, roles ``app0``...) and one Redis for the module. ``set_passwords``
-    gives role ``app{i}`` and Redis user ``u{i}`` the i-th password (user 0 is Redis' default user, through
-    ``requirepass``), through connections that stay authenticated."""
+    """One PostgreSQL cluster (scram-sha-256, roles ``app0``...) and one Redis for the module.
+    ``set_passwords`` gives role ``app{i}`` and Redis user ``u{i}`` the i-th password (user 0 is Redis'
+    default user, through ``requirepass``), through connections that stay authenticated."""
     import redis
 
     cluster = start_cluster(["host all all 127.0.0.1/32 scram-sha-256"])
@@ -138,10 +137,11 @@ def _files(pws: list[str], pg: int, rd: int) -> dict[str, str]:
             env[f"DB_PASSWORD_{i}"] = pw
             manifest.append(
                 f"apiVersion: v1\nkind: Secret\nmetadata: {{name: db{i}}}\nstringData:\n"
-                f"  url: {_yaml(cache.format(pw))}\ndata:\n  token: {base64.b64encode(pw.encode()).decode()}\n"
-                "---\n")
-            containers += [(f"SECRET_REDIS_URL_{i}", f"valueFrom: {{secretKeyRef: {{name: db{i}, key: url}}}}"),
-                           (f"K8S_TOKEN_{i}", f"valueFrom: {{secretKeyRef: {{name: db{i}, key: token}}}}")]
+                f"  url: {_yaml(cache.format(pw))}\n"
+                f"data:\n  token: {base64.b64encode(pw.encode()).decode()}\n---\n")
+            ref = "valueFrom: {{secretKeyRef: {{name: db{}, key: {}}}}}"
+            containers += [(f"SECRET_REDIS_URL_{i}", ref.format(i, "url")),
+                           (f"K8S_TOKEN_{i}", ref.format(i, "token"))]
         if mode == "manifest":
             containers += [(f"K8S_DB_URL_{i}", f"value: {_yaml(db.format(pw))}"),
                            (f"K8S_REDIS_URL_{i}", f"value: {_yaml(cache.format(pw))}")]
@@ -155,10 +155,10 @@ def _files(pws: list[str], pg: int, rd: int) -> dict[str, str]:
 
 
 # Those parsers read differently sit where they are met in one form only (odd indices); each example below
-# moves every password to other places.
-# No two share a piece: one's masking must not hide another's.
-FIXED = ["Nonascii-é-ü-İ-🔑-ß", "Slash-a1/Hash-b2#Tail-c3", "Colon-d4:Pct%25+Plus-e5", "Qmark-f6?At-g7@End-h8",
-         "Quote'i9\"Back\\j0-slash", "tab\there-k1", "User-m2@host:Port/db-n3", "space in pw o4 "]
+# moves every password to other places. No two share a piece: one's masking must not hide another's.
+FIXED = ["Nonascii-é-ü-İ-🔑-ß", "Slash-a1/Hash-b2#Tail-c3", "Colon-d4:Pct%25+Plus-e5",
+         "Qmark-f6?At-g7@End-h8", "Quote'i9\"Back\\j0-slash", "tab\there-k1", "User-m2@host:Port/db-n3",
+         "space in pw o4 "]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -179,7 +179,8 @@ def test_no_password_in_any_output(sandbox, servers, pws):
     data = sandbox.run(*args, "--format", "json").assert_safe(code=1, one_line=False, secrets=tuple(pws))
     doc = json.loads(data.stdout)
     for pw in pws:
-        assert_hidden(pw, text.stdout, text.stderr, data.stdout, data.stderr, json.dumps(doc, ensure_ascii=False))
+        assert_hidden(pw, text.stdout, text.stderr, data.stdout, data.stderr,
+                      json.dumps(doc, ensure_ascii=False))
     # the percent-encoded password is the right one and the wrong one is refused, whatever they hold
     status = {s["name"]: s["status"] for s in doc["settings"]}
     for i in range(0, ROLES, 2):
@@ -232,8 +233,9 @@ def test_yaml_tags_that_fail(sandbox, tail, message):
 
 def test_a_date_without_a_tag_is_text(sandbox):
     """go-yaml (Kubernetes, Compose) keeps a date-like plain scalar as a string: impossible or not."""
-    sandbox.write({**APP, "deploy.yaml": _POD + "        - name: DATABASE_URL\n          value: 2024-02-30\n"})
-    out = sandbox.run(*CONFIG, "--manifest", "deploy.yaml", "--format", "json").assert_safe(code=1, one_line=False)
+    sandbox.write({**APP, "deploy.yaml": _POD + "        - name: DATABASE_URL\n          value: 2024-02-30"})
+    out = sandbox.run(*CONFIG, "--manifest", "deploy.yaml", "--format", "json")
+    out.assert_safe(code=1, one_line=False)
     assert [f["message"] for f in json.loads(out.stdout)["findings"]] == [
         "`DATABASE_URL` = (value not shown): is not a URL (expected "
         "postgresql+DRIVER://USER:***@HOST:PORT/DATABASE)"]  # the hint is redacted as any URL
@@ -252,7 +254,8 @@ def _workload(containers: str) -> str:
             f"      containers:\n{containers}")
 
 
-_API = "        - name: api\n          env:\n            - {name: API_TOKEN, value: \"Visible-Secret-1a2b\"}\n"
+_API = ("        - name: api\n          env:\n"
+        "            - {name: API_TOKEN, value: \"Visible-Secret-1a2b\"}\n")
 
 
 @pytest.mark.parametrize("manifest, message", [
@@ -264,7 +267,7 @@ _API = "        - name: api\n          env:\n            - {name: API_TOKEN, val
     (_workload(_API + "            - {name: DB, valueFrom: {}}\n"),
      "deploy.yaml:11: `env[1].valueFrom` must have one of secretKeyRef, configMapKeyRef, fieldRef, "
      "resourceFieldRef, and the Kubernetes API rejects the manifest"),
-    (_workload(_API + "            - {name: DB, valueFrom: {secretKeyRef: {name: db}, fieldRef: {fieldPath: x}}}\n"),
+    (_workload(_API + "            - {name: DB, valueFrom: {secretKeyRef: {name: db}, fieldRef: {}}}\n"),
      "deploy.yaml:11: `env[1].valueFrom` must have one of secretKeyRef, configMapKeyRef, fieldRef, "
      "resourceFieldRef, and the Kubernetes API rejects the manifest"),
     (_workload(_API + "            - {name: DB, valueFrom: {secretKeyRef: {name: db}}}\n"),
@@ -274,13 +277,15 @@ _API = "        - name: api\n          env:\n            - {name: API_TOKEN, val
      "deploy.yaml:11: `env[1].valueFrom.secretKeyRef.name` must be a string, and the Kubernetes API rejects "
      "the manifest"),
     (_workload(_API + "            - {name: DB, value: x, valueFrom: {fieldRef: {fieldPath: a}}}\n"),
-     "deploy.yaml:11: `env[1]` has both `value` and `valueFrom`, and the Kubernetes API rejects the manifest"),
+     "deploy.yaml:11: `env[1]` has both `value` and `valueFrom`, and the Kubernetes API rejects the "
+     "manifest"),
     (_workload(_API + "          envFrom: [db]\n"),
      "deploy.yaml:11: `envFrom[0]` must be a mapping, and the Kubernetes API rejects the manifest"),
     (_workload(_API + "          envFrom: [{secretRef: {name: 5}}]\n"),
      "deploy.yaml:11: `envFrom[0].secretRef.name` must be a string, and the Kubernetes API rejects the "
      "manifest"),
-    (_workload("        api: {env: []}\n"), "deploy.yaml:7: Deployment `containers` must be a list of containers"),
+    (_workload("        api: {env: []}\n"),
+     "deploy.yaml:7: Deployment `containers` must be a list of containers"),
     (_workload("        - name: 5\n"),
      "deploy.yaml:8: `containers[0].name` must be a string, and the Kubernetes API rejects the manifest"),
     ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template: [a]\n",
@@ -301,7 +306,8 @@ _API = "        - name: api\n          env:\n            - {name: API_TOKEN, val
      "deploy.yaml:5: `environment` value of API_TOKEN must be a string"),
     ("services:\n  api:\n    build: .\n    environment: Visible-Secret-1a2b\n",
      "deploy.yaml:4: `environment` must be a list or a mapping"),
-    ("services:\n  api:\n    build: .\n    env_file: [5]\n", "deploy.yaml:4: `env_file` entries must be paths"),
+    ("services:\n  api:\n    build: .\n    env_file: [5]\n",
+     "deploy.yaml:4: `env_file` entries must be paths"),
     ("services:\n  api:\n    build: .\n    env_file: [{path: a.env, required: maybe}]\n",
      "deploy.yaml:4: `env_file` `required` must be true or false"),
 ])
@@ -313,6 +319,72 @@ def test_manifest_shapes(sandbox, manifest, message):
     assert line == f"deploycheck: error: {message}"
 
 
+PLANTED = "Planted-Secret-5d0c"
+_BASES = [
+    [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
+      "spec": {"template": {"spec": {"containers": [{"name": "api", "env": [
+            {"name": "A", "value": PLANTED}, {"name": "B", "value": "$(A)$(A)"},
+            {"name": "C", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "D", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k", "optional": True}}},
+            {"name": "E", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+            "envFrom": [{"secretRef": {"name": "s"}, "prefix": "P_"}, {"configMapRef": {"name": "c"}}]}]}}}},
+     {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+      "data": {"k": base64.b64encode(PLANTED.encode()).decode()},
+      "stringData": {"u": f"redis://:{PLANTED}@h/0"}},
+     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": PLANTED},
+      "binaryData": {"b": "aGVsbG8="}}],
+    [{"services": {"api": {"build": ".", "environment": {"A": PLANTED, "B": "${A}", "C": 5},
+                           "env_file": [{"path": "a.env", "required": False}]},
+                   "db": {"image": "pg", "environment": ["X=1", "Y"]}}}],
+    [{"apiVersion": "v1", "kind": "List", "items": [{
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "a"},
+        "spec": {"template": {"spec": {"containers": [{"env": [{"name": "A", "value": PLANTED}]}]}}}}]}],
+]
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6),
+                  st.binary(max_size=4), st.dates(), st.lists(st.integers(), max_size=2),
+                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+                  st.sampled_from([[{"name": 1}], {"name": None}, {}, [], "a b", "$(A)", "${A}", "{{ x }}"]))
+
+
+def _paths(obj, at=()):
+    yield at
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        yield from _paths(value, (*at, key))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), base=st.sampled_from(_BASES), container=st.sampled_from([None, "api", "a"]))
+def test_manifests_with_any_field_replaced(tmp_path, data, base, container):
+    """Held-out shapes: valid manifests and compose files with any field removed or replaced by any value
+    are read or refused with a UsageError (never another exception), whose message holds no value."""
+    import copy
+
+    import yaml
+
+    from deploycheck.contract import provides
+    from deploycheck.contract.settings import EnvironmentConfig
+    from deploycheck.errors import UsageError
+
+    docs = copy.deepcopy(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.sampled_from([p for p in _paths(docs) if p]))
+        parent = docs
+        for key in at[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and data.draw(st.booleans()):
+            del parent[at[-1]]
+        else:
+            parent[at[-1]] = copy.deepcopy(data.draw(_JUNK))
+    (tmp_path / "a.env").write_text("Q=1\n")
+    (tmp_path / "m.yaml").write_text(yaml.dump_all(docs))
+    try:
+        provides.gather(EnvironmentConfig("staging"), str(tmp_path), [], [str(tmp_path / "m.yaml")],
+                        container)
+    except UsageError as exc:
+        assert PLANTED not in str(exc)
+
+
 # --- Section 5: files that expand, never end, or are not files -------------------------------------------
 
 def test_dotenv_doubling(sandbox):
@@ -320,9 +392,9 @@ def test_dotenv_doubling(sandbox):
     lines = ["A0=xxxxxxxxxxxxxxxx"] + [f"A{i}=${{A{i - 1}}}${{A{i - 1}}}" for i in range(1, 40)]
     sandbox.write({**APP, ".env": "\n".join(lines) + "\n"})
     assert _error(sandbox, "--env-file", ".env") == (
-        "deploycheck: error: .env:21: `A20` expands past the limit: the values of an environment may hold 16 MiB "
-        "together once references to other variables are replaced (references repeated line after line double "
-        "the size each time)")
+        "deploycheck: error: .env:21: `A20` expands past the limit: the values of an environment may hold "
+        "16 MiB together once references to other variables are replaced (references repeated line after "
+        "line double the size each time)")
 
 
 def test_kubernetes_reference_doubling(sandbox):
@@ -341,22 +413,22 @@ def test_aliases_that_multiply_variables(sandbox):
         "x-env: &e\n" + env.replace("    - ", "  - ") + "x-container: &c {name: api, env: *e}\n"
         + _workload(containers))})
     line = _error(sandbox, "--manifest", "deploy.yaml")
-    assert line.endswith(f"too many variables: an environment may set {MAX_VARIABLES} (deploycheck's limit on "
-                         "untrusted input)")
+    assert line.endswith(f"too many variables: an environment may set {MAX_VARIABLES} (deploycheck's "
+                         "limit on untrusted input)")
 
 
 def test_many_yaml_nodes(sandbox):
     sandbox.write({**APP, "deploy.yaml": "a: [" + "a," * 300_000 + "a]\n"})
     assert _error(sandbox, "--manifest", "deploy.yaml") == (
-        "deploycheck: error: deploy.yaml:1: too many YAML nodes: the YAML files of an environment may hold 200000 "
-        "scalars, sequences, mappings and aliases together (deploycheck's limit on untrusted input)")
+        "deploycheck: error: deploy.yaml:1: too many YAML nodes: the YAML files of an environment may hold "
+        "200000 scalars, sequences, mappings and aliases together (deploycheck's limit on untrusted input)")
 
 
 def test_many_dotenv_variables(sandbox):
     sandbox.write({**APP, ".env": "".join(f"V{i}=x\n" for i in range(MAX_VARIABLES + 1))})
     assert _error(sandbox, "--env-file", ".env") == (
-        f"deploycheck: error: .env:{MAX_VARIABLES + 1}: too many variables: an environment may set {MAX_VARIABLES} "
-        "(deploycheck's limit on untrusted input)")
+        f"deploycheck: error: .env:{MAX_VARIABLES + 1}: too many variables: an environment may set "
+        f"{MAX_VARIABLES} (deploycheck's limit on untrusted input)")
 
 
 def test_huge_sparse_manifest_and_the_same_file_named_again_and_again(sandbox):
@@ -392,7 +464,7 @@ def test_not_a_regular_file(sandbox, kind, named_by):
         if kind == "dev-zero":
             path.symlink_to("/dev/zero")
             target = "deploy.yaml"
-        sandbox.write({"pyproject.toml": f'[tool.deploycheck.environments.staging]\nmanifests = ["{target}"]\n'})
+        sandbox.write({"pyproject.toml": f'[tool.deploycheck.environments.staging]\nmanifests=["{target}"]'})
         line = _error(sandbox)
         shown = f"manifests entry {sandbox.project / target}"
     else:
@@ -434,15 +506,17 @@ def test_a_project_link_given_on_the_command_line(sandbox):
     sandbox.write(APP)
     (sandbox.project / ".env.prod").symlink_to(sandbox.outside / "credentials")
     assert _error(sandbox, "--env-file", ".env.prod", secrets=(OUTSIDE_SECRET,)) == (
-        "deploycheck: error: --env-file .env.prod: leads outside the project: a file of the project may not lead "
-        "outside it; give the file it leads to on the command line")
+        "deploycheck: error: --env-file .env.prod: leads outside the project: a file of the project may not "
+        "lead outside it; give the file it leads to on the command line")
 
 
 def test_a_compose_env_file_outside_the_project(sandbox):
-    sandbox.write({**APP, "compose.yaml": "services:\n  api:\n    build: .\n    env_file: ../outside/credentials\n"})
+    sandbox.write({**APP, "compose.yaml": "services:\n  api:\n    build: .\n"
+                                          "    env_file: ../outside/credentials\n"})
     assert _error(sandbox, "--manifest", "compose.yaml", secrets=(OUTSIDE_SECRET,)) == (
-        f"deploycheck: error: env_file of compose.yaml: {sandbox.project}/../outside/credentials: leads outside "
-        "the project (an env_file of compose.yaml): a file of the project may name only files inside it")
+        f"deploycheck: error: env_file of compose.yaml: {sandbox.project}/../outside/credentials: leads "
+        "outside the project (an env_file of compose.yaml): a file of the project may name only files inside "
+        "it")
 
 
 def test_a_file_outside_the_project_named_by_the_user_is_read(sandbox):
