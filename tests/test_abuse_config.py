@@ -431,6 +431,23 @@ def test_many_dotenv_variables(sandbox):
         f"{MAX_VARIABLES} (deploycheck's limit on untrusted input)")
 
 
+def test_secrets_too_many_to_mask(sandbox):
+    """Thousands of secrets cut in many distinct pieces: registering every form would take gigabytes, so the
+    run stops (exit 2) instead of showing them half masked."""
+    import random
+    import string
+
+    rng = random.Random(9)
+    def password() -> str:  # 43 distinct two-letter pieces: some 700 cuts
+        return "/".join("".join(rng.choices(string.ascii_letters, k=2)) for _ in range(43))
+
+    lines = [f"P{i}_PASSWORD={password()}" for i in range(6000)]
+    sandbox.write({**APP, ".env": "\n".join(lines) + "\n"})
+    assert _error(sandbox, "--env-file", ".env", secrets=(lines[0].split("=")[1],)) == (
+        "deploycheck: error: the secrets of this environment take more than 200000 forms to mask "
+        "(deploycheck's limit on untrusted input): nothing is shown rather than a part")
+
+
 def test_huge_sparse_manifest_and_the_same_file_named_again_and_again(sandbox):
     sandbox.write(APP)
     huge = sandbox.base / "huge.yaml"  # not where the harness hashes every file before and after

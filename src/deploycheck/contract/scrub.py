@@ -25,15 +25,21 @@ import unicodedata
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from deploycheck.contract import redact, template
+from deploycheck.errors import UsageError
 
 MASK = redact.MASK
 MIN_SECRET = 3  # a whole secret shorter than this is not registered: it would erase letters everywhere
 MIN_PIECE = 4  # the shortest piece of a secret masked on its own
-# Every cut a parser may make (any two separators) is masked for secrets up to this length; a longer secret
-# (a key file) is masked whole, in its forms, and piece by piece between neighbouring separators.
-ALL_CUTS_UP_TO = 256
+# Every cut a parser may make (any two separators) is masked for secrets up to this length (passwords; a
+# token or API key has no separator); a longer secret (a key file) is masked whole, in its forms, and piece
+# by piece between neighbouring separators.
+ALL_CUTS_UP_TO = 128
 # Parts spanning several pieces are registered up to this length; longer spans are covered by their parts.
-_SPAN = 64
+_SPAN = 48
+# The forms of all secrets registered in one process, at most: each costs about a hundred bytes, and a real
+# environment's secrets need a few thousand. An environment holding more cannot be masked within bounded
+# memory and is refused (exit 2) rather than shown half masked.
+MAX_FORMS = 200_000
 # A secret longer than this is registered as written and by its pieces only: its encoded forms would cost
 # several times its size in memory, and no message quotes a value that long re-encoded.
 FORMS_UP_TO = 4096
@@ -127,11 +133,15 @@ class Registry:
     def add(self, secret: str | None) -> None:
         """Register ``secret`` (``MIN_SECRET`` characters or more) in all its forms. A URL is registered
         whole but not cut in pieces: its scheme, host and path are not what is secret in it (its password,
-        registered on its own by ``register_url``, is)."""
+        registered on its own by ``register_url``, is). Raises ``UsageError`` past ``MAX_FORMS``."""
         if not secret or len(secret) < MIN_SECRET or secret in self._secrets:
             return
         self._secrets.add(secret)
-        for n in forms(secret, cut=not redact.is_url(secret)) - self._needles:
+        new = forms(secret, cut=not redact.is_url(secret)) - self._needles
+        if len(self._needles) + len(new) > MAX_FORMS:
+            raise UsageError(f"the secrets of this environment take more than {MAX_FORMS} forms to mask "
+                             "(deploycheck's limit on untrusted input): nothing is shown rather than a part")
+        for n in new:
             self._needles.add(n)
             self._by_anchor.setdefault(n[:MIN_SECRET], []).append(n)
 
@@ -220,36 +230,20 @@ def scrub(text: str) -> str:
 
 
 class Scrubber:
-    """The scrubbing of one run's output. What it registers goes to the process-wide registry as well, and it
-    masks what either holds (a callable: ``scrubber(text) -> text``)."""
-
-    def __init__(self) -> None:
-        self._own = Registry()
+    """The scrubbing of a run's output, over the process-wide registry (a callable: ``scrubber(text) ->
+    text``); its methods register as the module's functions do."""
 
     def add(self, value: str | None) -> None:
-        """Register a whole value as secret, and the secrets of it as a URL."""
-        self._own.add(value)
+        """As ``register``."""
         register(value)
-        self.add_url(value)
 
     def add_url(self, value: str | None) -> None:
-        """Register only what is secret in ``value`` read as a URL (nothing when it is not one)."""
-        if value and "://" in value:
-            for s in redact.url_secrets(value):
-                if s != value:
-                    self._own.add(s)
-                    _PROCESS.add(s)
+        """As ``register_url``."""
+        register_url(value)
 
     def value(self, name: str, value: str | None, secret: bool = False) -> None:
         """As ``register_value``."""
-        if secret or redact.secret_name(name):
-            self.add(value)
-        else:
-            self.add_url(value)
+        register_value(name, value, secret)
 
     def __call__(self, text: str) -> str:
-        mask = self._own.spans(text)
-        for i, v in enumerate(_PROCESS.spans(text)):
-            if v:
-                mask[i] = 1
-        return redact.urls_in(masked(text, mask))
+        return scrub(text)
