@@ -12,6 +12,7 @@ from conftest import cli
 
 from deploycheck.cli import _redacted
 from deploycheck.contract import redact
+from deploycheck.contract.scrub import Scrubber
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -38,7 +39,7 @@ def test_url_redaction(value, expected):
 def test_scrubber_registers_the_secret_parts_of_a_url():
     """A value from the environment is registered by its URL secrets, so a server message quoting one of them
     (as a bare word, percent-decoded) is scrubbed; an unrelated short user name is not erased everywhere."""
-    scrub = redact.Scrubber()
+    scrub = Scrubber()
     scrub.value("CACHE_URL", "redis://cache:6379/0?password=Env%2FRedisQ12")
     scrub.value("REPO_URL", "https://git@example.com/r")  # a short user name: masked in the URL only
     assert scrub("AUTH failed: Env/RedisQ12 rejected by git") == "AUTH failed: *** rejected by git"
@@ -107,3 +108,18 @@ def test_paths_of_files_sockets_and_words_are_not_taken_for_keys():
     assert url("https://example.com/docs/getting_started_with_python3") == \
         "https://example.com/docs/getting_started_with_python3"
     assert url("https://api.example.com/v1/keys/9f8a7b6c5d4e3f2a1b0c9d8e") == "https://api.example.com/v1/keys/***"
+
+
+def test_an_internal_error_names_where_it_was_raised_not_its_message():
+    """An exception's message may quote the input (``int("secret")``): the CLI prints where deploycheck's
+    code raised it instead."""
+    from deploycheck.cli import _raised_at
+    from deploycheck.contract import scalars
+
+    try:
+        scalars.valid("int", None)  # a bug's stand-in: None where a value is expected
+    except AttributeError as exc:
+        where = _raised_at(exc)
+    line = next(i for i, text in enumerate(Path(scalars.__file__).read_text().splitlines(), 1)
+                if "text = value.strip()" in text)
+    assert where == f"deploycheck/contract/scalars.py:{line}"

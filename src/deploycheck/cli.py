@@ -139,9 +139,23 @@ def _check(args) -> int:
 
 
 def _redacted(message: str) -> str:
-    from deploycheck.contract.redact import urls_in
+    """A message safe to print: every secret known to the process masked in all its forms, every URL
+    redacted (``deploycheck.contract.scrub``)."""
+    from deploycheck.contract.scrub import scrub
 
-    return urls_in(message)
+    return scrub(message)
+
+
+def _raised_at(exc: BaseException) -> str:
+    """Where deploycheck's own code raised ``exc`` (``module.py:line``): an internal error names its place,
+    never its message, which may quote any value of the input (``int("secret")``)."""
+    tb, where = exc.__traceback__, ""
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}deploycheck{os.sep}" in path:
+            where = f"{path[path.rindex(f'{os.sep}deploycheck{os.sep}') + 1:]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where or "?"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("DEPLOYCHECK_DEBUG"):
             raise
-        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__}: {_redacted(str(exc))} "
-                         "(set DEPLOYCHECK_DEBUG=1 for the traceback, and please report it)\n")
+        sys.stderr.write(f"deploycheck: internal error: {type(exc).__name__} at {_raised_at(exc)} (its "
+                         "message is not shown: it may quote the input; set DEPLOYCHECK_DEBUG=1 for the "
+                         "traceback, and please report it)\n")
         return 2

@@ -4,13 +4,18 @@ say why it failed in the server's words. PostgreSQL through psycopg (libpq), Red
 Outcomes: ``ok``, ``unreachable`` (refused, timed out, unknown host, no socket), ``credentials`` (the
 server refused the user or password: SQLSTATE class 28, Redis ``WRONGPASS`` / ``NOAUTH``), ``tls`` (the
 handshake or the certificate failed, or one side requires TLS the other does not speak), ``refused`` (any
-other refusal: a missing database, too many connections)."""
+other refusal: a missing database, too many connections).
+
+What is given to a driver as a credential (the password, and the URL's secrets as each URL parser reads
+them) is registered with ``contract.scrub`` before the driver sees it, and the driver's message is scrubbed
+before its white space is collapsed (a password holding a tab still matches as written)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from deploycheck.contract import scrub
 from deploycheck.contract.urls import DbUrl
 
 TIMEOUT_SECONDS = 5
@@ -23,7 +28,7 @@ class Outcome:
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = " ".join(scrub.scrub(str(exc)).split())
     return text or type(exc).__name__
 
 
@@ -61,6 +66,8 @@ def postgres(u: DbUrl) -> Outcome:
         if value and key not in params:
             params[key] = value
     params.setdefault("connect_timeout", str(TIMEOUT_SECONDS))
+    for key in ("password", "sslpassword"):
+        scrub.register(params.get(key))
     try:
         with psycopg.connect(autocommit=True, **params) as conn:
             conn.execute("SELECT 1")
@@ -73,6 +80,7 @@ def redis_url(url: str) -> Outcome:
     """Connect once and ``PING``."""
     import redis
 
+    scrub.register_url(url)
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS)
         try:

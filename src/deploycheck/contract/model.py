@@ -50,7 +50,8 @@ class Provided:
     the shell that starts the container) or ``templated`` (``${VAR}``, ``$(VAR)``, Helm ``{{ }}`` left
     unresolved). ``value`` is the value when known (never printed). ``template`` is, for ``templated``, the
     text with its placeholders marked (``contract.template``). ``ref`` names the secret or config map
-    and key. ``source`` is ``dotenv``, ``kubernetes``, ``cloud-run`` or ``compose``; line is 1-based."""
+    and key (``key_ref`` the same as a tuple). ``source`` is ``dotenv``, ``kubernetes``, ``cloud-run`` or
+    ``compose``; line is 1-based."""
 
     name: str
     source: str
@@ -60,6 +61,7 @@ class Provided:
     value: str | None = None
     ref: str | None = None
     template: str | None = None
+    key_ref: tuple[str, str, str] | None = None  # (secret | configmap, object name, key) of a *KeyRef
 
     @property
     def known(self) -> bool:

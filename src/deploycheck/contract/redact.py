@@ -1,12 +1,12 @@
-"""Values are never printed: values of secret-looking names are replaced, URLs lose the parts that are
-credentials (see ``url``), and whatever is written (excerpts of code, messages of servers and of exceptions,
-tables, JSON, stderr) passes through a ``Scrubber``: every URL in it is redacted and every known secret value
-is replaced, as a second line of defence."""
+"""Values are never printed: values of secret-looking names are replaced, and URLs lose the parts that are
+credentials (see ``url``). Whatever is written (excerpts of code, messages of servers and of exceptions,
+tables, JSON, stderr) also passes through ``contract.scrub``: every URL in it is redacted and every known
+secret is masked in every form it may take, as a second line of defence."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 _SECRET = re.compile(r"(PASSW(OR)?D|PASS$|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|_)KEY$|(^|_)AUTH|"
@@ -52,6 +52,11 @@ def _authority(rest: str) -> tuple[str, str]:
     return rest[:end], rest[end:]
 
 
+def is_url(value: str) -> bool:
+    """Whether ``value`` is written as a URL (``scheme://...``)."""
+    return _URL.match(value) is not None
+
+
 def url_password(value: str) -> str | None:
     """The password of a URL (``scheme://user:password@host``), percent-decoded, or None."""
     m = _URL.match(value)
@@ -70,7 +75,13 @@ def _redact(value: str) -> tuple[str, list[str]]:
     if not m:
         return value, []
     scheme = m.group("scheme")
-    authority, tail = _authority(value[len(scheme) + 3:])
+    rest = value[len(scheme) + 3:]
+    authority, tail = _authority(rest)
+    colon = _password_colon(rest)
+    if "@" not in authority and colon >= 0:  # `user:pa?ss@host`: an unescaped `?` hid the `@`
+        at = rest.rfind("@")
+        authority, tail = _authority(rest[:colon] + ":" + MASK + rest[at:])
+        return f"{scheme}://{authority}{tail}", [rest[colon + 1:at]]
     secrets: list[str] = []
     hostport = authority
     if "@" in authority:
@@ -139,11 +150,50 @@ def url(value: str) -> str:
 
 def url_secrets(value: str) -> list[str]:
     """The substrings ``url`` masks in ``value`` (password, secret query values, key-like path segments, a
-    user name standing for a key when 8 characters or longer), as written and percent-decoded."""
+    user name standing for a key when 8 characters or longer), and the password as every other parser may
+    read it (``passwords``), each as written and percent-decoded."""
     out: list[str] = []
-    for s in _redact(value)[1]:
+    for s in _redact(value)[1] + passwords(value):
         out += [s, unquote(s)]
     return [s for s in dict.fromkeys(out) if s]
+
+
+def passwords(value: str) -> list[str]:
+    """The password of the URL ``value`` as each URL parser may read it, as written: the userinfo ends at the
+    first ``@`` (SQLAlchemy), at the last ``@`` before the authority ends at ``/``, ``?`` or ``#``
+    (``urllib.parse``, used by redis-py), or at the last ``@`` of all; the password follows the first ``:``
+    of the userinfo (``_password_colon``). A password holding an unescaped ``/ # ? @`` or white space is read
+    differently by each, and a driver's message may quote any of these readings or their pieces."""
+    m = _URL.match(value)
+    if not m:
+        return []
+    rest = value[len(m.group("scheme")) + 3:]
+    out: list[str] = []
+    colon = _password_colon(rest)
+    for at in (rest.find("@"), rest.rfind("@")):
+        if 0 <= colon < at:
+            out.append(rest[colon + 1:at])
+    try:
+        password = urlsplit(value).password
+    except ValueError:  # urllib refuses some authorities (an unclosed IPv6 bracket)
+        password = None
+    if password:
+        out.append(password)
+    return [p for p in dict.fromkeys(out) if p]
+
+
+def _password_colon(rest: str) -> int:
+    """The ``:`` that starts a password in ``rest`` (what follows ``scheme://``), or -1: the first ``:``,
+    when an ``@`` follows it, the user name before it holds none of ``/?#@`` and what follows it is not a
+    port (digits, then the end of the authority)."""
+    colon = rest.find(":")
+    if colon < 0 or "@" not in rest[colon:] or any(c in rest[:colon] for c in "/?#@"):
+        return -1
+    after = rest[colon + 1:]
+    digits = len(after) - len(after.lstrip("0123456789"))
+    if digits and (digits == len(after) or after[digits] in "/?#"):
+        return -1
+    return colon
 
 
 def urls_in(text: str) -> str:
@@ -160,39 +210,3 @@ def shown(name: str, value: str | None) -> str | None:
     if _URL.match(value):
         return url(value)
     return value
-
-
-class Scrubber:
-    """Makes text safe to write: redacts every URL in it (``urls_in``), then replaces every registered
-    secret (and its percent-encoded form) with ``***``."""
-
-    def __init__(self) -> None:
-        self.secrets: set[str] = set()
-
-    def add(self, value: str | None) -> None:
-        """Register a whole value as secret (values of 3 characters or more), and the secrets of it as a URL."""
-        if value and len(value) >= 3:
-            self.secrets.add(value)
-            self.secrets.add(quote(value, safe=""))
-            self.add_url(value)
-
-    def add_url(self, value: str | None) -> None:
-        """Register only the parts of ``value`` that ``url`` masks (nothing when it is not a URL)."""
-        if value:
-            for s in url_secrets(value):
-                if len(s) >= 3 and s != value:
-                    self.add(s)
-
-    def value(self, name: str, value: str | None, secret: bool = False) -> None:
-        """Register a value of variable ``name``: whole when it is secret (by kind or by name), else its URL
-        secrets."""
-        if secret or secret_name(name):
-            self.add(value)
-        else:
-            self.add_url(value)
-
-    def __call__(self, text: str) -> str:
-        text = urls_in(text)
-        for s in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(s, MASK)
-        return text

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from deploycheck.artifact.files import HostFiles
-from deploycheck.contract import closure, live, provides, reads, redact, template, urls
+from deploycheck.contract import closure, live, provides, reads, scrub, urls
 from deploycheck.contract.model import Provided, Read, Setting
 from deploycheck.contract.settings import EnvironmentConfig
 from deploycheck.contract.values import database_values, is_live_kind, live_targets
@@ -73,7 +73,7 @@ class Result:
     findings: list[Finding]
     closure: closure.Closure
     seconds: float
-    scrub: redact.Scrubber
+    scrub: scrub.Scrubber
 
     @property
     def errors(self) -> int:
@@ -103,18 +103,17 @@ def run(opts: Options) -> Result:
     clo = closure.build(project, opts.python, opts.entries, opts.cache_dir, opts.no_cache, files)
     code = reads.collect(clo.modules, files.read_bytes, project.config.config_accessors)
     settings = join(code.reads, env.provided)
-    scrub = redact.Scrubber()
+    scrubber = scrub.Scrubber()
     for v in env.secrets:
-        scrub.add(v)
+        scrubber.add(v)
     for s in settings:
         for p in s.provided:
-            scrub.value(s.name, p.value, s.secret or p.kind == "secret")
+            scrubber.value(s.name, p.value, s.secret or p.kind == "secret")
         for r in s.reads:
-            scrub.value(s.name, r.default)
+            scrubber.value(s.name, r.default)
     for p in env.provided:  # variables no code reads may still be secrets
-        scrub.value(p.name, p.value, p.kind == "secret")
-        if p.template is not None:  # a template may hold a password resolved from an earlier variable
-            scrub.add_url(template.written(p.template))
+        scrubber.value(p.name, p.value, p.kind == "secret")
+        scrub.register_template(p.template)  # a password resolved from an earlier variable
     ctx = Context(project, env, code, settings, opts.connect)
     from deploycheck.rules import RULES
 
@@ -124,12 +123,12 @@ def run(opts: Options) -> Result:
         if getattr(rule, "COMMAND", "check") != "config":
             continue
         for f in rule.check(ctx):
-            f.message = scrub(f.message)
+            f.message = scrubber(f.message)
             if not suppressor.suppressed(f):
                 findings.append(f)
     findings.sort(key=Finding.sort_key)
     _status(settings, findings, ctx)
-    return Result(project, env, settings, findings, clo, time.perf_counter() - start, scrub)
+    return Result(project, env, settings, findings, clo, time.perf_counter() - start, scrubber)
 
 
 def matches(read: Read, name: str) -> bool:
@@ -148,8 +147,18 @@ def join(code_reads: list[Read], provided: list[Provided]) -> list[Setting]:
         key = r.key()
         s = by_key.setdefault(key, Setting(key if not r.case_sensitive else r.name))
         s.reads.append(r)
+    # provided variables by name, and by upper-case name, each in source order (index)
+    exact: dict[str, list[int]] = {}
+    folded: dict[str, list[int]] = {}
+    for i, p in enumerate(provided):
+        exact.setdefault(p.name, []).append(i)
+        folded.setdefault(p.name.upper(), []).append(i)
     for s in by_key.values():
-        s.provided = [p for p in provided if any(matches(r, p.name) for r in s.reads)]
+        found: set[int] = set()
+        for r in s.reads:
+            for n in (r.name, *r.alternatives):
+                found.update(exact.get(n, []) if r.case_sensitive else folded.get(n.upper(), []))
+        s.provided = [provided[i] for i in sorted(found)]
         known = [p for p in s.provided if p.value is not None]
         if known:
             s.value, s.value_from = known[-1].value, "env"

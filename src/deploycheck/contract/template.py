@@ -16,6 +16,7 @@ import re
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARKED = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.DOTALL)
 _TOKEN = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_TOKEN_SPLIT = re.compile(f"{_OPEN}\\d+{_CLOSE}")
 
 
 def mark(placeholder: str) -> str:
@@ -37,6 +38,11 @@ def holes(template: str) -> tuple[str, list[str]]:
         return f"{_OPEN}{len(found) - 1}{_CLOSE}"
 
     return _MARKED.sub(token, template), found
+
+
+def literal_parts(text: str) -> list[str]:
+    """The parts of a text made by ``holes`` between its tokens (what is known of it)."""
+    return _TOKEN_SPLIT.split(text)
 
 
 def unknown(part: str | None) -> bool:
