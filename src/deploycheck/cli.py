@@ -129,9 +129,12 @@ def _migrate(args) -> int:
         (status.render_json if args.format == "json" else status.render_text)(result)
         return 0
     from deploycheck.migrate import apply
+    from deploycheck.render.escape import EscapedLines
 
+    # The diff quotes the project's source: escaped on a terminal; kept byte for byte for `git apply`.
+    out = EscapedLines(sys.stdout, keep_newlines=True) if sys.stdout.isatty() else None
     return apply.run(args.id, args.path, write=args.write, python=args.python, cache_dir=args.cache_dir,
-                     no_cache=args.no_cache)
+                     no_cache=args.no_cache, out=out)
 
 
 def _config(args) -> int:

@@ -110,16 +110,22 @@ class EscapedLines:
     """A text stream over ``stream`` for line-oriented output: in each ``write``, the newlines that end it end
     lines; every other control character, a newline inside included, is escaped (``escape``). Other
     attributes (``isatty``, ``fileno``, ``encoding``) are the stream's own. ``ignore_errors``: an
-    ``OSError`` from the stream is ignored (for stderr: when it cannot be written, there is no one to tell)."""
+    ``OSError`` from the stream is ignored (for stderr: when it cannot be written, there is no one to tell).
+    ``keep_newlines``: every newline is kept, for text whose lines are its structure (a diff)."""
 
-    def __init__(self, stream, ignore_errors: bool = False) -> None:
+    def __init__(self, stream, ignore_errors: bool = False, keep_newlines: bool = False) -> None:
         self.stream = stream
         self.ignore_errors = ignore_errors
+        self.keep_newlines = keep_newlines
 
     def write(self, text: str) -> int:
-        body = text.rstrip("\n")
+        if self.keep_newlines:
+            shown = "\n".join(escape(line) for line in text.split("\n"))
+        else:
+            body = text.rstrip("\n")
+            shown = escape(body) + text[len(body):]
         try:
-            self.stream.write(escape(body) + text[len(body):])
+            self.stream.write(shown)
         except OSError:
             if not self.ignore_errors:
                 raise
