@@ -240,7 +240,7 @@ class Sandbox:
         does. ``stdout_path``: where stdout goes (``/dev/full``), else it is captured. A run still going after
         ``timeout`` seconds is killed and fails the test: nothing may hang."""
         outside0, project0 = self._outside_state(), snapshot(self.project)
-        with tempfile.NamedTemporaryFile(prefix="abuse-rss-", delete=False) as pf:
+        with tempfile.NamedTemporaryFile(prefix="abuse-rss-", dir=self.base, delete=False) as pf:
             peak_file = pf.name
         out_target = open(stdout_path, "wb") if stdout_path else subprocess.PIPE
         start = time.monotonic()

@@ -356,32 +356,50 @@ def _strace_usable() -> bool:
 
 
 @pytest.mark.skipif(not _strace_usable(), reason="strace (Debian package strace) not installed or cannot trace here")
-@pytest.mark.parametrize("renamed, completed", [  # `completed`: the renames left, finished by the next command
+@pytest.mark.parametrize("renamed, completed", [  # `completed`: renames left, finished by the next --write
     (["app/db/__init__.py", "app/db/session.py"], "2 files"),
     (["app/db/__init__.py", "app/db/session.py", "app/services/reports.py"], "1 file"),
 ])
-def test_a_crash_mid_write_leaves_the_new_tree_once_recovered(tmp_path, renamed, completed):
+def test_a_crash_mid_write_leaves_the_new_tree_once_recovered(tmp_path, monkeypatch, renamed, completed):
+    from deploycheck.migrate import journal
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where the journal goes
     proj = _copy(tmp_path)
     _fix_string_reference_by_hand(proj)
     before = _tree(proj)
     # The real process is killed (SIGKILL, on strace's request) as it enters a rename(2): after the journal's
-    # rename and `renamed` of the four file renames (in path order). strace counts renames per process.
+    # two renames (prepared, committed) and `renamed` of the four file renames (in path order). strace counts
+    # renames per process.
     exe = Path(sys.executable).with_name("deploycheck")
     renames = "rename,renameat,renameat2"
     proc = subprocess.run(["strace", "-f", "-o", os.devnull, "-e", f"trace={renames}",
-                           "-e", f"inject={renames}:signal=KILL:when={len(renamed) + 2}",
+                           "-e", f"inject={renames}:signal=KILL:when={len(renamed) + 3}",
                            str(exe), "migrate", "apply", "unified-config", str(proj), "--python", PY, "--write"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr
-    assert (proj / ".deploycheck-migrate.journal").exists()
-    changed = sorted(p for p, data in _tree(proj).items() if before.get(p) != data and p.endswith(".py"))
-    assert changed == renamed  # a mix, until the next command recovers
-    code, out, err = cli("migrate", "status", proj, "--python", PY)
-    assert code == 0
-    assert err.startswith(f"deploycheck: completed an interrupted `migrate apply` ({completed})\n")
-    assert "no references left" in out
-    assert not (proj / ".deploycheck-migrate.journal").exists()
+    jpath = Path(journal.location(os.path.realpath(proj)))
+    assert json.loads(jpath.read_text())["state"] == "committed"
+    mixed = _tree(proj)
+    changed = sorted(p for p, data in mixed.items() if before.get(p) != data and p.endswith(".py"))
+    assert changed == renamed  # a mix, until `apply --write` completes it
+    # The read-only commands say so, and do nothing.
+    left = 4 - len(renamed)
+    for command in (["status"], ["apply", "unified-config"]):
+        code, out, err = cli("migrate", *command, proj, "--python", PY)
+        assert (code, out) == (2, "")
+        files = f"{left} file{'s' * (left != 1)}"
+        assert err == (f"deploycheck: error: an interrupted `migrate apply --write` of `unified-config` left "
+                       f"{files} of 4 to replace; `deploycheck migrate apply unified-config {proj} --write` "
+                       "completes it (nothing was done now)\n")
+        assert _tree(proj) == mixed and jpath.exists()
+    code, out, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write")
+    assert code == 0, err
+    assert err == (f"deploycheck: completed an interrupted `migrate apply` of `unified-config` ({completed})\n"
+                   "migrate apply unified-config: no references left; nothing to do\n")
+    assert not jpath.exists()
     assert not any(p.name.endswith(".deploycheck-tmp") for p in proj.rglob("*"))
+    code, out, err = cli("migrate", "status", proj, "--python", PY)
+    assert code == 0 and "no references left" in out
     assert _run_tests(proj).returncode == 0
 
 

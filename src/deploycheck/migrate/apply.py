@@ -9,8 +9,11 @@ With ``--write``:
 2. the edited tree is checked in memory (an overlay of the files layer): its references must be gone, and the
    ``check`` rules over every project module must find no error the unedited tree does not have; otherwise
    they are shown, nothing is written, exit 1;
-3. the files are replaced all-or-nothing (``journal.write_all``), after making sure none changed since it was
-   read and none is read-only; exit 0.
+3. the files are replaced all-or-nothing (``writer.write_all``), after making sure none changed since it was
+   read and each can be replaced; exit 0.
+
+Only ``--write`` completes an apply that was cut short (``writer.recover``); the dry run says there is one
+(``writer.refuse_pending``) and does nothing.
 
 A Python file under the root that does not parse (or cannot be read) stops the apply before anything else,
 unless the migration's ``exclude`` matches it: it may hold references. Exit 2.
@@ -31,8 +34,7 @@ import libcst as cst
 from deploycheck import check as check_mod
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR
-from deploycheck.index.store import content_key
-from deploycheck.migrate import codemod, journal, state
+from deploycheck.migrate import codemod, lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
 from deploycheck.migrate.overlay import OverlayFiles
@@ -162,26 +164,11 @@ def recheck(ws: Workspace, p: Plan, cache_dir: str | None = None, no_cache: bool
     return problems
 
 
-def _writable(ws: Workspace, edits: dict[str, bytes]) -> None:
-    """Refuse (``UsageError``) when a file changed since it was read, or is read-only."""
-    for path in sorted(edits):
-        rel = os.path.relpath(path, ws.project.root)
-        try:
-            with open(path, "rb") as f:
-                now = f.read()
-            st = os.stat(path)
-        except OSError as exc:
-            raise UsageError(f"{rel}: cannot read it again ({exc.strerror}); nothing was written") from None
-        if content_key(now) != ws.hashes[path]:
-            raise UsageError(f"{rel} changed since it was read; nothing was written (run apply again)")
-        if not st.st_mode & 0o222 or not os.access(path, os.W_OK) or not os.access(os.path.dirname(path), os.W_OK):
-            raise UsageError(f"{rel} is read-only; nothing was written")
-
-
 def write_plan(ws: Workspace, p: Plan) -> None:
-    """Write the plan's edits all-or-nothing and record the migration as completed."""
-    _writable(ws, p.edits)
-    journal.write_all(ws.project.root, p.edits)
+    """Write the plan's edits all-or-nothing (``writer.write_all``: each file must still hold what was read)
+    and record the migration as completed. Raises ``UsageError`` with the tree as it was."""
+    files = {path: (ws.contents[path], data) for path, data in p.edits.items()}
+    writer.write_all(ws.project.root, p.migration.id, files)
     recorded = state.read(ws.project.root)
     entry = state.entry(recorded, p.migration.id, p.migration.old) or {
         "old": p.migration.old, "baseline": len(p.references), "completed": False}
@@ -192,11 +179,21 @@ def write_plan(ws: Workspace, p: Plan) -> None:
 
 def run(mid: str, path: str, write: bool = False, python: str | None = None, cache_dir: str | None = None,
         no_cache: bool = False, out=None, err=None) -> int:
-    """The command. Returns the exit code (0 done or nothing to do, 1 refused); raises ``UsageError`` (2)."""
+    """The command. Returns the exit code (0 done or nothing to do, 1 refused); raises ``UsageError`` (2).
+    Holds the project lock (``lock``) throughout: exclusive with ``write``, shared without."""
     out, err = out or sys.stdout, err or sys.stderr
     root = os.path.abspath(path)
-    if os.path.isdir(root):
-        journal.recover(root)
+    with lock.held(root, exclusive=write, shown=path):
+        if os.path.isdir(root):
+            if write:
+                writer.recover(root, err)
+            else:
+                writer.refuse_pending(root, path)
+        return _run(mid, path, write, python, cache_dir, no_cache, out, err)
+
+
+def _run(mid: str, path: str, write: bool, python: str | None, cache_dir: str | None, no_cache: bool, out,
+         err) -> int:
     ws = open_workspace(path, python, cache_dir, no_cache)
     m = find_migration(ws.project, mid)
     p = plan(ws, m)

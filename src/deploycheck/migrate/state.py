@@ -13,8 +13,11 @@ import os
 import tempfile
 
 from deploycheck.errors import UsageError
+from deploycheck.inputs import TooLarge, read_regular
 
 STATE_FILE = ".deploycheck-migrations.json"
+# The largest state file read (bytes): about 150 bytes a migration, so thousands of them.
+STATE_LIMIT = 1024 * 1024
 
 
 def path(root: str) -> str:
@@ -23,15 +26,20 @@ def path(root: str) -> str:
 
 def read(root: str) -> dict[str, dict]:
     """The recorded migrations by id; ``{}`` when the file does not exist. Raises ``UsageError`` when it
-    exists but is not a state file of this version."""
+    exists but is not a state file of this version, is not a regular file (a FIFO, a link to a device) or
+    holds more than ``STATE_LIMIT`` bytes."""
     p = path(root)
     try:
-        with open(p, "rb") as f:
-            data = json.loads(f.read())
+        data = json.loads(read_regular(p, STATE_LIMIT))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{p}: not a readable migration state file ({exc}); fix or delete it") from None
+    except TooLarge:
+        raise UsageError(f"{p}: over {STATE_LIMIT} bytes: not a migration state file; fix or delete it") \
+            from None
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise UsageError(f"{p}: not a readable migration state file ({reason}); fix or delete it") from None
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("migrations"), dict):
         raise UsageError(f"{p}: not a migration state file of version 1; fix or delete it")
     return {k: v for k, v in data["migrations"].items() if isinstance(v, dict)}

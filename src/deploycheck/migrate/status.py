@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pathspec
 
 from deploycheck.errors import UsageError
-from deploycheck.migrate import journal, state
+from deploycheck.migrate import lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
@@ -84,10 +84,14 @@ def compute(ws: Workspace, migrations: list[Migration], record: bool = True) -> 
 def run(path: str, python: str | None = None, cache_dir: str | None = None, no_cache: bool = False) -> StatusResult:
     """Status of every declared migration of the project at ``path``."""
     start = time.perf_counter()
-    journal.recover(os.path.abspath(path))
-    project = open_project(path)
-    ws = open_workspace(path, python, cache_dir, no_cache, project=project, only=ensure_declared(project))
-    result = StatusResult(ws, compute(ws, ensure_declared(ws.project)))
+    root = os.path.abspath(path)
+    # Read-only toward an interrupted apply: it is named, never completed here (only `apply --write` does).
+    with lock.held(root, exclusive=False, shown=path):
+        if os.path.isdir(root):
+            writer.refuse_pending(root, path)
+        project = open_project(path)
+        ws = open_workspace(path, python, cache_dir, no_cache, project=project, only=ensure_declared(project))
+        result = StatusResult(ws, compute(ws, ensure_declared(ws.project)))
     result.seconds = time.perf_counter() - start
     return result
 
