@@ -27,8 +27,6 @@ if TYPE_CHECKING:  # rich is imported when a console is made: JSON output and st
     from rich.text import Text
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
