@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,13 @@ EXE = str(Path(sys.executable).with_name("deploycheck"))
 
 # Linux carries a process's peak RSS across exec, so the command is started from a fresh small interpreter
 # that reports the command's own peak (``ru_maxrss`` of its waited-for children) in a file.
-_LAUNCH = ("import os, sys\n"
-           "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n"
+# It ignores SIGINT and SIGTERM itself (a signal sent to the whole process group, as a terminal's Ctrl-C is,
+# is for the command) and starts the command with their default actions.
+_LAUNCH = ("import os, signal, sys\n"
+           "stops = (signal.SIGINT, signal.SIGTERM)\n"
+           "for s in stops:\n"
+           "    signal.signal(s, signal.SIG_IGN)\n"
+           "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, setsigdef=stops)\n"
            "while True:\n"
            "    try:\n"
            "        _, status, usage = os.wait4(pid, 0)\n"
@@ -223,11 +229,15 @@ class Sandbox:
         return snap
 
     def run(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120,
-            stdin: bytes | None = None, signal_at: tuple[int, float] | None = None, exe: str = EXE,
-            stdout_path: str | None = None) -> Outcome:
-        """Run ``deploycheck ARGS`` (or ``exe ARGS``) in the sandbox. ``signal_at`` = (signal, seconds): send
-        that signal to the command (not its process group: as ``timeout`` and Kubernetes do) after that long.
-        ``stdout_path``: where stdout goes (``/dev/full``), else it is captured. A run still going after
+            stdin: bytes | None = None, signal_at: tuple[int, float] | list[tuple[int, float]] | None = None,
+            exe: str = EXE, stdout_path: str | None = None, signal_when: Callable[[int], bool] | None = None,
+            signal_group: bool = False) -> Outcome:
+        """Run ``deploycheck ARGS`` (or ``exe ARGS``) in the sandbox. ``signal_at`` = (signal, seconds), or a
+        list of them: send that signal to the command (not its process group: as ``timeout`` and Kubernetes
+        do) after that long. ``signal_when(pid)``, polled every 20 ms with the command's pid, makes the
+        seconds count from when it first holds (a file the run makes exists, a worker has started) rather
+        than from the start. ``signal_group``: send to the whole process group instead, as a terminal's Ctrl-C
+        does. ``stdout_path``: where stdout goes (``/dev/full``), else it is captured. A run still going after
         ``timeout`` seconds is killed and fails the test: nothing may hang."""
         outside0, project0 = self._outside_state(), snapshot(self.project)
         with tempfile.NamedTemporaryFile(prefix="abuse-rss-", dir=self.base, delete=False) as pf:
@@ -240,14 +250,34 @@ class Sandbox:
                                 stdout=out_target, stderr=subprocess.PIPE, start_new_session=True)
         sampler = _Sampler(proc.pid)
         sampler.start()
-        timer = None
+        halt = threading.Event()
+        sender = None
         if signal_at is not None:
+            plan = list(signal_at) if isinstance(signal_at, list) else [signal_at]
+
             def send() -> None:
-                kids = _children(proc.pid)
-                if kids:
-                    os.kill(kids[0], signal_at[0])
-            timer = threading.Timer(signal_at[1], send)
-            timer.start()
+                base = start
+                if signal_when is not None:
+                    while not halt.is_set():
+                        kids = _children(proc.pid)
+                        if kids and signal_when(kids[0]):
+                            base = time.monotonic()
+                            break
+                        halt.wait(0.02)
+                for signum, seconds in plan:
+                    if halt.wait(max(base + seconds - time.monotonic(), 0)):
+                        return
+                    kids = _children(proc.pid)
+                    try:
+                        if signal_group:
+                            os.killpg(proc.pid, signum)
+                        elif kids:
+                            os.kill(kids[0], signum)
+                    except ProcessLookupError:
+                        return
+
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
         try:
             out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -255,8 +285,9 @@ class Sandbox:
             proc.communicate()
             raise AssertionError(f"deploycheck {' '.join(map(str, args))}: still running after {timeout} s")
         finally:
-            if timer is not None:
-                timer.cancel()
+            halt.set()
+            if sender is not None:
+                sender.join()
             sampler.stop()
             if stdout_path:
                 out_target.close()

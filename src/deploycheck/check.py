@@ -93,6 +93,12 @@ class _Lines:
         return "\n".join(self.sources[path]).encode()
 
 
+# Set to anything but "" or "0", forbids running an interpreter the project names (CI on untrusted pull
+# requests); ``--no-project-python`` sets it for one run.
+NO_PROJECT_PYTHON = "DEPLOYCHECK_NO_PROJECT_PYTHON"
+_ON_PATH = "python3 on PATH"
+
+
 def default_python(project: Project) -> tuple[str, str]:
     """The interpreter and where it was named: ``python`` in the configuration (relative to the project
     root), else PATH/.venv/bin/python when present, else ``python3`` on PATH. Raises ``UsageError`` for a
@@ -107,16 +113,32 @@ def default_python(project: Project) -> tuple[str, str]:
         raise UsageError(f"{venv} is a broken link: repair the virtual environment or pass --python")
     if os.path.exists(venv):
         return venv, "the project's .venv"
-    return "python3", "python3 on PATH"
+    return "python3", _ON_PATH
+
+
+def project_python_refused() -> bool:
+    """Whether ``DEPLOYCHECK_NO_PROJECT_PYTHON`` forbids running an interpreter the project names."""
+    return os.environ.get(NO_PROJECT_PYTHON, "") not in ("", "0")
 
 
 def target_interpreter(project: Project, python: str | None) -> Interpreter:
     """The interpreter of the target environment, probed: ``python`` (``--python``) when given, else the
-    project's default (``default_python``). Raises ``UsageError`` when it cannot be run."""
+    project's default (``default_python``). Probing runs that program: with ``project_python_refused()``, one
+    the project names (its ``python`` setting, its ``.venv``, a ``python3`` on PATH inside the project) is
+    refused. Raises ``UsageError`` when it is refused or cannot be run."""
     if python is not None:
         return interp_mod.probe(python)
     py, source = default_python(project)
+    if project_python_refused() and (source != _ON_PATH or _inside(interp_mod.resolve_executable(py, source),
+                                                                   project.root)):
+        raise UsageError(f"{source} {py}: not run, since --no-project-python ({NO_PROJECT_PYTHON}) forbids "
+                         "running an interpreter the project names; pass the target's interpreter with "
+                         "--python")
     return interp_mod.probe(py, source)
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
 
 
 def check_entries(entries: list[str]) -> None:

@@ -2,33 +2,58 @@
 ``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
 
 Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
-traceback).
+traceback; output that cannot be written is one), 130 on SIGINT and 143 on SIGTERM (128 + the signal, as a
+shell reports a command the signal ended).
 """
 
 from __future__ import annotations
 
-import argparse
+# Only what installing the signal handlers needs is imported before main() runs: a signal that arrives
+# while the rest is imported is then handled like any other (argparse and re alone take tens of ms).
 import os
 import sys
 
-from deploycheck import __version__
+from deploycheck import interrupt
 from deploycheck.errors import UsageError
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse exits 2 as well; keep its message short and ours
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"deploycheck: error: {message}\n")
-        raise SystemExit(2)
+_PARSER: list[type] = []
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _parser_class() -> type:
+    if _PARSER:
+        return _PARSER[0]
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str):  # argparse exits 2 as well; keep its message short and ours
+            from deploycheck.render.escape import underlying
+
+            self.print_usage(underlying(sys.stderr))  # lines of our own, kept as they are
+            sys.stderr.write(f"deploycheck: error: {message}\n")  # escaped by main's stderr
+            raise SystemExit(2)
+
+    _PARSER.append(Parser)
+    return Parser
+
+
+def _no_project_python(parser) -> None:
+    parser.add_argument("--no-project-python", action="store_true",
+                        help="run no interpreter the project names (its `python` setting, its .venv): for CI "
+                             "on untrusted code; pass --python (also DEPLOYCHECK_NO_PROJECT_PYTHON=1)")
+
+
+def build_parser():
+    """The ``argparse`` parser of the command line."""
+    from deploycheck import __version__
+
+    _Parser = _parser_class()
     parser = _Parser(prog="deploycheck", description="Find the code that will crash on deploy.")
     parser.add_argument("--version", action="version", version=f"deploycheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="check a project against the environment that will run it")
     check.add_argument("path", nargs="?", default=".", help="project root (default: .)")
     check.add_argument("--python", help="interpreter of the target environment (default: PATH/.venv/bin/python, else python3)")
+    _no_project_python(check)
     check.add_argument("--entry", action="append", default=[], metavar="MODULE",
                        help="module the service starts from (repeatable; default: every project module)")
     check.add_argument("--format", choices=["text", "json"], default="text")
@@ -58,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--write", action="store_true", help="write the files (all or nothing)")
     for p in (status, apply):
         p.add_argument("--python", help="interpreter of the target environment (default as for check)")
+        _no_project_python(p)
         p.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
         p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     cfg = sub.add_parser("config", help="check the configuration contract of a service for an environment")
@@ -70,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("--connect", action="store_true", help="connect to the databases and caches (DC405)")
     cfg.add_argument("--format", choices=["text", "json"], default="text")
     cfg.add_argument("--python", help="interpreter of the target environment (as for check)")
+    _no_project_python(cfg)
     cfg.add_argument("--entry", action="append", default=[], metavar="MODULE", help="module the service starts from")
     cfg.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     cfg.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -102,9 +129,12 @@ def _migrate(args) -> int:
         (status.render_json if args.format == "json" else status.render_text)(result)
         return 0
     from deploycheck.migrate import apply
+    from deploycheck.render.escape import EscapedLines
 
+    # The diff quotes the project's source: escaped on a terminal; kept byte for byte for `git apply`.
+    out = EscapedLines(sys.stdout, keep_newlines=True) if sys.stdout.isatty() else None
     return apply.run(args.id, args.path, write=args.write, python=args.python, cache_dir=args.cache_dir,
-                     no_cache=args.no_cache)
+                     no_cache=args.no_cache, out=out)
 
 
 def _config(args) -> int:
@@ -138,6 +168,9 @@ def _check(args) -> int:
     return 1 if result.errors else 0
 
 
+_NO_PROJECT_PYTHON = "DEPLOYCHECK_NO_PROJECT_PYTHON"  # check.NO_PROJECT_PYTHON, without importing check here
+
+
 def _redacted(message: str) -> str:
     """A message safe to print: every secret known to the process masked in all its forms, every URL
     redacted (``deploycheck.contract.scrub``)."""
@@ -158,25 +191,129 @@ def _raised_at(exc: BaseException) -> str:
     return where or "?"
 
 
+class OutputError(UsageError):
+    """Standard output cannot be written (a full disk, ``>/dev/full``, an I/O error): exit 2."""
+
+
+class _Output:
+    # Standard output during a command: a write or flush that fails for another reason than a reader gone
+    # away (BrokenPipeError, handled in _run) becomes OutputError; the descriptor then points to /dev/null so
+    # that what is still buffered cannot fail again when Python flushes it at exit.
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self._guarded(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._guarded(self.stream.flush)
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _to_devnull(self.stream)
+            raise OutputError(f"cannot write the output ({exc.strerror or exc})") from None
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _to_devnull(stream) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# Options naming a path: an empty one is refused rather than read as the working directory.
+_PATH_OPTIONS = {"path": "PATH", "source": "--source", "containerfile": "--containerfile",
+                 "app_dir": "--app-dir", "cache_dir": "--cache-dir", "env_file": "--env-file",
+                 "manifest": "--manifest"}
+
+
+def _empty_path(args) -> str | None:
+    for dest, name in _PATH_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value == "" or (isinstance(value, list) and "" in value):
+            return name
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code (see the module
+    docstring). On SIGINT or SIGTERM any command stops, every private directory and child process is removed,
+    ``deploycheck: interrupted`` is printed and the exit code is 130 or 143 (``deploycheck.interrupt``); both
+    signals are then ignored, so that another one while the interpreter exits changes nothing. After a run
+    not interrupted, the handlers stay installed, recording only."""
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal or pipe that cannot encode a character gets an escape, not a crash
             stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
         except (AttributeError, ValueError):
             pass
-    args = build_parser().parse_args(argv)
-    if args.command == "rule":
-        return _rule(args.code)
-    command = {"check": _check, "migrate": _migrate, "config": _config}[args.command]
+    streams = sys.stdout, sys.stderr
+    code = 2
     try:
+        try:
+            try:
+                interrupt.install()  # inside the try: from here on a signal is an Interrupted caught below
+                from deploycheck.render.escape import EscapedLines
+
+                # stderr: every line escaped (messages quote paths and names from the input); when stderr
+                # itself cannot be written there is no one left to tell
+                sys.stdout, sys.stderr = _Output(streams[0]), EscapedLines(streams[1], ignore_errors=True)
+                code = _run(argv)
+            finally:
+                interrupt.hold()  # from here on a signal is recorded: the cleanup below always runs whole
+        except interrupt.Interrupted:
+            pass
+        try:
+            sys.stdout.flush()
+        except OutputError as exc:
+            sys.stderr.write(f"deploycheck: error: {exc}\n")
+            code = 2
+        except BrokenPipeError:
+            _to_devnull(streams[0])
+    finally:
+        interrupt.hold()
+        private = sys.modules.get("deploycheck.private")  # made no directory if it was never imported
+        if private is not None:
+            private.remove_all()
+        interrupt.kill_children()
+        if interrupt.received() is not None:
+            interrupt.ignore()
+            try:
+                sys.stderr.write("deploycheck: interrupted\n")
+            except OSError:
+                pass
+        sys.stdout, sys.stderr = streams
+    signum = interrupt.received()
+    return code if signum is None else 128 + signum
+
+
+def _run(argv: list[str] | None) -> int:
+    flag = os.environ.get(_NO_PROJECT_PYTHON)
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version, or a usage error argparse has reported
+            return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
+        command = {"check": _check, "migrate": _migrate, "config": _config,
+                   "rule": lambda args: _rule(args.code)}[args.command]
+        if getattr(args, "no_project_python", False):
+            os.environ[_NO_PROJECT_PYTHON] = "1"  # the flag is the variable, for this run (check.py reads it)
+        empty = _empty_path(args)
+        if empty is not None:
+            raise UsageError(f"{empty} is empty: name a directory or file (`.` for the working directory)")
         return command(args)
     # Messages may quote a configuration value (a database URL): every one passes through URL redaction.
     except UsageError as exc:
         sys.stderr.write(f"deploycheck: error: {_redacted(str(exc))}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("deploycheck: interrupted\n")
-        return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as the Python docs advise
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -188,3 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                          "message is not shown: it may quote the input; set DEPLOYCHECK_DEBUG=1 for the "
                          "traceback, and please report it)\n")
         return 2
+    finally:
+        if flag is None:
+            os.environ.pop(_NO_PROJECT_PYTHON, None)
+        else:
+            os.environ[_NO_PROJECT_PYTHON] = flag

@@ -17,6 +17,7 @@ from deploycheck.contract import redact
 from deploycheck.contract.model import Setting
 from deploycheck.contract.run import Result
 from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.render.escape import console as escaping_console
 from deploycheck.render.paths import display
 
 SCHEMA_VERSION = 1
@@ -57,7 +58,7 @@ def render_text(result: Result, stream=None, color: bool | None = None) -> None:
     out = stream or sys.stdout
     buf = io.StringIO()
     tty = color if color is not None else (hasattr(out, "isatty") and out.isatty())
-    console = Console(file=buf, highlight=False, soft_wrap=True, force_terminal=tty, no_color=not tty)
+    console = escaping_console(buf, tty, result.scrub)  # control characters of the input escaped
     root = result.project.root
     env = result.env
     head = Text(f"environment {env.name}", style="bold")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +17,9 @@ from deploycheck.errors import UsageError
 
 _PROBE = Path(__file__).with_name("probe_script.py")
 PROBE_TIMEOUT_S = 30
+# Bytes read from each of the probe's stdout and stderr at most: its answer is under 100 KB even for an
+# interpreter with hundreds of extension modules; a program writing without end is stopped here.
+PROBE_OUTPUT_LIMIT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,10 @@ def resolve_executable(python: str, source: str = "--python") -> str:
 def probe(python: str, source: str = "--python") -> Interpreter:
     """Run the probe in ``python`` (``-I -S``: isolated, no site start-up, so no third-party code runs).
 
-    Raises ``UsageError`` when the program is missing, does not run, or is not a Python 3 interpreter.
+    The program is run in a process group of its own, its output read up to ``PROBE_OUTPUT_LIMIT`` bytes per
+    stream and for ``PROBE_TIMEOUT_S`` seconds; the whole group is killed beyond either, and when the run
+    stops. Raises ``UsageError`` when the program is missing, does not run, writes too much, does not answer
+    in time, or is not a Python 3 interpreter (an answer whose fields are not of the probe's types included).
     """
     exe = resolve_executable(python, source)
     try:
@@ -95,28 +105,22 @@ def probe(python: str, source: str = "--python") -> Interpreter:
 
 
 def _probe(exe: str, python: str, source: str) -> Interpreter:
-    try:
-        proc = subprocess.run(
-            [exe, "-I", "-S", str(_PROBE)],
-            capture_output=True,
-            timeout=PROBE_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"},
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"{source} {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
-    except OSError as exc:
-        raise UsageError(f"{source} {python}: cannot run it ({exc.strerror})") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    code, out, err = _run([exe, "-I", "-S", str(_PROBE)], python, source)
+    if code != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
         tail = " / ".join(lines[-3:]) if lines else "no output"
-        raise UsageError(f"{source} {python}: is not a usable Python 3 interpreter (exit {proc.returncode}: {tail})")
+        raise UsageError(f"{source} {python}: is not a usable Python 3 interpreter (exit {code}: {tail})")
     try:
-        data = json.loads(proc.stdout)
-    except ValueError:
+        data = json.loads(out)
+    except (ValueError, RecursionError):
         raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected output)") from None
     if not isinstance(data, dict) or not isinstance(data.get("version"), list) or data["version"][:1] != [3]:
         raise UsageError(f"{source} {python}: is not a supported Python 3 interpreter")
+    wrong = _wrong_field(data)
+    if wrong is not None:
+        key, expected = wrong
+        raise UsageError(f"{source} {python}: is not a Python interpreter (the `{key}` of its answer to the "
+                         f"probe is not {expected})")
     return Interpreter(
         executable=data["executable"] or exe,
         version=tuple(data["version"]),  # type: ignore[arg-type]
@@ -124,7 +128,7 @@ def _probe(exe: str, python: str, source: str) -> Interpreter:
         cache_tag=data.get("cache_tag") or "",
         platform=data["platform"],
         os_name=data["os_name"],
-        machine=data.get("machine", ""),
+        machine=data.get("machine") or "",
         prefix=data["prefix"],
         base_prefix=data["base_prefix"],
         path=list(data["path"]),
@@ -133,9 +137,122 @@ def _probe(exe: str, python: str, source: str) -> Interpreter:
         stdlib=data.get("stdlib"),
         builtin_modules=frozenset(data["builtin_modules"]),
         frozen_modules=frozenset(data["frozen_modules"]),
-        builtin_attrs={k: frozenset(v) for k, v in {**data.get("dynload_attrs", {}), **data["builtin_attrs"]}.items()},
+        builtin_attrs={k: frozenset(v)
+                       for k, v in {**data.get("dynload_attrs", {}), **data["builtin_attrs"]}.items()},
         builtins=frozenset(data["builtins"]),
         extension_suffixes=tuple(data["extension_suffixes"]),
         soabi=data.get("soabi"),
         system_site_packages=bool(data.get("system_site_packages")),
     )
+
+
+def _run(argv: list[str], python: str, source: str) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` with no input, in a new session (its own process group, out of reach of the terminal's
+    Ctrl-C: the run stops it); its exit code, stdout and stderr. The group is killed when the program writes
+    more than ``PROBE_OUTPUT_LIMIT`` bytes to a stream, is still running after ``PROBE_TIMEOUT_S`` seconds,
+    or when the caller is interrupted, and in any case once it has exited (a child it left would run on)."""
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"})
+    except OSError as exc:
+        raise UsageError(f"{source} {python}: cannot run it ({exc.strerror})") from None
+    try:
+        out, err = _read_both(proc, deadline, python, source)
+        try:
+            code = proc.wait(max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"{source} {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()  # type: ignore[union-attr]
+        proc.wait()
+    return code, out, err
+
+
+def _read_both(proc: subprocess.Popen, deadline: float, python: str, source: str) -> tuple[bytes, bytes]:
+    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}  # type: ignore[union-attr]
+    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}  # type: ignore[union-attr]
+    sizes = dict.fromkeys(chunks, 0)
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise UsageError(f"{source} {python}: did not answer within {PROBE_TIMEOUT_S} s")
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    sel.unregister(key.fd)
+                    continue
+                sizes[key.fd] += len(data)
+                if sizes[key.fd] > PROBE_OUTPUT_LIMIT:
+                    raise UsageError(f"{source} {python}: wrote more than {PROBE_OUTPUT_LIMIT >> 20} MiB to "
+                                     f"{names[key.fd]} (the probe's answer is far smaller): not a Python "
+                                     "interpreter answering the probe")
+                chunks[key.fd].append(data)
+    out_fd, err_fd = list(chunks)
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+
+
+def _is_strs(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_str_or_none(v) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _is_attrs(v) -> bool:
+    return isinstance(v, dict) and all(_is_strs(names) for names in v.values())
+
+
+def _is_version(v) -> bool:
+    return (isinstance(v, list) and len(v) == 3
+            and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v))
+
+
+# Each field of the probe's answer (probe_script.py) and its test; the optional ones may be missing (older
+# probes, other implementations). An interpreter that is not what it claims may answer anything.
+_FIELDS: dict[str, tuple[Callable[[object], bool], str, bool]] = {
+    "executable": (_is_str_or_none, "a string", True),
+    "version": (_is_version, "a list of three integers", True),
+    "implementation": (lambda v: isinstance(v, str), "a string", True),
+    "cache_tag": (_is_str_or_none, "a string", False),
+    "platform": (lambda v: isinstance(v, str), "a string", True),
+    "os_name": (lambda v: isinstance(v, str), "a string", True),
+    "machine": (_is_str_or_none, "a string", False),
+    "prefix": (lambda v: isinstance(v, str), "a string", True),
+    "base_prefix": (lambda v: isinstance(v, str), "a string", True),
+    "path": (_is_strs, "a list of strings", True),
+    "site_packages": (_is_strs, "a list of strings", True),
+    "system_site_packages": (lambda v: isinstance(v, bool), "true or false", False),
+    "user_site": (_is_str_or_none, "a string", False),
+    "stdlib": (_is_str_or_none, "a string", False),
+    "builtin_modules": (_is_strs, "a list of strings", True),
+    "frozen_modules": (_is_strs, "a list of strings", True),
+    "builtin_attrs": (_is_attrs, "an object of lists of strings", True),
+    "dynload_attrs": (_is_attrs, "an object of lists of strings", False),
+    "builtins": (_is_strs, "a list of strings", True),
+    "extension_suffixes": (_is_strs, "a list of strings", True),
+    "soabi": (_is_str_or_none, "a string", False),
+}
+
+
+def _wrong_field(data: dict) -> tuple[str, str] | None:
+    """The first field of the probe's answer that is missing or not of its type: ``(name, what it should
+    be)``; None when all are right."""
+    for key, (test, expected, required) in _FIELDS.items():
+        if key not in data:
+            if required:
+                return key, "there"
+            continue
+        if not test(data[key]):
+            return key, expected
+    return None

@@ -15,6 +15,7 @@ from deploycheck.migrate import lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
+from deploycheck.render.escape import EscapedLines
 from deploycheck.target.project import open_project
 
 
@@ -158,7 +159,7 @@ def render_json(result: StatusResult, stream=None) -> None:
 
 
 def render_text(result: StatusResult, stream=None) -> None:
-    out = stream or sys.stdout
+    out = EscapedLines(stream or sys.stdout)  # control characters of the input escaped
     root = result.workspace.project.root
     for s in result.migrations:
         m = s.migration

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from deploycheck.render.escape import underlying
+
 DELAY_SECONDS = 0.5
 
 
@@ -23,7 +25,7 @@ def layer_bytes(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("reading image layers"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=True)
+                        console=Console(file=underlying(sys.stderr)), transient=True)
     task = progress.add_task("layers", total=total or None)
     start = time.monotonic()
     state = {"started": False, "pending": 0}

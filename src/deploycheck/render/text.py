@@ -1,16 +1,18 @@
 """Text output in the style of ruff and rustc: location, code, message, the source line with a caret, the
-import chain from an entry, and a summary line. Colour only on a terminal (rich decides)."""
+import chain from an entry, and a summary line. Colour only on a terminal (rich decides; ``NO_COLOR`` turns it
+off). Every control character of the input is shown escaped (``render.escape``)."""
 
 from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.text import Text
 
 from deploycheck.artifact.files import source_lines
 from deploycheck.check import Result
 from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.render.escape import console as escaping_console
+from deploycheck.render.escape import escape
 from deploycheck.render.paths import display
 
 
@@ -35,52 +37,54 @@ def image_line(image: dict) -> str:
     return f"image {shown}: {what} ({image['platform']})"
 
 
+def _line(*pieces: str | tuple[str, str]) -> Text:
+    """One output line from pieces of text (``text`` or ``(text, style)``), each escaped: any piece may hold a
+    name, path or message from the input."""
+    return Text.assemble(*((escape(p), "") if isinstance(p, str) else (escape(p[0]), p[1]) for p in pieces))
+
+
 def render(result: Result, stream=None, color: bool | None = None) -> None:
-    console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True,
-                      force_terminal=color, no_color=color is False)
+    console = escaping_console(stream or sys.stdout, color)
     for f in result.findings:
-        head = Text()
         # line 0: a finding about a file or the image config as a whole, with no line to point at
         where = f"{display(f.path)}:{f.line}:{f.column + 1}: " if f.line else f"{display(f.path)}: "
-        head.append(where, style="bold")
-        head.append(f.code + " ", style="bold red" if f.severity == ERROR else "bold yellow")
         when = "at import" if f.when == "import" else "when called"
-        head.append(f"[{f.severity}, {when}] ", style="red" if f.severity == ERROR else "yellow")
-        head.append(f.message)
-        console.print(head)
+        red = f.severity == ERROR
+        console.print(_line((where, "bold"), (f.code + " ", "bold red" if red else "bold yellow"),
+                            (f"[{f.severity}, {when}] ", "red" if red else "yellow"), f.message))
         src = _source_line(f.path, f.line, result.reader) if f.line else None
         if src is not None:
             gutter = " " * len(str(f.line))
-            width = max(min(len(f.symbol), len(src.expandtabs(1)) - f.column), 1)  # never past the line's end
-            console.print(Text(f"{gutter} |", style="blue"))
-            console.print(Text(f"{f.line} | ", style="blue") + Text(src.expandtabs(1)))
-            console.print(Text(f"{gutter} | ", style="blue") + Text(" " * f.column + "^" * width, style="red"))
+            src = src.expandtabs(1)
+            width = max(min(len(f.symbol), len(src) - f.column), 1)  # never past the line's end
+            # the caret is placed in the line as shown, where a control character takes its escape's width
+            shown_column = len(escape(src[:f.column]))
+            shown_width = max(len(escape(src[f.column:f.column + width])), 1)
+            console.print(_line((f"{gutter} |", "blue")))
+            console.print(_line((f"{f.line} | ", "blue"), src))
+            console.print(_line((f"{gutter} | ", "blue"), (" " * shown_column + "^" * shown_width, "red")))
         if f.chain:
-            console.print(Text(f"  = imported via: {chain_text(f)}", style="dim"))
+            console.print(_line((f"  = imported via: {chain_text(f)}", "dim")))
         if f.distribution:
-            console.print(Text(f"  = in distribution: {f.distribution[0]} {f.distribution[1]}", style="dim"))
+            console.print(_line((f"  = in distribution: {f.distribution[0]} {f.distribution[1]}", "dim")))
         console.print()
     if result.image:
-        console.print(Text(image_line(result.image), style="dim"))
+        console.print(_line((image_line(result.image), "dim")))
         for note in result.image.get("notes", []):
-            console.print(Text(f"  note: {note}", style="dim"))
+            console.print(_line((f"  note: {note}", "dim")))
     interp = result.interp
-    summary = Text()
-    status = "error" if result.errors else "ok"
-    summary.append(
-        f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}",
-        style="bold red" if status == "error" else "bold green",
-    )
     cached = result.files - result.parsed - result.unreadable
     entries = result.entries
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
-    summary.append(
-        f" in {_count(result.modules, 'module')} of the import closure of {shown} ({_count(result.files, 'file')}"
+    counts = f"{_count(result.errors, 'error')}, {_count(result.warnings, 'warning')}"
+    console.print(_line(
+        (counts, "bold red" if result.errors else "bold green"),
+        f" in {_count(result.modules, 'module')} of the import closure of {shown}"
+        f" ({_count(result.files, 'file')}"
         f"{f', {cached} from cache' if cached else ''}"
-        f"{f', {result.unreadable} unreadable' if result.unreadable else ''}) · Python {interp.version_text} ({interp.executable})"
-        f" · {result.seconds:.2f} s"
-    )
-    console.print(summary)
+        f"{f', {result.unreadable} unreadable' if result.unreadable else ''})"
+        f" · Python {interp.version_text} ({interp.executable}) · {result.seconds:.2f} s",
+    ))
 
 
 def _count(n: int, noun: str) -> str:
