@@ -66,14 +66,21 @@ class HostFiles:
         return read_regular(path, limit)
 
 
-def source_lines(path: str, files=None) -> list[str]:
+def source_lines(path: str, files=None, boundary=None, origin: str = "project") -> list[str]:
     """Lines of a source file for display and ``# noqa`` comments; empty for anything but a readable regular
     file within the size limit (a FIFO named ``x.py`` must never block the run). ``files`` is the reader
-    (the host's by default, an image's for image targets)."""
-    try:
-        data = (files or HostFiles()).read_bytes(path)
-    except (OSError, ValueError):
-        return []
+    (the host's by default, an image's for image targets). With ``boundary`` (the project's edge,
+    ``target.boundary``), empty for a file of the project (``origin``) that lies outside it: its text is
+    never shown; decided on the file that is opened."""
+    if boundary is not None and boundary.governs(path, origin) and os.path.isabs(path):
+        data = boundary.text(path, MAX_SOURCE_BYTES)
+        if data is None:
+            return []
+    else:
+        try:
+            data = (files or HostFiles()).read_bytes(path)
+        except (OSError, ValueError):
+            return []
     return [_printable(line) for line in data.decode("utf-8", errors="replace").splitlines()]
 
 

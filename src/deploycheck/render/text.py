@@ -14,8 +14,8 @@ from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.render.paths import display
 
 
-def _source_line(path: str, line: int, files=None) -> str | None:
-    lines = source_lines(path, files)
+def _source_line(path: str, line: int, files=None, boundary=None, origin: str = "project") -> str | None:
+    lines = source_lines(path, files, boundary, origin)
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
@@ -48,7 +48,9 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         head.append(f"[{f.severity}, {when}] ", style="red" if f.severity == ERROR else "yellow")
         head.append(f.message)
         console.print(head)
-        src = _source_line(f.path, f.line, result.reader) if f.line else None
+        # never a line of a file outside the project (target.boundary)
+        boundary = result.project.boundary
+        src = _source_line(f.path, f.line, result.reader, boundary, f.origin) if f.line else None
         if src is not None:
             gutter = " " * len(str(f.line))
             width = max(min(len(f.symbol), len(src.expandtabs(1)) - f.column), 1)  # never past the line's end

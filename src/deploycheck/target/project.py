@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pathspec
 
 from deploycheck.errors import UsageError
+from deploycheck.target.boundary import MAX_IGNORE_BYTES, Boundary
 from deploycheck.target.config import Config, load
+from deploycheck.target.patterns import gitignore_spec
 
 # Never project code: tool state, virtual environments, build output.
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"}
@@ -18,13 +20,15 @@ _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "
 class Project:
     """``root`` is absolute; ``roots`` are the directories holding top-level project modules (the first
     entries of the search path); ``modules`` maps each project module name to its file (namespace packages
-    have none and are left out)."""
+    have none and are left out). ``boundary`` is the edge of a project on the host (``target.boundary``:
+    no text of a file outside it is shown); None for an image's files."""
 
     root: str
     roots: list[str]
     config: Config
     modules: dict[str, str]
     entry_candidates: list[str]
+    boundary: Boundary | None = None
 
 
 def open_project(path: str) -> Project:
@@ -50,7 +54,7 @@ def open_project(path: str) -> Project:
     else:
         roots = [root]
     ignore = _ignore_spec(root)
-    exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude + cfg.extend_exclude)
+    exclude = gitignore_spec(cfg.exclude + cfg.extend_exclude)
     modules: dict[str, str] = {}
     entries: list[str] = []
     for r in roots:
@@ -59,7 +63,7 @@ def open_project(path: str) -> Project:
             rel = os.path.relpath(file, root)
             if not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r)):
                 entries.append(name)
-    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)))
+    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)), Boundary(root))
 
 
 def _has_python(directory: str) -> bool:
@@ -81,13 +85,12 @@ def _has_packages(directory: str) -> bool:
 
 
 def _ignore_spec(root: str) -> pathspec.PathSpec:
-    lines: list[str] = []
-    try:
-        with open(os.path.join(root, ".gitignore"), encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        pass
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    """The patterns of the project's ``.gitignore``, read as git reads an in-tree one: never through a
+    symbolic link (git 2.32 and later ignore a linked ``.gitignore``); a pattern git cannot use is skipped."""
+    path = os.path.join(root, ".gitignore")
+    got = Boundary(root).read(path, MAX_IGNORE_BYTES, path, follow=False)
+    lines = got[0].decode("utf-8", errors="replace").splitlines() if got else []
+    return gitignore_spec(lines)
 
 
 def _listing(directory: str, root: str, seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
@@ -146,7 +149,7 @@ def python_files(root: str, exclude: list[str] | tuple[str, ...] = ()) -> list[s
     ``.gitignore`` or by the gitignore-style ``exclude`` patterns (relative to ``root``) left out. Links into
     directories already seen are not followed again, so link loops end."""
     ignore = _ignore_spec(root)
-    spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    spec = gitignore_spec(list(exclude))
     out: list[str] = []
     seen: set[tuple[int, int]] = set()
     stack = [root]
