@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -69,8 +70,11 @@ def read_pyproject(root: str) -> tuple[str, dict] | None:
     data = Boundary(root).read_setting(path, MAX_SETTINGS_BYTES, path)
     if data is None:
         return None
+    key = (path, hashlib.blake2b(data, digest_size=16).digest())
+    if key in _PARSED:  # read for the settings and again for the declarations: parsed once
+        return path, _PARSED[key]
     try:
-        return path, tomllib.loads(data.decode("utf-8"))
+        document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -79,6 +83,12 @@ def read_pyproject(root: str) -> tuple[str, dict] | None:
         raise UsageError(f"{path}: invalid TOML: nested too deeply to read") from None
     except (ValueError, MemoryError) as exc:  # tomllib's own errors are ValueErrors with a position
         raise UsageError(f"{path}: invalid TOML: {type(exc).__name__}") from None
+    _PARSED.clear()
+    _PARSED[key] = document
+    return path, document
+
+
+_PARSED: dict[tuple[str, bytes], dict] = {}  # the last document read, by path and content digest
 
 
 def load(root: str) -> Config:
