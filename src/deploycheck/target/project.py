@@ -12,6 +12,7 @@ from deploycheck.target.boundary import MAX_IGNORE_BYTES, Boundary, quote
 from deploycheck.target.config import Config, load
 from deploycheck.target.patterns import gitignore_spec
 
+_ROOTS = "pyproject.toml [tool.deploycheck] roots"
 # Never project code: tool state, virtual environments, build output.
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"}
 
@@ -46,9 +47,9 @@ def open_project(path: str) -> Project:
         roots = [os.path.normpath(os.path.join(root, r)) for r in cfg.roots]
         for given, r in zip(cfg.roots, roots, strict=True):
             if not os.path.isdir(r):
-                raise UsageError(f"pyproject.toml [tool.deploycheck] roots: {quote(given)} is not a directory")
+                raise UsageError(f"{_ROOTS}: {quote(given)} is not a directory")
             if boundary.outside(r):  # a setting may not lead outside the project (target.boundary)
-                raise UsageError(f"pyproject.toml [tool.deploycheck] roots: {quote(given)} is outside the project")
+                raise UsageError(f"{_ROOTS}: {quote(given)} is outside the project")
     elif _has_python(os.path.join(root, "src")) and not os.path.exists(os.path.join(root, "src", "__init__.py")):
         # src layout; the root too when it also holds packages (a frontend's src/ must not hide the service)
         roots = [os.path.join(root, "src")]
@@ -96,7 +97,8 @@ def _ignore_spec(root: str) -> pathspec.PathSpec:
     return gitignore_spec(lines)
 
 
-def _listing(directory: str, boundary: Boundary, seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
+def _listing(directory: str, boundary: Boundary,
+             seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
     """The entries of ``directory`` as ``(entry, path relative to the project root, is a directory)``,
     sorted by name; empty for an unreadable directory, one already seen (through a link: link loops end
     here), or one outside the project. A directory linked in from outside is importable (the module finder
