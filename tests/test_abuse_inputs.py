@@ -9,10 +9,10 @@ import os
 import sys
 
 import pytest
+from abuse import OUTSIDE_SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abuse import OUTSIDE_SECRET
 from deploycheck.errors import UsageError
 from deploycheck.target import config, containerfile, declared
 from deploycheck.target.copymap import Ignore
@@ -124,7 +124,8 @@ def test_a_link_to_the_root_of_the_machine_is_not_walked(sandbox):
     sandbox.write({"app.py": "x = 1\n"})
     os.symlink("/", sandbox.project / "machine")
     os.symlink("/usr/lib", sandbox.project / "lib")
-    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False)
     assert "1 module of the import closure of app" in run.stdout
 
 
@@ -135,8 +136,8 @@ def test_build_file_and_ignore_file_linked_outside(tmp_path):
     os.symlink(tmp_path / "outside", repo / "Containerfile")
     with pytest.raises(UsageError) as err:
         containerfile.parse(containerfile.find(str(repo)), str(repo))
-    assert str(err.value) == ("Containerfile is a link to a file outside the repository: deploycheck reads the "
-                              "project's settings and build files only from inside it")
+    assert str(err.value) == ("Containerfile is a link to a file outside the repository: deploycheck reads "
+                              "the project's settings and build files only from inside it")
     os.unlink(repo / "Containerfile")
     (repo / "Containerfile").write_text("FROM scratch\nCOPY . /app\n")
     os.symlink(tmp_path / "outside", repo / ".dockerignore")
@@ -149,7 +150,7 @@ def test_build_file_and_ignore_file_linked_outside(tmp_path):
     assert [(c.context, c.image) for c in mapping.copies] == [("", "/app")]
 
 
-# --- Section 5: memory, FIFOs, devices and time --------------------------------------------------------------
+# --- Section 5: memory, FIFOs, devices and time ----------------------------------------------------------
 
 
 def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
@@ -161,8 +162,8 @@ def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbo
     sandbox.write({"app.py": "import table\n"})
     run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
     run.assert_safe(code=0, one_line=False)
-    assert ('"message": "not analyzed: its syntax tree needs more than the 192 MiB parse memory limit (raise it '
-            'with DEPLOYCHECK_PARSE_MEMORY_MB)"') in run.stdout
+    assert ('"message": "not analyzed: its syntax tree needs more than the 192 MiB parse memory limit '
+            '(raise it with DEPLOYCHECK_PARSE_MEMORY_MB)"') in run.stdout
 
 
 def test_a_big_dense_module_is_still_analyzed_within_the_bound(sandbox):
@@ -219,7 +220,8 @@ def test_links_to_dev_zero(sandbox, where):
 
 def test_twenty_thousand_dependencies(sandbox):
     deps = "".join(f'  "pkg{i}>=1.0",\n' for i in range(20000))
-    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": f"[project]\nname = 'x'\ndependencies = [\n{deps}]\n"})
+    pyproject = f"[project]\nname = 'x'\ndependencies = [\n{deps}]\n"
+    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": pyproject})
     # reading them was quadratic (52 s): the timeout is the guard against that coming back
     run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=60)
     run.assert_safe(code=1, one_line=False)
@@ -237,8 +239,10 @@ def test_an_include_graph_that_doubles_at_each_level(sandbox):
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("pyproject.toml", "# padding\n" * (110 * 1024), "pyproject.toml: 1126400 bytes, over the 1048576-byte limit"),
-    ("requirements.txt", "pip\n" * (1100 * 1024), "requirements.txt: 4505600 bytes, over the 4194304-byte limit"),
+    ("pyproject.toml", "# padding\n" * (110 * 1024),
+     "pyproject.toml: 1126400 bytes, over the 1048576-byte limit"),
+    ("requirements.txt", "pip\n" * (1100 * 1024),
+     "requirements.txt: 4505600 bytes, over the 4194304-byte limit"),
     (".gitignore", "*.tmp\n" * (200 * 1024), ".gitignore: 1228800 bytes, over the 1048576-byte limit"),
 ])
 def test_inputs_over_their_bound(sandbox, name, content, message):
@@ -250,8 +254,8 @@ def test_inputs_over_their_bound(sandbox, name, content, message):
 def test_build_file_variables_that_double_line_after_line(tmp_path):
     lines = ["FROM python:3.11", "ARG A=aaaaaaaaaaaaaaaa"] + ["ARG A=$A$A"] * 40 + ["COPY $A /app"]
     (tmp_path / "Containerfile").write_text("\n".join(lines) + "\n")
-    with pytest.raises(UsageError, match=r"^Containerfile:2\d: ARG and ENV values would expand the build file "
-                                         r"past 16777216 bytes$"):
+    with pytest.raises(UsageError, match=r"^Containerfile:2\d: ARG and ENV values would expand the build "
+                                         r"file past 16777216 bytes$"):
         containerfile.parse(str(tmp_path / "Containerfile"), str(tmp_path))
 
 
@@ -269,7 +273,7 @@ def test_build_inputs_that_are_fifos_or_devices(tmp_path, name):
         containerfile.parse(containerfile.find(str(tmp_path)), str(tmp_path))
 
 
-# --- Section 6: malformed shapes --------------------------------------------------------------------------------
+# --- Section 6: malformed shapes ---------------------------------------------------------------------------
 
 
 def test_toml_nested_100000_levels(sandbox):
@@ -292,10 +296,13 @@ def _toml_value(value) -> str:
 
 
 _scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False),
-                     st.text(max_size=12), st.sampled_from(["DC102", "flask>=2", "*.py", ">=3.8", "app.main"]))
-_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                         st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                       max_leaves=8)
+                     st.text(max_size=12),
+                     st.sampled_from(["DC102", "flask>=2", "*.py", ">=3.8", "app.main"]))
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8)
 _tool_keys = st.sampled_from(sorted(config.KNOWN_KEYS) + ["unknown-key"])
 _project_keys = st.sampled_from(["dependencies", "requires-python", "name", "optional-dependencies"])
 
@@ -317,7 +324,8 @@ def test_generated_pyproject_shapes_are_read_or_refused_in_one_line(tmp_path, to
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(st.text(max_size=30), st.sampled_from(
     ["-r", "-r ", "--requirement", "-r nope.txt", "-c x", "-e .", "flask[", "a @ b", "x ; python_version <",
-     "\\", "#", "flask==2.0 \\", "git+https://x", "pkg --hash=sha256:00", "-r requirements.txt"])), max_size=8))
+     "\\", "#", "flask==2.0 \\", "git+https://x", "pkg --hash=sha256:00", "-r requirements.txt"])),
+    max_size=8))
 def test_generated_requirements_files_are_read_or_refused_in_one_line(tmp_path, lines):
     (tmp_path / "requirements.txt").write_text("\n".join(lines) + "\n", errors="surrogatepass")
     try:
