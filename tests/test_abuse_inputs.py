@@ -347,3 +347,37 @@ def test_generated_ignore_patterns_never_fail(tmp_path, lines):
         assert str(exc).startswith(".dockerignore:") and str(exc).endswith(": not a valid pattern")
     else:
         ignore.excluded_by("app/main.py")
+
+
+_globs = st.lists(st.sampled_from(["a", "b", "*", "**", "?", "[ab]", "[!a]", "\\*"]), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=st.lists(_globs, min_size=1, max_size=4), lead=st.sampled_from(["", "/", "!"]),
+       trail=st.sampled_from(["", "/"]),
+       path=st.lists(st.text(alphabet="ab*", min_size=1, max_size=3), min_size=1, max_size=5))
+def test_linear_patterns_mean_what_pathspec_means(segments, lead, trail, path):
+    import pathspec
+
+    pattern = lead + "/".join("".join(s) for s in segments) + trail
+    try:
+        expected = pathspec.GitIgnoreSpec.from_lines([pattern])
+    except Exception:
+        return
+    file = "/".join(path)
+    assert gitignore_spec([pattern]).match_file(file) == expected.match_file(file), (pattern, file)
+
+
+def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):
+    # Each line cost seconds per path with the engine trying every way to share a long name among the stars
+    stars = "*a" * 12 + "b"
+    deep = "**/a*/" * 8 + "b"
+    name = "a" * 200
+    sandbox.write({"app.py": "x = 1\n", ".gitignore": f"{stars}\n{deep}\n",
+                   "pyproject.toml": f'[tool.deploycheck]\nextend-exclude = ["{stars}", "{deep}"]\n',
+                   "/".join([name] * 12) + f"/{name}.py": "y = 1\n"})
+    sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+    (sandbox.project / ".dockerignore").write_text(f"{stars}\n{deep}\n")
+    (sandbox.project / "Containerfile").write_text(f"FROM scratch\nCOPY {name} /app/\n")
+    mapping = containerfile.parse(str(sandbox.project / "Containerfile"), str(sandbox.project))
+    assert mapping.excluded_by("/".join([name] * 12) + f"/{name}.py") is None

@@ -17,6 +17,7 @@ import pathspec
 
 from deploycheck.errors import UsageError
 from deploycheck.target.boundary import MAX_IGNORE_BYTES, Boundary
+from deploycheck.target.patterns import linear_spec
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Ignore:
             if body in ("", "."):
                 continue
             try:
-                spec = pathspec.GitIgnoreSpec.from_lines(["/" + body])
+                spec = linear_spec(["/" + body])
             except Exception:  # pathspec's ValueError or re.error; the build refuses such a pattern too
                 raise UsageError(f"{name}:{number}: not a valid pattern") from None
             self.patterns.append((text, number, excludes, spec))
