@@ -66,14 +66,45 @@ class HostFiles:
         return read_regular(path, limit)
 
 
-def source_lines(path: str, files=None) -> list[str]:
+def source_lines(path: str, files=None, boundary=None, origin: str = "project") -> list[str]:
     """Lines of a source file for display and ``# noqa`` comments; empty for anything but a readable regular
     file within the size limit (a FIFO named ``x.py`` must never block the run). ``files`` is the reader
-    (the host's by default, an image's for image targets)."""
-    try:
-        data = (files or HostFiles()).read_bytes(path)
-    except (OSError, ValueError):
-        return []
+    (the host's by default, an image's for image targets). With ``boundary`` (the project's edge,
+    ``target.boundary``), empty for a file of the project (``origin``) that lies outside it: its text is
+    never shown; decided on the file that is opened.
+
+    The last file's lines are kept: findings come sorted by file and each asks for its line (20,000
+    findings in one file read it 20,000 times). A host file is read again when its ``stat`` changed. The
+    list returned is shared: callers only read it."""
+    signature = None
+    if files is None or isinstance(files, HostFiles):
+        try:
+            st = os.stat(path)
+            signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        except (OSError, ValueError):
+            pass
+    key = (path, origin, signature)
+    last = _LAST[0]
+    if last is not None and last[0] == key and last[1] is files and last[2] is boundary:
+        return last[3]
+    lines = _read_lines(path, files, boundary, origin)
+    _LAST[0] = (key, files, boundary, lines) if signature is not None or files is not None else None
+    return lines
+
+
+_LAST: list = [None]  # (key, files, boundary, lines) of the last source_lines call
+
+
+def _read_lines(path: str, files, boundary, origin: str) -> list[str]:
+    if boundary is not None and boundary.governs(path, origin) and os.path.isabs(path):
+        data = boundary.text(path, MAX_SOURCE_BYTES)
+        if data is None:
+            return []
+    else:
+        try:
+            data = (files or HostFiles()).read_bytes(path)
+        except (OSError, ValueError):
+            return []
     return [_printable(line) for line in data.decode("utf-8", errors="replace").splitlines()]
 
 

@@ -8,6 +8,10 @@ from importlib.metadata import Distribution
 
 from deploycheck.artifact.files import HostFiles
 
+# Each metadata file read (METADATA, RECORD, entry_points.txt...), in bytes: the largest real RECORD files
+# (tens of thousands of files) are a few MiB, and a RECORD takes about ten times its size once read.
+MAX_METADATA_BYTES = 8 * 1024 * 1024
+
 
 class _ReaderDistribution(Distribution):
     """An installed distribution's metadata directory read through a file reader (host or image), the
@@ -19,7 +23,8 @@ class _ReaderDistribution(Distribution):
 
     def read_text(self, filename):
         try:
-            return self._files.read_bytes(os.path.join(self._dir, filename)).decode("utf-8", errors="replace")
+            data = self._files.read_bytes(os.path.join(self._dir, filename), MAX_METADATA_BYTES)
+            return data.decode("utf-8", errors="replace")
         except (OSError, ValueError):
             return None
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from deploycheck.artifact.files import HostFiles
 from deploycheck.environment.interpreter import Interpreter
 
+MAX_PTH_BYTES = 1024 * 1024  # each .pth file: real ones hold a few lines
+MAX_FINDER_BYTES = 256 * 1024  # a setuptools editable finder module: real ones are a few KiB
+
 
 @dataclass
 class SearchPath:
@@ -63,17 +66,18 @@ def site_directories(interp: Interpreter, files: HostFiles) -> list[str]:
 
 
 def _editable_mapping(path: str, files: HostFiles) -> dict[str, str]:
-    """Read ``MAPPING = {...}`` from a setuptools editable finder module without running it."""
+    """Read ``MAPPING = {...}`` from a setuptools editable finder module without running it (parsed in this
+    process, so only a file as small as the real ones, a few KiB, is read)."""
     try:
-        tree = ast.parse(files.read_bytes(path))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(files.read_bytes(path, MAX_FINDER_BYTES))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         if node.value is not None and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in targets):  # type: ignore[union-attr]
             try:
                 value = ast.literal_eval(node.value)  # type: ignore[union-attr, arg-type]
-            except ValueError:
+            except (ValueError, TypeError, RecursionError, MemoryError):  # not a literal, or a malformed one
                 return {}
             if isinstance(value, dict):
                 return {str(k): str(v) for k, v in value.items()}
@@ -96,7 +100,7 @@ def build(interp: Interpreter, project_roots: list[str], files: HostFiles) -> Se
         for name in sorted(n for n, is_dir in listing.items() if n.endswith(".pth") and not is_dir):
             pth = os.path.join(site_dir, name)
             try:
-                text = files.read_bytes(pth, limit=1 << 20).decode("utf-8", errors="replace")
+                text = files.read_bytes(pth, MAX_PTH_BYTES).decode("utf-8", errors="replace")
             except (OSError, ValueError):
                 continue
             for line in text.splitlines():

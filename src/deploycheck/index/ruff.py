@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from deploycheck.artifact.files import HostFiles
 from deploycheck.errors import UsageError
 from deploycheck.index.store import Cache
 
@@ -106,11 +107,7 @@ def _command(binary: str, tv: str) -> list[str]:
 
 def _run_stdin(binary: str, tv: str, path: str, files=None) -> list[Diagnostic]:
     try:
-        if files is not None:
-            data = files.read_bytes(path)
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
+        data = (files or HostFiles()).read_bytes(path)  # a regular file within the source bound, never a FIFO
         proc = subprocess.run(_command(binary, tv) + ["--stdin-filename", "module.py", "-"], input=data,
                               capture_output=True, timeout=600)
     except ValueError:

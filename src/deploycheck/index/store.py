@@ -9,20 +9,19 @@ from __future__ import annotations
 import gc
 import hashlib
 import marshal
-import multiprocessing
 import os
 import sqlite3
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
+from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, Parser, not_analyzed_reason
 from deploycheck.index.summary import Summary
 from deploycheck.index.walker import summarize
 
-# Below this many files to parse at once, handing them to the worker processes costs more than it saves.
-POOL_THRESHOLD = 16
 _BATCH = 512
+# File contents held at once while waiting to be parsed, in bytes (each file is at most MAX_SOURCE_BYTES).
+LOAD_BYTES = 64 * 1024 * 1024
 
 
 def default_cache_dir() -> str:
@@ -90,7 +89,8 @@ def _work(item: tuple[str, bytes, Facts]) -> tuple[str, tuple]:
 
 class SummaryStore:
     """Summaries by file path for one target. ``load(paths)`` fills ``summaries`` (missing or unreadable
-    files get an empty summary with ``syntax_error`` set) and ``hashes``."""
+    files get an empty summary with ``syntax_error`` set, and so do files whose syntax tree does not fit in
+    the parse memory budget: ``index.parsing``) and ``hashes`` (of the files analyzed)."""
 
     def __init__(self, facts: Facts, cache: Cache, read_bytes) -> None:
         self.facts = facts
@@ -100,21 +100,31 @@ class SummaryStore:
         self.hashes: dict[str, str] = {}
         self.parsed = 0
         self.unreadable = 0  # files that could not be read (too large, not a regular file): neither parsed nor cached
-        self._executor: ProcessPoolExecutor | None = None
+        self._parser: Parser | None = None
         self._space = f"summary-{ANALYZER_VERSION}-{facts.key}"
 
     def load(self, paths: list[str]) -> None:
         todo = [p for p in dict.fromkeys(paths) if p not in self.summaries]
-        if not todo:
-            return
-        data: dict[str, bytes] = {}
+        # In groups, so that the file contents waiting to be parsed stay bounded on huge frontiers.
+        group: dict[str, bytes] = {}
+        held = 0
         for p in todo:
             try:
-                data[p] = self.read_bytes(p)
+                data = self.read_bytes(p)
             except (OSError, ValueError) as exc:
                 msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 self.summaries[p] = Summary(syntax_error=(f"cannot read file: {msg}", 1, 0), dynamic=["unreadable"])
                 self.unreadable += 1
+                continue
+            group[p] = data
+            held += len(data)
+            if len(group) >= _BATCH or held >= LOAD_BYTES:
+                self._load_group(group)
+                group, held = {}, 0
+        if group:
+            self._load_group(group)
+
+    def _load_group(self, data: dict[str, bytes]) -> None:
         for p, d in data.items():
             self.hashes[p] = content_key(d)
         cached = self.cache.get_many(self._space, list({self.hashes[p] for p in data}))
@@ -128,46 +138,40 @@ class SummaryStore:
                 except Exception:  # a damaged or foreign entry: parse again (and overwrite it)
                     pass
             misses.append((p, d, self.facts))
-        del data, cached
+        sizes = [len(d) for _, d, _ in misses]
+        paths = [p for p, _, _ in misses]
+        data.clear()
+        del cached
         self.parsed += len(misses)
-        # In batches, so that the file contents waiting for the workers stay bounded on huge frontiers.
-        for i in range(0, len(misses), _BATCH):
-            batch = misses[i : i + _BATCH]
-            for j in range(i, min(i + _BATCH, len(misses))):
-                misses[j] = None  # type: ignore[call-overload]  # the batch holds the only reference now
-            for p, plain in self._parse(batch):
-                self.summaries[p] = Summary.from_plain(plain)
-                self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
-            del batch
-
-    def _parse(self, items: list[tuple[str, bytes, Facts]]):
         # Syntax trees are large, acyclic and short-lived: the cyclic garbage collector only costs time here
         # (it made parsing 1.5 times slower in measurements), so it is paused while parsing.
         enabled = gc.isenabled()
         gc.disable()
         try:
-            pool = self._pool() if len(items) >= POOL_THRESHOLD else None
-            if pool is None:
-                return [_work(i) for i in items]
-            return list(pool.map(_work, items, chunksize=max(1, min(64, len(items) // 16))))
+            results = self._parsing().map(misses, sizes)
         finally:
             if enabled:
                 gc.enable()
+        del misses
+        for p, result in zip(paths, results, strict=True):
+            if result == TOO_NESTED:  # as summarize reports the parser's other nesting limits
+                result = (p, Summary(syntax_error=("too deeply nested for the parser", 1, 0)).to_plain())
+            elif result == NEEDS_MEMORY:
+                # Not cached (the outcome depends on the limit), not handed to ruff: nothing in it is checked.
+                self.summaries[p] = Summary(syntax_error=(f"not analyzed: {not_analyzed_reason()}", 1, 0),
+                                            dynamic=["not analyzed"])
+                del self.hashes[p]
+                continue
+            plain = result[1]
+            self.summaries[p] = Summary.from_plain(plain)
+            self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
 
-    def _pool(self) -> ProcessPoolExecutor | None:
-        """One pool of worker processes for the whole run (started on first need, one per core)."""
-        if self._executor is None:
-            workers = os.cpu_count() or 1
-            if workers < 2:
-                return None
-            try:
-                ctx = multiprocessing.get_context("fork")
-            except ValueError:
-                ctx = multiprocessing.get_context()
-            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.disable)
-        return self._executor
+    def _parsing(self) -> Parser:
+        if self._parser is None:
+            self._parser = Parser(_work)
+        return self._parser
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
-            self._executor = None
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None

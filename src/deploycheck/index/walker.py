@@ -814,8 +814,10 @@ def summarize(source: bytes, facts: Facts) -> Summary:
         return Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0)))
     except (ValueError, UnicodeError) as exc:  # NUL bytes, undecodable source
         return Summary(syntax_error=(str(exc), 1, 0))
-    except (RecursionError, MemoryError):
+    except RecursionError:
         return Summary(syntax_error=("too deeply nested for the parser", 1, 0))
+    # MemoryError goes to the caller: a tree that does not fit is a matter of the memory budget
+    # (index.parsing), not of the file's syntax.
     walker = Walker(facts)
     try:
         walker.run(tree)

@@ -16,8 +16,8 @@ from deploycheck.render.escape import escape
 from deploycheck.render.paths import display
 
 
-def _source_line(path: str, line: int, files=None) -> str | None:
-    lines = source_lines(path, files)
+def _source_line(path: str, line: int, files=None, boundary=None, origin: str = "project") -> str | None:
+    lines = source_lines(path, files, boundary, origin)
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
@@ -52,7 +52,9 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         red = f.severity == ERROR
         console.print(_line((where, "bold"), (f.code + " ", "bold red" if red else "bold yellow"),
                             (f"[{f.severity}, {when}] ", "red" if red else "yellow"), f.message))
-        src = _source_line(f.path, f.line, result.reader) if f.line else None
+        # never a line of a file outside the project (target.boundary)
+        boundary = result.project.boundary
+        src = _source_line(f.path, f.line, result.reader, boundary, f.origin) if f.line else None
         if src is not None:
             gutter = " " * len(str(f.line))
             src = src.expandtabs(1)

@@ -12,7 +12,14 @@ from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index.program import FOUND, MISSING, Node, Program
 from deploycheck.index.ruff import Diagnostic
 from deploycheck.index.summary import FUNCTION, TYPING, ImportSite, Summary
+from deploycheck.target.boundary import WITHHELD
 from deploycheck.target.copymap import ImageSource
+
+
+def _rule_name(code: str) -> str:
+    from deploycheck.rules import RULES
+
+    return next((r.NAME for r in RULES if r.CODE == code), code)
 
 
 @dataclass
@@ -85,11 +92,24 @@ class Context:
 
     def finding(self, code: str, severity: str, message: str, name: str, node: Node, line: int, column: int,
                 symbol: str = "", context: str = "module") -> Finding:
-        return Finding(
-            code=code, severity=severity, message=message, path=node.module.path or "", line=line, column=column,
-            symbol=symbol, module=name, distribution=self.distributions.owner(node.module.path),
-            chain=self.program.chain(name), origin=node.origin, when="call" if context == FUNCTION else "import",
-        )
+        return self.shown(Finding(
+            code=code, severity=severity, message=message, path=node.module.path or "", line=line,
+            column=column, symbol=symbol, module=name,
+            distribution=self.distributions.owner(node.module.path),
+            chain=self.program.chain(name), origin=node.origin,
+            when="call" if context == FUNCTION else "import",
+        ))
+
+    def shown(self, finding: Finding, boundary=None) -> Finding:
+        """``finding`` as it may be shown: one located in a file outside the project (``target.boundary``:
+        ``boundary``, by default the project's) keeps its code, severity and location, but its message is
+        replaced and its symbol dropped, since both quote the file's text."""
+        boundary = boundary or getattr(self.project, "boundary", None)
+        if boundary is None or not finding.path or not boundary.withholds(finding.path, finding.origin):
+            return finding
+        finding.message = f"{_rule_name(finding.code)} ({WITHHELD})"
+        finding.symbol, finding.distribution = "", None
+        return finding
 
 
 def severity(node: Node, summ: Summary, context: str, guarded: int | bool, conditional: bool,

@@ -1,8 +1,9 @@
 """DC203 not-analyzed: a file in the import closure could not be read or analyzed, so nothing in it was checked.
 
 Not a crash by itself (hence a warning): the file is not a regular file, cannot be read, is larger than the
-analysis limit (16 MiB), or is nested too deeply for the analyzer. Whatever it imports or defines is unknown
-to the other rules, which therefore stay silent about it.
+analysis limit (16 MiB), its syntax tree needs more memory than the parse memory limit (192 MiB by
+default, ``DEPLOYCHECK_PARSE_MEMORY_MB``), or it is nested too deeply for the analyzer. Whatever it imports
+or defines is unknown to the other rules, which therefore stay silent about it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from deploycheck.rules.context import Context
 
 CODE = "DC203"
 NAME = "not-analyzed"
-MARKERS = ("cannot read file", "too deeply nested to analyze")
+MARKERS = ("cannot read file", "too deeply nested to analyze", "not analyzed: ")
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -26,4 +27,5 @@ def check(ctx: Context) -> Iterator[Finding]:
         summ = program.summary(name)
         err = summ.syntax_error if summ is not None else None
         if err and any(err[0].startswith(m) for m in MARKERS):
-            yield ctx.finding(CODE, WARNING, f"not analyzed: {err[0]}", name, node, err[1], err[2])
+            reason = err[0].removeprefix("not analyzed: ")
+            yield ctx.finding(CODE, WARNING, f"not analyzed: {reason}", name, node, err[1], err[2])

@@ -73,7 +73,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 use = m.new
                 if r.attr is not None:
                     use = f"{m.new}.{m.attributes[r.attr]}"
-                yield Finding(CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
-                                           f"use `{use}` instead", r.path, r.line, r.column, symbol=spelled,
-                              module=modules.get(r.path, ""), origin="project",
-                              when="call" if any(a <= r.line <= b for a, b in spans) else "import")
+                yield ctx.shown(Finding(
+                    CODE, ERROR, f"`{r.text}` refers to `{m.old}`, retired by migration `{m.id}`: "
+                    f"use `{use}` instead", r.path, r.line, r.column, symbol=spelled,
+                    module=modules.get(r.path, ""),
+                    origin="project", when="call" if any(a <= r.line <= b for a, b in spans) else "import"))

@@ -60,9 +60,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         if req.marker is not None and not req.marker.evaluate(env):
             continue
         version = installed.get(_norm(req.name))
+        # a requirement declared in a file outside the project is checked, but not quoted (target.boundary)
         if version is None:
-            yield Finding(CODE, ERROR, f"{req} is declared but not installed in the target environment", path, line,
-                          0, symbol=req.name, origin="project")
+            message = f"{req} is declared but not installed in the target environment"
+            yield ctx.shown(Finding(CODE, ERROR, message, path, line, 0, symbol=req.name, origin="project"),
+                            declared.boundary)
         elif req.specifier and not req.specifier.contains(version, prereleases=True):
-            yield Finding(CODE, ERROR, f"{req} is declared, but {req.name} {version} is installed", path, line, 0,
-                          symbol=req.name, distribution=(req.name, version), origin="project")
+            message = f"{req} is declared, but {req.name} {version} is installed"
+            yield ctx.shown(Finding(CODE, ERROR, message, path, line, 0, symbol=req.name,
+                                    distribution=(req.name, version), origin="project"), declared.boundary)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 
 from deploycheck.errors import UsageError
+from deploycheck.target.boundary import MAX_SETTINGS_BYTES, Boundary, quote
+from deploycheck.target.patterns import gitignore_spec
 
 # Not entries by default: test suites and build scripts do not run in the deployed service (they may still be
 # checked when an entry imports them, or by naming them with --entry).
@@ -52,32 +55,61 @@ def _codes(values: list[str], where: str) -> list[str]:
     known = {r.CODE for r in RULES}
     for v in values:
         if not _CODE.match(v):
-            raise UsageError(f"{where}: `{v}` is not a rule code (like DC102)")
+            raise UsageError(f"{where}: `{quote(v)}` is not a rule code (like DC102)")
         if v not in known:
-            raise UsageError(f"{where}: `{v}` is not a deploycheck rule (see `deploycheck rule`)")
+            raise UsageError(f"{where}: `{quote(v)}` is not a deploycheck rule (see `deploycheck rule`)")
     return values
 
 
-def load(root: str) -> Config:
-    """Read ``root/pyproject.toml``; a missing file or table gives defaults. Raises ``UsageError`` for
-    malformed TOML or wrongly typed settings."""
+def read_pyproject(root: str) -> tuple[str, dict] | None:
+    """``(path, document)`` of ``root/pyproject.toml`` (TOML 1.0, read with ``tomllib``), None when there is
+    none. Raises ``UsageError`` for a file that leads outside the project (``target.boundary``), is not a
+    regular file, is over ``MAX_SETTINGS_BYTES``, is not UTF-8, or is not valid TOML (also when nested too
+    deeply to parse); the message names the file and the position, never its text."""
     path = os.path.join(root, "pyproject.toml")
-    if not os.path.isfile(path):
-        return Config()
-    where = "pyproject.toml [tool.deploycheck]"
+    data = Boundary(root).read_setting(path, MAX_SETTINGS_BYTES, path)
+    if data is None:
+        return None
+    key = (path, hashlib.blake2b(data, digest_size=16).digest())
+    if key in _PARSED:  # read for the settings and again for the declarations: parsed once
+        return path, _PARSED[key]
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("deploycheck", {}) if isinstance(data.get("tool"), dict) else {}
+    except RecursionError:
+        raise UsageError(f"{path}: invalid TOML: nested too deeply to read") from None
+    except (ValueError, MemoryError) as exc:  # tomllib's own errors are ValueErrors with a position
+        raise UsageError(f"{path}: invalid TOML: {type(exc).__name__}") from None
+    _PARSED.clear()
+    _PARSED[key] = document
+    return path, document
+
+
+_PARSED: dict[tuple[str, bytes], dict] = {}  # the last document read, by path and content digest
+
+
+def load(root: str) -> Config:
+    """Read ``[tool.deploycheck]`` from ``root/pyproject.toml``; a missing file or table gives defaults.
+    Raises ``UsageError`` for an unreadable or malformed file (``read_pyproject``) or a wrongly typed
+    setting, naming the key."""
+    where = "pyproject.toml [tool.deploycheck]"
+    found = read_pyproject(root)
+    if found is None:
+        return Config()
+    data = found[1]
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise UsageError("pyproject.toml: `tool` must be a table")
+    table = tool.get("deploycheck", {})
     if not isinstance(table, dict):
         raise UsageError(f"{where} must be a table")
     unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
-        raise UsageError(f"{where}: unknown setting `{unknown[0]}` (known: {', '.join(sorted(KNOWN_KEYS))})")
+        known = ", ".join(sorted(KNOWN_KEYS))
+        raise UsageError(f"{where}: unknown setting `{quote(unknown[0])}` (known: {known})")
     cfg = Config()
     cfg.roots = _str_list(table, "roots", where)
     cfg.entries = _str_list(table, "entries", where) or []
@@ -85,13 +117,16 @@ def load(root: str) -> Config:
     if exclude is not None:
         cfg.exclude = exclude
     cfg.extend_exclude = _str_list(table, "extend-exclude", where) or []
+    for key in ("exclude", "extend-exclude"):
+        gitignore_spec(table.get(key) or [], f"{where} `{key}`")
     cfg.ignore = _codes(_str_list(table, "ignore", where) or [], where)
     pfi = table.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise UsageError(f"{where}: `per-file-ignores` must be a table of pattern = [codes]")
     for pattern, codes in pfi.items():
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise UsageError(f"{where}: per-file-ignores `{pattern}` must be a list of codes")
+            raise UsageError(f"{where}: per-file-ignores `{quote(pattern)}` must be a list of codes")
+        gitignore_spec([pattern], f"{where} per-file-ignores")
         cfg.per_file_ignores[pattern] = _codes(codes, where)
     py = table.get("python")
     if py is not None and not isinstance(py, str):

@@ -26,6 +26,8 @@ from dockerfile_parse.parser import image_from
 from dockerfile_parse.util import WordSplitter
 
 from deploycheck.errors import UsageError
+from deploycheck.inputs import open_regular
+from deploycheck.target.boundary import Boundary, quote
 from deploycheck.target.copymap import Copy, CopyMap, Ignore
 
 NAMES = ("Containerfile", "Dockerfile")  # the order buildah and podman look for them
@@ -34,6 +36,11 @@ _DEFAULTS = re.compile(r"\$\{(\w+):([-+])([^}]*)\}")
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _MAGIC = re.compile(r"[*?\[]")
 MAX_BUILD_FILE_BYTES = 1024 * 1024
+# The build file's text after ARG/ENV substitution, summed over its lines (an upper bound, see
+# _check_expansion): real ones stay under a few KiB.
+MAX_EXPANDED_BYTES = 16 * 1024 * 1024
+_REF = re.compile(r"\$(?:\{(\w+)|(\w+))")
+_ASSIGNED = re.compile(r"(\w+)=")
 
 
 def find(source: str, containerfile: str | None = None) -> str | None:
@@ -45,9 +52,45 @@ def find(source: str, containerfile: str | None = None) -> str | None:
         return containerfile
     for name in NAMES:
         path = os.path.join(source, name)
-        if os.path.isfile(path):
+        if os.path.lexists(path):
             return path
     return None
+
+
+def _read(path: str, context: str, shown: str) -> bytes:
+    """The build file's bytes. One named inside the repository is one of its settings: it may not lead
+    outside (``target.boundary``); one the user names outside the repository (``--containerfile``) is the
+    user's own."""
+    boundary = Boundary(context)
+    got = boundary.read(path, MAX_BUILD_FILE_BYTES, shown)
+    if got is None:
+        raise UsageError(f"{shown}: no such file")
+    data, outside = got
+    if outside and boundary.named_inside(path):
+        raise UsageError(f"{shown} is a link to a file outside the repository: deploycheck reads the "
+                         "project's settings and build files only from inside it")
+    return data
+
+
+def _check_expansion(structure: list[dict], shown: str) -> None:
+    """Refuse a build file whose ``ARG``/``ENV`` substitution would grow past ``MAX_EXPANDED_BYTES``.
+
+    dockerfile-parse substitutes variables into every later line, so ``ENV A=$A$A`` repeated doubles the text
+    at each line (a "billion laughs"). An upper bound is summed over the lines before substituting anything:
+    each line's length plus, for each ``$NAME``/``${NAME...}`` in it, the largest size NAME may have."""
+    sizes: dict[str, int] = {}
+    total = 0
+    for instr in structure:
+        value = instr["value"]
+        size = len(value) + sum(sizes.get(m.group(1) or m.group(2), 0) for m in _REF.finditer(value))
+        total += size
+        if total > MAX_EXPANDED_BYTES:
+            raise UsageError(f"{shown}:{instr['startline'] + 1}: ARG and ENV values would expand the build "
+                             f"file past {MAX_EXPANDED_BYTES} bytes")
+        if instr["instruction"] in ("ENV", "ARG"):
+            for name in _ASSIGNED.findall(value) + value.split()[:1]:
+                name = name.split("=", 1)[0]
+                sizes[name] = max(sizes.get(name, 0), size)
 
 
 @dataclass
@@ -63,16 +106,16 @@ def parse(path: str, context: str, image_is_dir: Callable[[str], bool] | None = 
     ``image_is_dir`` answers whether an image path is a directory in the final image, for a destination
     without a trailing ``/``. Raises UsageError for a build file that cannot be read or parsed."""
     shown = os.path.relpath(path, context) if _inside(path, context) else path
+    data = _read(path, context, shown)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BUILD_FILE_BYTES + 1)
-        if len(data) > MAX_BUILD_FILE_BYTES:
-            raise UsageError(f"{shown}: larger than {MAX_BUILD_FILE_BYTES} bytes, not a build file")
+        _check_expansion(DockerfileParser(fileobj=io.BytesIO(data), env_replace=False).structure, shown)
         parser = DockerfileParser(fileobj=io.BytesIO(data), env_replace=True)
         structure = parser.structure
         contexts = parser.context_structure
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{shown}: cannot parse the build file: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else \
+            quote(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise UsageError(f"{shown}: cannot parse the build file: {reason}") from None
     ignore = Ignore.read(context, path)
     mapping = CopyMap(context, [], ignore, os.path.basename(shown))
     stages: list[_Stage] = []
@@ -216,8 +259,9 @@ def _glob(mapping: CopyMap, pattern: str) -> list[str]:
 
 def _is_archive(path: str) -> bool:
     try:
-        return tarfile.is_tarfile(path)
-    except OSError:
+        with open_regular(path) as f:  # never a FIFO or a device
+            return tarfile.is_tarfile(f)
+    except (OSError, ValueError, EOFError, tarfile.TarError):
         return False
 
 

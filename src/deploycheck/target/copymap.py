@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 
 import pathspec
 
+from deploycheck.errors import UsageError
+from deploycheck.target.boundary import MAX_IGNORE_BYTES, Boundary
+from deploycheck.target.patterns import linear_spec
+
 
 @dataclass(frozen=True)
 class Copy:
@@ -62,7 +66,11 @@ class Ignore:
             body = posixpath.normpath(text.lstrip("!").strip()).lstrip("/")
             if body in ("", "."):
                 continue
-            self.patterns.append((text, number, excludes, pathspec.GitIgnoreSpec.from_lines(["/" + body])))
+            try:
+                spec = linear_spec(["/" + body])
+            except Exception:  # pathspec's ValueError or re.error; the build refuses such a pattern too
+                raise UsageError(f"{name}:{number}: not a valid pattern") from None
+            self.patterns.append((text, number, excludes, spec))
 
     @classmethod
     def read(cls, context: str, build_file: str | None = None) -> Ignore | None:
@@ -70,12 +78,17 @@ class Ignore:
         else ``.containerignore``, else ``.dockerignore`` at the context root; None when there is none."""
         candidates = [build_file + ".dockerignore"] if build_file else []
         candidates += [os.path.join(context, ".containerignore"), os.path.join(context, ".dockerignore")]
+        boundary = Boundary(context)
         for path in candidates:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    return cls(os.path.basename(path), f.read().splitlines())
-            except OSError:
+            name = os.path.basename(path)
+            got = boundary.read(path, MAX_IGNORE_BYTES, name)
+            if got is None:
                 continue
+            data, outside = got
+            if outside and boundary.named_inside(path):
+                raise UsageError(f"{name} is a link to a file outside the repository: deploycheck reads the "
+                                 "project's settings and build files only from inside it")
+            return cls(name, data.decode("utf-8", errors="replace").splitlines())
         return None
 
     def excluded_by(self, rel: str) -> str | None:

@@ -11,6 +11,9 @@ import subprocess
 from deploycheck.errors import UsageError
 
 
+MAX_CANDIDATES = 50  # commits examined to find where an image's version of a file came from
+
+
 def blob_id(data: bytes) -> str:
     """git's object id of a file's contents (SHA-1 repositories)."""
     return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
@@ -54,9 +57,12 @@ def tree(repo: str, commit: str) -> dict[str, str]:
 
 
 def commits_with(repo: str, blob: str, path: str) -> list[str]:
-    """Commits (newest first) whose version of ``path`` is ``blob``."""
+    """Commits (newest first) whose version of ``path`` is ``blob``, at most 3. Only the commits that add or
+    remove that blob (``git log --find-object``) are candidates, at most ``MAX_CANDIDATES`` of them: asking
+    git once per commit that touched the path took one process per commit of a long history."""
     out = []
-    for line in _git(repo, "log", "--all", "--format=%H", "--", path).split():
+    listed = _git(repo, "log", "--all", "--format=%H", f"--find-object={blob}", f"-n{MAX_CANDIDATES}", "--", path)
+    for line in listed.split():
         try:
             if _git(repo, "rev-parse", f"{line}:{path}").strip() == blob:
                 out.append(line)

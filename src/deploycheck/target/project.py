@@ -8,8 +8,11 @@ from dataclasses import dataclass
 import pathspec
 
 from deploycheck.errors import UsageError
+from deploycheck.target.boundary import MAX_IGNORE_BYTES, Boundary, quote
 from deploycheck.target.config import Config, load
+from deploycheck.target.patterns import gitignore_spec
 
+_ROOTS = "pyproject.toml [tool.deploycheck] roots"
 # Never project code: tool state, virtual environments, build output.
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"}
 
@@ -18,13 +21,15 @@ _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-packages", "
 class Project:
     """``root`` is absolute; ``roots`` are the directories holding top-level project modules (the first
     entries of the search path); ``modules`` maps each project module name to its file (namespace packages
-    have none and are left out)."""
+    have none and are left out). ``boundary`` is the edge of a project on the host (``target.boundary``:
+    no text of a file outside it is shown); None for an image's files."""
 
     root: str
     roots: list[str]
     config: Config
     modules: dict[str, str]
     entry_candidates: list[str]
+    boundary: Boundary | None = None
 
 
 def open_project(path: str) -> Project:
@@ -37,11 +42,14 @@ def open_project(path: str) -> Project:
     if not os.access(root, os.R_OK | os.X_OK):
         raise UsageError(f"{path}: permission denied")
     cfg = load(root)
+    boundary = Boundary(root)
     if cfg.roots is not None:
         roots = [os.path.normpath(os.path.join(root, r)) for r in cfg.roots]
-        for r in roots:
+        for given, r in zip(cfg.roots, roots, strict=True):
             if not os.path.isdir(r):
-                raise UsageError(f"pyproject.toml [tool.deploycheck] roots: {os.path.relpath(r, root)} is not a directory")
+                raise UsageError(f"{_ROOTS}: {quote(given)} is not a directory")
+            if boundary.outside(r):  # a setting may not lead outside the project (target.boundary)
+                raise UsageError(f"{_ROOTS}: {quote(given)} is outside the project")
     elif _has_python(os.path.join(root, "src")) and not os.path.exists(os.path.join(root, "src", "__init__.py")):
         # src layout; the root too when it also holds packages (a frontend's src/ must not hide the service)
         roots = [os.path.join(root, "src")]
@@ -50,16 +58,16 @@ def open_project(path: str) -> Project:
     else:
         roots = [root]
     ignore = _ignore_spec(root)
-    exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude + cfg.extend_exclude)
+    exclude = gitignore_spec(cfg.exclude + cfg.extend_exclude)
     modules: dict[str, str] = {}
     entries: list[str] = []
     for r in roots:
-        for name, file in _walk(r, root, ignore):
+        for name, file in _walk(r, boundary, ignore):
             modules.setdefault(name, file)
             rel = os.path.relpath(file, root)
             if not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r)):
                 entries.append(name)
-    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)))
+    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)), boundary)
 
 
 def _has_python(directory: str) -> bool:
@@ -81,18 +89,24 @@ def _has_packages(directory: str) -> bool:
 
 
 def _ignore_spec(root: str) -> pathspec.PathSpec:
-    lines: list[str] = []
-    try:
-        with open(os.path.join(root, ".gitignore"), encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        pass
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    """The patterns of the project's ``.gitignore``, read as git reads an in-tree one: never through a
+    symbolic link (git 2.32 and later ignore a linked ``.gitignore``); a pattern git cannot use is skipped."""
+    path = os.path.join(root, ".gitignore")
+    got = Boundary(root).read(path, MAX_IGNORE_BYTES, path, follow=False)
+    lines = got[0].decode("utf-8", errors="replace").splitlines() if got else []
+    return gitignore_spec(lines)
 
 
-def _listing(directory: str, root: str, seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
-    """The entries of ``directory`` as ``(entry, path relative to root, is a directory)``, sorted by name;
-    empty for an unreadable directory or one already seen (through a link: link loops end here)."""
+def _listing(directory: str, boundary: Boundary,
+             seen: set[tuple[int, int]]) -> list[tuple[os.DirEntry, str, bool]]:
+    """The entries of ``directory`` as ``(entry, path relative to the project root, is a directory)``,
+    sorted by name; empty for an unreadable directory, one already seen (through a link: link loops end
+    here), or one outside the project. A directory linked in from outside is importable (the module finder
+    follows links as Python does), but it is not the project's to walk: a link to ``/`` would have every
+    Python file of the machine taken for an entry."""
+    if boundary.outside(directory):
+        return []
+    root = boundary.root
     try:
         st = os.stat(directory)
         if (st.st_dev, st.st_ino) in seen:
@@ -117,12 +131,12 @@ def _skipped_dir(e: os.DirEntry, rel: str, ignore: pathspec.PathSpec) -> bool:
             or ignore.match_file(rel + "/"))
 
 
-def _walk(base: str, root: str, ignore: pathspec.PathSpec):
-    """Yield ``(module name, file)`` for every importable module under ``base``."""
+def _walk(base: str, boundary: Boundary, ignore: pathspec.PathSpec):
+    """Yield ``(module name, file)`` for every importable module under ``base``, within the project."""
     seen: set[tuple[int, int]] = set()
 
     def visit(directory: str, prefix: str):
-        for e, rel, is_dir in _listing(directory, root, seen):
+        for e, rel, is_dir in _listing(directory, boundary, seen):
             name = e.name
             if is_dir:
                 if not name.isidentifier() or _skipped_dir(e, rel, ignore):
@@ -144,14 +158,16 @@ def python_files(root: str, exclude: list[str] | tuple[str, ...] = ()) -> list[s
     """Every ``*.py`` file under ``root`` (absolute paths, sorted): tests and scripts included, whatever their
     names; hidden directories, virtual environments, build output and files matched by the project's
     ``.gitignore`` or by the gitignore-style ``exclude`` patterns (relative to ``root``) left out. Links into
-    directories already seen are not followed again, so link loops end."""
+    directories already seen are not followed again, so link loops end, and neither are links to directories
+    outside ``root``; a file linked in from outside is listed."""
     ignore = _ignore_spec(root)
-    spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+    boundary = Boundary(root)
+    spec = gitignore_spec(list(exclude))
     out: list[str] = []
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
-        for e, rel, is_dir in _listing(stack.pop(), root, seen):
+        for e, rel, is_dir in _listing(stack.pop(), boundary, seen):
             if is_dir:
                 if not _skipped_dir(e, rel, ignore) and not spec.match_file(rel + "/"):
                     stack.append(e.path)

@@ -1,0 +1,163 @@
+"""Parsing many files within one memory budget.
+
+A module's syntax tree takes about 60 times the module's size for ordinary code and close to 300 times for a
+dense generated table (a 15 MB module needed 4 GB). A size limit alone would leave big real generated
+modules unanalyzed (protobuf's ``_pb2``, Qt resource modules, Unicode tables), and a size small enough to be
+safe for dense tables would leave out ordinary big modules too. So the memory itself is bounded: files are
+parsed in worker processes whose address space is limited (``setrlimit(RLIMIT_AS)``, POSIX); the workers
+together never hold more than the parse budget (``PARSE_MEMORY_MB``). A file that needs more than its worker's
+share is parsed again alone, with the whole budget, once the other workers are gone; a file that needs more
+than that is not analyzed (DC203 names the limit). Only files too small for their tree to matter
+(``INLINE_PARSE_BYTES``) may be parsed in the main process.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import multiprocessing
+import os
+import resource
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from deploycheck.errors import UsageError
+
+# The memory all parser processes together may add to what they inherit, in MiB; the documented bound of a
+# whole run (README, "Limits on untrusted input") is this plus the main process. Raised with the variable.
+PARSE_MEMORY_MB = 192
+PARSE_MEMORY_VAR = "DEPLOYCHECK_PARSE_MEMORY_MB"
+# Files up to this size (bytes) may be parsed in the main process: their tree stays under about 20 MB even
+# for the densest code.
+INLINE_PARSE_BYTES = 64 * 1024
+# Below this many files to parse at once, handing them to worker processes costs more than it saves.
+POOL_THRESHOLD = 16
+# The most memory a syntax tree takes per byte of source (measured: about 60 for ordinary code, 280 for a
+# dense generated table), used to tell the two causes of MemoryError apart: CPython's parser also raises it
+# when its stack overflows on deeply nested code, whatever the memory.
+DENSEST_RATIO = 400
+# What ``Parser.map`` gives for an item whose tree did not fit in the budget, and for one that overflowed
+# the parser's stack (a MemoryError that the item's size cannot explain: importing it fails the same way).
+NEEDS_MEMORY = "deploycheck: needs more memory"
+TOO_NESTED = "deploycheck: too deeply nested"
+
+
+def parse_memory_mb() -> int:
+    """The parse budget in MiB: ``DEPLOYCHECK_PARSE_MEMORY_MB`` when set (0: no limit), else
+    ``PARSE_MEMORY_MB``. Raises ``UsageError`` for a value that is not a whole number."""
+    text = os.environ.get(PARSE_MEMORY_VAR, "").strip()
+    if not text:
+        return PARSE_MEMORY_MB
+    if not text.isdigit():
+        raise UsageError(f"{PARSE_MEMORY_VAR} must be a whole number of MiB (0 for no limit)")
+    return int(text)
+
+
+def not_analyzed_reason() -> str:
+    """The reason given for a file whose tree did not fit: names the limit and how to raise it."""
+    return (f"its syntax tree needs more than the {parse_memory_mb()} MiB parse memory limit "
+            f"(raise it with {PARSE_MEMORY_VAR})")
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _start_worker(limit: int) -> None:
+    # Syntax trees are acyclic and short-lived: the cyclic collector only costs time in a parser process.
+    gc.disable()
+    if limit > 0:
+        # Relative to what the process already maps (it is forked from the main process).
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        soft = _vm_size() + limit
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _guarded(fn: Callable, item):
+    try:
+        return fn(item)
+    except MemoryError:
+        return NEEDS_MEMORY
+
+
+def _context():
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return multiprocessing.get_context()
+
+
+class Parser:
+    """Runs ``fn`` (a module-level function: ``item -> result``) over items, within the parse budget.
+
+    ``map(items, sizes)`` returns the results in order, with ``NEEDS_MEMORY`` for each item whose work did not
+    fit in the budget and ``TOO_NESTED`` for one whose MemoryError its size cannot explain (``sizes``, in
+    bytes, also decide which items may run in the main process). One pool of worker processes serves the
+    whole run (one per core); ``close`` ends it.
+    """
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.budget = parse_memory_mb() * 1024 * 1024
+        self.workers = os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, items: list, sizes: list[int]) -> list:
+        results: list = [None] * len(items)
+        many = len(items) >= POOL_THRESHOLD and self.workers >= 2
+        pooled = [i for i, size in enumerate(sizes) if many or (self.budget and size > INLINE_PARSE_BYTES)]
+        inline = sorted(set(range(len(items))) - set(pooled))
+        for i in inline:
+            results[i] = _guarded(self.fn, items[i])
+        if pooled:
+            work = [items[i] for i in pooled]
+            try:
+                done = list(self._workers().map(functools.partial(_guarded, self.fn), work,
+                                                chunksize=max(1, min(64, len(work) // 16))))
+            except BrokenProcessPool:  # a worker died (killed, or a crash on an allocation that failed)
+                self.close()
+                done = [NEEDS_MEMORY] * len(work)
+            for i, result in zip(pooled, done, strict=True):
+                results[i] = result
+        share = self.budget // self.workers
+        retry = [i for i in pooled if results[i] == NEEDS_MEMORY and sizes[i] * DENSEST_RATIO >= share]
+        if retry and (self.workers > 1 or self._pool is None):
+            self.close()  # the pool's memory is given back before one file gets the whole budget
+            for i in retry:
+                results[i] = self._alone(items[i])
+        for i, size in enumerate(sizes):
+            if results[i] == NEEDS_MEMORY and (not self.budget or size * DENSEST_RATIO < self.budget):
+                results[i] = TOO_NESTED
+        return results
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            share = self.budget // self.workers
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+                                             initializer=_start_worker, initargs=(share,))
+        return self._pool
+
+    def _alone(self, item):
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=_start_worker,
+                                   initargs=(self.budget,))
+        try:
+            return pool.submit(_guarded, self.fn, item).result()
+        except BrokenProcessPool:
+            return NEEDS_MEMORY
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,383 @@
+"""Abuse of the inputs a repository brings (issue 9, sections 3, 5 and 6): what its files point at, how big or
+strange they are. Each run is the real command in a sandbox (tests/abuse.py) and must keep every guarantee:
+exit code, one-line message, memory of the process tree under the documented bound, nothing changed outside,
+nothing left behind, and no text of a file outside the project in any output."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from abuse import OUTSIDE_SECRET
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deploycheck.errors import UsageError
+from deploycheck.target import config, containerfile, declared
+from deploycheck.target.copymap import Ignore
+from deploycheck.target.patterns import gitignore_spec
+
+PY = sys.executable
+# An outside module whose text would be quoted by findings if it were shown: an undefined name (DC201) and
+# a missing module (DC101) spelled with the secret.
+SECRET_NAME = "outside_secret_name_51f0"
+SECRET_MODULE = "outside_secret_module_2b9e"
+OUTSIDE_MODULE = f"import {SECRET_MODULE}\nvalue = {SECRET_NAME}\n"
+SECRETS = (OUTSIDE_SECRET, SECRET_NAME, SECRET_MODULE)
+
+
+def _check(sandbox, *args):
+    """Both output formats of one check of the sandbox's project."""
+    return [sandbox.run("check", ".", "--python", PY, "--no-cache", *args),
+            sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", *args)]
+
+
+def _outside(sandbox, name="credentials"):
+    return str(sandbox.outside / name)
+
+
+# --- Section 3: what the repository points at -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["secret.py", "pkg/secret.py"])
+def test_a_module_linked_outside_is_analyzed_but_never_shown(sandbox, link):
+    (sandbox.outside / "mod.py").write_text(OUTSIDE_MODULE)
+    sandbox.write({"app.py": f"import {link[:-3].replace('/', '.')}\n", "pkg/__init__.py": ""})
+    os.symlink(_outside(sandbox), sandbox.project / "secret.py")  # the credentials file as a module
+    os.symlink(sandbox.outside / "mod.py", sandbox.project / "pkg" / "secret.py")
+    for run in _check(sandbox):
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        # the findings are there, at their place, with their code: only the text is withheld
+        assert ("DC202" if link == "secret.py" else "DC201") in run.stdout
+        assert "the file is outside the project, so its text is not shown" in run.stdout
+
+
+def test_a_directory_linked_outside_is_importable_but_never_shown(sandbox):
+    (sandbox.outside / "shared").mkdir()
+    (sandbox.outside / "shared" / "__init__.py").write_text("")
+    (sandbox.outside / "shared" / "util.py").write_text(OUTSIDE_MODULE)
+    sandbox.write({"app.py": "from shared import util\n"})
+    os.symlink(sandbox.outside / "shared", sandbox.project / "shared")  # as a monorepo links a package in
+    for run in _check(sandbox):
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        assert "DC101" in run.stdout and "DC201" in run.stdout
+
+
+@pytest.mark.parametrize("setup", ["requirements.txt", "-r absolute", "-r relative", "-r in include",
+                                   "--requirement=", "-c"])
+def test_requirements_that_lead_outside_are_read_but_never_quoted(sandbox, setup):
+    (sandbox.outside / "reqs.txt").write_text(f"{SECRET_NAME}\n")  # a valid requirement: DC506 would name it
+    sandbox.write({"app.py": "x = 1\n"})
+    if setup == "requirements.txt":
+        os.symlink(_outside(sandbox), sandbox.project / "requirements.txt")
+    elif setup == "-r absolute":
+        sandbox.write({"requirements.txt": f"-r {_outside(sandbox)}\n"})
+    elif setup == "-r relative":
+        sandbox.write({"requirements.txt": "-r ../outside/credentials\n"})
+    elif setup == "-r in include":
+        sandbox.write({"requirements.txt": "-r base.txt\n", "base.txt": "-r ../outside/reqs.txt\n"})
+    elif setup == "--requirement=":
+        sandbox.write({"requirements.txt": "--requirement=../outside/reqs.txt\n"})
+    else:
+        sandbox.write({"requirements.txt": "-c ../outside/credentials\n"})
+    for run in _check(sandbox):
+        if setup in ("-r in include", "--requirement="):  # read, found missing, reported without its name
+            run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+            assert "DC506" in run.stdout and "requirement-not-installed (the file is outside" in run.stdout
+        elif setup == "-c":  # constraints are not read
+            run.assert_safe(code=0, one_line=False, secrets=SECRETS)
+        else:  # the credentials are not requirements: pip would refuse them, and so does the check
+            run.assert_safe(code=2, secrets=SECRETS)
+            assert "invalid requirement (the file is outside the project" in run.stderr
+
+
+def test_an_include_named_only_by_an_outside_file_is_not_named_either(sandbox):
+    # the outside file's own text names the next file: that name is its content
+    (sandbox.outside / "reqs.txt").write_text(f"-r {SECRET_NAME}.txt\n")
+    sandbox.write({"app.py": "x = 1\n", "requirements.txt": "-r ../outside/reqs.txt\n"})
+    for run in _check(sandbox):
+        run.assert_safe(code=2, secrets=SECRETS)
+        assert "outside/reqs.txt:1 (a file it includes)" in run.stderr
+
+
+@pytest.mark.parametrize("name", ["pyproject.toml", ".gitignore"])
+def test_settings_linked_outside(sandbox, name):
+    sandbox.write({"app.py": "x = 1\n"})
+    os.symlink(_outside(sandbox), sandbox.project / name)
+    for run in _check(sandbox):
+        if name == ".gitignore":  # git does not read a linked .gitignore: neither does the check
+            run.assert_safe(code=0, one_line=False, secrets=SECRETS)
+        else:
+            run.assert_safe(code=2, secrets=SECRETS)
+            assert run.stderr.endswith("pyproject.toml is a link to a file outside the project: deploycheck "
+                                       "reads the project's settings and build files only from inside it\n")
+
+
+def test_roots_outside_the_project_are_refused(sandbox):
+    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": '[tool.deploycheck]\nroots = ["../outside"]\n'})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache").assert_safe(code=2)
+    assert "roots: ../outside is outside the project" in run.stderr
+
+
+def test_a_link_to_the_root_of_the_machine_is_not_walked(sandbox):
+    sandbox.write({"app.py": "x = 1\n"})
+    os.symlink("/", sandbox.project / "machine")
+    os.symlink("/usr/lib", sandbox.project / "lib")
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False)
+    assert "1 module of the import closure of app" in run.stdout
+
+
+def test_build_file_and_ignore_file_linked_outside(tmp_path):
+    (tmp_path / "outside").write_text(f"COPY {SECRET_NAME} /x\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    os.symlink(tmp_path / "outside", repo / "Containerfile")
+    with pytest.raises(UsageError) as err:
+        containerfile.parse(containerfile.find(str(repo)), str(repo))
+    assert str(err.value) == ("Containerfile is a link to a file outside the repository: deploycheck reads "
+                              "the project's settings and build files only from inside it")
+    os.unlink(repo / "Containerfile")
+    (repo / "Containerfile").write_text("FROM scratch\nCOPY . /app\n")
+    os.symlink(tmp_path / "outside", repo / ".dockerignore")
+    with pytest.raises(UsageError, match=r"^\.dockerignore is a link to a file outside the repository"):
+        containerfile.parse(str(repo / "Containerfile"), str(repo))
+    # a build file the user names outside the repository is the user's own
+    os.unlink(repo / ".dockerignore")
+    (tmp_path / "elsewhere.Containerfile").write_text("FROM scratch\nCOPY . /app\n")
+    mapping = containerfile.parse(str(tmp_path / "elsewhere.Containerfile"), str(repo))
+    assert [(c.context, c.image) for c in mapping.copies] == [("", "/app")]
+
+
+# --- Section 5: memory, FIFOs, devices and time ----------------------------------------------------------
+
+
+def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
+    line = "    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16),\n"
+    with open(sandbox.project / "table.py", "w") as f:
+        f.write("T = [\n")
+        f.writelines(line for _ in range(15 * 1024 * 1024 // len(line)))
+        f.write("]\n")
+    sandbox.write({"app.py": "import table\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
+    run.assert_safe(code=0, one_line=False)
+    assert ('"message": "not analyzed: its syntax tree needs more than the 192 MiB parse memory limit '
+            '(raise it with DEPLOYCHECK_PARSE_MEMORY_MB)"') in run.stdout
+
+
+def test_a_big_dense_module_is_still_analyzed_within_the_bound(sandbox):
+    # its tree (about 110 MB) does not fit a worker's share of the budget: it is parsed again alone
+    line = "    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16),\n"
+    sandbox.write({"app.py": "import table\n",
+                   "table.py": "T = [\n" + line * (400 * 1024 // len(line)) + "]\nU = undefined_name\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
+    run.assert_safe(code=1, one_line=False)
+    assert "\"message\": \"name 'undefined_name' is not defined\"" in run.stdout
+
+
+@pytest.mark.parametrize("where, expect", [
+    ("requirements.txt", "requirements file {p}/requirements.txt: not a regular file"),
+    ("include", "requirements file {p}/./inc.txt: not a regular file"),
+    ("pyproject.toml", "{p}/pyproject.toml: not a regular file"),
+    (".gitignore", "{p}/.gitignore: not a regular file"),
+    ("source", None),
+])
+def test_fifos_where_a_file_is_expected(sandbox, where, expect):
+    sandbox.write({"app.py": "import fifo\n" if where == "source" else "x = 1\n"})
+    name = {"include": "inc.txt", "source": "fifo.py"}.get(where, where)
+    if where == "include":
+        sandbox.write({"requirements.txt": "-r ./inc.txt\n"})
+    os.mkfifo(sandbox.project / name)
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60)
+    if expect is None:  # a module that is a FIFO is a DC203 "not analyzed"
+        run.assert_safe(code=0, one_line=False, project_unchanged=False)
+        assert "DC203" in run.stdout and "not a regular file" in run.stdout
+    else:
+        run.assert_safe(code=2, project_unchanged=False)
+        assert run.stderr == f"deploycheck: error: {expect.format(p=sandbox.project)}\n"
+
+
+@pytest.mark.parametrize("where", ["requirements.txt", "-r", ".gitignore", "pyproject.toml", "module"])
+def test_links_to_dev_zero(sandbox, where):
+    sandbox.write({"app.py": "import zero\n" if where == "module" else "x = 1\n"})
+    if where == "-r":
+        sandbox.write({"requirements.txt": "-r /dev/zero\n"})
+    else:
+        name = {"module": "zero.py"}.get(where, where)
+        os.symlink("/dev/zero", sandbox.project / name)
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60)
+    if where in (".gitignore", "module"):  # not read (git's rule), a DC203
+        run.assert_safe(code=0, one_line=False)
+    elif where == "pyproject.toml":
+        run.assert_safe(code=2)
+        assert run.stderr == f"deploycheck: error: {sandbox.project}/pyproject.toml: not a regular file\n"
+    else:  # named as the project names it
+        run.assert_safe(code=2)
+        named = "/dev/zero" if where == "-r" else f"{sandbox.project}/requirements.txt"
+        assert run.stderr == f"deploycheck: error: requirements file {named}: not a regular file\n"
+
+
+def test_twenty_thousand_dependencies(sandbox):
+    deps = "".join(f'  "pkg{i}>=1.0",\n' for i in range(20000))
+    pyproject = f"[project]\nname = 'x'\ndependencies = [\n{deps}]\n"
+    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": pyproject})
+    # reading them was quadratic (52 s): the timeout is the guard against that coming back
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=60)
+    run.assert_safe(code=1, one_line=False)
+    assert run.stdout.count('"code": "DC506"') == 20000
+    assert '"path": "' + str(sandbox.project / "pyproject.toml") + '",\n      "line": 20003,' in run.stdout
+
+
+def test_an_include_graph_that_doubles_at_each_level(sandbox):
+    files = {"app.py": "x = 1\n", "requirements.txt": "-r r0.txt\n-r r0.txt\n"}
+    for i in range(40):  # each file includes the next twice: 2**40 reads if each include were read again
+        files[f"r{i}.txt"] = f"-r r{i + 1}.txt\n-r r{i + 1}.txt\n"
+    files["r40.txt"] = "pip\n"
+    sandbox.write(files)
+    sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("pyproject.toml", "# padding\n" * (110 * 1024),
+     "pyproject.toml: 1126400 bytes, over the 1048576-byte limit"),
+    ("requirements.txt", "pip\n" * (1100 * 1024),
+     "requirements.txt: 4505600 bytes, over the 4194304-byte limit"),
+    (".gitignore", "*.tmp\n" * (200 * 1024), ".gitignore: 1228800 bytes, over the 1048576-byte limit"),
+])
+def test_inputs_over_their_bound(sandbox, name, content, message):
+    sandbox.write({"app.py": "x = 1\n", name: content})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache").assert_safe(code=2)
+    assert run.stderr.rstrip().endswith(message + " for it")
+
+
+def test_build_file_variables_that_double_line_after_line(tmp_path):
+    lines = ["FROM python:3.11", "ARG A=aaaaaaaaaaaaaaaa"] + ["ARG A=$A$A"] * 40 + ["COPY $A /app"]
+    (tmp_path / "Containerfile").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match=r"^Containerfile:2\d: ARG and ENV values would expand the build "
+                                         r"file past 16777216 bytes$"):
+        containerfile.parse(str(tmp_path / "Containerfile"), str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["Containerfile", ".dockerignore"])
+def test_build_inputs_that_are_fifos_or_devices(tmp_path, name):
+    (tmp_path / "Containerfile").write_text("FROM scratch\nCOPY . /app\n")
+    if name == "Containerfile":
+        os.unlink(tmp_path / "Containerfile")
+    os.mkfifo(tmp_path / name)
+    with pytest.raises(UsageError, match="not a regular file"):
+        containerfile.parse(containerfile.find(str(tmp_path)), str(tmp_path))
+    os.unlink(tmp_path / name)
+    os.symlink("/dev/zero", tmp_path / name)  # outside the repository, and no regular file either
+    with pytest.raises(UsageError):
+        containerfile.parse(containerfile.find(str(tmp_path)), str(tmp_path))
+
+
+# --- Section 6: malformed shapes ---------------------------------------------------------------------------
+
+
+def test_toml_nested_100000_levels(sandbox):
+    sandbox.write({"app.py": "x = 1\n",
+                   "pyproject.toml": "[tool.deploycheck]\nentries = " + "[" * 100000 + "]" * 100000 + "\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache").assert_safe(code=2)
+    assert run.stderr.endswith("pyproject.toml: invalid TOML: nested too deeply to read\n")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').encode("unicode_escape").decode() + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+_scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(max_size=12),
+                     st.sampled_from(["DC102", "flask>=2", "*.py", ">=3.8", "app.main"]))
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8)
+_tool_keys = st.sampled_from(sorted(config.KNOWN_KEYS) + ["unknown-key"])
+_project_keys = st.sampled_from(["dependencies", "requires-python", "name", "optional-dependencies"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tool=st.dictionaries(_tool_keys, _values, max_size=4), project=st.dictionaries(_project_keys, _values,
+                                                                                       max_size=3))
+def test_generated_pyproject_shapes_are_read_or_refused_in_one_line(tmp_path, tool, project):
+    text = "[project]\n" + "".join(f'"{k}" = {_toml_value(v)}\n' for k, v in project.items())
+    text += "[tool.deploycheck]\n" + "".join(f'"{k}" = {_toml_value(v)}\n' for k, v in tool.items())
+    (tmp_path / "pyproject.toml").write_text(text)
+    for read in (config.load, declared.read):
+        try:
+            read(str(tmp_path))
+        except UsageError as exc:  # anything else is an internal error
+            assert "\n" not in str(exc) and "\x1b" not in str(exc)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.text(max_size=30), st.sampled_from(
+    ["-r", "-r ", "--requirement", "-r nope.txt", "-c x", "-e .", "flask[", "a @ b", "x ; python_version <",
+     "\\", "#", "flask==2.0 \\", "git+https://x", "pkg --hash=sha256:00", "-r requirements.txt"])),
+    max_size=8))
+def test_generated_requirements_files_are_read_or_refused_in_one_line(tmp_path, lines):
+    (tmp_path / "requirements.txt").write_text("\n".join(lines) + "\n", errors="surrogatepass")
+    try:
+        declared.read(str(tmp_path))
+    except UsageError as exc:
+        assert "\n" not in str(exc) and "\x1b" not in str(exc)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.text(max_size=20), st.sampled_from(
+    ["!", "\\", "[z-a]", "[", "**", "/**/", "!*.py", "#x", "a/**/b", "*.py[", "\\!x"])), max_size=8))
+def test_generated_ignore_patterns_never_fail(tmp_path, lines):
+    spec = gitignore_spec(lines)  # .gitignore: git skips the lines it cannot use
+    spec.match_file("app/main.py")
+    (tmp_path / ".dockerignore").write_text("\n".join(lines) + "\n", errors="surrogatepass")
+    try:  # .dockerignore: a pattern the build refuses is refused, naming the file and line
+        ignore = Ignore.read(str(tmp_path))
+    except UsageError as exc:
+        assert str(exc).startswith(".dockerignore:") and str(exc).endswith(": not a valid pattern")
+    else:
+        ignore.excluded_by("app/main.py")
+
+
+_globs = st.lists(st.sampled_from(["a", "b", "*", "**", "?", "[ab]", "[!a]", "\\*"]), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=st.lists(_globs, min_size=1, max_size=4), lead=st.sampled_from(["", "/", "!"]),
+       trail=st.sampled_from(["", "/"]),
+       path=st.lists(st.text(alphabet="ab*", min_size=1, max_size=3), min_size=1, max_size=5))
+def test_linear_patterns_mean_what_pathspec_means(segments, lead, trail, path):
+    import pathspec
+
+    pattern = lead + "/".join("".join(s) for s in segments) + trail
+    try:
+        expected = pathspec.GitIgnoreSpec.from_lines([pattern])
+    except Exception:
+        return
+    file = "/".join(path)
+    assert gitignore_spec([pattern]).match_file(file) == expected.match_file(file), (pattern, file)
+
+
+def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):
+    # Each line cost seconds per path with the engine trying every way to share a long name among the stars
+    stars = "*a" * 12 + "b"
+    deep = "**/a*/" * 8 + "b"
+    name = "a" * 200
+    sandbox.write({"app.py": "x = 1\n", ".gitignore": f"{stars}\n{deep}\n",
+                   "pyproject.toml": f'[tool.deploycheck]\nextend-exclude = ["{stars}", "{deep}"]\n',
+                   "/".join([name] * 12) + f"/{name}.py": "y = 1\n"})
+    sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+    (sandbox.project / ".dockerignore").write_text(f"{stars}\n{deep}\n")
+    (sandbox.project / "Containerfile").write_text(f"FROM scratch\nCOPY {name} /app/\n")
+    mapping = containerfile.parse(str(sandbox.project / "Containerfile"), str(sandbox.project))
+    assert mapping.excluded_by("/".join([name] * 12) + f"/{name}.py") is None
