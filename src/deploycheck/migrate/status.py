@@ -132,8 +132,15 @@ def _where(ws: Workspace, path: str, line: int) -> str:
 
 
 def reference_dict(r: Reference, root: str) -> dict:
-    return {"path": os.path.relpath(r.path, root).replace(os.sep, "/"), "line": r.line, "column": r.column + 1,
-            "kind": r.kind, "rewritable": r.rewritable, "text": r.text, **({"reason": r.reason} if r.reason else {})}
+    """One reference of ``--format json`` (see README: Migrations). A dangling one has ``dangling``:
+    ``{"rule": "history", "commit": ID, "detail": ...}`` or ``{"rule": "unique-name", "detail": ...}``."""
+    rel = os.path.relpath(r.path, root).replace(os.sep, "/")
+    out = {"path": rel, "line": r.line, "column": r.column + 1, "kind": r.kind, "rewritable": r.rewritable,
+           "text": r.text, **({"reason": r.reason} if r.reason else {})}
+    if r.dangling is not None:
+        commit = {"commit": r.dangling.commit} if r.dangling.commit else {}
+        out["dangling"] = {"rule": r.dangling.rule, **commit, "detail": r.dangling.text(rel)}
+    return out
 
 
 def document(result: StatusResult) -> dict:
@@ -172,9 +179,15 @@ def render_text(result: StatusResult, stream=None) -> None:
         out.write(f"  {count(s.remaining, 'reference')} left of {s.baseline} at the baseline ({done});"
                   f" {rewritable} rewritable by `deploycheck migrate apply {m.id}`\n")
         out.write("  by directory: " + ", ".join(f"{d}/ {n}" for d, n in s.directories(root).items()) + "\n")
+        dangling = sum(r.dangling is not None for r in s.references)
+        if dangling:
+            out.write(f"  {dangling} of them dangling: the name is bound to nothing where it is used "
+                      "(NameError, or AttributeError for `from module import *`, when it runs)\n")
         for r in s.references:
             rel = os.path.relpath(r.path, root)
             how = "rewritable" if r.rewritable else f"not rewritable: {r.reason}"
+            if r.dangling is not None:
+                how += f"; dangling: {r.dangling.text(rel)}"
             out.write(f"  {rel}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({how})\n")
         out.write("\n")
     bad = skipped(result.workspace)
