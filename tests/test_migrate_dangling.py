@@ -1,7 +1,6 @@
 """deploycheck migrate on the crash state of the incident: the import of the retired class removed, its uses
 left (each a NameError when it runs). Dangling uses and names in `__all__` are leftovers; apply rewrites the
-dangling uses, and its re-check refuses a mapping to an attribute the new class lacks (DC401); every file that
-does not parse is named."""
+dangling uses, and its re-check refuses a mapping to an attribute the new class lacks (DC401)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, cli, write_tree
+from conftest import FIXTURES, cli, venv, write_tree
 
 CRASH = FIXTURES / "migrate" / "crash"
 PY = sys.executable
@@ -219,6 +218,107 @@ def test_a_dangling_bare_use_is_listed_for_a_hand_edit(tmp_path):
                    "  app/db/registry.py:2:13: name DatabaseConfig (`DatabaseConfig` used bare: no mapping "
                    "can rewrite it)\n")
     assert _tree(proj) == before
+
+
+# -- apply: DC401 against the class of `new` ---------------------------------------------------------------
+
+def _drop(proj: Path, rel: str, old: str, new: str = "") -> None:
+    p = proj / rel
+    text = p.read_text()
+    assert old in text
+    p.write_text(text.replace(old, new))
+
+
+def test_apply_refuses_a_mapping_to_an_attribute_the_new_class_lacks(tmp_path):
+    proj = _copy(tmp_path)
+    # The incident: the new class had no `db_pool_size` (here it is gone from the base class), and one more
+    # mapping names an attribute spelt otherwise in the class.
+    _drop(proj, "app/core/config.py", '    db_pool_size: int = int(os.environ.get("DB_POOL_SIZE", "5"))\n')
+    _drop(proj, "app/core/config.py", "db_ssl_mode", "db_sslmode")
+    before = _tree(proj)
+    lines = [
+        "  app/db/engine.py:10:22: DC401 `UnifiedConfig` (app.core.config.UnifiedConfig) has no attribute "
+        "`db_pool_size`, read as `app.core.config.get_unified_config().db_pool_size` (the mapping of "
+        "`POOL_SIZE` in [tool.deploycheck.migrations.attributes]); did you mean `db_pool_timeout`?",
+        "  app/db/engine.py:27:86: DC401 `UnifiedConfig` (app.core.config.UnifiedConfig) has no attribute "
+        "`db_ssl_mode`, read as `app.core.config.get_unified_config().db_ssl_mode` (the mapping of "
+        "`SSL_MODE` in [tool.deploycheck.migrations.attributes]); did you mean `db_sslmode`?",
+    ]
+    for write, refused in (([], "--write would write nothing"), (["--write"], "nothing was written")):
+        code, out, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, *write, "--no-cache")
+        assert code == 1
+        assert err.startswith(f"migrate apply unified-config: the edited tree fails the check; {refused}:\n"
+                              + "\n".join(lines) + "\n"), err
+        assert _tree(proj) == before
+    # once the class has them, the same mapping is accepted
+    _drop(proj, "app/core/config.py", "db_sslmode", "db_ssl_mode")
+    _drop(proj, "app/core/config.py", "    database_url: str\n",
+          "    database_url: str\n    db_pool_size: int\n")
+    _drop(proj, "app/core/config.py", "        db_echo=",
+          '        db_pool_size=int(os.environ.get("DB_POOL_SIZE", "5")),\n        db_echo=')
+    code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write", "--no-cache")
+    assert code == 0, err
+    assert _describe(proj).returncode == 0
+
+
+def test_dc401_in_apply_reads_pydantic_fields_accessors_and_modules(tmp_path):
+    python = venv(["pydantic-settings>=2.3,<3"])
+    proj = _copy(tmp_path)
+    (proj / "app/core/config.py").write_text(
+        '"""Unified configuration as pydantic settings."""\n\n'
+        "from pydantic_settings import BaseSettings, SettingsConfigDict\n\n\n"
+        "class PoolSettings(BaseSettings):\n"
+        "    db_pool_size: int = 5\n    db_max_overflow: int = 10\n    db_pool_timeout: float = 30\n"
+        "    db_pool_recycle: int = 1800\n\n\n"
+        "class UnifiedConfig(PoolSettings):\n"
+        '    model_config = SettingsConfigDict(env_prefix="")\n\n'
+        '    database_url: str = "postgresql://localhost/app"\n    db_echo: bool = False\n'
+        "    db_connect_timeout: int = 10\n"
+        '    db_application_name: str = "app"\n    db_statement_timeout: int = 30\n'
+        '    db_ssl_mode: str = "prefer"\n\n'
+        "    @property\n    def db_replica_url(self) -> str:\n        return self.database_url\n\n\n"
+        "_config = None\n\n\n"
+        "def get_unified_config():\n"  # no return annotation: the accessor is declared in pyproject.toml
+        "    global _config\n    if _config is None:\n        _config = UnifiedConfig()\n"
+        "    return _config\n")
+    pyproject = proj / "pyproject.toml"
+    declared = pyproject.read_text().replace(
+        "[[tool.deploycheck.migrations]]",
+        '[tool.deploycheck.config]\naccessors = { "app.core.config.get_unified_config" = '
+        '"app.core.config.UnifiedConfig" }\n\n[[tool.deploycheck.migrations]]', 1)
+    pyproject.write_text(declared)
+    # a mapping to a field pydantic would not have
+    pyproject.write_text(declared.replace('ECHO = "db_echo"', 'ECHO = "db_echoes"'))
+    code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", python, "--no-cache")
+    assert code == 1
+    assert ("  app/db/engine.py:14:17: DC401 `UnifiedConfig` (app.core.config.UnifiedConfig) has no "
+            "attribute `db_echoes`, read as `app.core.config.get_unified_config().db_echoes`") in err
+    assert err.count("DC401") == 1
+    # fields, inherited fields and the property: accepted, and the service runs on the new class
+    pyproject.write_text(declared)
+    code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", python, "--write",
+                       "--no-cache")
+    assert code == 0, err
+    ran = _describe(proj, python)
+    assert ran.returncode == 0, ran.stderr
+    assert "'pool_size': 5" in ran.stdout
+
+    # `new` a module: its attributes are what `check` knows of the module
+    files = {
+        "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "m"\nold = "pkg.legacy"\n'
+                          'new = "pkg.modern"\n[tool.deploycheck.migrations.attributes]\n'
+                          'helper = "helper2"\nother = "gone"\n',
+        "pkg/__init__.py": "",
+        "pkg/legacy.py": "def helper():\n    return 1\n\n\ndef other():\n    return 2\n",
+        "pkg/modern.py": "def helper2():\n    return 1\n",
+        "use.py": "from pkg import legacy\n\na = legacy.helper()\nb = legacy.other()\n",
+    }
+    proj = write_tree(tmp_path / "mod", files)
+    code, _, err = cli("migrate", "apply", "m", proj, "--python", PY, "--no-cache")
+    assert code == 1
+    assert "  use.py:4:5: DC401 `modern` (pkg.modern) has no attribute `gone`, read as `pkg.modern.gone`" \
+        in err
+    assert "helper2" not in err
 
 
 # -- names in __all__ ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import libcst as cst
 from deploycheck import check as check_mod
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR
-from deploycheck.migrate import codemod, lock, state, writer
+from deploycheck.migrate import attributes, codemod, lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
 from deploycheck.migrate.overlay import OverlayFiles
@@ -136,13 +136,19 @@ def diff(ws: Workspace, edits: dict[str, bytes]) -> str:
 
 
 def recheck(ws: Workspace, p: Plan, cache_dir: str | None = None, no_cache: bool = False) -> list[str]:
-    """Check the edited tree in memory. Returns the problems: references the edit would leave, and error
-    findings of the ``check`` rules (over every project module) that the unedited tree does not have."""
+    """Check the edited tree in memory. Returns the problems: references the edit would leave, each rewritten
+    attribute that the class of ``new`` lacks (DC401, ``attributes.missing``), and error findings of the
+    ``check`` rules (over every project module) that the unedited tree does not have."""
     overlay = OverlayFiles(p.edits)
     after = open_workspace(ws.project.root, files=overlay, project=ws.project, interp=ws.interp,
                            cache_dir=cache_dir, no_cache=no_cache)
     problems = [f"{os.path.relpath(r.path, ws.project.root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} would be left"
                 for r in after.references(p.migration, p.old)]
+    # DC401 against the class of `new`: an attribute it lacks is an AttributeError on each rewritten line.
+    index = attributes.project_index(dict(ws.project.modules), overlay.read_bytes)
+    accessors = ws.project.config.config_accessors
+    lacking = attributes.missing(p.migration, p.references, index, after.program, accessors)
+    problems += [miss.line(ws.project.root, p.migration) for miss in lacking]
     entries = sorted(ws.project.modules)
     opts = check_mod.Options(path=ws.project.root, cache_dir=cache_dir, no_cache=no_cache)
     decl = declared.read(ws.project.root)
