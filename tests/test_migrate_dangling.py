@@ -1,6 +1,7 @@
 """deploycheck migrate on the crash state of the incident: the import of the retired class removed, its uses
 left (each a NameError when it runs). Dangling uses and names in `__all__` are leftovers; apply rewrites the
-dangling uses, and its re-check refuses a mapping to an attribute the new class lacks (DC401)."""
+dangling uses, and its re-check refuses a mapping to an attribute the new class lacks (DC401); every file that
+does not parse is named."""
 
 from __future__ import annotations
 
@@ -359,6 +360,28 @@ def test_a_name_in_all_is_a_reference(tmp_path):
                    "  pkg/facade.py:4:13: __all__ 'OldClient' (a name in `__all__`: remove it, or export the "
                    "replacement, by hand)\n")
     assert _tree(proj) == before
+
+
+# -- files that do not parse: all of them named --------------------------------------------------------------
+
+def test_apply_names_every_file_that_does_not_parse(tmp_path):
+    proj = _copy(tmp_path)
+    write_tree(proj, {f"scripts/broken_{i:02}.py": "def f(:\n" for i in range(52)})
+    write_tree(proj, {"app/db/half.py": "x = (\n"})
+    code, out, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--no-cache")
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1
+    listed = "; ".join(["app/db/half.py:1: '(' was never closed"]
+                       + [f"scripts/broken_{i:02}.py:1: invalid syntax" for i in range(49)])
+    assert err == (f"deploycheck: error: 53 Python files under the root cannot be read or parsed ({listed}; "
+                   "and 3 more files): `migrate apply` stops when any cannot, since it may hold references; "
+                   "fix them (or add them to the migration's `exclude`) first; nothing was written\n")
+    # status names each of those it parsed (those that spell the name), and still counts the leftovers
+    write_tree(proj, {"app/db/other.py": "DatabaseConfig = (\n"})
+    m_doc = cli("migrate", "status", proj, "--python", PY, "--format", "json", "--no-cache")
+    doc = json.loads(m_doc[1])
+    assert doc["skipped"] == [{"path": "app/db/other.py", "line": 1, "reason": "'(' was never closed"}]
+    assert doc["migrations"][0]["remaining"] == 11
 
 
 # -- the history of an untrusted repository ------------------------------------------------------------------

@@ -115,15 +115,28 @@ def skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> list[tuple[str, int
     return sorted(out)
 
 
+# Files a refusal names; the rest are counted. `migrate status` (its `skipped`) lists every one it parsed.
+MAX_LISTED = 50
+
+
+def listing(ws: Workspace, bad: list[tuple[str, int, str]]) -> str:
+    """``path:line: reason`` of each file, joined with ``; `` on one line: at most ``MAX_LISTED`` of them,
+    then how many more."""
+    shown = "; ".join(f"{_where(ws, path, line)}: {reason}" for path, line, reason in bad[:MAX_LISTED])
+    more = len(bad) - MAX_LISTED
+    return shown + (f"; and {count(more, 'more file')}" if more > 0 else "")
+
+
 def refuse_skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> None:
-    """Raise ``UsageError`` naming the first file that could not be read or parsed (see ``skipped``)."""
+    """Raise ``UsageError`` naming every file that could not be read or parsed (see ``skipped`` and
+    ``listing``), in one line."""
     bad = skipped(ws, exclude)
     if bad:
-        path, line, reason = bad[0]
-        more = f" (and {count(len(bad) - 1, 'more file')})" if len(bad) > 1 else ""
-        raise UsageError(f"{_where(ws, path, line)}: {reason}{more}: `migrate apply` stops when any Python file "
-                         "under the root cannot be read or parsed, since it may hold references; fix it (or add it "
-                         "to the migration's `exclude`) first; nothing was written")
+        them = "it" if len(bad) == 1 else "them"
+        raise UsageError(f"{count(len(bad), 'Python file')} under the root cannot be read or parsed "
+                         f"({listing(ws, bad)}): `migrate apply` stops when any cannot, since it may "
+                         f"hold references; fix {them} (or add {them} to the migration's `exclude`) first; "
+                         "nothing was written")
 
 
 def _where(ws: Workspace, path: str, line: int) -> str:
