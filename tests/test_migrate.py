@@ -317,7 +317,10 @@ def test_apply_bad_input_writes_nothing(tmp_path):
     broken.write_text("def f(:\n")
     before = _tree(proj)
     code, _, err = cli("migrate", "apply", "unified-config", proj, "--python", PY, "--write")
-    assert code == 2 and "scripts/broken.py:1: invalid syntax: `migrate apply` stops when any Python file" in err
+    assert code == 2 and err == (
+        "deploycheck: error: 1 Python file under the root cannot be read or parsed (scripts/broken.py:1: "
+        "invalid syntax): `migrate apply` stops when any cannot, since it may hold references; fix it (or "
+        "add it to the migration's `exclude`) first; nothing was written\n")
     assert _tree(proj) == before
     broken.unlink()
     # a read-only file among those to rewrite
@@ -561,12 +564,13 @@ def test_status_names_the_files_it_could_not_read_or_parse(tmp_path):
             "  gone.py: No such file or directory\n"
             "5 files searched · ") in out
     assert "  2 references left of 2 at the baseline" in out
-    # apply stops at either, and says why
+    # apply stops, naming every one in one line, and says why
     code, _, err = cli("migrate", "apply", "x", proj, "--python", PY, "--write")
     assert code == 2
-    assert err == ("deploycheck: error: app/broken.py:4: invalid syntax (and 1 more file): `migrate apply` stops "
-                   "when any Python file under the root cannot be read or parsed, since it may hold references; "
-                   "fix it (or add it to the migration's `exclude`) first; nothing was written\n")
+    assert err == ("deploycheck: error: 2 Python files under the root cannot be read or parsed "
+                   "(app/broken.py:4: invalid syntax; gone.py: No such file or directory): `migrate apply` "
+                   "stops when any cannot, since it may hold references; fix them (or add them to the "
+                   "migration's `exclude`) first; nothing was written\n")
     (proj / "gone.py").unlink()
     code, out, _ = cli("migrate", "status", proj, "--python", PY)
     assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"

@@ -34,11 +34,11 @@ import libcst as cst
 from deploycheck import check as check_mod
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR
-from deploycheck.migrate import codemod, lock, state, writer
+from deploycheck.migrate import attributes, codemod, lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, CALL, IMPORT, Reference
 from deploycheck.migrate.overlay import OverlayFiles
-from deploycheck.migrate.status import count, refuse_skipped
+from deploycheck.migrate.status import count, listing, refuse_skipped
 from deploycheck.migrate.workspace import Workspace, find_migration, open_workspace
 from deploycheck.target import declared
 
@@ -73,6 +73,7 @@ def plan(ws: Workspace, m: Migration) -> Plan:
             by_file.setdefault(r.path, []).append(r)
     resolver = ws.resolver(old)
     program = ws.program
+    unparsed: list[tuple[str, int, str]] = []  # files LibCST cannot parse (its grammar lags behind ast's)
     for path, file_refs in sorted(by_file.items()):
         module = ws.modules.get(path)
         is_pkg = path.endswith("__init__.py")
@@ -98,8 +99,8 @@ def plan(ws: Workspace, m: Migration) -> Plan:
             data, done = codemod.rewrite(ws.contents[path], file_refs, m.attributes, new_text, add, sorted(
                 remove, key=repr), module, is_pkg)
         except cst.ParserSyntaxError as exc:
-            raise UsageError(f"{os.path.relpath(path, ws.project.root)}: LibCST cannot parse it ({exc.message}); "
-                             "nothing was written") from None
+            unparsed.append((path, exc.raw_line, f"LibCST cannot parse it ({exc.message})"))
+            continue
         missed = [r for r in file_refs if r.kind in (ATTRIBUTE, CALL) and (r.line, r.column, r.parts) not in done]
         p.blockers.extend(_blocked(r, "the rewrite could not locate it") for r in missed)
         if data != ws.contents[path]:
@@ -109,6 +110,9 @@ def plan(ws: Workspace, m: Migration) -> Plan:
                 p.blockers.extend(_blocked(r, f"the rewrite would not parse: {exc.msg}") for r in file_refs)
                 continue
             p.edits[path] = data
+    if unparsed:
+        raise UsageError(f"{count(len(unparsed), 'file')} to rewrite cannot be parsed by LibCST "
+                         f"({listing(ws, unparsed)}); nothing was written")
     p.blockers.sort(key=lambda r: (r.path, r.line, r.column))
     outside = sorted(set(p.edits) & ws.outside)
     if outside:
@@ -136,13 +140,19 @@ def diff(ws: Workspace, edits: dict[str, bytes]) -> str:
 
 
 def recheck(ws: Workspace, p: Plan, cache_dir: str | None = None, no_cache: bool = False) -> list[str]:
-    """Check the edited tree in memory. Returns the problems: references the edit would leave, and error
-    findings of the ``check`` rules (over every project module) that the unedited tree does not have."""
+    """Check the edited tree in memory. Returns the problems: references the edit would leave, each rewritten
+    attribute that the class of ``new`` lacks (DC401, ``attributes.missing``), and error findings of the
+    ``check`` rules (over every project module) that the unedited tree does not have."""
     overlay = OverlayFiles(p.edits)
     after = open_workspace(ws.project.root, files=overlay, project=ws.project, interp=ws.interp,
                            cache_dir=cache_dir, no_cache=no_cache)
     problems = [f"{os.path.relpath(r.path, ws.project.root)}:{r.line}:{r.column + 1}: {r.kind} {r.text} would be left"
                 for r in after.references(p.migration, p.old)]
+    # DC401 against the class of `new`: an attribute it lacks is an AttributeError on each rewritten line.
+    index = attributes.project_index(dict(ws.project.modules), overlay.read_bytes)
+    accessors = ws.project.config.config_accessors
+    lacking = attributes.missing(p.migration, p.references, index, after.program, accessors)
+    problems += [miss.line(ws.project.root, p.migration) for miss in lacking]
     entries = sorted(ws.project.modules)
     opts = check_mod.Options(path=ws.project.root, cache_dir=cache_dir, no_cache=no_cache)
     decl = declared.read(ws.project.root)

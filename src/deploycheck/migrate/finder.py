@@ -3,7 +3,10 @@
 A reference is found by following names to the object they name (``resolve.Resolver``), never by matching
 text: ``from pkg.mod import Old as O; O.X``, ``import pkg.mod as m; m.Old.X``, a re-export through another
 module, a name from a star import, ``getattr(m, "Old")``, ``mock.patch("pkg.mod.Old.X")`` and
-``importlib.import_module("pkg.mod")`` (when ``old`` is the module) all count; an unrelated ``Old`` does not.
+``importlib.import_module("pkg.mod")`` (when ``old`` is the module), a name in a module's ``__all__`` that
+the module binds to ``old`` all count; an unrelated ``Old`` does not. A use of ``old``'s name that is bound to
+nothing any more (its import was removed: a ``NameError`` when it runs) counts when ``dangling`` ties it to
+``old`` (the file's git history, or a name unique to ``old`` in the project).
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import TYPING
 from deploycheck.migrate.config import Migration
+from deploycheck.migrate.dangling import Rules, Why
+from deploycheck.migrate.history import History
 from deploycheck.migrate.resolve import Resolver
 from deploycheck.migrate.scan import FileRefs
 
@@ -26,6 +32,7 @@ STRING = "string"            # a string constant that names old (mock.patch, set
 IMPORT_MODULE = "import_module"  # importlib.import_module("old.module") / __import__
 ANNOTATION = "annotation"    # a string annotation that names old
 STAR = "star-import"         # from old_module import *
+EXPORT = "__all__"           # "Old" listed in the __all__ of a module that binds it to old
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,8 @@ class Reference:
     starting at (line, column) spells the expression to replace; ``attr`` the attribute of ``old`` it reads
     (None for ``old`` itself); ``called``: the expression is ``old()`` and the call is replaced too;
     ``binding`` the import ``(module, level, name, asname)`` for import references and for the import
-    binding the chain's first name."""
+    binding the chain's first name. ``dangling``: why a use of a name bound to nothing is a reference
+    (``dangling.Why``; None for a use that resolves)."""
 
     path: str
     line: int
@@ -47,6 +55,7 @@ class Reference:
     called: bool = False
     binding: tuple | None = None
     text: str = ""
+    dangling: Why | None = None
 
     @property
     def rewritable(self) -> bool:
@@ -62,12 +71,15 @@ def _new_is_call(new: str) -> bool:
 
 
 def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, FileRefs],
-         modules: dict[str, str]) -> list[Reference]:
+         modules: dict[str, str], history: History | None = None) -> list[Reference]:
     """References to ``old`` (the canonical path of ``migration.old``) in ``refs`` (scanned files by path).
     ``modules`` maps a file to its module name (files that are not modules, such as scripts, have none).
-    Sorted by path, line and column."""
+    ``history`` reads earlier versions of files for dangling uses (a new one by default). Sorted by path,
+    line and column."""
     old_is_module = resolver.is_module(old)
     new_call = _new_is_call(migration.new)
+    rules = Rules(old, resolver, refs, modules, history)
+    program = resolver.program
     out: dict[tuple, Reference] = {}
     for path, fr in refs.items():
         if fr.summary.syntax_error:
@@ -82,7 +94,8 @@ def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, Fil
             if name is None:
                 target = imp_module
             elif name == "*":
-                base = resolver.program.absolute(module or "", is_pkg, imp_module, level) if (module or not level) else None
+                base = program.absolute(module or "", is_pkg, imp_module, level) if (module or not level) \
+                    else None
                 if base is not None and _within(base, old) and old_is_module:
                     out[(line, col, STAR, path)] = Reference(path, line, col, STAR, "a star import of the retired module",
                                                            text=f"from {'.' * level}{imp_module} import *")
@@ -95,20 +108,25 @@ def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, Fil
             reason = "" if target == old else f"imports `{target}` from inside `{old}`"
             out[(line, col, IMPORT, path)] = Reference(path, line, col, IMPORT, reason, binding=imp[:4],
                                                      text=shown + (f" as {asname}" if asname else ""))
-        stars = None
+        stars = [s for s in fr.summary.imports if s.names == ("*",) and s.context != TYPING]
+        dangling: list[Reference] = []  # uses of old's name bound to nothing, until a rule ties them to old
         for name, descs, attrs, line, col, store, called, how in fr.uses:
             if descs:
                 bases = {resolver.descriptor(module, is_pkg, d) for d in descs}
             else:
-                if stars is None:
-                    stars = [s for s in fr.summary.imports if s.names == ("*",) and s.context != TYPING]
-                if not stars:
-                    continue
-                bases = set()
+                bases, maybe = set(), False
                 for s in stars:
-                    target = resolver.program.absolute(module or "", is_pkg, s.module, s.level)
-                    if target is not None and resolver.program.exports(target, name) == "found":
+                    target = (program.absolute(module or "", is_pkg, s.module, s.level)
+                              if (module or not s.level) else None)
+                    found = program.exports(target, name) if target is not None else None
+                    if found == FOUND:
                         bases.add(resolver.member(target, name))
+                    elif found != MISSING:
+                        maybe = True
+                if not bases and not maybe and rules.unbound(name):
+                    dangling.append(_classify(migration, path, name, attrs, 0, line, col, store, called, how,
+                                              new_call))
+                    continue
             for base in bases:
                 if base is None or not (base == old or old.startswith(base + ".") or base.startswith(old + ".")):
                     continue
@@ -123,13 +141,49 @@ def find(migration: Migration, old: str, resolver: Resolver, refs: dict[str, Fil
                 out[(line, col, ref.kind, path)] = ref
                 break
         for value, line, col, how in fr.strings:
+            if how == "all":
+                ref = _export(value, path, line, col, module, is_pkg, fr, stars, old, resolver, rules)
+                if ref is not None and ref.dangling is None:
+                    out[(line, col, EXPORT, path)] = ref
+                elif ref is not None:
+                    dangling.append(ref)
+                continue
             paths = resolver.dotted(value)
             if paths is None or not any(_within(p, old) for p in paths):
                 continue
             kind = IMPORT_MODULE if how == "import_module" else STRING
             out[(line, col, kind, path)] = Reference(path, line, col, kind, "a string reference: edit it by hand",
                                                      text=repr(value))
+        if dangling and not fr.summary.dynamic:
+            why = rules.why(path)
+            if why is not None:
+                for ref in dangling:
+                    out.setdefault((ref.line, ref.column, ref.kind, path),
+                                   Reference(**{**ref.__dict__, "dangling": why}))
     return sorted(out.values(), key=lambda r: (r.path, r.line, r.column, r.kind))
+
+
+_PENDING = Why("")  # marks a dangling __all__ entry until a rule is found for its file
+
+
+def _export(value: str, path: str, line: int, col: int, module: str | None, is_pkg: bool, fr: FileRefs,
+            stars: list, old: str, resolver: Resolver, rules: Rules) -> Reference | None:
+    """A name listed in ``__all__``: a reference when the module binds it to ``old`` (or to something inside
+    ``old``), except in the module that defines ``old`` (exporting it is part of defining it); a dangling
+    one (``dangling`` set to a placeholder) when it spells ``old``'s name and the module binds it to nothing,
+    so ``from module import *`` raises ``AttributeError``. Only a module has an ``__all__`` that counts."""
+    if module is None or not value.isidentifier():
+        return None
+    reason = "a name in `__all__`: remove it, or export the replacement, by hand"
+    if value in fr.summary.bindings or stars:
+        target = resolver.member(module, value)
+        if _within(target, old) and f"{module}.{value}" != old:
+            return Reference(path, line, col, EXPORT, reason, text=repr(value))
+        return None
+    if (value not in fr.summary.bindings and not stars and rules.unbound(value)
+            and not (is_pkg and resolver.program.find(f"{module}.{value}") is not None)):
+        return Reference(path, line, col, EXPORT, reason, text=repr(value), dangling=_PENDING)
+    return None
 
 
 def _classify(m: Migration, path: str, name: str, attrs: tuple, k: int, line: int, col: int, store: bool,

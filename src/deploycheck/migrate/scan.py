@@ -9,7 +9,8 @@ so each name is looked up exactly as the check looks it up. On top of the summar
   constant name count as the chain ``x.name``;
 - ``imports``: every ``import`` alias with its ``as`` name, anywhere in the file;
 - ``strings``: string constants that are dotted names (``mock.patch("pkg.mod.Name")``,
-  ``importlib.import_module("pkg.mod")``, string annotations).
+  ``importlib.import_module("pkg.mod")``, string annotations), and the names a module lists in ``__all__``
+  (``__all__ = [...]``, ``+=``, ``.append``, ``.extend``: what ``from module import *`` reads).
 
 Code the target never runs (``if sys.version_info < (3, 8):`` on 3.11, statements after ``return``) and
 annotations that are never evaluated are searched too: a migration is about the text of the code base, and a
@@ -35,7 +36,7 @@ from deploycheck.index.store import Cache, content_key
 from deploycheck.index.summary import TYPING, Summary
 from deploycheck.index.walker import Walker, _Scope, _State
 
-SCAN_VERSION = "2"  # bumped whenever what a scan records changes (part of the cache key)
+SCAN_VERSION = "3"  # bumped whenever what a scan records changes (part of the cache key)
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ATTR_CALLS = {"getattr", "hasattr", "setattr", "delattr"}
 
@@ -48,8 +49,9 @@ class FileRefs:
     base ``name`` may be bound to (empty: unbound in the file), ``store`` true for assignment and ``del``
     targets, ``called`` true when the whole chain is called with no arguments, ``how`` ``"expr"``,
     ``"getattr"`` or ``"annotation"``. ``imports``: ``(module, level, name, asname, line, col)`` with
-    ``name`` None for ``import module``. ``strings``: ``(value, line, col, how)``, ``how`` ``"string"`` or
-    ``"import_module"``. ``error``: the syntax error message, line and column when the file does not parse.
+    ``name`` None for ``import module``. ``strings``: ``(value, line, col, how)``, ``how`` ``"string"``,
+    ``"import_module"`` or ``"all"`` (a name listed in the module's ``__all__``). ``error``: the syntax
+    error message, line and column when the file does not parse.
     Lines are 1-based, columns 0-based characters.
     """
 
@@ -125,6 +127,21 @@ class RefWalker(Walker):
     def _import(self, module, level, names, node, st, aliases):
         if not self._dead:  # the summary keeps only imports that can run
             super()._import(module, level, names, node, st, aliases)
+
+    def _all_value(self, value, st):
+        if isinstance(value, (ast.List, ast.Tuple)):
+            for e in value.elts:
+                self._all_string(e)
+        super()._all_value(value, st)
+
+    def _all_call(self, method, node, st):
+        if method in ("append", "insert") and st.scope is self.module and node.args:
+            self._all_string(node.args[-1])
+        super()._all_call(method, node, st)
+
+    def _all_string(self, e: ast.expr) -> None:
+        if isinstance(e, ast.Constant) and isinstance(e.value, str):
+            self.strings.append((e.value, e.lineno, self.col(e.lineno, e.col_offset), "all"))
 
     def _annotation(self, node, st, evaluated):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):

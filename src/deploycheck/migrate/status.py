@@ -116,15 +116,28 @@ def skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> list[tuple[str, int
     return sorted(out)
 
 
+# Files a refusal names; the rest are counted. `migrate status` (its `skipped`) lists every one it parsed.
+MAX_LISTED = 50
+
+
+def listing(ws: Workspace, bad: list[tuple[str, int, str]]) -> str:
+    """``path:line: reason`` of each file, joined with ``; `` on one line: at most ``MAX_LISTED`` of them,
+    then how many more."""
+    shown = "; ".join(f"{_where(ws, path, line)}: {reason}" for path, line, reason in bad[:MAX_LISTED])
+    more = len(bad) - MAX_LISTED
+    return shown + (f"; and {count(more, 'more file')}" if more > 0 else "")
+
+
 def refuse_skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> None:
-    """Raise ``UsageError`` naming the first file that could not be read or parsed (see ``skipped``)."""
+    """Raise ``UsageError`` naming every file that could not be read or parsed (see ``skipped`` and
+    ``listing``), in one line."""
     bad = skipped(ws, exclude)
     if bad:
-        path, line, reason = bad[0]
-        more = f" (and {count(len(bad) - 1, 'more file')})" if len(bad) > 1 else ""
-        raise UsageError(f"{_where(ws, path, line)}: {reason}{more}: `migrate apply` stops when any Python file "
-                         "under the root cannot be read or parsed, since it may hold references; fix it (or add it "
-                         "to the migration's `exclude`) first; nothing was written")
+        them = "it" if len(bad) == 1 else "them"
+        raise UsageError(f"{count(len(bad), 'Python file')} under the root cannot be read or parsed "
+                         f"({listing(ws, bad)}): `migrate apply` stops when any cannot, since it may "
+                         f"hold references; fix {them} (or add {them} to the migration's `exclude`) first; "
+                         "nothing was written")
 
 
 def _where(ws: Workspace, path: str, line: int) -> str:
@@ -133,8 +146,15 @@ def _where(ws: Workspace, path: str, line: int) -> str:
 
 
 def reference_dict(r: Reference, root: str) -> dict:
-    return {"path": os.path.relpath(r.path, root).replace(os.sep, "/"), "line": r.line, "column": r.column + 1,
-            "kind": r.kind, "rewritable": r.rewritable, "text": r.text, **({"reason": r.reason} if r.reason else {})}
+    """One reference of ``--format json`` (see README: Migrations). A dangling one has ``dangling``:
+    ``{"rule": "history", "commit": ID, "detail": ...}`` or ``{"rule": "unique-name", "detail": ...}``."""
+    rel = os.path.relpath(r.path, root).replace(os.sep, "/")
+    out = {"path": rel, "line": r.line, "column": r.column + 1, "kind": r.kind, "rewritable": r.rewritable,
+           "text": r.text, **({"reason": r.reason} if r.reason else {})}
+    if r.dangling is not None:
+        commit = {"commit": r.dangling.commit} if r.dangling.commit else {}
+        out["dangling"] = {"rule": r.dangling.rule, **commit, "detail": r.dangling.text(rel)}
+    return out
 
 
 def document(result: StatusResult) -> dict:
@@ -173,9 +193,15 @@ def render_text(result: StatusResult, stream=None) -> None:
         out.write(f"  {count(s.remaining, 'reference')} left of {s.baseline} at the baseline ({done});"
                   f" {rewritable} rewritable by `deploycheck migrate apply {m.id}`\n")
         out.write("  by directory: " + ", ".join(f"{d}/ {n}" for d, n in s.directories(root).items()) + "\n")
+        dangling = sum(r.dangling is not None for r in s.references)
+        if dangling:
+            out.write(f"  {dangling} of them dangling: the name is bound to nothing where it is used "
+                      "(NameError, or AttributeError for `from module import *`, when it runs)\n")
         for r in s.references:
             rel = os.path.relpath(r.path, root)
             how = "rewritable" if r.rewritable else f"not rewritable: {r.reason}"
+            if r.dangling is not None:
+                how += f"; dangling: {r.dangling.text(rel)}"
             out.write(f"  {rel}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({how})\n")
         out.write("\n")
     bad = skipped(result.workspace)
