@@ -281,7 +281,7 @@ class _Walker:
         """A name read by a nested scope, which may run at any later time: every value bound to it."""
         while scope is not None:
             if scope.kind == "module" or name in scope.local:
-                key = (id(scope), name)
+                key = (scope.node, name)  # the node outlives the scope object
                 if key not in self.frozen:  # the scope has been walked whole: its events are final
                     vals = frozenset(scope.events.get(name, ())) or _UNBOUND
                     self.frozen[key] = self._volatile(scope, name, vals)
