@@ -18,7 +18,10 @@ class Read:
     nested model given whole as JSON). ``line`` is 1-based, ``column`` 0-based. ``when`` is ``import`` or
     ``call``: when the read runs. ``value_type`` is ``int``, ``float`` or ``bool`` for a pydantic-settings 2
     field of that type (or Optional of it), whose value pydantic must parse; ``ignore_empty`` and
-    ``none_str`` are the model's ``env_ignore_empty`` and ``env_parse_none_str``."""
+    ``none_str`` are the model's ``env_ignore_empty`` and ``env_parse_none_str``. ``set_by`` is where the
+    code itself sets the name before the read on every path, as (path, line, how) with how
+    ``assignment``, ``setdefault`` or ``update`` (``contract.flow``): such a read needs nothing from the
+    environment and its default is not used."""
 
     name: str
     path: str
@@ -35,6 +38,7 @@ class Read:
     value_type: str | None = None
     ignore_empty: bool = False
     none_str: str | None = None
+    set_by: tuple[tuple[str, int, str], ...] = ()
 
     def key(self) -> str:
         return self.name if self.case_sensitive else self.name.upper()
@@ -94,11 +98,28 @@ class Setting:
 
     @property
     def required(self) -> bool:
-        return any(r.required for r in self.reads)
+        """Whether the environment must provide it: a read that raises without it, and that the code does not
+        set before."""
+        return any(r.required for r in self.open_reads)
 
     @property
     def defaults(self) -> list[str]:
         return list(dict.fromkeys(r.default for r in self.reads if r.default is not None))
+
+    @property
+    def open_reads(self) -> list[Read]:
+        """The reads that take the name from the environment: those the code does not set before."""
+        return [r for r in self.reads if not r.set_by]
+
+    @property
+    def used_defaults(self) -> list[str]:
+        """The literal defaults that can be used: those of the reads the code does not set before."""
+        return list(dict.fromkeys(r.default for r in self.open_reads if r.default is not None))
+
+    @property
+    def set_by_code(self) -> list[tuple[str, int, str]]:
+        """Where the code sets the name before some read of it: (path, line, how), in order."""
+        return sorted({w for r in self.reads for w in r.set_by})
 
     @property
     def secret(self) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from deploycheck.contract.model import Read
@@ -36,32 +38,57 @@ class CodeContract:
     misses: list[AttrMiss] = field(default_factory=list)
     schemas: dict[str, str] = field(default_factory=dict)  # accessor -> schema class
     settings_classes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "path: why", for modules whose reads are not known
+
+
+# Python frames the scan of one module may use. The parser refuses a tree deeper than about 3,000 levels
+# (a 3,000-term `a + a + ...`, which the interpreter runs), and the scan takes up to four frames a level.
+SCAN_FRAMES = 20_000
+
+
+@contextmanager
+def _frames(limit: int):
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[str, str | None]) -> CodeContract:
     """``modules`` are ``(name, path, is_package)`` of the project modules of the closure; ``read_bytes``
     reads a file; ``accessors`` come from the configuration. Raises ``UsageError`` when a configured
-    accessor or schema class is not in the closure."""
+    accessor or schema class is not in the closure. A module that cannot be read, parsed or scanned is left
+    out with a line in ``warnings`` (``deploycheck check`` reports why: DC202, DC203)."""
     scans: list[ModuleScan] = []
-    for name, path, is_package in modules:
-        try:
-            tree = ast.parse(read_bytes(path), filename=path)
-        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
-            continue  # reported by `deploycheck check` (DC202, DC203)
-        scans.append(scan(name, path, is_package, tree))
+    out = CodeContract()
+    with _frames(SCAN_FRAMES):
+        for name, path, is_package in modules:
+            try:
+                tree = ast.parse(read_bytes(path), filename=path)
+            except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not "
+                                    "known")
+                continue
+            try:
+                scans.append(scan(name, path, is_package, tree))
+            except RecursionError:
+                out.warnings.append(f"{path}: too deeply nested to analyze: its reads are not known")
     index = Index(scans)
     at_import = import_time(index)
-    out = CodeContract()
     for s in scans:
         for r in s.env_reads:
             out.reads.append(Read(r.name, s.path, r.line, r.column, s.module, r.via, r.required, r.has_default,
-                                  r.default, True, (), _when(s, r.scope, at_import)))
+                                  r.default, True, (), _when(s, r.scope, at_import),
+                                  set_by=tuple((s.path, line, how) for line, how in r.set_by)))
     schemas = _accessors(index, accessors)
     out.schemas = {a: ref.qualname for a, ref in schemas.items()}
     out.settings_classes = _settings_reads(index, out.reads, at_import)
+    memo: dict = {}
     for s in scans:
         for site in s.attr_sites:
-            miss = _check_site(index, s, site, schemas, _when(s, site.scope, at_import))
+            miss = _check_site(index, s, site, schemas, _when(s, site.scope, at_import), memo)
             if miss is not None:
                 out.misses.append(miss)
     return out
@@ -76,7 +103,7 @@ def import_time(index: Index) -> set[str]:
     callees: dict[str, list[str]] = {}
     todo: list[str] = []
     for mod in index.modules.values():
-        for func, _w, scope in mod.calls:
+        for func, _w, scope, _env in mod.calls:
             target = index.qualify_in(mod, func)
             if target is None:
                 continue
@@ -149,13 +176,19 @@ def _settings_reads(index: Index, reads: list[Read], at_import: set[str]) -> lis
     """Add a Read per environment variable of every settings class that is instantiated in the closure or
     that no project class subclasses (a base that only others extend reads nothing itself). The reads run
     at import when some instantiation does (``settings = Settings()`` at module level, or in an accessor
-    called at module level)."""
+    called at module level). A variable is set by the code when every instantiation in the closure comes
+    after code that sets it on every path (``contract.flow``): pydantic-settings reads ``os.environ`` when
+    the object is created."""
     instantiated: dict[str, str] = {}
+    set_before: dict[str, list[tuple[str, dict | None]]] = {}  # class -> (path, variables set) per call
     for mod in index.modules.values():
-        for func, _w, scope in mod.calls:
+        for func, _w, scope, env in mod.calls:
             when = _when(mod, scope, at_import)
             ref = index.cls(index.qualify_in(mod, func))
-            if ref is not None and index.settings_flavour(ref) and instantiated.get(ref.qualname) != "import":
+            if ref is None or not index.settings_flavour(ref):
+                continue
+            set_before.setdefault(ref.qualname, []).append((mod.path, env))
+            if instantiated.get(ref.qualname) != "import":
                 instantiated[ref.qualname] = when
     subclassed: set[str] = set()
     classes: list[ClassRef] = []
@@ -172,8 +205,25 @@ def _settings_reads(index: Index, reads: list[Read], at_import: set[str]) -> lis
         if ref.qualname not in instantiated and ref.qualname in subclassed:
             continue
         used.append(ref.qualname)
+        start = len(reads)
         _class_reads(index, ref, instantiated.get(ref.qualname, "import"), reads)
+        calls = set_before.get(ref.qualname, [])
+        for r in reads[start:]:
+            r.set_by = _set_before_every(r, calls)
     return used
+
+
+def _set_before_every(read: Read, calls: list[tuple[str, dict | None]]) -> tuple[tuple[str, int, str], ...]:
+    """Where the code sets one of the read's names before every instantiation (none: not set by the code)."""
+    out: set[tuple[str, int, str]] = set()
+    names = {n if read.case_sensitive else n.upper() for n in (read.name, *read.alternatives)}
+    for path, env in calls:
+        found = [w for name, where in (env or {}).items()
+                 if (name if read.case_sensitive else name.upper()) in names for w in where]
+        if not found:
+            return ()
+        out.update((path, line, how) for line, how in found)
+    return tuple(sorted(out))
 
 
 def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> None:
@@ -208,34 +258,60 @@ def _class_reads(index: Index, ref: ClassRef, when: str, reads: list[Read]) -> N
 
 
 def _config_class(index: Index, mod: ModuleScan, base: tuple, schemas: dict[str, ClassRef],
-                  depth: int = 0) -> tuple[ClassRef, str] | None:
-    """The class of a config object expression, and how it was obtained."""
-    if depth > 5:
-        return None
+                  memo: dict) -> tuple[ClassRef, str] | None:
+    """The class of a config object expression, and how it was obtained: a call of an accessor, or a name
+    whose every value that may reach the read (``contract.flow``) is a config object of that one class."""
     if base[0] == "call":
-        q = index.qualify_in(mod, base[1])
-        if q in schemas:
-            return schemas[q], f"{ast.unparse(base[1])}()"
+        return _value_class(index, mod, base[1], schemas, memo)
+    _, name, values, local = base
+    found = _values_class(index, mod, values, schemas, memo)
+    if found is None:
         return None
-    _, name, scope = base
-    if scope is not None:
-        local = mod.local_vars.get(scope, {})
-        if name in local:
-            found = _config_class(index, mod, ("call", local[name]), schemas, depth + 1) if local[name] else None
-            return (found[0], f"{name} (= {found[1]})") if found else None
-    q = index.resolve(mod.qualify(ast.Name(id=name)))
-    owner, _, var = (q or "").rpartition(".")
-    scan_ = index.modules.get(owner)
-    if scan_ is not None and var in scan_.variables:
-        found = _config_class(index, scan_, ("call", scan_.variables[var]), schemas, depth + 1)
-        if found is not None:
-            return found[0], name
-    return None
+    return (found[0], f"{name} (= {found[1]})") if local else (found[0], name)
+
+
+def _values_class(index: Index, mod: ModuleScan, values: frozenset, schemas: dict[str, ClassRef],
+                  memo: dict) -> tuple[ClassRef, str] | None:
+    """The one class of every value (None when any is not a config object, or they differ), with how the
+    first was obtained."""
+    if not values or any(isinstance(v, str) for v in values):  # OTHER or UNBOUND may reach the read
+        return None
+    found = [_value_class(index, mod, v, schemas, memo) for v in _ordered(values)]
+    if not found or any(f is None for f in found):
+        return None
+    if len({f[0].qualname for f in found}) != 1:  # type: ignore[index]
+        return None
+    return found[0]
+
+
+def _ordered(values: frozenset) -> list:
+    """Values in source order (calls by position, then imports), for a stable message."""
+    return sorted(values, key=lambda v: (0, v.lineno, v.col_offset, "") if isinstance(v, ast.AST)
+                  else (1, 0, 0, str(v)))
+
+
+def _value_class(index: Index, mod: ModuleScan, value, schemas: dict[str, ClassRef],
+                 memo: dict) -> tuple[ClassRef, str] | None:
+    if isinstance(value, ast.AST):  # the function of a call
+        q = index.qualify_in(mod, value)
+        return (schemas[q], f"{ast.unparse(value)}()") if q in schemas else None
+    if not (isinstance(value, tuple) and value[0] == "import"):
+        return None
+    # a module-level variable of another module: the values it holds once that module has run
+    owner, _, var = (index.resolve(value[1]) or "").rpartition(".")
+    key = (owner, var)
+    if key not in memo:
+        memo[key] = None  # an import cycle resolves to nothing
+        scan_ = index.modules.get(owner)
+        if scan_ is not None and var in scan_.variables:
+            found = _values_class(index, scan_, scan_.variables[var], schemas, memo)
+            memo[key] = (found[0], var) if found is not None else None
+    return memo[key]
 
 
 def _check_site(index: Index, mod: ModuleScan, site: AttrSite, schemas: dict[str, ClassRef],
-                when: str) -> AttrMiss | None:
-    found = _config_class(index, mod, site.base, schemas)
+                when: str, memo: dict) -> AttrMiss | None:
+    found = _config_class(index, mod, site.base, schemas, memo)
     if found is None:
         return None
     ref, source = found

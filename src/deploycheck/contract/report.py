@@ -38,10 +38,12 @@ def read_at(s: Setting, root: str) -> str:
 def requirement(s: Setting) -> str:
     if s.required:
         return "required"
-    shown = [redact.shown(s.name, d) for d in s.defaults]
+    if not s.open_reads:
+        return "set by the code"
+    shown = [redact.shown(s.name, d) for d in s.used_defaults]
     if shown:
         return "default " + ", ".join(repr(d) for d in shown)
-    return "default (expression)" if any(r.has_default for r in s.reads) else "default None"
+    return "default (expression)" if any(r.has_default for r in s.open_reads) else "default None"
 
 
 def provided_by(s: Setting, root: str) -> list[str]:
@@ -51,6 +53,8 @@ def provided_by(s: Setting, root: str) -> list[str]:
         extra = {"secret": p.ref, "configmap": p.ref, "field": p.ref, "templated": "templated",
                  "host": "from the shell"}.get(p.kind)
         out.append(f"{where} ({extra})" if extra else where)
+    out += [f"set by the code at {_rel(path, root)}:{line}" for path, line in
+            dict.fromkeys((path, line) for path, line, _how in s.set_by_code)]
     return out
 
 
@@ -132,11 +136,13 @@ def _setting(s: Setting) -> dict:
         "name": s.name,
         "reads": [{"path": r.path, "line": r.line, "column": r.column + 1, "module": r.module, "via": r.via,
                    "required": r.required, "default": redact.shown(s.name, r.default),
-                   "has_default": r.has_default, "case_sensitive": r.case_sensitive, "when": r.when}
+                   "has_default": r.has_default, "case_sensitive": r.case_sensitive, "when": r.when,
+                   "set_by": [{"path": p, "line": line, "how": how} for p, line, how in r.set_by]}
                   for r in s.reads],
         "required": s.required,
         "provided_by": [{"source": p.source, "path": p.path, "line": p.line, "kind": p.kind, "ref": p.ref,
                          "value_known": p.value is not None} for p in s.provided],
+        "set_by_code": [{"path": p, "line": line, "how": how} for p, line, how in s.set_by_code],
         "value_from": s.value_from,
         "status": s.status,
     }

@@ -102,6 +102,7 @@ def run(opts: Options) -> Result:
     files = HostFiles()
     clo = closure.build(project, opts.python, opts.entries, opts.cache_dir, opts.no_cache, files)
     code = reads.collect(clo.modules, files.read_bytes, project.config.config_accessors)
+    env.warnings += code.warnings
     settings = join(code.reads, env.provided)
     scrubber = scrub.Scrubber()
     for v in env.secrets:
@@ -141,7 +142,7 @@ def matches(read: Read, name: str) -> bool:
 def join(code_reads: list[Read], provided: list[Provided]) -> list[Setting]:
     """One setting per name the code reads (case-insensitive pydantic names shown upper-case), with every
     source that provides it; the effective value is the last known provided value, else the single literal
-    default."""
+    default of the reads the code does not set before."""
     by_key: dict[str, Setting] = {}
     for r in code_reads:
         key = r.key()
@@ -162,8 +163,8 @@ def join(code_reads: list[Read], provided: list[Provided]) -> list[Setting]:
         known = [p for p in s.provided if p.value is not None]
         if known:
             s.value, s.value_from = known[-1].value, "env"
-        elif not s.provided and len(s.defaults) == 1:
-            s.value, s.value_from = s.defaults[0], "default"
+        elif not s.provided and len(s.used_defaults) == 1:
+            s.value, s.value_from = s.used_defaults[0], "default"
     return sorted(by_key.values(), key=lambda s: s.name)
 
 
@@ -190,6 +191,8 @@ def _status(settings: list[Setting], findings: list[Finding], ctx: Context) -> N
                 base = f"set ({last.ref or last.kind})"
         elif s.required:
             base = "missing"
+        elif not s.open_reads:
+            base = "set by the code"
         elif ctx.env.open:
             base = "default (unless envFrom sets it)"
         else:

@@ -1,11 +1,13 @@
 """One project module's facts for the contract, from its ``ast`` (nothing is imported or run): imports,
-classes, functions, module-level variables set from calls, environment reads, calls made, and attribute
-chains on names (for DC401).
+classes, functions, module-level variables, environment reads, calls made, and attribute chains on names
+(for DC401), with what ``contract.flow`` finds at each: the values a name may hold there, and the
+environment variables the code has set before it.
 
 Environment reads follow the ``os`` docs: ``os.environ[NAME]`` raises ``KeyError`` when unset (required,
 unless a ``try`` around it catches ``KeyError``), ``os.environ.get(NAME, default)`` and
 ``os.getenv(NAME, default)`` return the default (``None`` when not given); ``os.getenv(NAME) or "x"`` has the
-default ``"x"``. Only names written as string literals are read statically.
+default ``"x"``; ``os.environ.setdefault(NAME, default)`` returns the value, else sets and returns the
+default. Only names written as string literals are read statically.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-_ENV_CALLS = {"os.getenv", "os.environ.get"}
+from deploycheck.contract import flow as flow_
+
+_ENV_CALLS = {"os.getenv", "os.environ.get", "os.environ.setdefault"}
 _CATCH_KEY = {"KeyError", "LookupError", "Exception", "BaseException"}
 
 
@@ -28,6 +32,7 @@ class EnvRead:
     default: str | None
     when: str
     scope: str | None = None  # the enclosing function (``f``, ``Cls.method``), None at module level or class body
+    set_by: tuple[tuple[int, str], ...] = ()  # (line, how) of code that set the name before it on every path
 
 
 @dataclass
@@ -51,8 +56,9 @@ class ClassScan:
 @dataclass
 class AttrSite:
     """``base.attrs[0].attrs[1]...`` where ``base`` is a call (``("call", func)``) or a name
-    (``("name", id, scope)``: a local of function ``scope``, or a module-level name when scope is None).
-    ``positions`` are (line, column) of each attribute; ``scope`` the enclosing function, as in ``EnvRead``."""
+    (``("name", id, values, local)``: the values that may reach the read, as ``contract.flow`` gives them, and
+    whether the name is a local of the function or class body). ``positions`` are (line, column) of each
+    attribute; ``scope`` the enclosing function, as in ``EnvRead``."""
 
     base: tuple
     attrs: tuple[str, ...]
@@ -69,12 +75,13 @@ class ModuleScan:
     imports: dict[str, str] = field(default_factory=dict)
     classes: dict[str, ClassScan] = field(default_factory=dict)
     functions: dict[str, ast.expr | None] = field(default_factory=dict)  # name -> return annotation
-    variables: dict[str, ast.expr] = field(default_factory=dict)  # module-level name -> the call's func
+    # module-level name bound other than by an import -> the values it may hold once the module has run
+    variables: dict[str, frozenset] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)
     env_reads: list[EnvRead] = field(default_factory=list)
-    calls: list[tuple[ast.expr, str, str | None]] = field(default_factory=list)  # (func, when, scope)
+    # (func, when, scope, the environment variables set before the call: {name: {(line, how)}} or None)
+    calls: list[tuple[ast.expr, str, str | None, dict | None]] = field(default_factory=list)
     attr_sites: list[AttrSite] = field(default_factory=list)
-    local_vars: dict[int, dict[str, ast.expr | None]] = field(default_factory=dict)  # function id -> name -> func
 
     def qualify(self, expr: ast.expr | None) -> str | None:
         """The dotted name an expression refers to, through this module's imports: ``cfg.get`` where
@@ -117,7 +124,9 @@ def scan(module: str, path: str, is_package: bool, tree: ast.Module) -> ModuleSc
                 if a.name != "*":
                     out.imports[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
     _top_level(out, tree)
-    _Visitor(out).visit(tree)
+    found = flow_.analyze(tree, out.qualify, lambda level, name: _absolute(module, is_package, name, level))
+    out.variables = {n: v for n, v in found.final.items() if n in found.assigned}
+    _Visitor(out, found).visit(tree)
     return out
 
 
@@ -132,7 +141,6 @@ def _absolute(module: str, is_package: bool, name: str, level: int) -> str | Non
 
 
 def _top_level(out: ModuleScan, tree: ast.Module) -> None:
-    stores: dict[str, list[ast.expr | None]] = {}
     for stmt in tree.body:
         for node in _flatten(stmt):
             if isinstance(node, ast.ClassDef):
@@ -147,16 +155,6 @@ def _top_level(out: ModuleScan, tree: ast.Module) -> None:
                     for n in ast.walk(t):
                         if isinstance(n, ast.Name):
                             out.defined.add(n.id)
-                            value = node.value
-                            call = value.func if (isinstance(value, ast.Call) and isinstance(t, ast.Name)) else None
-                            stores.setdefault(n.id, []).append(call)
-            elif isinstance(node, (ast.AugAssign, ast.For, ast.With)):
-                for n in ast.walk(node.target if not isinstance(node, ast.With) else node):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        stores.setdefault(n.id, []).append(None)
-    for name, calls in stores.items():
-        if all(c is not None for c in calls) and name not in out.classes and name not in out.functions:
-            out.variables[name] = calls[-1]
 
 
 def _flatten(stmt: ast.stmt):
@@ -258,8 +256,9 @@ def literal(expr: ast.expr | None) -> tuple[bool, str | None]:
 
 
 class _Visitor(ast.NodeVisitor):
-    def __init__(self, out: ModuleScan) -> None:
+    def __init__(self, out: ModuleScan, found: flow_.Flow) -> None:
         self.out = out
+        self.flow = found
         self.function: ast.AST | None = None
         self.names: list[str] = []  # enclosing classes and functions, outermost first
         self.scope: str | None = None  # dotted name of the enclosing function within the module
@@ -284,7 +283,6 @@ class _Visitor(ast.NodeVisitor):
         outer, self.function = self.function, node
         outer_scope, self.scope = self.scope, ".".join([*self.names, node.name])
         self.names.append(node.name)
-        self.out.local_vars[id(node)] = _locals(node)
         for stmt in node.body:
             self.parents[id(stmt)] = node
             self.visit(stmt)
@@ -333,7 +331,7 @@ class _Visitor(ast.NodeVisitor):
             if read is not None:
                 name, via, _has_default, default = read
                 self._record(node, name, via, required=False, has_default=True, default=default)
-        self.out.calls.append((node.func, self.when, self.scope))
+        self.out.calls.append((node.func, self.when, self.scope, self.flow.env_at.get(id(node))))
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -358,8 +356,8 @@ class _Visitor(ast.NodeVisitor):
             base = None
             if isinstance(cur, ast.Call):
                 base = ("call", cur.func)
-            elif isinstance(cur, ast.Name):
-                base = ("name", cur.id, id(self.function) if self.function is not None else None)
+            elif isinstance(cur, ast.Name) and id(cur) in self.flow.sites:  # else: code that never runs
+                base = ("name", cur.id, *self.flow.sites[id(cur)])
             if base is not None:
                 self.out.attr_sites.append(AttrSite(base, tuple(attrs), tuple(positions), self.when,
                                                     self.scope))
@@ -381,8 +379,9 @@ class _Visitor(ast.NodeVisitor):
 
     def _record(self, node: ast.expr, name: str, via: str, required: bool, has_default: bool,
                 default: str | None) -> None:
+        set_by = tuple(sorted(self.flow.env_at.get(id(node), {}).get(name, ())))
         self.out.env_reads.append(EnvRead(name, node.lineno, node.col_offset, via, required, has_default,
-                                          default, self.when, self.scope))
+                                          default, self.when, self.scope, set_by))
 
 
 def _exc_types(t: ast.expr) -> list[ast.expr]:
@@ -391,37 +390,3 @@ def _exc_types(t: ast.expr) -> list[ast.expr]:
 
 def _exc_name(t: ast.expr) -> str:
     return t.attr if isinstance(t, ast.Attribute) else getattr(t, "id", "")
-
-
-def _locals(fn: ast.AST) -> dict[str, ast.expr | None]:
-    """Every local name of a function: name -> the call's func when it is assigned only from calls
-    (``cfg = get_config()``), else None.
-    Nested functions and classes are other scopes; parameters are assigned by the caller."""
-    stores: dict[str, list[ast.expr | None]] = {}
-    plain: set[int] = set()
-
-    def walk(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stores.setdefault(child.name, []).append(None)
-                continue
-            if isinstance(child, ast.Lambda):
-                continue
-            if isinstance(child, ast.Assign):
-                for t in child.targets:
-                    if isinstance(t, ast.Name):
-                        plain.add(id(t))
-                        stores.setdefault(t.id, []).append(
-                            child.value.func if isinstance(child.value, ast.Call) else None)
-            elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store) and id(child) not in plain:
-                stores.setdefault(child.id, []).append(None)
-            walk(child)
-
-    args = getattr(fn, "args", None)
-    if args is not None:
-        for a in ast.walk(args):
-            if isinstance(a, ast.arg):
-                stores.setdefault(a.arg, []).append(None)
-    for stmt in getattr(fn, "body", []):
-        walk(ast.Module(body=[stmt], type_ignores=[]))
-    return {name: (calls[-1] if all(c is not None for c in calls) else None) for name, calls in stores.items()}

@@ -4,8 +4,15 @@ Why it crashes: ``get_unified_config().db_pool_sizee`` raises ``AttributeError``
 pydantic model too: fields are attributes, a misspelt one is not). The config object is the result of an
 accessor (``[tool.deploycheck.config] accessors = { "app.core.config.get_unified_config" =
 "app.core.config.AppConfig" }``, or a function whose return annotation names a pydantic-settings class), an
-instance of a settings class (``Settings()``), a local variable assigned from one of those in the same
-function, or a module-level variable assigned from one (``settings = Settings()``, imported anywhere).
+instance of a settings class (``Settings()``), or a variable assigned from one of those (``cfg =
+get_unified_config()``, ``current = cfg``), local or module-level (``settings = Settings()``, imported
+anywhere). What a variable holds follows the order of statements (``contract.flow``): a read sees the
+assignments that may run last before it, so ``cfg = load_legacy()`` then ``cfg.db_host`` then ``cfg =
+get_unified_config()`` reads ``db_host`` from the legacy object, and a rebinding after a read does not
+count. A read is judged only when every value that may reach it is a config object of one class: a branch
+or an exception handler that may leave another value (or none) there, a loop that rebinds the variable in a
+later iteration, or a nested function rebinding it with ``nonlocal`` / ``global``, leaves it unjudged. A
+function reading a variable of its module or of an enclosing function sees every value that scope assigns.
 The class defines what its body and its project base classes define: class attributes, annotations,
 methods and properties, pydantic fields, ``self.x = ...`` in methods; pydantic's own ``model_*`` members.
 A class with ``__getattr__``, an unknown base class or ``extra = "allow"`` is never reported.

@@ -9,6 +9,12 @@ Kubernetes / Cloud Run manifests and compose files; a secret reference counts as
 pydantic-settings fields are ``env_prefix`` + field name (or the alias), compared without case unless
 ``case_sensitive = True``; a nested model with ``env_nested_delimiter`` is provided field by field or whole.
 
+A read that the code itself sets before, on every path (``os.environ["NAME"] = ...``,
+``os.environ.setdefault``, ``os.environ.update`` with literal names, earlier in the same function or module
+body and not under a condition or in a loop; for a pydantic-settings field, before every instantiation of
+the model) needs nothing from the environment (``contract.flow``): ``os.putenv`` does not count, it does not
+update ``os.environ``. Another read of the same name that runs before the code sets it is still reported.
+
 A warning instead of an error when an ``envFrom`` of a Secret or ConfigMap whose manifest was not given
 might provide it.
 
@@ -40,9 +46,9 @@ COMMAND = "config"
 def check(ctx) -> Iterator[Finding]:
     yield from _unparsable(ctx)
     for s in ctx.settings:
-        if s.provided or not s.required:
+        r = next((r for r in s.open_reads if r.required), None)
+        if s.provided or r is None:
             continue
-        r = next(r for r in s.reads if r.required)
         names = " or ".join(f"`{n}`" for n in dict.fromkeys((s.name, *r.alternatives)))
         msg = (f"{names} is required ({r.via}) but environment `{ctx.env.name}` does not provide it "
                f"(read: {ctx.sources_text})")
@@ -60,6 +66,8 @@ def _unparsable(ctx) -> Iterator[Finding]:
         for r in s.reads:
             if r.value_type is None or (value == "" and r.ignore_empty) or value == r.none_str:
                 continue
+            if r.set_by and all(how != "setdefault" for _p, _l, how in r.set_by):
+                continue  # the code sets its own value over the environment's
             if scalars.valid(r.value_type, value):
                 continue
             word = scalars.TYPES[r.value_type]

@@ -6,7 +6,9 @@ Why it fails: ``os.getenv("CLICKHOUSE_URL", "http://localhost:8123")`` works on 
 "connection refused" in staging, where nothing listens on the container's own localhost. Reported when a
 read's literal default points at ``localhost``, ``127.0.0.0/8``, ``::1``, a ``*.localhost`` name, or an unset
 host (a URL with an empty host such as ``postgresql://app@/app``, or an empty ``*_HOST``), and no source of
-the environment provides the name. ``0.0.0.0`` is a bind address and is not reported.
+the environment provides the name. ``0.0.0.0`` is a bind address and is not reported. A read that the code
+sets before on every path (``os.environ.setdefault(NAME, ...)`` earlier in the same function: see DC402)
+does not use its default; the default of that ``setdefault`` is itself a read's default.
 
 Environments named ``dev``, ``local`` or ``test``, or with ``local = true`` in
 ``[tool.deploycheck.environments.NAME]``, are local: there such defaults are the point.
@@ -32,7 +34,7 @@ def check(ctx) -> Iterator[Finding]:
     for s in ctx.settings:
         if s.provided:
             continue
-        for r in s.reads:
+        for r in s.open_reads:
             target = urls.local_target(s.name, r.default)
             if target is None:
                 continue
