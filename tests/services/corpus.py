@@ -102,8 +102,8 @@ def _copy_py_link_rest(src: str, dst: str) -> str:
 
 
 def project_copy(python: str, packages: list[str], dest: Path, contents: bool = False) -> Path:
-    """Copy the service's top-level ``packages`` (directories or ``name.py`` modules) out of the environment of
-    ``python`` into ``dest``; returns ``dest``. With ``contents``, the one package directory's contents are
+    """Copy the service's top-level ``packages`` (directories or ``name.py`` modules) out of the environment
+    of ``python`` into ``dest``; returns ``dest``. With ``contents``, the one package directory's contents are
     the project (a service its launcher starts from inside that directory, as ``gunicorn --chdir``)."""
     site = site_packages(python)
     if contents:
@@ -200,8 +200,8 @@ def start(svc: dict, python: str, project: Path, steps: list[dict] | None = None
     site-packages path, the steps, variables and files, this oracle's code, the digest of the project copy),
     and reused while none of them changes (``DEPLOYCHECK_CORPUS_FRESH=1`` starts again)."""
     steps = steps if steps is not None else svc["start"]
-    key_parts = [svc.get("pins"), str(site_packages(python).resolve()), steps, svc.get("env"), svc.get("files"),
-                 STARTED.read_text(), tree_digest(project), sys.version]
+    key_parts = [svc.get("pins"), str(site_packages(python).resolve()), steps, svc.get("env"),
+                 svc.get("files"), STARTED.read_text(), tree_digest(project), sys.version]
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:24]
     record = CACHE / "corpus-starts" / f"{svc['name']}-{key}.json"
     if record.exists() and not FRESH:
@@ -236,7 +236,8 @@ def _start(svc: dict, python: str, project: Path, steps: list[dict]) -> dict:
                               env=oracle_env(svc, project, home), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=ORACLE_TIMEOUT)
         if not out.exists():
-            raise RuntimeError(f"{svc['name']}: the start died (exit {proc.returncode}): {proc.stderr[-2000:]}")
+            raise RuntimeError(f"{svc['name']}: the start died (exit {proc.returncode}): "
+                               f"{proc.stderr[-2000:]}")
         return json.loads(out.read_text())
 
 
@@ -252,24 +253,22 @@ class Coverage:
         return {o: (len(m), len(m) - len(self.missed.get(o, []))) for o, m in self.started.items()}
 
 
-def origin_of(path: str, project: Path, site: Path) -> str:
-    real = os.path.realpath(path)
-    if real.startswith(str(project.resolve()) + os.sep):
-        return "service"
-    if real.startswith(str(site.resolve()) + os.sep):
+def origin_of(path: str, project: Path, python: str) -> str:
+    """``service``, ``third-party`` (a site directory of ``python``'s environment) or ``stdlib``."""
+    where_ = where(path, project, python)
+    if where_.startswith("<site>/"):
         return "third-party"
-    return "stdlib"
+    return "stdlib" if where_.startswith("/") else "service"
 
 
 def coverage(started: Start, closure: dict, project: Path, python: str) -> Coverage:
     """Compare the modules a start loaded (those with a ``.py`` file, outside the oracle's own baseline) with
     ``closure`` (deploycheck's ``Result.closure``: module name -> (origin, shield))."""
-    site = site_packages(python)
     cov = Coverage()
     for name, path in sorted(started.modules.items()):
         if not path or not path.endswith(".py"):
             continue
-        origin = origin_of(path, project, site)
+        origin = origin_of(path, project, python)
         cov.started.setdefault(origin, []).append(name)
         if name not in closure:
             cov.missed.setdefault(origin, []).append(name)
@@ -292,10 +291,22 @@ def where(path: str, project: Path, python: str) -> str:
     proj = str(project.resolve())
     if real.startswith(proj + os.sep):
         return os.path.relpath(real, proj)
-    site = str(site_packages(python).resolve())
-    if real.startswith(site + os.sep):
-        return "<site>/" + os.path.relpath(real, site)
+    for site in site_dirs(python):
+        if real.startswith(site + os.sep):
+            return "<site>/" + os.path.relpath(real, site)
     return real
+
+
+def site_dirs(python: str) -> list[str]:
+    """The environment's site-packages, then the directories its ``.pth`` files add (a drift environment's
+    base), resolved."""
+    site = site_packages(python).resolve()
+    dirs = [str(site)]
+    for pth in sorted(site.glob("*.pth")):
+        for line in pth.read_text().splitlines():
+            if line and not line.startswith(("#", "import")) and os.path.isdir(line):
+                dirs.append(os.path.realpath(line))
+    return dirs
 
 
 def finding_key(f, project: Path, python: str) -> str:
@@ -307,7 +318,8 @@ def finding_key(f, project: Path, python: str) -> str:
 class Verdicts:
     """Error findings of a check, judged: ``real`` (the oracle or a recorded verdict shows the failure),
     ``false`` (the oracle imports the module, or a recorded verdict shows the code cannot fail), ``unjudged``
-    (a call-time finding with no recorded verdict). Each maps ``CODE path:line`` to the evidence."""
+    (a call-time finding with no recorded verdict, or one whose probe the interpreter contradicts). Each maps
+    ``CODE path:line`` to the evidence."""
 
     real: dict[str, str] = field(default_factory=dict)
     false: dict[str, str] = field(default_factory=dict)
@@ -318,30 +330,37 @@ def judge(svc: dict, python: str, project: Path, result, setup: list[dict] | Non
     """Judge every error finding of ``result``. Import-time findings go to the interpreter: their modules
     are imported one by one after the service's own start steps (``setup``, default ``svc["start"]``), and a
     finding is real when its module fails with the exception it predicts at its line (or naming its
-    symbol). Call-time findings are judged by ``svc["verdicts"]``: ``{"CODE path:line": {"verdict": "real" |
-    "false", "evidence": text}}``, each written from reading the code and, where it says so, running it."""
+    symbol). A recorded verdict decides instead when there is one (always for call-time findings):
+    ``svc["verdicts"]``: ``{"CODE path:line": {"verdict": "real" |
+    "false", "evidence": text, "probe": code, "raises": exception name}}``, each written from reading the
+    code, its ``probe`` run by the interpreter (``probe``) to confirm it."""
     out = Verdicts()
     errors = [f for f in result.findings if f.severity == "error"]
     at_import = [f for f in errors if f.when != "call"]
     outcomes: dict[str, dict | None] = {}
     if at_import:
         modules = sorted({f.module for f in at_import})
-        steps = list(setup if setup is not None else svc["start"]) + [{"kind": "import-each", "modules": modules}]
+        steps = list(setup if setup is not None else svc["start"])
+        steps.append({"kind": "import-each", "modules": modules})
         started = start(svc, python, project, steps)
         last = started.steps[-1]
         if last["step"]["kind"] == "import-each":
             outcomes = {r["module"]: r["failure"] for r in last["soft"]}
     recorded = svc.get("verdicts", {})
+    keys = {finding_key(f, project, python) for f in errors}
+    probes = probe(svc, python, project,
+                   {k: v["probe"] for k, v in recorded.items() if k in keys and "probe" in v})
     for f in errors:
         key = finding_key(f, project, python)
-        if f.when == "call":
-            v = recorded.get(key)
-            if v is None:
-                out.unjudged[key] = f.message
-            elif v["verdict"] == "real":
-                out.real[key] = v["evidence"]
+        v = recorded.get(key)
+        if v is not None:  # a recorded verdict, its probe run by the interpreter
+            if key in probes and probes[key] != v.get("raises"):
+                out.unjudged[key] = f"its probe raised {probes[key]}, the verdict expects {v.get('raises')}"
             else:
-                out.false[key] = v["evidence"]
+                (out.real if v["verdict"] == "real" else out.false)[key] = v["evidence"]
+            continue
+        if f.when == "call":
+            out.unjudged[key] = f.message
             continue
         if f.module not in outcomes:
             out.unjudged[key] = f"the start failed before {f.module} could be imported"
@@ -351,18 +370,45 @@ def judge(svc: dict, python: str, project: Path, result, setup: list[dict] | Non
             out.false[key] = f"`import {f.module}` succeeds after the service's start ({f.message})"
             continue
         spots = [(failure["file"], failure["line"])] + [(c["file"], c["line"]) for c in failure["causes"]]
-        at_line = any(p and os.path.realpath(p) == os.path.realpath(f.path) and ln == f.line for p, ln in spots)
+        real = os.path.realpath(f.path)
+        at_line = any(p and os.path.realpath(p) == real and ln == f.line for p, ln in spots)
         named = f.symbol and f"'{f.symbol}'" in failure["message"]
         evidence = f"`import {f.module}`: {failure['type']}: {failure['message'][:200]}"
         if at_line or named:
             out.real[key] = evidence
         else:
-            v = recorded.get(key)
-            if v is not None:
-                (out.real if v["verdict"] == "real" else out.false)[key] = v["evidence"]
-            else:
-                out.unjudged[key] = evidence + f" at {where(failure['file'] or '?', project, python)}:{failure['line']}"
+            spot = f"{where(failure['file'] or '?', project, python)}:{failure['line']}"
+            out.unjudged[key] = f"{evidence} at {spot}"
     return out
+
+
+_PROBE = r"""
+import json, sys
+out = {}
+for key, code in json.loads(sys.argv[1]).items():
+    try:
+        exec(compile(code, key, "exec"), {})
+        out[key] = None
+    except Exception as e:
+        out[key] = type(e).__name__
+print(json.dumps(out))
+"""
+
+
+def probe(svc: dict, python: str, project: Path, codes: dict[str, str]) -> dict[str, str | None]:
+    """Run each snippet of ``codes`` (key -> Python source) in one fresh process of the service's interpreter,
+    with the service's variables and the project copy first on the path; key -> the name of the exception
+    it raised, or None. A recorded verdict's ``probe`` shows what the finding claims: that the code runs
+    (``raises`` absent: a false alarm) or fails as predicted (``raises``: the exception's name)."""
+    if not codes:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="corpus-probe-") as tmp:
+        proc = subprocess.run([python, "-c", _PROBE, json.dumps(codes)], cwd=str(project),
+                              env=oracle_env(svc, project, Path(tmp)), capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=ORACLE_TIMEOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{svc['name']}: the probes died: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def python_files(project: Path) -> int:
