@@ -158,8 +158,14 @@ def describe_step(step: dict) -> str:
         return f"import {step['module']}"
     if kind == "call":
         return f"call {step['target']}()"
+    if kind == "django":
+        return "Django's first request (ROOT_URLCONF, MIDDLEWARE, template libraries, auth backends)"
+    if kind == "django-commands":
+        return "Django management commands of INSTALLED_APPS"
+    if kind == "flask-routes":
+        return "the Flask app's view functions"
     if kind == "celery":
-        return f"celery -A {step['app']} (finalize, import_default_modules)"
+        return f"celery -A {step['app']} worker boot (finalize, imports, autodiscover_tasks)"
     if kind == "entry-points":
         return f"entry points {step['group']}"
     return kind

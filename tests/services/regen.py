@@ -56,8 +56,10 @@ def measure(names: list[str]) -> dict:
                 cov = corpus.coverage(started, result.closure, project, python)
                 verdicts = corpus.judge(svc, python, project, result)
                 missed = [(m, started.step_of(m)) for m in cov.missed.get("service", [])]
+                missed_3p = [(m, started.step_of(m)) for m in cov.missed.get("third-party", [])]
                 row[mode] = {"closure": len(result.closure), "errors": result.errors,
                              "warnings": result.warnings, "coverage": cov.counts(), "missed_service": missed,
+                             "missed_third_party": missed_3p,
                              "real": verdicts.real, "false": verdicts.false, "unjudged": verdicts.unjudged}
             row["breakages"] = {}
             for b in svc.get("breakages", []):
@@ -71,14 +73,16 @@ def record(measured: dict) -> None:
     """Write what ``measure`` found into ``corpus.json``: each service's ``today`` (modules started, started
     modules the closure misses and the framework steps that loaded them, false error findings per mode) and
     each breakage's ``crash`` and ``today`` (caught per mode; the reason of a miss is the breakage's
-    ``loader`` for the real entries, ``why_default`` with every module as an entry)."""
+    ``why_entries``, else its ``loader``, for the real entries, ``why_default`` with every module as an
+    entry)."""
     data = corpus.load()
     for svc in data["services"]:
         row = measured.get(svc["name"])
         if row is None:
             continue
         cov = row["entries"]["coverage"]
-        steps = sorted({step for _, step in row["entries"]["missed_service"] if step})
+        missed = row["entries"]["missed_service"] + row["entries"].get("missed_third_party", [])
+        steps = sorted({step for _, step in missed if step})
         svc["today"] = {"started": {o: n for o, (n, _) in cov.items()},
                         "missed": {o: n - c for o, (n, c) in cov.items() if o != "stdlib"},
                         "missed_steps": steps,
@@ -89,7 +93,8 @@ def record(measured: dict) -> None:
             b["crash"] = {k: crash[k] for k in ("step", "type", "file", "line")} if crash else None
             b["today"] = {
                 "entries": {"caught": got["entries"]["caught"],
-                            "reason": f"framework loader missing: {b.get('loader', '?')}"},
+                            "reason": b.get("why_entries",
+                                            f"framework loader missing: {b.get('loader', '?')}")},
                 "default": {"caught": got["default"]["caught"],
                             "reason": b.get("why_default", "not caught with every module as an entry")}}
     corpus.CORPUS.write_text(json.dumps(data, indent=1) + "\n")

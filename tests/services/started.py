@@ -10,7 +10,8 @@ or the framework does at start-up or on the first request:
 - ``django``: what Django does at start-up and on the first request: ``django.setup()`` (settings,
   ``INSTALLED_APPS``, their models, ``AppConfig.ready()``), the WSGI handler's middleware, every URL pattern
   of ``ROOT_URLCONF`` with includes resolved and each view imported, every template engine with its tag
-  libraries and context processors, the authentication backends.
+  libraries and context processors, the authentication backends and password hashers, the database and
+  cache backends (imported, not connected), the session engine and the default file storage.
 - ``django-commands``: every management command of the installed apps loaded (``manage.py COMMAND``); a
   command that fails to load is recorded in the step's ``soft`` list (it fails that command only).
 - ``celery``: the Celery app (``-A``) finalized and its default modules imported as a worker does at boot
@@ -38,7 +39,8 @@ _CHAIN_LIMIT = 5
 
 
 def _frames(tb) -> list[list]:
-    return [[f.filename, f.lineno, f.name] for f in traceback.extract_tb(tb) if not f.filename.startswith("<frozen")]
+    return [[f.filename, f.lineno, f.name] for f in traceback.extract_tb(tb)
+            if not f.filename.startswith("<frozen")]
 
 
 def _describe(exc: BaseException) -> dict:
@@ -85,18 +87,29 @@ def _django(step: dict, state: dict) -> None:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns)
             elif isinstance(p, URLPattern):
-                p.callback  # noqa: B018 - a lookup string names its view, imported on first access
+                p.lookup_str  # noqa: B018 - the view's dotted name, resolved from the callback
     walk(get_resolver().url_patterns)
     from django.template import engines
 
     for engine in engines.all():
         inner = getattr(engine, "engine", None)
-        if inner is not None:  # DjangoTemplates: tag libraries load with the engine; context processors lazily
+        if inner is not None:  # DjangoTemplates: tag libraries load with the engine, processors lazily
             inner.template_context_processors  # noqa: B018
     from django.contrib.auth import get_backends
+    from django.contrib.auth.hashers import get_hashers
+    from django.core.cache import caches
+    from django.core.files.storage import default_storage
+    from django.db import connections
 
     if "django.contrib.auth" in settings.INSTALLED_APPS:
         get_backends()
+        get_hashers()
+    for alias in settings.DATABASES:  # the backend module is imported, nothing is connected
+        connections[alias]  # noqa: B018
+    for alias in settings.CACHES:
+        caches[alias]  # noqa: B018
+    importlib.import_module(settings.SESSION_ENGINE)
+    default_storage._setup()
 
 
 def _django_commands(step: dict, state: dict) -> None:
@@ -198,7 +211,8 @@ def main() -> None:
                 raise
         new = [n for n in list(sys.modules) if n not in seen]
         seen.update(new)
-        report["steps"].append({"step": step, "modules": _files(new), "failure": failure, "soft": state["soft"]})
+        report["steps"].append({"step": step, "modules": _files(new), "failure": failure,
+                                "soft": state["soft"]})
         if failure is not None and step.get("required", True):
             break  # a step the launcher cannot get past: the service does not start
     with open(out_path, "w") as f:
