@@ -420,11 +420,3 @@ def probe(svc: dict, python: str, project: Path, codes: dict[str, str]) -> dict[
 def python_files(project: Path) -> int:
     return sum(1 for _ in project.rglob("*.py"))
 
-
-if __name__ == "__main__":  # pragma: no cover - a quick look: python corpus.py NAME PYTHON
-    svc = service(sys.argv[1])
-    with tempfile.TemporaryDirectory() as d:
-        proj = project_copy(sys.argv[2], svc["packages"], Path(d) / "project", svc.get("contents", False))
-        s = start(svc, sys.argv[2], proj)
-        print(json.dumps(s.failure, indent=1))
-        print(len(s.modules), "modules")

@@ -1,6 +1,7 @@
 """Regenerate the corpus's recorded data and the numbers of docs/corpus.md.
 
     python tests/services/regen.py pins NAME            # resolve NAME's requirement once, record `pip freeze`
+    python tests/services/regen.py start NAME           # start NAME once: its first failure, modules loaded
     python tests/services/regen.py measure [NAME...]    # start, check and compare; prints JSON
     python tests/services/regen.py record FILE.json     # write `measure`'s outcomes into corpus.json (today)
     python tests/services/regen.py table FILE.json      # the markdown table of docs/corpus.md from `measure`
@@ -35,6 +36,18 @@ def pins(name: str) -> None:
         out = subprocess.run([py, "-m", "pip", "freeze", "--all"], check=True, capture_output=True, text=True)
     svc["pins"] = [line for line in out.stdout.splitlines() if line and not line.startswith("pip==")]
     corpus.CORPUS.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def start(name: str) -> dict:
+    """Start one service from a fresh copy: the first failure and the count of modules loaded, by origin."""
+    svc = corpus.service(name)
+    python = corpus.environment(svc)
+    with tempfile.TemporaryDirectory() as d:
+        project = corpus.project_copy(python, svc["packages"], Path(d) / "project",
+                                      svc.get("contents", False))
+        started = corpus.start(svc, python, project)
+        cov = corpus.coverage(started, {}, project, python)
+    return {"failure": started.failure, "started": {o: len(m) for o, m in cov.started.items()}}
 
 
 def measure(names: list[str]) -> dict:
@@ -130,6 +143,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "pins":
         pins(sys.argv[2])
+    elif cmd == "start":
+        print(json.dumps(start(sys.argv[2]), indent=1))
     elif cmd == "measure":
         print(json.dumps(measure(sys.argv[2:]), indent=1))
     elif cmd == "record":
