@@ -10,7 +10,8 @@ holds:
   appear;
 - the closure from the real entries holds every module the started service loaded;
 - each injected breakage really crashes the started service where recorded, and is an error finding where
-  ``catch`` says, from the real entries and with every module as an entry.
+  ``catch`` says, said to fail at import or start-up (not "when called"), from the real entries (with a
+  chain from one of them) and with every module as an entry.
 """
 
 from __future__ import annotations
@@ -174,5 +175,6 @@ def test_breakage_is_an_error(runs, name, bid, mode):
     svc = corpus.service(name)
     got = runs.breakage(name, bid)[mode]
     assert got["caught"], got
+    assert got["when"] != "call", got  # every breakage here crashes the start: a deploy failure
     if mode == "entries":  # the chain starts at a real entry
         assert got["chain"] and got["chain"][0] in svc["entries"], got["chain"]

@@ -104,12 +104,15 @@ def record(measured: dict) -> None:
             got = row["breakages"][b["id"]]
             crash = got["crash"]
             b["crash"] = {k: crash[k] for k in ("step", "type", "file", "line")} if crash else None
-            b["today"] = {
-                "entries": {"caught": got["entries"]["caught"],
-                            "reason": b.get("why_entries",
-                                            f"framework loader missing: {b.get('loader', '?')}")},
-                "default": {"caught": got["default"]["caught"],
-                            "reason": b.get("why_default", "not caught with every module as an entry")}}
+            reasons = {"entries": b.get("why_entries", f"framework loader missing: {b.get('loader', '?')}"),
+                       "default": b.get("why_default", "not caught with every module as an entry")}
+            b["today"] = {}
+            for mode, reason in reasons.items():
+                g = got[mode]
+                if g["caught"] and g["when"] == "call":  # an error, but not called a deploy failure
+                    reason = (f"reported as {g['finding']} with `when: call`, but the service crashes at "
+                              f"start-up ({crash['step']})")
+                b["today"][mode] = {"caught": g["caught"] and g["when"] != "call", "reason": reason}
     corpus.CORPUS.write_text(json.dumps(data, indent=1) + "\n")
 
 
