@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from deploycheck import frameworks
 from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.artifact.image.source import parse_target
 from deploycheck.environment import interpreter as interp_mod
@@ -266,7 +267,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     store, spath = program.store, program.search_path
     try:
-        missing = program.build_closure(entries, settings_given)
+        missing = frameworks.close(program, entries, settings_given)
     finally:
         store.close()
     if missing and not launch:

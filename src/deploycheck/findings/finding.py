@@ -28,7 +28,10 @@ class Finding:
     distribution: tuple[str, str] | None = None
     chain: list[Hop] = field(default_factory=list)
     origin: str = "project"
-    when: str = "import"  # "import": fails when the module is imported; "call": when the function runs
+    # when the statement runs (``index.program.PHASES``): "import" when its module is imported, "startup" at
+    # framework set-up or an app factory, "request" when the first request loads it, "call" when a function
+    # nobody is known to call runs
+    when: str = "import"
 
     def sort_key(self) -> tuple:
         return (self.origin != "project", self.path, self.line, self.column, self.code)

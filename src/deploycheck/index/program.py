@@ -19,14 +19,22 @@ from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSit
 
 FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
 
+# When code runs, in this order (``frameworks.base``): module-level code of what the entries import, framework
+# set-up and app factories, what the first request loads, and function bodies nobody is known to call.
+IMPORT, STARTUP, REQUEST, CALL = "import", "startup", "request", "call"
+PHASES = (IMPORT, STARTUP, REQUEST, CALL)
+
 
 @dataclass(frozen=True)
 class Hop:
-    """One step of an import chain: ``module`` (in file ``path``) imports the next module at ``line``."""
+    """One step of an import chain: ``module`` (in file ``path``) imports the next module at ``line``; ``step``
+    names the framework's part when a framework, not an import statement, loads the next module
+    (``django.setup(): INSTALLED_APPS``), else is empty."""
 
     module: str
     path: str | None
     line: int
+    step: str = ""
 
 
 @dataclass
@@ -39,6 +47,8 @@ class Node:
     origin: str
     parent: tuple[str, int] | None
     shield: int
+    phase: str = IMPORT  # when its module-level code first runs (PHASES)
+    step: str = ""  # the framework step that loads it from ``parent`` (empty: an import statement)
 
     @property
     def firm(self) -> bool:
@@ -59,6 +69,11 @@ class Program:
     _fails: dict[str, bool | None] = field(default_factory=dict)
     _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
+    # What framework loaders add (``frameworks.close``): edges (``frameworks.base.Edge``) and start-up calls
+    # (``frameworks.base.StartupCall``), followed by the walk like import statements.
+    edges: list = field(default_factory=list)
+    calls: list = field(default_factory=list)
+    _edges_from: dict[str, list[tuple[str, int, str, str]]] = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -408,6 +423,7 @@ class Program:
     def _walk_from(self, entries: list[str]) -> list[str]:
         missing: list[str] = []
         queue: deque[str] = deque()
+        self._edges_from = self._framework_edges()
         for e in entries:
             mod = self.find(e)
             if mod is None:
@@ -417,14 +433,29 @@ class Program:
             if e not in self.nodes:
                 self.nodes[e] = Node(mod, self.origin(mod), None, 0)
                 queue.append(e)
-        deferred: list[tuple[int, str, str, int]] = []
-        for shield in (0, 1, 2):
-            for s_, parent, target, line in deferred:
-                if s_ == shield:
-                    self._add(target, (parent, line), shield, queue)
-            deferred = [d for d in deferred if d[0] > shield]
-            self._walk(queue, deferred, shield)
+        # Passes by the strength of the edge that reaches a module: (shield, phase). Each module keeps its least
+        # protected chain, and of those the one that runs earliest.
+        deferred: list[tuple[tuple[int, int], str, str, int, str]] = []
+        key = (0, 0)
+        self._walk(queue, deferred, key)
+        while deferred:
+            key = min(d[0] for d in deferred)
+            now = [d for d in deferred if d[0] == key]
+            deferred = [d for d in deferred if d[0] != key]
+            for _, parent, target, line, step in now:
+                self._add(target, (parent, line), key, queue, step)
+            self._walk(queue, deferred, key)
         return missing
+
+    def _framework_edges(self) -> dict[str, list[tuple[str, int, str, str]]]:
+        """``{importer: [(target, line, step, phase)]}`` from the loaders' edges and start-up calls (a call
+        loads the module that defines the function)."""
+        out: dict[str, list[tuple[str, int, str, str]]] = {}
+        for e in self.edges:
+            out.setdefault(e.importer, []).append((e.target, e.line, e.step, e.phase))
+        for c in self.calls:
+            out.setdefault(c.caller, []).append((c.module, c.line, c.step, c.phase))
+        return out
 
     def _adopt_settings(self) -> bool:
         """Make the one Django settings module that project code names an import of each module naming it."""
@@ -450,14 +481,16 @@ class Program:
         def targets(name: str):
             node = self.nodes[name]
             summ = self.summary(name) if node.module.has_source else None
-            if summ is None:
-                return
-            for site in summ.imports:
+            for site in summ.imports if summ is not None else ():
                 if (site.context != MODULE or site.guarded or site.conditional
                         or self.branch_runs(name, site.branch) is not True):
                     continue  # only unshielded edges: the chain shows why a failure there is a crash
                 for t in self.site_targets(name, node.module.is_package, site):
-                    yield t, site.line
+                    yield t, site.line, ""
+            for target, line, step, _when in self._edges_from.get(name, ()):  # after its own imports
+                parts = target.split(".")
+                for i in range(1, len(parts) + 1):
+                    yield ".".join(parts[:i]), line, step
 
         for entry in entries:
             if entry not in self.nodes or entry in visited:
@@ -466,18 +499,23 @@ class Program:
             visited.add(entry)
             while stack:
                 name, it = stack[-1]
-                for target, line in it:
+                for target, line, step in it:
                     if target in visited or target not in self.nodes:
                         continue
                     visited.add(target)
-                    if self.nodes[target].parent is not None and target not in entries:
-                        self.nodes[target].parent = (name, line)
+                    tnode = self.nodes[target]
+                    # a later phase's edge does not explain a module that runs earlier
+                    if (tnode.parent is not None and target not in entries
+                            and PHASES.index(tnode.phase) >= PHASES.index(self.nodes[name].phase)
+                            and (not step or tnode.step)):
+                        tnode.parent, tnode.step = (name, line), step
                     stack.append((target, targets(target)))
                     break
                 else:
                     stack.pop()
 
-    def _walk(self, queue: deque[str], deferred: list[tuple[int, str, str, int]], shield: int) -> None:
+    def _walk(self, queue: deque[str], deferred: list[tuple[tuple[int, int], str, str, int, str]],
+              key: tuple[int, int]) -> None:
         while queue:
             # Parse the whole frontier at once so the store can use every core.
             frontier = list(queue)
@@ -485,30 +523,39 @@ class Program:
             self.store.load([n.module.path for m in frontier if (n := self.nodes[m]).module.has_source and n.module.path])
             for name in frontier:
                 node = self.nodes[name]
+                phase = PHASES.index(node.phase)
                 summ = self.summary(name) if node.module.has_source else None
-                if summ is None:
-                    continue
-                for site in summ.imports:
+                for site in summ.imports if summ is not None else ():
                     if site.context == TYPING or (site.context == FUNCTION and node.origin != "project"):
                         continue
                     runs = self.branch_runs(name, site.branch)
                     if runs is False:
                         continue
                     edge = 2 if site.conditional or site.context == FUNCTION or runs is None else site.guarded
-                    strength = max(edge, node.shield)
+                    strength = (max(edge, node.shield), phase)
                     for target in self.site_targets(name, node.module.is_package, site):
-                        if strength <= shield:
-                            self._add(target, (name, site.line), shield, queue)
-                        elif target not in self.nodes:
-                            deferred.append((strength, name, target, site.line))
+                        self._reach(target, name, site.line, strength, key, queue, deferred, "")
+                for target, line, step, when in self._edges_from.get(name, ()):
+                    strength = (node.shield, max(phase, PHASES.index(when)))
+                    parts = target.split(".")
+                    for i in range(1, len(parts) + 1):  # a package is imported before its submodules
+                        self._reach(".".join(parts[:i]), name, line, strength, key, queue, deferred, step)
 
-    def _add(self, target: str, parent: tuple[str, int], shield: int, queue: deque[str]) -> None:
+    def _reach(self, target: str, parent: str, line: int, strength: tuple[int, int], key: tuple[int, int],
+               queue: deque[str], deferred: list, step: str) -> None:
+        if strength <= key:
+            self._add(target, (parent, line), strength, queue, step)
+        elif target not in self.nodes:
+            deferred.append((strength, parent, target, line, step))
+
+    def _add(self, target: str, parent: tuple[str, int], key: tuple[int, int], queue: deque[str],
+             step: str = "") -> None:
         if target in self.nodes:
             return
         mod = self.find(target)
         if mod is None:
             return
-        self.nodes[target] = Node(mod, self.origin(mod), parent, shield)
+        self.nodes[target] = Node(mod, self.origin(mod), parent, key[0], PHASES[key[1]], step)
         queue.append(target)
 
     def _add_parents(self, name: str, parent: tuple[str, int] | None, shield: int, queue: deque[str]) -> None:
@@ -557,12 +604,12 @@ class Program:
         cur = module
         while cur in self.nodes and cur not in seen:
             seen.add(cur)
-            parent = self.nodes[cur].parent
-            if parent is None:
+            node = self.nodes[cur]
+            if node.parent is None:
                 break
-            pmod, line = parent
+            pmod, line = node.parent
             pnode = self.nodes.get(pmod)
-            hops.append(Hop(pmod, pnode.module.path if pnode else None, line))
+            hops.append(Hop(pmod, pnode.module.path if pnode else None, line, node.step))
             cur = pmod
         hops.reverse()
         return hops

@@ -25,7 +25,7 @@ def finding_dict(f: Finding) -> dict:
         "origin": f.origin,
         "when": f.when,
         "distribution": {"name": f.distribution[0], "version": f.distribution[1]} if f.distribution else None,
-        "chain": [{"module": h.module, "path": h.path, "line": h.line} for h in f.chain],
+        "chain": [{"module": h.module, "path": h.path, "line": h.line, "step": h.step} for h in f.chain],
     }
 
 

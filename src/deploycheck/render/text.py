@@ -21,9 +21,19 @@ def _source_line(path: str, line: int, files=None, boundary=None, origin: str = 
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
+# How the text output says when a statement runs (``Finding.when``).
+WHEN = {"import": "at import", "startup": "at start-up", "request": "at first request", "call": "when called"}
+
+
 def chain_text(f: Finding) -> str:
-    hops = [f"{h.module} ({display(h.path)}:{h.line})" for h in f.chain]
-    return " → ".join(hops + [f.module])
+    """``a (a.py:3) → b (b.py:7) → c``; a hop a framework makes adds its step: ``settings (settings.py:33) →
+    django.setup(): INSTALLED_APPS → shop``."""
+    parts = []
+    for h in f.chain:
+        parts.append(f"{h.module} ({display(h.path)}:{h.line})" if h.line else h.module)
+        if h.step:
+            parts.append(h.step)
+    return " → ".join(parts + [f.module])
 
 
 def image_line(image: dict) -> str:
@@ -48,7 +58,7 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
     for f in result.findings:
         # line 0: a finding about a file or the image config as a whole, with no line to point at
         where = f"{display(f.path)}:{f.line}:{f.column + 1}: " if f.line else f"{display(f.path)}: "
-        when = "at import" if f.when == "import" else "when called"
+        when = WHEN.get(f.when, f.when)
         red = f.severity == ERROR
         console.print(_line((where, "bold"), (f.code + " ", "bold red" if red else "bold yellow"),
                             (f"[{f.severity}, {when}] ", "red" if red else "yellow"), f.message))

@@ -97,7 +97,7 @@ class Context:
             column=column, symbol=symbol, module=name,
             distribution=self.distributions.owner(node.module.path),
             chain=self.program.chain(name), origin=node.origin,
-            when="call" if context == FUNCTION else "import",
+            when="call" if context == FUNCTION else node.phase,
         ))
 
     def shown(self, finding: Finding, boundary=None) -> Finding:
