@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from deploycheck import private
 from deploycheck.artifact.files import MAX_SOURCE_BYTES
-from deploycheck.artifact.image.layers import FileTree, Node
+from deploycheck.artifact.image.layers import EMPTY, FileTree, Node
 from deploycheck.artifact.image.limits import Limits
 from deploycheck.artifact.image.source import Image
 
@@ -91,5 +91,7 @@ class ImageFiles:
             raise ValueError(f"file is {node.size} bytes, over the {limit}-byte limit")
         if node.blob is None:
             raise ValueError("contents not extracted from the image")
-        with open(node.blob.path, "rb") as f:
+        if node.blob == EMPTY:
+            return b""
+        with open(self.tree.blob_path(node.blob), "rb") as f:
             return f.read(limit + 1)

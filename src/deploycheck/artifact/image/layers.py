@@ -48,25 +48,19 @@ _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 
 
-class Blob:
-    """Kept contents: ``path`` of the file in the private directory, ``size`` in bytes, ``links``: how many
-    paths of the tree name it (hard links share it)."""
-
-    __slots__ = ("path", "size", "links")
-
-    def __init__(self, path: str, size: int) -> None:
-        self.path, self.size, self.links = path, size, 1
+EMPTY = 0  # the blob number of kept empty contents: no file holds them
 
 
 class Node:
     """One path of the tree. ``kind`` is ``file``, ``dir``, ``symlink`` or ``other``; ``size`` of a file in
-    bytes; ``target`` of a symbolic link; ``blob`` the kept contents of a file (None when not kept); ``layer``
-    the index of the last layer that wrote it (for a directory: that named it or something under it);
-    ``children`` of a directory, by name."""
+    bytes; ``target`` of a symbolic link; ``blob`` the number of a file's kept contents
+    (``FileTree.blob_path``; EMPTY for an empty file; None when not kept); ``layer`` the index of the last
+    layer that wrote it (for a directory: that named it or something under it); ``children`` of a
+    directory, by name. About 250 bytes of memory a path, its name included."""
 
     __slots__ = ("kind", "size", "target", "blob", "layer", "children")
 
-    def __init__(self, kind: str, size: int = 0, target: str = "", blob: Blob | None = None,
+    def __init__(self, kind: str, size: int = 0, target: str = "", blob: int | None = None,
                  layer: int = 0) -> None:
         self.kind, self.size, self.target, self.blob, self.layer = kind, size, target, blob, layer
         self.children: dict[str, Node] | None = {} if kind == "dir" else None
@@ -243,6 +237,7 @@ class FileTree:
         self.kept = 0  # bytes of the blobs in workdir
         self.text = 0  # characters of the names and link targets in the tree
         self._blobs = 0
+        self._links: dict[int, int] = {}  # blob -> paths naming it, for the blobs more than one path names
 
     # -- building -----------------------------------------------------------------------------------------
     def apply_layer(self, index: int, opener: Callable[[], object], digest: str | None,
@@ -341,28 +336,36 @@ class FileTree:
                              "not exist when the layer is applied (a hard link must follow its target)")
         if named.kind == "dir":
             raise ImageError(f"{what}: the hard link {shown(m.name)} names a directory")
-        if named.blob is not None:
-            named.blob.links += 1
+        if named.blob:
+            self._links[named.blob] = self._links.get(named.blob, 1) + 1
         return Node(named.kind, named.size, named.target, named.blob, index)
 
-    def _keep(self, reader: Reader, m: Member, what: str) -> Blob:
+    def blob_path(self, blob: int) -> str:
+        """Where kept contents number ``blob`` are (not for EMPTY)."""
+        return os.path.join(self.workdir, f"{blob:08d}")
+
+    def _keep(self, reader: Reader, m: Member, what: str) -> int:
+        if m.size == 0:
+            return EMPTY
         if self.kept + m.size > self.limits.private_bytes:
             raise ImageError(f"{what}: the files deploycheck keeps from the image would take more than "
                              f"{self.limits.private_bytes} bytes in its private directory "
                              f"({raise_hint('private_bytes')})")
         self._blobs += 1
-        blob = Blob(os.path.join(self.workdir, f"{self._blobs:08d}"), m.size)
         self.kept += m.size
-        # O_EXCL in our own private directory: nothing outside it can be touched, whatever the member name.
-        fd = os.open(blob.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            while chunk := reader.read(_CHUNK):
-                try:
-                    out.write(chunk)
-                except OSError as exc:
-                    raise ImageError(f"cannot keep a file of the image in the private directory "
-                                     f"{self.workdir} ({exc.strerror})") from None
-        return blob
+        try:
+            # O_EXCL in our own private directory: nothing outside it is touched, whatever the member name.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            fd = os.open(self.blob_path(self._blobs), flags, 0o600)
+            try:
+                while chunk := reader.read(_CHUNK):
+                    os.write(fd, chunk)  # a regular file takes all of it (or raises: disk full)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise ImageError(f"cannot keep a file of the image in the private directory {self.workdir} "
+                             f"({exc.strerror})") from None
+        return self._blobs
 
     def _directory(self, path: str, index: int, what: str, create: bool = True) -> Node | None:
         """The directory at ``path`` as extraction reaches it: symbolic links followed inside the image root
@@ -415,11 +418,13 @@ class FileTree:
         while todo:
             name, node = todo.pop()
             self.text -= len(name) + len(node.target)
-            if node.blob is not None:
-                node.blob.links -= 1
-                if node.blob.links == 0:
-                    os.unlink(node.blob.path)
-                    self.kept -= node.blob.size
+            if node.blob:
+                left = self._links.pop(node.blob, 1) - 1
+                if left > 1:
+                    self._links[node.blob] = left
+                elif left == 0:
+                    os.unlink(self.blob_path(node.blob))
+                    self.kept -= node.size
             if node.children:
                 todo.extend(node.children.items())
 

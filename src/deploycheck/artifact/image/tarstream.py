@@ -25,6 +25,7 @@ _SKIP_CHUNK = 1 << 20
 _REGULAR = b"0\x007"  # regular file, old regular file, contiguous file
 _HEADER_ONLY = {b"1": "hardlink", b"2": "symlink", b"3": "other", b"4": "other", b"5": "dir", b"6": "other"}
 _POSIX_MAGIC = b"ustar\x00"
+_HIGH = bytes(range(128, 256))
 
 
 @dataclass(slots=True)
@@ -192,9 +193,13 @@ class Reader:
 
     def _verify(self, block: bytes) -> None:
         stored = self._number(block[148:156])
-        unsigned = sum(block[:148]) + 256 + sum(block[156:])  # the checksum field counts as eight spaces
-        signed = unsigned - sum(b for b in block[:148] + block[156:] if b > 127) * 2
-        if stored not in (unsigned, signed):
+        rest = block[:148] + block[156:]
+        unsigned = sum(rest) + 256  # the checksum field counts as eight spaces
+        if stored == unsigned:
+            return
+        # some old tars summed the bytes as signed chars
+        signed = unsigned - 256 * (len(rest) - len(rest.translate(None, _HIGH)))
+        if stored != signed:
             raise self._corrupt("bad checksum")
 
     def _pax(self, data: bytes) -> dict[str, bytes]:
