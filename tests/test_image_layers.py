@@ -292,3 +292,26 @@ def test_a_layer_that_inflates_like_a_bomb_is_stopped_by_its_ratio(tmp_path):
     tree = FileTree(str(tmp_path), ratio_after=1024 * 1024)
     tree.apply_layer(0, lambda: io.BytesIO(text), _digest(text), lambda p: False)
     assert {f"m{i}.py" for i in range(2000)} <= tree.root.children.keys()
+
+
+def test_an_archive_storing_a_blob_as_a_hard_link_to_another_member(tmp_path):
+    # tar stores a file it has already archived under another name as a hard link member (type '1')
+    root = tmp_path / "layout"
+    oci_layout(root, [_tar([("a.py", "file", b"a = 1\n")])])
+    index = json.loads((root / "index.json").read_text())
+    blobs = root / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    blob = blobs / manifest["layers"][0]["digest"].split(":")[1]
+    os.link(blob, root / "copy")
+    with tarfile.open(tmp_path / "image.tar", "w") as tar:
+        tar.add(root / "copy", arcname="copy")
+        for p in sorted(root.rglob("*")):
+            if p.name != "copy":
+                tar.add(p, arcname=str(p.relative_to(root)), recursive=False)
+    with tarfile.open(tmp_path / "image.tar") as tar:
+        assert tar.getmember(str(blob.relative_to(root))).islnk()
+    files = ImageFiles(open_image(f"oci-archive:{tmp_path / 'image.tar'}"))
+    try:
+        assert files.read_bytes("/a.py") == b"a = 1\n"
+    finally:
+        files.close()

@@ -276,7 +276,10 @@ class _TarBlobs:
                 count += 1
                 if count > MAX_ARCHIVE_MEMBERS:
                     raise ImageError(f"more than {MAX_ARCHIVE_MEMBERS} members")
-                self.members[_member_key(member.name)] = member
+                key = _member_key(member.name)
+                if member.kind == "hardlink":  # tar stores a second copy of a file as a link to the first
+                    member = self.members.get(_member_key(member.linkname), member)
+                self.members[key] = member
             if count == 0:
                 raise ImageError("no members")
         except ImageError as exc:
