@@ -254,6 +254,15 @@ def test_many_long_link_targets_within_each_bound_stay_within_memory(sandbox):
             "the names and link targets of the image's files take more than 67108864 characters")
 
 
+def test_a_million_directories_stay_within_the_memory_bound(sandbox):
+    # the most members the default allows, each the costliest kind to hold (a directory): read to the end
+    stream = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [stream.compress(header(f"d{i // 1000:04d}/directory_{i:07d}_with_a_longer_name/", b"5"))
+             for i in range(999_000)]
+    layer = b"".join(parts) + stream.compress(END) + stream.flush()
+    refused(check_archive(sandbox, oci_members([layer])), "no Python interpreter")
+
+
 def test_members_layers_and_size_are_bounded_and_can_be_raised(sandbox):
     many = gzip.compress(tar(*(member(f"f{i}") for i in range(1001))))
     refused(check_archive(sandbox, oci_members([many]), env={"DEPLOYCHECK_MAX_IMAGE_MEMBERS": "1000"}),
