@@ -85,7 +85,10 @@ def pax(records: dict[str, str | bytes], kind: bytes = b"x") -> bytes:
 
 
 def member(name: str, data: bytes = b"", kind: bytes = b"0", link: str = "") -> bytes:
-    return header(name, kind, len(data), link) + data + b"\x00" * (-len(data) % 512)
+    """A member with its data; names and links longer than the header holds go in a PAX header."""
+    long = {k: v for k, v in (("path", name), ("linkpath", link)) if len(v.encode()) > 100}
+    padding = b"\x00" * (-len(data) % 512)
+    return (pax(long) if long else b"") + header(name, kind, len(data), link) + data + padding
 
 
 END = b"\x00" * 1024
@@ -423,6 +426,31 @@ def test_a_skopeo_copy_that_never_ends(sandbox):
     out = sandbox.run("check", "docker://registry.example/app:1", "--no-cache",
                       env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "DEPLOYCHECK_MAX_IMAGE_BYTES": "1M"})
     refused(out, "the copy skopeo makes is larger than 17825792 bytes")
+
+
+def test_a_maze_of_long_link_chains_costs_a_bounded_number_of_steps(tmp_path, monkeypatch):
+    # every member lies in its own directory under a link whose target is 2000 directories deep: each costs
+    # 2000 steps to place
+    from deploycheck.artifact.image import layers
+
+    monkeypatch.setattr(layers, "MAX_LOOKUP_STEPS", 1_000_000)
+    deep = "/".join(["d"] * 2000)
+    lower = gzip.compress(tar(member(deep + "/", kind=b"5"), member("s", kind=b"2", link=deep)))
+    upper = gzip.compress(tar(*(member(f"s/d{i}/f.txt") for i in range(1000))))
+    with pytest.raises(ImageError, match="layer 2: following the image's paths and symbolic links took more "
+                                         "than 1000000 steps"):
+        _files(tmp_path, [lower, upper])
+
+
+def test_opaque_whiteouts_at_every_level_of_a_deep_tree(sandbox):
+    # 2000 nested directories holding 100,000 files, made opaque at every level from the deepest up: each
+    # directory is gone through once, not once for every marker above it (200 million visits)
+    deep = ["a"] * 2000
+    files = [member("/".join(deep) + f"/f{i}") for i in range(100_000)]
+    markers = [member("/".join(deep[:n]) + "/.wh..wh..opq") for n in range(2000, 0, -1)]
+    lower = gzip.compress(tar(member("a/old.txt", b"o")))
+    upper = gzip.compress(tar(*files, *markers), 1)
+    refused(check_archive(sandbox, oci_members([lower, upper])), "no Python interpreter")
 
 
 # -- section 6: malformed documents ------------------------------------------------------------------------

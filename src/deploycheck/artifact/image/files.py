@@ -24,7 +24,7 @@ MAX_INTERPRETER_BYTES = 64 * 1024 * 1024
 def wanted(path: str) -> bool:
     """Files a check reads: sources and metadata, and the interpreter binaries (scanned for the names of
     their built-in modules)."""
-    return path.endswith(_KEPT_SUFFIXES) or bool(_INTERPRETER.search(path))
+    return path.endswith(_KEPT_SUFFIXES) or bool(_INTERPRETER.search(path[-2 * 256:]))  # two components
 
 
 class ImageFiles:

@@ -38,6 +38,10 @@ MAX_COMPONENT_BYTES = 255  # Linux NAME_MAX: no longer file name can exist
 MAX_TEXT_CHARS = 64 * 1024 * 1024  # names and link targets the tree holds, all together (a bound on memory)
 MAX_TRAILING_BYTES = 1024 * 1024  # after a layer's end-of-archive blocks, or after its gzip stream
 MAX_LINK_HOPS = 40  # Linux gives up (ELOOP) after 40 symbolic links
+# Path components gone through, link targets included, to apply the layers and to look paths up afterwards: a
+# few million for the largest images; a maze of long link chains (40 hops of 2000 components each) would
+# otherwise cost hours. About 10-20 s of lookups.
+MAX_LOOKUP_STEPS = 50_000_000
 # Past this many uncompressed bytes, layers grown more than MAX_RATIO times the compressed bytes read are a
 # bomb: gzip's best is about 1000:1 on zeros; real layers compress 2-10:1. This stops a small bomb (or one
 # layer of zeros listed many times) in seconds instead of minutes of inflating zeros up to the size limit.
@@ -66,24 +70,27 @@ class Node:
         self.children: dict[str, Node] | None = {} if kind == "dir" else None
 
 
+def _components(path: str) -> list[str]:
+    """The components of ``path``, last first (a stack to pop from)."""
+    return [p for p in reversed(path.split("/")) if p]
+
+
 def normalize(name: str, what: str = "layer") -> str:
     """An archive member name as an absolute image path (``./usr//lib/`` is ``/usr/lib``). Raises ImageError
-    for a NUL byte, an absolute name, ``..``, or a component longer than NAME_MAX bytes."""
+    for a NUL byte, an absolute name or ``..``. Linear in the name's length, by C loops (searches, not a
+    Python loop over components): names are up to PATH_MAX long, and a million of them. (Components longer
+    than NAME_MAX are refused when the tree gets them: ``FileTree._put``.)"""
     if "\x00" in name:
         raise ImageError(f"{what}: a member name contains a NUL byte: {shown(name)}")
-    parts = []
-    for part in name.replace("\\", "/").split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            raise ImageError(f"{what}: member {shown(name)} climbs out of the image root ('..')")
-        if len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_BYTES:
-            raise ImageError(f"{what}: a member name has a component longer than {MAX_COMPONENT_BYTES} bytes "
-                             f"(Linux NAME_MAX): {shown(name)}")
-        parts.append(part)
     if name.startswith("/"):
         raise ImageError(f"{what}: member {shown(name)} has an absolute path")
-    return "/" + "/".join(parts)
+    text = name.replace("\\", "/").strip("/")
+    framed = f"/{text}/"
+    if "/../" in framed:
+        raise ImageError(f"{what}: member {shown(name)} climbs out of the image root ('..')")
+    if "//" in text or "/./" in framed:
+        text = "/".join(p for p in text.split("/") if p not in ("", "."))
+    return "/" + text
 
 
 class _Compressed(io.RawIOBase):
@@ -238,6 +245,10 @@ class FileTree:
         self.text = 0  # characters of the names and link targets in the tree
         self._blobs = 0
         self._links: dict[int, int] = {}  # blob -> paths naming it, for the blobs more than one path names
+        self.steps = 0  # path components gone through (MAX_LOOKUP_STEPS)
+        self._clean_layer, self._clean = -1, set()  # directories an opaque whiteout went through this layer
+        self._generation = 0  # changes of the tree's directories and links, for the cached parent below
+        self._parent: tuple | None = None  # ((path, layer, generation), directory) of the last member
 
     # -- building -----------------------------------------------------------------------------------------
     def apply_layer(self, index: int, opener: Callable[[], object], digest: str | None,
@@ -372,11 +383,15 @@ class FileTree:
         (``..`` stops at the root, as under chroot), missing directories and non-directories in the way
         replaced by directories, each marked as named by layer ``index``. With ``create`` False: None where
         something is missing, nothing changed."""
-        parts = [p for p in path.split("/") if p]
+        key = (path, index, self._generation)
+        if create and self._parent is not None and self._parent[0] == key:
+            return self._parent[1]  # members come directory by directory: the same parent as the last one
+        todo = _components(path)
         chain = [self.root]
         hops = 0
-        while parts:
-            part = parts.pop(0)
+        while todo:
+            part = todo.pop()
+            self._step(1, what)
             if part == ".":
                 continue
             if part == "..":
@@ -389,7 +404,9 @@ class FileTree:
                 hops += 1
                 if hops > MAX_LINK_HOPS:
                     raise ImageError(f"{what}: symbolic link loop in the directories of {shown(path)}")
-                parts = [p for p in child.target.split("/") if p] + parts
+                target = _components(child.target)
+                self._step(len(target), what)
+                todo.extend(target)
                 if child.target.startswith("/"):
                     chain = [self.root]
                 continue
@@ -402,9 +419,22 @@ class FileTree:
             if create:
                 child.layer = index
             chain.append(child)
+        if create:
+            self._parent = (key, chain[-1])
         return chain[-1]
 
+    def _step(self, n: int, what: str) -> None:
+        self.steps += n
+        if self.steps > MAX_LOOKUP_STEPS:
+            raise ImageError(f"{what}: following the image's paths and symbolic links took more than "
+                             f"{MAX_LOOKUP_STEPS} steps (a maze of links?)")
+
     def _put(self, parent: Node, name: str, node: Node, what: str) -> None:
+        # a character is at most 4 bytes of UTF-8: only a long name needs measuring in bytes
+        limit = MAX_COMPONENT_BYTES
+        if len(name) * 4 > limit and len(name.encode("utf-8", "surrogateescape")) > limit:
+            raise ImageError(f"{what}: a member name has a component longer than {MAX_COMPONENT_BYTES} bytes "
+                             f"(Linux NAME_MAX): {shown(name)}")
         parent.children[name] = node
         self.text += len(name) + len(node.target)
         if self.text > MAX_TEXT_CHARS:
@@ -415,6 +445,8 @@ class FileTree:
         """Remove ``name`` and everything under it; delete kept contents no other path names."""
         node = parent.children.pop(name, None)
         todo = [(name, node)] if node is not None else []
+        if node is not None and node.kind in ("dir", "symlink"):
+            self._generation += 1  # paths through it resolve differently now
         while todo:
             name, node = todo.pop()
             self.text -= len(name) + len(node.target)
@@ -429,10 +461,16 @@ class FileTree:
                 todo.extend(node.children.items())
 
     def _hide_lower(self, directory: Node, index: int) -> None:
-        """An opaque whiteout: everything of the lower layers under ``directory`` goes, this layer's stays."""
+        """An opaque whiteout: everything of the lower layers under ``directory`` goes, this layer's stays.
+        A directory is gone through once a layer: after that nothing of the lower layers is left in it."""
+        if self._clean_layer != index:
+            self._clean_layer, self._clean = index, set()
         todo = [directory]
         while todo:
             d = todo.pop()
+            if id(d) in self._clean:
+                continue
+            self._clean.add(id(d))
             for name, child in list(d.children.items()):
                 if child.layer < index:
                     self._drop(d, name)
@@ -442,14 +480,15 @@ class FileTree:
     # -- reading ------------------------------------------------------------------------------------------
     def find(self, path: str, follow_last: bool = True) -> tuple[str, Node] | None:
         """The image path with every symbolic link resolved inside the image root (an absolute link target
-        means the image root) and its Node; None when it does not exist. Raises ImageError for a link loop
-        or a link climbing out of the root."""
-        parts = [p for p in path.split("/") if p]
+        means the image root) and its Node; None when it does not exist. Raises ImageError for a link loop,
+        a link climbing out of the root, or past MAX_LOOKUP_STEPS for the whole image."""
+        todo = _components(path)
         names: list[str] = []
         nodes = [self.root]
         hops = 0
-        while parts:
-            part = parts.pop(0)
+        while todo:
+            part = todo.pop()
+            self._step(1, "reading the image")
             if part == ".":
                 continue
             if part == "..":
@@ -462,12 +501,14 @@ class FileTree:
             child = children.get(part) if children is not None else None
             if child is None:
                 return None
-            if child.kind == "symlink" and (parts or follow_last):
+            if child.kind == "symlink" and (todo or follow_last):
                 hops += 1
                 if hops > MAX_LINK_HOPS:
                     at = "/".join(["", *names, part])
                     raise ImageError(f"symbolic link loop at {shown(at)} in the image")
-                parts = [p for p in child.target.split("/") if p] + parts
+                target = _components(child.target)
+                self._step(len(target), "reading the image")
+                todo.extend(target)
                 if child.target.startswith("/"):
                     names, nodes = [], [self.root]
                 continue
