@@ -494,6 +494,8 @@ def _valid_docs() -> dict:
     (lambda c, m, i: m.update(schemaVersion="2"), "schemaVersion must be an integer, not a string"),
     (lambda c, m, i: m["layers"][0].update(size=-1), "layers[0].size must be a non-negative integer"),
     (lambda c, m, i: m["layers"][0].update(digest="sha256:../../etc"), "layers[0].digest must be a digest"),
+    (lambda c, m, i: (m.clear(), m.update(schemaVersion=1, fsLayers=[])),
+     "a Docker image manifest of schema 1"),
 ])
 def test_malformed_documents(sandbox, mutate, message):
     docs = _valid_docs()

@@ -140,13 +140,15 @@ def _join(path: str, key: str) -> str:
 
 
 def parse(data: bytes, shape, where: str):
-    """The JSON document ``data`` (RFC 8259, UTF-8) checked against ``shape``. Raises ImageError naming
-    ``where`` for invalid JSON, nesting deeper than the parser's recursion limit, or a wrong shape."""
+    """The JSON document ``data`` (RFC 8259, UTF-8) checked against ``shape`` (None: not checked). Raises
+    ImageError naming ``where`` for invalid JSON, nesting deeper than the parser's recursion limit, or a
+    wrong shape."""
     try:
         doc = json.loads(data)
     except RecursionError:
         raise ImageError(f"{where}: JSON nested too deeply to read") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise ImageError(f"{where}: not valid JSON ({exc})") from None
-    check(doc, shape, where)
+    if shape is not None:
+        check(doc, shape, where)
     return doc

@@ -381,8 +381,12 @@ def _oci(transport: str, ref: str, blobs, platform: str, name: str | None, limit
         desc = _pick(nested["manifests"], platform)
     if len(manifests) > 1 and depth == 0:
         desc = _pick(manifests, platform)
-    manifest = _verified_json(blobs, desc, documents.MANIFEST, "manifest")
+    manifest = _verified_json(blobs, desc, None, "manifest")
     where = f"manifest {desc['digest']}"
+    if isinstance(manifest, dict) and manifest.get("schemaVersion") == 1:
+        raise ImageError(f"{where}: a Docker image manifest of schema 1, which deploycheck does not read "
+                         "(`skopeo copy --format oci` converts it)")
+    documents.check(manifest, documents.MANIFEST, where)
     if manifest["schemaVersion"] != 2:
         raise ImageError(f"{where}: schemaVersion {manifest['schemaVersion']} is not supported (only 2)")
     config = _verified_json(blobs, manifest["config"], documents.CONFIG, "image config")
