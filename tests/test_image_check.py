@@ -6,14 +6,14 @@ the daemonless image builds the issue asks for are the next step (see the issue'
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import pty
 import subprocess
 import sys
 import tarfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +96,20 @@ def test_clean_image(tmp_path, python_layer):
            ("srv/app/app/main.py", "file", b"import json\nimport socket\nfrom collections.abc import Mapping\napp = 1\n")]
     target = _image(tmp_path, python_layer, ["uvicorn", "app.main:app"], app)
     code, doc = cli_json("check", target, "--no-cache")
+    assert (code, doc["findings"]) == (0, [])
+
+
+def test_a_hard_link_keeps_the_source_a_later_layer_replaced(tmp_path, python_layer):
+    # main.py is a hard link made when v1.py held clean code; a later layer rewrites v1.py. The image's
+    # main.py is still the clean code (a link shares the file, not the name): no finding.
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/v1.py", "file", b"import json\napp = 1\n"),
+           ("srv/app/app/main.py", "hard", "srv/app/app/v1.py")]
+    later = _tar([("srv/app/app/v1.py", "file", b"import missing_mod\napp = 1\n")])
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app), later],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/srv/app",
+                       "Cmd": ["uvicorn", "app.main:app"]})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache")
     assert (code, doc["findings"]) == (0, [])
 
 
@@ -237,27 +251,46 @@ def test_module_left_out_by_dockerignore(tmp_path, python_layer):
     ]
 
 
-def _slow_last_layer(layout, pause: float) -> threading.Thread:
-    """Turn the image's last layer blob into a named pipe fed in two halves ``pause`` seconds apart: a layer
-    that arrives slowly, as from a slow disk or network mount."""
+_ZEROS_GIB = 2  # a layer this big takes seconds to read, hash and skip: the progress bar has time to show
+
+
+@functools.cache
+def _zeros_layer() -> tuple[bytes, int, bytes, str]:
+    """The tar header, the size of the zeros, the end blocks and the sha256 hex digest of the layer."""
+    size = _ZEROS_GIB * 1024**3
+    info = tarfile.TarInfo("big/zeros.bin")
+    info.size = size
+    head, tail = info.tobuf(tarfile.PAX_FORMAT), b"\0" * 1024
+    sha = hashlib.sha256(head)
+    zeros = bytes(1 << 20)
+    for _ in range(size >> 20):
+        sha.update(zeros)
+    sha.update(tail)
+    return head, size, tail, sha.hexdigest()
+
+
+def _slow_last_layer(layout) -> None:
+    """Add a layer holding one big file of zeros (a hole of a sparse file, so nothing is written): a layer
+    that takes seconds to read, as from a slow disk or network mount. The blob is a regular file with its
+    real digest (an image's blobs are never FIFOs: deploycheck refuses those)."""
     index = json.loads((layout / "index.json").read_text())
     blobs = layout / "blobs" / "sha256"
-    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
-    blob = blobs / manifest["layers"][-1]["digest"].split(":")[1]
-    data = blob.read_bytes()
-    blob.unlink()
-    os.mkfifo(blob)
-
-    def feed():
-        with open(blob, "wb") as f:
-            f.write(data[: len(data) // 2])
-            f.flush()
-            time.sleep(pause)
-            f.write(data[len(data) // 2:])
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
-    return thread
+    manifest_path = blobs / index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads(manifest_path.read_text())
+    head, size, tail, hexdigest = _zeros_layer()
+    blob = blobs / hexdigest
+    with open(blob, "wb") as f:
+        f.write(head)
+        f.truncate(len(head) + size)
+        f.seek(0, 2)
+        f.write(tail)
+    manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                               "size": blob.stat().st_size, "digest": f"sha256:{hexdigest}"})
+    text = json.dumps(manifest).encode()
+    manifest_path.unlink()
+    (blobs / hashlib.sha256(text).hexdigest()).write_bytes(text)
+    index["manifests"][0].update(digest=f"sha256:{hashlib.sha256(text).hexdigest()}", size=len(text))
+    (layout / "index.json").write_text(json.dumps(index))
 
 
 def _on_terminal(args: list[str]) -> tuple[int, str]:
@@ -285,14 +318,13 @@ def test_progress_bar_on_a_terminal_only_and_never_in_json(tmp_path, python_laye
     for case in ("terminal", "json", "pipe"):
         (tmp_path / case).mkdir()
         target = _image(tmp_path / case, python_layer, ["python3", "-m", "app.main"])
-        feeder = _slow_last_layer(tmp_path / case / "layout", 1.5)
+        _slow_last_layer(tmp_path / case / "layout")
         if case == "pipe":
             proc = subprocess.run([sys.executable, "-m", "deploycheck", "check", target, "--no-cache"],
                                   capture_output=True, text=True)
             runs[case] = (proc.returncode, proc.stderr)
         else:
             runs[case] = _on_terminal(["check", target, "--no-cache"] + (["--format", "json"] if case == "json" else []))
-        feeder.join()
     assert runs["terminal"][0] == 1 and "reading image layers" in runs["terminal"][1]
     assert runs["json"] == (1, "")
     assert runs["pipe"] == (1, "")

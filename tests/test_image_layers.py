@@ -17,6 +17,7 @@ import pytest
 
 from deploycheck.artifact.image.errors import ImageError
 from deploycheck.artifact.image.files import ImageFiles
+from deploycheck.artifact.image.limits import Limits
 from deploycheck.artifact.image.source import open_image
 
 
@@ -42,8 +43,9 @@ def _digest(data: bytes) -> str:
 
 
 def oci_layout(root, layers: list[bytes], config: dict | None = None, bad_digest: bool = False,
-               drop_blob: bool = False) -> None:
-    """Write an OCI image layout (image-spec image-layout.md) with gzip layers."""
+               drop_blob: bool = False, as_is: bool = False) -> None:
+    """Write an OCI image layout (image-spec image-layout.md) with gzip layers (``as_is``: the blobs as
+    given)."""
     blobs = root / "blobs" / "sha256"
     blobs.mkdir(parents=True)
 
@@ -54,7 +56,7 @@ def oci_layout(root, layers: list[bytes], config: dict | None = None, bad_digest
 
     descs = []
     for raw in layers:
-        gz = gzip.compress(raw)
+        gz = raw if as_is else gzip.compress(raw)
         d = put(gz)
         if drop_blob:
             (blobs / d.split(":")[1]).unlink()
@@ -130,8 +132,14 @@ def test_truncated_layer(tmp_path):
     oci_layout(root, [layer])
     blob = next(p for p in (root / "blobs" / "sha256").iterdir() if p.stat().st_size > 100 and p.read_bytes()[:2] == b"\x1f\x8b")
     blob.write_bytes(blob.read_bytes()[:40])
-    with pytest.raises(ImageError, match="corrupt or truncated|digest mismatch"):
+    # the blob is shorter than its descriptor says: refused before it is read
+    with pytest.raises(ImageError, match=r"layer blob sha256:\w+ is 40 bytes, its descriptor gives \d+"):
         ImageFiles(open_image(f"oci:{root}"))
+    # a truncated gzip stream its descriptor vouches for
+    other = tmp_path / "other"
+    oci_layout(other, [gzip.compress(layer)[:40]], as_is=True)
+    with pytest.raises(ImageError, match="layer 1: the gzip stream is truncated"):
+        ImageFiles(open_image(f"oci:{other}"))
 
 
 def test_digest_mismatch_and_missing_blob(tmp_path):
@@ -146,8 +154,9 @@ def test_decompression_bomb(tmp_path):
     bomb = _tar([("zeros.bin", "file", b"\0" * (8 * 1024 * 1024))])
     root = tmp_path / "layout"
     oci_layout(root, [bomb])
-    with pytest.raises(ImageError, match="decompression bomb"):
-        ImageFiles(open_image(f"oci:{root}"), max_layer_bytes=1024 * 1024)
+    with pytest.raises(ImageError, match="layer 1: the image's layers expand to more than 1048576 bytes, the "
+                       r"limit on an image's size \(raise it with DEPLOYCHECK_MAX_IMAGE_BYTES\)"):
+        ImageFiles(open_image(f"oci:{root}"), limits=Limits(image_bytes=1024 * 1024))
 
 
 def test_oci_archive_and_docker_archive(tmp_path):
@@ -276,9 +285,33 @@ def test_a_layer_that_inflates_like_a_bomb_is_stopped_by_its_ratio(tmp_path):
     text = gzip.compress(_tar([(f"m{i}.py", "file", f"import os\nvalue_{i} = os.sep * {i}\n".encode())
                                for i in range(2000)]))
     tree = FileTree(str(tmp_path), ratio_after=1024 * 1024)
-    with pytest.raises(ImageError, match=r"layer expands more than 500 times its compressed size \(\d+ bytes "
-                                         r"into \d+\): a decompression bomb"):
+    with pytest.raises(ImageError, match=r"layer 1: the layers expand more than 500 times their compressed "
+                                         r"size \(\d+ bytes into \d+\): a decompression bomb"):
         tree.apply_layer(0, lambda: io.BytesIO(zeros), _digest(zeros), lambda p: False)
     # ordinary files compress far less: the same low threshold lets them through
-    tree.apply_layer(1, lambda: io.BytesIO(text), _digest(text), lambda p: False)
-    assert {f"m{i}.py" for i in range(2000)} <= tree.children["/"]
+    tree = FileTree(str(tmp_path), ratio_after=1024 * 1024)
+    tree.apply_layer(0, lambda: io.BytesIO(text), _digest(text), lambda p: False)
+    assert {f"m{i}.py" for i in range(2000)} <= tree.root.children.keys()
+
+
+def test_an_archive_storing_a_blob_as_a_hard_link_to_another_member(tmp_path):
+    # tar stores a file it has already archived under another name as a hard link member (type '1')
+    root = tmp_path / "layout"
+    oci_layout(root, [_tar([("a.py", "file", b"a = 1\n")])])
+    index = json.loads((root / "index.json").read_text())
+    blobs = root / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    blob = blobs / manifest["layers"][0]["digest"].split(":")[1]
+    os.link(blob, root / "copy")
+    with tarfile.open(tmp_path / "image.tar", "w") as tar:
+        tar.add(root / "copy", arcname="copy")
+        for p in sorted(root.rglob("*")):
+            if p.name != "copy":
+                tar.add(p, arcname=str(p.relative_to(root)), recursive=False)
+    with tarfile.open(tmp_path / "image.tar") as tar:
+        assert tar.getmember(str(blob.relative_to(root))).islnk()
+    files = ImageFiles(open_image(f"oci-archive:{tmp_path / 'image.tar'}"))
+    try:
+        assert files.read_bytes("/a.py") == b"a = 1\n"
+    finally:
+        files.close()

@@ -28,7 +28,8 @@ _VERSION = re.compile(r"python(3)\.(\d+)$")
 
 
 def environment(config: dict) -> dict[str, str]:
-    """The image's ``Env`` as a dict (later entries win, as in the runtime)."""
+    """The image's ``Env`` as a dict (later entries win, as in the runtime). ``config`` is ``Image.config``,
+    whose shape the reader checked (``documents.CONTAINER_CONFIG``: ``Env`` a list of strings or absent)."""
     env: dict[str, str] = {}
     for item in config.get("Env") or []:
         key, sep, value = str(item).partition("=")

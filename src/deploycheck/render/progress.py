@@ -44,5 +44,6 @@ def layer_bytes(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
     try:
         yield on_bytes
     finally:
-        if state["started"]:
-            progress.stop()
+        # Unconditionally: SIGINT may arrive inside start(), before "started" is set, with the bar already
+        # drawn and stderr redirected through it; stop() of a Progress that never started does nothing.
+        progress.stop()

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from deploycheck import private
 from deploycheck.artifact.image.errors import ImageError
+from deploycheck.artifact.image.limits import Limits, raise_hint
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TCP_PORT = 2375  # the Docker CLI's port for tcp:// without TLS
@@ -24,6 +25,9 @@ PING_TIMEOUT = 5.0  # seconds to connect and to answer /_ping
 RESOLVE_TIMEOUT = 60.0  # seconds for GET /images/{name}/json to answer
 EXPORT_IDLE_TIMEOUT = 300.0  # seconds the export may go without sending a byte (the daemon assembles layers)
 MAX_ERROR_BYTES = 64 * 1024
+MAX_INSPECT_BYTES = 16 * 1024 * 1024  # GET /images/{name}/json (a few KiB)
+# The export is the image's uncompressed layers plus a few JSON files: the image size limit and this margin.
+EXPORT_MARGIN_BYTES = 16 * 1024 * 1024
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ID_PREFIX = re.compile(r"^[0-9a-f]{1,64}$")  # what the daemon also tries as the start of an image ID
 
@@ -67,15 +71,22 @@ def _client(address: str, given: str):
     raise ImageError(f"DOCKER_HOST={address}: deploycheck reaches a Docker daemon over unix:// or tcp:// only")
 
 
-def _daemon_message(resp) -> str:
-    data = b""
+def _body(resp, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of a streamed response's body."""
+    parts, size = [], 0
     for chunk in resp.iter_bytes():
-        data += chunk
-        if len(data) > MAX_ERROR_BYTES:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
             break
+    return b"".join(parts)
+
+
+def _daemon_message(resp) -> str:
+    data = _body(resp, MAX_ERROR_BYTES)
     try:
-        return str(json.loads(data)["message"])
-    except (ValueError, KeyError, TypeError):
+        return str(json.loads(data)["message"])[:200]
+    except (ValueError, KeyError, TypeError, RecursionError):
         return data[:200].decode("utf-8", "replace").strip()
 
 
@@ -87,20 +98,22 @@ def _resolve(client, name: str, ref: str, address: str) -> str:
     import httpx
 
     try:
-        resp = client.get(f"/images/{quote(name, safe='/:@')}/json",
-                          timeout=httpx.Timeout(PING_TIMEOUT, read=RESOLVE_TIMEOUT))
+        with client.stream("GET", f"/images/{quote(name, safe='/:@')}/json",
+                           timeout=httpx.Timeout(PING_TIMEOUT, read=RESOLVE_TIMEOUT)) as resp:
+            if resp.status_code == 404:
+                also = f" and no image whose ID starts with {name}" if _ID_PREFIX.match(name) else ""
+                raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} has no image "
+                                 f"{ref}{also}")
+            if resp.status_code != 200:
+                raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the name "
+                                 f"{name} (HTTP {resp.status_code}: {_daemon_message(resp)})")
+            body = _body(resp, MAX_INSPECT_BYTES)
     except httpx.TransportError as exc:
         raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} did not answer for the image "
                          f"({exc or type(exc).__name__})") from None
-    if resp.status_code == 404:
-        also = f" and no image whose ID starts with {name}" if _ID_PREFIX.match(name) else ""
-        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} has no image {ref}{also}")
-    if resp.status_code != 200:
-        raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the name {name} "
-                         f"(HTTP {resp.status_code}: {_daemon_message(resp)})")
     try:
-        image_id = resp.json()["Id"]
-    except (ValueError, KeyError, TypeError):
+        image_id = json.loads(body)["Id"] if len(body) <= MAX_INSPECT_BYTES else None
+    except (ValueError, KeyError, TypeError, RecursionError):
         image_id = None
     if not isinstance(image_id, str) or not _IMAGE_ID.match(image_id):
         raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} answered GET /images/{name}/json "
@@ -108,14 +121,17 @@ def _resolve(client, name: str, ref: str, address: str) -> str:
     return image_id
 
 
-def fetch(name: str) -> tuple[str, str, str, str]:
+def fetch(name: str, limits: Limits | None = None) -> tuple[str, str, str, str]:
     """Export image ``name`` from the Docker daemon into a new private directory (mode 0700).
 
     Returns ``(directory, "docker-archive", archive path, reference)``: the reference is ``normalize(name)``,
     or the full image ID when ``name`` is a short one. The caller removes the directory. Raises ImageError
     when no daemon answers at the address (with ``docker save`` as the way around), when the daemon has no
-    such image (HTTP 404) or refuses the name, or when the export fails; nothing is left behind then.
+    such image (HTTP 404) or refuses the name, when the export fails or grows past the image size limit
+    (``limits.image_bytes`` + EXPORT_MARGIN_BYTES); nothing is left behind then.
     """
+    limits = limits or Limits.from_environment()
+    most = limits.image_bytes + EXPORT_MARGIN_BYTES
     import httpx
 
     ref = normalize(name)
@@ -145,8 +161,14 @@ def fetch(name: str) -> tuple[str, str, str, str]:
                     if resp.status_code != 200:
                         raise ImageError(f"docker-daemon:{name}: the Docker daemon at {address} refused the export "
                                          f"(HTTP {resp.status_code}: {_daemon_message(resp)})")
-                    with open(path, "wb") as out:
+                    written = 0
+                    with open(path, "xb") as out:
                         for chunk in resp.iter_bytes(1 << 20):
+                            written += len(chunk)
+                            if written > most:  # an export that never ends must not fill the disk
+                                raise ImageError(f"docker-daemon:{name}: the export from the Docker daemon "
+                                                 f"is larger than {most} bytes, over the limit on an "
+                                                 f"image's size ({raise_hint('image_bytes')})")
                             out.write(chunk)
             except httpx.TransportError as exc:
                 raise ImageError(f"docker-daemon:{name}: the export from the Docker daemon at {address} failed "

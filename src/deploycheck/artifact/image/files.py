@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from deploycheck import private
 from deploycheck.artifact.files import MAX_SOURCE_BYTES
-from deploycheck.artifact.image.errors import ImageError
-from deploycheck.artifact.image.layers import DEFAULT_MAX_LAYER_BYTES, FileTree
+from deploycheck.artifact.image.layers import EMPTY, FileTree, Node
+from deploycheck.artifact.image.limits import Limits
 from deploycheck.artifact.image.source import Image
 
 # What a check reads from an image: Python sources, .pth files, distribution metadata, venv configuration.
@@ -24,24 +24,26 @@ MAX_INTERPRETER_BYTES = 64 * 1024 * 1024
 def wanted(path: str) -> bool:
     """Files a check reads: sources and metadata, and the interpreter binaries (scanned for the names of
     their built-in modules)."""
-    return path.endswith(_KEPT_SUFFIXES) or bool(_INTERPRETER.search(path))
+    return path.endswith(_KEPT_SUFFIXES) or bool(_INTERPRETER.search(path[-2 * 256:]))  # two components
 
 
 class ImageFiles:
     """Read-only view of an image's final tree: ``listdir``, ``is_dir``, ``is_file``, ``read_bytes`` by
     absolute image path, symbolic links resolved inside the image root. Call ``close()`` to delete the
-    private directory holding the kept contents and to close the image (its archive, its fetched copy)."""
+    private directory holding the kept contents and to close the image (its archive, its fetched copy).
 
-    def __init__(self, image: Image, keep: Callable[[str], bool] = wanted,
-                 max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
+    ``limits`` bound the reading (``limits.Limits``; from the environment when None). Raises ImageError for
+    a malicious, broken or oversized image; nothing is left behind then, whatever is raised."""
+
+    def __init__(self, image: Image, keep: Callable[[str], bool] = wanted, limits: Limits | None = None,
                  on_bytes: Callable[[int], None] | None = None) -> None:
         self.image = image
         self.workdir = private.make("deploycheck-image-")
         try:
-            self.tree = FileTree(self.workdir, max_layer_bytes)
+            self.tree = FileTree(self.workdir, limits)
             for i, layer in enumerate(image.layers):
                 self.tree.apply_layer(i, lambda layer=layer: image.opener(layer.name), layer.digest, keep,
-                                      layer.diff_id, on_bytes)
+                                      layer.diff_id, on_bytes, layer.size)
         except BaseException:
             self.close()
             raise
@@ -50,14 +52,20 @@ class ImageFiles:
         private.remove(self.workdir)
         self.image.close()
 
+    def _node(self, path: str) -> Node | None:
+        found = self.tree.find(path)
+        return found[1] if found is not None else None
+
     def listdir(self, path: str) -> dict[str, bool] | None:
-        real = self.tree.resolve(path)
-        if real is None or self.tree.entries[real].kind != "dir":
+        found = self.tree.find(path)
+        if found is None or found[1].kind != "dir":
             return None
+        real, node = found
         out = {}
-        for name in self.tree.children.get(real, ()):
-            child = self.tree.resolve(posixpath.join(real, name))
-            out[name] = child is not None and self.tree.entries[child].kind == "dir"
+        for name, child in node.children.items():
+            if child.kind == "symlink":
+                child = self._node(posixpath.join(real, name))
+            out[name] = child is not None and child.kind == "dir"
         return out
 
     def realpath(self, path: str) -> str:
@@ -65,30 +73,25 @@ class ImageFiles:
         return self.tree.resolve(path) or posixpath.normpath(path)
 
     def is_dir(self, path: str) -> bool:
-        real = self.tree.resolve(path)
-        return real is not None and self.tree.entries[real].kind == "dir"
+        node = self._node(path)
+        return node is not None and node.kind == "dir"
 
     def is_file(self, path: str) -> bool:
-        real = self.tree.resolve(path)
-        return real is not None and self.tree.entries[real].kind in ("file", "hardlink")
+        node = self._node(path)
+        return node is not None and node.kind == "file"
 
     def read_bytes(self, path: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
         """Contents of a kept file. Raises OSError when absent, ValueError when not kept or too large."""
-        real = self.tree.resolve(path)
-        seen = 0
-        while real is not None and self.tree.entries[real].kind == "hardlink":
-            seen += 1
-            if seen > 40:
-                raise ImageError(f"hard link loop at {path} in the image")
-            real = self.tree.resolve(self.tree.entries[real].target)
-        if real is None:
+        node = self._node(path)
+        if node is None:
             raise FileNotFoundError(path)
-        entry = self.tree.entries[real]
-        if entry.kind != "file":
+        if node.kind != "file":
             raise ValueError("not a regular file")
-        if entry.size > limit:
-            raise ValueError(f"file is {entry.size} bytes, over the {limit}-byte limit")
-        if entry.blob is None:
+        if node.size > limit:
+            raise ValueError(f"file is {node.size} bytes, over the {limit}-byte limit")
+        if node.blob is None:
             raise ValueError("contents not extracted from the image")
-        with open(entry.blob, "rb") as f:
+        if node.blob == EMPTY:
+            return b""
+        with open(self.tree.blob_path(node.blob), "rb") as f:
             return f.read(limit + 1)

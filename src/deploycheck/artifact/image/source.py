@@ -10,19 +10,23 @@ The other transports bring the image into a private temporary directory in one o
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
-import tarfile
+import stat
 from dataclasses import dataclass, field
 
 from deploycheck import private
-from deploycheck.artifact.image.errors import ImageError
+from deploycheck.artifact.image import documents
+from deploycheck.artifact.image.errors import ImageError, listing, shown
+from deploycheck.artifact.image.limits import Limits, raise_hint
+from deploycheck.artifact.image.tarstream import Member, Reader
+from deploycheck.inputs import NotRegularFile, open_regular
 
-_DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{32,128}$")
 INDEX_TYPES = {"application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json"}
-MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024  # an index, manifest or config (real ones: a few KiB)
+MAX_ARCHIVE_MEMBERS = 100_000  # members of an oci-archive or docker-archive file (blobs, a few per layer)
 REF_NAME = "org.opencontainers.image.ref.name"
 LOCAL = ("oci-archive", "oci", "docker-archive")  # read in place
 FETCHED = ("docker-daemon", "containers-storage")  # copied to a private directory first; and docker://
@@ -34,8 +38,9 @@ _TRANSPORT_LIKE = re.compile(r"^([a-z][a-z0-9-]*):")
 @dataclass
 class Layer:
     """A layer blob: ``digest`` of the blob as stored (None when the transport gives none), ``media_type``,
-    ``size`` of the blob in bytes (0 when unknown), and ``diff_id``: the digest of the uncompressed layer tar
-    from the config's ``rootfs.diff_ids`` (image-spec ``config.md``), checked where no blob digest is given."""
+    ``size`` of the blob in bytes (its descriptor's, checked against the blob before it is read), and
+    ``diff_id``: the digest of the uncompressed layer tar from the config's ``rootfs.diff_ids`` (image-spec
+    ``config.md``), checked where no blob digest is given."""
 
     name: str
     digest: str | None
@@ -47,7 +52,8 @@ class Layer:
 @dataclass
 class Image:
     """What a check needs from an image: its config (``Env``, ``WorkingDir``, ``Entrypoint``, ``Cmd``,
-    ``Labels``), its layers in order, and which manifest was read."""
+    ``Labels``: the ``config`` object of the image configuration, its shape checked by
+    ``documents.CONTAINER_CONFIG``), its layers in order, and which manifest was read."""
 
     transport: str
     reference: str
@@ -81,11 +87,15 @@ def parse_target(target: str) -> tuple[str, str] | None:
     return None
 
 
-def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | None = None) -> Image:
-    """Read an image's index, manifest and config. ``platform`` is ``os/arch[/variant]``; ``tls_verify``
-    False lets a ``docker://`` registry be reached over plain HTTP or with an unverified certificate (None:
-    skopeo's default, verify). The caller closes the Image (``Image.close``; ``ImageFiles.close`` does it).
-    Raises ImageError for unreadable or malformed input, an unreachable daemon or registry, a missing tool."""
+def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | None = None,
+               limits: Limits | None = None) -> Image:
+    """Read an image's index, manifest and config, their shapes checked (``documents``) and their blobs'
+    sizes against their descriptors. ``platform`` is ``os/arch[/variant]``; ``tls_verify`` False lets a
+    ``docker://`` registry be reached over plain HTTP or with an unverified certificate (None: skopeo's
+    default, verify); ``limits`` bound the image (from the environment when None). The caller closes the
+    Image (``Image.close``; ``ImageFiles.close`` does it). Raises ImageError for unreadable, malformed or
+    oversized input, an unreachable daemon or registry, a missing tool."""
+    limits = limits or Limits.from_environment()
     parsed = parse_target(target)
     if parsed is None:
         raise ImageError(f"{target}: not an image reference ({KNOWN})")
@@ -93,17 +103,17 @@ def open_image(target: str, platform: str = "linux/amd64", tls_verify: bool | No
     if tls_verify is not None and transport != "docker":
         raise ImageError(f"--tls-verify applies to docker:// targets only, not to {transport}:")
     if transport in LOCAL:
-        return _open_local(transport, ref, platform)
+        return _open_local(transport, ref, platform, limits)
     if transport == "docker-daemon":
         from deploycheck.artifact.image import daemon
 
-        tmp, local, local_ref, ref = daemon.fetch(ref)
+        tmp, local, local_ref, ref = daemon.fetch(ref, limits)
     else:
         from deploycheck.artifact.image import skopeo
 
-        tmp, local, local_ref, ref = skopeo.fetch(transport, ref, platform, tls_verify)
+        tmp, local, local_ref, ref = skopeo.fetch(transport, ref, platform, tls_verify, limits)
     try:
-        image = _open_local(local, local_ref, platform)
+        image = _open_local(local, local_ref, platform, limits)
     except BaseException as exc:
         private.remove(tmp)
         if isinstance(exc, ImageError):  # name the target given, not the private copy just removed
@@ -128,28 +138,23 @@ def split_reference(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
-def _open_local(transport: str, ref: str, platform: str) -> Image:
+def _open_local(transport: str, ref: str, platform: str, limits: Limits) -> Image:
     path, name = split_reference(ref)
     target = f"{transport}:{ref}"
     if transport == "oci":
         if not os.path.isdir(path):
             raise ImageError(f"{target}: no such OCI layout directory")
-        return _oci(transport, ref, _DirBlobs(path), platform, name)
-    if not os.path.isfile(path):
-        raise ImageError(f"{target}: no such file")
-    try:
-        archive = _TarBlobs(path)
-    except (tarfile.TarError, OSError) as exc:
-        raise ImageError(f"{target}: not a readable tar archive ({exc})") from None
+        return _oci(transport, ref, _DirBlobs(path), platform, name, limits)
+    archive = _TarBlobs(path, target)
     try:
         if transport == "oci-archive":
-            image = _oci(transport, ref, archive, platform, name)
+            image = _oci(transport, ref, archive, platform, name, limits)
         else:
-            image = _docker(transport, ref, archive, name)
+            image = _docker(transport, ref, archive, name, limits)
     except BaseException:
-        archive.tar.close()
+        archive.close()
         raise
-    image.closers.append(archive.tar.close)
+    image.closers.append(archive.close)
     return image
 
 
@@ -160,7 +165,8 @@ def _docker_entry(transport: str, ref: str, manifest: list, name: str | None) ->
     if name is None:
         if len(manifest) > 1:
             raise ImageError(f"{transport}:{ref}: the archive holds {len(manifest)} images "
-                             f"({', '.join(tags) or 'untagged'}); name one as {transport}:{ref}:NAME:TAG or @INDEX")
+                             f"({listing(tags) or 'untagged'}); name one as {transport}:{ref}:NAME:TAG or "
+                             "@INDEX")
         return manifest[0]
     if name.startswith("@"):
         if name[1:].isdigit() and int(name[1:]) < len(manifest):
@@ -169,121 +175,240 @@ def _docker_entry(transport: str, ref: str, manifest: list, name: str | None) ->
     for e in manifest:
         if name in (e.get("RepoTags") or []):
             return e
-    raise ImageError(f"{transport}:{ref}: no image tagged {name!r} (it has: {', '.join(tags) or 'no tags'})")
+    raise ImageError(f"{transport}:{ref}: no image tagged {name!r} (it has: {listing(tags) or 'no tags'})")
+
+
+def _member_key(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.lstrip("/")
 
 
 class _DirBlobs:
+    """The files of an OCI image layout directory (image-spec ``image-layout.md``), opened as regular files
+    only (``inputs.open_regular``: a FIFO or device there is refused, not waited on)."""
+
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
+
+    def _path(self, name: str) -> str:
+        path = os.path.realpath(os.path.join(self.root, name))
+        if not path.startswith(self.root + os.sep):
+            raise ImageError(f"{shown(name)}: outside the image layout")
+        return path
 
     def exists(self, name: str) -> bool:
         return os.path.isfile(os.path.join(self.root, name))
 
-    def open(self, name: str):
-        path = os.path.realpath(os.path.join(self.root, name))
-        if not path.startswith(self.root + os.sep):
-            raise ImageError(f"{name}: outside the image layout")
+    def size(self, name: str) -> int:
+        """The size of blob ``name`` in bytes. Raises ImageError when it is missing or not a regular file."""
         try:
-            return open(path, "rb")
+            st = os.stat(self._path(name))
         except OSError:
             raise ImageError(f"missing blob {name} in the image layout") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{name} in the image layout is not a regular file")
+        return st.st_size
+
+    def open(self, name: str):
+        try:
+            return open_regular(self._path(name))
+        except NotRegularFile:
+            raise ImageError(f"{name} in the image layout is not a regular file") from None
+        except FileNotFoundError:
+            raise ImageError(f"missing blob {name} in the image layout") from None
+        except OSError as exc:
+            raise ImageError(f"cannot read {name} in the image layout ({exc.strerror})") from None
+
+    def close(self) -> None:
+        pass
+
+
+class _Region:
+    """Bytes ``[offset, offset + size)`` of an open file, read with ``os.pread`` (each region on its
+    own)."""
+
+    def __init__(self, fd: int, offset: int, size: int, what: str) -> None:
+        self.fd, self.position, self.left, self.what = fd, offset, size, what
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = os.pread(self.fd, n, self.position) if n > 0 else b""
+        self._advance(len(data), n)
+        return data
+
+    def readinto(self, b) -> int:
+        view = memoryview(b)[:self.left]
+        got = os.preadv(self.fd, [view], self.position) if len(view) else 0
+        self._advance(got, len(view))
+        return got
+
+    def _advance(self, got: int, wanted: int) -> None:
+        if got < wanted:
+            raise ImageError(f"{self.what}: the archive ends inside this member (truncated)")
+        self.position += got
+        self.left -= got
+
+    def close(self) -> None:
+        pass
 
 
 class _TarBlobs:
-    def __init__(self, path: str) -> None:
-        self.tar = tarfile.open(path, mode="r:")  # random access to members of an uncompressed archive
-        self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m for m in self.tar.getmembers()}
+    """The members of an ``oci-archive`` or ``docker-archive`` file, indexed by one pass over its headers
+    (``tarstream``: bounded headers; data skipped by seeking) and read in place. At most MAX_ARCHIVE_MEMBERS.
+    Raises ImageError when the file is missing, not a regular file or not a readable tar archive."""
+
+    def __init__(self, path: str, target: str) -> None:
+        self.target = target
+        try:
+            self.file = open_regular(path)
+        except NotRegularFile:
+            raise ImageError(f"{target}: not a regular file") from None
+        except FileNotFoundError:
+            raise ImageError(f"{target}: no such file") from None
+        except OSError as exc:
+            raise ImageError(f"{target}: cannot read the file ({exc.strerror})") from None
+        try:
+            reader = Reader(self.file, "", seekable=True, length=os.fstat(self.file.fileno()).st_size)
+            self.members: dict[str, Member] = {}
+            count = 0
+            while (member := reader.next()) is not None:
+                count += 1
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise ImageError(f"more than {MAX_ARCHIVE_MEMBERS} members")
+                key = _member_key(member.name)
+                if member.kind == "hardlink":  # tar stores a second copy of a file as a link to the first
+                    member = self.members.get(_member_key(member.linkname), member)
+                self.members[key] = member
+            if count == 0:
+                raise ImageError("no members")
+        except ImageError as exc:
+            self.file.close()
+            raise ImageError(f"{target}: not a readable tar archive ({exc})") from None
+        except BaseException:
+            self.file.close()
+            raise
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _member(self, name: str) -> Member:
+        member = self.members.get(_member_key(name))
+        if member is None or member.kind != "file":
+            raise ImageError(f"missing blob {shown(name)} in the archive")
+        if member.sparse:
+            raise ImageError(f"blob {shown(name)} is stored as a sparse file in the archive, which "
+                             "deploycheck does not read")
+        return member
 
     def exists(self, name: str) -> bool:
-        return name in self.members or name.lstrip("/") in self.members
+        member = self.members.get(_member_key(name))
+        return member is not None and member.kind == "file"
 
     def size(self, name: str) -> int:
-        member = self.members.get(name) or self.members.get(name.lstrip("/"))
-        return member.size if member is not None else 0
+        """The size of member ``name`` in bytes. Raises ImageError when it is missing or sparse."""
+        return self._member(name).size
 
     def open(self, name: str):
-        member = self.members.get(name) or self.members.get(name.lstrip("/"))
-        if member is None or not member.isreg():
-            raise ImageError(f"missing blob {name} in the archive")
-        f = self.tar.extractfile(member)
-        if f is None:
-            raise ImageError(f"missing blob {name} in the archive")
-        return f
+        member = self._member(name)
+        return _Region(self.file.fileno(), member.offset, member.size, f"{self.target}: {shown(name)}")
 
 
-def _json(blobs, name: str) -> dict | list:
+def _read_json(blobs, name: str, shape, where: str, size: int | None = None):
+    """The document ``name`` of ``blobs``, of the ``size`` (bytes) its descriptor gives when known."""
+    actual = blobs.size(name)
+    if size is not None and actual != size:
+        raise ImageError(f"{where}: the blob is {actual} bytes, its descriptor gives {size}")
+    if actual > MAX_JSON_BYTES:
+        raise ImageError(f"{where}: larger than {MAX_JSON_BYTES} bytes")
     f = blobs.open(name)
-    data = f.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise ImageError(f"{name}: larger than {MAX_JSON_BYTES} bytes")
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise ImageError(f"{name}: not valid JSON ({exc})") from None
+        data = f.read(MAX_JSON_BYTES + 1)
+    finally:
+        f.close()
+    if len(data) != actual:
+        raise ImageError(f"{where}: the blob changed while it was read")
+    return data, documents.parse(data, shape, where)
 
 
 def _blob(digest: str) -> str:
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise ImageError(f"invalid digest {digest!r}")
-    alg, hexd = digest.split(":", 1)
+    alg, hexd = digest.split(":", 1)  # a digest documents.check has seen
     return f"blobs/{alg}/{hexd}"
 
 
-def _verified_json(blobs, digest: str) -> dict:
-    import hashlib
-
-    f = blobs.open(_blob(digest))
-    data = f.read(MAX_JSON_BYTES + 1)
+def _verified_json(blobs, desc: dict, shape, what: str) -> dict:
+    """The document a descriptor names (image-spec ``descriptor.md``): its size and digest checked before it
+    is parsed, then its shape."""
+    digest = desc["digest"]
+    where = f"{what} {digest}"
+    if desc["size"] > MAX_JSON_BYTES:
+        raise ImageError(f"{where}: its descriptor gives {desc['size']} bytes, over the limit of "
+                         f"{MAX_JSON_BYTES} bytes on a JSON document")
+    data, doc = _read_json(blobs, _blob(digest), shape, where, desc["size"])
     alg, hexd = digest.split(":", 1)
     if hashlib.new(alg, data).hexdigest() != hexd:
-        raise ImageError(f"blob {digest} does not match its digest")
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise ImageError(f"blob {digest}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ImageError(f"blob {digest}: not a JSON object")
+        raise ImageError(f"{where}: the blob does not match its digest")
     return doc
 
 
-def _oci(transport: str, ref: str, blobs, platform: str, name: str | None = None) -> Image:
-    index = _json(blobs, "index.json")
-    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list) or not index["manifests"]:
-        hint = " (a docker-archive? read it as docker-archive:FILE)" if transport == "oci-archive" and \
-            blobs.exists("manifest.json") else ""
-        raise ImageError(f"{transport}:{ref}: index.json lists no manifests{hint}")
-    manifests = [m for m in index["manifests"] if isinstance(m, dict)]
+def _oci(transport: str, ref: str, blobs, platform: str, name: str | None, limits: Limits) -> Image:
+    if transport == "oci-archive" and not blobs.exists("index.json") and blobs.exists("manifest.json"):
+        raise ImageError(f"{transport}:{ref}: no index.json but a manifest.json (a docker-archive? read it "
+                         "as docker-archive:FILE)")
+    _, index = _read_json(blobs, "index.json", documents.INDEX, "index.json")
+    if not index["manifests"]:
+        raise ImageError(f"{transport}:{ref}: index.json lists no manifests")
+    manifests = index["manifests"]
     # image-layout.md: an image of a layout is named by its org.opencontainers.image.ref.name annotation
-    names = [str((m.get("annotations") or {}).get(REF_NAME)) for m in manifests
-             if (m.get("annotations") or {}).get(REF_NAME)]
+    names = [(m.get("annotations") or {}).get(REF_NAME) for m in manifests]
+    names = [n for n in names if n]
     if name is not None:
         manifests = [m for m in manifests if (m.get("annotations") or {}).get(REF_NAME) == name]
         if not manifests:
             raise ImageError(f"{transport}:{ref}: no image named {name!r} in the layout "
-                             f"(it has: {', '.join(names) or 'no named images'})")
+                             f"(it has: {listing(names) or 'no named images'})")
     elif len(manifests) > 1 and not any(m.get("platform") for m in manifests):
         path = split_reference(ref)[0]
         raise ImageError(f"{transport}:{ref}: the layout holds {len(manifests)} images "
-                         f"({', '.join(names) or 'unnamed'}); name one as {transport}:{path}:NAME")
+                         f"({listing(names) or 'unnamed'}); name one as {transport}:{path}:NAME")
     desc = manifests[0]
     depth = 0
-    while desc.get("mediaType") in INDEX_TYPES:
+    while desc["mediaType"] in INDEX_TYPES:
         depth += 1
         if depth > 4:
             raise ImageError("image index nesting is too deep")
-        nested = _verified_json(blobs, desc.get("digest", ""))
-        desc = _pick(nested.get("manifests") or [], platform)
+        nested = _verified_json(blobs, desc, documents.INDEX, "image index")
+        desc = _pick(nested["manifests"], platform)
     if len(manifests) > 1 and depth == 0:
         desc = _pick(manifests, platform)
-    manifest = _verified_json(blobs, desc.get("digest", ""))
-    config = _verified_json(blobs, (manifest.get("config") or {}).get("digest", ""))
+    manifest = _verified_json(blobs, desc, None, "manifest")
+    where = f"manifest {desc['digest']}"
+    if isinstance(manifest, dict) and manifest.get("schemaVersion") == 1:
+        raise ImageError(f"{where}: a Docker image manifest of schema 1, which deploycheck does not read "
+                         "(`skopeo copy --format oci` converts it)")
+    documents.check(manifest, documents.MANIFEST, where)
+    if manifest["schemaVersion"] != 2:
+        raise ImageError(f"{where}: schemaVersion {manifest['schemaVersion']} is not supported (only 2)")
+    config = _verified_json(blobs, manifest["config"], documents.CONFIG, "image config")
+    _within_limits(where, len(manifest["layers"]), sum(d["size"] for d in manifest["layers"]), limits)
     layers = []
-    for layer in manifest.get("layers") or []:
-        digest = layer.get("digest", "")
-        size = layer.get("size")
-        layers.append(Layer(_blob(digest), digest, layer.get("mediaType", ""), size if isinstance(size, int) else 0))
-    plat = f"{config.get('os', '?')}/{config.get('architecture', '?')}"
-    return Image(transport, ref, config.get("config") or {}, layers, desc.get("digest", ""), plat, blobs.open)
+    for d in manifest["layers"]:
+        size = blobs.size(_blob(d["digest"]))
+        if size != d["size"]:  # before reading: a blob longer than it should be is never hashed
+            raise ImageError(f"{where}: layer blob {d['digest']} is {size} bytes, its descriptor gives "
+                             f"{d['size']}")
+        layers.append(Layer(_blob(d["digest"]), d["digest"], d["mediaType"], size))
+    plat = f"{config['os']}/{config['architecture']}"
+    return Image(transport, ref, config.get("config") or {}, layers, desc["digest"], plat, blobs.open)
+
+
+def _within_limits(where: str, count: int, size: int, limits: Limits) -> None:
+    if count > limits.layers:
+        raise ImageError(f"{where}: {count} layers, over the limit of {limits.layers} "
+                         f"({raise_hint('layers')})")
+    if size > limits.image_bytes:
+        raise ImageError(f"{where}: the layers are {size} bytes, over the limit of {limits.image_bytes} "
+                         f"bytes on an image's size ({raise_hint('image_bytes')})")
 
 
 def _pick(manifests: list, platform: str) -> dict:
@@ -292,33 +417,33 @@ def _pick(manifests: list, platform: str) -> dict:
         p = m.get("platform") or {}
         if p.get("os") == os_name and p.get("architecture") == arch:
             return m
-    found = ", ".join(f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
-                      for m in manifests)
-    raise ImageError(f"no manifest for platform {platform} in the image index (it has: {found or 'none'})")
+    found = [f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
+             for m in manifests]
+    raise ImageError(f"no manifest for platform {platform} in the image index (it has: "
+                     f"{listing(found) or 'none'})")
 
 
-def _docker(transport: str, ref: str, blobs, name: str | None = None) -> Image:
+def _docker(transport: str, ref: str, blobs, name: str | None, limits: Limits) -> Image:
     if not blobs.exists("manifest.json") and blobs.exists("index.json"):
         raise ImageError(f"{transport}:{ref}: no manifest.json but an index.json: an OCI archive? read it as "
                          f"oci-archive:{split_reference(ref)[0]}")
-    manifest = _json(blobs, "manifest.json")
-    if not isinstance(manifest, list) or not manifest or not all(isinstance(e, dict) for e in manifest):
+    _, manifest = _read_json(blobs, "manifest.json", documents.DOCKER_MANIFEST, "manifest.json")
+    if not manifest:
         raise ImageError(f"{transport}:{ref}: manifest.json lists no image")
     entry = _docker_entry(transport, ref, manifest, name)
-    if not isinstance(entry.get("Config"), str) or not entry["Config"]:
-        raise ImageError(f"{transport}:{ref}: manifest.json names no image config")
-    config_doc = _json(blobs, entry["Config"])
-    if not isinstance(config_doc, dict):
-        raise ImageError(f"{transport}:{ref}: the image config is not a JSON object")
-    names = [str(name) for name in entry.get("Layers") or []]
-    diff_ids = (config_doc.get("rootfs") or {}).get("diff_ids") or []
+    where = f"the image config {shown(entry['Config'])}"
+    _, config_doc = _read_json(blobs, entry["Config"], documents.CONFIG, where)
+    names = entry["Layers"]
+    if config_doc.get("rootfs") is None:
+        raise ImageError(f"{where}: rootfs is missing")
+    diff_ids = config_doc["rootfs"]["diff_ids"]
     if len(diff_ids) != len(names):  # docker save names layers by path, not digest: the config's diff_ids vouch
         raise ImageError(f"{transport}:{ref}: the config lists {len(diff_ids)} layer digests for "
                          f"{len(names)} layers")
-    layers = []
-    for name, diff_id in zip(names, diff_ids):
-        if not isinstance(diff_id, str) or not _DIGEST.match(diff_id):
-            raise ImageError(f"{transport}:{ref}: invalid layer digest {diff_id!r} in the config")
-        layers.append(Layer(name, None, size=blobs.size(name), diff_id=diff_id))
-    plat = f"{config_doc.get('os', '?')}/{config_doc.get('architecture', '?')}"
-    return Image(transport, ref, config_doc.get("config") or {}, layers, str(entry.get("Config")), plat, blobs.open)
+    _within_limits(f"{transport}:{ref}", len(names), 0, limits)
+    sizes = [blobs.size(n) for n in names]
+    _within_limits(f"{transport}:{ref}", len(names), sum(sizes), limits)
+    layers = [Layer(n, None, size=size, diff_id=diff_id)
+              for n, size, diff_id in zip(names, sizes, diff_ids, strict=True)]
+    plat = f"{config_doc['os']}/{config_doc['architecture']}"
+    return Image(transport, ref, config_doc.get("config") or {}, layers, entry["Config"], plat, blobs.open)
