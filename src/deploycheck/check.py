@@ -266,6 +266,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     store, spath = program.store, program.search_path
+    program.launch = list(launch)
     try:
         missing = frameworks.close(program, entries, settings_given)
     finally:
