@@ -50,3 +50,9 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
         program.nodes.clear()  # the walk adds only modules it has not seen: start it again
         missing = program.build_closure(entries, settings_given)
     return missing
+
+
+# The loaders, imported once the vocabulary they use (``Loaded``) is defined.
+from deploycheck.frameworks import celery  # noqa: E402
+
+LOADERS.extend([celery])
