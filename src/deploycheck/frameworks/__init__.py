@@ -53,6 +53,6 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
 
 
 # The loaders, imported once the vocabulary they use (``Loaded``) is defined.
-from deploycheck.frameworks import celery  # noqa: E402
+from deploycheck.frameworks import celery, entrypoints  # noqa: E402
 
-LOADERS.extend([celery])
+LOADERS.extend([celery, entrypoints])
