@@ -65,7 +65,8 @@ def test_celery_loads_its_command_plugins(tmp_path, env, cache):
     got = [(f.code, os.path.relpath(f.path, site), f.line, f.severity, f.when,
             [(h.module, h.line, h.step) for h in f.chain]) for f in result.findings]
     step = "celery loads entry point hello = celery_hello.command:hello"
-    assert got == [("DC101", "celery_hello/command.py", 3, "error", "startup", [("celery.bin.celery", 47, step)])]
+    assert got == [("DC101", "celery_hello/command.py", 3, "error", "startup",
+                    [("celery.bin.celery", 47, step)])]
     assert "flower.command" in result.closure  # the other plugin of the environment, loaded the same way
     # the interpreter: Celery's command line starts, and its `hello` command fails with the plugin's error
     proc = subprocess.run([python, "-m", "celery", "hello"], cwd=project, capture_output=True, text=True,
@@ -156,7 +157,8 @@ def _image(tmp_path, layers, cmd, app):
 
 
 PROJ = {"srv/app/proj/__init__.py": "",
-        "srv/app/proj/celery.py": "from celery import Celery\n\napp = Celery('proj', include=['proj.jobs'])\n",
+        "srv/app/proj/celery.py": "from celery import Celery\n\n"
+                                  "app = Celery('proj', include=['proj.jobs'])\n",
         "srv/app/proj/jobs.py": "from proj.celery import app\nfrom proj.text import slugify\n",
         "srv/app/proj/text.py": "def make_slug(text):\n    return text\n"}
 
@@ -195,5 +197,21 @@ def test_console_script_image(tmp_path, image_layers, cache):
     # a program that is no console script is still not a Python entry
     target = _image(tmp_path / "n", image_layers, ["nginx", "-g", "daemon off;"], {})
     code, _, err = cli("check", target, "--cache-dir", cache)
-    assert (code, err.strip().endswith("starts no Python module that deploycheck recognizes; name the entries "
-                                       "with --entry")) == (2, True)
+    assert code == 2
+    assert err.strip().endswith("starts no Python module that deploycheck recognizes; name the entries with "
+                                "--entry")
+
+
+def test_the_distributions_read_are_bounded(tmp_path, env):
+    python, _site = env
+    base = {**os.environ, "DEPLOYCHECK_MAX_DISTRIBUTIONS": "5"}
+    code, _, err = cli("check", HERE / "pluggy", "--python", python, "--entry", "hostapp.cli", "--no-cache",
+                       env=base)
+    assert code == 2
+    assert err.startswith("deploycheck: error: ") and err.count("\n") == 1
+    assert "more than 5 installed distributions on the search path" in err
+    assert "DEPLOYCHECK_MAX_DISTRIBUTIONS" in err
+    code, _, err = cli("check", HERE / "pluggy", "--python", python, "--entry", "hostapp.cli", "--no-cache",
+                       env={**os.environ, "DEPLOYCHECK_MAX_DISTRIBUTIONS": "many"})
+    assert (code, err) == (2, "deploycheck: error: DEPLOYCHECK_MAX_DISTRIBUTIONS must be a whole number of "
+                              "distributions\n")
