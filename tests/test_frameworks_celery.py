@@ -177,3 +177,15 @@ def test_an_app_a_web_process_imports_boots_no_worker(python, cache, tmp_path):
     (project / "shop" / "orders.py").unlink()
     result = check(project, python, ["web"], cache)
     assert result.findings == [] and "shop.tasks" not in result.closure
+
+
+def test_a_huge_literal_is_not_followed():
+    import ast
+
+    from deploycheck.frameworks.literals import MAX_ITEMS, UNKNOWN, top_level
+
+    items = ", ".join(f'"m{i}"' for i in range(MAX_ITEMS + 1))
+    code = f"imports = [{items}]\ninclude = ['a'] * 2\nsmall = ['a']\nsmall += ['b']\n"
+    values = top_level(ast.parse(code).body)
+    assert values == {"imports": UNKNOWN, "include": UNKNOWN,
+                      "small": ("seq", [("s", "a", 3), ("s", "b", 4)])}

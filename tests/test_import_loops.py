@@ -52,3 +52,10 @@ def test_a_computed_sequence_is_not_followed_and_a_function_fails_when_called(tm
     code = "import sys; sys.path.insert(0, '.'); import pkg.main; pkg.main.later()"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert "No module named 'pkg.gone'" in proc.stderr
+
+
+def test_a_huge_constant_loop_is_not_followed(tmp_path):
+    names = ", ".join(f'"pkg.m{i}"' for i in range(1001))  # past the bound: as if computed at run time
+    write_tree(tmp_path, {"pkg/__init__.py": "", "pkg/main.py":
+                          f"import importlib\n\nfor name in ({names}):\n    importlib.import_module(name)\n"})
+    assert check(tmp_path, entries=["pkg.main"]).findings == []

@@ -35,7 +35,7 @@ from deploycheck.frameworks.literals import UNKNOWN, lookup, strings, top_level,
 from deploycheck.index.idioms import dotted_name
 from deploycheck.index.summary import VALUE
 
-SPACE = "celery-1"  # the cache space of ``extract``'s results: change it when they change
+SPACE = "celery-2"  # the cache space of ``extract``'s results: change it when they change
 
 CELERY_CLASSES = {"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"}
 # Signals sent while a worker or beat boots (Celery's "Signals": worker, beat and import signals).
@@ -64,12 +64,12 @@ def extract(tree: ast.Module) -> dict:
     ``x.conf.key = v`` / ``x.conf["key"] += v``, ``receivers`` ``[(signal, function, line)]`` for functions
     decorated ``@signal.connect``, and ``names``: explicit task names (``@app.task(name="...")``)."""
     values = top_level(tree.body)
-    out: dict = {"values": values, "classes": {}, "assigns": [], "calls": [], "stores": [], "receivers": [],
-                 "names": []}
+    out: dict = {"values": _kept(values), "classes": {}, "assigns": [], "calls": [], "stores": [],
+                 "receivers": [], "names": []}
     for stmt in tree.body:
         if isinstance(stmt, ast.ClassDef):
             out["classes"][stmt.name] = {"bases": [dotted_name(b) for b in stmt.bases if dotted_name(b)],
-                                         "values": top_level(stmt.body), "line": stmt.lineno}
+                                         "values": _kept(top_level(stmt.body)), "line": stmt.lineno}
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _decorators(stmt, out)
         call = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
@@ -85,8 +85,15 @@ def extract(tree: ast.Module) -> dict:
         if isinstance(stmt, (ast.Assign, ast.AugAssign)):
             op = "=" if isinstance(stmt, ast.Assign) else ("+=" if isinstance(stmt.op, ast.Add) else "?")
             for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
-                _store(target, op, value(stmt.value, values), stmt.lineno, out)
+                _store(target, op, stmt.value, values, stmt.lineno, out)
     return out
+
+
+def _kept(values: dict[str, tuple]) -> dict[str, tuple]:
+    """The values a loader may ask for: settings of Celery (``imports``, ``CELERY_INCLUDE``,
+    ``CELERY_BEAT_SCHEDULE``...), Django's ``INSTALLED_APPS`` and an ``AppConfig``'s ``name``."""
+    return {k: v for k, v in values.items()
+            if k in ("INSTALLED_APPS", "name") or k.upper().endswith(("IMPORTS", "INCLUDE", "BEAT_SCHEDULE"))}
 
 
 def _decorators(fn: ast.FunctionDef | ast.AsyncFunctionDef, out: dict) -> None:
@@ -104,7 +111,7 @@ def _decorators(fn: ast.FunctionDef | ast.AsyncFunctionDef, out: dict) -> None:
                     out["names"].append(k.value.value)
 
 
-def _store(target: ast.expr, op: str, v: tuple, line: int, out: dict) -> None:
+def _store(target: ast.expr, op: str, node: ast.expr, values: dict, line: int, out: dict) -> None:
     if isinstance(target, ast.Attribute):
         base, key = dotted_name(target.value), target.attr
     elif isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant) \
@@ -113,7 +120,7 @@ def _store(target: ast.expr, op: str, v: tuple, line: int, out: dict) -> None:
     else:
         return
     if base and base.endswith(".conf"):
-        out["stores"].append((base, key, op, v, line))
+        out["stores"].append((base, key, op, value(node, values), line))
 
 
 # -- the program's view -------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ import ast
 from deploycheck.index.idioms import dotted_name
 
 UNKNOWN = ("?",)
+# Items of one literal value, at most: a real configuration lists tens of modules. A longer one (a hostile
+# file) is UNKNOWN, so that what a loader keeps and the edges it makes stay small.
+MAX_ITEMS = 10_000
 
 
 def value(node: ast.expr | None, names: dict[str, tuple] | None = None) -> tuple:
@@ -29,6 +32,8 @@ def value(node: ast.expr | None, names: dict[str, tuple] | None = None) -> tuple
             return ("s", node.value, node.lineno)
         plain = node.value is None or isinstance(node.value, (bool, int, float))
         return ("c", node.value) if plain else UNKNOWN
+    if len(node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", ())) > MAX_ITEMS:
+        return UNKNOWN
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         items: list = []
         for e in node.elts:
@@ -58,7 +63,7 @@ def value(node: ast.expr | None, names: dict[str, tuple] | None = None) -> tuple
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = value(node.left, names), value(node.right, names)
         if left[0] == "seq" and right[0] == "seq":
-            return ("seq", left[1] + right[1])
+            return _seq(left[1] + right[1])
         return UNKNOWN
     if isinstance(node, ast.Lambda):
         args = node.args
@@ -111,7 +116,7 @@ def top_level(stmts: list[ast.stmt]) -> dict[str, tuple]:
         elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
             old, new = names.get(stmt.target.id, UNKNOWN), value(stmt.value, names)
             ok = isinstance(stmt.op, ast.Add) and old[0] == "seq" and new[0] == "seq"
-            names[stmt.target.id] = ("seq", old[1] + new[1]) if ok else UNKNOWN
+            names[stmt.target.id] = _seq(old[1] + new[1]) if ok else UNKNOWN
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             _method(names, stmt.value)
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
@@ -129,6 +134,10 @@ def top_level(stmts: list[ast.stmt]) -> dict[str, tuple]:
     return names
 
 
+def _seq(items: list) -> tuple:
+    return ("seq", items) if len(items) <= MAX_ITEMS else UNKNOWN
+
+
 def _set_item(names: dict[str, tuple], name: str, key: ast.expr, v: tuple) -> None:
     old = names[name]
     if old[0] == "map" and isinstance(key, ast.Constant) and isinstance(key.value, str):
@@ -144,11 +153,11 @@ def _method(names: dict[str, tuple], call: ast.Call) -> None:
     name, old = func.value.id, names[func.value.id]
     args = [value(a, names) for a in call.args]
     if old[0] == "seq" and func.attr == "append" and len(args) == 1:
-        names[name] = ("seq", old[1] + args)
+        names[name] = _seq(old[1] + args)
     elif old[0] == "seq" and func.attr == "extend" and len(args) == 1 and args[0][0] == "seq":
-        names[name] = ("seq", old[1] + args[0][1])
+        names[name] = _seq(old[1] + args[0][1])
     elif old[0] == "seq" and func.attr == "insert" and len(args) == 2:
-        names[name] = ("seq", old[1] + args[1:])  # where it goes does not matter to what is loaded
+        names[name] = _seq(old[1] + args[1:])  # where it goes does not matter to what is loaded
     elif old[0] == "map" and func.attr == "update" and not call.keywords and len(args) == 1 \
             and args[0][0] == "map":
         names[name] = ("map", old[1] + args[0][1])

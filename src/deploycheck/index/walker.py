@@ -68,6 +68,9 @@ class _State:
         return _State(**d)
 
 
+# Names of a constant loop that ``import_module(name)`` imports, at most (a plugin list holds tens): a longer
+# loop (a hostile file) is a computed import, so one statement cannot make the closure huge.
+_MAX_LOOP_IMPORTS = 1000
 # Calls that import modules found at run time: package walks and framework autodiscovery.
 _DISCOVERY = {"walk_packages", "iter_modules", "autodiscover", "autodiscover_modules", "autodiscover_tasks",
               "dictConfig", "fileConfig", "load_entry_point", "entry_points", "import_string", "import_object"}
@@ -303,9 +306,9 @@ class Walker:
         it = node.iter
         if isinstance(it, ast.Name) and module_level:
             found = self._literals.get(it.id)
-            return sorted(found) if found is not None else None
-        found = literal_strings(it) if isinstance(it, (ast.List, ast.Tuple)) else None
-        return sorted(found) if found is not None else None
+        else:
+            found = literal_strings(it) if isinstance(it, (ast.List, ast.Tuple)) else None
+        return sorted(found) if found is not None and len(found) <= _MAX_LOOP_IMPORTS else None
 
     def _import(self, module: str, level: int, names: tuple, node: ast.stmt, st: _State, aliases: list) -> None:
         positions = tuple((getattr(a, "lineno", node.lineno), getattr(a, "col_offset", node.col_offset)) for a in aliases)
