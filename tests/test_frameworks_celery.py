@@ -110,7 +110,7 @@ def test_what_the_loader_says(python):
         Edge("proj.celery", "shop", 6, "autodiscover_tasks(): shop", STARTUP),
         Edge("proj.celery", "shop.tasks", 6, "autodiscover_tasks(): shop.tasks", STARTUP, optional=True),
         Edge("proj.celery", "billing", 6, "autodiscover_tasks(): billing", STARTUP),
-        Edge("proj.celeryconfig", "proj.reports", 4, "celery beat schedule: task proj.reports.nightly", CALL,
+        Edge("proj.celeryconfig", "proj.reports", 4, "celery beat schedule: a task of proj.reports", CALL,
              "nightly"),
     ], key=repr)
     assert program.calls == [StartupCall("proj.celery", "load_hooks", "proj.celery", 10,

@@ -399,7 +399,8 @@ def _config_source(program, names: _Names, app: _App, src: tuple, silent: bool, 
                 app.sources.append((settings, _settings_values(program, names, settings)))
             return
         target, attr = _object_path(program, text)
-        found.add(_loaded(edges=[Edge(module, target, at, f"celery config_from_object: {text}", phase, attr,
+        # the step names the module only, as the chain shows it: no other text of a configuration file
+        found.add(_loaded(edges=[Edge(module, target, at, f"celery config_from_object: {target}", phase, attr,
                                       optional=silent)]))
         values = _object_values(names, target, attr)
         if values is not None:
@@ -573,7 +574,7 @@ def _beat(program, schedule: tuple, importer: str, explicit: set[str]) -> list[E
         mod = program.find(module) if module and all(p.isidentifier() for p in task[1].split(".")) else None
         if mod is None or program.origin(mod) != "project":
             continue
-        out.append(Edge(importer, module, task[2], f"celery beat schedule: task {task[1]}", CALL, func))
+        out.append(Edge(importer, module, task[2], f"celery beat schedule: a task of {module}", CALL, func))
     return out
 
 
