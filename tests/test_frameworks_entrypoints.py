@@ -215,3 +215,16 @@ def test_the_distributions_read_are_bounded(tmp_path, env):
                        env={**os.environ, "DEPLOYCHECK_MAX_DISTRIBUTIONS": "many"})
     assert (code, err) == (2, "deploycheck: error: DEPLOYCHECK_MAX_DISTRIBUTIONS must be a whole number of "
                               "distributions\n")
+
+
+def test_code_importing_celerys_command_line_does_not_run_its_plugins(tmp_path, env, cache):
+    """A project adding a command to Celery's command line imports it, but runs only its own command: a broken
+    plugin (which click_plugins turns into a broken command of its own) is not its failure."""
+    python, site = env
+    dist(site, "celery-hello", "[celery.commands]\nhello = celery_hello.command:hello\n", HELLO)
+    (site / "celery_hello" / "texts.py").unlink()
+    project = write_tree(tmp_path / "svc", {"svc.py": "from celery.bin.celery import celery\n\n\n"
+                                                      "@celery.command()\ndef mine():\n    pass\n"})
+    result = check(project, python, ["svc"], cache)
+    assert result.findings == [] and "celery.bin.celery" in result.closure
+    assert "celery_hello.command" not in result.closure

@@ -6,7 +6,8 @@ distribution of a name on the search path winning. Followed:
 
 - ``celery.commands``: Celery's command line (``celery.bin.celery``) loads every command of this group when
   it is imported (``click_plugins.with_plugins``); a plugin that fails to load makes its command fail
-  (``celery flower``), so when the image's command names Celery's subcommand, only that plugin counts.
+  (``celery flower``), so this counts when Celery's command line is what runs (an entry, the image's
+  command), and when the image's command names Celery's subcommand, only that plugin counts.
 - a ``pluggy`` plugin manager's ``load_setuptools_entrypoints(group)`` called at the top level of a module
   (datasette's ``datasette`` group): pluggy imports each entry point of the group there, and a failure
   propagates. Calls in function bodies (pytest's ``pytest11``, loaded when tests run) are not start-up.
@@ -163,6 +164,18 @@ def _pluggy_loads(program) -> list[tuple[str, str, str | None, int]]:
 
 
 # -- the loader -------------------------------------------------------------------------------------------
+def _celery_cli_runs(program) -> bool:
+    """Whether the program run is Celery's command line: an entry (``celery.bin.celery``, or
+    ``celery.__main__`` of ``python -m celery``) or the image's command (``celery ...``). Code that merely
+    imports the command line (to add a command of its own) does not run the plugins' commands: a plugin that
+    fails to load breaks only its own command (``click_plugins`` catches the failure)."""
+    if {CELERY_CLI, "celery.__main__"} & set(getattr(program, "entries", ())):
+        return True
+    return any(e.launcher.startswith("celery") or e.runner == "celery"
+               for e in getattr(program, "launch", ()))
+
+
+
 def load(program):
     """The edges and start-up calls of launchers loading entry points in ``program``'s closure
     (``Loaded``)."""
@@ -170,7 +183,7 @@ def load(program):
 
     found = Loaded()
     wanted: list[tuple[str, str, str | None, int, str, str]] = []  # (importer, group, only, line, phase, who)
-    if CELERY_CLI in program.nodes:
+    if CELERY_CLI in program.nodes and _celery_cli_runs(program):
         commands = {e.command for e in getattr(program, "launch", ()) if getattr(e, "command", None)}
         line = _line_of(program, CELERY_CLI, CELERY_GROUP)
         if commands:
