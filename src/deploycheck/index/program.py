@@ -507,7 +507,7 @@ class Program:
                         continue
                     visited.add(target)
                     tnode = self.nodes[target]
-                    # a later phase's edge (or an edge of a later phase) does not explain a module that runs earlier
+                    # a module or an edge of a later phase does not explain a module that runs earlier
                     if (tnode.parent is not None and target not in entries
                             and PHASES.index(tnode.phase) >= max(PHASES.index(self.nodes[name].phase),
                                                                  PHASES.index(when))
