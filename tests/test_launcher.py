@@ -24,14 +24,27 @@ ENV = {"APP_MODULE": "svc.main:app", "PORT": "8080", "EMPTY": ""}
     (None, ["python3.11", "-u", "bin/run.py"], [LaunchEntry(None, None, "/srv/bin/run.py", "python", "/srv/bin")]),
     (None, ["python", "-m", "uvicorn", "app.main:app"], [LaunchEntry("app.main", "app", None, "uvicorn", "/srv")]),
     (["/usr/bin/tini", "--"], ["sh", "-c", "alembic upgrade head && exec uvicorn ${APP_MODULE} --port $PORT"],
-     [LaunchEntry("svc.main", "app", None, "uvicorn", "/srv")]),
+     [LaunchEntry(None, None, None, "alembic", "/srv"), LaunchEntry("svc.main", "app", None, "uvicorn", "/srv")]),
     (None, ["sh", "-c", "exec gunicorn ${WSGI_APP:-mysite.wsgi:application} -w ${WORKERS:-2}"],
      [LaunchEntry("mysite.wsgi", "application", None, "gunicorn", "/srv")]),
-    (None, ["nginx", "-g", "daemon off;"], []),
+    # a program not recognized may be a console script of the image (frameworks.entrypoints.resolve_scripts)
+    (None, ["nginx", "-g", "daemon off;"], [LaunchEntry(None, None, None, "nginx", "/srv")]),
     (None, None, []),
 ])
 def test_launchers(entrypoint, cmd, expected):
     assert entries(entrypoint, cmd, ENV, "/srv") == expected
+
+
+@pytest.mark.parametrize("cmd, module, attribute, command", [
+    (["celery", "-A", "proj", "worker", "-l", "info"], "proj", None, "worker"),
+    (["celery", "--broker", "redis://r", "-A", "proj.app:celery", "flower", "--port=5555"], "proj.app", "celery",
+     "flower"),
+    (["celery", "--app=proj", "-q", "beat"], "proj", None, "beat"),
+    (["celery", "flower"], None, None, "flower"),
+])
+def test_celery_app_and_command(cmd, module, attribute, command):
+    [e] = entries(None, cmd, ENV, "/srv")
+    assert (e.module, e.attribute, e.launcher, e.command, e.program) == (module, attribute, "celery", command, "celery")
 
 
 def test_parameter_expansion():

@@ -193,6 +193,7 @@ def _run_image(opts: Options) -> Result:
     from deploycheck.artifact.image.files import ImageFiles
     from deploycheck.artifact.image.source import open_image
     from deploycheck.environment import image_python, launcher
+    from deploycheck.frameworks import entrypoints
 
     start = time.perf_counter()
     if opts.python is not None:
@@ -210,6 +211,9 @@ def _run_image(opts: Options) -> Result:
         if argv and posixpath.basename(argv[0]).startswith("python"):
             program_name = argv[0]
         interp = image_python.interpreter(files, config, image.platform.partition("/")[2], program_name)
+        sites = searchpath.site_directories(interp, files)
+        launch = [e for e in entrypoints.resolve_scripts(launch, sites, files)
+                  if not e.candidate or e.module]  # a program that is no console script is not ours to check
         roots = list(dict.fromkeys([e.search_dir for e in launch if e.search_dir] or [workdir]))
         entries = list(opts.entries) or [e.module or posixpath.basename(e.script or "")[:-3] for e in launch]
         entries = [e for e in entries if e]
@@ -266,6 +270,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     store, spath = program.store, program.search_path
+    program.launch = list(launch)
     try:
         missing = frameworks.close(program, entries, settings_given)
     finally:

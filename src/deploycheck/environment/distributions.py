@@ -32,6 +32,13 @@ class _ReaderDistribution(Distribution):
         return os.path.join(os.path.dirname(self._dir), str(path))
 
 
+def entry_points(files, directory: str):
+    """The entry points (``importlib.metadata.EntryPoints``) an installed distribution declares in
+    ``directory/entry_points.txt`` (the "Entry points specification"), read through ``files`` within
+    ``MAX_METADATA_BYTES``; empty when there is none. Raises ValueError for a malformed file."""
+    return _ReaderDistribution(files, directory).entry_points
+
+
 class Distributions:
     """Ownership lookups over ``site_dirs``; each site directory is indexed once, on first use."""
 

@@ -3,7 +3,9 @@
 Understands ``uvicorn pkg.mod:app``, ``gunicorn pkg.wsgi:application`` (also ``--app``-less positional forms
 and ``-k`` options), ``hypercorn``, ``celery -A pkg worker``, ``python -m pkg``, ``python path/script.py``, and
 ``sh -c "..."`` / ``bash -c`` wrapping any of these, with ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
-``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2).
+``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2). Celery's
+subcommand is kept (``worker``, or a plugin's command such as ``flower``); any other program is a candidate
+that ``frameworks.entrypoints.resolve_scripts`` may find to be a console script of an installed distribution.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class LaunchEntry:
     program: str | None = field(default=None, compare=False)  # the server command run (`uvicorn`): on PATH?
     runner: str | None = field(default=None, compare=False)  # the module `python -m` runs (`uvicorn`, `celery`)
     path: str | None = field(default=None, compare=False)  # the PATH the program is looked up on
+    command: str | None = field(default=None, compare=False)  # the subcommand (`celery ... flower`)
+    console_script: str | None = field(default=None, compare=False)  # found as `name = module:function`
+    candidate: bool = field(default=False, compare=False)  # a program not recognized: a console script?
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -98,6 +103,10 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
         return _needing(_server(prog, argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     if prog == "celery":
         return _needing(_celery(argv[1:], workdir), program=argv[0], path=env.get("PATH"))
+    if prog and not prog.startswith("-") and "=" not in prog:
+        # Perhaps a console script of an installed distribution (frameworks.entrypoints.resolve_scripts).
+        return [LaunchEntry(None, None, None, prog, workdir, program=argv[0], path=env.get("PATH"),
+                            candidate=True)]
     return []
 
 
@@ -145,14 +154,28 @@ def _server(prog: str, args: list[str], workdir: str) -> list[LaunchEntry]:
     return []
 
 
+# Celery's global options that take a value (``celery --help``): what follows them is not the subcommand.
+_CELERY_VALUED = {"-A", "--app", "-b", "--broker", "--result-backend", "--loader", "--config", "--workdir"}
+
+
 def _celery(args: list[str], workdir: str) -> list[LaunchEntry]:
-    for i, a in enumerate(args):
-        value = None
+    """``celery [-A app] [global options] COMMAND ...``: the app module and the subcommand (``worker``,
+    ``beat``, or a plugin's command such as ``flower``)."""
+    app: str | None = None
+    command: str | None = None
+    i = 0
+    while i < len(args):
+        a = args[i]
         if a in ("-A", "--app") and i + 1 < len(args):
-            value = args[i + 1]
+            app = app or args[i + 1]
         elif a.startswith("--app="):
-            value = a.split("=", 1)[1]
-        if value:
-            module, _, attr = value.partition(":")
-            return [LaunchEntry(module, attr or None, None, "celery", workdir)]
-    return []
+            app = app or a.split("=", 1)[1]
+        if a.startswith("-"):
+            i += 2 if (a in _CELERY_VALUED and command is None) else 1
+            continue
+        command = command or a
+        i += 1
+    if app:
+        module, _, attr = app.partition(":")
+        return [LaunchEntry(module, attr or None, None, "celery", workdir, command=command)]
+    return [LaunchEntry(None, None, None, "celery", workdir, command=command)]

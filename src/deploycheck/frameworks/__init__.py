@@ -47,5 +47,12 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
         if (len(found.edges), len(found.calls)) == before:
             break
         program.edges, program.calls = list(found.edges), list(found.calls)
+        program.nodes.clear()  # the walk adds only modules it has not seen: start it again
         missing = program.build_closure(entries, settings_given)
     return missing
+
+
+# The loaders, imported once the vocabulary they use (``Loaded``) is defined.
+from deploycheck.frameworks import celery, entrypoints  # noqa: E402
+
+LOADERS.extend([celery, entrypoints])

@@ -74,6 +74,8 @@ class Program:
     edges: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     _edges_from: dict[str, list[tuple[str, int, str, str]]] = field(default_factory=dict)
+    entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
+    launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -412,6 +414,7 @@ class Program:
         ...)``) becomes an import of the module naming it when it is the only one named and the environment
         does not name one (``settings_given``): with several, which one wins depends on the run.
         """
+        self.entries = list(entries)
         missing = self._walk_from(entries)
         if not settings_given and self._adopt_settings():
             self.nodes.clear()
@@ -486,11 +489,11 @@ class Program:
                         or self.branch_runs(name, site.branch) is not True):
                     continue  # only unshielded edges: the chain shows why a failure there is a crash
                 for t in self.site_targets(name, node.module.is_package, site):
-                    yield t, site.line, ""
-            for target, line, step, _when in self._edges_from.get(name, ()):  # after its own imports
+                    yield t, site.line, "", IMPORT
+            for target, line, step, when in self._edges_from.get(name, ()):  # after its own imports
                 parts = target.split(".")
                 for i in range(1, len(parts) + 1):
-                    yield ".".join(parts[:i]), line, step
+                    yield ".".join(parts[:i]), line, step, when
 
         for entry in entries:
             if entry not in self.nodes or entry in visited:
@@ -499,14 +502,15 @@ class Program:
             visited.add(entry)
             while stack:
                 name, it = stack[-1]
-                for target, line, step in it:
+                for target, line, step, when in it:
                     if target in visited or target not in self.nodes:
                         continue
                     visited.add(target)
                     tnode = self.nodes[target]
-                    # a later phase's edge does not explain a module that runs earlier
+                    # a module or an edge of a later phase does not explain a module that runs earlier
                     if (tnode.parent is not None and target not in entries
-                            and PHASES.index(tnode.phase) >= PHASES.index(self.nodes[name].phase)
+                            and PHASES.index(tnode.phase) >= max(PHASES.index(self.nodes[name].phase),
+                                                                 PHASES.index(when))
                             and (not step or tnode.step)):
                         tnode.parent, tnode.step = (name, line), step
                     stack.append((target, targets(target)))

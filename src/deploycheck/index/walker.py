@@ -68,6 +68,9 @@ class _State:
         return _State(**d)
 
 
+# Names of a constant loop that ``import_module(name)`` imports, at most (a plugin list holds tens): a longer
+# loop (a hostile file) is a computed import, so one statement cannot make the closure huge.
+_MAX_LOOP_IMPORTS = 1000
 # Calls that import modules found at run time: package walks and framework autodiscovery.
 _DISCOVERY = {"walk_packages", "iter_modules", "autodiscover", "autodiscover_modules", "autodiscover_tasks",
               "dictConfig", "fileConfig", "load_entry_point", "entry_points", "import_string", "import_object"}
@@ -88,6 +91,7 @@ class Walker:
         self._getattr_defs: list[ast.FunctionDef] = []
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
+        self._loop_values: dict[str, list[str]] = {}  # `for name in ("a", "b"):`, while in its body
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -214,7 +218,12 @@ class Walker:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.expr(node.iter, st)
             self._target(node.target, st)
+            values = self._constant_loop(node, st.scope is self.module)
+            if values is not None:
+                self._loop_values[node.target.id] = values  # type: ignore[union-attr]
             self.body(node.body, st)
+            if values is not None:
+                del self._loop_values[node.target.id]  # type: ignore[union-attr]
             self.body(node.orelse, st)
         elif isinstance(node, ast.While):
             self.expr(node.test, st)
@@ -288,6 +297,18 @@ class Walker:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):
                     self.expr(child, st)
+
+    def _constant_loop(self, node: ast.For | ast.AsyncFor, module_level: bool) -> list[str] | None:
+        """The strings ``for name in ITEMS:`` goes through, when ``ITEMS`` is a literal sequence of strings,
+        or at module level a name bound to one (datasette's ``for plugin in DEFAULT_PLUGINS:``)."""
+        if not isinstance(node.target, ast.Name) or node.target.id in self._loop_values:
+            return None
+        it = node.iter
+        if isinstance(it, ast.Name) and module_level:
+            found = self._literals.get(it.id)
+        else:
+            found = literal_strings(it) if isinstance(it, (ast.List, ast.Tuple)) else None
+        return sorted(found) if found is not None and len(found) <= _MAX_LOOP_IMPORTS else None
 
     def _import(self, module: str, level: int, names: tuple, node: ast.stmt, st: _State, aliases: list) -> None:
         positions = tuple((getattr(a, "lineno", node.lineno), getattr(a, "col_offset", node.col_offset)) for a in aliases)
@@ -723,9 +744,15 @@ class Walker:
                 and node.args[0].value and not node.args[0].value.startswith(".")):
             # importlib.import_module("pkg.mod") with a constant name is an import like any other.
             self._import(node.args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
+        looped = (dotted in ("importlib.import_module", "import_module") and len(node.args) == 1
+                  and not node.keywords and isinstance(node.args[0], ast.Name)
+                  and node.args[0].id in self._loop_values)
+        for value in self._loop_values[node.args[0].id] if looped else ():  # type: ignore[union-attr]
+            if value and not value.startswith(".") and all(p.isidentifier() for p in value.split(".")):
+                self._import(value, 0, (), node, st, [])  # type: ignore[arg-type]
         last = (dotted or "").rpartition(".")[2]
-        if (last in ("import_module", "__import__") and not (len(node.args) == 1 and not node.keywords
-                                                             and isinstance(node.args[0], ast.Constant))) \
+        if (last in ("import_module", "__import__") and not looped and not (
+                len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant))) \
                 or last in _DISCOVERY:
             self.summary.computed_imports = True  # which modules it imports is decided at run time
         if (dotted or "").endswith("environ.setdefault") and len(node.args) == 2 and not node.keywords:
