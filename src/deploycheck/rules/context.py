@@ -141,9 +141,20 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
             runs = ctx.program.branch_runs(name, site.branch)
             if runs is False:
                 continue  # an `except ImportError` handler whose try succeeds, or the `else` of one that fails
+            if summ.requires and _caller_absent(ctx.program, name, node, summ, site):
+                continue  # a protocol method only the absent package calls: it never runs here
             sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None)
             if sev is not None:
                 yield name, node, summ, site, sev
+
+
+def _caller_absent(program: Program, name: str, node: Node, summ: Summary, site: ImportSite) -> bool:
+    """The import sits in a protocol method of the package it imports (``__dask_tokenize__`` importing
+    ``dask.base``), and that package is not on the target: only it calls the method."""
+    base = program.absolute(name, node.module.is_package, site.module, site.level)
+    top = (base or "").partition(".")[0]
+    return any(a <= site.line <= b and package == top for a, b, package in summ.requires) and \
+        program.module_status(top)[0] == MISSING
 
 
 def failed_imports(ctx: Context) -> Iterator[tuple[str, Node, ImportSite, str, str, int, int]]:

@@ -7,7 +7,10 @@ Reported in project code at module level and in function bodies, and in third-pa
 unconditionally when the module is imported. Not reported: imports guarded by ``try: ... except ImportError``
 (or broader), under ``if TYPE_CHECKING:``, or under a version/platform condition that is false on the target.
 Parents that create submodules at run time (``sys.modules`` writes, ``__path__`` edits, extension modules) are
-trusted.
+trusted. An import in a protocol method of the package it imports (``__dask_tokenize__`` importing
+``dask.base``) runs only when that package calls it: not reported when the package is absent. In a module
+that installs distributions while it runs (``install_packages(["x"])``, ``pip install`` in a subprocess),
+a missing module imported in a function, or after the install, is a warning: the install may bring it.
 
 Example::
 
@@ -18,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deploycheck.findings.finding import Finding
+from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index.program import MISSING
+from deploycheck.index.summary import FUNCTION
 from deploycheck.rules.context import Context, explained_elsewhere, import_sites
 
 CODE = "DC101"
@@ -42,4 +46,10 @@ def check(ctx: Context) -> Iterator[Finding]:
         why = f"No module named '{missing}'"
         if pmod is not None and not pmod.is_package:
             why += f"; '{parent}' is not a package"
+        installed = [line for line in _summ.installs if site.context == FUNCTION or line < site.line]
+        if installed and sev == ERROR:
+            # `await ainstall_packages(["coiled"])` then `import_module("coiled")`: not certain to fail
+            sev = WARNING
+            why += (f"; this module installs distributions while it runs (line {installed[0]}), which may "
+                    "bring it")
         yield ctx.finding(CODE, sev, why, name, node, site.line, site.col, symbol=missing, context=site.context)
