@@ -285,3 +285,39 @@ def test_a_private_class_used_only_on_another_platform_never_runs(tmp_path):
         import app.process as p
         print(type(p.create_scope()).__name__, hasattr(signal, 'CTRL_BREAK_EVENT'))
         """) == ["_PosixScope False"]
+
+
+def test_a_failing_fallback_is_reported_where_its_try_body_fails(tmp_path):
+    # the incident's repository: `try: from new import x / except ImportError: from old import x`, both
+    # broken; the crash's first exception, and the line to fix, is the try body's
+    _tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/unified.py": "def get_unified_config():\n    return {}\n",
+        "app/deep.py": "from app.gone_too import helper\n",
+        "app/config.py": """
+            try:
+                from app.unified import get_config
+            except ImportError:
+                from app.legacy import get_config
+
+            try:
+                import app.deep
+            except ImportError:
+                from app.unified import get_deep
+            """,
+    })
+    got = check(tmp_path, entries=["app.config"])
+    assert [(f.code, f.severity, f.path.replace(f"{tmp_path}/", ""), f.line, f.symbol, f.message)
+            for f in got.findings] == [
+        ("DC102", "error", "app/config.py", 2, "get_config",
+         "cannot import name 'get_config' from 'app.unified' (app/unified.py); the fallback "
+         "`from app.legacy import get_config` (line 4) fails too: No module named 'app.legacy'"),
+        ("DC101", "error", "app/deep.py", 1, "app.gone_too",
+         "No module named 'app.gone_too'; the fallback `from app.unified import get_deep` "
+         "(app.config, line 9) fails too: cannot import name 'get_deep' from 'app.unified'")]
+    # the interpreter: the traceback's first exception is the body's, the last the fallback's
+    proc = subprocess.run([sys.executable, "-c", "import app.config"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    errors = [line for line in proc.stderr.splitlines() if "Error: " in line]
+    assert errors == ["ImportError: cannot import name 'get_config' from 'app.unified' "
+                      f"({tmp_path}/app/unified.py)", "ModuleNotFoundError: No module named 'app.legacy'"]

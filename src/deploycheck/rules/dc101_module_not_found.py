@@ -6,11 +6,13 @@ target's search path can locate ``x`` (or a package on its dotted path).
 Reported in project code at module level and in function bodies, and in third-party code when the import runs
 unconditionally when the module is imported. Not reported: imports guarded by ``try: ... except ImportError``
 (or broader), under ``if TYPE_CHECKING:``, or under a version/platform condition that is false on the target.
-Parents that create submodules at run time (``sys.modules`` writes, ``__path__`` edits, extension modules) are
-trusted. An import in a protocol method of the package it imports (``__dask_tokenize__`` importing
-``dask.base``) runs only when that package calls it: not reported when the package is absent. In a module
-that installs distributions while it runs (``install_packages(["x"])``, ``pip install`` in a subprocess),
-a missing module imported in a function, or after the install, is a warning: the install may bring it.
+A fallback in ``except ImportError:`` that fails is reported where its ``try`` body fails, naming the fallback
+(``rules.fallback``). Parents that create submodules at run time (``sys.modules`` writes, ``__path__`` edits,
+extension modules) are trusted. An import in a protocol method of the package it imports
+(``__dask_tokenize__`` importing ``dask.base``) runs only when that package calls it: not reported when the
+package is absent. In a module that installs distributions while it runs (``install_packages(["x"])``,
+``pip install`` in a subprocess), a missing module imported in a function, or after the install, is a
+warning: the install may bring it.
 
 Example::
 
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index.program import MISSING
 from deploycheck.index.summary import FUNCTION
+from deploycheck.rules import fallback
 from deploycheck.rules.context import Context, explained_elsewhere, import_sites
 
 CODE = "DC101"
@@ -31,6 +34,7 @@ NAME = "module-not-found"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from fallback.reported(ctx, CODE)  # first: the same statement may also fail on its own
     program = ctx.program
     for name, node, _summ, site, sev in import_sites(ctx):
         base = program.absolute(name, node.module.is_package, site.module, site.level)
@@ -41,6 +45,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if explained_elsewhere(ctx, node, missing):
             continue  # DC502 or DC504 says why
+        if fallback.explained(ctx, name, site):
+            continue  # a fallback in `except ImportError:`: reported where its try body fails
         parent, _, _ = missing.rpartition(".")
         pmod = program.find(parent) if parent else None
         why = f"No module named '{missing}'"
