@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deploycheck.frameworks import shims
 from deploycheck.frameworks.base import Edge, StartupCall  # noqa: F401  (the loaders' vocabulary)
+from deploycheck.index import syspath
 
 # Each loader: a module of this package with ``load(program) -> Loaded``. Order does not matter: ``close``
 # runs them all until nothing changes.
-LOADERS: list = []
+LOADERS: list = [shims]
 
 MAX_ROUNDS = 8  # each round can only add what the previous one made reachable; real stacks need 2 or 3
 
@@ -33,8 +35,9 @@ class Loaded:
 
 
 def close(program, entries: list[str], settings_given: bool = False, loaders=None) -> list[str]:
-    """Build ``program``'s import closure from ``entries`` with what the framework loaders add, until a round
-    adds nothing (at most ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``)."""
+    """Build ``program``'s import closure from ``entries`` with what the framework loaders add, and with the
+    directories its modules put on ``sys.path`` (``index.syspath``), until a round adds nothing (at most
+    ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``)."""
     loaders = LOADERS if loaders is None else loaders
     found = Loaded()
     missing = program.build_closure(entries, settings_given)
@@ -44,7 +47,8 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
             new.add(loader.load(program))
         before = (len(found.edges), len(found.calls))
         found.add(new)
-        if (len(found.edges), len(found.calls)) == before:
+        grew = syspath.extend(program)  # directories the closure's own code puts on sys.path
+        if (len(found.edges), len(found.calls)) == before and not grew:
             break
         program.edges, program.calls = list(found.edges), list(found.calls)
         missing = program.build_closure(entries, settings_given)

@@ -90,6 +90,10 @@ class ModuleFinder:
         self._cache[fullname] = result
         return result
 
+    def clear(self) -> None:
+        """Forget every answer: the entries changed."""
+        self._cache.clear()
+
     def _find_top(self, name: str) -> Module | None:
         if name in self.builtin:
             return Module(name, BUILTIN, None)

@@ -414,6 +414,7 @@ class Program:
         ...)``) becomes an import of the module naming it when it is the only one named and the environment
         does not name one (``settings_given``): with several, which one wins depends on the run.
         """
+        self.nodes.clear()  # a new walk (frameworks.close walks again with what loaders added)
         missing = self._walk_from(entries)
         if not settings_given and self._adopt_settings():
             self.nodes.clear()
