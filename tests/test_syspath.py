@@ -81,8 +81,8 @@ def test_a_directory_added_in_a_function_counts_for_what_runs_after(tmp_path):
         "tool/providers.py": "NAME = 'p'\n",
     })
     assert _got(check(tmp_path, entries=["tool.cli"]), tmp_path) == []
-    proc = subprocess.run([sys.executable, "-c", "import tool.cli; print(tool.cli.load().NAME)"], cwd=tmp_path,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", "import tool.cli; print(tool.cli.load().NAME)"],
+                          cwd=tmp_path, capture_output=True, text=True)
     assert proc.stdout == "p\n"
 
 
