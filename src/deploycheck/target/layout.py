@@ -1,0 +1,213 @@
+"""How each Python file of a project runs, for default mode (no entries named): as a module of the project's
+packages, or as a script whose own directory is first on the search path.
+
+A file runs with the search path of whoever starts it. ``python tools/run.py`` puts ``tools/`` first on
+``sys.path`` (the ``sys.path`` documentation: the script's directory); pytest's default import mode puts
+a test file's first directory upwards without ``__init__.py`` first (its "rootdir" rule); alembic loads its
+``env.py`` and revision files by path. The rule here is the same for all of them: a file's *home* is the
+first directory upwards from it that is not a package (has no ``__init__.py``), stopping at a project root.
+A file whose home is a root is a module of the project's packages. Any other home is one of:
+
+- a **script directory**, checked with its own search path (the home first, then the project roots, then
+  the environment): when the name it would have as a namespace package (PEP 420) is taken by another
+  module on the search path (a top-level ``alembic/`` without ``__init__.py`` beside the installed
+  alembic), or when it holds Python files itself, none of which uses a relative import, and no module of
+  the project's packages imports it by its namespace name (``pgacloud/pgacloud.py`` importing its sibling
+  package ``providers``);
+- otherwise a **namespace package** portion, whose modules are entries like any other.
+
+A module of the project's packages that the search path resolves to another file (a ``utils.py`` beside a
+``utils/`` package, a ``time.py`` that the built-in module wins over) is not an entry: it is listed with the
+reason, never a refusal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from deploycheck.index import finder as F
+from deploycheck.target.project import Project, python_files
+
+# A script that can be run but not imported by name: `run-server.py`, `0001_add_table.py`. A dot would make
+# its name a dotted path, so such files are left out.
+_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+@dataclass
+class ScriptDir:
+    """A directory whose files run as scripts: ``path`` (absolute), ``rel`` (relative to the project root,
+    ``.`` for the root), ``modules`` (the name each file has with the directory first on the search path ->
+    its file) and ``why`` it is checked this way."""
+
+    path: str
+    rel: str
+    modules: dict[str, str]
+    why: str
+    namespace: str | None = None  # its dotted name as a namespace package, when it has one
+
+    def top_names(self) -> set[str]:
+        return {m.partition(".")[0] for m in self.modules}
+
+
+@dataclass
+class Layout:
+    """``entries``: modules of the project's packages to walk from; ``scripts``: directories checked as
+    scripts; ``skipped``: ``(path relative to the root, reason)`` of files that are not entries;
+    ``namespace``: names of the entries that are modules of namespace-package portions, by directory (a
+    directory a package module turns out to import by that name is one, not a script directory)."""
+
+    entries: list[str]
+    scripts: list[ScriptDir] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    candidates: dict[str, list[str]] = field(default_factory=dict)  # script dir path -> its namespace names
+
+
+def _home(path: str, roots: set[str], top: str) -> str:
+    """The first directory upwards from file ``path`` that is not a package, stopping at a root or at the
+    project's top."""
+    d = os.path.dirname(path)
+    if os.path.basename(path) == "__init__.py":
+        d = os.path.dirname(d)
+    while d not in roots and d != top and os.path.isfile(os.path.join(d, "__init__.py")):
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return d
+
+
+def _name(path: str, home: str) -> str | None:
+    """The dotted name of file ``path`` with ``home`` first on the search path; None when it has none."""
+    rel = os.path.relpath(path, home)
+    parts = rel.split(os.sep)
+    stem = parts[-1][:-3]
+    if stem == "__init__":
+        parts = parts[:-1]
+    else:
+        parts[-1] = stem
+    if not parts or not all(p.isidentifier() for p in parts[:-1]):
+        return None
+    last = parts[-1]
+    if len(parts) == 1 and _SCRIPT_NAME.match(last):
+        return last  # a script file directly in its home: run by path, whatever its name
+    return ".".join(parts) if last.isidentifier() else None
+
+
+def plan(project: Project, program, owner) -> Layout:
+    """The layout of ``project`` for default mode, against ``program``'s search path. ``owner(module)``
+    names who provides a module found instead of the project's (``the installed alembic 1.13.1``)."""
+    roots = [os.path.realpath(r) for r in project.roots]
+    rootset = set(roots)
+    top = os.path.realpath(project.root)
+    homes: dict[str, dict[str, str]] = {}
+    for path in python_files(project.root, project.config.exclude + project.config.extend_exclude):
+        real = os.path.realpath(path)
+        home = _home(real, rootset, top)
+        name = _name(real, home)
+        if name is not None:
+            homes.setdefault(home, {}).setdefault(name, real)
+    direct = {home: [n for n, f in modules.items() if "." not in n and os.path.basename(f) != "__init__.py"]
+              for home, modules in homes.items() if home not in rootset}
+    program.store.load([homes[h][n] for h, names in direct.items() for n in names])  # one batch
+    layout = Layout([])
+    package_modules: set[str] = set()
+    for home in sorted(homes):
+        modules = homes[home]
+        if home in rootset:
+            package_modules.update(modules)
+            continue
+        rel = os.path.relpath(home, top)
+        namespace = _namespace_name(home, roots)
+        names = [f"{namespace}.{n}" for n in modules if all(p.isidentifier() for p in n.split("."))] \
+            if namespace else []
+        shadow = _shadowed(program, namespace, home, owner) if namespace else "its path is not a module name"
+        if shadow is not None:
+            why = f"not importable as {namespace}: {shadow}" if namespace else shadow
+            layout.scripts.append(ScriptDir(home, rel, modules, why, namespace))
+        elif direct[home] and not any(_relative(program, modules[n]) for n in direct[home]):
+            layout.scripts.append(ScriptDir(home, rel, modules, "holds scripts", namespace))
+            layout.candidates[home] = names
+        else:
+            package_modules.update(names)  # a portion of a namespace package
+    for name in project.entry_candidates:
+        file = project.modules.get(name)
+        if name not in package_modules or file is None:
+            continue
+        why = _not_importable(program, name, os.path.realpath(file), owner)
+        if why is None:
+            layout.entries.append(name)
+        else:
+            layout.skipped.append((os.path.relpath(file, top), why))
+    for root in roots:  # scripts at a root whose names only a path can run (`run-server.py`)
+        layout.entries.extend(n for n in sorted(homes.get(root, {})) if "-" in n or n[:1].isdigit())
+    return layout
+
+
+def _namespace_name(home: str, roots: list[str]) -> str | None:
+    for r in roots:
+        if home.startswith(r + os.sep):
+            parts = os.path.relpath(home, r).split(os.sep)
+            if all(p.isidentifier() for p in parts):
+                return ".".join(parts)
+    return None
+
+
+def _shadowed(program, namespace: str, home: str, owner) -> str | None:
+    """Why ``home`` is not the namespace package ``namespace`` (or a portion of it), or None when it is."""
+    found = program.find(namespace)
+    if found is not None and found.kind == F.NAMESPACE and home in [os.path.realpath(p) for p in found.locations]:
+        return None
+    parts = namespace.split(".")
+    for i in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:i])
+        mod = program.find(prefix)
+        if mod is not None and mod.kind != F.NAMESPACE:
+            return f"shadowed by {owner(mod)}"
+    return "another module of that name comes first on the search path"
+
+
+def _not_importable(program, name: str, file: str, owner) -> str | None:
+    """Why the module ``name`` of the project does not load from ``file`` on the search path, or None."""
+    found = program.find(name)
+    if found is not None and found.path and os.path.realpath(found.path) == file:
+        return None
+    if found is not None:
+        return f"shadowed by {owner(found)}"
+    parts = name.split(".")
+    for i in range(1, len(parts)):
+        mod = program.find(".".join(parts[:i]))
+        if mod is not None and mod.kind != F.NAMESPACE and not (
+                mod.path and file.startswith(os.path.dirname(os.path.realpath(mod.path)) + os.sep)):
+            return f"shadowed by {owner(mod)}"
+    return "not found on the search path"
+
+
+def _relative(program, path: str) -> bool:
+    """Whether the file uses a relative import (``from . import x``): a module of a package, not a
+    script (a script has no package to be relative to)."""
+    summ = program.store.summaries.get(path)
+    return summ is not None and any(site.level > 0 for site in summ.imports)
+
+
+def describe(program, distributions):
+    """``owner(module)`` for ``plan``: the installed distribution that provides a module, or where it
+    comes from."""
+    def owner(mod) -> str:
+        if mod.kind == F.BUILTIN:
+            return f"the built-in module {mod.name}"
+        if mod.kind == F.FROZEN:
+            return f"the frozen module {mod.name}"
+        where = mod.path or (mod.locations[0] if mod.locations else None)
+        dist = distributions.owner(mod.path) if mod.path else None
+        if dist:
+            return f"the installed {dist[0]} {dist[1]}"
+        origin = program.origin(mod)
+        if origin == "stdlib":
+            return f"the standard library's {mod.name}"
+        for root in program.search_path.project_roots:
+            if where and where.startswith(root.rstrip("/") + "/"):
+                return where[len(root.rstrip("/")) + 1:]
+        return f"the installed {mod.name}" if origin == "third-party" else f"{mod.name} ({origin})"
+    return owner
