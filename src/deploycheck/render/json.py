@@ -32,7 +32,8 @@ def finding_dict(f: Finding) -> dict:
 def document(result: Result) -> dict:
     i = result.interp
     layout = result.layout
-    scripts = [{"path": d.rel, "modules": sorted(d.modules), "why": d.why} for d in layout.scripts] if layout else []
+    scripts = [{"path": d.rel, "modules": sorted(d.modules), "why": d.why}
+               for d in (layout.scripts if layout else [])]
     skipped = [{"path": path, "why": why} for path, why in layout.skipped] if layout else []
     return {
         "version": SCHEMA_VERSION,

@@ -102,17 +102,23 @@ def plan(project: Project, program, owner) -> Layout:
     rootset = set(roots)
     top = os.path.realpath(project.root)
     homes: dict[str, dict[str, str]] = {}
+    also: list[tuple[str, str]] = []  # (name, file) of a second file at a root with a name already taken
     for path in python_files(project.root, project.config.exclude + project.config.extend_exclude):
         real = os.path.realpath(path)
         home = _home(real, rootset, top)
         name = _name(real, home)
-        if name is not None:
-            homes.setdefault(home, {}).setdefault(name, real)
+        if name is None:
+            continue
+        if name in homes.setdefault(home, {}):
+            if home in rootset:
+                also.append((name, real))  # `utils.py` beside `utils/__init__.py`: the search path picks one
+        else:
+            homes[home][name] = real
     direct = {home: [n for n, f in modules.items() if "." not in n and os.path.basename(f) != "__init__.py"]
               for home, modules in homes.items() if home not in rootset}
     program.store.load([homes[h][n] for h, names in direct.items() for n in names])  # one batch
     layout = Layout([])
-    package_modules: set[str] = set()
+    package_modules: dict[str, str] = {}
     for home in sorted(homes):
         modules = homes[home]
         if home in rootset:
@@ -129,19 +135,20 @@ def plan(project: Project, program, owner) -> Layout:
         elif direct[home] and not any(_relative(program, modules[n]) for n in direct[home]):
             layout.scripts.append(ScriptDir(home, rel, modules, "holds scripts", namespace))
             layout.candidates[home] = names
-        else:
-            package_modules.update(names)  # a portion of a namespace package
-    for name in project.entry_candidates:
-        file = project.modules.get(name)
-        if name not in package_modules or file is None:
+        else:  # a portion of a namespace package
+            package_modules.update((f"{namespace}.{n}", f) for n, f in modules.items()
+                                   if f"{namespace}.{n}" in names)
+    candidates = set(project.entry_candidates)  # the configuration's exclusions, relative to each root too
+    for name, file in sorted(package_modules.items()) + sorted(also):
+        if name in project.modules and name not in candidates:
             continue
-        why = _not_importable(program, name, os.path.realpath(file), owner)
+        why = _not_importable(program, name, file, owner)
         if why is None:
-            layout.entries.append(name)
+            if name not in layout.entries:
+                layout.entries.append(name)
         else:
             layout.skipped.append((os.path.relpath(file, top), why))
-    for root in roots:  # scripts at a root whose names only a path can run (`run-server.py`)
-        layout.entries.extend(n for n in sorted(homes.get(root, {})) if "-" in n or n[:1].isdigit())
+    layout.skipped.sort()
     return layout
 
 
@@ -157,7 +164,8 @@ def _namespace_name(home: str, roots: list[str]) -> str | None:
 def _shadowed(program, namespace: str, home: str, owner) -> str | None:
     """Why ``home`` is not the namespace package ``namespace`` (or a portion of it), or None when it is."""
     found = program.find(namespace)
-    if found is not None and found.kind == F.NAMESPACE and home in [os.path.realpath(p) for p in found.locations]:
+    if found is not None and found.kind == F.NAMESPACE and \
+            home in [os.path.realpath(p) for p in found.locations]:
         return None
     parts = namespace.split(".")
     for i in range(1, len(parts) + 1):
