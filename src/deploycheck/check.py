@@ -26,7 +26,7 @@ from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.render import progress
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
-from deploycheck.target import containerfile, copymap, declared, gitsource, layout
+from deploycheck.target import containerfile, copymap, declared, gitsource, imagemap, layout
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
@@ -232,9 +232,11 @@ def _run_image(opts: Options) -> Result:
             if not os.path.isdir(opts.source):
                 raise UsageError(f"--source {opts.source}: not a directory")
             source = declared.read(opts.source)
-        stale = _image_source(opts, files, config.get("Labels") or {})
+        notes: list[str] = []
+        stale = _image_source(opts, files, config.get("Labels") or {}, notes)
         result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
                           stale, settings_given=bool(settings))
+        result.notes = notes + result.notes
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
         if stale is not None and stale.mapping.notes:  # build-file lines DC501/DC502 could not follow
@@ -244,9 +246,12 @@ def _run_image(opts: Options) -> Result:
         files.close()
 
 
-def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.ImageSource | None:
+def _image_source(opts: Options, files: ImageFiles, labels: dict,
+                  notes: list[str]) -> copymap.ImageSource | None:
     """What DC501 and DC502 compare the image with: ``--app-dir`` when given, else the COPY/ADD lines of
-    the build file (``--containerfile``, or Containerfile/Dockerfile in ``--source``); None without one.
+    the build file (``--containerfile``, or Containerfile/Dockerfile in ``--source``), else a map inferred
+    from where the repository's files are in the image (``target.imagemap``; ``notes`` gets a line saying
+    which, or that none could be and the rules did not run); None without a map.
     The commit is resolved when ``--app-dir`` or ``--rev`` is given (UsageError when it cannot be), else
     only when the source is a git repository."""
     if opts.source is None:
@@ -259,8 +264,13 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.Ima
     else:
         build_file = containerfile.find(opts.source, opts.containerfile)
         if build_file is None:
-            return None
-        mapping = containerfile.parse(build_file, opts.source, files.is_dir)
+            inferred = imagemap.infer(opts.source, files.tree.root, files)
+            notes.append(inferred.note)
+            if inferred.mapping is None:
+                return None
+            mapping = inferred.mapping
+        else:
+            mapping = containerfile.parse(build_file, opts.source, files.is_dir)
     rev = opts.rev or "HEAD"
     explicit = opts.app_dir is not None or opts.rev is not None
     commit = gitsource.resolve(opts.source, rev) if explicit or gitsource.is_repository(opts.source) else None
