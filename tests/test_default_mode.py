@@ -121,9 +121,11 @@ def test_scripts_import_their_siblings(tmp_path):
 
 
 def test_a_namespace_package_stays_a_package(tmp_path):
-    # plugins/ has no __init__.py, but its modules import each other relatively and the app imports them
-    # by their namespace names: a PEP 420 namespace package, not a directory of scripts. tools/ holds a
-    # json.py that would hide the standard library's for a script there; the app imports tools.report.
+    # plugins/ has no __init__.py, but its modules import each other relatively: a PEP 420 namespace
+    # package, not a directory of scripts. tools/ holds a json.py that hides the standard library's for a
+    # script run there; the app imports tools.report as a namespace module, where `json` is the standard
+    # library's: it is checked that way, not as a script (pgAdmin imports pgacloud.utils.azure_cache, while
+    # pgacloud/ also holds the pgacloud.py script)
     _tree(tmp_path, {
         "app/__init__.py": "",
         "app/main.py": "import plugins.a\nimport tools.report\n",
@@ -131,13 +133,16 @@ def test_a_namespace_package_stays_a_package(tmp_path):
         "plugins/b.py": "VALUE = 1\n",
         "tools/json.py": "SHADOW = True\n",
         "tools/report.py": "from json import dumps\n",
+        "tools/cli.py": "from json import SHADOW\n",  # a script: its json is tools/json.py
     })
     result = check(tmp_path)
-    assert _got(result, tmp_path) == [] and result.layout.scripts == []
-    assert {"plugins.a", "plugins.b", "tools.report", "tools.json"} <= set(result.entries)
-    run = subprocess.run([sys.executable, "-c", "import app.main"], cwd=tmp_path, capture_output=True,
-                         text=True)
-    assert run.returncode == 0, run.stderr
+    assert _got(result, tmp_path) == []
+    assert {"plugins.a", "plugins.b"} <= set(result.entries)
+    assert [(d.rel, sorted(d.modules)) for d in result.layout.scripts] == [
+        ("tools", ["cli", "json", "report"])]
+    for run in (["-c", "import app.main"], ["tools/cli.py"]):
+        proc = subprocess.run([sys.executable, *run], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_modules_the_search_path_loads_from_elsewhere_are_not_entries(tmp_path):

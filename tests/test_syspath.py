@@ -99,3 +99,27 @@ def test_distutils_served_by_setuptools_finds_its_vendored_packages(tmp_path):
     proc = subprocess.run([python, "-c", "import app, sys; print(app.DEBUG, 'setuptools' in sys.modules)"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert proc.stdout == "True True\n"
+
+
+def test_a_directory_added_in_a_function_is_not_on_the_path_of_everything_else(tmp_path):
+    # pgAdmin: pgacloud/pgacloud.py's load_providers() appends pgacloud/ (which holds pgacloud.py) to
+    # sys.path; the service never calls it, and imports pgacloud.utils.azure_cache as a namespace package
+    _tree(tmp_path, {
+        "pgacloud/pgacloud.py": """
+            import os
+            import sys
+
+
+            def load_providers():
+                sys.path.append(os.path.dirname(os.path.realpath(__file__)))
+            """,
+        "pgacloud/utils/__init__.py": "",
+        "pgacloud/utils/azure_cache.py": "def load_persistent_cache():\n    pass\n",
+        "app/__init__.py": "",
+        "app/azure.py": ("import pgacloud.pgacloud\n"
+                         "from pgacloud.utils.azure_cache import load_persistent_cache\n"),
+    })
+    assert _got(check(tmp_path, entries=["app.azure"]), tmp_path) == []
+    proc = subprocess.run([sys.executable, "-c", "import app.azure"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr

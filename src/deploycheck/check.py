@@ -338,7 +338,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
             if name not in closure and node.module.path not in paths:
                 closure[name] = (node.origin, node.shield)
     result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, entries,
-                    time.perf_counter() - start, spath.entries, closure)
+                    time.perf_counter() - start, spath.entries + spath.added, closure)
     result.unreadable = store.unreadable
     if default is not None:
         result.notes = default.notes

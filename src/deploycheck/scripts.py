@@ -49,22 +49,13 @@ class DefaultRun:
 
 def run(project, program, owner, make_program, settings_given: bool = False) -> DefaultRun:
     """Walk ``program`` (the project's packages) from every module of them, then each script directory's
-    program (``make_program(roots)`` builds one sharing the summary store). A script directory that a
-    module of the packages turns out to import by its namespace name is a namespace package: its modules
-    become entries and the packages are walked again."""
+    program (``make_program(roots)`` builds one sharing the summary store). A file of a script directory that
+    a module of the packages imports by its namespace name (pgAdmin imports ``pgacloud.utils.azure_cache``,
+    whose directory also holds the ``pgacloud.py`` script) is checked where the packages import it, not as a
+    script."""
     layout = layout_mod.plan(project, program, owner)
     entries = list(layout.entries)
     frameworks.close(program, entries, settings_given)
-    for _ in range(len(layout.scripts) + 1):
-        paths = {n.module.path for n in program.nodes.values() if n.module.path}
-        used = [d for d in layout.scripts if d.path in layout.candidates
-                and any(p.startswith(d.path + os.sep) for p in paths)]
-        if not used:
-            break
-        for d in used:
-            layout.scripts.remove(d)
-            entries.extend(n for n in layout.candidates[d.path] if n in project.modules)
-        frameworks.close(program, entries, settings_given)
     out = DefaultRun(entries, layout)
     out.programs = _programs(layout.scripts, program, make_program, settings_given, out.notes)
     out.notes[:0] = _summary(layout)
@@ -101,15 +92,13 @@ def _programs(dirs: list[ScriptDir], main, make_program, settings_given: bool, n
                      f"module names of their own are; {MAX_SCRIPT_PROGRAMS_VAR} raises it)")
         own = own[:limit]
     groups = ([shared] if shared else []) + [[d] for d in own]
-    reached = set(main.nodes)
+    reached = {n.module.path for n in main.nodes.values() if n.module.path}
     out = []
     for group in groups:
         p = make_program([d.path for d in group])
         entries = sorted({m for d in group for m in d.modules})
         frameworks.close(p, entries, settings_given)
-        under = tuple(d.path + os.sep for d in group)
-        only = {name for name, node in p.nodes.items()
-                if name not in reached or (node.module.path or "").startswith(under)}
+        only = {name for name, node in p.nodes.items() if node.module.path not in reached}
         out.append(ScriptProgram(p, group, entries, only))
     return out
 

@@ -42,7 +42,7 @@ def unreached(tree: ast.Module, dead_blocks: list[list[ast.stmt]]) -> list[tuple
         name = getattr(stmt, "name", None)
         if name in private and private[name] is stmt:
             uses[name] = _loads(stmt.body, dead)
-            roots |= _loads(_evaluated_at_definition(stmt), dead)  # defaults and annotations run at import
+            roots |= _loads(_evaluated_at_definition(stmt), dead)  # defaults run at import
         else:
             roots |= _loads([stmt], dead)
         if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__"
@@ -70,14 +70,12 @@ def _closure(start: set[str], uses: dict[str, set[str]]) -> set[str]:
 
 
 def _evaluated_at_definition(stmt: ast.stmt) -> list[ast.AST]:
+    """What a private function's definition runs: its default values. Its annotations name classes without
+    making or calling anything (``def _make() -> _Scope:``)."""
     if isinstance(stmt, ast.ClassDef):
         return []
     args = stmt.args  # type: ignore[attr-defined]
-    out: list[ast.AST] = list(args.defaults) + [d for d in args.kw_defaults if d is not None]
-    out += [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs if a.annotation is not None]
-    if stmt.returns is not None:  # type: ignore[attr-defined]
-        out.append(stmt.returns)  # type: ignore[attr-defined]
-    return out
+    return list(args.defaults) + [d for d in args.kw_defaults if d is not None]
 
 
 def _loads(nodes: Iterable[ast.AST], dead: set[int]) -> set[str]:

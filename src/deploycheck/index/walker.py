@@ -92,6 +92,7 @@ class Walker:
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
         self._discarded: ast.expr | None = None  # the value of the expression statement being walked
         self._dead_blocks: list[list[ast.stmt]] = []  # statements that never run on the target
+        self._in_function: tuple[int, int] | None = None  # lines of the innermost function being walked
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -250,7 +251,7 @@ class Walker:
             for t in node.targets:
                 added = effects.sys_path_assignment(t, node.value, self._path_names(st))
                 if added is not None and all(effects.anchored(a) for a in added):
-                    self.summary.path_inserts.extend((a, node.lineno) for a in added)
+                    self.summary.path_inserts.extend((a, node.lineno, self._in_function) for a in added)
                     continue  # a directory added to sys.path that the program follows (index.syspath)
                 self._target(t, st)
                 if isinstance(t, ast.Subscript) and (self._dot(t.value) or "").endswith("environ"):
@@ -336,7 +337,9 @@ class Walker:
         package = effects.protocol_package(node.name)
         if package is not None:
             self.summary.requires.append((node.lineno, node.end_lineno or node.lineno, package))
+        outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
         self.body(node.body, inner)
+        self._in_function = outer
 
     def _if(self, node: ast.If, st: _State) -> bool:
         truth = self.eval.truth(node.test)
@@ -791,7 +794,7 @@ class Walker:
             if head == "sys.path" and method in _PATH_MUTATORS or dotted == "site.addsitedir":
                 added = effects.sys_path_additions(node, dotted, self._path_names(st))
                 if added is not None and all(effects.anchored(a) for a in added):
-                    self.summary.path_inserts.extend((a, node.lineno) for a in added)
+                    self.summary.path_inserts.extend((a, node.lineno, self._in_function) for a in added)
                 else:
                     self.summary.syspath_hack = True
             elif head == "sys.modules" and method in ("update", "setdefault", "__setitem__"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.index import syspath
 from deploycheck.index.program import MISSING
 from deploycheck.index.summary import FUNCTION
 from deploycheck.rules import fallback
@@ -47,6 +48,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # DC502 or DC504 says why
         if fallback.explained(ctx, name, site):
             continue  # a fallback in `except ImportError:`: reported where its try body fails
+        if _summ.path_inserts and site.context == FUNCTION and syspath.found_in(
+                program, missing, syspath.local_dirs(program, node.module.path or "", _summ, site.line)):
+            continue  # the function puts the module's directory on sys.path first
         parent, _, _ = missing.rpartition(".")
         pmod = program.find(parent) if parent else None
         why = f"No module named '{missing}'"

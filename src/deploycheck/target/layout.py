@@ -11,9 +11,9 @@ A file whose home is a root is a module of the project's packages. Any other hom
 - a **script directory**, checked with its own search path (the home first, then the project roots, then
   the environment): when the name it would have as a namespace package (PEP 420) is taken by another
   module on the search path (a top-level ``alembic/`` without ``__init__.py`` beside the installed
-  alembic), or when it holds Python files itself, none of which uses a relative import, and no module of
-  the project's packages imports it by its namespace name (``pgacloud/pgacloud.py`` importing its sibling
-  package ``providers``);
+  alembic), or when it holds Python files itself, none of which uses a relative import
+  (``pgacloud/pgacloud.py`` importing its sibling package ``providers``); a file of it that the project's
+  packages import by its namespace name is checked there (``scripts``);
 - otherwise a **namespace package** portion, whose modules are entries like any other.
 
 A module of the project's packages that the search path resolves to another file (a ``utils.py`` beside a
@@ -54,14 +54,11 @@ class ScriptDir:
 @dataclass
 class Layout:
     """``entries``: modules of the project's packages to walk from; ``scripts``: directories checked as
-    scripts; ``skipped``: ``(path relative to the root, reason)`` of files that are not entries;
-    ``namespace``: names of the entries that are modules of namespace-package portions, by directory (a
-    directory a package module turns out to import by that name is one, not a script directory)."""
+    scripts; ``skipped``: ``(path relative to the root, reason)`` of files that are not entries."""
 
     entries: list[str]
     scripts: list[ScriptDir] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    candidates: dict[str, list[str]] = field(default_factory=dict)  # script dir path -> its namespace names
 
 
 def _home(path: str, roots: set[str], top: str) -> str:
@@ -134,7 +131,6 @@ def plan(project: Project, program, owner) -> Layout:
             layout.scripts.append(ScriptDir(home, rel, modules, why, namespace))
         elif direct[home] and not any(_relative(program, modules[n]) for n in direct[home]):
             layout.scripts.append(ScriptDir(home, rel, modules, "holds scripts", namespace))
-            layout.candidates[home] = names
         else:  # a portion of a namespace package
             package_modules.update((f"{namespace}.{n}", f) for n, f in modules.items()
                                    if f"{namespace}.{n}" in names)
