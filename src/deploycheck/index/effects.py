@@ -22,9 +22,9 @@ _SAME = {"abspath", "realpath", "normpath", "expanduser", "fspath", "str", "Path
 _SYS_PATH_ADDERS = {"insert", "append", "extend"}
 
 
-def path_tree(node: ast.expr, names: dict[str, tuple]) -> tuple | None:
+def path_tree(node: ast.expr, names) -> tuple | None:
     """The directory expression ``node`` computes from ``__file__`` and string constants, or None when it
-    is anything else. ``names`` maps variables already bound to such expressions (``HERE =
+    is anything else. ``names.get(name)`` gives the expression a variable is bound to (``HERE =
     os.path.dirname(__file__)``). Understood: ``os.path.dirname/abspath/realpath/normpath/join``,
     ``pathlib.Path(...)``, ``.parent``, ``.parents[N]``, ``.resolve()``, ``/``, ``.joinpath()``, ``str()``,
     ``os.fspath()`` (the os.path and pathlib documentation)."""
@@ -146,6 +146,11 @@ def _trees(nodes: list[ast.expr], names: dict[str, tuple]) -> list[tuple] | None
     return trees if trees and all(trees) else None  # type: ignore[return-value]
 
 
+def names_sys_path(target: ast.expr) -> bool:
+    """``sys.path`` or ``sys.path[...]`` as an assignment target."""
+    return dotted_name(target.value if isinstance(target, ast.Subscript) else target) == "sys.path"
+
+
 def sys_path_assignment(target: ast.expr, value: ast.expr, names: dict[str, tuple]) -> list[tuple] | None:
     """``sys.path[0:0] = [P]`` and ``sys.path = [P] + sys.path`` (or ``sys.path + [P]``): the added
     directories, or None when the assignment is anything else."""
@@ -174,7 +179,7 @@ def installs(node: ast.Call, dotted: str | None) -> bool:
     for a in node.args:
         if isinstance(a, (ast.List, ast.Tuple)):
             words.update(e.value for e in a.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
-        elif isinstance(a, ast.Constant) and isinstance(a.value, str):
+        elif isinstance(a, ast.Constant) and isinstance(a.value, str) and "install" in a.value:
             words.update(a.value.split())
     if "install" not in words:
         return False

@@ -38,6 +38,7 @@ _ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}
 _NAME_ERRORS = {"NameError", "UnboundLocalError", "Exception", "BaseException"}
 _DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "clear", "popitem"}
 _PATH_MUTATORS = {"insert", "append", "extend", "__setitem__", "remove", "clear"}
+_MAY_NAME_PACKAGES = {ast.List, ast.Tuple, ast.Constant}  # argument kinds that may name what a call installs
 
 
 class _Scope:
@@ -50,6 +51,21 @@ class _Scope:
         self.others: set[str] = set()
         self.declared_global: set[str] = set()
         self.paths: dict[str, tuple] | None = None  # variables bound to a directory path (index.effects)
+
+
+class _Paths:
+    """Variables bound to a directory path, seen from a scope: its own, then the module's."""
+
+    __slots__ = ("module", "scope")
+
+    def __init__(self, module: _Scope, scope: _Scope) -> None:
+        self.module, self.scope = module, scope
+
+    def get(self, name: str):
+        for s in (self.scope, self.module):
+            if s.paths and name in s.paths:
+                return s.paths[name]
+        return None
 
 
 @dataclass
@@ -249,7 +265,8 @@ class Walker:
             self.expr(node.value, st)
             self._assigned(node, st)
             for t in node.targets:
-                added = effects.sys_path_assignment(t, node.value, self._path_names(st))
+                added = effects.sys_path_assignment(t, node.value, self._path_names(st)) \
+                    if type(t) is not ast.Name and effects.names_sys_path(t) else None
                 if added is not None and all(effects.anchored(a) for a in added):
                     self.summary.path_inserts.extend((a, node.lineno, self._in_function) for a in added)
                     continue  # a directory added to sys.path that the program follows (index.syspath)
@@ -787,7 +804,7 @@ class Walker:
             self._builtin_from_args(node)
         if name == "setattr" and len(args) >= 2:
             self._module_setattr(node)
-        if dotted and effects.installs(node, dotted):
+        if dotted and ("nstall" in dotted or kinds & _MAY_NAME_PACKAGES) and effects.installs(node, dotted):
             self.summary.installs.append(node.lineno)
         if dotted:
             head, _, method = dotted.rpartition(".")
@@ -839,7 +856,7 @@ class Walker:
         if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
             return
         name, value = node.targets[0].id, node.value
-        tree = effects.path_tree(value, self._path_names(st)) if isinstance(
+        tree = effects.path_tree(value, _Paths(self.module, st.scope)) if isinstance(
             value, (ast.Call, ast.Attribute, ast.BinOp, ast.Subscript, ast.Name)) else None
         if tree is not None and effects.anchored(tree):
             if st.scope.paths is None:

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from deploycheck.index import finder as F
-from deploycheck.target.project import Project, python_files
+from deploycheck.target.project import Project
 
 # A script that can be run but not imported by name: `run-server.py`, `0001_add_table.py`. A dot would make
 # its name a dotted path, so such files are left out.
@@ -61,18 +61,33 @@ class Layout:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _home(path: str, roots: set[str], top: str) -> str:
+def _home(path: str, roots: set[str], top: str, packages: dict[str, bool]) -> str:
     """The first directory upwards from file ``path`` that is not a package, stopping at a root or at the
-    project's top."""
+    project's top; ``packages`` remembers which directories hold an ``__init__.py``."""
     d = os.path.dirname(path)
     if os.path.basename(path) == "__init__.py":
         d = os.path.dirname(d)
-    while d not in roots and d != top and os.path.isfile(os.path.join(d, "__init__.py")):
+    while d not in roots and d != top:
+        if d not in packages:
+            packages[d] = os.path.isfile(os.path.join(d, "__init__.py"))
         parent = os.path.dirname(d)
-        if parent == d:
+        if not packages[d] or parent == d:
             break
         d = parent
     return d
+
+
+def _realizer(given: list[str], real: list[str]):
+    """A function giving a path under one of the ``given`` roots under that root's real path instead (the
+    search path's entries are real paths, so a module found there has that path)."""
+    pairs = sorted(zip(given, real, strict=True), key=lambda p: -len(p[0]))
+
+    def realize(path: str) -> str:
+        for g, r in pairs:
+            if path.startswith(g.rstrip(os.sep) + os.sep):
+                return r + path[len(g.rstrip(os.sep)):]
+        return os.path.realpath(path)
+    return realize
 
 
 def _name(path: str, home: str) -> str | None:
@@ -98,19 +113,30 @@ def plan(project: Project, program, owner) -> Layout:
     roots = [os.path.realpath(r) for r in project.roots]
     rootset = set(roots)
     top = os.path.realpath(project.root)
+    real = _realizer(project.roots, roots)
+    packages: dict[str, bool] = {}  # directory -> holds __init__.py
+
+    def home_of(path: str) -> str:
+        return _home(path, rootset, top, packages)
+
     homes: dict[str, dict[str, str]] = {}
     also: list[tuple[str, str]] = []  # (name, file) of a second file at a root with a name already taken
-    for path in python_files(project.root, project.config.exclude + project.config.extend_exclude):
-        real = os.path.realpath(path)
-        home = _home(real, rootset, top)
-        name = _name(real, home)
-        if name is None:
-            continue
-        if name in homes.setdefault(home, {}):
-            if home in rootset:
-                also.append((name, real))  # `utils.py` beside `utils/__init__.py`: the search path picks one
-        else:
-            homes[home][name] = real
+    for module in project.entry_candidates:  # the project's modules less what the configuration excludes
+        path = real(project.modules[module])
+        home = home_of(path)
+        name = _name(path, home)
+        if name is not None:
+            homes.setdefault(home, {}).setdefault(name, path)
+        if home in rootset and os.path.basename(path) == "__init__.py":
+            beside = os.path.dirname(path) + ".py"  # `utils.py` beside `utils/`: the search path picks one
+            if os.path.isfile(beside):
+                also.append((name or module, beside))
+    for path in project.scripts:  # files only a path can run: `run-server.py`, `1a2b_add_table.py`
+        path = real(path)
+        home = home_of(path)
+        stem = os.path.basename(path)[:-3]
+        if os.path.dirname(path) == home and _SCRIPT_NAME.match(stem):
+            homes.setdefault(home, {}).setdefault(stem, path)
     direct = {home: [n for n, f in modules.items() if "." not in n and os.path.basename(f) != "__init__.py"]
               for home, modules in homes.items() if home not in rootset}
     program.store.load([homes[h][n] for h, names in direct.items() for n in names])  # one batch
@@ -134,10 +160,7 @@ def plan(project: Project, program, owner) -> Layout:
         else:  # a portion of a namespace package
             package_modules.update((f"{namespace}.{n}", f) for n, f in modules.items()
                                    if f"{namespace}.{n}" in names)
-    candidates = set(project.entry_candidates)  # the configuration's exclusions, relative to each root too
     for name, file in sorted(package_modules.items()) + sorted(also):
-        if name in project.modules and name not in candidates:
-            continue
         why = _not_importable(program, name, file, owner)
         if why is None:
             if name not in layout.entries:
@@ -175,7 +198,7 @@ def _shadowed(program, namespace: str, home: str, owner) -> str | None:
 def _not_importable(program, name: str, file: str, owner) -> str | None:
     """Why the module ``name`` of the project does not load from ``file`` on the search path, or None."""
     found = program.find(name)
-    if found is not None and found.path and os.path.realpath(found.path) == file:
+    if found is not None and found.path and (found.path == file or os.path.realpath(found.path) == file):
         return None
     if found is not None:
         return f"shadowed by {owner(found)}"
