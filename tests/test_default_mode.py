@@ -195,3 +195,12 @@ def test_migrate_apply_rechecks_a_repository_with_a_shadowed_directory(tmp_path,
     assert (code, err) == (0, "migrate apply cfg: rewrote 2 references in 1 file\n")
     assert (project / "app/main.py").read_text() == \
         "from app.new import get_config\n\nSIZE = get_config().size\n"
+
+
+def test_a_repository_of_scripts_only(tmp_path):
+    _tree(tmp_path, {"deploy-db.py": "import sys\nimport not_installed_here\n"})
+    result = check(tmp_path)
+    assert _got(result, tmp_path) == [("DC101", "error", "deploy-db.py", 2, "not_installed_here")]
+    assert result.entries == ["deploy-db"]
+    run = subprocess.run([sys.executable, "deploy-db.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stderr.strip().splitlines()[-1] == "ModuleNotFoundError: No module named 'not_installed_here'"

@@ -67,8 +67,8 @@ class Result:
     sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
     image: dict | None = None  # transport, reference, manifest digest and platform of an image target
     unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
-    notes: list[str] = field(default_factory=list)  # one line each, for the summary: what was not checked, how
-    layout: object = None  # default mode: target.layout.Layout (script directories, files that are not entries)
+    notes: list[str] = field(default_factory=list)  # summary lines: what was checked another way, or not at all
+    layout: object = None  # default mode: target.layout.Layout (script directories, files not entries)
 
     @property
     def reader(self):
@@ -190,7 +190,7 @@ def run(opts: Options) -> Result:
     project = open_project(opts.path)
     interp = target_interpreter(project, opts.python)
     entries = opts.entries or project.config.entries
-    if not entries and not project.entry_candidates:
+    if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
     return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root))
 
@@ -301,7 +301,8 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
         raise UsageError(f"entry module not found on the target's search path: {', '.join(missing)}")
 
     on_host = isinstance(files, HostFiles)
-    contexts = [Context(program, interp, distributions, {}, launch, declarations, stale, project, list(entries))]
+    contexts = [Context(program, interp, distributions, {}, launch, declarations, stale, project,
+                        list(entries))]
     for sp in default.programs if default else ():
         contexts.append(Context(sp.program, interp, distributions, {}, [], None, stale, project, sp.entries,
                                 only=sp.only))
@@ -337,7 +338,8 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
         for name, node in ctx.program.nodes.items():
             if name not in closure and node.module.path not in paths:
                 closure[name] = (node.origin, node.shield)
-    result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, entries,
+    shown = entries + [e for sp in default.programs for e in sp.entries] if default else entries
+    result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, shown,
                     time.perf_counter() - start, spath.entries + spath.added, closure)
     result.unreadable = store.unreadable
     if default is not None:

@@ -31,7 +31,7 @@ def build(project: Project, python: str | None, entries: list[str], cache_dir: s
     scripts with its own search path). Raises ``UsageError`` as ``check`` does."""
     interp = target_interpreter(project, python)
     entries = list(entries) or project.config.entries
-    if not entries and not project.entry_candidates:
+    if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{project.root}: no Python modules found (roots: {', '.join(project.roots)})")
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
