@@ -87,8 +87,8 @@ class Summary:
     future_annotations: bool = False
     computed_imports: bool = False  # imports by a computed name (import_module(f"{pkg}.{n}"), autodiscovery)
     settings: list[ImportSite] = field(default_factory=list)  # Django settings modules the file names (environ)
-    # What the module does to the import system while it runs (index.effects):
-    # (path tree, line, (first, last line) of the function doing it, or None at module level): sys.path additions
+    # What the module does to the import system while it runs (index.effects). sys.path additions: (path
+    # tree, line, (first, last line) of the function making it, or None at module level)
     path_inserts: list[tuple] = field(default_factory=list)
     installs: list[int] = field(default_factory=list)  # lines of calls that install distributions at run time
     requires: list[tuple] = field(default_factory=list)  # (line, end line, module): runs only if it imports

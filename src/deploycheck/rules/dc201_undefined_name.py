@@ -56,7 +56,7 @@ def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str) 
 
 def check(ctx: Context) -> Iterator[Finding]:
     added = set()
-    for _n, _node, summ in ctx.modules():
+    for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
     for name, node, summ in ctx.modules():
         if node.origin != "project":
