@@ -67,7 +67,7 @@ class Result:
     sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
     image: dict | None = None  # transport, reference, manifest digest and platform of an image target
     unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
-    notes: list[str] = field(default_factory=list)  # summary lines: what was checked another way, or not at all
+    notes: list[str] = field(default_factory=list)  # summary lines: what was checked otherwise, or not at all
     layout: object = None  # default mode: target.layout.Layout (script directories, files not entries)
 
     @property

@@ -94,7 +94,7 @@ class Summary:
     requires: list[tuple] = field(default_factory=list)  # (line, end line, module): runs only if it imports
     namers: list[str] = field(default_factory=list)  # root names of decorators/bases applied at module level
     made: dict[str, str] = field(default_factory=dict)  # module-level name -> root name of the call making it
-    writes_modules: bool = False  # adds names to the module of objects it is handed: sys.modules[o.__module__]
+    writes_modules: bool = False  # adds names to modules of objects it is handed (sys.modules[o.__module__])
 
     def to_plain(self) -> tuple:
         return (
