@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from deploycheck import frameworks
+from deploycheck import frameworks, scripts
 from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.artifact.image.source import parse_target
 from deploycheck.environment import interpreter as interp_mod
@@ -26,7 +26,7 @@ from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.render import progress
 from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
-from deploycheck.target import containerfile, copymap, declared, gitsource
+from deploycheck.target import containerfile, copymap, declared, gitsource, imagemap, layout
 from deploycheck.target.config import Config
 from deploycheck.target.project import Project, open_project
 
@@ -67,6 +67,8 @@ class Result:
     sources: dict[str, list[str]] | None = None  # source lines of image findings (read before cleanup)
     image: dict | None = None  # transport, reference, manifest digest and platform of an image target
     unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
+    notes: list[str] = field(default_factory=list)  # summary lines: what was checked otherwise, or not at all
+    layout: object = None  # default mode: target.layout.Layout (script directories, files not entries)
 
     @property
     def reader(self):
@@ -154,14 +156,19 @@ def open_program(interp: Interpreter, roots: list[str], files, cache_dir: str | 
     """A program (module finder, summary store, name resolution) over the target's search path for the
     project ``roots``, reading through ``files``, and its summary cache (``cache_dir``, the default one, or
     none with ``no_cache``). The caller closes ``program.store`` and flushes the cache."""
-    spath = searchpath.build(interp, roots, files)
-    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
-                          interp.frozen_modules, spath.editable, spath.overrides)
     cache = Cache(None if no_cache else (cache_dir or default_cache_dir()))
     facts = Facts(interp.version, interp.platform, interp.os_name, interp.implementation,
                   tuple(sorted(interp.builtin_modules)))
     store = SummaryStore(facts, cache, files.read_bytes)
-    return Program(finder, spath, interp, store), cache
+    return program_on(interp, roots, files, store), cache
+
+
+def program_on(interp: Interpreter, roots: list[str], files, store: SummaryStore) -> Program:
+    """A program over the target's search path with ``roots`` first, sharing the summary ``store``."""
+    spath = searchpath.build(interp, roots, files)
+    finder = ModuleFinder(spath.entries, files, interp.extension_suffixes, interp.builtin_modules,
+                          interp.frozen_modules, spath.editable, spath.overrides)
+    return Program(finder, spath, interp, store)
 
 
 def run(opts: Options) -> Result:
@@ -182,8 +189,8 @@ def run(opts: Options) -> Result:
     start = time.perf_counter()
     project = open_project(opts.path)
     interp = target_interpreter(project, opts.python)
-    entries = opts.entries or project.config.entries or project.entry_candidates
-    if not entries:
+    entries = opts.entries or project.config.entries
+    if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
     return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root))
 
@@ -229,9 +236,11 @@ def _run_image(opts: Options) -> Result:
             if not os.path.isdir(opts.source):
                 raise UsageError(f"--source {opts.source}: not a directory")
             source = declared.read(opts.source)
-        stale = _image_source(opts, files, config.get("Labels") or {})
+        notes: list[str] = []
+        stale = _image_source(opts, files, config.get("Labels") or {}, notes)
         result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
                           stale, settings_given=bool(settings))
+        result.notes = notes + result.notes
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
         if stale is not None and stale.mapping.notes:  # build-file lines DC501/DC502 could not follow
@@ -241,9 +250,12 @@ def _run_image(opts: Options) -> Result:
         files.close()
 
 
-def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.ImageSource | None:
+def _image_source(opts: Options, files: ImageFiles, labels: dict,
+                  notes: list[str]) -> copymap.ImageSource | None:
     """What DC501 and DC502 compare the image with: ``--app-dir`` when given, else the COPY/ADD lines of
-    the build file (``--containerfile``, or Containerfile/Dockerfile in ``--source``); None without one.
+    the build file (``--containerfile``, or Containerfile/Dockerfile in ``--source``), else a map inferred
+    from where the repository's files are in the image (``target.imagemap``; ``notes`` gets a line saying
+    which, or that none could be and the rules did not run); None without a map.
     The commit is resolved when ``--app-dir`` or ``--rev`` is given (UsageError when it cannot be), else
     only when the source is a git repository."""
     if opts.source is None:
@@ -256,8 +268,13 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.Ima
     else:
         build_file = containerfile.find(opts.source, opts.containerfile)
         if build_file is None:
-            return None
-        mapping = containerfile.parse(build_file, opts.source, files.is_dir)
+            inferred = imagemap.infer(opts.source, files.tree.root, files)
+            notes.append(inferred.note)
+            if inferred.mapping is None:
+                return None
+            mapping = inferred.mapping
+        else:
+            mapping = containerfile.parse(build_file, opts.source, files.is_dir)
     rev = opts.rev or "HEAD"
     explicit = opts.app_dir is not None or opts.rev is not None
     commit = gitsource.resolve(opts.source, rev) if explicit or gitsource.is_repository(opts.source) else None
@@ -267,49 +284,80 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.Ima
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None,
              settings_given: bool = False) -> Result:
+    """Walk the closure and run the rules. No ``entries`` is default mode (``scripts``): every module of the
+    project's packages is an entry and each directory of scripts is checked with its own search path."""
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
+    distributions = Distributions(spath.site_dirs, files)
+    default = None
     try:
-        missing = frameworks.close(program, entries, settings_given)
+        if entries:
+            missing = frameworks.close(program, entries, settings_given)
+        else:
+            default = scripts.run(project, program, layout.describe(program, distributions),
+                                  lambda roots: program_on(interp, roots + project.roots, files, store),
+                                  settings_given)
+            entries, missing = default.entries, []
     finally:
         store.close()
     if missing and not launch:
         raise UsageError(f"entry module not found on the target's search path: {', '.join(missing)}")
 
     on_host = isinstance(files, HostFiles)
+    contexts = [Context(program, interp, distributions, {}, launch, declarations, stale, project,
+                        list(entries))]
+    for sp in default.programs if default else ():
+        contexts.append(Context(sp.program, interp, distributions, {}, [], None, stale, project, sp.entries,
+                                only=sp.only))
     checked = {
         n.module.path: store.hashes[n.module.path]
-        for n in program.nodes.values()
+        for ctx in contexts for n in ctx.program.nodes.values()
         if n.module.path and n.module.path in store.hashes and (
             n.origin == "project" or (n.origin == "third-party" and (on_host or _unparsed(store, n.module.path))))
     }
     overlaid = getattr(files, "overlay", None) is not None  # edited contents (migrate apply's re-check)
     infile = ruff.analyze(checked, interp.version, cache, None if on_host and not overlaid else files)
-    ctx = Context(program, interp, Distributions(spath.site_dirs, files), infile, launch, declarations, stale,
-                  project, list(entries))
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
     seen: set[tuple] = set()
-    for rule in RULES:
-        if getattr(rule, "COMMAND", "check") != "check":
-            continue  # the configuration-contract rules run in `deploycheck config`
-        for f in rule.check(ctx):
-            key = (f.code, f.path, f.line, f.column, f.symbol)
-            if key in seen or suppressor.suppressed(f):
-                continue
-            seen.add(key)
-            findings.append(f)
+    for i, ctx in enumerate(contexts):
+        ctx.infile = infile
+        for rule in RULES:
+            if getattr(rule, "COMMAND", "check") != "check":
+                continue  # the configuration-contract rules run in `deploycheck config`
+            if i and rule.CODE in _PROJECT_WIDE:
+                continue  # about the project, not a closure: said once
+            for f in rule.check(ctx):
+                key = (f.code, f.path, f.line, f.column, f.symbol)
+                if key in seen or suppressor.suppressed(f):
+                    continue
+                seen.add(key)
+                findings.append(f)
     cache.flush()
     findings.sort(key=Finding.sort_key)
-    result = Result(project, interp, findings, len(program.nodes), len(store.summaries), store.parsed, entries,
-                    time.perf_counter() - start, spath.entries,
-                    {name: (node.origin, node.shield) for name, node in program.nodes.items()})
+    closure = {name: (node.origin, node.shield) for name, node in program.nodes.items()}
+    paths = {n.module.path for n in program.nodes.values()}
+    for ctx in contexts[1:]:  # a script directory's modules, and what only scripts import
+        for name, node in ctx.program.nodes.items():
+            if name not in closure and node.module.path not in paths:
+                closure[name] = (node.origin, node.shield)
+    shown = entries + [e for sp in default.programs for e in sp.entries] if default else entries
+    result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, shown,
+                    time.perf_counter() - start, spath.entries + spath.added, closure)
     result.unreadable = store.unreadable
+    if default is not None:
+        result.notes = default.notes
+        result.layout = default.layout
     if not on_host:  # the text renderer shows source lines after the image's private files are gone
         result.sources = {f.path: source_lines(f.path, files) for f in findings}
     return result
+
+
+# Rules about the project or the target as a whole, not about a closure: a script directory's program does not
+# run them again.
+_PROJECT_WIDE = {"DC301", "DC501", "DC503", "DC505", "DC506"}
 
 
 def _unparsed(store: SummaryStore, path: str) -> bool:

@@ -35,6 +35,7 @@ class SearchPath:
     editable: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
     pth_code: list[tuple[str, str]] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # directories the program's own code adds (index.syspath)
 
     def origin(self, path: str) -> str:
         """Classify a file path: ``project``, ``stdlib``, ``third-party`` or ``other``, by the most specific

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from deploycheck.frameworks.base import Edge, StartupCall  # noqa: F401  (the loaders' vocabulary)
+from deploycheck.index import syspath
 
 # Each loader: a module of this package with ``load(program) -> Loaded``. Order does not matter: ``close``
 # runs them all until nothing changes.
@@ -33,8 +34,9 @@ class Loaded:
 
 
 def close(program, entries: list[str], settings_given: bool = False, loaders=None) -> list[str]:
-    """Build ``program``'s import closure from ``entries`` with what the framework loaders add, until a round
-    adds nothing (at most ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``)."""
+    """Build ``program``'s import closure from ``entries`` with what the framework loaders add, and with the
+    directories its modules put on ``sys.path`` (``index.syspath``), until a round adds nothing (at most
+    ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``)."""
     loaders = LOADERS if loaders is None else loaders
     found = Loaded()
     missing = program.build_closure(entries, settings_given)
@@ -44,7 +46,8 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
             new.add(loader.load(program))
         before = (len(found.edges), len(found.calls))
         found.add(new)
-        if (len(found.edges), len(found.calls)) == before:
+        grew = syspath.extend(program)  # directories the closure's own code puts on sys.path
+        if (len(found.edges), len(found.calls)) == before and not grew:
             break
         program.edges, program.calls = list(found.edges), list(found.calls)
         program.nodes.clear()  # the walk adds only modules it has not seen: start it again
@@ -53,6 +56,6 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
 
 
 # The loaders, imported once the vocabulary they use (``Loaded``) is defined.
-from deploycheck.frameworks import celery, entrypoints  # noqa: E402
+from deploycheck.frameworks import celery, entrypoints, shims  # noqa: E402
 
-LOADERS.extend([celery, entrypoints])
+LOADERS.extend([shims, celery, entrypoints])

@@ -62,10 +62,10 @@ class Evaluator:
 
     def truth(self, node: ast.expr) -> bool | None | str:
         """``True``/``False`` when decided, ``TYPE_CHECKING`` for a TYPE_CHECKING test, else ``None``."""
-        if _is_type_checking(node):
+        if is_type_checking(node):
             return TYPE_CHECKING
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and _is_type_checking(node.operand):
-            return False  # `if not TYPE_CHECKING:` runs at run time; treated as plain code by the caller
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and is_type_checking(node.operand):
+            return True  # `if not TYPE_CHECKING:` runs at run time, whatever module TYPE_CHECKING came from
         try:
             return bool(self.value(node))
         except _Unknown:
@@ -195,7 +195,9 @@ def _known(value: object) -> object:
     return value
 
 
-def _is_type_checking(node: ast.expr) -> bool:
+def is_type_checking(node: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``anything.TYPE_CHECKING``: False at run time whatever module it came from
+    (``typing``, ``typing_extensions``), true only for static type checkers (PEP 484)."""
     if isinstance(node, ast.Name) and node.id == TYPE_CHECKING:
         return True
     return isinstance(node, ast.Attribute) and node.attr == TYPE_CHECKING

@@ -71,6 +71,9 @@ class ModuleFinder:
         self.frozen = frozen
         self.editable = editable or {}
         self.overrides = overrides or {}
+        # directories the program's own code adds to sys.path (index.syspath): searched only for a top-level
+        # name found nowhere else, so that nothing found before is hidden
+        self.late: list[str] = []
         self._cache: dict[str, Module | None] = {}
 
     def find(self, fullname: str) -> Module | None:
@@ -90,6 +93,10 @@ class ModuleFinder:
         self._cache[fullname] = result
         return result
 
+    def clear(self) -> None:
+        """Forget every answer: the entries changed."""
+        self._cache.clear()
+
     def _find_top(self, name: str) -> Module | None:
         if name in self.builtin:
             return Module(name, BUILTIN, None)
@@ -102,6 +109,8 @@ class ModuleFinder:
             found = self._find_in(os.path.basename(d), name, [os.path.dirname(d)])
         if found is None and name in self.frozen:
             return Module(name, FROZEN, None)
+        if found is None and self.late:
+            found = self._find_in(name, name, self.late)
         return found
 
     def _find_in(self, tail: str, fullname: str, locations: tuple[str, ...] | list[str]) -> Module | None:

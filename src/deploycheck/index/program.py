@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
+from deploycheck.index import writers
 from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
@@ -69,6 +70,7 @@ class Program:
     _fails: dict[str, bool | None] = field(default_factory=dict)
     _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
+    _opened: dict[str, bool] = field(default_factory=dict)  # index.writers
     # What framework loaders add (``frameworks.close``): edges (``frameworks.base.Edge``) and start-up calls
     # (``frameworks.base.StartupCall``), followed by the walk like import statements.
     edges: list = field(default_factory=list)
@@ -200,7 +202,7 @@ class Program:
                 return UNKNOWN
             if name in summ.getattr_names:
                 return FOUND
-        if summ.dynamic or (mod.is_package and summ.path_dynamic):
+        if summ.dynamic or (mod.is_package and summ.path_dynamic) or writers.opened(self, modname):
             return UNKNOWN
         unknown = False
         for site in summ.imports:
@@ -415,6 +417,7 @@ class Program:
         does not name one (``settings_given``): with several, which one wins depends on the run.
         """
         self.entries = list(entries)
+        self.nodes.clear()  # a new walk (frameworks.close walks again with what loaders added)
         missing = self._walk_from(entries)
         if not settings_given and self._adopt_settings():
             self.nodes.clear()
@@ -600,6 +603,7 @@ class Program:
         self._exports.clear()
         self._fails.clear()
         self._outcomes.clear()
+        self._opened.clear()
 
     def chain(self, module: str) -> list[Hop]:
         """Import chain from an entry to ``module``: each hop is the importing module and the line."""

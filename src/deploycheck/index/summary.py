@@ -87,6 +87,14 @@ class Summary:
     future_annotations: bool = False
     computed_imports: bool = False  # imports by a computed name (import_module(f"{pkg}.{n}"), autodiscovery)
     settings: list[ImportSite] = field(default_factory=list)  # Django settings modules the file names (environ)
+    # What the module does to the import system while it runs (index.effects). sys.path additions: (path
+    # tree, line, (first, last line) of the function making it, or None at module level)
+    path_inserts: list[tuple] = field(default_factory=list)
+    installs: list[int] = field(default_factory=list)  # lines of calls that install distributions at run time
+    requires: list[tuple] = field(default_factory=list)  # (line, end line, module): runs only if it imports
+    namers: list[str] = field(default_factory=list)  # root names of decorators/bases applied at module level
+    made: dict[str, str] = field(default_factory=dict)  # module-level name -> root name of the call making it
+    writes_modules: bool = False  # adds names to modules of objects it is handed (sys.modules[o.__module__])
 
     def to_plain(self) -> tuple:
         return (
@@ -94,7 +102,8 @@ class Summary:
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
             self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
-            self.computed_imports, [tuple(i) for i in self.settings],
+            self.computed_imports, [tuple(i) for i in self.settings], self.path_inserts, self.installs,
+            self.requires, self.namers, self.made, self.writes_modules,
         )
 
     @classmethod

@@ -7,7 +7,8 @@ import ast
 import warnings
 from dataclasses import dataclass
 
-from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts
+from deploycheck.index import effects, reach
+from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts, is_type_checking
 from deploycheck.index.idioms import (
     dotted_name,
     exception_names,
@@ -37,10 +38,11 @@ _ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}
 _NAME_ERRORS = {"NameError", "UnboundLocalError", "Exception", "BaseException"}
 _DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "clear", "popitem"}
 _PATH_MUTATORS = {"insert", "append", "extend", "__setitem__", "remove", "clear"}
+_MAY_NAME_PACKAGES = {ast.List, ast.Tuple, ast.Constant}  # argument kinds that may name what a call installs
 
 
 class _Scope:
-    __slots__ = ("declared_global", "imports", "kind", "others", "parent")
+    __slots__ = ("declared_global", "imports", "kind", "others", "parent", "paths")
 
     def __init__(self, kind: str, parent: _Scope | None) -> None:
         self.kind = kind
@@ -48,6 +50,22 @@ class _Scope:
         self.imports: dict[str, set] = {}
         self.others: set[str] = set()
         self.declared_global: set[str] = set()
+        self.paths: dict[str, tuple] | None = None  # variables bound to a directory path (index.effects)
+
+
+class _Paths:
+    """Variables bound to a directory path, seen from a scope: its own, then the module's."""
+
+    __slots__ = ("module", "scope")
+
+    def __init__(self, module: _Scope, scope: _Scope) -> None:
+        self.module, self.scope = module, scope
+
+    def get(self, name: str):
+        for s in (self.scope, self.module):
+            if s.paths and name in s.paths:
+                return s.paths[name]
+        return None
 
 
 @dataclass
@@ -92,6 +110,9 @@ class Walker:
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
         self._loop_values: dict[str, list[str]] = {}  # `for name in ("a", "b"):`, while in its body
+        self._discarded: ast.expr | None = None  # the value of the expression statement being walked
+        self._dead_blocks: list[list[ast.stmt]] = []  # statements that never run on the target
+        self._in_function: tuple[int, int] | None = None  # lines of the innermost function being walked
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -110,6 +131,7 @@ class Walker:
         if s.has_getattr:
             constants = {k: v[0] for k, v in self._str_constants.items() if len(v) == 1}  # bound once: a constant
             s.getattr_names = served_names(self._getattr_defs, self._literals, constants)
+        self._unreached(tree)
         for scope, name, attrs, positions, state in self._pending_reads:
             target, unless = self._lookup_full(scope, name)
             if target is not None:
@@ -204,6 +226,7 @@ class Walker:
         elif isinstance(node, ast.ClassDef):
             for e in node.decorator_list + node.bases + [k.value for k in node.keywords]:
                 self.expr(e, st)
+                self._namer(e, st)
             self._bind(st.scope, node.name, VALUE)
             cls = _Scope("class", st.scope)
             self.body(node.body, st.but(scope=cls))
@@ -249,7 +272,13 @@ class Walker:
                 self._bind(st.scope, node.targets[0].id, VALUE)
                 return
             self.expr(node.value, st)
+            self._assigned(node, st)
             for t in node.targets:
+                added = effects.sys_path_assignment(t, node.value, self._path_names(st)) \
+                    if type(t) is not ast.Name and effects.names_sys_path(t) else None
+                if added is not None and all(effects.anchored(a) for a in added):
+                    self.summary.path_inserts.extend((a, node.lineno, self._in_function) for a in added)
+                    continue  # a directory added to sys.path that the program follows (index.syspath)
                 self._target(t, st)
                 if isinstance(t, ast.Subscript) and (self._dot(t.value) or "").endswith("environ"):
                     self._settings_module(t.slice, node.value, node, st)
@@ -294,6 +323,8 @@ class Walker:
                 if not isinstance(t, ast.Name):
                     self.expr(t, st)
         else:
+            if isinstance(node, ast.Expr):
+                self._discarded = node.value  # a call made for its effect: its value is dropped
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):
                     self.expr(child, st)
@@ -320,6 +351,7 @@ class Walker:
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, st: _State) -> None:
         for e in node.decorator_list:
             self.expr(e, st)
+            self._namer(e, st)
         args = node.args
         for d in args.defaults + [d for d in args.kw_defaults if d is not None]:
             self.expr(d, st)
@@ -340,7 +372,12 @@ class Walker:
         if st.scope is self.module or st.scope.kind == "class":
             first = node.body[0]
             self.summary.function_spans.append((first.lineno, node.end_lineno or first.lineno))
+        package = effects.protocol_package(node.name)
+        if package is not None:
+            self.summary.requires.append((node.lineno, node.end_lineno or node.lineno, package))
+        outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
         self.body(node.body, inner)
+        self._in_function = outer
 
     def _if(self, node: ast.If, st: _State) -> bool:
         truth = self.eval.truth(node.test)
@@ -351,7 +388,13 @@ class Walker:
             self._in_typing -= 1
             return self.body(node.orelse, st)
         if truth is True:
-            self._quiet(node.orelse, "dead")
+            if _negated_type_checking(node.test):  # its `else` is for type checkers only
+                self._quiet(node.orelse, "typing")
+                self._in_typing += 1
+                self.body(node.orelse, st.but(context=TYPING))
+                self._in_typing -= 1
+            else:
+                self._quiet(node.orelse, "dead")
             return self.body(node.body, st)
         if truth is False:
             self._quiet(node.body, "dead")
@@ -709,6 +752,8 @@ class Walker:
             else:
                 self.summary.path_dynamic = True
         elif isinstance(base, ast.Subscript) and self._dot(base.value) == "sys.modules":
+            if effects.writes_given_module(base):
+                self.summary.writes_modules = True
             self._dynamic("sys.modules[...]")
         if isinstance(t, ast.Subscript) and (is_globals_call(t.value) or self._is_alias(t.value)):
             self._dynamic("globals()")
@@ -764,9 +809,11 @@ class Walker:
         has_dunder = ast.Name in kinds and any(is_dunder_name(a) for a in args)
         if has_dunder and st.scope is self.module:
             # Lazy-module factories replace the module object: apipkg.initpkg(__name__, ...),
-            # celery's recreate_module(__name__, ..., __path__=__path__), lazy_module(__name__, ...).
+            # celery's recreate_module(__name__, ..., __path__=__path__), lazy_module(__name__, ...). A call
+            # whose value is kept is an object named after the module (Flask's Blueprint("x", __name__),
+            # pgAdmin's PgAdminModule(NAME, __name__)): putting it in sys.modules is a write seen there.
             last = (dotted or "").rpartition(".")[2].lower()
-            if (last == "initpkg" or "module" in last or "lazy" in last
+            if (last == "initpkg" or "lazy" in last or ("module" in last and node is self._discarded)
                     or any(k.arg in ("__path__", "__file__") for k in node.keywords)):
                 self._dynamic(f"{last}(__name__)")
         if has_dunder and type(func) is ast.Attribute and func.attr in ("_convert_", "_convert"):
@@ -782,10 +829,18 @@ class Walker:
             self._dynamic("exec()")
         elif name == "setattr" and node.args and dotted_name(node.args[0]) == "builtins":
             self._builtin_from_args(node)
+        if name == "setattr" and len(args) >= 2:
+            self._module_setattr(node)
+        if dotted and ("nstall" in dotted or kinds & _MAY_NAME_PACKAGES) and effects.installs(node, dotted):
+            self.summary.installs.append(node.lineno)
         if dotted:
             head, _, method = dotted.rpartition(".")
             if head == "sys.path" and method in _PATH_MUTATORS or dotted == "site.addsitedir":
-                self.summary.syspath_hack = True
+                added = effects.sys_path_additions(node, dotted, self._path_names(st))
+                if added is not None and all(effects.anchored(a) for a in added):
+                    self.summary.path_inserts.extend((a, node.lineno, self._in_function) for a in added)
+                else:
+                    self.summary.syspath_hack = True
             elif head == "sys.modules" and method in ("update", "setdefault", "__setitem__"):
                 self.summary.path_dynamic = True
             elif head in ("sys.meta_path", "sys.path_hooks") and method in _PATH_MUTATORS:
@@ -795,6 +850,78 @@ class Walker:
             elif dotted == "gettext.install" or (head.endswith("translation") and method == "install"):
                 self.summary.builtins_added.append("_")
         return False
+
+    def _module_setattr(self, node: ast.Call) -> None:
+        """``setattr(sys.modules[KEY], NAME, value)``: with a constant module name and attribute, a store like
+        ``pkg.mod.NAME = value``; with a key computed from an object (``obj.__module__``), names added to the
+        module of whatever object the code is handed."""
+        target, attr = node.args[0], node.args[1]
+        if not (isinstance(target, ast.Subscript) and self._dot(target.value) == "sys.modules"):
+            return
+        key = target.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                self.summary.stores.append((("m", key.value), attr.value))
+        elif effects.writes_given_module(target):
+            self.summary.writes_modules = True
+
+    def _namer(self, e: ast.expr, st: _State) -> None:
+        """The root name of a decorator, base class or metaclass applied at module level: code that is handed
+        the module's classes and functions (and may add names to the module, ``writes_modules``)."""
+        if st.scope is not self.module:
+            return
+        root = e.func if isinstance(e, ast.Call) else e
+        while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if isinstance(root, ast.Name) and root.id not in self.summary.namers:
+            self.summary.namers.append(root.id)
+
+    def _assigned(self, node: ast.Assign, st: _State) -> None:
+        """Remember what a simple assignment binds for later recognizers: a directory computed from
+        ``__file__`` (for ``sys.path`` changes), and at module level the callable whose call made the
+        value."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        name, value = node.targets[0].id, node.value
+        tree = effects.path_tree(value, _Paths(self.module, st.scope)) if isinstance(
+            value, (ast.Call, ast.Attribute, ast.BinOp, ast.Subscript, ast.Name)) else None
+        if tree is not None and effects.anchored(tree):
+            if st.scope.paths is None:
+                st.scope.paths = {}
+            st.scope.paths[name] = tree
+        elif st.scope.paths:
+            st.scope.paths.pop(name, None)
+        if st.scope is self.module and isinstance(value, ast.Call):
+            root = dotted_name(value.func)
+            if root:
+                self.summary.made[name] = root.partition(".")[0]
+        elif st.scope is self.module:
+            self.summary.made.pop(name, None)
+
+    def _path_names(self, st: _State) -> dict[str, tuple]:
+        out = dict(self.module.paths or {})
+        if st.scope is not self.module:
+            out.update(st.scope.paths or {})
+        return out
+
+    def _unreached(self, tree: ast.Module) -> None:
+        """Private functions and classes that only code never run on the target uses (a Windows-only helper
+        called under ``if sys.platform == "win32":``) never run either: their imports and reads are dropped
+        and undefined names there are not reported (``reach.unreached``)."""
+        if not self._dead_blocks or self.summary.dynamic or self.summary.has_getattr:
+            return
+        spans = reach.unreached(tree, self._dead_blocks)
+        if not spans:
+            return
+        s = self.summary
+
+        def inside(line: int) -> bool:
+            return any(a <= line <= b for a, b in spans)
+
+        s.imports = [i for i in s.imports if not inside(i.line)]
+        self._pending_reads = [r for r in self._pending_reads if not (r[3] and inside(r[3][0][0]))]
+        for a, b in spans:
+            s.quiet_spans.append((a, 0, b + 1, 0, "dead"))
 
     def _dot(self, node: ast.AST) -> str | None:
         """Dotted name of an expression, seeing through `from sys import modules as m`."""
@@ -815,6 +942,8 @@ class Walker:
 
     # -- spans --------------------------------------------------------------------------------------------
     def _quiet(self, stmts: list[ast.stmt], kind: str) -> None:
+        if stmts and kind == "dead":
+            self._dead_blocks.append(stmts)
         if stmts:
             first, last = stmts[0], stmts[-1]
             self.summary.quiet_spans.append(
@@ -825,6 +954,11 @@ class Walker:
         self.summary.quiet_spans.append(
             (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0, kind)  # type: ignore[attr-defined]
         )
+
+
+def _negated_type_checking(test: ast.expr) -> bool:
+    return isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and \
+        is_type_checking(test.operand)
 
 
 def summarize(source: bytes, facts: Facts) -> Summary:

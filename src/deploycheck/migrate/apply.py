@@ -153,7 +153,7 @@ def recheck(ws: Workspace, p: Plan, cache_dir: str | None = None, no_cache: bool
     accessors = ws.project.config.config_accessors
     lacking = attributes.missing(p.migration, p.references, index, after.program, accessors)
     problems += [miss.line(ws.project.root, p.migration) for miss in lacking]
-    entries = sorted(ws.project.modules)
+    entries: list[str] = []  # default mode, as `check` without entries: scripts as scripts, nothing refused
     opts = check_mod.Options(path=ws.project.root, cache_dir=cache_dir, no_cache=no_cache)
     decl = declared.read(ws.project.root)
 

@@ -31,9 +31,14 @@ def finding_dict(f: Finding) -> dict:
 
 def document(result: Result) -> dict:
     i = result.interp
+    layout = result.layout
+    scripts = [{"path": d.rel, "modules": sorted(d.modules), "why": d.why}
+               for d in (layout.scripts if layout else [])]
+    skipped = [{"path": path, "why": why} for path, why in layout.skipped] if layout else []
     return {
         "version": SCHEMA_VERSION,
         "target": {"path": result.project.root, "roots": result.project.roots, "entries": result.entries,
+                   "scripts": scripts, "skipped": skipped,
                    **({"image": result.image} if result.image else {})},
         "python": {
             "executable": i.executable,
@@ -44,7 +49,8 @@ def document(result: Result) -> dict:
         },
         "findings": [finding_dict(f) for f in result.findings],
         "summary": {"errors": result.errors, "warnings": result.warnings, "modules": result.modules,
-                    "files": result.files, "parsed": result.parsed, "unreadable": result.unreadable},
+                    "files": result.files, "parsed": result.parsed, "unreadable": result.unreadable,
+                    "notes": result.notes},
     }
 
 

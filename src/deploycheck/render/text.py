@@ -84,6 +84,8 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
         console.print(_line((image_line(result.image), "dim")))
         for note in result.image.get("notes", []):
             console.print(_line((f"  note: {note}", "dim")))
+    for note in result.notes:  # what was checked another way, or not at all, and why
+        console.print(_line((f"note: {note}", "dim")))
     interp = result.interp
     cached = result.files - result.parsed - result.unreadable
     entries = result.entries

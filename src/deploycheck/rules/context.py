@@ -33,6 +33,9 @@ class Context:
     stale: ImageSource | None = None  # for DC501 and DC502: the repository and how it maps into the image
     project: object = None  # target.project.Project: its root and configuration (DC301's migrations)
     entries: list[str] = field(default_factory=list)  # the modules the closure was walked from
+    # the modules rules report on (None: all of the closure); a script directory's program reports only on
+    # what the project's own program does not check already (check.py)
+    only: set[str] | None = None
     _imported: set[str] | None = None
 
     def imported_modules(self) -> set[str]:
@@ -46,7 +49,7 @@ class Context:
             for entry in self.entries:
                 parts = entry.split(".")
                 out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-            for name, node, summ in self.modules():
+            for name, node, summ in self.modules(every=True):
                 # The standard library's computed imports (warning categories, codecs, pickle's classes) are
                 # not how a project's submodules get imported; the project's and its distributions' are.
                 if summ.computed_imports and node.origin != "stdlib":
@@ -63,9 +66,12 @@ class Context:
             self._imported = out
         return self._imported
 
-    def modules(self) -> Iterator[tuple[str, Node, Summary]]:
-        """Closure modules that have a parsed summary, in a stable order."""
+    def modules(self, every: bool = False) -> Iterator[tuple[str, Node, Summary]]:
+        """Closure modules that have a parsed summary, in a stable order: those rules report on (``only``),
+        or ``every`` one."""
         for name in sorted(self.program.nodes):
+            if not every and self.only is not None and name not in self.only:
+                continue
             node = self.program.nodes[name]
             if node.module.has_source:
                 summ = self.program.summary(name)
@@ -141,9 +147,20 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
             runs = ctx.program.branch_runs(name, site.branch)
             if runs is False:
                 continue  # an `except ImportError` handler whose try succeeds, or the `else` of one that fails
+            if summ.requires and _caller_absent(ctx.program, name, node, summ, site):
+                continue  # a protocol method only the absent package calls: it never runs here
             sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None)
             if sev is not None:
                 yield name, node, summ, site, sev
+
+
+def _caller_absent(program: Program, name: str, node: Node, summ: Summary, site: ImportSite) -> bool:
+    """The import sits in a protocol method of the package it imports (``__dask_tokenize__`` importing
+    ``dask.base``), and that package is not on the target: only it calls the method."""
+    base = program.absolute(name, node.module.is_package, site.module, site.level)
+    top = (base or "").partition(".")[0]
+    return any(a <= site.line <= b and package == top for a, b, package in summ.requires) and \
+        program.module_status(top)[0] == MISSING
 
 
 def failed_imports(ctx: Context) -> Iterator[tuple[str, Node, ImportSite, str, str, int, int]]:

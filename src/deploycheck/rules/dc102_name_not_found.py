@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
 from deploycheck.index.program import FOUND, MISSING
+from deploycheck.rules import fallback
 from deploycheck.rules.context import Context, explained_elsewhere, import_sites
 
 CODE = "DC102"
@@ -41,6 +42,7 @@ def _stale_all(ctx: Context, name: str, node, site, sev: str, base: str) -> Iter
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from fallback.reported(ctx, CODE)  # first: the same statement may also fail on its own
     program = ctx.program
     for name, node, _summ, site, sev in import_sites(ctx):
         if not site.names:
@@ -51,6 +53,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         if site.names == ("*",):
             yield from _stale_all(ctx, name, node, site, sev, base)
             continue
+        if fallback.explained(ctx, name, site):
+            continue  # a fallback in `except ImportError:`: reported where its try body fails
         for imported, (line, col) in zip(site.names, site.positions):
             if program.has_name(base, imported) != MISSING:
                 continue

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
 from deploycheck.index.summary import MODULE
+from deploycheck.rules import fallback
 from deploycheck.rules.context import Context, severity
 
 CODE = "DC105"
@@ -24,6 +25,7 @@ NAME = "import-refused"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from fallback.reported(ctx, CODE)  # first: the same statement may also fail on its own
     program = ctx.program
     for name, node, summ in ctx.modules():
         for line, col, text, branch in summ.refusals:

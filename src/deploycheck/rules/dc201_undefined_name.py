@@ -9,7 +9,9 @@ they sit: module level or function body → error; annotations that never run (`
 annotations``, string annotations, local-variable annotations) and ``if TYPE_CHECKING:`` blocks → warning;
 branches that are false on the target and code inside ``try: ... except NameError`` → not reported. Names the
 closure adds to ``builtins`` (``gettext.install``) are defined. Modules that write their namespace through
-``globals()`` get warnings, not errors.
+``globals()`` get warnings, not errors. A name imported only under ``if TYPE_CHECKING:`` and used at run time
+(ruff's TC004) is an error unless the module also binds it at run time (an import or assignment outside the
+block: the block never runs, so that binding is the one used).
 
 Example::
 
@@ -23,6 +25,8 @@ import re
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.index.program import FOUND
+from deploycheck.index.summary import TYPING
 from deploycheck.rules.context import Context
 
 CODE = "DC201"
@@ -41,9 +45,18 @@ def _span_kind(spans, line: int, col: int) -> str | None:
     return None
 
 
+def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str) -> bool:
+    """The name that the type-checking import at ``line`` binds (``from m import symbol``, ``import symbol``)
+    is bound at run time too. ``import pkg.sub`` binds ``pkg``, so the submodule is another matter."""
+    sites = [s for s in summ.imports if s.line == line and s.context == TYPING]
+    if not symbol or not any(symbol in s.names or (not s.names and s.module == symbol) for s in sites):
+        return False
+    return ctx.program.has_name(module, symbol) == FOUND
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     added = set()
-    for _n, _node, summ in ctx.modules():
+    for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
     for name, node, summ in ctx.modules():
         if node.origin != "project":
@@ -52,6 +65,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             if d.code == "TC004":
                 m = _NAME.search(d.message)
                 symbol = m.group(1).rpartition(".")[2] if m else ""
+                if _bound_at_run_time(ctx, name, summ, d.line, symbol):
+                    continue  # also bound at run time (an import or assignment outside the block)
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
                     f"name '{symbol}' is imported only under `if TYPE_CHECKING:` but used at run time",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pathspec
 
@@ -30,6 +30,9 @@ class Project:
     modules: dict[str, str]
     entry_candidates: list[str]
     boundary: Boundary | None = None
+    # Python files the walk saw whose names are no module names (`run-server.py`, `1a2b_add_table.py`): run by
+    # path as scripts (default mode, target.layout), less what the configuration excludes
+    scripts: list[str] = field(default_factory=list)
 
 
 def open_project(path: str) -> Project:
@@ -61,13 +64,20 @@ def open_project(path: str) -> Project:
     exclude = gitignore_spec(cfg.exclude + cfg.extend_exclude)
     modules: dict[str, str] = {}
     entries: list[str] = []
+    scripts: list[str] = []
     for r in roots:
         for name, file in _walk(r, boundary, ignore):
-            modules.setdefault(name, file)
             rel = os.path.relpath(file, root)
-            if not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r)):
+            kept = not exclude.match_file(rel) and not exclude.match_file(os.path.relpath(file, r))
+            if name is None:
+                if kept:
+                    scripts.append(file)
+                continue
+            modules.setdefault(name, file)
+            if kept:
                 entries.append(name)
-    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)), boundary)
+    return Project(root, roots, cfg, modules, list(dict.fromkeys(entries)), boundary,
+                   list(dict.fromkeys(scripts)))
 
 
 def _has_python(directory: str) -> bool:
@@ -132,7 +142,8 @@ def _skipped_dir(e: os.DirEntry, rel: str, ignore: pathspec.PathSpec) -> bool:
 
 
 def _walk(base: str, boundary: Boundary, ignore: pathspec.PathSpec):
-    """Yield ``(module name, file)`` for every importable module under ``base``, within the project."""
+    """Yield ``(module name, file)`` for every importable module under ``base``, within the project, and
+    ``(None, file)`` for a Python file whose name is no module name (a script run by its path)."""
     seen: set[tuple[int, int]] = set()
 
     def visit(directory: str, prefix: str):
@@ -146,10 +157,10 @@ def _walk(base: str, boundary: Boundary, ignore: pathspec.PathSpec):
                 if os.path.isfile(init):
                     yield pkg, init
                 yield from visit(e.path, pkg + ".")
-            elif name.endswith(".py") and name != "__init__.py" and name[:-3].isidentifier():
+            elif name.endswith(".py") and name != "__init__.py":
                 if ignore.match_file(rel):
                     continue
-                yield f"{prefix}{name[:-3]}", e.path
+                yield (f"{prefix}{name[:-3]}" if name[:-3].isidentifier() else None), e.path
 
     yield from visit(base, "")
 
