@@ -227,7 +227,7 @@ def _run_image(opts: Options) -> Result:
             source = declared.read(opts.source)
         stale = _image_source(opts, files, config.get("Labels") or {})
         result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
-                          stale, settings_given=bool(settings))
+                          stale, settings_given=bool(settings), environ=env)
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
         if stale is not None and stale.mapping.notes:  # build-file lines DC501/DC502 could not follow
@@ -262,9 +262,10 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict) -> copymap.Ima
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None,
-             settings_given: bool = False) -> Result:
+             settings_given: bool = False, environ: dict[str, str] | None = None) -> Result:
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
+    program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     try:
         missing = frameworks.close(program, entries, settings_given)

@@ -1,10 +1,12 @@
 """The project modules of the service's import closure, found by the ``check`` engine (interpreter probe,
-search path, module finder, ``Program.build_closure``): only code that the service imports is read."""
+search path, module finder, ``frameworks.close``): only code that the service imports, or that its framework
+loads, is read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deploycheck import frameworks
 from deploycheck.artifact.files import HostFiles
 from deploycheck.check import check_entries, open_program, target_interpreter
 from deploycheck.environment.interpreter import Interpreter
@@ -33,7 +35,7 @@ def build(project: Project, python: str | None, entries: list[str], cache_dir: s
     program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
     store, spath = program.store, program.search_path
     try:
-        missing = program.build_closure(entries)
+        missing = frameworks.close(program, entries)
     finally:
         store.close()
     cache.flush()
