@@ -20,13 +20,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, check, venv
 
 FIXTURE = FIXTURES / "frameworks" / "django"
 DJANGO = ["Django==5.2.19", "asgiref==3.13.0", "sqlparse==0.6.1"]
 
-pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the Django environment is pinned for 3.11")
+pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11),
+                                reason="the Django environment is pinned for 3.11")
 
 # Run by the project's interpreter in the project copy: the start, then the first request, or one command.
 _ORACLE = r"""
@@ -105,6 +105,15 @@ def django_python():
     return venv(DJANGO, no_deps=True)
 
 
+@pytest.fixture(scope="module")
+def summaries(tmp_path_factory):
+    return tmp_path_factory.mktemp("summaries")  # one summary cache for the module's checks: Django parsed once
+
+
+def checked(root: Path, python: str, entries: list[str], cache: Path):
+    return check(root, python, entries, cache)
+
+
 def project(tmp_path: Path, edits: dict[str, tuple[str, str] | None]) -> Path:
     """A copy of the fixture with ``edits`` applied: ``{path: (old, new)}`` replaces the first ``old``,
     ``{path: None}`` deletes the file."""
@@ -136,7 +145,8 @@ def brief(result, root: Path) -> list[tuple]:
     out = []
     for f in result.findings:
         chain = chain_text(f).replace(str(root) + "/", "")
-        out.append((f.code, f.severity, f.when, os.path.relpath(f.path, root), f.line, f.symbol, f.message, chain))
+        out.append((f.code, f.severity, f.when, os.path.relpath(f.path, root), f.line, f.symbol, f.message,
+                    chain))
     return out
 
 
@@ -145,18 +155,18 @@ SHOP = f"{SETTINGS} → proj.settings.base (proj/settings/base.py:16) → django
 URLS = f"{SETTINGS} → proj.settings.base (proj/settings/base.py:30) → first request: ROOT_URLCONF → proj.urls"
 
 
-def test_the_clean_project_starts_and_has_no_finding(tmp_path, django_python):
+def test_the_clean_project_starts_and_has_no_finding(tmp_path, django_python, summaries):
     root = project(tmp_path, {})
     assert started(django_python, root) == {"step": "request", "failure": None}
     assert started(django_python, root, "command:restock")["failure"] is None
     for entries in (["proj.wsgi"], ["manage"], []):
-        assert brief(check(root, django_python, entries), root) == []
+        assert brief(checked(root, django_python, entries, summaries), root) == []
 
 
-def test_the_closure_holds_what_django_loads(tmp_path, django_python):
+def test_the_closure_holds_what_django_loads(tmp_path, django_python, summaries):
     # the modules of the project that the start and the first request import (the interpreter's sys.modules)
     root = project(tmp_path, {})
-    result = check(root, django_python, ["proj.wsgi"])
+    result = checked(root, django_python, ["proj.wsgi"], summaries)
     ours = {m: result.closure[m] for m in result.closure if m.split(".")[0] in ("proj", "shop", "blog")}
     assert set(ours) == {
         "proj", "proj.wsgi", "proj.settings", "proj.settings.base", "proj.settings.production", "proj.urls",
@@ -181,7 +191,8 @@ BREAKAGES = {
         [("DC106", "error", "startup", "proj/settings/base.py", 27, "proj.middleware.TimingMiddleware",
           "MIDDLEWARE: module 'proj.middleware' has no attribute 'TimingMiddleware'",
           f"{SETTINGS} → proj.settings.base")],
-        "startup", ["proj/wsgi.py", 7], 'Module "proj.middleware" does not define a "TimingMiddleware" attribute/class'),
+        "startup", ["proj/wsgi.py", 7],
+        'Module "proj.middleware" does not define a "TimingMiddleware" attribute/class'),
     "app config class misspelled": (
         {"proj/settings/base.py": ("blog.apps.BlogConfig", "blog.apps.BlogConf")},
         [("DC106", "error", "startup", "proj/settings/base.py", 17, "blog.apps.BlogConf",
@@ -191,7 +202,8 @@ BREAKAGES = {
     "logging handler module deleted": (
         {"proj/logutil.py": None},
         [("DC106", "error", "startup", "proj/settings/base.py", 58, "proj.logutil",
-          "django.setup(): LOGGING handlers: No module named 'proj.logutil'", f"{SETTINGS} → proj.settings.base")],
+          "django.setup(): LOGGING handlers: No module named 'proj.logutil'",
+          f"{SETTINGS} → proj.settings.base")],
         "startup", ["proj/wsgi.py", 7], "No module named 'proj.logutil'"),
     "admin module of an app broken": (
         {"shop/admin.py": ("import Product", "import Item")},
@@ -217,7 +229,8 @@ BREAKAGES = {
         [("DC102", "error", "request", "shop/templatetags/shop_tags.py", 3, "Item",
           "cannot import name 'Item' from 'shop.models' (shop/models.py)",
           f"{SHOP} → first request: template tag libraries → shop.templatetags.shop_tags"),
-         ("DC201", "error", "call", "shop/templatetags/shop_tags.py", 10, "Product", "name 'Product' is not defined",
+         ("DC201", "error", "call", "shop/templatetags/shop_tags.py", 10, "Product",
+          "name 'Product' is not defined",
           f"{SHOP} → first request: template tag libraries → shop.templatetags.shop_tags")],
         "request", ["shop/templatetags/shop_tags.py", 3], "cannot import name 'Item'"),
     "cache backend default misspelled": (
@@ -226,17 +239,17 @@ BREAKAGES = {
           "django.core.cache.backends.locmem.LocMemCach",
           "first request: CACHES: module 'django.core.cache.backends.locmem' has no attribute 'LocMemCach' "
           "(the default of an environment variable)",
-          "proj.wsgi (proj/wsgi.py:5) → DJANGO_SETTINGS_MODULE → proj.settings (proj/settings/__init__.py:2) → "
-          "proj.settings.production")],
+          "proj.wsgi (proj/wsgi.py:5) → DJANGO_SETTINGS_MODULE → "
+          "proj.settings (proj/settings/__init__.py:2) → proj.settings.production")],
         "request", None, "has no attribute 'LocMemCach'"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BREAKAGES))
-def test_a_breakage_is_reported_where_the_started_service_fails(tmp_path, django_python, case):
+def test_a_breakage_is_reported_where_the_started_service_fails(tmp_path, django_python, summaries, case):
     edits, expected, step, where, message = BREAKAGES[case]
     root = project(tmp_path, edits)
-    assert brief(check(root, django_python, ["proj.wsgi"]), root) == expected
+    assert brief(checked(root, django_python, ["proj.wsgi"], summaries), root) == expected
     got = started(django_python, root)
     assert got["step"] == step
     assert got["failure"]["where"] == where, got
@@ -248,10 +261,10 @@ def test_a_breakage_is_reported_where_the_started_service_fails(tmp_path, django
         assert [expected[0][3], expected[0][4]] == where
 
 
-def test_a_breakage_of_a_management_command_fails_when_it_is_run(tmp_path, django_python):
+def test_a_breakage_of_a_management_command_fails_when_it_is_run(tmp_path, django_python, summaries):
     root = project(tmp_path, {"shop/management/commands/restock.py": ("import Product", "import Item")})
     chain = "manage (manage.py:8) → manage.py COMMAND → shop.management.commands.restock"
-    assert brief(check(root, django_python, ["manage"]), root) == [
+    assert brief(checked(root, django_python, ["manage"], summaries), root) == [
         ("DC102", "error", "call", "shop/management/commands/restock.py", 3, "Item",
          "cannot import name 'Item' from 'shop.models' (shop/models.py)", chain),
         ("DC201", "error", "call", "shop/management/commands/restock.py", 10, "Product",
@@ -260,27 +273,57 @@ def test_a_breakage_of_a_management_command_fails_when_it_is_run(tmp_path, djang
     got = started(django_python, root, "command:restock")
     assert got["failure"]["where"] == ["shop/management/commands/restock.py", 3]
     # the web server's entry does not run commands
-    assert brief(check(root, django_python, ["proj.wsgi"]), root) == []
+    assert brief(checked(root, django_python, ["proj.wsgi"], summaries), root) == []
 
 
-@pytest.mark.xfail(strict=True, reason="AppConfig.ready() is a StartupCall; reading its body is the start-up stage's")
-def test_a_signals_module_that_ready_imports_fails_at_start_up(tmp_path, django_python):
+@pytest.mark.xfail(strict=True,
+                   reason="AppConfig.ready() is a StartupCall; reading its body is the start-up stage's")
+def test_a_signals_module_that_ready_imports_fails_at_start_up(tmp_path, django_python, summaries):
     root = project(tmp_path, {"shop/signals.py": ("import Product", "import Item")})
     got = started(django_python, root)
     assert (got["step"], got["failure"]["where"]) == ("startup", ["shop/signals.py", 4])
-    found = [(f.code, f.severity, f.when, f.line) for f in check(root, django_python, ["proj.wsgi"]).findings
-             if f.path.endswith("signals.py")]
+    result = checked(root, django_python, ["proj.wsgi"], summaries)
+    found = [(f.code, f.severity, f.when, f.line) for f in result.findings if f.path.endswith("signals.py")]
     assert ("DC102", "error", "startup", 4) in found
 
 
-def test_the_settings_module_comes_from_the_environment_of_an_image_or_the_code(tmp_path, django_python):
+def test_two_settings_modules_named_make_nothing_certain(tmp_path, django_python, summaries):
+    # which setdefault runs first decides (in one process, the first one to run wins): each is only possible,
+    # so the settings' misses are not reported, and the closure still follows them (shielded)
+    root = project(tmp_path, {"manage.py": ('"proj.settings"', '"proj.settings.base"'),
+                              "proj/settings/base.py": ('"proj.middleware.TimingMiddleware"', '"proj.gone.Gone"')})
+    result = checked(root, django_python, ["proj.wsgi", "manage"], summaries)
+    assert brief(result, root) == []
+    assert result.closure["proj.urls"] == ("project", 2)
+
+
+def test_the_installed_apps_and_settings_other_loaders_read(tmp_path, django_python, summaries):
+    # Celery's autodiscover_tasks() and config_from_object("django.conf:settings") read these
+    from deploycheck import frameworks
+    from deploycheck.artifact.files import HostFiles
+    from deploycheck.check import open_program
+    from deploycheck.environment import interpreter
     from deploycheck.frameworks import django as loader
+    from deploycheck.frameworks.values import strings
+    from deploycheck.target.project import open_project
 
     root = project(tmp_path, {})
-    result = check(root, django_python, ["proj.wsgi"])
-    del result
-    # two modules naming different settings: which one wins depends on what runs first, so nothing certain
-    root2 = project(tmp_path / "two", {"manage.py": ('"proj.settings"', '"proj.settings.base"')})
-    findings = check(root2, django_python, ["proj.wsgi", "manage"]).findings
-    assert findings == []
-    assert loader.SETTINGS_VARIABLE == "DJANGO_SETTINGS_MODULE"
+    program, _ = open_program(interpreter.probe(django_python), open_project(str(root)).roots, HostFiles(),
+                              None, True)
+    try:
+        frameworks.close(program, ["proj.wsgi"])
+        apps = loader.installed_apps(program)
+        (settings, basis), = loader.settings(program)
+    finally:
+        program.store.close()
+    assert apps == [("django.contrib.admin", "certain"), ("django.contrib.auth", "certain"),
+                    ("django.contrib.contenttypes", "certain"), ("django.contrib.sessions", "certain"),
+                    ("django.contrib.messages", "certain"), ("shop", "certain"), ("blog", "certain"),
+                    ("proj.reports", "certain")]
+    assert (settings.module, basis) == ("proj.settings", "certain")
+    assert [s for s, _, _ in strings(settings.value("ROOT_URLCONF"))] == ["proj.urls"]
+    # the start-up calls Django makes: each app configuration's ready() that some class of it defines
+    assert sorted((c.module, c.qualname) for c in program.calls) == [
+        ("django.contrib.admin.apps", "AdminConfig.ready"), ("django.contrib.auth.apps", "AuthConfig.ready"),
+        ("django.contrib.contenttypes.apps", "ContentTypesConfig.ready"),
+        ("django.contrib.messages.apps", "MessagesConfig.ready"), ("shop.apps", "ShopConfig.ready")]

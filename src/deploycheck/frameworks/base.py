@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from deploycheck.index.program import CALL, IMPORT, PHASES, REQUEST, STARTUP
 
-__all__ = ["CALL", "CERTAIN", "DEFAULT", "IMPORT", "MAYBE", "PHASES", "REQUEST", "STARTUP", "Edge", "StartupCall",
-           "later"]
+__all__ = ["CALL", "CERTAIN", "DEFAULT", "IMPORT", "MAYBE", "PHASES", "REQUEST", "STARTUP", "Edge",
+           "StartupCall", "later"]
 
 # How sure an edge is (``Edge.basis``): the value naming the target is written in the code and always taken;
 # it is the default of an environment variable, which the environment may override; or it is taken only

@@ -37,8 +37,20 @@ edge to the module with that attribute. How sure each edge is comes from its val
 from __future__ import annotations
 
 from deploycheck.frameworks import Loaded
-from deploycheck.frameworks.base import CALL, CERTAIN, DEFAULT, IMPORT, MAYBE, REQUEST, STARTUP, Edge, StartupCall
+from deploycheck.frameworks.base import (
+    CALL,
+    CERTAIN,
+    DEFAULT,
+    IMPORT,
+    MAYBE,
+    REQUEST,
+    STARTUP,
+    Edge,
+    StartupCall,
+)
 from deploycheck.frameworks.settings import Interpreter, Settings, evaluate, evaluate_settings
+from deploycheck.frameworks.values import DEFAULT as V_DEFAULT
+from deploycheck.frameworks.values import MAYBE as V_MAYBE
 from deploycheck.frameworks.values import (
     UNKNOWN,
     Class,
@@ -51,8 +63,6 @@ from deploycheck.frameworks.values import (
     entries,
     strings,
 )
-from deploycheck.frameworks.values import DEFAULT as V_DEFAULT
-from deploycheck.frameworks.values import MAYBE as V_MAYBE
 from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import FUNCTION, MODULE
 
@@ -67,7 +77,8 @@ _ADMIN = {"django.contrib.admin", "django.contrib.admin.apps.AdminConfig"}
 DRF_IMPORT_STRINGS = (
     "DEFAULT_RENDERER_CLASSES", "DEFAULT_PARSER_CLASSES", "DEFAULT_AUTHENTICATION_CLASSES",
     "DEFAULT_PERMISSION_CLASSES", "DEFAULT_THROTTLE_CLASSES", "DEFAULT_CONTENT_NEGOTIATION_CLASS",
-    "DEFAULT_METADATA_CLASS", "DEFAULT_VERSIONING_CLASS", "DEFAULT_PAGINATION_CLASS", "DEFAULT_FILTER_BACKENDS",
+    "DEFAULT_METADATA_CLASS", "DEFAULT_VERSIONING_CLASS", "DEFAULT_PAGINATION_CLASS",
+    "DEFAULT_FILTER_BACKENDS",
     "DEFAULT_SCHEMA_CLASS", "EXCEPTION_HANDLER", "UNAUTHENTICATED_USER", "UNAUTHENTICATED_TOKEN",
     "VIEW_NAME_FUNCTION", "VIEW_DESCRIPTION_FUNCTION",
 )
@@ -79,26 +90,56 @@ def _worse(*bases: str) -> str:
 
 def load(program) -> Loaded:
     """The edges and start-up calls of Django for ``program``'s closure (module docstring)."""
-    state = program.frameworks.setdefault("django", {})
     out = Loaded()
     found = settings_modules(program)
     for name, sites, basis in found:
-        for importer, line in sites:
-            out.edges.append(Edge(importer, name, line, SETTINGS_VARIABLE, STARTUP, basis=basis))
-    if "django" not in program.nodes and not any(n.startswith("django.") for n in program.nodes):
-        return out
-    for name, _sites, basis in found:
-        key = (name, basis)
-        if key not in state:
-            state[key] = _Loader(program, name, basis).run()
-        loader_state = state[key]
-        out.add(loader_state.loaded)
-        out.add(loader_state.includes_in_closure())
+        for importer, line, site_basis in sites:
+            out.edges.append(Edge(importer, name, line, SETTINGS_VARIABLE, STARTUP,
+                                  basis=_worse(basis, site_basis)))
+    for loader in _loaders(program, found):
+        out.add(loader.loaded)
+        out.add(loader.includes_in_closure())
     return out
 
 
-def settings_modules(program) -> list[tuple[str, list[tuple[str, int]], str]]:
-    """The settings module(s) Django imports: ``[(module, [(importer, line)], basis)]``.
+def _loaders(program, found=None) -> list[_Loader]:
+    """The evaluated settings of ``program``'s closure, one ``_Loader`` per settings module (kept between the
+    rounds of ``frameworks.close``); none when Django is not in the closure."""
+    if "django" not in program.nodes:
+        return []
+    state = program.frameworks.setdefault("django", {})
+    out = []
+    for name, _sites, basis in settings_modules(program) if found is None else found:
+        key = (name, basis)
+        if key not in state:
+            state[key] = _Loader(program, name, basis).run()
+        out.append(state[key])
+    return out
+
+
+def settings(program) -> list[tuple[Settings, str]]:
+    """Django's settings for ``program``'s closure, as the static evaluator knows them, with how sure it is
+    that they are the ones Django uses (``base.CERTAIN``, or ``MAYBE`` when several settings modules are
+    named): what another loader reads (Celery's ``config_from_object("django.conf:settings")``)."""
+    return [(loader.settings, loader.basis) for loader in _loaders(program) if loader.settings is not None]
+
+
+def installed_apps(program) -> list[tuple[str, str]]:
+    """The app modules of ``INSTALLED_APPS`` (each configuration's ``name``, as ``AppConfig.create`` finds
+    it), with how sure each is to be installed (``base.CERTAIN``, ``DEFAULT``, ``MAYBE``): what Celery's
+    ``autodiscover_tasks()`` searches by default."""
+    out: dict[str, str] = {}
+    for loader in _loaders(program):
+        for app in loader.apps:
+            if app.name is not None:
+                basis = _worse(loader.basis, app.basis if app.known else _worse(app.basis, MAYBE))
+                if app.name not in out or _RANK[basis] < _RANK[out[app.name]]:
+                    out[app.name] = basis
+    return list(out.items())
+
+
+def settings_modules(program) -> list[tuple[str, list[tuple[str, int, str]], str]]:
+    """The settings module(s) Django imports: ``[(module, [(importer, line, basis)], basis)]``.
 
     The environment's ``DJANGO_SETTINGS_MODULE`` when known (the module is then an entry: no importer);
     else the one module named by project code of the closure, imported from each place naming it (at start-up:
@@ -109,7 +150,8 @@ def settings_modules(program) -> list[tuple[str, list[tuple[str, int]], str]]:
     roots = sorted(n for n, node in program.nodes.items() if node.parent is None)
     if given and _dotted(given):
         # usually an entry already; else the entries' process imports it when it sets Django up
-        return [(given, [] if given in program.nodes else [(r, 0) for r in roots if r != given], CERTAIN)]
+        sites = [] if given in program.nodes else [(r, 0, CERTAIN) for r in roots if r != given]
+        return [(given, sites, CERTAIN)]
     if given:
         return []
     named: dict[str, list[tuple[str, int, str]]] = {}
@@ -123,9 +165,9 @@ def settings_modules(program) -> list[tuple[str, list[tuple[str, int]], str]]:
             named.setdefault(site.module, []).append((name, site.line, CERTAIN if sure else MAYBE))
     out = []
     for module, sites in sorted(named.items()):
-        basis = CERTAIN if len(named) == 1 else MAYBE
-        out.append((module, [(imp, line) for imp, line, _ in sites],
-                    _worse(basis, *(b for _, _, b in sites))))
+        # as sure as the surest place naming it (one that always runs makes it certain)
+        basis = min((b for _, _, b in sites), key=_RANK.__getitem__)
+        out.append((module, [(imp, line, b) for imp, line, b in sites], basis if len(named) == 1 else MAYBE))
     return out
 
 
@@ -175,7 +217,8 @@ class _App:
 
     def __init__(self, entry: str, name: str | None, config: Class | None, label: str | None, basis: str,
                  where: tuple[str, int], known: bool) -> None:
-        self.entry, self.name, self.config, self.label, self.basis, self.where = entry, name, config, label, basis, where
+        self.entry, self.name, self.config, self.label = entry, name, config, label
+        self.basis, self.where = basis, where
         self.known = known  # whether the configuration was decided
 
 
@@ -210,7 +253,8 @@ class _Loader:
         if module and _dotted(text):
             self.edge(where, module, step, phase, how, attribute)
 
-    def import_module(self, text: str, where, step: str, phase: str, how, attribute: str | None = None) -> None:
+    def import_module(self, text: str, where, step: str, phase: str, how,
+                      attribute: str | None = None) -> None:
         if _dotted(text):
             self.edge(where, text, step, phase, how, attribute)
 
@@ -273,12 +317,12 @@ class _Loader:
             if app.name != app.entry:
                 self.edge(app.where, app.name, step, STARTUP, basis)
             if program.find(f"{app.name}.models") is not None:
-                self.edge((app.name, 0), f"{app.name}.models", "django.setup(): import_models()", STARTUP, basis,
-                          optional=True)
+                self.edge((app.name, 0), f"{app.name}.models", "django.setup(): import_models()", STARTUP,
+                          basis, optional=True)
             for adm in admin[:1]:
                 if program.find(f"{app.name}.admin") is not None:
-                    self.edge((app.name, 0), f"{app.name}.admin", "django.setup(): admin.autodiscover()", STARTUP,
-                              _worse(basis, adm.basis), optional=True)
+                    self.edge((app.name, 0), f"{app.name}.admin", "django.setup(): admin.autodiscover()",
+                              STARTUP, _worse(basis, adm.basis), optional=True)
             if app.config is not None and app.known and app.basis == CERTAIN:
                 ready = self.defining(app.config, "ready")
                 if ready is not None:
@@ -304,7 +348,7 @@ class _Loader:
                 return _App(entry, entry, None, entry.rpartition(".")[2], basis, where, known)
             return self.configured(entry, config, where, basis, known)
         module, _, cls = entry.rpartition(".")
-        if module and program.find(module) is not None:
+        if module and program.find(module) is not None and program.has_name(module, cls) != MISSING:
             self.edge(where, module, step, STARTUP, basis, attribute=cls)
             scope = evaluate(self.interp, module)
             value = scope.vars.get(cls) if scope is not None else None
@@ -321,12 +365,11 @@ class _Loader:
         """The app a configuration class makes: its ``name`` (the app module, required) and ``label``
         (default: the name's last part)."""
         name_value = self.app_attr(config, "name")
-        name = name_value.value if isinstance(name_value, Const) and isinstance(name_value.value, str) else None
+        name = _text(name_value)
         if name is not None and name_value.status:  # type: ignore[union-attr]
             basis = _worse(basis, DEFAULT)
         label_value = self.app_attr(config, "label")
-        label = label_value.value if isinstance(label_value, Const) and isinstance(label_value.value, str) else (
-            name.rpartition(".")[2] if name and label_value is None else None)
+        label = _text(label_value) or (name.rpartition(".")[2] if name and label_value is None else None)
         return _App(entry, name, config, label, basis, where, known and name is not None)
 
     def app_attr(self, cls: Class, name: str, depth: int = 0) -> Value | None:
@@ -469,7 +512,7 @@ class _Loader:
         program = self.program
         parts = text.split(".")
         module = parts[0]
-        for i, part in enumerate(parts[1:-1], 1):
+        for part in parts[1:-1]:
             if program.find(f"{module}.{part}") is not None:
                 module = f"{module}.{part}"
                 continue
@@ -477,7 +520,7 @@ class _Loader:
             if found == MISSING:  # neither an attribute nor a module: importing it raises
                 self.edge(where, f"{module}.{part}", step, STARTUP, how, None)
             else:  # an attribute chain (``a.Class.factory``) or not known: the module at least is imported
-                self.edge(where, module, step, STARTUP, how, part if found == FOUND and i == len(parts) - 2 else None)
+                self.edge(where, module, step, STARTUP, how, part if found == FOUND else None)
             return
         self.edge(where, module, step, STARTUP, how, parts[-1])
 
@@ -529,8 +572,8 @@ class _Loader:
             if node.origin != "project":
                 continue
             summ = program.summary(name)
-            if summ is not None and any(site.module in ("django.urls", "django.conf.urls") and "include" in site.names
-                                        for site in summ.imports):
+            if summ is not None and any(site.module in ("django.urls", "django.conf.urls")
+                                        and "include" in site.names for site in summ.imports):
                 callers.append(name)
         if callers:
             self.includes_from(callers)
@@ -649,7 +692,7 @@ class _Loader:
             summ = program.summary(name) if node.module.has_source else None
             for site in summ.imports if summ is not None else ():
                 if site.module == "django.core.management" and (
-                        not site.names or "execute_from_command_line" in site.names or "call_command" in site.names):
+                        not site.names or {"execute_from_command_line", "call_command"} & set(site.names)):
                     return name, site.line
         return None
 
@@ -665,6 +708,10 @@ def _presence_demoted(v: Value, presence: int) -> Value:
     from deploycheck.frameworks.values import demote
 
     return demote(v, presence)
+
+
+def _text(value: Value | None) -> str | None:
+    return value.value if isinstance(value, Const) and isinstance(value.value, str) else None
 
 
 def _dotted(text: str) -> bool:

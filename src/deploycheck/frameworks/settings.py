@@ -1,25 +1,24 @@
-"""A static evaluator of module-level code: what a settings module's names hold, computed the way Python
-would compute them where that is knowable without running anything.
+"""A static evaluator of module-level code: what a settings module's names hold, computed the way Python would
+compute them where that is knowable without running anything.
 
 Modelled: constants and str/list/tuple/set/dict displays, ``+``, ``+=``, ``|``, ``%`` and f-strings on
 constants, names bound earlier (also through ``import`` and ``from m import x`` of evaluated modules), star
 imports (``from .base import *``, ``__all__`` honoured), list, set and dict methods (``append``, ``extend``,
-``insert``, ``remove``, ``update``, ``setdefault``...), subscript assignment, ``del``, comprehensions over known
-values, ``if``/``for``/``while``/``try``/``with`` (an import inside ``try: ... except ImportError:`` is decided
-by the import system model of ``index.program``), classes (their attributes; for ``AppConfig`` discovery) and
-``def`` (a function is never run). Environment reads give their default, marked as such (``values.DEFAULT``:
-the environment may override it): ``os.environ.get(NAME, default)``, ``os.getenv``,
+``insert``, ``remove``, ``update``, ``setdefault``...), subscript assignment, ``del``, comprehensions over
+known values, ``if``/``for``/``while``/``try``/``with`` (an import inside ``try: ... except ImportError:`` is
+decided by the import system model of ``index.program``), classes (their attributes; for ``AppConfig``
+discovery) and ``def`` (a function is never run). Environment reads give their default, marked as such
+(``values.DEFAULT``: the environment may override it): ``os.environ.get(NAME, default)``, ``os.getenv``,
 ``os.environ.setdefault``, django-environ's ``Env(...)`` schemes and ``env(NAME, default=...)`` /
 ``env.str/bool/int/list/...``, python-decouple's ``config(NAME, default=..., cast=...)``. Anything else is
 ``UNKNOWN``: a call to a function that is not modelled (which may also change the containers handed to it),
 ``os.environ[NAME]``, a condition on an unknown value (both branches may run: ``values.join``).
 
-Only modules of the project are evaluated when reached by an import (and the modules a caller asks for,
-such as Django's ``global_settings`` or a third-party app's ``apps`` module); any other module's names are
-known only by their dotted name (``values.External``). Module-level code is read from
-``frameworks.source`` (parsed within the memory budget, cached); nothing of the project is run. Work is
-bounded (``MAX_STEPS``, ``MAX_MODULES``, ``MAX_ITEMS``): past a bound the module is unknown.
-"""
+Only modules of the project are evaluated when reached by an import (and the modules a caller asks for, such
+as Django's ``global_settings`` or a third-party app's ``apps`` module); any other module's names are known
+only by their dotted name (``values.External``). Module-level code is read from ``frameworks.source`` (parsed
+within the memory budget, cached); nothing of the project is run. Work is bounded (``MAX_STEPS``,
+``MAX_MODULES``, ``MAX_ITEMS``): past a bound the module is unknown."""
 
 from __future__ import annotations
 
@@ -35,6 +34,7 @@ from deploycheck.frameworks.values import (
     Const,
     External,
     Function,
+    Lazy,
     Map,
     Method,
     ModuleRef,
@@ -44,6 +44,7 @@ from deploycheck.frameworks.values import (
     copy,
     demote,
     join,
+    same_content,
     taint,
 )
 from deploycheck.index.program import FOUND, MISSING, Program
@@ -65,9 +66,10 @@ _ENV_DEFAULT_SECOND = {"str", "bool", "int", "float", "json", "url", "path", "by
 _ENV_URL_METHODS = {"db_url", "db", "cache_url", "cache", "email_url", "email", "search_url"}
 _BUILTINS = {"list", "tuple", "set", "frozenset", "dict", "str", "int", "float", "bool", "len", "sorted",
              "reversed", "isinstance", "hasattr", "getattr", "print", "min", "max", "any", "all", "range",
-             "enumerate", "zip", "map", "filter", "repr", "open", "object", "type", "Exception", "BaseException",
-             "ImportError", "ModuleNotFoundError", "KeyError", "ValueError", "AttributeError", "TypeError",
-             "OSError", "IOError", "RuntimeError", "NameError", "LookupError", "IndexError", "FileNotFoundError",
+             "enumerate", "zip", "map", "filter", "repr", "open", "object", "type", "Exception",
+             "BaseException", "ImportError", "ModuleNotFoundError", "KeyError", "ValueError",
+             "AttributeError", "TypeError", "OSError", "IOError", "RuntimeError", "NameError", "LookupError",
+             "IndexError", "FileNotFoundError",
              "PermissionError", "NotImplementedError", "SyntaxError", "Warning", "DeprecationWarning"}
 _PURE = {"builtins.len", "builtins.isinstance", "builtins.hasattr", "builtins.print", "builtins.repr",
          "builtins.any", "builtins.all", "builtins.min", "builtins.max", "builtins.str", "builtins.bool",
@@ -77,15 +79,6 @@ _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 
 class _Budget(Exception):
     """A bound of the evaluation was reached: the module is unknown."""
-
-
-class _Lazy(Value):
-    """``from module import name`` not looked at yet: resolved on first read."""
-
-    __slots__ = ("module", "name")
-
-    def __init__(self, module: str, name: str) -> None:
-        self.module, self.name = module, name
 
 
 class Scope:
@@ -128,7 +121,8 @@ class Interpreter:
     once). ``watch``: dotted names of functions whose calls are recorded (``calls``). ``settings``: how
     ``django.conf.settings.NAME`` reads (a ``Settings``), for modules that read settings (URLconfs)."""
 
-    def __init__(self, program: Program, watch: frozenset[str] = frozenset(), settings: Settings | None = None) -> None:
+    def __init__(self, program: Program, watch: frozenset[str] = frozenset(),
+                 settings: Settings | None = None) -> None:
         self.program = program
         self.watch = watch
         self.settings = settings
@@ -138,6 +132,7 @@ class Interpreter:
         self.presence = CERTAIN
         self.may_raise = False
         self.allowed: set[str] = set()
+        self._memo: dict | None = None  # the copies of the current path's state, while running a path
         # Whether project modules reached by imports are evaluated too (a settings module's constants and
         # star imports), or only the modules asked for (a URLconf: only its calls and conditions matter).
         self.transitive = True
@@ -187,6 +182,9 @@ class Interpreter:
         except RecursionError:
             self.modules[name] = None
             return None
+        except Exception:  # a shape of code the evaluator does not expect: unknown, never a wrong value
+            self.modules[name] = None
+            return None
         finally:
             self.presence, self.may_raise = saved
         self.modules[name] = scope
@@ -229,12 +227,7 @@ class Interpreter:
         elif kind == "try":
             return self.try_(s, scope)
         elif kind == "with":
-            for value, target in s[2]:
-                self.ev(value, scope)
-                self.may_raise = True
-                if target is not None:
-                    self.assign(target, UNKNOWN, scope)
-            return self.body(s[3], scope)
+            return self.with_(s, scope)
         elif kind == "import":
             self.import_(s[2], s[3], scope)
         elif kind == "from":
@@ -269,13 +262,13 @@ class Interpreter:
         memo: dict = {}
         for sc in chain:
             sc.vars = {k: copy(v, memo) for k, v in sc.vars.items()}
-        old = self.presence
-        self.presence = max(old, presence)
+        old, old_memo = self.presence, self._memo
+        self.presence, self._memo = max(old, presence), memo
         try:
             done = self.body(stmts, scope)
             after = [sc.vars for sc in chain]
         finally:
-            self.presence = old
+            self.presence, self._memo = old, old_memo
             for sc, v in zip(chain, saved, strict=True):
                 sc.vars = v
         return after, done
@@ -289,6 +282,7 @@ class Interpreter:
             return False
         if oka != okb:
             for sc, state in zip(chain, sa if oka else sb, strict=True):
+                self._settle(sc.vars, state)
                 sc.vars = state
             return True
         memo: dict = {}
@@ -296,14 +290,27 @@ class Interpreter:
             out: dict[str, Value] = {}
             for k, va in da.items():
                 if k in db:
-                    out[k] = join(va, db[k], how, memo)
+                    out[k] = join(self.bound(va), self.bound(db[k]), how, memo)
                 else:
                     out[k] = demote(va, DEFAULT) if how == DEFAULT else UNKNOWN
             for k in db:
                 if k not in da:
                     out[k] = UNKNOWN
+            self._settle(sc.vars, out)
             sc.vars = out
         return True
+
+    def _settle(self, before: dict[str, Value], after: dict[str, Value]) -> None:
+        """The paths ran on copies: a container a name held before is either what the name holds after (it
+        keeps its identity, which other modules and names share) or, when the paths changed it, stale for
+        whoever else holds it: nothing in it stays sure (``values.taint``)."""
+        for k, new in after.items():
+            old = self.bound(before[k]) if k in before else None
+            if isinstance(old, (Seq, Map)) and new is not old:
+                if same_content(old, new):
+                    after[k] = old
+                else:
+                    taint(old)
 
     def branch(self, test: tuple, then: tuple, orelse: tuple, scope: Scope) -> bool:
         truth = self.truth(self.ev(test, scope))
@@ -336,14 +343,37 @@ class Interpreter:
                 return False
         return self.body(orelse, scope)
 
+    def with_(self, s: tuple, scope: Scope) -> bool:
+        """``with``: the body runs; a context manager may swallow what the body raises
+        (``contextlib.suppress(ImportError)``, or one we cannot see), so the body is run like the body of a
+        ``try`` whose handler catches what the manager may suppress (the language reference, 8.5)."""
+        caught: set[str] | None = set()
+        for value, target in s[2]:
+            manager = self.ev(value, scope)
+            self.may_raise = True
+            if isinstance(manager, Opaque) and manager.kind == "contextlib.suppress":
+                if caught is not None:
+                    caught |= manager.data
+            else:
+                caught = None  # a manager we cannot see may suppress anything
+            if target is not None:
+                self.assign(target, UNKNOWN, scope)
+        if caught is not None and not caught:
+            return self.body(s[3], scope)
+        return self.try_body(s[3], [(caught, None, ())], (), (), scope)
+
     def try_(self, s: tuple, scope: Scope) -> bool:
         _, _, stmts, handlers, orelse, final = s
-        catches_import = any(h[0] is None or self._handler_names(h[0], scope) & _IMPORT_ERRORS for h in handlers)
+        caught = [(None if h[0] is None else self._handler_names(h[0], scope), h[1], h[2]) for h in handlers]
+        return self.try_body(stmts, caught, orelse, final, scope)
+
+    def try_body(self, stmts: tuple, handlers: list, orelse: tuple, final: tuple, scope: Scope) -> bool:
+        """``try``: ``handlers`` are ``(names of the exceptions caught or None for all, name, body)``."""
+        catches_import = any(h[0] is None or h[0] & _IMPORT_ERRORS for h in handlers)
         raised: list[tuple[list[dict], bool]] = []  # states where the body may have raised
         certain = False
         saved_raise = self.may_raise
         chain = scope.chain()
-        done = True
         for st in stmts:
             before = self._run((), scope, CERTAIN)[0]
             self.may_raise = False
@@ -374,7 +404,7 @@ class Interpreter:
             for types, name, hbody in handlers:
                 for sc, st_ in zip(chain, start[0], strict=True):
                     sc.vars = st_
-                sure = certain and len(raised) == 1 and (types is None or bool(self._handler_names(types, scope) & _IMPORT_ERRORS))
+                sure = certain and len(raised) == 1 and (types is None or bool(types & _IMPORT_ERRORS))
                 if name:
                     scope.vars[name] = UNKNOWN
                 outcomes.append(self._run(hbody, scope, CERTAIN if sure else MAYBE))
@@ -450,7 +480,7 @@ class Interpreter:
             return
         for n, a in names:
             if n != "*":
-                scope.vars[a or n] = _Lazy(base, n)
+                scope.vars[a or n] = Lazy(base, n)
                 continue
             other = self.module(base)
             if other is None:
@@ -464,7 +494,7 @@ class Interpreter:
                 chosen = [k for k in other.vars if not k.startswith("_")]
             for k in chosen:
                 if k in other.vars:
-                    scope.vars[k] = self._resolved(other, k)
+                    scope.vars[k] = other.vars[k]  # the same object (a pending import stays pending)
             if other.open:
                 scope.open = True
 
@@ -480,7 +510,7 @@ class Interpreter:
 
     def bound(self, value: Value) -> Value:
         """``value`` with a pending ``from m import name`` resolved; UNKNOWN past a bound."""
-        if not isinstance(value, _Lazy):
+        if not isinstance(value, Lazy):
             return value
         try:
             return self.resolve(value)
@@ -489,13 +519,16 @@ class Interpreter:
 
     def _resolved(self, scope: Scope, name: str) -> Value:
         v = scope.vars[name]
-        if isinstance(v, _Lazy):
-            v = self.resolve(v)
-            scope.vars[name] = v
-        return v
+        return self.resolve(v) if isinstance(v, Lazy) else v
 
-    def resolve(self, lazy: _Lazy) -> Value:
-        """What ``from lazy.module import lazy.name`` binds."""
+    def resolve(self, lazy: Lazy) -> Value:
+        """What ``from lazy.module import lazy.name`` binds (worked out once, kept in ``lazy``)."""
+        if lazy.value is None:
+            lazy.value = UNKNOWN  # a cycle: the name is not bound yet while its module runs
+            lazy.value = self._resolve(lazy)
+        return lazy.value
+
+    def _resolve(self, lazy: Lazy) -> Value:
         sub = f"{lazy.module}.{lazy.name}"
         other = self.module(lazy.module)
         if other is not None and lazy.name in other.vars:
@@ -598,7 +631,13 @@ class Interpreter:
     def lookup(self, name: str, scope: Scope) -> Value:
         for sc in scope.chain():
             if name in sc.vars:
-                return self._resolved(sc, name)
+                value = self._resolved(sc, name)
+                imported = isinstance(sc.vars[name], Lazy)
+                if self._memo is not None and isinstance(value, (Seq, Map)) and imported:
+                    # on a path that may not run, an imported list is changed as a copy (keeping its oid, so
+                    # the paths' versions meet item by item), not in the module it comes from
+                    value = sc.vars[name] = copy(value, self._memo)
+                return value
             if sc.open:
                 return UNKNOWN
         if name in _BUILTINS:
@@ -681,7 +720,10 @@ class Interpreter:
         if isinstance(obj, ModuleRef):
             other = self.module(obj.name)
             if other is not None and name in other.vars:
-                return self._resolved(other, name)
+                value = self._resolved(other, name)
+                if self._memo is not None and isinstance(value, (Seq, Map)):
+                    taint(value)  # another module's list, reached on a path that may not run: it may change
+                return value
             sub = f"{obj.name}.{name}"
             if self.program.find(sub) is not None:
                 return ModuleRef(sub)
@@ -700,7 +742,7 @@ class Interpreter:
         """``cls.name`` through the bases, as far as they are evaluated; UNKNOWN otherwise."""
         if name in cls.attrs:
             v = cls.attrs[name]
-            return self.resolve(v) if isinstance(v, _Lazy) else v
+            return self.resolve(v) if isinstance(v, Lazy) else v
         if depth > 20:
             return UNKNOWN
         for base in cls.bases:
@@ -720,7 +762,8 @@ class Interpreter:
             if -len(obj.items) <= key.value < len(obj.items):
                 return demote(obj.items[key.value][0], key.status)
             return UNKNOWN
-        if isinstance(obj, Const) and isinstance(obj.value, str) and isinstance(key, Const) and type(key.value) is int:
+        if (isinstance(obj, Const) and isinstance(obj.value, str) and isinstance(key, Const)
+                and type(key.value) is int):
             if -len(obj.value) <= key.value < len(obj.value):
                 return Const(obj.value[key.value], max(obj.status, key.status))
         self.may_raise = True
@@ -803,6 +846,13 @@ class Interpreter:
             if isinstance(result, (str, int, float, bool, bytes)) or result is None:
                 return Const(result, status, a.where or b.where)
             return UNKNOWN
+        if op == "*" and isinstance(a, Const) and isinstance(b, Seq):
+            a, b = b, a
+        if op == "*" and isinstance(a, Seq) and a.kind != "set" and isinstance(b, Const) and type(
+                b.value) is int:
+            if not a.known() or b.status != CERTAIN or len(a.items) * max(b.value, 0) > MAX_ITEMS:
+                return UNKNOWN
+            return Seq(a.kind, [[v, p] for _ in range(max(b.value, 0)) for v, p in a.items])
         if isinstance(a, Seq) and isinstance(b, Seq) and op == "+" and a.kind == b.kind and a.kind != "set":
             out = Seq(a.kind, [[v, p] for v, p in a.items], a.open, exact=a.exact)
             self.extend(out, b)
@@ -822,7 +872,9 @@ class Interpreter:
                     text = a.value % tuple(v.value for v, _ in args)  # type: ignore[union-attr]
                 except Exception:
                     return UNKNOWN
-                return Const(text, max([a.status] + [v.status for v, _ in args])) if len(text) <= MAX_STR else UNKNOWN  # type: ignore[union-attr]
+                if len(text) > MAX_STR:
+                    return UNKNOWN
+                return Const(text, max([a.status] + [v.status for v, _ in args]))  # type: ignore[union-attr]
         return UNKNOWN
 
     def unop(self, op: str, a: Value) -> Value:
@@ -830,7 +882,9 @@ class Interpreter:
             truth = self.truth(a)
             return UNKNOWN if truth is None else Const(not truth[0], truth[1])
         if isinstance(a, Const) and isinstance(a.value, (int, float)) and not isinstance(a.value, bool):
-            return Const({"-": -a.value, "+": +a.value}.get(op, ~a.value if isinstance(a.value, int) else 0), a.status)
+            if op == "~" and not isinstance(a.value, int):
+                return UNKNOWN
+            return Const({"-": -a.value, "+": +a.value}.get(op, ~a.value), a.status)  # type: ignore[operator]
         return UNKNOWN
 
     def boolop(self, op: str, exprs: tuple, scope: Scope) -> Value:
@@ -866,7 +920,7 @@ class Interpreter:
         if isinstance(a, Const) and isinstance(b, Const):
             status = max(a.status, b.status)
             if op in ("is", "is not"):
-                if a.value is None or b.value is None or isinstance(a.value, bool) or isinstance(b.value, bool):
+                if any(v is None or isinstance(v, bool) for v in (a.value, b.value)):
                     same = a.value is b.value
                     return (same if op == "is" else not same), status
                 return None
@@ -887,7 +941,7 @@ class Interpreter:
     def contains(self, container: Seq | Map, item: Const) -> tuple[bool, int] | None:
         if isinstance(container, Map):
             if item.value in container.entries if _hashable(item.value) else False:
-                return True, container.entries[item.value][1] if container.entries[item.value][1] < MAYBE else MAYBE
+                return True, container.entries[item.value][1]
             return (False, CERTAIN) if not container.open and all(
                 p == CERTAIN for _, p in container.entries.values()) else None
         sure = None
@@ -1029,10 +1083,17 @@ class Interpreter:
             return _cast(kwargs["default"], kwargs.get("cast"))
         if name == "decouple.Csv":
             return Opaque("decouple.Csv")
+        if name == "contextlib.suppress":
+            caught = set()
+            for a in args:
+                builtin = isinstance(a, External) and a.dotted.startswith("builtins.")
+                caught.add(a.dotted[9:] if builtin else "Exception")  # type: ignore[union-attr]
+            return Opaque("contextlib.suppress", caught)
         if not name.startswith("builtins."):
             return None
         fn = name[9:]
-        if fn in ("list", "tuple", "set", "frozenset", "sorted") and len(args) <= 1 and not (kwargs and fn != "sorted"):
+        sequences = ("list", "tuple", "set", "frozenset", "sorted")
+        if fn in sequences and len(args) <= 1 and not (kwargs and fn != "sorted"):
             out = Seq({"frozenset": "set", "sorted": "list"}.get(fn, fn))
             if args:
                 self.extend(out, args[0])
@@ -1086,7 +1147,8 @@ class Interpreter:
             return Const(None)
         if name == "insert" and len(args) == 2:
             index = args[0]
-            if isinstance(index, Const) and type(index.value) is int and index.status == CERTAIN and seq.known():
+            if isinstance(index, Const) and type(index.value) is int and index.status == CERTAIN and (
+                    seq.known()):
                 seq.items.insert(index.value, [args[1], CERTAIN])
             else:
                 seq.items.append([args[1], CERTAIN])
@@ -1097,10 +1159,12 @@ class Interpreter:
             return Const(None)
         if name in ("index", "count") and len(args) == 1:
             if seq.known() and isinstance(args[0], Const):
-                matches = [i for i, (v, _) in enumerate(seq.items) if isinstance(v, Const) and v.same(args[0])]
+                matches = [i for i, (v, _) in enumerate(seq.items)
+                           if isinstance(v, Const) and v.same(args[0])]
                 if name == "count" and all(isinstance(v, Const) for v, _ in seq.items):
                     return Const(len(matches), args[0].status)
-                if name == "index" and matches and all(isinstance(v, Const) for v, _ in seq.items[:matches[0]]):
+                if name == "index" and matches and all(
+                        isinstance(v, Const) for v, _ in seq.items[:matches[0]]):
                     return Const(matches[0], args[0].status)
             return UNKNOWN
         if name == "copy" and not args:
@@ -1137,7 +1201,8 @@ class Interpreter:
             entry[1] = MAYBE
         seq.exact = False
 
-    def map_method(self, mapping: Map, name: str, args: list[Value], kwargs: dict[str, Value]) -> Value | None:
+    def map_method(self, mapping: Map, name: str, args: list[Value],
+                   kwargs: dict[str, Value]) -> Value | None:
         if name == "update" and len(args) <= 1:
             if args:
                 self.update(mapping, args[0])
@@ -1188,7 +1253,9 @@ class Interpreter:
                 parts = getattr(s.value, name)(*values)
             except Exception:
                 return None
-            return Seq("list", [[Const(p, status), CERTAIN] for p in parts[:MAX_ITEMS]]) if len(parts) <= MAX_ITEMS else UNKNOWN
+            if len(parts) > MAX_ITEMS:
+                return UNKNOWN
+            return Seq("list", [[Const(p, status), CERTAIN] for p in parts])
         if name in ("strip", "lstrip", "rstrip", "lower", "upper", "replace", "startswith", "endswith",
                     "removeprefix", "removesuffix", "format", "capitalize", "title"):
             try:
@@ -1234,9 +1301,13 @@ def _cast(default: Value, cast: Value | None) -> Value | None:
     value = demote(copy(default, {}), DEFAULT)
     if cast is None:
         return value
-    if isinstance(cast, Opaque) and cast.kind == "decouple.Csv" and isinstance(value, Const) and isinstance(value.value, str):
-        return Seq("list", [[Const(p.strip(), DEFAULT, value.where), DEFAULT] for p in value.value.split(",") if p.strip()])
-    if isinstance(cast, External) and cast.dotted in ("builtins.bool", "builtins.int", "builtins.str") and isinstance(value, Const):
+    text = value.value if isinstance(value, Const) and isinstance(value.value, str) else None
+    if isinstance(cast, Opaque) and cast.kind == "decouple.Csv" and text is not None:
+        where = value.where  # type: ignore[union-attr]
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        return Seq("list", [[Const(p, DEFAULT, where), DEFAULT] for p in parts])
+    casts = {"builtins.bool": bool, "builtins.int": int, "builtins.str": str}
+    if isinstance(cast, External) and cast.dotted in casts and isinstance(value, Const):
         if cast.dotted == "builtins.bool" and isinstance(value.value, str):
             text = value.value.lower()
             if text in ("y", "yes", "t", "true", "on", "1"):
@@ -1245,8 +1316,7 @@ def _cast(default: Value, cast: Value | None) -> Value | None:
                 return Const(False, DEFAULT, value.where)
             return None
         try:
-            return Const({"builtins.bool": bool, "builtins.int": int, "builtins.str": str}[cast.dotted](value.value),
-                         DEFAULT, value.where)
+            return Const(casts[cast.dotted](value.value), DEFAULT, value.where)
         except Exception:
             return None
     return None
@@ -1263,7 +1333,8 @@ _OPS = {
 }
 _CMP = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "in": lambda a, b: a in b,
+    "not in": lambda a, b: a not in b,
 }
 
 # Django reads only the upper-case names of a settings module (django/conf/__init__.py, ``Settings``).
@@ -1290,12 +1361,17 @@ class Settings:
         if not name.isupper() or self.scope is None:
             return UNKNOWN
         if name in self.scope.vars:
-            v = self.scope.vars[name]
-            return UNKNOWN if isinstance(v, _Lazy) else v
+            return _settled(self.scope.vars[name])
         if self.scope.open or self.defaults is None:
             return UNKNOWN
-        v = self.defaults.vars.get(name, UNKNOWN)
-        return UNKNOWN if isinstance(v, _Lazy) else v
+        return _settled(self.defaults.vars.get(name, UNKNOWN))
+
+
+def _settled(v: Value) -> Value:
+    """A value as read after the evaluation: an import not resolved by then is unknown."""
+    if isinstance(v, Lazy):
+        return v.value if v.value is not None else UNKNOWN
+    return v
 
 
 def evaluate_settings(interp: Interpreter, module: str) -> Settings:

@@ -1,10 +1,10 @@
 """Module-level code of a module as plain tuples, for the static evaluator (``frameworks.settings``).
 
 A framework loader needs more of a module than its summary holds: the values its module-level statements
-compute (a settings module's ``INSTALLED_APPS``), the classes it defines (an ``AppConfig``), the calls it makes
-(``include("shop.urls")``). ``program_code(program, names)`` gives that as a small tree of tuples (below),
-made from the syntax tree in the bounded parser processes (``index.parsing``: a file is never parsed outside
-the memory budget) and cached by content hash beside the summaries, so a warm run parses nothing.
+compute (a settings module's ``INSTALLED_APPS``), the classes it defines (an ``AppConfig``), the calls it
+makes (``include("shop.urls")``). ``program_code(program, paths)`` gives that as a small tree of tuples
+(below), made from the syntax tree in the bounded parser processes (``index.parsing``: a file is never parsed
+outside the memory budget) and cached by content hash beside the summaries, so a warm run parses nothing.
 
 Statements (a tuple whose first item is the kind, the second the 1-based line)::
 
@@ -12,8 +12,8 @@ Statements (a tuple whose first item is the kind, the second the 1-based line)::
     ("if", line, test, body, orelse)     ("for", line, target, iter, body, orelse, jumps)
     ("while", line, test, body, orelse)  ("try", line, body, handlers, orelse, final)
     ("with", line, items, body)          ("import", line, module, asname)
-    ("from", line, module, level, names) ("def", line, name)                    ("class", line, name, bases, body)
-    ("del", line, targets)               ("raise", line)                        ("?", line, names)
+    ("from", line, module, level, names) ("def", line, name)       ("class", line, name, bases, body)
+    ("del", line, targets)               ("raise", line)           ("?", line, names)
 
 ``names`` of ``from`` are ``(name, asname)`` pairs (``("*", None)`` for a star import); ``handlers`` are
 ``(types, name, body)`` with ``types`` an expression or None (a bare ``except``); ``jumps`` says whether the
@@ -28,7 +28,7 @@ Expressions::
     ("call", line, func, args, kwargs)  (kwargs: (name or None for ``**``, value))
     ("bin", op, left, right)            ("un", op, operand)                    ("bool", op, values)
     ("cmp", left, ops, comparators)     ("ifx", test, body, orelse)            ("f", parts)  f-string
-    ("fv", value)  a formatted value    ("comp", kind, element, generators)    (generators: (target, iter, ifs))
+    ("fv", value)  a formatted value    ("comp", kind, element, generators), generators: (target, iter, ifs)
     (":=", target, value)               ("?", names)  anything else
 """
 
@@ -111,11 +111,13 @@ def expr(node: ast.expr | None) -> tuple | None:
             return ("?", _names(node))
         return ("fv", expr(node.value))
     if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-        kind = {ast.ListComp: "list", ast.SetComp: "set", ast.GeneratorExp: "gen", ast.DictComp: "dict"}[type(node)]
+        kinds = {ast.ListComp: "list", ast.SetComp: "set", ast.GeneratorExp: "gen", ast.DictComp: "dict"}
+        kind = kinds[type(node)]
         element = (expr(node.key), expr(node.value)) if isinstance(node, ast.DictComp) else expr(node.elt)
         if any(g.is_async for g in node.generators):
             return ("?", _names(node))
-        gens = tuple((_target(g.target), expr(g.iter), tuple(expr(i) for i in g.ifs)) for g in node.generators)
+        gens = tuple((_target(g.target), expr(g.iter), tuple(expr(i) for i in g.ifs))
+                     for g in node.generators)
         return ("comp", kind, element, gens)
     if isinstance(node, ast.NamedExpr):
         return (":=", node.target.id, expr(node.value))

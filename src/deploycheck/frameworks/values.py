@@ -132,7 +132,8 @@ class Class(Value):
 
     __slots__ = ("attrs", "bases", "line", "module", "qualname")
 
-    def __init__(self, module: str, qualname: str, bases: list[Value], attrs: dict[str, Value], line: int) -> None:
+    def __init__(self, module: str, qualname: str, bases: list[Value], attrs: dict[str, Value],
+                 line: int) -> None:
         self.module, self.qualname, self.bases, self.attrs, self.line = module, qualname, bases, attrs, line
 
     def __repr__(self) -> str:
@@ -148,6 +149,17 @@ class Method(Value):
         self.obj, self.name = obj, name
 
 
+class Lazy(Value):
+    """``from module import name`` not looked at yet: resolved on first read, and kept here (every copy of
+    the namespace holding it then reads the same value)."""
+
+    __slots__ = ("module", "name", "value")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        self.value: Value | None = None
+
+
 class Opaque(Value):
     """An object the evaluator models by kind (``kind``) with some state (``data``): a django-environ ``Env``
     (its schemes), a python-decouple ``Csv`` cast."""
@@ -158,7 +170,7 @@ class Opaque(Value):
         self.kind, self.data = kind, data
 
 
-_IMMUTABLE = (Const, ModuleRef, External, Function, Class, Method, Opaque, _Unknown)
+_IMMUTABLE = (Const, ModuleRef, External, Function, Class, Method, Opaque, Lazy, _Unknown)
 
 
 def copy(value: Value, memo: dict) -> Value:
@@ -193,7 +205,7 @@ def demote(value: Value, level: int, memo: dict | None = None) -> Value:
     if key in memo:
         return memo[key]
     if isinstance(value, Seq):
-        out = Seq(value.kind, [], value.open, value.oid, value.exact and level == CERTAIN)
+        out = Seq(value.kind, [], value.open, value.oid, value.exact)  # the positions of the default's world
         memo[key] = out
         out.items = [[demote(v, level, memo), max(p, level)] for v, p in value.items]
         return out
@@ -211,7 +223,9 @@ def taint(value: Value, seen: set | None = None) -> None:
     if id(value) in seen:
         return
     seen.add(id(value))
-    if isinstance(value, Seq):
+    if isinstance(value, Lazy) and value.value is not None:
+        taint(value.value, seen)
+    elif isinstance(value, Seq):
         value.open, value.exact = True, False
         for item in value.items:
             item[1] = MAYBE
@@ -221,6 +235,30 @@ def taint(value: Value, seen: set | None = None) -> None:
         for item in value.entries.values():
             item[1] = MAYBE
             taint(item[0], seen)
+
+
+def same_content(a: Value, b: Value, seen: set | None = None) -> bool:
+    """Do two containers hold the same (constants equal, containers alike, items as sure)?"""
+    seen = set() if seen is None else seen
+    if (id(a), id(b)) in seen or a is b:
+        return True
+    seen.add((id(a), id(b)))
+    if isinstance(a, Seq) and isinstance(b, Seq):
+        return (a.kind, a.open, a.exact, len(a.items)) == (b.kind, b.open, b.exact, len(b.items)) and all(
+            pa == pb and _alike(va, vb, seen) for (va, pa), (vb, pb) in zip(a.items, b.items, strict=True))
+    if isinstance(a, Map) and isinstance(b, Map):
+        return a.open == b.open and a.entries.keys() == b.entries.keys() and all(
+            a.entries[k][1] == b.entries[k][1] and _alike(a.entries[k][0], b.entries[k][0], seen)
+            for k in a.entries)
+    return False
+
+
+def _alike(a: Value, b: Value, seen: set) -> bool:
+    if isinstance(a, Const) and isinstance(b, Const):
+        return a.same(b) and a.status == b.status
+    if isinstance(a, (Seq, Map)):
+        return same_content(a, b, seen)
+    return _same_object(a, b)
 
 
 def _same_object(a: Value, b: Value) -> bool:
@@ -236,6 +274,8 @@ def _same_object(a: Value, b: Value) -> bool:
         return a.name == b.name  # type: ignore[union-attr]
     if isinstance(a, External):
         return a.dotted == b.dotted  # type: ignore[union-attr]
+    if isinstance(a, Lazy):
+        return (a.module, a.name) == (b.module, b.name)  # type: ignore[union-attr]
     return False
 
 
@@ -249,7 +289,7 @@ def join(a: Value, b: Value, how: int, memo: dict) -> Value:
         return memo[key]
     if isinstance(a, Const) and isinstance(b, Const):
         if a.same(b):
-            out: Value = Const(a.value, max(a.status, b.status), a.where if a.where == b.where else a.where or b.where)
+            out: Value = Const(a.value, max(a.status, b.status), a.where or b.where)
         else:
             out = Const(a.value, max(a.status, DEFAULT), a.where) if how == DEFAULT else UNKNOWN
         memo[key] = out
@@ -304,7 +344,9 @@ def strings(value: Value, presence: int = CERTAIN) -> list[tuple[str, tuple[str,
     tuple or set; each as ``(text, where, how sure)``, how sure being the worse of its presence and its
     status. Items that are not strings are left out."""
     if isinstance(value, Const):
-        return [(value.value, value.where, max(presence, value.status))] if isinstance(value.value, str) else []
+        if not isinstance(value.value, str):
+            return []
+        return [(value.value, value.where, max(presence, value.status))]
     if isinstance(value, Seq):
         return [(v.value, v.where, max(presence, p, v.status)) for v, p in value.items
                 if isinstance(v, Const) and isinstance(v.value, str)]

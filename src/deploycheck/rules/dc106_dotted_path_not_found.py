@@ -1,8 +1,8 @@
 """DC106 dotted-path-not-found: a module or dotted path that a framework loads names nothing.
 
 Why it crashes: a framework imports what its configuration names, by string: Django imports each
-``INSTALLED_APPS`` entry, each ``MIDDLEWARE`` class, the ``ROOT_URLCONF`` and every ``include("app.urls")``, the
-classes of ``LOGGING``, the backends of ``DATABASES``, ``CACHES``, ``TEMPLATES``... (``import_module``, or
+``INSTALLED_APPS`` entry, each ``MIDDLEWARE`` class, the ``ROOT_URLCONF`` and every ``include("app.urls")``,
+the classes of ``LOGGING``, the backends of ``DATABASES``, ``CACHES``, ``TEMPLATES``... (``import_module``, or
 ``import_string("pkg.mod.Name")``, which imports ``pkg.mod`` and reads ``Name``). When no such module exists,
 or the module has no such attribute, that raises ``ModuleNotFoundError``, ``ImportError`` or
 ``AttributeError`` when the framework gets there: at start-up (``django.setup()``, the WSGI handler), at the
@@ -64,6 +64,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if edge.basis == DEFAULT:
             why += " (the default of an environment variable)"
-        finding = ctx.finding(CODE, sev, f"{edge.step}: {why}", edge.importer, node, edge.line, 0, symbol=symbol)
+        finding = ctx.finding(CODE, sev, f"{edge.step}: {why}", edge.importer, node, edge.line, 0,
+                              symbol=symbol)
         finding.when = later(node.phase, edge.phase)
         yield finding
