@@ -107,7 +107,8 @@ def django_python():
 
 @pytest.fixture(scope="module")
 def summaries(tmp_path_factory):
-    return tmp_path_factory.mktemp("summaries")  # one summary cache for the module's checks: Django parsed once
+    # one summary cache for the module's checks: Django is parsed once
+    return tmp_path_factory.mktemp("summaries")
 
 
 def checked(root: Path, python: str, entries: list[str], cache: Path):
@@ -291,7 +292,8 @@ def test_two_settings_modules_named_make_nothing_certain(tmp_path, django_python
     # which setdefault runs first decides (in one process, the first one to run wins): each is only possible,
     # so the settings' misses are not reported, and the closure still follows them (shielded)
     root = project(tmp_path, {"manage.py": ('"proj.settings"', '"proj.settings.base"'),
-                              "proj/settings/base.py": ('"proj.middleware.TimingMiddleware"', '"proj.gone.Gone"')})
+                              "proj/settings/base.py": ('"proj.middleware.TimingMiddleware"',
+                                                        '"proj.gone.Gone"')})
     result = checked(root, django_python, ["proj.wsgi", "manage"], summaries)
     assert brief(result, root) == []
     assert result.closure["proj.urls"] == ("project", 2)
