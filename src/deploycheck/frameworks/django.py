@@ -198,7 +198,12 @@ def iter_modules(program, package: str) -> list[tuple[str, bool]]:
     return sorted(seen.items())
 
 
-def walk_packages(program, package: str, limit: int = 2000) -> list[str]:
+# The most modules a template tag package is walked for (``walk_packages``): a real app has a handful; the
+# bound keeps a crafted tree of empty packages from costing more than the rest of the check.
+MAX_TAG_MODULES = 2000
+
+
+def walk_packages(program, package: str, limit: int = MAX_TAG_MODULES) -> list[str]:
     """``pkgutil.walk_packages``: every module under ``package``, subpackages included (at most ``limit``)."""
     out: list[str] = []
     todo = [package]
