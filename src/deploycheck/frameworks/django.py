@@ -142,9 +142,12 @@ def settings_modules(program) -> list[tuple[str, list[tuple[str, int, str]], str
     """The settings module(s) Django imports: ``[(module, [(importer, line, basis)], basis)]``.
 
     The environment's ``DJANGO_SETTINGS_MODULE`` when known (the module is then an entry: no importer);
-    else the one module named by project code of the closure, imported from each place naming it (at start-up:
-    ``django.setup()`` and the WSGI/ASGI handler import it). Several names: which one wins depends on the
-    order the code runs in, so each is only possible (``MAYBE``)."""
+    else the module named by project code of the closure, imported from each place naming it (at start-up:
+    ``django.setup()`` and the WSGI/ASGI handler import it). A place names it surely when it runs whenever its
+    module does (module-level code, or the function of an entry that runs Django's command line, as
+    ``manage.py``'s ``main()``); a function anywhere else (a build step) only possibly. The first place to run
+    in a process wins, so when more than one module is surely named, which one is used depends on the order
+    the code runs in: each is only possible (``MAYBE``)."""
     environ = program.environ or {}
     given = environ.get(SETTINGS_VARIABLE, "")
     roots = sorted(n for n, node in program.nodes.items() if node.parent is None)
@@ -161,14 +164,23 @@ def settings_modules(program) -> list[tuple[str, list[tuple[str, int, str]], str
         summ = program.summary(name)
         for site in summ.settings if summ is not None else ():
             sure = not site.conditional and not site.guarded and (
-                site.context == MODULE or (site.context == FUNCTION and name in roots))
+                site.context == MODULE or (site.context == FUNCTION and node.parent is None
+                                           and _runs_command_line(summ)))
             named.setdefault(site.module, []).append((name, site.line, CERTAIN if sure else MAYBE))
+    surely = [m for m, sites in named.items() if any(b == CERTAIN for _, _, b in sites)]
     out = []
     for module, sites in sorted(named.items()):
-        # as sure as the surest place naming it (one that always runs makes it certain)
+        # as sure as the surest place naming it, when no other module is surely named
         basis = min((b for _, _, b in sites), key=_RANK.__getitem__)
-        out.append((module, [(imp, line, b) for imp, line, b in sites], basis if len(named) == 1 else MAYBE))
+        alone = surely == [module] or (not surely and len(named) == 1)
+        out.append((module, [(imp, line, b) for imp, line, b in sites], basis if alone else MAYBE))
     return out
+
+
+def _runs_command_line(summ) -> bool:
+    """Does the module import Django's command line (``execute_from_command_line``), as ``manage.py`` does?"""
+    return any(site.module == "django.core.management"
+               and (not site.names or "execute_from_command_line" in site.names) for site in summ.imports)
 
 
 def iter_modules(program, package: str) -> list[tuple[str, bool]]:
@@ -697,8 +709,8 @@ class _Loader:
             summ = program.summary(name) if node.module.has_source else None
             for site in summ.imports if summ is not None else ():
                 if site.module == "django.core.management" and (
-                        not site.names or {"execute_from_command_line", "call_command"} & set(site.names)):
-                    return name, site.line
+                        not site.names or "execute_from_command_line" in site.names):
+                    return name, site.line  # the line that imports Django's command line
         return None
 
 
