@@ -53,8 +53,17 @@ def python():
 
 
 def real(python: str, root: Path, module: str, env: dict[str, str] | None = None) -> dict:
-    proc = subprocess.run([python, "-c", _DUMP, module], cwd=root, capture_output=True, text=True, check=True,
-                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+    return real_many(python, root, [module], env)[module]
+
+
+def real_many(python: str, root: Path, modules: list[str], env: dict[str, str] | None = None) -> dict:
+    """The upper-case names of each module as the interpreter computes them, each module in a process of its
+    own (one module's imports do not change another's)."""
+    script = "import json, subprocess, sys\n" \
+             "print(json.dumps({m: json.loads(subprocess.run([sys.executable, '-c', sys.argv[1], m], " \
+             "capture_output=True, text=True, check=True).stdout) for m in sys.argv[2:]}))"
+    proc = subprocess.run([python, "-c", script, _DUMP, *modules], cwd=root, capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin", **(env or {})})
     return json.loads(proc.stdout)
 
 
@@ -337,3 +346,85 @@ def test_a_list_imported_from_another_module_and_changed_on_a_possible_path(tmp_
         "APPS": {"list": ["x", "y"]}, "BASE_APPS": {"list": ["x", "y"]}}
     assert [(v.value, p) for v, p in settings.value("MIDDLEWARE").items] == [("a.A", V.CERTAIN),
                                                                              ("p.Profile", V.MAYBE)]
+
+
+# -- property: random settings programs against the interpreter ---------------------------------------------
+
+_LISTS = ("A", "B", "C")
+_ITEMS = st.sampled_from(["'a'", "'b'", "'c'", "'d'"])
+_ENV = st.sampled_from(["os.environ.get('F', 'off') == 'on'", "os.environ.get('F')",
+                        "os.getenv('G', 'x') != 'x'", "S == 'dflt'", "'a' in A", "DEBUG", "helper()"])
+
+
+def _simple() -> st.SearchStrategy[str]:
+    name, other = st.sampled_from(_LISTS), st.sampled_from(_LISTS)
+    return st.one_of(
+        st.builds(lambda n, xs: f"{n} = [{', '.join(xs)}]", name, st.lists(_ITEMS, max_size=3)),
+        st.builds(lambda n, o, x: f"{n} = {o} + [{x}]", name, other, _ITEMS),
+        st.builds(lambda n, x: f"{n} += [{x}]", name, _ITEMS),
+        st.builds(lambda n, x: f"{n}.append({x})", name, _ITEMS),
+        st.builds(lambda n, x: f"{n}.insert(0, {x})", name, _ITEMS),
+        st.builds(lambda n, x: f"if {x} in {n}:\n    {n}.remove({x})", name, _ITEMS),
+        st.builds(lambda n, o: f"{n}.extend({o})", name, other),
+        st.builds(lambda n, o: f"{n} = {o}", name, other),  # aliasing
+        st.builds(lambda n, o: f"{n} = list({o})", name, other),
+        st.builds(lambda n: f"touch({n})", name),  # a function that is not run changes it
+        st.builds(lambda x: f"D[{x}] = S", _ITEMS),
+        st.builds(lambda x: f"D.update({{{x}: 1}})", _ITEMS),
+        st.just("S = os.environ.get('S', 'dflt')"),
+        st.just("S = S + '-x'"),
+        st.just("DEBUG = os.environ.get('DEBUG', '') == '1'"),
+        st.builds(lambda n: f"for item in ['p', 'q']:\n    {n}.append(item)", name),
+        st.builds(lambda n: f"for item in helper():\n    {n}.append(item)", name),
+        st.builds(lambda n, m: f"try:\n    import {m}\n    {n}.append('imp')\nexcept ImportError:\n"
+                               f"    {n}.append('fallback')",
+                  name, st.sampled_from(["json", "not_installed_x"])),
+        st.builds(lambda n: "with suppress(ImportError):\n    import not_installed_y\n"
+                            f"    {n}.append('never')", name),
+    )
+
+
+def _statement() -> st.SearchStrategy[str]:
+    def indent(text: str) -> str:
+        return "\n".join("    " + line for line in text.splitlines())
+
+    branch = st.builds(lambda c, a, b: f"if {c}:\n{indent(a)}\nelse:\n{indent(b)}",
+                       _ENV, _simple(), _simple())
+    return st.one_of(_simple(), branch, st.builds(lambda c, a: f"if {c}:\n{indent(a)}", _ENV, _simple()))
+
+
+_PRELUDE = ("import os\nfrom contextlib import suppress\nfrom proj.tools import helper, touch\n"
+            "A = []\nB = []\nC = ['c']\nD = {}\nS = ''\nDEBUG = False\n")
+
+
+@hsettings(max_examples=12, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(programs=st.lists(st.lists(_statement(), min_size=1, max_size=8), min_size=10, max_size=10))
+def test_random_settings_programs_agree_with_the_interpreter(tmp_path_factory, python, programs):
+    root = tmp_path_factory.mktemp("random")
+    files = {"proj/__init__.py": "",
+             "proj/tools.py": "def helper():\n    return ['h']\n\n\ndef touch(items):\n    items.clear()\n"}
+    for i, stmts in enumerate(programs):
+        files[f"proj/s{i}.py"] = _PRELUDE + "\n".join(stmts) + "\n"
+    write_tree(root, files)
+    project = open_project(str(root))
+    program, _ = open_program(interpreter.probe(python), project.roots, HostFiles(), None, True)
+    modules = [f"proj.s{i}" for i in range(len(programs))]
+    all_unset = real_many(python, root, modules)
+    all_overridden = real_many(python, root, modules, {"F": "on", "G": "y", "S": "env", "DEBUG": "1"})
+    known = 0
+    try:
+        for i, module in enumerate(modules):
+            settings = evaluate_settings(Interpreter(program), module)
+            unset, overridden = all_unset[module], all_overridden[module]
+            known += len(agree(settings, unset, overridden))
+            for name in _LISTS:
+                value = settings.value(name)
+                for item, presence in value.items if isinstance(value, V.Seq) else ():
+                    if isinstance(item, V.Const) and presence < V.MAYBE:
+                        assert item.value in unset[name]["list"], (name, files[f"proj/s{i}.py"])
+                        if presence == V.CERTAIN and item.status == V.CERTAIN:
+                            assert item.value in overridden[name]["list"], (name, files[f"proj/s{i}.py"])
+    finally:
+        program.store.close()
+    assert known >= len(modules)  # the prelude's names at least: the comparison is not empty

@@ -46,6 +46,7 @@ from deploycheck.frameworks.values import (
     join,
     same_content,
     taint,
+    taint_aliased,
 )
 from deploycheck.index.program import FOUND, MISSING, Program
 
@@ -286,11 +287,13 @@ class Interpreter:
                 sc.vars = state
             return True
         memo: dict = {}
+        aliased: set = set()
+        merged = []
         for sc, da, db in zip(chain, sa, sb, strict=True):
             out: dict[str, Value] = {}
             for k, va in da.items():
                 if k in db:
-                    out[k] = join(self.bound(va), self.bound(db[k]), how, memo)
+                    out[k] = join(self.bound(va), self.bound(db[k]), how, memo, aliased)
                 else:
                     out[k] = demote(va, DEFAULT) if how == DEFAULT else UNKNOWN
             for k in db:
@@ -298,6 +301,9 @@ class Interpreter:
                     out[k] = UNKNOWN
             self._settle(sc.vars, out)
             sc.vars = out
+            merged.append(out)
+        if aliased:  # a name bound to another container on one path only: what else holds it is unsure
+            taint_aliased([v for out in merged for v in out.values()], aliased)
         return True
 
     def _settle(self, before: dict[str, Value], after: dict[str, Value]) -> None:

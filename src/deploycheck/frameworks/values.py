@@ -279,9 +279,12 @@ def _same_object(a: Value, b: Value) -> bool:
     return False
 
 
-def join(a: Value, b: Value, how: int, memo: dict) -> Value:
+def join(a: Value, b: Value, how: int, memo: dict, aliased: set | None = None) -> Value:
     """The value after two paths meet, one having made ``a`` and the other ``b``. ``how`` is ``MAYBE`` (either
-    path may have run) or ``DEFAULT`` (``a``'s path runs unless the environment overrides a default)."""
+    path may have run) or ``DEFAULT`` (``a``'s path runs unless the environment overrides a default).
+
+    Two different containers (``x = y`` on one path only) meet as a new one; their ``oid`` go to ``aliased``:
+    whatever else holds either may be changed through the new one, so the caller makes those unsure."""
     if a is b:
         return a
     key = (id(a), id(b))
@@ -294,8 +297,11 @@ def join(a: Value, b: Value, how: int, memo: dict) -> Value:
             out = Const(a.value, max(a.status, DEFAULT), a.where) if how == DEFAULT else UNKNOWN
         memo[key] = out
         return out
+    if isinstance(a, (Seq, Map)) and isinstance(b, (Seq, Map)) and a.oid != b.oid and aliased is not None:
+        aliased.update((a.oid, b.oid))
+    fresh = a.oid if isinstance(b, (Seq, Map)) and getattr(a, "oid", None) == b.oid else None
     if isinstance(a, Seq) and isinstance(b, Seq) and a.kind == b.kind:
-        seq = Seq(a.kind, [], a.open or b.open, a.oid)
+        seq = Seq(a.kind, [], a.open or b.open, fresh)
         memo[key] = seq
         used = [False] * len(b.items)
         in_order = len(a.items) == len(b.items)
@@ -313,17 +319,17 @@ def join(a: Value, b: Value, how: int, memo: dict) -> Value:
             used[match] = True
             in_order = in_order and match == i
             vb, pb = b.items[match]
-            seq.items.append([join(va, vb, how, memo), max(pa, pb)])
+            seq.items.append([join(va, vb, how, memo, aliased), max(pa, pb)])
         seq.items += [[vb, MAYBE] for j, (vb, _) in enumerate(b.items) if not used[j]]
         seq.exact = a.exact and b.exact and in_order and all(used)
         return seq
     if isinstance(a, Map) and isinstance(b, Map):
-        out_map = Map({}, a.open or b.open, a.oid)
+        out_map = Map({}, a.open or b.open, fresh)
         memo[key] = out_map
         for k, (va, pa) in a.entries.items():
             if k in b.entries:
                 vb, pb = b.entries[k]
-                out_map.entries[k] = [join(va, vb, how, memo), max(pa, pb)]
+                out_map.entries[k] = [join(va, vb, how, memo, aliased), max(pa, pb)]
             elif how == DEFAULT:
                 out_map.entries[k] = [demote(va, DEFAULT), max(pa, DEFAULT)]
             else:
@@ -337,6 +343,20 @@ def join(a: Value, b: Value, how: int, memo: dict) -> Value:
     out = demote(a, DEFAULT) if how == DEFAULT and a is not UNKNOWN else UNKNOWN
     memo[key] = out
     return out
+
+
+def taint_aliased(values, aliased: set) -> None:
+    """Make unsure every container among ``values`` (and inside them) whose ``oid`` is in ``aliased``."""
+    seen: set = set()
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if not isinstance(v, (Seq, Map)) or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.oid in aliased:
+            taint(v)
+        stack += [x for x, _ in (v.items if isinstance(v, Seq) else v.entries.values())]
 
 
 def strings(value: Value, presence: int = CERTAIN) -> list[tuple[str, tuple[str, int] | None, int]]:
