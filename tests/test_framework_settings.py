@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from conftest import venv, write_tree
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from deploycheck.artifact.files import HostFiles
 from deploycheck.check import open_program
