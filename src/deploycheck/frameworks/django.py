@@ -73,15 +73,20 @@ _BASIS = {0: CERTAIN, V_DEFAULT: DEFAULT, V_MAYBE: MAYBE}
 _RANK = {CERTAIN: 0, DEFAULT: 1, MAYBE: 2}
 _DJANGO_TEMPLATES = "django.template.backends.django.DjangoTemplates"
 _ADMIN = {"django.contrib.admin", "django.contrib.admin.apps.AdminConfig"}
-# Django REST framework's settings that name classes or functions (rest_framework/settings.py, IMPORT_STRINGS)
-DRF_IMPORT_STRINGS = (
-    "DEFAULT_RENDERER_CLASSES", "DEFAULT_PARSER_CLASSES", "DEFAULT_AUTHENTICATION_CLASSES",
-    "DEFAULT_PERMISSION_CLASSES", "DEFAULT_THROTTLE_CLASSES", "DEFAULT_CONTENT_NEGOTIATION_CLASS",
-    "DEFAULT_METADATA_CLASS", "DEFAULT_VERSIONING_CLASS", "DEFAULT_PAGINATION_CLASS",
-    "DEFAULT_FILTER_BACKENDS",
-    "DEFAULT_SCHEMA_CLASS", "EXCEPTION_HANDLER", "UNAUTHENTICATED_USER", "UNAUTHENTICATED_TOKEN",
-    "VIEW_NAME_FUNCTION", "VIEW_DESCRIPTION_FUNCTION",
-)
+# Django REST framework's settings that name classes or functions (rest_framework/settings.py,
+# IMPORT_STRINGS), with when they are read: the class attributes of ``APIView`` and ``GenericAPIView`` when
+# DRF's views are imported (``renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES``), the user classes on
+# a request, the rest when the feature is used (an exception, a schema, the browsable API's names).
+DRF_IMPORT_STRINGS = {
+    "DEFAULT_RENDERER_CLASSES": REQUEST, "DEFAULT_PARSER_CLASSES": REQUEST,
+    "DEFAULT_AUTHENTICATION_CLASSES": REQUEST, "DEFAULT_PERMISSION_CLASSES": REQUEST,
+    "DEFAULT_THROTTLE_CLASSES": REQUEST, "DEFAULT_CONTENT_NEGOTIATION_CLASS": REQUEST,
+    "DEFAULT_METADATA_CLASS": REQUEST, "DEFAULT_VERSIONING_CLASS": REQUEST,
+    "DEFAULT_PAGINATION_CLASS": REQUEST,
+    "DEFAULT_FILTER_BACKENDS": REQUEST, "UNAUTHENTICATED_USER": REQUEST, "UNAUTHENTICATED_TOKEN": REQUEST,
+    "DEFAULT_SCHEMA_CLASS": CALL, "EXCEPTION_HANDLER": CALL, "VIEW_NAME_FUNCTION": CALL,
+    "VIEW_DESCRIPTION_FUNCTION": CALL,
+}
 
 
 def _worse(*bases: str) -> str:
@@ -644,12 +649,18 @@ class _Loader:
         if auth is not None:
             paths("AUTHENTICATION_BACKENDS", "first request: AUTHENTICATION_BACKENDS", REQUEST)
             paths("PASSWORD_HASHERS", "first request: PASSWORD_HASHERS", REQUEST)
-        for _, db, presence in entries(self.value("DATABASES")):
+        # a connection or cache is made on first use: the default one by the first request, another one when
+        # the code uses it (``connections["replica"]``, ``caches["sessions"]``)
+        for alias, db, presence in entries(self.value("DATABASES")):
+            default = alias == "default"
+            step = "first request: DATABASES" if default else f"DATABASES['{alias}']"
             for text, where, how in strings(_get(db, "ENGINE"), presence):
-                self.import_module(f"{text}.base", where, "first request: DATABASES", REQUEST, how)
+                self.import_module(f"{text}.base", where, step, REQUEST if default else CALL, how)
         paths("DATABASE_ROUTERS", "first request: DATABASE_ROUTERS", REQUEST)
-        for _, cache, presence in entries(self.value("CACHES")):
-            paths("", "first request: CACHES", REQUEST, _get(cache, "BACKEND"), presence)
+        for alias, cache, presence in entries(self.value("CACHES")):
+            default = alias == "default"
+            step = "first request: CACHES" if default else f"CACHES['{alias}']"
+            paths("", step, REQUEST if default else CALL, _get(cache, "BACKEND"), presence)
         if self.installed("django.contrib.sessions") is not None:
             for text, where, how in strings(self.value("SESSION_ENGINE")):
                 self.import_module(text, where, "first request: SESSION_ENGINE", REQUEST, how)
@@ -670,8 +681,9 @@ class _Loader:
         paths("FORM_RENDERER", "first request: FORM_RENDERER", REQUEST)
         if self.installed("rest_framework") is not None:
             drf = self.value("REST_FRAMEWORK")
-            for key in DRF_IMPORT_STRINGS:
-                paths("", f"first request: REST_FRAMEWORK['{key}']", REQUEST, _get(drf, key))
+            for key, phase in DRF_IMPORT_STRINGS.items():
+                step = f"REST_FRAMEWORK['{key}']"
+                paths("", f"first request: {step}" if phase == REQUEST else step, phase, _get(drf, key))
         paths("EMAIL_BACKEND", "EMAIL_BACKEND", CALL)
         paths("WSGI_APPLICATION", "runserver: WSGI_APPLICATION", CALL)
         paths("ASGI_APPLICATION", "runserver: ASGI_APPLICATION", CALL)
