@@ -137,7 +137,7 @@ BREAKAGES = [
                  ("ModuleNotFoundError", "orders/tasks.py:3"), id="django-installed-apps"),
     pytest.param("django", "shopsite/clock.py", "def today(", "def now(",
                  [("DC102", "shopsite/periodic.py:3", "error", "startup",
-                   [("shopsite.celery_app", 5, ""),
+                   [("shopsite.celery_app", 5, "DJANGO_SETTINGS_MODULE"),
                     ("shopsite.settings", 8, "celery worker boot: imports")])],
                  ("ImportError", "shopsite/periodic.py:3"), id="django-celery-imports"),
 ]

@@ -96,9 +96,12 @@ def test_the_django_settings_module_a_service_names_is_imported_by_it(tmp_path):
     (tmp_path / "ledger" / "settings.py").write_text('import sentry_sdk_not_installed\n\nSECRET_KEY = "x"\n')
     (tmp_path / "ledger" / "wsgi.py").write_text(
         'import os\n\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger.settings")\napplication = object()\n')
-    got = [(f.code, f.path.rsplit("/", 1)[1], f.line, f.symbol, f.when, tuple(h.module for h in f.chain))
+    got = [(f.code, f.path.rsplit("/", 1)[1], f.line, f.symbol, f.when, tuple((h.module, h.step) for h in f.chain))
            for f in check(tmp_path, entries=["ledger.wsgi"]).findings]
-    assert got == [("DC101", "settings.py", 1, "sentry_sdk_not_installed", "import", ("ledger.wsgi",))]
+    # imported when Django sets itself up (frameworks/django.py), which the WSGI module's
+    # get_wsgi_application() does: at start-up
+    assert got == [("DC101", "settings.py", 1, "sentry_sdk_not_installed", "startup",
+                    (("ledger.wsgi", "DJANGO_SETTINGS_MODULE"),))]
     # the same by assignment
     (tmp_path / "ledger" / "wsgi.py").write_text(
         'import os\n\nos.environ["DJANGO_SETTINGS_MODULE"] = "ledger.settings"\napplication = object()\n')

@@ -239,7 +239,7 @@ def _run_image(opts: Options) -> Result:
         notes: list[str] = []
         stale = _image_source(opts, files, config.get("Labels") or {}, notes)
         result = _analyze(opts, project, interp, files, entries, [] if opts.entries else launch, start, source,
-                          stale, settings_given=bool(settings))
+                          stale, settings_given=bool(settings), environ=env)
         result.notes = notes + result.notes
         result.image = {"transport": image.transport, "reference": image.reference, "manifest": image.manifest,
                         "platform": image.platform}
@@ -283,11 +283,12 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict,
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None,
-             settings_given: bool = False) -> Result:
+             settings_given: bool = False, environ: dict[str, str] | None = None) -> Result:
     """Walk the closure and run the rules. No ``entries`` is default mode (``scripts``): every module of the
     project's packages is an entry and each directory of scripts is checked with its own search path."""
     check_entries(entries)
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
+    program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
     distributions = Distributions(spath.site_dirs, files)

@@ -1,5 +1,6 @@
 """The project modules of the service's import closure, found by the ``check`` engine (interpreter probe,
-search path, module finder, ``frameworks.close``): only code that the service imports is read."""
+search path, module finder, ``frameworks.close``): only code that the service imports, or that its framework
+loads, is read."""
 
 from __future__ import annotations
 

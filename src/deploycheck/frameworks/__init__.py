@@ -36,10 +36,11 @@ class Loaded:
 def close(program, entries: list[str], settings_given: bool = False, loaders=None) -> list[str]:
     """Build ``program``'s import closure from ``entries`` with what the framework loaders add, and with the
     directories its modules put on ``sys.path`` (``index.syspath``), until a round adds nothing (at most
-    ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``)."""
+    ``MAX_ROUNDS``). Returns the entries that were not found (``build_closure``). ``settings_given`` is kept
+    for callers: the target's environment, when known, is ``program.environ``."""
     loaders = LOADERS if loaders is None else loaders
     found = Loaded()
-    missing = program.build_closure(entries, settings_given)
+    missing = program.build_closure(entries)
     for _ in range(MAX_ROUNDS):
         new = Loaded()
         for loader in loaders:
@@ -50,12 +51,11 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
         if (len(found.edges), len(found.calls)) == before and not grew:
             break
         program.edges, program.calls = list(found.edges), list(found.calls)
-        program.nodes.clear()  # the walk adds only modules it has not seen: start it again
-        missing = program.build_closure(entries, settings_given)
+        missing = program.build_closure(entries)
     return missing
 
 
 # The loaders, imported once the vocabulary they use (``Loaded``) is defined.
-from deploycheck.frameworks import celery, entrypoints, shims  # noqa: E402
+from deploycheck.frameworks import celery, django, entrypoints, shims  # noqa: E402
 
-LOADERS.extend([shims, celery, entrypoints])
+LOADERS.extend([shims, django, celery, entrypoints])

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 from deploycheck.index.program import CALL, IMPORT, PHASES, REQUEST, STARTUP
 
-__all__ = ["CALL", "IMPORT", "PHASES", "REQUEST", "STARTUP", "Edge", "StartupCall", "later"]
+__all__ = ["CALL", "CERTAIN", "DEFAULT", "IMPORT", "MAYBE", "PHASES", "REQUEST", "STARTUP", "Edge",
+           "StartupCall", "later"]
+
+# How sure an edge is (``Edge.basis``): the value naming the target is written in the code and always taken;
+# it is the default of an environment variable, which the environment may override; or it is taken only
+# under a condition that cannot be decided statically.
+CERTAIN, DEFAULT, MAYBE = "certain", "default", "maybe"
 
 
 def later(a: str, b: str) -> str:
@@ -36,7 +42,10 @@ class Edge:
     the app``); ``phase`` is ``STARTUP`` or ``REQUEST``. ``attribute``, when given, is the name the framework
     then reads from ``target`` (the class of a dotted path ``pkg.mod.Class``): a path that names nothing is
     reported at ``importer:line``. ``optional`` edges follow a convention the framework tolerates missing
-    (Django imports ``APP.models`` only if it exists): a missing target is not a finding."""
+    (Django imports ``APP.models`` only if it exists): a missing target is not a finding. ``basis`` says how
+    sure the edge is (``CERTAIN``, ``DEFAULT``, ``MAYBE``): only a certain edge carries an unshielded chain
+    (what fails behind the others is not certain to crash), a missing target of a certain edge is an error,
+    of a default one a warning, of a maybe one nothing."""
 
     importer: str
     target: str
@@ -45,6 +54,7 @@ class Edge:
     phase: str = STARTUP
     attribute: str | None = None
     optional: bool = False
+    basis: str = CERTAIN
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,13 @@ class Program:
     # (``frameworks.base.StartupCall``), followed by the walk like import statements.
     edges: list = field(default_factory=list)
     calls: list = field(default_factory=list)
-    _edges_from: dict[str, list[tuple[str, int, str, str]]] = field(default_factory=dict)
+    _edges_from: dict[str, list[tuple[str, int, str, str, int]]] = field(default_factory=dict)
     entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
     launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
+    # The target's environment variables when they are known (an image's Env), else None; and what the
+    # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
+    environ: dict[str, str] | None = None
+    frameworks: dict = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -409,19 +413,14 @@ class Program:
         """Walk imports from ``entries`` (module names); fill ``nodes``. Returns entries that were not found.
 
         Edges: imports that run at import time in every module; in project modules also imports inside
-        functions. The walk goes in three passes by edge strength (unguarded; guarded by ``except
-        ImportError``; anything else), so each module keeps its least protected chain.
-
-        The Django settings module that project code names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE",
-        ...)``) becomes an import of the module naming it when it is the only one named and the environment
-        does not name one (``settings_given``): with several, which one wins depends on the run.
+        functions; and what the framework loaders add (``edges``, ``calls``; ``frameworks.close``). The walk
+        goes in passes by edge strength (unguarded; guarded by ``except ImportError``; anything else) and
+        phase, so each module keeps its least protected chain. ``settings_given`` is ignored (kept for
+        callers): the Django loader (``frameworks.django``) decides which settings module Django imports.
         """
         self.entries = list(entries)
-        self.nodes.clear()  # a new walk (frameworks.close walks again with what loaders added)
+        self.nodes.clear()  # a new round of ``frameworks.close`` walks again with the loaders' new edges
         missing = self._walk_from(entries)
-        if not settings_given and self._adopt_settings():
-            self.nodes.clear()
-            missing = self._walk_from(entries)
         self._collect_effects()
         self._execution_order(entries)
         return missing
@@ -453,30 +452,17 @@ class Program:
             self._walk(queue, deferred, key)
         return missing
 
-    def _framework_edges(self) -> dict[str, list[tuple[str, int, str, str]]]:
-        """``{importer: [(target, line, step, phase)]}`` from the loaders' edges and start-up calls (a call
-        loads the module that defines the function)."""
-        out: dict[str, list[tuple[str, int, str, str]]] = {}
+    def _framework_edges(self) -> dict[str, list[tuple[str, int, str, str, int]]]:
+        """``{importer: [(target, line, step, phase, shield)]}`` from the loaders' edges and start-up calls (a
+        call loads the module that defines the function). An edge from a value the environment may change, or
+        under a condition that cannot be decided (``Edge.basis``), shields like an undecidable condition."""
+        out: dict[str, list[tuple[str, int, str, str, int]]] = {}
         for e in self.edges:
-            out.setdefault(e.importer, []).append((e.target, e.line, e.step, e.phase))
+            shield = 0 if getattr(e, "basis", "certain") == "certain" else 2
+            out.setdefault(e.importer, []).append((e.target, e.line, e.step, e.phase, shield))
         for c in self.calls:
-            out.setdefault(c.caller, []).append((c.module, c.line, c.step, c.phase))
+            out.setdefault(c.caller, []).append((c.module, c.line, c.step, c.phase, 0))
         return out
-
-    def _adopt_settings(self) -> bool:
-        """Make the one Django settings module that project code names an import of each module naming it."""
-        named: dict[str, list] = {}
-        for name, node in self.nodes.items():
-            summ = self.summary(name) if node.origin == "project" and node.module.has_source else None
-            for site in summ.settings if summ is not None else ():
-                named.setdefault(site.module, []).append((summ, site))
-        if len(named) != 1:
-            return False
-        (sites,) = named.values()
-        for summ, site in sites:
-            if site not in summ.imports:
-                summ.imports.append(site)
-        return True
 
     def _execution_order(self, entries: list[str]) -> None:
         """Re-derive each module's chain as the interpreter would import it: depth first, in source order,
@@ -493,7 +479,9 @@ class Program:
                     continue  # only unshielded edges: the chain shows why a failure there is a crash
                 for t in self.site_targets(name, node.module.is_package, site):
                     yield t, site.line, "", IMPORT
-            for target, line, step, when in self._edges_from.get(name, ()):  # after its own imports
+            for target, line, step, when, shield in self._edges_from.get(name, ()):  # after its own imports
+                if shield:
+                    continue
                 parts = target.split(".")
                 for i in range(1, len(parts) + 1):
                     yield ".".join(parts[:i]), line, step, when
@@ -542,8 +530,8 @@ class Program:
                     strength = (max(edge, node.shield), phase)
                     for target in self.site_targets(name, node.module.is_package, site):
                         self._reach(target, name, site.line, strength, key, queue, deferred, "")
-                for target, line, step, when in self._edges_from.get(name, ()):
-                    strength = (node.shield, max(phase, PHASES.index(when)))
+                for target, line, step, when, shield in self._edges_from.get(name, ()):
+                    strength = (max(node.shield, shield), max(phase, PHASES.index(when)))
                     parts = target.split(".")
                     for i in range(1, len(parts) + 1):  # a package is imported before its submodules
                         self._reach(".".join(parts[:i]), name, line, strength, key, queue, deferred, step)
