@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from abuse import OUTSIDE_SECRET
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from services import start_cluster, start_redis
 
@@ -53,17 +53,23 @@ def pieces(secret: str) -> set[str]:
     return {secret[a:b] for a in starts for b in ends if b - a >= MIN_PIECE and secret[a:b].strip()}
 
 
-def assert_hidden(secret: str, *outputs: str) -> None:
-    """No form of ``secret`` (as written, percent-encoded, any piece of it) in any output, in any case."""
+def forms(secret: str) -> set[str]:
+    """``secret`` as written, percent-encoded and every piece of it: what must never be shown."""
     shown = {secret, quote(secret, safe=""), quote_plus(secret)}
     for p in pieces(secret):
         shown |= {p, quote(p, safe="")}
+    return shown
+
+
+def assert_hidden(secret: str, *outputs: str) -> None:
+    """No form of ``secret`` (see ``forms``) in any output, in any case."""
     for out in outputs:
         low = out.lower()
-        for s in shown:
+        for s in forms(secret):
             assert s.lower() not in low, f"{s!r} of the secret {secret!r} shown:\n{out[-3000:]}"
 
 
+VOCABULARY: list[str] = []  # what the report prints with the FIXED passwords (all masked), lower case
 ROLES = 8  # passwords tried in one run: one PostgreSQL role and one Redis user each
 
 
@@ -172,9 +178,19 @@ def test_no_password_in_any_output(sandbox, servers, pws):
     data), env values and code defaults (MODES), through --connect, text and JSON: shown nowhere, in no
     form."""
     pg, rd, set_passwords = servers
+    args = (*CONFIG, "--env-file", ".env.staging", "--manifest", "deploy.yaml", "--connect")
+    if not VOCABULARY:
+        set_passwords(FIXED)
+        sandbox.write(_files(FIXED, pg, rd))
+        seen = sandbox.run(*args).stdout + sandbox.run(*args, "--format", "json").stdout
+        for pw in FIXED:
+            assert_hidden(pw, seen)
+        VOCABULARY.append(seen.lower())
+    # a password such as 'warnings' or '000:ings' is a word the report prints anyway: its being there
+    # says nothing about masking (found by this test in CI)
+    assume(not any(f.lower() in VOCABULARY[0] for pw in pws for f in forms(pw)))
     set_passwords(pws)
     sandbox.write(_files(pws, pg, rd))
-    args = (*CONFIG, "--env-file", ".env.staging", "--manifest", "deploy.yaml", "--connect")
     text = sandbox.run(*args).assert_safe(code=1, one_line=False, secrets=tuple(pws))
     data = sandbox.run(*args, "--format", "json").assert_safe(code=1, one_line=False, secrets=tuple(pws))
     doc = json.loads(data.stdout)
