@@ -18,6 +18,7 @@ T0 = time.perf_counter()
 import deploycheck.check as check_mod
 from deploycheck.environment import interpreter, searchpath
 from deploycheck.index import ruff
+from deploycheck.index.parsing import Parser
 from deploycheck.index.program import Program
 from deploycheck.index.store import Cache, SummaryStore
 from deploycheck.rules import RULES
@@ -64,14 +65,14 @@ def main() -> None:
     interpreter.probe = _timed("probe", interpreter.probe)
     searchpath.build = _timed("search path", searchpath.build)
     Program.build_closure = _timed("closure", Program.build_closure)
-    load, parse = SummaryStore.load, SummaryStore._parse
+    load = SummaryStore.load
 
     def load_recording(self, paths):
         PATHS.update(paths)
         return load(self, paths)
 
     SummaryStore.load = _timed("summaries", load_recording)
-    SummaryStore._parse = _timed("parse", lambda self, items: list(parse(self, items)))
+    Parser.map = _timed("parse", Parser.map)  # the parser pool, on the files the cache did not have
     ruff.analyze = _timed("ruff", ruff.analyze)
     Cache.flush = _timed("cache write", Cache.flush)
     for rule in RULES:
