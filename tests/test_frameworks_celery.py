@@ -56,7 +56,8 @@ def cache(tmp_path_factory):
 
 
 def boot(python: str, project: Path, app: str) -> dict:
-    proc = subprocess.run([python, "-c", BOOT, app], cwd=project, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([python, "-c", BOOT, app], cwd=project, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -140,9 +141,29 @@ BREAKAGES = [
                    [("shopsite.celery_app", 5, "DJANGO_SETTINGS_MODULE"),
                     ("shopsite.settings", 8, "celery worker boot: imports")])],
                  ("ImportError", "shopsite/periodic.py:3"), id="django-celery-imports"),
+    # split settings (``from .base import *``), read by Django's settings evaluator
+    pytest.param("djsplit", "invoices/pdf.py", None, None,
+                 [("DC101", "invoices/tasks.py:3", "error", "startup",
+                   [("site_cfg.celery", 9, "autodiscover_tasks(): invoices.tasks")])],
+                 ("ModuleNotFoundError", "invoices/tasks.py:3"), id="split-settings-installed-apps"),
+    # the task module an environment variable's default names fails too, unless the environment names another
+    pytest.param("djsplit", "site_cfg/numbers.py", "def total(", "def add_up(",
+                 [("DC102", "site_cfg/jobs.py:3", "error", "startup",
+                   [("site_cfg.celery", 5, "DJANGO_SETTINGS_MODULE"), ("site_cfg.settings.production", 3, ""),
+                    ("site_cfg.settings.base", 7, "celery worker boot: imports")]),
+                  ("DC102", "site_cfg/nightly.py:3", "warning", "startup",
+                   [("site_cfg.celery", 5, "DJANGO_SETTINGS_MODULE"),
+                    ("site_cfg.settings.production", 6, "celery worker boot: imports")])],
+                 ("ImportError", "site_cfg/jobs.py:3"), id="split-settings-celery-imports"),
+    # an app installed only when the environment says so: not certain to be discovered, and it is not here
+    pytest.param("djsplit", "exports/writer.py", None, None,
+                 [("DC101", "exports/tasks.py:3", "warning", "startup",
+                   [("site_cfg.celery", 9, "autodiscover_tasks(): exports.tasks")])],
+                 (None, None), id="split-settings-app-maybe-installed"),
 ]
 APPS = {"plain": ("proj.celery", "proj.celery:app"),
-        "django": ("shopsite.celery_app", "shopsite.celery_app:app")}
+        "django": ("shopsite.celery_app", "shopsite.celery_app:app"),
+        "djsplit": ("site_cfg.celery", "site_cfg.celery:app")}
 
 
 @pytest.mark.parametrize(("fixture", "path", "old", "new", "expected", "crash"), BREAKAGES)
@@ -189,3 +210,41 @@ def test_a_huge_literal_is_not_followed():
     values = top_level(ast.parse(code).body)
     assert values == {"imports": UNKNOWN, "include": UNKNOWN,
                       "small": ("seq", [("s", "a", 3), ("s", "b", 4)])}
+
+
+def test_split_django_settings_feed_the_worker_boot(python, cache):
+    """``config_from_object("django.conf:settings", namespace="CELERY")`` and ``autodiscover_tasks()`` read
+    the settings as Django's loader evaluates them: ``INSTALLED_APPS`` and ``CELERY_IMPORTS`` extended in a
+    module that star-imports the base settings, an environment variable's default, a beat schedule."""
+    result = check(HERE / "djsplit", python, ["site_cfg.celery"], cache)
+    assert result.findings == []
+    booted = {m for m in boot(python, HERE / "djsplit", "site_cfg.celery:app")["modules"]
+              if m.split(".")[0] in ("site_cfg", "catalog", "invoices", "exports")}
+    assert booted == {"site_cfg", "site_cfg.celery", "site_cfg.settings", "site_cfg.settings.base",
+                      "site_cfg.settings.production", "site_cfg.jobs", "site_cfg.nightly", "site_cfg.numbers",
+                      "catalog", "catalog.apps", "catalog.tasks", "catalog.feed", "invoices", "invoices.tasks",
+                      "invoices.pdf"}
+    assert booted <= set(result.closure)
+    # only what is certain to be loaded carries an unshielded chain
+    unshielded = {m for m, (_, shield) in result.closure.items() if shield == 0}
+    assert {"site_cfg.jobs", "catalog.tasks", "invoices.tasks", "invoices.pdf"} <= unshielded
+    assert not {"site_cfg.nightly", "exports.tasks", "exports.writer"} & unshielded
+
+
+def test_installed_apps_as_written_are_what_a_lambda_hands_over(python, cache, tmp_path):
+    """``autodiscover_tasks(lambda: settings.INSTALLED_APPS)`` gets the entries as written: for
+    ``catalog.apps.CatalogConfig`` Celery looks for ``catalog.apps.tasks`` (one level up from a name that is
+    no module), so ``catalog.tasks`` is not imported at boot; only the beat schedule names it, when its entry
+    fires."""
+    project = copy("djsplit", tmp_path)
+    edit(project, "site_cfg/celery.py", "from celery import Celery\n",
+         "from celery import Celery\nfrom django.conf import settings\n")
+    edit(project, "site_cfg/celery.py", "app.autodiscover_tasks()",
+         "app.autodiscover_tasks(lambda: settings.INSTALLED_APPS)")
+    (project / "catalog" / "feed.py").unlink()
+    assert findings(check(project, python, ["site_cfg.celery"], cache), project) == [
+        ("DC101", "catalog/tasks.py:3", "error", "call",
+         [("site_cfg.celery", 6, "DJANGO_SETTINGS_MODULE"), ("site_cfg.settings.production", 3, ""),
+          ("site_cfg.settings.base", 9, "celery beat schedule: a task of catalog.tasks")])]
+    got = boot(python, project, "site_cfg.celery:app")
+    assert "type" not in got and "catalog.tasks" not in got["modules"] and "invoices.tasks" in got["modules"]

@@ -12,7 +12,13 @@ The rules followed are Celery's (5.x: "Application", "Configuration and defaults
   ``config_from_object``, with a ``namespace`` prefix such as Django's ``CELERY_``).
 - ``app.autodiscover_tasks(packages, related_name="tasks")`` imports each package, then ``PACKAGE.tasks``
   when it exists (``find_related_module``); without packages, Celery's Django fix-up gives the names of
-  Django's installed apps; with ``force=True`` this happens at once instead of at boot.
+  Django's installed apps (each ``AppConfig.name``); ``lambda: settings.INSTALLED_APPS`` the entries as
+  written; with ``force=True`` this happens at once instead of at boot.
+- Celery's Django fix-up (``celery.fixups.django``): an app made while ``DJANGO_SETTINGS_MODULE`` is set
+  imports Django, and the worker sets Django up at boot. ``config_from_object("django.conf:settings")``
+  reads Django's settings: their values, and ``INSTALLED_APPS``, are those Django's loader evaluates
+  (``frameworks.django``: split settings, environment defaults), evaluated once per settings module for both
+  loaders; an edge is as sure as the value naming its target (``base.CERTAIN``, ``DEFAULT``, ``MAYBE``).
 - ``config_from_object("mod")`` / ``("mod:obj")`` imports the configuration when the app is configured.
 - Receivers of the boot signals (``import_modules``, ``worker_init``, ``celeryd_init``...) and of the app's
   ``on_after_configure``/``on_after_finalize`` run at boot: start-up calls.
@@ -30,10 +36,14 @@ from __future__ import annotations
 import ast
 
 from deploycheck.frameworks import syntax
-from deploycheck.frameworks.base import CALL, IMPORT, STARTUP, Edge, StartupCall
-from deploycheck.frameworks.literals import UNKNOWN, lookup, strings, top_level, value
+from deploycheck.frameworks.base import CALL, CERTAIN, DEFAULT, IMPORT, MAYBE, STARTUP, Edge, StartupCall
+from deploycheck.frameworks.literals import UNKNOWN, lookup, top_level, value
+from deploycheck.frameworks.values import CERTAIN as V_CERTAIN
+from deploycheck.frameworks.values import DEFAULT as V_DEFAULT
+from deploycheck.frameworks.values import MAYBE as V_MAYBE
+from deploycheck.frameworks.values import Const, Map, Seq, Value
 from deploycheck.index.idioms import dotted_name
-from deploycheck.index.summary import VALUE
+from deploycheck.index.summary import MODULE, VALUE
 
 SPACE = "celery-2"  # the cache space of ``extract``'s results: change it when they change
 
@@ -92,8 +102,11 @@ def extract(tree: ast.Module) -> dict:
 def _kept(values: dict[str, tuple]) -> dict[str, tuple]:
     """The values a loader may ask for: settings of Celery (``imports``, ``CELERY_INCLUDE``,
     ``CELERY_BEAT_SCHEDULE``...), Django's ``INSTALLED_APPS`` and an ``AppConfig``'s ``name``."""
-    return {k: v for k, v in values.items()
-            if k in ("INSTALLED_APPS", "name") or k.upper().endswith(("IMPORTS", "INCLUDE", "BEAT_SCHEDULE"))}
+    return {k: v for k, v in values.items() if k == "name" or _wanted(k)}
+
+
+def _wanted(name: str) -> bool:
+    return name == "INSTALLED_APPS" or name.upper().endswith(("IMPORTS", "INCLUDE", "BEAT_SCHEDULE"))
 
 
 def _decorators(fn: ast.FunctionDef | ast.AsyncFunctionDef, out: dict) -> None:
@@ -332,6 +345,13 @@ def _defining_module(program, names: _Names, module: str, attr: str) -> str | No
     return None
 
 
+def _worse(a: str, b: str) -> str:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+_RANK = {CERTAIN: 0, DEFAULT: 1, MAYBE: 2}
+
+
 def _loaded(edges=(), calls=()):
     from deploycheck.frameworks import Loaded
 
@@ -342,6 +362,11 @@ def _configure(program, names: _Names, app: _App, facts: dict, found) -> None:
     """Read the app's configuration as written: the constructor, ``app.conf`` writes and updates, and the
     configuration object of ``config_from_object``."""
     module, var = app.module, app.var
+    for _settings, basis in _django_settings(program, module):
+        # Celery's Django fix-up (``celery.fixups.django.fixup``): the app made while DJANGO_SETTINGS_MODULE is
+        # set imports Django (a warning when it is missing), which the worker then sets up at boot
+        step = "celery Django fix-up: import django"
+        found.add(_loaded(edges=[Edge(module, "django", app.line, step, IMPORT, optional=True, basis=basis)]))
     if "namespace" in app.kw and app.kw["namespace"][0] == "s":
         app.namespace = app.kw["namespace"][1]
     if "include" in app.kw:
@@ -392,11 +417,14 @@ def _config_source(program, names: _Names, app: _App, src: tuple, silent: bool, 
     if src[0] == "s":
         text, at = src[1], src[2]
         if text in _DJANGO_SETTINGS:
-            settings = _django_settings(program, module)
-            if settings is not None:
+            # Celery reads the settings through ``django.conf.settings`` (``symbol_by_name``) when the app is
+            # configured: Django's settings module, as Django's own loader evaluates it
+            step = "celery config_from_object: django.conf:settings"
+            found.add(_loaded(edges=[Edge(module, "django.conf", at, step, phase, "settings")]))
+            for settings, basis in _django_settings(program, module):
                 step = "celery config_from_object: django.conf:settings (DJANGO_SETTINGS_MODULE)"
-                found.add(_loaded(edges=[Edge(module, settings, at, step, phase)]))
-                app.sources.append((settings, _settings_values(program, names, settings)))
+                found.add(_loaded(edges=[Edge(module, settings, at, step, phase, basis=basis)]))
+                app.sources.append((settings, _settings_values(program, settings, basis)))
             return
         target, attr = _object_path(program, text)
         # the step names the module only, as the chain shows it: no other text of a configuration file
@@ -437,27 +465,81 @@ def _object_values(names: _Names, module: str, attr: str | None) -> dict | None:
     return cls["values"] if cls is not None else None
 
 
-def _django_settings(program, module: str) -> str | None:
-    """The Django settings module: the one ``module`` names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE",
-    ...)``), else the only one the project's modules of the closure name."""
+def _django_settings(program, module: str) -> list[tuple[str, str]]:
+    """The Django settings module a process that imports ``module`` uses, and how sure that is
+    (``base.CERTAIN``...): the environment's ``DJANGO_SETTINGS_MODULE`` when known, else the one ``module``
+    itself names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`` before it makes the app), else what
+    Django's loader takes from the closure (``django.settings_modules``). [] when none is named: Celery then
+    installs no Django fix-up."""
+    from deploycheck.frameworks import django
+
+    given = (program.environ or {}).get(django.SETTINGS_VARIABLE)
+    if given is not None:
+        return [(given, CERTAIN)] if given and program.find(given) is not None else []
     summ = program.summary(module)
-    named = {site.module for site in (summ.settings if summ is not None else ())}
-    if not named:
-        for name, node in program.nodes.items():
-            s = program.summary(name) if node.origin == "project" and node.module.has_source else None
-            named.update(site.module for site in (s.settings if s is not None else ()))
-    if len(named) != 1:
-        return None
-    (settings,) = named
-    return settings if program.find(settings) is not None else None
+    own = {site.module for site in (summ.settings if summ is not None else ())
+           if not site.conditional and not site.guarded and site.context == MODULE}
+    if len(own) == 1:
+        (settings,) = own
+        return [(settings, CERTAIN)] if program.find(settings) is not None else []
+    return [(name, basis) for name, _sites, basis in django.settings_modules(program)
+            if program.find(name) is not None]
 
 
-def _settings_values(program, names: _Names, settings: str) -> dict:
-    """The top-level values of Django's settings module.
+def _settings_values(program, settings: str, basis: str) -> dict:
+    """The values Celery reads from Django's settings module ``settings`` (``CELERY_IMPORTS``,
+    ``CELERY_BEAT_SCHEDULE``... and ``INSTALLED_APPS``), as Django's loader evaluates them
+    (``frameworks.settings``: star imports between settings modules, environment defaults), converted to
+    literal values whose strings carry where they are written and how sure they are (``_literal``). Empty
+    until Django is in the closure (Celery's reading of the settings imports it): the next round has them."""
+    from deploycheck.frameworks import django
 
-    The connection point for the settings evaluator (``frameworks.settings``: star imports between settings
-    modules, environment defaults): until it serves this, a settings module's own top-level literals."""
-    return names.facts([settings]).get(settings, {}).get("values", {})
+    out: dict = {}
+    for evaluated, _ in django.settings(program):
+        if evaluated.module != settings or evaluated.scope is None:
+            continue
+        for name in evaluated.scope.vars:
+            if name.isupper() and _wanted(name):
+                out[name] = _literal(evaluated.value(name), _VALUE_BASIS[basis])
+    return out
+
+
+# How sure a value is (``values``' status and presence) and how sure an edge is (``base``).
+_VALUE_BASIS = {CERTAIN: V_CERTAIN, DEFAULT: V_DEFAULT, MAYBE: V_MAYBE}
+_EDGE_BASIS = {v: k for k, v in _VALUE_BASIS.items()}
+_MAX_NESTING = 20  # a beat schedule is a dict of dicts: a deeper value is not one Celery reads names from
+
+
+def _literal(v: Value, how: int, depth: int = 0) -> tuple:
+    """An evaluated value (``frameworks.values``) as a literal value (``frameworks.literals``); a string is
+    ``("s", text, line, module, how)``, its module and line where it is written and ``how`` the worse of its
+    status, its presence and ``how`` given (a setting of a settings module that is only possibly used)."""
+    if depth > _MAX_NESTING:
+        return UNKNOWN
+    if isinstance(v, Const):
+        if isinstance(v.value, str):
+            module, line = v.where if v.where is not None else (None, 0)
+            return ("s", v.value, line, module, max(how, v.status))
+        plain = v.value is None or isinstance(v.value, (bool, int, float))
+        return ("c", v.value) if plain else UNKNOWN
+    if isinstance(v, Seq):
+        return ("seq", [_literal(item, max(how, p), depth + 1) for item, p in v.items])
+    if isinstance(v, Map):
+        return ("map", [(k, _literal(item, max(how, p), depth + 1)) for k, (item, p) in v.entries.items()
+                        if isinstance(k, str)])
+    return UNKNOWN
+
+
+def _texts(v: tuple, importer: str) -> list[tuple[str, str, int, str]]:
+    """``(text, module, line, basis)`` of each string a literal value holds (``literals.strings``): written in
+    ``importer`` unless the value says where (``_literal``)."""
+    items = [v] if v[0] == "s" else [i for i in v[1] if i[0] == "s"] if v[0] == "seq" else []
+    out = []
+    for item in items:
+        module = item[3] if len(item) > 3 and item[3] else importer
+        how = item[4] if len(item) > 4 else V_CERTAIN
+        out.append((item[1], module, item[2], _EDGE_BASIS[how]))
+    return out
 
 
 def _setting_value(app: _App, key: str) -> list[tuple[tuple, str]]:
@@ -495,8 +577,8 @@ def _boot(program, names: _Names, app: _App, facts: dict, found, explicit: set[s
     edges: list[Edge] = []
     for key in ("imports", "include"):
         for v, importer in _setting_value(app, key):
-            for text, line in strings(v):
-                edges.append(Edge(importer, text, line, f"celery worker boot: {key}", STARTUP))
+            for text, where, line, basis in _texts(v, importer):
+                edges.append(Edge(where, text, line, f"celery worker boot: {key}", STARTUP, basis=basis))
     for dotted, line, args, kw in facts["calls"]:
         if dotted == f"{app.var}.autodiscover_tasks":
             edges.extend(_autodiscover(program, names, app, line, args, kw))
@@ -520,45 +602,39 @@ def _autodiscover(program, names: _Names, app: _App, line: int, args: list, kw: 
     phase = IMPORT if kw.get("force") == ("c", True) else STARTUP
     if packages[0] == "lambda":  # evaluated by Celery when it discovers
         packages = packages[1]
-    named: list[tuple[str, bool]] = []  # (package, whether it must exist)
+    named: list[tuple[str, bool, str]] = []  # (package, whether it must exist, how sure)
     if packages[0] == "seq":
-        named = [(text, True) for text, _ in strings(packages)]
+        named = [(text, True, basis) for text, _, _, basis in _texts(packages, app.module)]
     elif packages == NONE or (packages[0] == "ref" and packages[1].endswith("INSTALLED_APPS")):
-        settings = _django_settings(program, app.module)
-        if settings is None:
-            return []
-        apps = _settings_values(program, names, settings).get("INSTALLED_APPS", UNKNOWN)
-        # Django's own loader reports an installed app that does not exist; here they only lead to tasks.
-        named = [(p, False) for p in _app_names(program, names, apps, raw=packages != NONE)]
+        named = _app_names(program, app.module, raw=packages != NONE)
     edges = []
-    for package, required in named:
+    for package, required, basis in named:
         if program.find(package) is None and "." in package:
             package = package.rpartition(".")[0]  # Celery walks up one level (an AppConfig class path)
         edges.append(Edge(app.module, package, line, f"autodiscover_tasks(): {package}", phase,
-                          optional=not required))
+                          optional=not required, basis=basis))
         if related_name:
             sub = f"{package}.{related_name}"
             if program.find(sub) is not None:
                 step = f"autodiscover_tasks(): {sub}"
-                edges.append(Edge(app.module, sub, line, step, phase, optional=True))
+                edges.append(Edge(app.module, sub, line, step, phase, optional=True, basis=basis))
     return edges
 
 
-def _app_names(program, names: _Names, apps: tuple, raw: bool) -> list[str]:
-    """The names ``autodiscover_tasks`` gets from Django's installed apps: as written in ``INSTALLED_APPS``
-    (``raw``, a lambda returning it), or each app config's ``name`` (Celery's Django fix-up:
-    ``apps.get_app_configs()``), read from the ``AppConfig`` class an entry names."""
+def _app_names(program, module: str, raw: bool) -> list[tuple[str, bool, str]]:
+    """The packages ``autodiscover_tasks`` gets from Django's installed apps, as ``_autodiscover`` takes
+    them: as written in ``INSTALLED_APPS`` (``raw``: ``lambda: settings.INSTALLED_APPS``), or each app
+    configuration's ``name`` (Celery's Django fix-up: ``apps.get_app_configs()``), as Django's loader finds
+    them. An installed app that does not exist is Django's loader's finding: here they only lead to tasks."""
+    from deploycheck.frameworks import django
+
     out = []
-    for text, _line in strings(apps):
-        if raw or program.find(text) is not None:
-            out.append(text)
-            continue
-        module, _, cls = text.rpartition(".")
-        f = names.facts([module]).get(module) if module else None
-        given = lookup(("map", list(f["classes"][cls]["values"].items())), "name") \
-            if f is not None and cls in f["classes"] else None
-        if given is not None and given[0] == "s":
-            out.append(given[1])
+    for settings, basis in _django_settings(program, module):
+        if raw:
+            apps = _settings_values(program, settings, basis).get("INSTALLED_APPS", UNKNOWN)
+            out += [(text, False, how) for text, _, _, how in _texts(apps, settings)]
+        else:
+            out += [(name, False, _worse(basis, how)) for name, how in django.installed_apps(program, settings)]
     return out
 
 
@@ -568,13 +644,15 @@ def _beat(program, schedule: tuple, importer: str, explicit: set[str]) -> list[E
     out = []
     for _name, entry in schedule[1] if schedule[0] == "map" else ():
         task = lookup(entry, "task")
-        if task is None or task[0] != "s" or task[1] in explicit or task[1].startswith("celery."):
-            continue
-        module, _, func = task[1].rpartition(".")
-        mod = program.find(module) if module and all(p.isidentifier() for p in task[1].split(".")) else None
-        if mod is None or program.origin(mod) != "project":
-            continue
-        out.append(Edge(importer, module, task[2], f"celery beat schedule: a task of {module}", CALL, func))
+        for text, where, line, basis in _texts(task, importer) if task is not None else ():
+            if text in explicit or text.startswith("celery."):
+                continue
+            module, _, func = text.rpartition(".")
+            mod = program.find(module) if module and all(p.isidentifier() for p in text.split(".")) else None
+            if mod is None or program.origin(mod) != "project":
+                continue
+            step = f"celery beat schedule: a task of {module}"
+            out.append(Edge(where, module, line, step, CALL, func, basis=basis))
     return out
 
 

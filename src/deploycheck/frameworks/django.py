@@ -129,15 +129,19 @@ def settings(program) -> list[tuple[Settings, str]]:
     return [(loader.settings, loader.basis) for loader in _loaders(program) if loader.settings is not None]
 
 
-def installed_apps(program) -> list[tuple[str, str]]:
+def installed_apps(program, module: str | None = None) -> list[tuple[str, str]]:
     """The app modules of ``INSTALLED_APPS`` (each configuration's ``name``, as ``AppConfig.create`` finds
     it), with how sure each is to be installed (``base.CERTAIN``, ``DEFAULT``, ``MAYBE``): what Celery's
-    ``autodiscover_tasks()`` searches by default."""
+    ``autodiscover_tasks()`` searches by default. With ``module``, those of that settings module alone, as
+    sure as they are when it is the settings module used (the caller knows how sure that is)."""
     out: dict[str, str] = {}
     for loader in _loaders(program):
+        if module is not None and loader.module != module:
+            continue
         for app in loader.apps:
             if app.name is not None:
-                basis = _worse(loader.basis, app.basis if app.known else _worse(app.basis, MAYBE))
+                basis = _worse(loader.basis if module is None else CERTAIN,
+                               app.basis if app.known else _worse(app.basis, MAYBE))
                 if app.name not in out or _RANK[basis] < _RANK[out[app.name]]:
                     out[app.name] = basis
     return list(out.items())
@@ -288,9 +292,8 @@ class _Loader:
         """How sure it is that the app module ``entry`` is installed (None: it is not, as far as known)."""
         best = None
         for app in self.apps:
-            if app.name == entry or app.entry == entry:
-                if best is None or _RANK[app.basis] < _RANK[best]:
-                    best = app.basis
+            if (app.name == entry or app.entry == entry) and (best is None or _RANK[app.basis] < _RANK[best]):
+                best = app.basis
         return best
 
     # -- the whole ------------------------------------------------------------------------------------------
