@@ -178,10 +178,10 @@ def test_the_closure_holds_what_django_loads(tmp_path, django_python, summaries)
     # start-up stage's to read): everything else on an unshielded chain
     assert {m for m, (_, shield) in ours.items() if shield} == {"shop.signals"}
     listed = subprocess.run(
-        [django_python, "-c", "import os, sys; sys.path.insert(0, os.getcwd()); import proj.wsgi\n"
+        [django_python, "-c", ("import os, sys; sys.path.insert(0, os.getcwd()); import proj.wsgi\n"
          "from django.urls import get_resolver; get_resolver().url_patterns\n"
          "from django.template import engines; [e.engine.template_libraries for e in engines.all()]\n"
-         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('proj', 'shop', 'blog'))))"],
+         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('proj', 'shop', 'blog'))))")],
         cwd=root, capture_output=True, text=True, check=True, env={"PATH": os.environ.get("PATH", "")})
     assert set(listed.stdout.split()) == set(ours)
 
@@ -238,10 +238,10 @@ BREAKAGES = {
         {"proj/settings/production.py": ("locmem.LocMemCache", "locmem.LocMemCach")},
         [("DC106", "warning", "request", "proj/settings/production.py", 14,
           "django.core.cache.backends.locmem.LocMemCach",
-          "first request: CACHES: module 'django.core.cache.backends.locmem' has no attribute 'LocMemCach' "
-          "(the default of an environment variable)",
-          "proj.wsgi (proj/wsgi.py:5) → DJANGO_SETTINGS_MODULE → "
-          "proj.settings (proj/settings/__init__.py:2) → proj.settings.production")],
+          ("first request: CACHES: module 'django.core.cache.backends.locmem' has no attribute 'LocMemCach' "
+          "(the default of an environment variable)"),
+          ("proj.wsgi (proj/wsgi.py:5) → DJANGO_SETTINGS_MODULE → "
+          "proj.settings (proj/settings/__init__.py:2) → proj.settings.production"))],
         "request", None, "has no attribute 'LocMemCach'"),
 }
 
@@ -329,3 +329,107 @@ def test_the_installed_apps_and_settings_other_loaders_read(tmp_path, django_pyt
         ("django.contrib.admin.apps", "AdminConfig.ready"), ("django.contrib.auth.apps", "AuthConfig.ready"),
         ("django.contrib.contenttypes.apps", "ContentTypesConfig.ready"),
         ("django.contrib.messages.apps", "MessagesConfig.ready"), ("shop.apps", "ShopConfig.ready")]
+
+
+# -- manage.py COMMAND in an image's command ------------------------------------------------------------------
+# The image: Debian's Python 3.11 (test_image_check), the pinned Django copied from the test environment, and
+# the fixture project under /srv/app. The oracle is the project run as the command runs it, on the host:
+# ``manage.py COMMAND --help`` loads the command's class without running it.
+
+
+@pytest.fixture(scope="module")
+def image_layers(django_python):
+    from test_image_check import BINARY, STDLIB, _python_layer
+    from test_image_layers import _tar
+
+    if not (os.path.isdir(STDLIB) and os.path.exists(BINARY)):
+        pytest.skip("needs Debian's python3.11 files")
+    site = subprocess.run([django_python, "-c", "import django, os; print(os.path.dirname(django.__path__[0]))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    members = []
+    for top in ("django", "asgiref", "sqlparse"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(site, top)):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, site)
+                members.append((f"usr/lib/python3/dist-packages/{rel}", "file", Path(full).read_bytes()))
+    return [_python_layer(), _tar(members)]
+
+
+def command_image(tmp_path: Path, layers: list[bytes], root: Path, cmd: list[str]) -> str:
+    from test_image_layers import _tar, oci_layout
+
+    app = [(f"srv/app/{p.relative_to(root)}", "file", p.read_bytes()) for p in sorted(root.rglob("*.py"))]
+    layout = tmp_path / "layout"
+    oci_layout(layout, [*layers, _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/srv/app", "Cmd": cmd})
+    return f"oci:{layout}"
+
+
+def run_command(python: str, root: Path, command: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": str(root.parent)}
+    return subprocess.run([python, "manage.py", command, "--help"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def image_findings(target: str, cache: Path) -> list[tuple]:
+    from conftest import cli_json
+
+    _, doc = cli_json("check", target, "--cache-dir", cache)
+    return [(f["code"], f["severity"], f["when"], f["path"].replace("/srv/app/", ""), f["line"], f["symbol"],
+             [(h["module"], h["line"], h["step"]) for h in f["chain"]]) for f in doc["findings"]]
+
+
+RESTOCK_BROKEN = {"shop/management/commands/restock.py": ("import Product", "import Item")}
+
+
+def test_the_command_an_image_runs_is_loaded_at_start_up(tmp_path, django_python, image_layers, summaries):
+    root = project(tmp_path, RESTOCK_BROKEN)
+    chain = [("manage", 8, "manage.py restock")]
+    target = command_image(tmp_path, image_layers, root, ["python3", "manage.py", "restock"])
+    assert image_findings(target, summaries) == [
+        ("DC102", "error", "startup", "shop/management/commands/restock.py", 3, "Item", chain),
+        ("DC201", "error", "call", "shop/management/commands/restock.py", 10, "Product", chain)]
+    ran = run_command(django_python, root, "restock")
+    assert ran.returncode == 1 and "cannot import name 'Item'" in ran.stderr
+
+
+def test_a_command_the_image_does_not_run_is_not_loaded(tmp_path, django_python, image_layers, summaries):
+    root = project(tmp_path, RESTOCK_BROKEN)
+    target = command_image(tmp_path, image_layers, root,
+                           ["sh", "-c", "python3 manage.py migrate --noinput && python3 manage.py check"])
+    assert image_findings(target, summaries) == []
+    assert run_command(django_python, root, "migrate").returncode == 0
+
+
+def test_an_unknown_command_is_reported(tmp_path, django_python, image_layers, summaries):
+    root = project(tmp_path, {})
+    target = command_image(tmp_path, image_layers, root, ["python3", "manage.py", "process_tasks"])
+    assert image_findings(target, summaries) == [
+        ("DC505", "error", "startup", "manage.py", 0, "process_tasks", [])]
+    ran = run_command(django_python, root, "process_tasks")
+    assert ran.returncode == 1 and "Unknown command: 'process_tasks'" in ran.stderr
+
+
+def test_the_first_installed_app_providing_a_command_wins(tmp_path, django_python, image_layers, summaries):
+    # blog (after shop in INSTALLED_APPS) has a broken restock of its own: Django loads shop's
+    root = project(tmp_path, {})
+    commands = root / "blog" / "management" / "commands"
+    commands.mkdir(parents=True)
+    (root / "blog" / "management" / "__init__.py").write_text("")
+    (commands / "__init__.py").write_text("")
+    (commands / "restock.py").write_text("from blog.models import Post\n\nCommand = None\n")
+    target = command_image(tmp_path, image_layers, root, ["python3", "manage.py", "restock"])
+    assert image_findings(target, summaries) == []
+    assert run_command(django_python, root, "restock").returncode == 0
+    # with the order reversed, blog's is the one loaded, and it fails
+    text = (root / "proj" / "settings" / "base.py").read_text()
+    (root / "proj" / "settings" / "base.py").write_text(text.replace('''    "shop",
+    "blog.apps.BlogConfig",''', '''    "blog.apps.BlogConfig",
+    "shop",'''))
+    target = command_image(tmp_path / "reversed", image_layers, root, ["python3", "manage.py", "restock"])
+    assert [f[:6] for f in image_findings(target, summaries)] == [
+        ("DC101", "error", "startup", "blog/management/commands/restock.py", 1, "blog.models")]
+    ran = run_command(django_python, root, "restock")
+    assert ran.returncode == 1 and "No module named 'blog.models'" in ran.stderr

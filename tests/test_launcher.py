@@ -47,6 +47,19 @@ def test_celery_app_and_command(cmd, module, attribute, command):
     assert (e.module, e.attribute, e.launcher, e.command, e.program) == (module, attribute, "celery", command, "celery")
 
 
+@pytest.mark.parametrize("cmd, script, module, arguments", [
+    (["python", "manage.py", "migrate", "--noinput"], "/srv/manage.py", None, ("migrate", "--noinput")),
+    (["./manage.py", "process_tasks"], "/srv/manage.py", None, ("process_tasks",)),
+    (["python3", "-u", "/app/manage.py"], "/app/manage.py", None, ()),
+    (["python", "-m", "django", "check"], None, "django", ("check",)),
+    (["sh", "-c", "python manage.py migrate && exec gunicorn mysite.wsgi"], "/srv/manage.py", None, ("migrate",)),
+])
+def test_arguments_of_a_script_or_module(cmd, script, module, arguments):
+    # what the entry's own command line reads (Django's manage.py COMMAND)
+    e = entries(None, cmd, ENV, "/srv")[0]
+    assert (e.script, e.module, e.arguments) == (script, module, arguments)
+
+
 def test_parameter_expansion():
     assert expand("${APP_MODULE}|$PORT|${MISSING:-d}|${EMPTY:-e}|${EMPTY-f}|${MISSING-g}", ENV) == \
         "svc.main:app|8080|d|e||g"

@@ -4,8 +4,10 @@ Understands ``uvicorn pkg.mod:app``, ``gunicorn pkg.wsgi:application`` (also ``-
 and ``-k`` options), ``hypercorn``, ``celery -A pkg worker``, ``python -m pkg``, ``python path/script.py``, and
 ``sh -c "..."`` / ``bash -c`` wrapping any of these, with ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
 ``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2). Celery's
-subcommand is kept (``worker``, or a plugin's command such as ``flower``); any other program is a candidate
-that ``frameworks.entrypoints.resolve_scripts`` may find to be a console script of an installed distribution.
+subcommand is kept (``worker``, or a plugin's command such as ``flower``), and the arguments of a script, of
+``python -m``'s module and of another program (Django's ``manage.py migrate``); any other program is a
+candidate that ``frameworks.entrypoints.resolve_scripts`` may find to be a console script of an installed
+distribution.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class LaunchEntry:
     runner: str | None = field(default=None, compare=False)  # the module `python -m` runs (`uvicorn`, `celery`)
     path: str | None = field(default=None, compare=False)  # the PATH the program is looked up on
     command: str | None = field(default=None, compare=False)  # the subcommand (`celery ... flower`)
+    # The words after the script, the module of `python -m` or a program not recognized (`manage.py migrate`,
+    # `django-admin migrate`): what the entry's own command line reads.
+    arguments: tuple[str, ...] = field(default=(), compare=False)
     console_script: str | None = field(default=None, compare=False)  # found as `name = module:function`
     candidate: bool = field(default=False, compare=False)  # a program not recognized: a console script?
 
@@ -99,6 +104,8 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
     argv = [expand(a, env) for a in argv]
     if re.fullmatch(r"python(3(\.\d+)?)?", prog):
         return _python(argv[1:], workdir)
+    if prog.endswith(".py") and len(prog) > 3:  # a script run by its ``#!`` line (``./manage.py migrate``)
+        return _python(argv, workdir)
     if prog in _ASGI_WSGI:
         return _needing(_server(prog, argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     if prog == "celery":
@@ -106,7 +113,7 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
     if prog and not prog.startswith("-") and "=" not in prog:
         # Perhaps a console script of an installed distribution (frameworks.entrypoints.resolve_scripts).
         return [LaunchEntry(None, None, None, prog, workdir, program=argv[0], path=env.get("PATH"),
-                            candidate=True)]
+                            candidate=True, arguments=tuple(argv[1:]))]
     return []
 
 
@@ -125,14 +132,16 @@ def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
                 return _needing(_server(module, args[i + 2:], workdir), runner=module)
             if module == "celery":
                 return _needing(_celery(args[i + 2:], workdir), runner=module)
-            return [LaunchEntry(module, None, None, f"python -m {module}", workdir)]
+            return [LaunchEntry(module, None, None, f"python -m {module}", workdir,
+                                arguments=tuple(args[i + 2:]))]
         if a in ("-c",):
             return []
         if a.startswith("-"):
             i += 1
             continue
         script = a if a.startswith("/") else posixpath.normpath(posixpath.join(workdir, a))
-        return [LaunchEntry(None, None, script, "python", posixpath.dirname(script))]
+        return [LaunchEntry(None, None, script, "python", posixpath.dirname(script),
+                            arguments=tuple(args[i + 1:]))]
     return []
 
 

@@ -26,8 +26,11 @@ authentication"; "Databases"; "Cache"; "Sessions"; "File storage API" - ``STORAG
   ``DEFAULT_FILE_STORAGE``/``STATICFILES_STORAGE`` before Django 5.1), ``MESSAGE_STORAGE``,
   ``FORM_RENDERER``, and Django REST framework's ``REST_FRAMEWORK`` classes;
 - when called: ``EMAIL_BACKEND`` (sending mail), ``WSGI_APPLICATION``/``ASGI_APPLICATION`` (``runserver``),
-  ``FILE_UPLOAD_HANDLERS``, and the management commands of the installed apps (``APP.management.commands.*``)
-  when an entry runs ``manage.py COMMAND``/``django-admin COMMAND``: only the command run is loaded.
+  ``FILE_UPLOAD_HANDLERS``, and the management commands of the installed apps and Django's own
+  (``APP.management.commands.*``) when an entry runs Django's command line (``manage.py``, ``django-admin``);
+- at start-up instead, when the image's command says which (``python manage.py migrate``,
+  ``django-admin process_tasks``): that command's module, from the app ``get_commands`` picks (the first
+  installed app providing it, else Django); one that nothing provides is DC505 (Django's "Unknown command").
 
 A dotted path ``pkg.mod.Name`` is imported as ``pkg.mod`` and ``Name`` read from it (``import_string``): an
 edge to the module with that attribute. How sure each edge is comes from its value (``base.CERTAIN``,
@@ -35,6 +38,8 @@ edge to the module with that attribute. How sure each edge is comes from its val
 """
 
 from __future__ import annotations
+
+import posixpath
 
 from deploycheck.frameworks import Loaded
 from deploycheck.frameworks.base import (
@@ -67,6 +72,8 @@ from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import FUNCTION, MODULE
 
 SETTINGS_VARIABLE = "DJANGO_SETTINGS_MODULE"
+# What Django's command line answers itself, loading no command module (``ManagementUtility.execute``).
+_ANSWERED = {"help", "version", "--help", "-h", "--version"}
 INCLUDE = frozenset({"django.urls.include", "django.urls.conf.include", "django.conf.urls.include"})
 _APP_CONFIG = {"django.apps.AppConfig", "django.apps.config.AppConfig"}
 _BASIS = {0: CERTAIN, V_DEFAULT: DEFAULT, V_MAYBE: MAYBE}
@@ -145,6 +152,13 @@ def installed_apps(program, module: str | None = None) -> list[tuple[str, str]]:
                 if app.name not in out or _RANK[basis] < _RANK[out[app.name]]:
                     out[app.name] = basis
     return list(out.items())
+
+
+def unknown_commands(program) -> list[tuple[str, str, str]]:
+    """The management commands the image's command runs that neither Django nor an installed app provides
+    (Django prints "Unknown command" and exits 1): ``[(program, command, entry)]`` (``("manage.py",
+    "process_tasks", "manage")``). Only when the settings module and every installed app are certain."""
+    return [u for loader in _loaders(program) for u in loader.unknown_commands]
 
 
 def settings_modules(program) -> list[tuple[str, list[tuple[str, int, str]], str]]:
@@ -262,6 +276,8 @@ class _Loader:
         self._evaluated_for_includes: set[str] = set()
         self._include_edges: dict[str, list[Edge]] = {}
         self._calls_seen = 0
+        # (program, command, entry) of the commands no app provides: Django's "Unknown command"
+        self.unknown_commands: list[tuple[str, str, str]] = []
 
     # -- helpers --------------------------------------------------------------------------------------------
     def where(self, where: tuple[str, int] | None) -> tuple[str, int]:
@@ -694,23 +710,74 @@ class _Loader:
 
     # -- management commands -------------------------------------------------------------------------------
     def commands(self) -> None:
-        """``manage.py COMMAND`` loads ``APP.management.commands.COMMAND`` of the app that defines it (the
-        last installed one wins; Django's own otherwise) and reads its ``Command`` class."""
+        """``manage.py COMMAND`` loads ``APP.management.commands.COMMAND`` of the app that provides it and
+        reads its ``Command`` class (``get_commands``: Django's own commands, overridden by the installed
+        apps', an app earlier in ``INSTALLED_APPS`` winning over a later one). The image's command says which
+        command runs, at start-up; an entry alone (``--entry manage``) may run any, each when called."""
         runner = self.command_runner()
         if runner is None:
             return
         importer, line = runner
-        packages = [("django.core", CERTAIN)] + [(a.name, a.basis if a.known else _worse(a.basis, MAYBE))
-                                                 for a in self.apps if a.name]
+        providers = self.command_providers()
+        run = self.launched_commands(importer)
+        if run is None:
+            for name, package, basis in providers:
+                self.loaded.edges.append(Edge(importer, f"{package}.{name}", line, "manage.py COMMAND", CALL,
+                                              "Command", False, _worse(self.basis, basis)))
+            return
+        for prog, command in run:
+            if command in _ANSWERED:
+                continue
+            step = f"{prog} {command}"
+            found = [(package, basis) for name, package, basis in providers if name == command]
+            shadowed = False  # an app before this one may provide it too: which one wins is not certain
+            for package, basis in found:
+                how = _worse(self.basis, basis, MAYBE if shadowed else CERTAIN)
+                self.loaded.edges.append(Edge(importer, f"{package}.{command}", line, step, STARTUP,
+                                              "Command", False, how))
+                if basis == CERTAIN:
+                    break
+                shadowed = True
+            if not found and self.all_apps_known():
+                self.unknown_commands.append((prog, command, importer))
+
+    def command_providers(self) -> list[tuple[str, str, str]]:
+        """``(command, package, how sure)`` for every command module, in the order ``get_commands`` prefers
+        them: the installed apps' ``management.commands`` packages in ``INSTALLED_APPS`` order, then Django's
+        own (``django.core.management.commands``). A module whose name starts with ``_`` is no command
+        (``find_commands``)."""
+        packages = [(a.name, a.basis if a.known else _worse(a.basis, MAYBE)) for a in self.apps if a.name]
+        packages.append(("django.core", CERTAIN))
+        out = []
         for app, basis in packages:
             package = f"{app}.management.commands"
             if self.program.find(package) is None:
                 continue
             for name, is_pkg in iter_modules(self.program, package):
-                if is_pkg or name.startswith("_"):
-                    continue
-                self.loaded.edges.append(Edge(importer, f"{package}.{name}", line, "manage.py COMMAND", CALL,
-                                              "Command", False, _worse(self.basis, basis)))
+                if not is_pkg and not name.startswith("_"):
+                    out.append((name, package, basis))
+        return out
+
+    def all_apps_known(self) -> bool:
+        """Is every installed app, and so every command, known? (Only then can a command be missing.)"""
+        value = self.value("INSTALLED_APPS")
+        return (self.basis == CERTAIN and isinstance(value, Seq) and value.known()
+                and len(self.apps) == len(value.items)
+                and all(a.name is not None and a.known and a.basis == CERTAIN for a in self.apps))
+
+    def launched_commands(self, runner: str) -> list[tuple[str, str]] | None:
+        """``(program, command)`` for each command the image's command runs with the entry ``runner``
+        (``python manage.py migrate``: ``("manage.py", "migrate")``; no argument runs ``help``); None when
+        the image's command does not say (the entries were named)."""
+        out = []
+        for e in getattr(self.program, "launch", ()):
+            script = posixpath.basename(e.script) if e.script else None
+            name = e.module or (script[:-3] if script and script.endswith(".py") else None)
+            if name != runner:
+                continue
+            prog = script or posixpath.basename(e.program or "") or e.launcher
+            out.append((prog, e.arguments[0] if e.arguments else "help"))
+        return out or None
 
     def command_runner(self) -> tuple[str, int] | None:
         """The entry that runs Django's command line (``execute_from_command_line``: ``manage.py``, a

@@ -76,7 +76,7 @@ def entry_points(directories: list[str], files) -> dict[str, list[tuple[str, str
                                  f"{MAX_DISTRIBUTIONS_VAR})")
             try:  # importlib.metadata's own parser, through the bounded reader
                 eps = distributions.entry_points(files, os.path.join(site, name))
-            except Exception:  # a malformed file: importlib.metadata fails on it too
+            except Exception:  # noqa: BLE001, S112  a malformed file: importlib.metadata fails on it too
                 continue
             for ep in eps:
                 out.setdefault(ep.group, []).append((ep.name, ep.value, dist))
@@ -184,7 +184,8 @@ def load(program):
     found = Loaded()
     wanted: list[tuple[str, str, str | None, int, str, str]] = []  # (importer, group, only, line, phase, who)
     if CELERY_CLI in program.nodes and _celery_cli_runs(program):
-        commands = {e.command for e in getattr(program, "launch", ()) if getattr(e, "command", None)}
+        commands = {e.command for e in getattr(program, "launch", ()) if getattr(e, "command", None)
+                    and (e.launcher.startswith("celery") or e.runner == "celery")}
         line = _line_of(program, CELERY_CLI, CELERY_GROUP)
         if commands:
             wanted.extend((CELERY_CLI, CELERY_GROUP, c, line, STARTUP, "celery") for c in sorted(commands))

@@ -6,7 +6,10 @@ named"; ``python main.py`` with "can't open file". The command is read from the 
 ``Entrypoint`` and ``Cmd`` (``sh -c`` wrappers and ``${VAR:-default}`` expansions included); the module is
 looked up on the image's search path and the attribute with the same resolution as DC102, a script in the
 image's files, and the server itself too: ``uvicorn`` on the image's ``PATH`` (the shell's "not found"),
-``python -m uvicorn`` as a module. Only for image targets, and only when ``--entry`` is not given.
+``python -m uvicorn`` as a module. A Django management command the command runs (``python manage.py
+process_tasks``) that neither Django nor an installed app provides fails with "Unknown command" (Django's
+``ManagementUtility.fetch_command``; which commands exist is the Django loader's, ``frameworks.django``).
+Only for image targets, and only when ``--entry`` is not given.
 
 Example (the image's command)::
 
@@ -19,6 +22,7 @@ import posixpath
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import ERROR, Finding
+from deploycheck.frameworks import django
 from deploycheck.index.program import FOUND, MISSING
 from deploycheck.rules.context import Context
 
@@ -68,3 +72,9 @@ def check(ctx: Context) -> Iterator[Finding]:
                           f"{entry.attribute}', but '{entry.module}' has no attribute '{entry.attribute}'",
                           (mod.path if mod and mod.path else where), 0, 0, symbol=entry.attribute,
                           module=entry.module, origin="project")
+    for prog, command, entry in django.unknown_commands(program):
+        mod = program.find(entry)
+        yield Finding(CODE, ERROR, f"the image's command runs '{prog} {command}', but neither Django nor an "
+                      f"installed app has a management command '{command}' (Django: Unknown command)",
+                      mod.path if mod is not None and mod.path else f"<image command: {prog}>", 0, 0,
+                      symbol=command, module=entry, origin="project", when="startup")
