@@ -346,8 +346,11 @@ def image_layers(django_python):
         pytest.skip("needs Debian's python3.11 files")
     site = subprocess.run([django_python, "-c", "import django, os; print(os.path.dirname(django.__path__[0]))"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    members = []
-    for top in ("django", "asgiref", "sqlparse"):
+    members = [("usr/local/bin/django-admin", "file",
+                (b"#!/usr/bin/python3\nimport sys\nfrom django.core.management import execute_from_command_line\n"
+                b"sys.exit(execute_from_command_line())\n"))]
+    dist_info = [d for d in os.listdir(site) if d.startswith("django-") and d.endswith(".dist-info")]
+    for top in ("django", "asgiref", "sqlparse", *dist_info):
         for dirpath, dirnames, filenames in os.walk(os.path.join(site, top)):
             dirnames[:] = [d for d in dirnames if d != "__pycache__"]
             for name in filenames:
@@ -433,3 +436,21 @@ def test_the_first_installed_app_providing_a_command_wins(tmp_path, django_pytho
         ("DC101", "error", "startup", "blog/management/commands/restock.py", 1, "blog.models")]
     ran = run_command(django_python, root, "restock")
     assert ran.returncode == 1 and "No module named 'blog.models'" in ran.stderr
+
+
+def test_django_admin_runs_a_command_with_the_settings_of_the_image(tmp_path, image_layers, summaries):
+    # django-admin, a console script of Django's distribution, with DJANGO_SETTINGS_MODULE in the image's Env
+    from test_image_layers import _tar, oci_layout
+
+    root = project(tmp_path, RESTOCK_BROKEN)
+    app = [(f"srv/app/{p.relative_to(root)}", "file", p.read_bytes()) for p in sorted(root.rglob("*.py"))]
+    for command, expected in (("restock", ["DC102", "DC201"]), ("process_tasks", ["DC505"])):
+        layout = tmp_path / f"layout-{command}"
+        oci_layout(layout, [*image_layers, _tar(app)],
+                   config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "DJANGO_SETTINGS_MODULE=proj.settings",
+                                   "PYTHONPATH=/srv/app"],
+                           "WorkingDir": "/srv/app", "Cmd": ["django-admin", command]})
+        got = image_findings(f"oci:{layout}", summaries)
+        assert [f[0] for f in got] == expected, got
+        if command == "restock":
+            assert got[0][6][-1] == ("django.core.management", 0, "django-admin restock")
