@@ -248,3 +248,16 @@ def test_installed_apps_as_written_are_what_a_lambda_hands_over(python, cache, t
           ("site_cfg.settings.base", 9, "celery beat schedule: a task of catalog.tasks")])]
     got = boot(python, project, "site_cfg.celery:app")
     assert "type" not in got and "catalog.tasks" not in got["modules"] and "invoices.tasks" in got["modules"]
+
+
+def test_the_settings_object_itself_is_django_settings_too(python, cache, tmp_path):
+    """``config_from_object(settings)`` with ``from django.conf import settings``: the same settings."""
+    project = copy("djsplit", tmp_path)
+    edit(project, "site_cfg/celery.py", "from celery import Celery\n",
+         "from celery import Celery\nfrom django.conf import settings\n")
+    edit(project, "site_cfg/celery.py", 'config_from_object("django.conf:settings"', "config_from_object(settings")
+    edit(project, "site_cfg/numbers.py", "def total(", "def add_up(")
+    assert [f[:3] for f in findings(check(project, python, ["site_cfg.celery"], cache), project)] == [
+        ("DC102", "site_cfg/jobs.py:3", "error"), ("DC102", "site_cfg/nightly.py:3", "warning")]
+    got = boot(python, project, "site_cfg.celery:app")
+    assert (got.get("type"), got.get("at")) == ("ImportError", "site_cfg/jobs.py:3")

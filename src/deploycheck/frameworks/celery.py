@@ -437,6 +437,9 @@ def _config_source(program, names: _Names, app: _App, src: tuple, silent: bool, 
         q = names.qualify(module, src[1])
         if q is None:
             return
+        if q in _DJANGO_SETTINGS:  # ``from django.conf import settings``: the object itself
+            _config_source(program, names, app, ("s", q, src[2]), silent, line, found, force)
+            return
         target, attr = (q, None) if program.find(q) is not None else names.split(q)
         values = _object_values(names, target, attr) if target is not None else None
         if values is not None:  # the module holding the values names what they load
