@@ -129,16 +129,13 @@ def _migrate(args) -> int:
 
         result = status.run(args.path, args.python, args.cache_dir, args.no_cache)
         root = result.workspace.project.root
-        pairs = status.findings(result)
-        findings = [f for f, _ in pairs]
-
-        def kept():  # the result with the references the baseline leaves (emit narrows ``findings``)
-            left = {id(f) for f in findings}
-            return status.narrowed(result, {id(r) for f, r in pairs if id(f) in left})
-
+        findings = [f for f, _ in status.findings(result)]
+        # the text and JSON stay the whole progress report (a baseline does not make a migration done); the
+        # baseline narrows the findings of the other formats and the exit code
         return outputs.emit(args, "migrate status", root, findings, Placer(root, outputs.source_line()),
-                            outputs.Renderers(lambda stream, color: status.render_text(kept(), stream),
-                                              lambda stream: status.render_json(kept(), stream)))
+                            outputs.Renderers(lambda stream, color: status.render_text(result, stream),
+                                              lambda stream: status.render_json(result, stream)))
+
     from deploycheck.migrate import apply
     from deploycheck.render.escape import EscapedLines
 

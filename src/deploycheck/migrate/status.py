@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -233,8 +232,3 @@ def findings(result: StatusResult) -> list[tuple[Finding, Reference]]:
             out.append((f, r))
     return out
 
-
-def narrowed(result: StatusResult, keep: set[int]) -> StatusResult:
-    """``result`` with only the references whose ``id`` is in ``keep`` (what a baseline leaves)."""
-    return dataclasses.replace(result, migrations=[
-        dataclasses.replace(s, references=[r for r in s.references if id(r) in keep]) for s in result.migrations])
