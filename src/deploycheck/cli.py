@@ -1,7 +1,9 @@
-"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``,
+"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format FORMAT]``,
 ``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
 
-Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
+The output options (``--format``, ``--output-file``, baselines, the exit-code policy) are ``outputs``'s.
+
+Exit codes: 0 no errors, 1 errors found (``--fail-on``, ``--exit-zero`` change which), 2 usage or input error (a one-line message on stderr, never a
 traceback; output that cannot be written is one), 130 on SIGINT and 143 on SIGTERM (128 + the signal, as a
 shell reports a command the signal ended).
 """
