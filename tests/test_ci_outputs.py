@@ -239,11 +239,15 @@ def test_exit_code_policy_and_migrate_status_formats(service):
     (["--baseline", "other.json"], "--baseline other.json: written with fingerprint version 99"),
     (["--format", "sarif", "--output-file", "svc"], "--output-file svc: is a directory"),
     (["--output-file", ""], "--output-file is empty"),
+    (["--baseline", "fifo"], "--baseline fifo: not a regular file"),
+    (["--format", "sarif", "--output-file", "fifo"], "--output-file fifo: cannot write it"),
+    (["--write-baseline", "no/such/dir/b.json"], "--write-baseline no/such/dir/b.json: cannot write it"),
 ])
 def test_bad_output_options(service, args, message):
     root, python = service
     (root / "bad.json").write_text("{nope")
     (root / "other.json").write_text('{"version": 99, "findings": []}')
+    os.mkfifo(root / "fifo")  # nobody reads or writes it: must not hang
     code, out, err = run(root, python, "check", ".", *args)
     assert code == 2, out + err
     assert err.startswith(f"deploycheck: error: {message}") and len(err.splitlines()) == 1, err

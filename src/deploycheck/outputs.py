@@ -128,7 +128,10 @@ def _to_file(path: str, fmt: str, report: Report, renderers: Renderers) -> None:
     if os.path.isdir(path):
         raise UsageError(f"--output-file {path}: is a directory")
     try:
-        with open(path, "w", encoding="utf-8", newline="\n") as out:
+        # non-blocking open: a FIFO nobody reads is an error (ENXIO), not a hang; then writes block as usual
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o666)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             if fmt == "text":
                 renderers.text(out, False)
             elif fmt == "json":

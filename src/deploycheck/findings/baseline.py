@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 
@@ -41,7 +42,11 @@ def read(path: str) -> list[Entry]:
     """The entries of the baseline file ``path``. Raises ``UsageError`` (one line) for a file that cannot be
     read, is too large, is not this JSON shape, or was written with another fingerprint version."""
     try:
-        with open(path, "rb") as fh:
+        # non-blocking open, then only a regular file is read: a FIFO named as the baseline must not hang
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UsageError(f"--baseline {path}: not a regular file")
             data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"--baseline {path}: cannot read it ({exc.strerror or exc})") from None
