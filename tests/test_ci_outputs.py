@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -278,3 +279,20 @@ def test_snapshot(service, fmt):
         snap.write_text(got)
     assert snap.exists(), f"no snapshot {snap.name}: run with DEPLOYCHECK_UPDATE_SNAPSHOTS=1 and review it"
     assert got == snap.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "junit", "github", "gitlab", "json-lines"])
+def test_config_findings_in_every_format_without_their_secrets(tmp_path, fmt):
+    proj = tmp_path / "c"
+    (proj / "app").mkdir(parents=True)
+    (proj / "app" / "__init__.py").write_text("")
+    (proj / "app" / "main.py").write_text(
+        'import os\nL = os.getenv("LOCAL_DSN", "http://CodeSentryKey11@localhost:9000/2")\n')
+    (proj / ".env.p").write_text("OTHER=1\n")
+    code, out, err = cli("config", "--env", "prod", "--env-file", ".env.p", "--python", sys.executable,
+                         "--no-cache", "--entry", "app.main", "--format", fmt, cwd=proj)
+    assert code == 1, err
+    assert "CodeSentryKey11" not in out + err
+    assert "http://***@localhost:9000/2" in out
+    assert {"sarif": '"uri": "app/main.py"', "junit": 'name="app/main.py"', "github": "file=app/main.py,line=2",
+            "gitlab": '"path": "app/main.py"', "json-lines": '"path": "app/main.py"'}[fmt] in out
