@@ -35,4 +35,5 @@ def test_image_findings_placed_in_the_repository_or_said_to_be_image_paths(tmp_p
     assert loc["artifactLocation"] == {"uri": "file:///srv/app/app/main.py"}
     assert r["message"]["text"].endswith("(a path in the image, not mapped to the repository)")
     code, out, _ = cli("check", image, "--no-cache", "--format", "github")
+    assert code == 1
     assert "::error title=DC102::/srv/app/app/main.py:2:25: cannot import name 'nope'" in out

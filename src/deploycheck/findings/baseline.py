@@ -35,6 +35,7 @@ class Entry:
 
 
 def entry(item: Located) -> Entry:
+    """The baseline entry of a placed finding."""
     return Entry(item.finding.code, item.location.uri, item.finding.symbol, item.fingerprint)
 
 

@@ -49,6 +49,7 @@ def command(item: Located) -> str:
 
 
 def render(report: Report, stream=None) -> None:
+    """Write one workflow command line per reported finding to ``stream`` (default standard output)."""
     out = stream or sys.stdout
     for item in report.reported:
         out.write(command(item) + "\n")

@@ -17,6 +17,7 @@ SEVERITY = {"error": "critical", "warning": "minor"}
 
 
 def document(report: Report) -> list[dict]:
+    """The Code Quality issues of ``report``'s reported findings, in order."""
     out = []
     for item in report.reported:
         f, loc = item.finding, item.location
@@ -33,6 +34,7 @@ def document(report: Report) -> list[dict]:
 
 
 def render(report: Report, stream=None) -> None:
+    """Write ``document(report)`` as indented JSON to ``stream`` (default standard output)."""
     out = stream or sys.stdout
     json.dump(document(report), out, indent=2)
     out.write("\n")

@@ -13,6 +13,7 @@ from deploycheck.render.scrubbed import scrubbed
 
 
 def render(report: Report, stream=None) -> None:
+    """Write one JSON object line per reported finding to ``stream`` (default standard output)."""
     out = stream or sys.stdout
     for item in report.reported:
         f, loc = item.finding, item.location

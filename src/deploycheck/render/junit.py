@@ -52,6 +52,7 @@ def document(report: Report) -> ET.Element:
 
 
 def render(report: Report, stream=None) -> None:
+    """Write ``document(report)`` with an XML declaration to ``stream`` (default standard output)."""
     out = stream or sys.stdout
     tree = ET.ElementTree(document(report))
     ET.indent(tree)

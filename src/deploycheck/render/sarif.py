@@ -109,6 +109,7 @@ def document(report: Report) -> dict:
 
 
 def render(report: Report, stream=None) -> None:
+    """Write ``document(report)`` as indented JSON to ``stream`` (default standard output)."""
     out = stream or sys.stdout
     json.dump(document(report), out, indent=2)
     out.write("\n")
