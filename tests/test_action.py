@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
@@ -77,3 +78,29 @@ def test_action_yml_passes_every_input_the_step_reads():
     upload = steps["Upload SARIF"]
     assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
     assert "inputs.upload-sarif == 'true'" in upload["if"]
+
+
+def test_gitlab_template_job_script_run_as_a_runner_would(tmp_path):
+    """The template's script lines in one shell, as GitLab's runner runs them (any failing line fails the
+    job), on a service with one error; deploycheck itself comes from this test environment, not the index."""
+    job = yaml.safe_load((ROOT / "ci" / "gitlab" / "deploycheck.gitlab-ci.yml").read_text())["deploycheck"]
+    assert job["artifacts"]["reports"] == {"codequality": "gl-code-quality-report.json",
+                                           "junit": "deploycheck-junit.xml"}
+    lines = [line for line in job["script"] if '"deploycheck${DEPLOYCHECK_VERSION}"' not in line]
+    assert len(lines) == len(job["script"]) - 1
+    proj = tmp_path / "svc"
+    (proj / "app").mkdir(parents=True)
+    (proj / "app" / "__init__.py").write_text("")
+    (proj / "app" / "main.py").write_text("from app.util import nope\n")
+    (proj / "app" / "util.py").write_text("X = 1\n")
+    env = {**os.environ, **{k: str(v) for k, v in job["variables"].items()},
+           "DEPLOYCHECK_INSTALL": "true", "DEPLOYCHECK_ARGS": ". --no-cache",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-e", "-c", "\n".join(lines)], cwd=proj, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the gate fails the job
+    assert "app/main.py:1:22: DC102" in proc.stdout
+    (issue,) = json.loads((proj / "gl-code-quality-report.json").read_text())
+    assert (issue["check_name"], issue["location"]) == ("DC102", {"path": "app/main.py", "lines": {"begin": 1}})
+    suite = ET.parse(proj / "deploycheck-junit.xml").getroot().find("testsuite")
+    assert [(c.get("classname"), c.get("name")) for c in suite.findall("testcase")] == [("DC102", "app/main.py")]

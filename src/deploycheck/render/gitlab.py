@@ -10,6 +10,7 @@ import json
 import sys
 
 from deploycheck.findings.report import Report
+from deploycheck.render.escape import escape
 from deploycheck.render.scrubbed import scrubbed
 
 # An error crashes the service: GitLab's "critical"; a warning may: "minor".
@@ -23,7 +24,7 @@ def document(report: Report) -> list[dict]:
         f, loc = item.finding, item.location
         out.append({
             "type": "issue",
-            "description": f"{f.code} {f.message}",
+            "description": escape(f"{f.code} {f.message}"),  # shown in the merge request as is
             "check_name": f.code,
             "categories": ["Bug Risk"],
             "fingerprint": item.fingerprint,

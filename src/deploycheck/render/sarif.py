@@ -5,6 +5,8 @@ docstring the full one). Each result's location is relative to ``%SRCROOT%``, th
 is in the repository, with the import chain as ``relatedLocations`` and the finding's fingerprint
 (``findings.fingerprint``) as ``partialFingerprints``. Findings a ``# noqa``, the configuration or the
 baseline hides are results with ``suppressions``. Columns count Unicode code points, as ``ast`` does.
+Messages are shown to people by the viewer: their control and bidirectional characters are escaped
+(``render.escape``), as in the text output.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote
 from deploycheck import HOMEPAGE, __version__
 from deploycheck.findings.located import Located, Location
 from deploycheck.findings.report import Report
+from deploycheck.render.escape import escape
 from deploycheck.render.scrubbed import scrubbed
 from deploycheck.rules import RULES
 
@@ -74,7 +77,7 @@ def result(item: Located, index: dict[str, int]) -> dict:
     out: dict = {
         "ruleId": f.code,
         "level": "error" if f.severity == "error" else "warning",
-        "message": {"text": _message(item)},
+        "message": {"text": escape(_message(item))},
         "locations": [{"physicalLocation": _physical(item.location)}],
         "partialFingerprints": {FINGERPRINT_KEY: item.fingerprint},
         "properties": {"when": f.when, "module": f.module, "symbol": f.symbol, "origin": f.origin},
