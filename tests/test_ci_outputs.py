@@ -296,3 +296,15 @@ def test_config_findings_in_every_format_without_their_secrets(tmp_path, fmt):
     assert "http://***@localhost:9000/2" in out
     assert {"sarif": '"uri": "app/main.py"', "junit": 'name="app/main.py"', "github": "file=app/main.py,line=2",
             "gitlab": '"path": "app/main.py"', "json-lines": '"path": "app/main.py"'}[fmt] in out
+
+
+def test_paths_are_relative_to_the_git_repository_holding_the_project(tmp_path):
+    """A project in a directory of a repository (a monorepo): annotations name files from the repository's
+    root, where the CI's checkout is."""
+    monorepo = tmp_path / "mono"
+    (monorepo / ".git").mkdir(parents=True)  # what marks a repository's root (a worktree has a file)
+    root, python = project(monorepo / "services")
+    code, out, err = cli("check", root, "--python", python, "--no-cache", "--format", "github")
+    assert code == 1, err
+    assert out.splitlines()[1].startswith("::error file=services/service/svc/main.py,line=4,col=32,")
+    assert "file=services/service/requirements.txt,line=2" in out.splitlines()[4]

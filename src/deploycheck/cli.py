@@ -130,7 +130,7 @@ def _migrate(args) -> int:
         from deploycheck.migrate import status
 
         result = status.run(args.path, args.python, args.cache_dir, args.no_cache)
-        root = result.workspace.project.root
+        root = outputs.repository_root(result.workspace.project.root)
         findings = [f for f, _ in status.findings(result)]
         # the text and JSON stay the whole progress report (a baseline does not make a migration done); the
         # baseline narrows the findings of the other formats and the exit code
@@ -161,7 +161,7 @@ def _config(args) -> int:
 
     for warning in result.env.warnings:
         sys.stderr.write(f"deploycheck: warning: {result.scrub(warning)}\n")
-    root = result.project.root
+    root = outputs.repository_root(result.project.root)
     return outputs.emit(args, "config", root, result.findings, Placer(root, outputs.source_line()),
                         outputs.Renderers(lambda stream, color: report.render_text(result, stream, color),
                                           lambda stream: report.render_json(result, stream)))
@@ -181,12 +181,14 @@ def _check(args) -> int:
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
         containerfile=args.containerfile,
     ))
-    root = result.repository or result.project.root
+    if result.image and not result.repository:
+        root = result.project.root  # an image without its source: nothing to place in a repository
+    else:
+        root = outputs.repository_root(result.repository or result.project.root)
     mapping = result.mapping
     declared = result.declared
     placer = Placer(root, outputs.source_line(result.reader),
-                    (lambda path: mapping.source_path(path)) if mapping is not None else
-                    (lambda path: None) if result.image else None,
+                    outputs.image_to_repository(mapping, root) if result.image else None,
                     [(req.name, path, line) for req, path, line in declared.requirements] if declared else [],
                     image=bool(result.image))
     return outputs.emit(args, "check", root, result.findings, placer,

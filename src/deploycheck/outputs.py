@@ -143,6 +143,34 @@ def _to_file(path: str, fmt: str, report: Report, renderers: Renderers) -> None:
 
 
 
+def repository_root(path: str) -> str:
+    """The root of the git repository holding the directory ``path`` (the nearest directory up from it with
+    a ``.git`` entry, a directory or a worktree's file), else ``path`` itself: CI annotations name files
+    relative to the repository, also when the project is a directory of it (a monorepo)."""
+    here = os.path.abspath(path)
+    while True:
+        if os.path.lexists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.abspath(path)
+        here = parent
+
+
+def image_to_repository(mapping, root: str) -> Callable[[str], str | None]:
+    """``to_repository`` for an image target: the POSIX path relative to ``root`` of the repository file an
+    image path was copied from, by the build's map (``target.copymap.CopyMap``, None when unknown: no
+    path is mapped)."""
+
+    def to_repository(path: str) -> str | None:
+        rel = mapping.source_path(path) if mapping is not None else None
+        if rel is None:
+            return None
+        return os.path.relpath(os.path.join(mapping.context, rel), root).replace(os.sep, "/")
+
+    return to_repository
+
+
 def source_line(files=None) -> Callable[[str, int], str]:
     """``line_of(path, line)`` for a ``Placer``: the line of a Python source file read through ``files``
     (the host's by default); '' for any other file (a dotenv or manifest line may hold a value)."""

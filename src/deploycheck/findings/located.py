@@ -77,9 +77,12 @@ class Placer:
         rel = os.path.relpath(os.path.abspath(path), self.root)
         return None if rel == ".." or rel.startswith(".." + os.sep) else rel.replace(os.sep, "/")
 
-    def file(self, path: str | None, line: int = 0, column: int = 1, width: int = 1) -> Location:
-        """The location of ``path`` (absolute) at ``line``/``column`` (1-based), ``width`` characters wide."""
-        rel = self._relative(path or "")
+    def file(self, path: str | None, line: int = 0, column: int = 1, width: int = 1,
+             installed: bool = False) -> Location:
+        """The location of ``path`` (absolute) at ``line``/``column`` (1-based), ``width`` characters wide.
+        ``installed``: a file of the environment (third-party or standard library), never taken for one of
+        the repository even when the environment lies inside it (an ignored ``.venv``)."""
+        rel = None if installed else self._relative(path or "")
         end = column + max(width, 1)
         if rel is not None:
             return Location(rel, True, line, column, end)
@@ -88,7 +91,7 @@ class Placer:
     def place(self, f: Finding) -> Located:
         text = self.line_of(f.path, f.line) if f.line else ""
         width = len(f.symbol) if f.symbol and text[f.column:f.column + len(f.symbol)] == f.symbol else 1
-        own = self.file(f.path, f.line, f.column + 1, width)
+        own = self.file(f.path, f.line, f.column + 1, width, installed=f.origin != "project")
         out = Located(f, own)
         if not own.in_repository and f.distribution:
             declared = self.requirements.get(_canonical(f.distribution[0]))
@@ -101,7 +104,7 @@ class Placer:
         elif own.in_repository and self.to_repository is not None:
             out.via = "image map"
         for hop in f.chain:
-            loc = self.file(hop.path, hop.line)
+            loc = self.file(hop.path, hop.line, installed=bool(hop.path) and "-packages" + os.sep in hop.path)
             out.related.append((loc, f"{hop.module} imports the next module" + (f" ({hop.step})" if hop.step
                                                                                     else "")))
         out.fingerprint = fingerprint.base(f.code, own.uri if own.in_repository else _tail(own.uri),
