@@ -17,7 +17,7 @@ import sys
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from deploycheck import HOMEPAGE, __version__
+from deploycheck import __version__, homepage
 from deploycheck.findings.located import Located, Location
 from deploycheck.findings.report import Report
 from deploycheck.render.escape import escape
@@ -31,17 +31,21 @@ FINGERPRINT_KEY = "deploycheck/v1"
 def rule_descriptors() -> list[dict]:
     """``reportingDescriptor`` objects for every rule, in rule order (``ruleIndex`` points into it)."""
     out = []
+    home = homepage()
     for rule in RULES:
         doc = (rule.__doc__ or "").strip()
         first = doc.splitlines()[0] if doc else rule.CODE
-        out.append({
+        descriptor = {
             "id": rule.CODE,
             "name": rule.NAME,
             "shortDescription": {"text": first},
             "fullDescription": {"text": doc or first},
-            "helpUri": f"{HOMEPAGE}/blob/main/src/deploycheck/rules/{rule.__name__.rpartition('.')[2]}.py",
             "defaultConfiguration": {"level": "error"},
-        })
+        }
+        if home:
+            module = rule.__name__.rpartition(".")[2]
+            descriptor["helpUri"] = f"{home.rstrip('/')}/blob/main/src/deploycheck/rules/{module}.py"
+        out.append(descriptor)
     return out
 
 
@@ -95,14 +99,16 @@ def result(item: Located, index: dict[str, int]) -> dict:
 def document(report: Report) -> dict:
     """The SARIF log of ``report``: a dict ready for ``json.dump``."""
     rules = rule_descriptors()
+    driver = {"name": "deploycheck", "version": __version__, "semanticVersion": __version__, "rules": rules}
+    if homepage():
+        driver["informationUri"] = homepage()
     index = {r["id"]: n for n, r in enumerate(rules)}
     root = os.path.abspath(report.root).replace(os.sep, "/").rstrip("/") + "/"
     return scrubbed({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "deploycheck", "version": __version__, "semanticVersion": __version__,
-                                "informationUri": HOMEPAGE, "rules": rules}},
+            "tool": {"driver": driver},
             "automationDetails": {"id": f"deploycheck/{report.command.replace(' ', '-')}/"},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + quote(root, safe="/")}},
             "columnKind": "unicodeCodePoints",
