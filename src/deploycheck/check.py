@@ -69,6 +69,11 @@ class Result:
     unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
     notes: list[str] = field(default_factory=list)  # summary lines: what was checked otherwise, or not at all
     layout: object = None  # default mode: target.layout.Layout (script directories, files not entries)
+    # (finding, SARIF suppression kind, justification) of the findings a noqa or the configuration hides
+    suppressed: list[tuple[Finding, str, str]] = field(default_factory=list)
+    repository: str | None = None  # the repository root the findings are placed in (the source tree)
+    declared: object = None  # target.declared.Declared of the repository: where requirements are declared
+    mapping: object = None  # for an image with its source: target.copymap.CopyMap (image path -> repository)
 
     @property
     def reader(self):
@@ -322,6 +327,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     infile = ruff.analyze(checked, interp.version, cache, None if on_host and not overlaid else files)
     suppressor = Suppressor(project.config, project.root, spath.site_dirs, files)
     findings: list[Finding] = []
+    hidden: list[tuple[Finding, str, str]] = []
     seen: set[tuple] = set()
     for i, ctx in enumerate(contexts):
         ctx.infile = infile
@@ -332,10 +338,14 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
                 continue  # about the project, not a closure: said once
             for f in rule.check(ctx):
                 key = (f.code, f.path, f.line, f.column, f.symbol)
-                if key in seen or suppressor.suppressed(f):
+                if key in seen:
                     continue
                 seen.add(key)
-                findings.append(f)
+                why = suppressor.reason(f)
+                if why is None:
+                    findings.append(f)
+                else:
+                    hidden.append((f, *why))
     cache.flush()
     findings.sort(key=Finding.sort_key)
     closure = {name: (node.origin, node.shield) for name, node in program.nodes.items()}
@@ -348,11 +358,15 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, shown,
                     time.perf_counter() - start, spath.entries + spath.added, closure)
     result.unreadable = store.unreadable
+    result.suppressed = hidden
+    result.declared = declarations
+    result.mapping = stale.mapping if stale is not None else None
+    result.repository = project.root if on_host else (stale.repo if stale is not None else opts.source)
     if default is not None:
         result.notes = default.notes
         result.layout = default.layout
     if not on_host:  # the text renderer shows source lines after the image's private files are gone
-        result.sources = {f.path: source_lines(f.path, files) for f in findings}
+        result.sources = {f.path: source_lines(f.path, files) for f in findings + [h[0] for h in hidden]}
     return result
 
 

@@ -1,7 +1,9 @@
-"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format text|json]``,
+"""Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format FORMAT]``,
 ``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
 
-Exit codes: 0 no errors, 1 errors found, 2 usage or input error (a one-line message on stderr, never a
+The output options (``--format``, ``--output-file``, baselines, the exit-code policy) are ``outputs``'s.
+
+Exit codes: 0 no errors, 1 errors found (``--fail-on``, ``--exit-zero`` change which), 2 usage or input error (a one-line message on stderr, never a
 traceback; output that cannot be written is one), 130 on SIGINT and 143 on SIGTERM (128 + the signal, as a
 shell reports a command the signal ended).
 """
@@ -44,7 +46,7 @@ def _no_project_python(parser) -> None:
 
 def build_parser():
     """The ``argparse`` parser of the command line."""
-    from deploycheck import __version__
+    from deploycheck import __version__, outputs
 
     _Parser = _parser_class()
     parser = _Parser(prog="deploycheck", description="Find the code that will crash on deploy.")
@@ -56,7 +58,7 @@ def build_parser():
     _no_project_python(check)
     check.add_argument("--entry", action="append", default=[], metavar="MODULE",
                        help="module the service starts from (repeatable; default: every project module)")
-    check.add_argument("--format", choices=["text", "json"], default="text")
+    outputs.add_options(check)
     check.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     check.add_argument("--source", metavar="DIR",
@@ -76,7 +78,7 @@ def build_parser():
     msub = migrate.add_subparsers(dest="action", required=True, parser_class=_Parser)
     status = msub.add_parser("status", help="references left of each declared migration")
     status.add_argument("path", nargs="?", default=".", help="project root (default: .)")
-    status.add_argument("--format", choices=["text", "json"], default="text")
+    outputs.add_options(status, fail_on_default=None)
     apply = msub.add_parser("apply", help="rewrite a migration's references (a diff; --write to change files)")
     apply.add_argument("id", help="the migration's id in pyproject.toml")
     apply.add_argument("path", nargs="?", default=".", help="project root (default: .)")
@@ -94,7 +96,7 @@ def build_parser():
                      help="a Kubernetes, Cloud Run / Knative or docker-compose file (repeatable)")
     cfg.add_argument("--container", metavar="NAME", help="the container or compose service that runs the code")
     cfg.add_argument("--connect", action="store_true", help="connect to the databases and caches (DC405)")
-    cfg.add_argument("--format", choices=["text", "json"], default="text")
+    outputs.add_options(cfg)
     cfg.add_argument("--python", help="interpreter of the target environment (as for check)")
     _no_project_python(cfg)
     cfg.add_argument("--entry", action="append", default=[], metavar="MODULE", help="module the service starts from")
@@ -123,11 +125,19 @@ def _rule(code: str | None) -> int:
 
 def _migrate(args) -> int:
     if args.action == "status":
+        from deploycheck import outputs
+        from deploycheck.findings.located import Placer
         from deploycheck.migrate import status
 
         result = status.run(args.path, args.python, args.cache_dir, args.no_cache)
-        (status.render_json if args.format == "json" else status.render_text)(result)
-        return 0
+        root = outputs.repository_root(result.workspace.project.root)
+        findings = [f for f, _ in status.findings(result)]
+        # the text and JSON stay the whole progress report (a baseline does not make a migration done); the
+        # baseline narrows the findings of the other formats and the exit code
+        return outputs.emit(args, "migrate status", root, findings, Placer(root, outputs.source_line()),
+                            outputs.Renderers(lambda stream, color: status.render_text(result, stream),
+                                              lambda stream: status.render_json(result, stream)))
+
     from deploycheck.migrate import apply
     from deploycheck.render.escape import EscapedLines
 
@@ -146,26 +156,45 @@ def _config(args) -> int:
         container=args.container, python=args.python, entries=args.entry, cache_dir=args.cache_dir,
         no_cache=args.no_cache,
     ))
+    from deploycheck import outputs
+    from deploycheck.findings.located import Placer
+
     for warning in result.env.warnings:
         sys.stderr.write(f"deploycheck: warning: {result.scrub(warning)}\n")
-    (report.render_json if args.format == "json" else report.render_text)(result)
-    return 1 if result.errors else 0
+    root = outputs.repository_root(result.project.root)
+    return outputs.emit(args, "config", root, result.findings, Placer(root, outputs.source_line()),
+                        outputs.Renderers(lambda stream, color: report.render_text(result, stream, color),
+                                          lambda stream: report.render_json(result, stream)))
 
 
 def _check(args) -> int:
     from deploycheck import check as check_mod
+    from deploycheck import outputs
+    from deploycheck.findings.located import Placer
     from deploycheck.render import json as json_render
     from deploycheck.render import text as text_render
 
     result = check_mod.run(check_mod.Options(
         path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
         platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
-        progress=args.format == "text",
+        progress=args.format == "text" or args.output_file is not None,
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
         containerfile=args.containerfile,
     ))
-    (json_render.render if args.format == "json" else text_render.render)(result)
-    return 1 if result.errors else 0
+    if result.image and not result.repository:
+        root = result.project.root  # an image without its source: nothing to place in a repository
+    else:
+        root = outputs.repository_root(result.repository or result.project.root)
+    mapping = result.mapping
+    declared = result.declared
+    placer = Placer(root, outputs.source_line(result.reader),
+                    outputs.image_to_repository(mapping, root) if result.image else None,
+                    [(req.name, path, line) for req, path, line in declared.requirements] if declared else [],
+                    image=bool(result.image))
+    return outputs.emit(args, "check", root, result.findings, placer,
+                        outputs.Renderers(lambda stream, color: text_render.render(result, stream, color),
+                                          lambda stream: json_render.render(result, stream)),
+                        result.suppressed)
 
 
 _NO_PROJECT_PYTHON = "DEPLOYCHECK_NO_PROJECT_PYTHON"  # check.NO_PROJECT_PYTHON, without importing check here
@@ -233,7 +262,8 @@ def _to_devnull(stream) -> None:
 # Options naming a path: an empty one is refused rather than read as the working directory.
 _PATH_OPTIONS = {"path": "PATH", "source": "--source", "containerfile": "--containerfile",
                  "app_dir": "--app-dir", "cache_dir": "--cache-dir", "env_file": "--env-file",
-                 "manifest": "--manifest"}
+                 "manifest": "--manifest", "output_file": "--output-file", "baseline": "--baseline",
+                 "write_baseline": "--write-baseline"}
 
 
 def _empty_path(args) -> str | None:

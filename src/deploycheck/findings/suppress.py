@@ -45,15 +45,20 @@ class Suppressor:
         return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
 
     def suppressed(self, f: Finding) -> bool:
+        return self.reason(f) is not None
+
+    def reason(self, f: Finding) -> tuple[str, str] | None:
+        """Why ``f`` is suppressed, as SARIF's suppression ``kind`` and a justification: ``("external",
+        "ignore = [...] in the configuration")`` or ``("inSource", "# noqa: DC102")``; None when it is not."""
         if f.code in self.ignore:
-            return True
+            return "external", f"{f.code} in ignore (configuration)"
         for spec, codes in self.per_file:
             if f.code in codes and any(spec.match_file(p) for p in self._relative(f.path)):
-                return True
+                return "external", f"{f.code} in per-file-ignores (configuration)"
         if f.origin != "project":
-            return False
+            return None
         codes = noqa_codes(self.line(f.path, f.line))
-        return codes is not None and f.code in codes
+        return ("inSource", f"# noqa: {f.code}") if codes is not None and f.code in codes else None
 
     def _relative(self, path: str) -> list[str]:
         out = [os.path.relpath(path, self.root)]

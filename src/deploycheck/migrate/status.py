@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pathspec
 
 from deploycheck.errors import UsageError
+from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.migrate import lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
@@ -213,3 +214,21 @@ def render_text(result: StatusResult, stream=None) -> None:
             out.write(f"  {_where(result.workspace, p, line)}: {reason}\n")
     n = len(result.workspace.contents)
     out.write(f"{count(n, 'file')} searched · {result.seconds:.2f} s\n")
+
+
+def findings(result: StatusResult) -> list[tuple[Finding, Reference]]:
+    """Each reference as a finding, for the machine formats and baselines: DC301, an error once its
+    migration is completed (the ban), a warning while it is under way."""
+    out = []
+    for s in result.migrations:
+        m = s.migration
+        for r in s.references:
+            if s.completed:
+                message = f"{m.old} is banned since migration {m.id} completed: use {m.new}"
+            else:
+                message = f"{m.old} is still referenced ({r.kind}); migration {m.id} replaces it with {m.new}"
+            f = Finding("DC301", ERROR if s.completed else WARNING, message, r.path, r.line, r.column,
+                        symbol=r.text, when="import")
+            out.append((f, r))
+    return out
+
