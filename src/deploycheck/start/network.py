@@ -16,13 +16,16 @@ import sys
 
 from deploycheck.errors import UsageError
 
-# Runs in the new namespace: lo up (SIOCGIFFLAGS / SIOCSIFFLAGS, netdevice(7)), privileged ports open to
-# all, then "ready"; exits when its standard input closes (deploycheck ended, however).
+POD_IP = "10.89.0.2"
+# Runs in the new namespace: lo up (SIOCGIFFLAGS / SIOCSIFFLAGS, netdevice(7)), POD_IP on the alias lo:0
+# (SIOCSIFADDR), privileged ports open to all, then "ready"; exits when its standard input closes
+# (deploycheck ended, however).
 _HOLDER = r"""
 import fcntl, socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 flags = struct.unpack("16sH14s", fcntl.ioctl(s, 0x8913, struct.pack("16sH14s", b"lo", 0, b"")))[1]
 fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b""))
+fcntl.ioctl(s, 0x8916, struct.pack("16sH2s4s8s", b"lo:0", socket.AF_INET, b"", socket.inet_aton(sys.argv[1]), b""))
 with open("/proc/sys/net/ipv4/ip_unprivileged_port_start", "w") as f:
     f.write("0")
 print("ready", flush=True)
@@ -41,7 +44,8 @@ class Network:
                 raise UsageError(f"`{tool}` is not installed (Debian package util-linux)")
         self.rootless = os.geteuid() != 0
         user = ["--user", "--map-root-user"] if self.rootless else []
-        self.proc = subprocess.Popen(["unshare", *user, "--net", "--", sys.executable, "-I", "-S", "-c", _HOLDER],
+        self.proc = subprocess.Popen(["unshare", *user, "--net", "--", sys.executable, "-I", "-S", "-c", _HOLDER,
+                                      POD_IP],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline()
         if line.strip() != b"ready":
