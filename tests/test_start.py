@@ -1,0 +1,174 @@
+"""`deploycheck start IMAGE`: a real image built daemonless (debootstrap + buildah) run in a real bubblewrap
+sandbox. One image; its service's behaviour is chosen by MODE in the environment given with --env-file, and
+the budgets by the project's pyproject.toml (the working directory of the run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, cli, cli_json
+from images.build import build, tools_missing
+
+_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
+
+CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
+                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    ctx = tmp_path_factory.mktemp("context")
+    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
+    return build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+def _project(tmp_path, mode: str, budgets: str = "", extra: str = ""):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.deploycheck.start]\n{budgets}\n")
+    (tmp_path / "prod.env").write_text(f"MODE={mode}\n{extra}")
+    return tmp_path
+
+
+def _start(image, tmp_path, mode, budgets="", extra="", *args):
+    project = _project(tmp_path, mode, budgets, extra)
+    code, doc = cli_json("start", image, "--env-file", "prod.env", *args, cwd=project)
+    return code, doc, [(f["code"], f["severity"]) for f in doc["findings"]]
+
+
+def _facts(doc) -> dict[str, str]:
+    return dict(line.split(" ", 2)[1:] for line in doc["measures"]["log_tail"] if line.startswith("fact "))
+
+
+def test_healthy_service_has_no_findings_and_its_times(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "ok")
+    assert (code, got) == (0, [])
+    m = doc["measures"]
+    assert 0 < m["healthy_after_seconds"] < 30 and m["exit_code"] is None
+    assert m["listening"] == ["0.0.0.0:8080"] and m["port"] == 8080
+    assert 5 * 1024**2 < m["peak_memory_bytes"] < 200 * 1024**2 and m["cpu_seconds"] > 0
+    assert m["stopped_after_sigterm_seconds"] is not None and m["stop_exit_code"] == 0
+    assert [e["event"] for e in doc["timeline"]] == ["started", "healthy", "listening", "SIGTERM", "stopped"]
+    assert doc["target"]["command"] == ["python3", "-m", "app.main"]
+
+
+def test_text_report_and_http_health(image, tmp_path):
+    project = _project(tmp_path, "ok")
+    code, out, err = cli("start", image, "--env-file", "prod.env", "--health", "/healthz", cwd=project)
+    assert code == 0, err
+    assert "(http :8080/healthz): healthy after" in out and out.rstrip().endswith("s") and "0 error(s)" in out
+
+
+def test_exit_at_startup_with_a_traceback(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "crash", "", "SECRET_TOKEN=hunter2-very-secret\n")
+    assert (code, got) == (1, [("DC601", "error")])
+    [f] = doc["findings"]
+    assert f["path"] == "/srv/app/app/settings.py" and f["line"] == 3
+    assert "exited with code 1" in f["message"] and "KeyError: 'DATABASE_URL'" in f["message"]
+    frames = doc["measures"]["tracebacks"][-1]["frames"]
+    assert frames[-1]["statement"] == 'DATABASE_URL = os.environ["DATABASE_URL"]'
+    assert "hunter2-very-secret" not in json.dumps(doc)
+
+
+def test_bound_to_loopback_only(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "loopback", "", "", "--timeout", "3")
+    assert (code, got) == (1, [("DC602", "error"), ("DC603", "error")])
+    assert doc["measures"]["listening"] == ["127.0.0.1:8080"]
+
+
+def test_listening_on_another_port(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "otherport", "", "", "--timeout", "3")
+    assert (code, got) == (1, [("DC602", "error"), ("DC604", "error")])
+
+
+def test_too_slow_for_the_budget(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "slow", "startup-seconds = 1", "DELAY=2.5\n")
+    assert (code, got) == (1, [("DC605", "error")])
+    assert doc["measures"]["healthy_after_seconds"] > 2.5
+
+
+def test_over_the_memory_budget(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "memory", 'memory = "100M"', "BALLAST_MB=150\n")
+    assert (code, got) == (1, [("DC606", "error")])
+    assert doc["measures"]["peak_memory_bytes"] > 150 * 1024**2
+
+
+def test_ignores_sigterm(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "nosigterm", "grace-seconds = 1")
+    assert (code, got) == (1, [("DC607", "error")])
+    assert doc["measures"]["stopped_after_sigterm_seconds"] is None
+    assert doc["timeline"][-1]["event"] == "killed"
+
+
+def test_error_lines_are_warnings(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "errors")
+    assert (code, got) == (0, [("DC608", "warning")])
+    assert "cannot reach the cache" in doc["findings"][0]["message"]
+
+
+def test_the_sandbox(image, tmp_path):
+    marker = "/tmp/deploycheck-sandbox-marker"
+    if os.path.exists(marker):
+        os.unlink(marker)
+    code, doc, got = _start(image, tmp_path, "sandbox")
+    assert (code, got) == (0, [])
+    facts = _facts(doc)
+    assert facts["root-write"] == "30"  # EROFS: the image's root is read-only
+    assert facts["tmp-write"] == "ok" and not os.path.exists(marker)  # its /tmp is its own, and gone
+    inside, outside, count = facts["uid-map"].split("-")
+    assert (inside, count) == ("0", "1") and outside != "0"  # root inside only: never host root
+    assert facts["uid"] == "0" and facts["pid1"] == "python3"
+    assert facts["hostname"] == "changed" and os.uname().nodename != "changed"
+
+
+def test_fork_bomb_is_contained(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "forkbomb", "processes = 64")
+    stopped, errno = _facts(doc)["fork-stopped"].split(":")
+    assert int(stopped) < 64 and errno == "11"  # EAGAIN at the process limit
+    assert code == 0 and got == []
+
+
+def test_memory_bomb_is_contained(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "membomb", 'memory = "1G"\nmemory-limit = "512M"')
+    assert int(_facts(doc)["memory-stopped"]) < 512
+    assert code == 0 and got == []
+
+
+def test_nothing_left_behind(image, tmp_path):
+    before = _sandboxes()
+    _start(image, tmp_path, "nosigterm", "grace-seconds = 1")
+    _start(image, tmp_path, "crash")
+    assert _sandboxes() == before == []
+
+
+def test_sigint_leaves_nothing(image, tmp_path):
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    project = _project(tmp_path, "ok")
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.Popen([str(exe), "start", image, "--env-file", "prod.env", "--health", "/never",
+                             "--timeout", "60"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(300):
+        if _sandboxes():
+            break
+        time.sleep(0.1)
+    assert _sandboxes(), "the sandbox did not start"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    time.sleep(0.5)
+    assert _sandboxes() == []
+    assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith(".unpack-")]
+
+
+def _sandboxes() -> list[str]:
+    """Processes of the sandbox's user or of a bwrap or namespace holder still running."""
+    out = subprocess.run(["ps", "-eo", "pid,user:12,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines()[1:]
+            if " bwrap " in f" {line} " or "2000000000" in line.split()[1] or "ip_unprivileged_port_start" in line]
