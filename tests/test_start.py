@@ -10,7 +10,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import FIXTURES, cli, cli_json
 from images.build import build, tools_missing
 
@@ -70,7 +69,7 @@ def test_exit_at_startup_with_a_traceback(image, tmp_path):
     assert f["path"] == "/srv/app/app/settings.py" and f["line"] == 3
     assert "exited with code 1" in f["message"] and "KeyError: 'DATABASE_URL'" in f["message"]
     frames = doc["measures"]["tracebacks"][-1]["frames"]
-    assert frames[-1]["statement"] == 'DATABASE_URL = os.environ["DATABASE_URL"]'
+    assert [fr["statement"] for fr in frames if fr["path"] == f["path"]] == ['DATABASE_URL = os.environ["DATABASE_URL"]']
     assert "hunter2-very-secret" not in json.dumps(doc)
 
 
@@ -80,8 +79,14 @@ def test_bound_to_loopback_only(image, tmp_path):
     assert doc["measures"]["listening"] == ["127.0.0.1:8080"]
 
 
+def test_unhealthy_http_probe(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "unhealthy", "", "", "--health", "/ready", "--timeout", "2")
+    assert (code, got) == (1, [("DC602", "error")])
+    assert doc["measures"]["healthy_after_seconds"] is None and doc["measures"]["listening"] == ["0.0.0.0:8080"]
+
+
 def test_listening_on_another_port(image, tmp_path):
-    code, doc, got = _start(image, tmp_path, "otherport", "", "", "--timeout", "3")
+    code, _doc, got = _start(image, tmp_path, "otherport", "", "", "--timeout", "3")
     assert (code, got) == (1, [("DC602", "error"), ("DC604", "error")])
 
 
@@ -122,7 +127,7 @@ def test_the_sandbox(image, tmp_path):
     inside, outside, count = facts["uid-map"].split("-")
     assert (inside, count) == ("0", "1") and outside != "0"  # root inside only: never host root
     assert facts["uid"] == "0" and facts["pid1"] == "python3"
-    assert facts["hostname"] == "changed" and os.uname().nodename != "changed"
+    assert facts["hostname"] == "1"  # EPERM: no CAP_SYS_ADMIN, as in a container, even in its own namespace
 
 
 def test_fork_bomb_is_contained(image, tmp_path):
@@ -151,7 +156,7 @@ def test_sigint_leaves_nothing(image, tmp_path):
     import time
     from pathlib import Path
 
-    project = _project(tmp_path, "ok")
+    project = _project(tmp_path, "unhealthy")  # answers 503: the wait goes on until the signal
     exe = Path(sys.executable).with_name("deploycheck")
     proc = subprocess.Popen([str(exe), "start", image, "--env-file", "prod.env", "--health", "/never",
                              "--timeout", "60"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -162,7 +167,10 @@ def test_sigint_leaves_nothing(image, tmp_path):
     assert _sandboxes(), "the sandbox did not start"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
-    time.sleep(0.5)
+    for _ in range(50):  # a killed process is reaped by init a moment later
+        if not _sandboxes():
+            break
+        time.sleep(0.1)
     assert _sandboxes() == []
     assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith(".unpack-")]
 

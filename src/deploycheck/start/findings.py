@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start.observation import Observation, Traceback
 
@@ -13,9 +15,23 @@ def finding(code: str, message: str, obs: Observation, severity: str = ERROR, sy
     """A finding at the last frame of ``traceback`` (the statement that raised), else at the image's
     command; ``when`` is ``startup``."""
     path, line = COMMAND_PLACE, 0
-    if traceback is not None and traceback.frames:
-        path, line = traceback.frames[-1][0], traceback.frames[-1][1]
+    frame = own_frame(traceback) if traceback is not None else None
+    if frame is not None:
+        path, line = frame[0], frame[1]
     return Finding(code, severity, message, path, line, 0, symbol=symbol, origin="project", when="startup")
+
+
+_STDLIB = re.compile(r"/lib/python3\.\d+/(?!(site|dist)-packages/)")
+
+
+def own_frame(traceback: Traceback) -> tuple[str, int, str, str] | None:
+    """The last frame of ``traceback`` in the service's or its dependencies' code: not the standard
+    library's (``<frozen os>``, ``/usr/lib/python3.11/``), where a ``KeyError`` of ``os.environ`` is raised
+    but not caused; the last frame when all are."""
+    for frame in reversed(traceback.frames):
+        if not frame[0].startswith("<") and not _STDLIB.search(frame[0]):
+            return frame
+    return traceback.frames[-1] if traceback.frames else None
 
 
 def last_traceback(obs: Observation) -> Traceback | None:

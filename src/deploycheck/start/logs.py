@@ -59,7 +59,7 @@ class LogReader:
             if line.startswith((" ", "\t")) or not line.strip():
                 self._in_tb.append(line)
                 return
-            if line.startswith("During handling") or line.startswith("The above exception"):
+            if line.startswith(("During handling", "The above exception")):
                 self._in_tb = []  # the traceback of the exception that ended it follows
                 return
             self._end_traceback(line)

@@ -32,16 +32,31 @@ def descendants(root: int) -> list[int]:
     return out
 
 
+def _pss(pid: int) -> int | None:
+    """The proportional set size of ``pid`` in bytes (``/proc/PID/smaps_rollup``: shared pages divided
+    among the processes sharing them, so that forked workers are not counted many times)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def sample(root: int) -> tuple[int, float, int]:
-    """``(resident bytes, CPU seconds, processes)`` of the tree under ``root`` now; CPU seconds count the
-    children each process has reaped (``cutime``, ``cstime``), so work of processes gone is kept."""
+    """``(memory bytes, CPU seconds, processes)`` of the tree under ``root`` now. Memory is the sum of the
+    proportional set sizes (resident size where that is unreadable); CPU seconds count the children each
+    process has reaped (``cutime``, ``cstime``), so work of processes gone is kept."""
     rss = ticks = count = 0
     for pid in descendants(root):
         fields = _stat(pid)
         if fields is None or len(fields) < 22:
             continue
         count += 1
-        rss += int(fields[21]) * _PAGE  # field 24, rss, in pages
+        pss = _pss(pid)
+        rss += pss if pss is not None else int(fields[21]) * _PAGE  # field 24, rss, in pages
         ticks += sum(int(x) for x in fields[11:15])  # fields 14-17: utime stime cutime cstime
     return rss, ticks / _TICK, count
 
