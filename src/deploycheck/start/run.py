@@ -86,6 +86,8 @@ def run(opts: Options) -> Result:
 
     began = time.monotonic()
     budgets = budgets_mod.load(load(opts.path).start)
+    if opts.health:
+        health.parse(opts.health, DEFAULT_PORT)  # bad input refused before the image is read
     provided = _environment(opts, opts.path)
     image = open_image(opts.image, opts.platform, opts.tls_verify)
     try:
