@@ -144,10 +144,10 @@ def test_memory_bomb_is_contained(image, tmp_path):
 
 
 def test_nothing_left_behind(image, tmp_path):
-    before = _sandboxes()
+    assert _settled() == []
     _start(image, tmp_path, "nosigterm", "grace-seconds = 1")
     _start(image, tmp_path, "crash")
-    assert _sandboxes() == before == []
+    assert _settled() == []
 
 
 def test_sigint_leaves_nothing(image, tmp_path):
@@ -167,12 +167,20 @@ def test_sigint_leaves_nothing(image, tmp_path):
     assert _sandboxes(), "the sandbox did not start"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
-    for _ in range(50):  # a killed process is reaped by init a moment later
-        if not _sandboxes():
+    assert _settled() == []
+    assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith(".unpack-")]
+
+
+def _settled() -> list[str]:
+    """``_sandboxes()`` once it is empty, or after 5 s: a process killed is reaped a moment later."""
+    import time
+
+    for _ in range(50):
+        left = _sandboxes()
+        if not left:
             break
         time.sleep(0.1)
-    assert _sandboxes() == []
-    assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith(".unpack-")]
+    return left
 
 
 def _sandboxes() -> list[str]:

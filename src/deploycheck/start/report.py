@@ -55,7 +55,8 @@ def render_text(result: Result, stream=None) -> None:
         stream.write(escape(f"{where}: {f.code} [{f.severity}] {f.message}") + "\n")
         if f.code == "DC601" and o.tracebacks:
             for path, line, function, statement in o.tracebacks[-1].frames:
-                stream.write(escape(f"   | {path}:{line} in {function}: {statement}") + "\n")
+                said = f": {statement}" if statement else ""
+                stream.write(escape(f"   | {path}:{line} in {function}{said}") + "\n")
     if o.healthy_at is not None:
         state = f"healthy after {o.healthy_at:.2f} s"
     elif o.exited_at is not None:
