@@ -27,6 +27,16 @@ def image(tmp_path_factory):
     return build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci-archive"]
 
 
+@pytest.fixture(scope="module")
+def failing_imports(tmp_path_factory):
+    """An image whose command imports modules that fail only when run: a module ``__getattr__`` refusing a
+    moved name, an extension module that does not load, and a module that is missing (which `check` sees)."""
+    ctx = tmp_path_factory.mktemp("imports")
+    shutil.copytree(FIXTURES / "start" / "imports" / "app", ctx / "app")
+    containerfile = CONTAINERFILE.replace("app.main", "app.web")
+    return build(ctx, containerfile, "dc-start-imports:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
 def _project(tmp_path, mode: str, budgets: str = "", extra: str = ""):
     (tmp_path / "pyproject.toml").write_text(f"[tool.deploycheck.start]\n{budgets}\n")
     (tmp_path / "prod.env").write_text(f"MODE={mode}\n{extra}")
@@ -52,7 +62,32 @@ def test_healthy_service_has_no_findings_and_its_times(image, tmp_path):
     assert 5 * 1024**2 < m["peak_memory_bytes"] < 200 * 1024**2 and m["cpu_seconds"] > 0
     assert m["stopped_after_sigterm_seconds"] is not None and m["stop_exit_code"] == 0
     assert [e["event"] for e in doc["timeline"]] == ["started", "healthy", "listening", "SIGTERM", "stopped"]
+    imports = doc["measures"]["imports"]  # its imports, all in the image: none fails
+    assert imports["failures"] == [] and imports["probed"] > 5 and imports["note"] == ""
     assert doc["target"]["command"] == ["python3", "-m", "app.main"]
+
+
+def test_imports_failing_only_at_run_time(failing_imports, tmp_path):
+    code, doc, got = _start(failing_imports, tmp_path, "ok", "", "SECRET_TOKEN=hunter2-very-secret\n",
+                            "--timeout", "5")
+    assert code == 1 and got == [("DC601", "error")] + [("DC609", "error")] * 3
+    found = {f["symbol"]: f for f in doc["findings"] if f["code"] == "DC609"}
+    assert set(found) == {"app.views", "app.fast", "app.legacy"}
+    views, fast, legacy = found["app.views"], found["app.fast"], found["app.legacy"]
+    assert (views["path"], views["line"]) == ("/srv/app/app/compat.py", 8)
+    assert "ImportError: render_page moved to app.pages" in views["message"]
+    assert "(check agreed: DC102 at /srv/app/app/views.py:1)" in views["message"]  # it reads the __getattr__
+    assert (fast["path"], fast["line"]) == ("/srv/app/app/fast.py", 1)
+    assert "at `from app import _speedups" in fast["message"] and "the static check missed this" in fast["message"]
+    assert (legacy["path"], legacy["line"]) == ("/srv/app/app/legacy.py", 1)
+    assert "No module named 'app.removed'" in legacy["message"]
+    assert "(check agreed: DC101 at /srv/app/app/legacy.py:1)" in legacy["message"]
+    imports = doc["measures"]["imports"]
+    [views_failure] = [f for f in imports["failures"] if f["modules"] == ["app.views"]]
+    assert [fr[:2] for fr in views_failure["frames"]] == [["/srv/app/app/views.py", 1], ["/srv/app/app/compat.py", 8]]
+    assert [f["modules"] for f in imports["failures"] if "_speedups" in f["exception"]] == [["app.fast", "app._speedups"]]
+    assert imports["probed"] > 5 and imports["note"] == ""
+    assert "hunter2-very-secret" not in json.dumps(doc)
 
 
 def test_text_report_and_http_health(image, tmp_path):

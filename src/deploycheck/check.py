@@ -69,6 +69,7 @@ class Result:
     unreadable: int = 0  # files of the closure that could not be read (neither parsed nor from the cache)
     notes: list[str] = field(default_factory=list)  # summary lines: what was checked otherwise, or not at all
     layout: object = None  # default mode: target.layout.Layout (script directories, files not entries)
+    phases: dict[str, str] = field(default_factory=dict)  # module name -> when it first runs (program.PHASES)
 
     @property
     def reader(self):
@@ -348,6 +349,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     result = Result(project, interp, findings, len(closure), len(store.summaries), store.parsed, shown,
                     time.perf_counter() - start, spath.entries + spath.added, closure)
     result.unreadable = store.unreadable
+    result.phases = {name: node.phase for name, node in program.nodes.items()}
     if default is not None:
         result.notes = default.notes
         result.layout = default.layout

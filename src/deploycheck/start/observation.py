@@ -31,7 +31,9 @@ class Observation:
     until healthy (or the end); ``log_tail`` the last lines of output; ``tracebacks`` and ``errors``
     (``ERROR``/``CRITICAL`` lines, grouped: line -> count) seen until the end of the start-up;
     ``stopped_after`` seconds from SIGTERM to exit (None: it did not exit within ``grace``);
-    ``stop_exit_code``; the budgets; ``timeline`` events ``{"t": s, "event": name, ...}``."""
+    ``stop_exit_code``; the budgets; ``imports_probed`` how many modules the import probe imported
+    (``start.imports``), ``imports_left_out`` start-up modules it could not, ``imports_note`` why it did not
+    run, ``import_failures`` its failures (``imports.Failure.to_json``); ``timeline`` events ``{"t": s, "event": name, ...}``."""
 
     command: list[str]
     port: int
@@ -55,6 +57,10 @@ class Observation:
     stopped_after: float | None = None
     stop_exit_code: int | None = None
     dependency_ports: list[int] = field(default_factory=list)
+    imports_probed: int = 0
+    imports_left_out: int = 0
+    imports_note: str = ""
+    import_failures: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:

@@ -31,6 +31,8 @@ def measures(result: Result) -> dict:
                        for t in o.tracebacks],
         "errors": [{"line": line, "count": n} for line, n in o.errors.items()],
         "log_tail": o.log_tail,
+        "imports": {"probed": o.imports_probed, "left_out": o.imports_left_out, "note": o.imports_note,
+                    "failures": o.import_failures},
     }
 
 
@@ -53,10 +55,12 @@ def render_text(result: Result, stream=None) -> None:
     for f in result.findings:
         where = f"{f.path}:{f.line}" if f.line else f.path
         stream.write(escape(f"{where}: {f.code} [{f.severity}] {f.message}") + "\n")
-        if f.code == "DC601" and o.tracebacks:
-            for path, line, function, statement in o.tracebacks[-1].frames:
-                said = f": {statement}" if statement else ""
-                stream.write(escape(f"   | {path}:{line} in {function}{said}") + "\n")
+        frames = o.tracebacks[-1].frames if f.code == "DC601" and o.tracebacks else []
+        if f.code == "DC609":
+            frames = next((x["frames"] for x in o.import_failures if x["modules"][0] == f.symbol), [])
+        for path, line, function, statement in frames:
+            said = f": {statement}" if statement else ""
+            stream.write(escape(f"   | {path}:{line} in {function}{said}") + "\n")
     if o.healthy_at is not None:
         state = f"healthy after {o.healthy_at:.2f} s"
     elif o.exited_at is not None:
@@ -67,6 +71,12 @@ def render_text(result: Result, stream=None) -> None:
             if o.stopped_after is not None else "")
     stream.write(f"start: {escape(' '.join(o.command))} ({o.health}): {state}; peak memory "
                  f"{megabytes(o.peak_memory)}; CPU {o.cpu_seconds:.2f} s{stop}\n")
+    if o.imports_note:
+        stream.write(f"import probe: {escape(o.imports_note)}\n")
+    else:
+        left = f"; {o.imports_left_out} start-up module(s) left out" if o.imports_left_out else ""
+        stream.write(f"import probe: {o.imports_probed} module(s) imported in the image, "
+                     f"{len(o.import_failures)} failure(s){left}\n")
     if o.listening:
         stream.write(f"listening: {', '.join(f'{a}:{p}' for a, p in o.listening)}\n")
     if o.healthy_at is None and o.log_tail:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start import budgets as budgets_mod
-from deploycheck.start import rootfs, sandbox, tree
+from deploycheck.start import imports, rootfs, sandbox, tree
 from deploycheck.start.logs import LogReader
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
@@ -114,14 +114,23 @@ def run(opts: Options) -> Result:
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
+    _say(opts, "finding what the service imports (deploycheck check on the image)")
+    plan, obs.imports_note = imports.plan(opts.image, opts.platform, opts.tls_verify, config, env)
+    workdir = config.get("WorkingDir") or "/"
     net = Network()
     prober = proc = reader = None
     try:
         sandbox.check_available(net.enter)
+        if plan is not None:
+            _say(opts, f"importing {len(plan.steps)} module(s) in the sandbox")
+            failures, obs.imports_probed = imports.run(
+                plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, []),
+                scrub.scrub)
+            obs.import_failures = [f.to_json() for f in failures]
+            obs.imports_left_out = len(plan.left_out)
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
-        proc = sandbox.spawn(net.enter, root, argv, env, config.get("WorkingDir") or "/", uid, gid, volumes,
-                             limits, [])
+        proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, [])
         reader = LogReader(proc.stdout, scrub.scrub)
         _watch(obs, proc, net, prober, probe, timeout)
         if obs.healthy_at is not None:
