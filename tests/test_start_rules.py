@@ -72,3 +72,55 @@ def test_bad_budgets_and_missing_image(tmp_path):
     (tmp_path / "pyproject.toml").unlink()
     code, _, err = cli("start", "oci-archive:/nonexistent.tar", cwd=tmp_path)
     assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_import_probe_batches_survive_hangs_exits_and_failures(tmp_path, monkeypatch):
+    """The import probe's process handling, with the host's interpreter as the image's: a module that hangs
+    at import, one that ends the interpreter, one that fails, and the rest imported all the same."""
+    import subprocess
+    import sys
+
+    from deploycheck.start import imports
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "hangs.py").write_text("import time\ntime.sleep(60)\n")
+    (pkg / "quits.py").write_text("import os\nos._exit(3)\n")
+    (pkg / "fails.py").write_text("import os\n\nTOKEN = os.environ['API_TOKEN_s3cr3t-value']\n")
+    for name in ("a", "b", "c"):
+        (pkg / f"{name}.py").write_text(f"print('{name} imported')\n")
+    monkeypatch.setattr(imports, "BATCH_SECONDS", 3.0)
+    monkeypatch.setattr(imports, "BATCH", 4)
+    steps = ["pkg.a", "pkg.hangs", "pkg.b", "pkg.quits", "pkg.fails", "pkg.c"]
+    plan = imports.Plan(sys.executable, [str(tmp_path)], ["svc"], steps,
+                        check=[("DC402", str(pkg / "fails.py"), 3)])
+
+    def spawn(argv):
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                start_new_session=True)
+
+    failures, attempted = imports.run(plan, spawn, lambda s: s.replace("s3cr3t-value", "***"))
+    got = {f.modules[0]: (f.exception, f.check, [fr[:2] for fr in f.frames]) for f in failures}
+    assert attempted == 6
+    assert got == {
+        "pkg.hangs": ("TimeoutError: the import did not finish within 3 s", "", []),
+        "pkg.quits": ("the interpreter ended with code 3", "", []),
+        "pkg.fails": ("KeyError: 'API_TOKEN_***'", f"DC402 at {pkg / 'fails.py'}:3", [[str(pkg / "fails.py"), 3]]),
+    }
+
+
+def test_import_probe_that_cannot_run_is_one_failure(tmp_path):
+    import subprocess
+
+    from deploycheck.start import imports
+
+    plan = imports.Plan(str(tmp_path / "no-python"), [], ["svc"], ["a", "b", "c"])
+
+    def spawn(argv):
+        return subprocess.Popen(["sh", "-c", 'echo "sh: 1: $0: not found"; exit 127', argv[0]],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    failures, attempted = imports.run(plan, spawn, str)
+    assert attempted == 3 and [f.modules for f in failures] == [["a", "b", "c"]]
+    assert failures[0].exception == f"the interpreter ended with code 127: sh: 1: {tmp_path / 'no-python'}: not found"
