@@ -4,6 +4,7 @@ the budgets by the project's pyproject.toml (the working directory of the run)."
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 
 import pytest
 from conftest import FIXTURES, cli, cli_json
-from images.build import build, tools_missing
+from images.build import build, pip_target, tools_missing
 
 _missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
@@ -35,6 +36,21 @@ def failing_imports(tmp_path_factory):
     shutil.copytree(FIXTURES / "start" / "imports" / "app", ctx / "app")
     containerfile = CONTAINERFILE.replace("app.main", "app.web")
     return build(ctx, containerfile, "dc-start-imports:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+@pytest.fixture(scope="module")
+def with_deps(tmp_path_factory):
+    """An image whose service connects to PostgreSQL (pg8000) and Redis at start-up, then serves."""
+    if not glob.glob("/usr/lib/postgresql/*/bin/postgres") or shutil.which("redis-server") is None:
+        pytest.skip("needs the PostgreSQL and Redis servers (Debian packages postgresql, redis-server)")
+    ctx = tmp_path_factory.mktemp("deps")
+    shutil.copytree(FIXTURES / "start" / "deps" / "app", ctx / "app")
+    site = pip_target(["pg8000==1.31.2", "scramp==1.4.5", "asn1crypto==1.5.1", "python-dateutil==2.9.0.post0",
+                       "six==1.16.0"])
+    shutil.copytree(site, ctx / "site", ignore=shutil.ignore_patterns(".complete"))
+    containerfile = CONTAINERFILE.replace("app.main", "app.serve").replace(
+        "COPY app", "COPY site /usr/local/lib/python3.11/dist-packages\nCOPY app")
+    return build(ctx, containerfile, "dc-start-deps:1", tmp_path_factory.mktemp("out"))["oci-archive"]
 
 
 def _project(tmp_path, mode: str, budgets: str = "", extra: str = ""):
@@ -88,6 +104,41 @@ def test_imports_failing_only_at_run_time(failing_imports, tmp_path):
     assert [f["modules"] for f in imports["failures"] if "_speedups" in f["exception"]] == [["app.fast", "app._speedups"]]
     assert imports["probed"] > 5 and imports["note"] == ""
     assert "hunter2-very-secret" not in json.dumps(doc)
+
+
+DB = "DATABASE_URL=postgresql://app:Right-pass-7f3k@db.internal:5433/orders\n"
+
+
+def test_with_postgres_and_redis_healthy(with_deps, tmp_path):
+    extra = DB + "REDIS_URL=redis://:Redis-pass-9q2w@cache:6380/0\n"
+    code, doc, got = _start(with_deps, tmp_path, "ok", "", extra, "--with", "postgres", "--with", "redis")
+    assert (code, got) == (0, []), doc["measures"]["log_tail"]
+    tail = doc["measures"]["log_tail"]
+    assert "database answers [['app', 'orders']]" in tail and "redis answers +OK" in tail
+    assert doc["measures"]["listening"] == ["0.0.0.0:5433", "0.0.0.0:6380", "0.0.0.0:8080", ":::5433", ":::6380"]
+    assert [d["dependency"] for d in doc["measures"]["dependencies"]] == [
+        "PostgreSQL at db.internal:5433 (DATABASE_URL)", "Redis at cache:6380 (REDIS_URL)"]
+    assert "Right-pass-7f3k" not in json.dumps(doc) and "Redis-pass-9q2w" not in json.dumps(doc)
+    assert _settled() == []
+
+
+def test_with_postgres_password_mismatch(with_deps, tmp_path):
+    code, doc, got = _start(with_deps, tmp_path, "ok", "", DB + "DB_PASSWORD=Wrong-pass-2b8d\n", "--with", "postgres")
+    assert (code, got) == (1, [("DC601", "error"), ("DC610", "error")])
+    f = next(f for f in doc["findings"] if f["code"] == "DC610")
+    assert f["message"].startswith('PostgreSQL at db.internal:5433 (DATABASE_URL) refused the service\'s login: '
+                                   'password authentication failed for user "app"')
+    assert (f["path"], f["line"]) == ("/srv/app/app/serve.py", 17)
+    assert any("password authentication failed" in line for line in doc["measures"]["log_tail"])
+    text = json.dumps(doc)
+    assert "Right-pass-7f3k" not in text and "Wrong-pass-2b8d" not in text
+    assert _settled() == []
+
+
+def test_with_postgres_needs_a_database_url(with_deps, tmp_path):
+    project = _project(tmp_path, "ok")
+    code, out, err = cli("start", with_deps, "--env-file", "prod.env", "--with", "postgres", cwd=project)
+    assert code == 2 and out == "" and "--with postgres: no database URL in the environment" in err
 
 
 def test_text_report_and_http_health(image, tmp_path):
@@ -222,4 +273,5 @@ def _sandboxes() -> list[str]:
     """Processes of the sandbox's user or of a bwrap or namespace holder still running."""
     out = subprocess.run(["ps", "-eo", "pid,user:12,args"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines()[1:]
-            if " bwrap " in f" {line} " or "2000000000" in line.split()[1] or "ip_unprivileged_port_start" in line]
+            if " bwrap " in f" {line} " or "2000000000" in line.split()[1] or "ip_unprivileged_port_start" in line
+            or "deploycheck-postgres-" in line or "deploycheck-redis-" in line]

@@ -109,6 +109,8 @@ def build_parser():
     start.add_argument("--container", metavar="NAME", help="the container or compose service that runs the image")
     start.add_argument("--health", metavar="URL|PATH|PORT",
                        help="how to probe health (default: a TCP connection to $PORT)")
+    start.add_argument("--with", dest="with_", action="append", default=[], choices=["postgres", "redis"],
+                       help="start a throwaway PostgreSQL or Redis where the environment's URL points (repeatable)")
     start.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for healthy (default 60)")
     start.add_argument("--format", choices=["text", "json"], default="text")
     start.add_argument("--platform", default="linux/amd64", help="for an image index: which platform to run")
@@ -190,6 +192,7 @@ def _start(args) -> int:
     result = start_run.run(start_run.Options(
         image=args.image, env=args.env, env_files=args.env_file, manifests=args.manifest,
         container=args.container, health=args.health, timeout=args.timeout, platform=args.platform,
+        dependencies=list(dict.fromkeys(args.with_)),
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
         progress=args.format == "text",
     ))

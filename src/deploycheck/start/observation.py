@@ -33,7 +33,9 @@ class Observation:
     ``stopped_after`` seconds from SIGTERM to exit (None: it did not exit within ``grace``);
     ``stop_exit_code``; the budgets; ``imports_probed`` how many modules the import probe imported
     (``start.imports``), ``imports_left_out`` start-up modules it could not, ``imports_note`` why it did not
-    run, ``import_failures`` its failures (``imports.Failure.to_json``); ``timeline`` events ``{"t": s, "event": name, ...}``."""
+    run, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
+    with ``--with`` (``{"dependency": "PostgreSQL at db:5432 (DATABASE_URL)", "setting", "refused": [the
+    logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``."""
 
     command: list[str]
     port: int
@@ -57,6 +59,7 @@ class Observation:
     stopped_after: float | None = None
     stop_exit_code: int | None = None
     dependency_ports: list[int] = field(default_factory=list)
+    dependencies: list[dict] = field(default_factory=list)
     imports_probed: int = 0
     imports_left_out: int = 0
     imports_note: str = ""

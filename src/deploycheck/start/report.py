@@ -31,6 +31,7 @@ def measures(result: Result) -> dict:
                        for t in o.tracebacks],
         "errors": [{"line": line, "count": n} for line, n in o.errors.items()],
         "log_tail": o.log_tail,
+        "dependencies": o.dependencies,
         "imports": {"probed": o.imports_probed, "left_out": o.imports_left_out, "note": o.imports_note,
                     "failures": o.import_failures},
     }
@@ -77,6 +78,9 @@ def render_text(result: Result, stream=None) -> None:
         left = f"; {o.imports_left_out} start-up module(s) left out" if o.imports_left_out else ""
         stream.write(f"import probe: {o.imports_probed} module(s) imported in the image, "
                      f"{len(o.import_failures)} failure(s){left}\n")
+    for dep in o.dependencies:
+        refused = f"; refused {len(dep['refused'])} login(s)" if dep["refused"] else ""
+        stream.write(f"with: {escape(dep['dependency'])}, throwaway{refused}\n")
     if o.listening:
         stream.write(f"listening: {', '.join(f'{a}:{p}' for a, p in o.listening)}\n")
     if o.healthy_at is None and o.log_tail:

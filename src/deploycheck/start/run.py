@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start import budgets as budgets_mod
-from deploycheck.start import imports, rootfs, sandbox, tree
+from deploycheck.start import deps, imports, rootfs, sandbox, tree
 from deploycheck.start.logs import LogReader
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
@@ -32,6 +32,7 @@ class Options:
     manifests: list[str] = field(default_factory=list)
     container: str | None = None
     health: str | None = None
+    dependencies: list[str] = field(default_factory=list)  # deps.KINDS
     timeout: float | None = None
     platform: str = "linux/amd64"
     tls_verify: bool | None = None
@@ -108,29 +109,39 @@ def run(opts: Options) -> Result:
         raise UsageError(f"PORT={port_text!r}: not a port number")
     port = int(port_text)
     env = sandbox.environment(config.get("Env") or [], {**provided, "PORT": str(port)}, home)
+    wanted = [deps.target(kind, env) for kind in opts.dependencies]
+    for want in wanted:
+        if want.port == port:
+            raise UsageError(f"--with: {want.setting} names port {want.port}, the service's PORT")
+    hosts = [w.host for w in wanted if not _is_address(w.host)]
     probe = health.parse(opts.health, port) if opts.health else health.Probe("tcp", port)
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
     volumes = sorted(config.get("Volumes") or {})
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
+    obs.dependency_ports = [w.port for w in wanted]
     limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
     _say(opts, "finding what the service imports (deploycheck check on the image)")
     plan, obs.imports_note = imports.plan(opts.image, opts.platform, opts.tls_verify, config, env)
     workdir = config.get("WorkingDir") or "/"
     net = Network()
     prober = proc = reader = None
+    started: list[deps.Dependency] = []
     try:
         sandbox.check_available(net.enter)
+        for kind, want in zip(opts.dependencies, wanted):
+            _say(opts, f"starting a throwaway {kind} at {want.host}:{want.port} ({want.setting})")
+            started.append(deps.start(kind, want, net.enter))
         if plan is not None:
             _say(opts, f"importing {len(plan.steps)} module(s) in the sandbox")
             failures, obs.imports_probed = imports.run(
-                plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, []),
+                plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts),
                 scrub.scrub)
             obs.import_failures = [f.to_json() for f in failures]
             obs.imports_left_out = len(plan.left_out)
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
-        proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, [])
+        proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts)
         reader = LogReader(proc.stdout, scrub.scrub)
         _watch(obs, proc, net, prober, probe, timeout)
         if obs.healthy_at is not None:
@@ -148,9 +159,23 @@ def run(opts: Options) -> Result:
             proc.stdout.close()
         if prober is not None:
             prober.close()
+        for dep in started:
+            refused = [scrub.scrub(line) for line in deps.refusals(dep)]
+            obs.dependencies.append({"dependency": dep.describe(), "setting": dep.setting, "refused": refused})
+            deps.stop(dep)
         net.close()
     findings = _rules(obs)
     return Result(opts.image, obs, findings, time.monotonic() - began, cached)
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _image_env(config: dict) -> dict[str, str]:
