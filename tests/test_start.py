@@ -53,6 +53,17 @@ def with_deps(tmp_path_factory):
     return build(ctx, containerfile, "dc-start-deps:1", tmp_path_factory.mktemp("out"))["oci-archive"]
 
 
+@pytest.fixture(scope="module")
+def healthcheck_image(tmp_path_factory):
+    """The service's image with a HEALTHCHECK (Docker format) that runs a script inside the sandbox."""
+    ctx = tmp_path_factory.mktemp("healthcheck")
+    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
+    shutil.copy(FIXTURES / "start" / "healthcheck.py", ctx / "app" / "healthcheck.py")
+    containerfile = CONTAINERFILE + ('HEALTHCHECK --interval=1s --timeout=5s --start-period=1s --retries=2 '
+                                     'CMD ["python3", "/srv/app/app/healthcheck.py"]\n')
+    return build(ctx, containerfile, "dc-start-healthcheck:1", tmp_path_factory.mktemp("out"))["docker-archive"]
+
+
 def _project(tmp_path, mode: str, budgets: str = "", extra: str = ""):
     (tmp_path / "pyproject.toml").write_text(f"[tool.deploycheck.start]\n{budgets}\n")
     (tmp_path / "prod.env").write_text(f"MODE={mode}\n{extra}")
@@ -139,6 +150,59 @@ def test_with_postgres_needs_a_database_url(with_deps, tmp_path):
     project = _project(tmp_path, "ok")
     code, out, err = cli("start", with_deps, "--env-file", "prod.env", "--with", "postgres", cwd=project)
     assert code == 2 and out == "" and "--with postgres: no database URL in the environment" in err
+
+
+def test_image_healthcheck_runs_in_the_sandbox(healthcheck_image, tmp_path):
+    code, doc, got = _start(healthcheck_image, tmp_path, "ok")
+    assert (code, got) == (0, [])
+    assert doc["measures"]["health"] == "exec python3 /srv/app/app/healthcheck.py (HEALTHCHECK)"
+    assert doc["measures"]["healthy_after_seconds"] >= 1.0  # the first check runs one interval after the start
+    code, doc, got = _start(healthcheck_image, tmp_path, "unhealthy", "", "", "--timeout", "30")
+    assert (code, got) == (1, [("DC602", "error")])
+    failed = doc["timeline"][1]
+    assert failed["event"] == "probe failed" and failed["failures"] == 2 and "HTTP Error 503" in failed["error"]
+
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: web
+          ports: [{name: http, containerPort: 8080}]
+          env: [{name: MODE, value: %s}]
+%s
+"""
+
+
+def test_manifest_startup_probe_before_readiness(image, tmp_path):
+    probes = ("          startupProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1, failureThreshold: 2}\n"
+              "          readinessProbe: {tcpSocket: {port: 8080}}")
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("unhealthy", probes))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", "--timeout", "30", cwd=tmp_path)
+    assert (code, [f["code"] for f in doc["findings"]]) == (1, ["DC602"])
+    assert doc["measures"]["health"] == "http :8080/ready (startupProbe of deploy.yaml)"
+    failed = doc["timeline"][1]
+    assert failed["event"] == "probe failed" and failed["failures"] == 2 and failed["t"] < 10
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", probes))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert doc["timeline"][1]["event"] == "healthy" and doc["timeline"][1]["status"] == 200
+
+
+def test_manifest_readiness_probe_and_bad_probe(image, tmp_path):
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", "          readinessProbe: {tcpSocket: {port: http}}"))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert doc["measures"]["health"] == "tcp :8080 (readinessProbe of deploy.yaml)"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", "          readinessProbe: {tcpSocket: {port: metrics}}"))
+    code, out, err = cli("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert out == ""
+    assert code == 2 and "readinessProbe of deploy.yaml: tcpSocket.port: the container declares no port named " \
+        "'metrics'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_text_report_and_http_health(image, tmp_path):

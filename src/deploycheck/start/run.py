@@ -17,7 +17,7 @@ from deploycheck.start import deps, imports, rootfs, sandbox, tree
 from deploycheck.start.logs import LogReader
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
-from deploycheck.start.probe import health
+from deploycheck.start.probe import health, sources
 
 TICK = 0.05  # seconds between two samples of the process tree
 DEFAULT_PORT = 8080
@@ -114,7 +114,7 @@ def run(opts: Options) -> Result:
         if want.port == port:
             raise UsageError(f"--with: {want.setting} names port {want.port}, the service's PORT")
     hosts = [w.host for w in wanted if not _is_address(w.host)]
-    probe = health.parse(opts.health, port) if opts.health else health.Probe("tcp", port)
+    probe = sources.choose(opts.health, opts.manifests, opts.container, config, port)
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
     volumes = sorted(config.get("Volumes") or {})
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
@@ -143,7 +143,16 @@ def run(opts: Options) -> Result:
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
         proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts)
         reader = LogReader(proc.stdout, scrub.scrub)
-        _watch(obs, proc, net, prober, probe, timeout)
+        def attempt(p: health.Probe) -> dict:
+            if p.kind != "exec":
+                return prober.attempt(p)
+            pid = tree.child(proc.pid)
+            if pid is None:
+                return {"ok": False, "status": None, "error": "the service is not running"}
+            result = health.run_exec(p, pid, uid, gid, env)
+            return {**result, "error": scrub.scrub(result["error"])}
+
+        _watch(obs, proc, net, attempt, probe, timeout)
         if obs.healthy_at is not None:
             _say(opts, f"healthy after {obs.healthy_at:.2f} s; stopping it with SIGTERM")
             _stop(obs, proc, budgets.grace_seconds)
@@ -186,9 +195,9 @@ def _event(obs: Observation, t: float, event: str, **more) -> None:
     obs.timeline.append({"t": round(t, 3), "event": event, **more})
 
 
-def _watch(obs: Observation, proc, net: Network, prober: health.Prober, probe: health.Probe,
-           timeout: float) -> None:
-    """Watch the sandbox until healthy, exited, killed for memory, or out of time; fills ``obs``."""
+def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, timeout: float) -> None:
+    """Watch the sandbox until healthy, exited, killed for memory, or out of time; fills ``obs``.
+    ``attempt(probe)`` makes one attempt (``health.Prober.attempt``'s answer)."""
     t0 = time.monotonic()
     _event(obs, 0.0, "started", command=obs.command)
     next_probe, failures = probe.initial_delay, 0
@@ -213,13 +222,13 @@ def _watch(obs: Observation, proc, net: Network, prober: health.Prober, probe: h
             _event(obs, now, "timed out", waited=timeout)
             break
         if now >= next_probe:
-            result = prober.attempt(probe)
+            result = attempt(probe)
             done = time.monotonic() - t0
             if result["ok"]:
                 obs.healthy_at = done
                 _event(obs, done, "healthy", probe=probe.describe(), status=result.get("status"))
                 break
-            failures += 1
+            failures += done >= probe.start_period  # Docker: failures in the start period do not count
             if probe.failure_threshold is not None and failures >= probe.failure_threshold:
                 obs.timed_out = True
                 _event(obs, done, "probe failed", failures=failures, error=result.get("error"))

@@ -21,8 +21,10 @@ from deploycheck.start.network import POD_IP
 
 @dataclass(frozen=True)
 class Probe:
-    """``kind`` ``tcp`` or ``http``; ``port``; ``path`` and ``host`` (the Host header) and ``scheme`` of an
-    HTTP probe; seconds ``period``, ``timeout``, ``initial_delay``; ``failure_threshold`` attempts."""
+    """``kind`` ``tcp``, ``http`` or ``exec``; ``port``; ``path`` and ``host`` (the Host header) and
+    ``scheme`` of an HTTP probe; ``command`` of an exec probe (run inside the sandbox); seconds ``period``,
+    ``timeout``, ``initial_delay``; ``failure_threshold`` attempts, failures before ``start_period`` seconds
+    not counted (Docker's start period); ``source`` where it was declared (``probe.sources``)."""
 
     kind: str
     port: int
@@ -33,10 +35,18 @@ class Probe:
     timeout: float = 1.0
     initial_delay: float = 0.0
     failure_threshold: int | None = None  # None: until the wait for health times out
+    command: tuple[str, ...] = ()
+    start_period: float = 0.0
+    source: str = ""
 
     def describe(self) -> str:
-        """``tcp :8080`` or ``http :8080/healthz``."""
-        return f"tcp :{self.port}" if self.kind == "tcp" else f"{self.scheme} :{self.port}{self.path}"
+        """``tcp :8080``, ``http :8080/healthz``, ``exec curl -f ...``, with `` (source)`` when declared."""
+        if self.kind == "exec":
+            text = "exec " + " ".join(self.command)
+            text = text if len(text) <= 80 else text[:77] + "..."
+        else:
+            text = f"tcp :{self.port}" if self.kind == "tcp" else f"{self.scheme} :{self.port}{self.path}"
+        return f"{text} ({self.source})" if self.source else text
 
 
 def parse(text: str, port: int) -> Probe:
@@ -89,6 +99,29 @@ for line in sys.stdin:
         out["error"] = type(exc).__name__ + (": " + str(exc) if str(exc) else "")
     print(json.dumps(out), flush=True)
 """
+
+
+def run_exec(probe: Probe, pid: int, uid: int, gid: int, env: dict[str, str]) -> dict:
+    """One attempt of an exec probe, as ``docker exec`` and the kubelet run it: ``probe.command`` inside
+    the namespaces of the service's process ``pid`` (``nsenter(1)``: user, mount, PID, network, IPC, UTS;
+    its root and working directory) as the image's user (``uid``, ``gid``) with the service's environment,
+    bounded by ``probe.timeout``. Healthy when it exits 0: ``{"ok", "status": exit code, "error"}``."""
+    import os
+    import shutil
+    import signal
+
+    argv = [shutil.which("nsenter") or "nsenter", f"--target={pid}", "--user", "--mount", "--pid", "--net",
+            "--ipc", "--uts", "--root", "--wd", f"--setuid={uid}", f"--setgid={gid}", "--", *probe.command]
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=probe.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"ok": False, "status": None, "error": f"did not finish within {probe.timeout:g} s"}
+    last = (err.decode("utf-8", "replace").strip().splitlines() or [""])[-1][:300]
+    return {"ok": proc.returncode == 0, "status": proc.returncode, "error": last}
 
 
 class Prober:
