@@ -205,6 +205,20 @@ def test_manifest_readiness_probe_and_bad_probe(image, tmp_path):
         "'metrics'" in err and len(err.strip().splitlines()) == 1
 
 
+def test_image_without_python_on_its_path_is_started_without_the_import_probe(tmp_path):
+    ctx = tmp_path / "context"
+    ctx.mkdir()
+    containerfile = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/nonexistent\n"
+                     'CMD ["/bin/sh", "-c", "exec /usr/bin/python3 -m http.server $PORT"]\n')
+    target = build(ctx, containerfile, "dc-start-nopython:1", tmp_path / "out")["oci-archive"]
+    _project(tmp_path, "ok", "grace-seconds = 1")
+    code, out, _err = cli("start", target, "--env-file", "prod.env", cwd=tmp_path)
+    assert "import probe: not run: no Python interpreter (python3, python) on the image's PATH" in out
+    assert "healthy after" in out
+    # http.server as PID 1 has no SIGTERM handler, and PID 1 ignores a signal it does not handle
+    assert code == 1 and out.startswith("<image command>: DC607 [error]")
+
+
 def test_text_report_and_http_health(image, tmp_path):
     project = _project(tmp_path, "ok")
     code, out, err = cli("start", image, "--env-file", "prod.env", "--health", "/healthz", cwd=project)

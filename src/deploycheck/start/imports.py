@@ -92,15 +92,16 @@ class Plan:
 def plan(image: str, platform: str, tls_verify: bool | None, config: dict,
          env: dict[str, str]) -> tuple[Plan | None, str]:
     """The plan for ``image`` (its config ``config``; ``env`` the service's environment), or None and why
-    not (a one-line note: the command starts no Python module ``check`` recognizes...). Raises ImageError
-    as ``check`` does."""
+    not (a one-line note: no Python interpreter on the image's PATH, a command that starts no Python module
+    ``check`` recognizes...)."""
     from deploycheck import check
+    from deploycheck.artifact.image.errors import ImageError
     from deploycheck.environment import image_python, launcher
     from deploycheck.index.program import IMPORT, STARTUP
 
     try:
         result = check.run(check.Options(path=image, platform=platform, tls_verify=tls_verify))
-    except UsageError as exc:
+    except (UsageError, ImageError) as exc:  # no Python the check recognizes: the smoke start still runs
         return None, f"not run: {exc}"
     workdir = config.get("WorkingDir") or "/"
     launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), image_python.environment(config),
