@@ -100,7 +100,7 @@ def test_import_probe_batches_survive_hangs_exits_and_failures(tmp_path, monkeyp
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
                                 start_new_session=True)
 
-    failures, attempted = imports.run(plan, spawn, lambda s: s.replace("s3cr3t-value", "***"))
+    failures, attempted = imports.run(plan, spawn, lambda s: s.replace("s3cr3t-value", "***"), 60)
     got = {f.modules[0]: (f.exception, f.check, [fr[:2] for fr in f.frames]) for f in failures}
     assert attempted == 6
     assert got == {
@@ -108,6 +108,23 @@ def test_import_probe_batches_survive_hangs_exits_and_failures(tmp_path, monkeyp
         "pkg.quits": ("the interpreter ended with code 3", "", []),
         "pkg.fails": ("KeyError: 'API_TOKEN_***'", f"DC402 at {pkg / 'fails.py'}:3", [[str(pkg / "fails.py"), 3]]),
     }
+
+
+def test_import_probe_is_bounded_as_a_whole(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from deploycheck.start import imports
+
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(imports, "BATCH", 1)
+    plan = imports.Plan(sys.executable, [str(tmp_path)], ["svc"], ["slow", "json", "email"])
+
+    def spawn(argv):
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    failures, attempted = imports.run(plan, spawn, str, 2.0)
+    assert attempted == 1 and [f.modules for f in failures] == [["slow"]]  # json and email: out of time
 
 
 def test_import_probe_that_cannot_run_is_one_failure(tmp_path):
@@ -121,6 +138,6 @@ def test_import_probe_that_cannot_run_is_one_failure(tmp_path):
         return subprocess.Popen(["sh", "-c", 'echo "sh: 1: $0: not found"; exit 127', argv[0]],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
-    failures, attempted = imports.run(plan, spawn, str)
+    failures, attempted = imports.run(plan, spawn, str, 60)
     assert attempted == 3 and [f.modules for f in failures] == [["a", "b", "c"]]
     assert failures[0].exception == f"the interpreter ended with code 127: sh: 1: {tmp_path / 'no-python'}: not found"

@@ -14,7 +14,8 @@ How: in batches of BATCH modules, each batch a fresh process of the image's inte
 the service's environment, working directory and search path (the entries' directories first, as ``python
 -m`` puts its working directory first). The process reports each import on a private copy of its standard
 output (the modules' own output is discarded); a batch that runs out of time (BATCH_SECONDS) or ends during
-an import reports that module as failed, and the rest run in a new process. A failure is kept with the last
+an import reports that module as failed, and the rest run in a new process. The whole probe is bounded by
+the start's wait (``--timeout``, at least BATCH_SECONDS): what is left then is counted, not imported. A failure is kept with the last
 frames of its traceback; failures raised at the same statement with the same exception are one, listing the
 modules whose import reached it. Each is compared with the static check's findings: the deepest frame of
 the traceback where ``check`` reported something is named (``check agreed``), else none.
@@ -137,16 +138,17 @@ class Failure:
         return {"modules": self.modules, "exception": self.exception, "frames": self.frames, "check": self.check}
 
 
-def run(p: Plan, spawn, scrub) -> tuple[list[Failure], int]:
+def run(p: Plan, spawn, scrub, seconds: float) -> tuple[list[Failure], int]:
     """Import ``p.steps`` in batches; ``spawn(argv)`` starts a program in the sandbox (a ``Popen`` whose
-    ``stdout`` carries its output), ``scrub(text)`` masks secrets. Returns the failures and how many steps
-    were attempted."""
+    ``stdout`` carries its output), ``scrub(text)`` masks secrets; no batch starts or runs past ``seconds``
+    from now. Returns the failures and how many steps were attempted (the rest: out of time)."""
     todo = list(p.steps)
     failures: dict[tuple, Failure] = {}
     attempted = 0
-    while todo:
+    deadline = time.monotonic() + seconds
+    while todo and time.monotonic() < deadline:
         batch, todo = todo[:BATCH], todo[BATCH:]
-        reports, ended = _batch(p, batch, spawn)
+        reports, ended = _batch(p, batch, spawn, min(BATCH_SECONDS, deadline - time.monotonic()))
         began = [r["begin"] for r in reports if "begin" in r]
         if not began:  # the interpreter did not run the probe at all: once, not for every module
             _add(failures, batch[0], scrub(ended), [], scrub).modules = list(batch + todo)
@@ -197,8 +199,9 @@ def _agreed(frames: list[list], found: list[tuple[str, str, int]]) -> str:
     return ""
 
 
-def _batch(p: Plan, batch: list[str], spawn) -> tuple[list[dict], str]:
-    """Run one process over ``batch``: its reports, and why it ended early when it did."""
+def _batch(p: Plan, batch: list[str], spawn, seconds: float) -> tuple[list[dict], str]:
+    """Run one process over ``batch`` for at most ``seconds``: its reports, and why it ended early when it
+    did."""
     mark = f"@deploycheck-{secrets.token_hex(8)}@"
     spec = json.dumps({"mark": mark, "path": p.path, "argv": p.argv, "steps": batch,
                        "frames": MAX_FRAMES})
@@ -206,7 +209,7 @@ def _batch(p: Plan, batch: list[str], spawn) -> tuple[list[dict], str]:
     reports: list[dict] = []
     buffer = b""
     read = 0
-    deadline = time.monotonic() + BATCH_SECONDS
+    deadline = time.monotonic() + seconds
     ended = ""
     other: list[str] = []  # output before the probe took the standard output: the interpreter's own errors
     try:
@@ -214,7 +217,7 @@ def _batch(p: Plan, batch: list[str], spawn) -> tuple[list[dict], str]:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                ended = f"TimeoutError: the import did not finish within {BATCH_SECONDS:g} s"
+                ended = f"TimeoutError: the import did not finish within {seconds:.3g} s"
                 break
             ready, _, _ = select.select([fd], [], [], min(left, 1.0))
             if not ready:

@@ -32,7 +32,8 @@ class Observation:
     (``ERROR``/``CRITICAL`` lines, grouped: line -> count) seen until the end of the start-up;
     ``stopped_after`` seconds from SIGTERM to exit (None: it did not exit within ``grace``);
     ``stop_exit_code``; the budgets; ``imports_probed`` how many modules the import probe imported
-    (``start.imports``), ``imports_left_out`` start-up modules it could not, ``imports_note`` why it did not
+    (``start.imports``), ``imports_left_out`` modules it did not import (start-up modules
+    of a framework set-up it does not know, or out of time), ``imports_note`` why it did not
     run, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
     with ``--with`` (``{"dependency": "PostgreSQL at db:5432 (DATABASE_URL)", "setting", "refused": [the
     logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``."""

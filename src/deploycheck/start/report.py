@@ -75,7 +75,8 @@ def render_text(result: Result, stream=None) -> None:
     if o.imports_note:
         stream.write(f"import probe: {escape(o.imports_note)}\n")
     else:
-        left = f"; {o.imports_left_out} start-up module(s) left out" if o.imports_left_out else ""
+        left = (f"; {o.imports_left_out} left out (start-up modules of a framework set-up it does not know, "
+                "or out of time)" if o.imports_left_out else "")
         stream.write(f"import probe: {o.imports_probed} module(s) imported in the image, "
                      f"{len(o.import_failures)} failure(s){left}\n")
     for dep in o.dependencies:
