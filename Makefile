@@ -21,9 +21,10 @@ run: $(STAMP)
 #   docker:// tests push to on a loopback port; docker.io, whose dockerd the docker-daemon: tests start on a
 #   private socket and load those images into;
 # - `config --connect`: throwaway PostgreSQL clusters (initdb), a Redis server, openssl for TLS certificates;
-# - the crash test of `migrate apply --write`: strace's fault injection kills the real process mid-write.
+# - the crash test of `migrate apply --write`: strace's fault injection kills the real process mid-write;
+# - `deploycheck start`: bubblewrap's sandbox.
 SYSTEM_TOOLS := buildah:buildah skopeo:skopeo debootstrap:debootstrap docker-registry:docker-registry \
-	dockerd:docker.io redis-server:redis-server openssl:openssl strace:strace
+	dockerd:docker.io redis-server:redis-server openssl:openssl strace:strace bwrap:bubblewrap
 
 system-tools:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \

@@ -74,6 +74,7 @@ class Result:
     repository: str | None = None  # the repository root the findings are placed in (the source tree)
     declared: object = None  # target.declared.Declared of the repository: where requirements are declared
     mapping: object = None  # for an image with its source: target.copymap.CopyMap (image path -> repository)
+    phases: dict[str, str] = field(default_factory=dict)  # module name -> when it first runs (program.PHASES)
 
     @property
     def reader(self):
@@ -362,6 +363,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     result.declared = declarations
     result.mapping = stale.mapping if stale is not None else None
     result.repository = project.root if on_host else (stale.repo if stale is not None else opts.source)
+    result.phases = {name: node.phase for name, node in program.nodes.items()}
     if default is not None:
         result.notes = default.notes
         result.layout = default.layout

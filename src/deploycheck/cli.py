@@ -102,6 +102,21 @@ def build_parser():
     cfg.add_argument("--entry", action="append", default=[], metavar="MODULE", help="module the service starts from")
     cfg.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     cfg.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    start = sub.add_parser("start", help="run an image's command in a sandbox and prove it starts healthy")
+    start.add_argument("image", help="the image (oci-archive:FILE, oci:DIR, docker-archive:FILE, docker://REF, ...)")
+    start.add_argument("--env", metavar="NAME", help="the environment whose settings the service gets")
+    start.add_argument("--env-file", action="append", default=[], metavar="FILE", help="a dotenv file (repeatable)")
+    start.add_argument("--manifest", action="append", default=[], metavar="FILE",
+                       help="a Kubernetes, Cloud Run / Knative or docker-compose file (repeatable)")
+    start.add_argument("--container", metavar="NAME", help="the container or compose service that runs the image")
+    start.add_argument("--health", metavar="URL|PATH|PORT",
+                       help="how to probe health (default: a TCP connection to $PORT)")
+    start.add_argument("--with", dest="with_", action="append", default=[], choices=["postgres", "redis"],
+                       help="start a throwaway PostgreSQL or Redis where the environment's URL points (repeatable)")
+    start.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for healthy (default 60)")
+    start.add_argument("--format", choices=["text", "json"], default="text")
+    start.add_argument("--platform", default="linux/amd64", help="for an image index: which platform to run")
+    start.add_argument("--tls-verify", choices=["true", "false"], help="for docker://REF (as for check)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -195,6 +210,23 @@ def _check(args) -> int:
                         outputs.Renderers(lambda stream, color: text_render.render(result, stream, color),
                                           lambda stream: json_render.render(result, stream)),
                         result.suppressed)
+
+
+def _start(args) -> int:
+    from deploycheck.start import report
+    from deploycheck.start import run as start_run
+
+    if args.timeout is not None and not 0 < args.timeout <= 86400:
+        raise UsageError("--timeout: expected seconds, more than 0 and at most 86400")
+    result = start_run.run(start_run.Options(
+        image=args.image, env=args.env, env_files=args.env_file, manifests=args.manifest,
+        container=args.container, health=args.health, timeout=args.timeout, platform=args.platform,
+        dependencies=list(dict.fromkeys(args.with_)),
+        tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
+        progress=args.format == "text",
+    ))
+    (report.render_json if args.format == "json" else report.render_text)(result)
+    return 1 if result.errors else 0
 
 
 _NO_PROJECT_PYTHON = "DEPLOYCHECK_NO_PROJECT_PYTHON"  # check.NO_PROJECT_PYTHON, without importing check here
@@ -332,7 +364,7 @@ def _run(argv: list[str] | None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version, or a usage error argparse has reported
             return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
-        command = {"check": _check, "migrate": _migrate, "config": _config,
+        command = {"check": _check, "migrate": _migrate, "config": _config, "start": _start,
                    "rule": lambda args: _rule(args.code)}[args.command]
         if getattr(args, "no_project_python", False):
             os.environ[_NO_PROJECT_PYTHON] = "1"  # the flag is the variable, for this run (check.py reads it)

@@ -21,6 +21,14 @@ def make(prefix: str) -> str:
     return path
 
 
+def make_in(parent: str, prefix: str) -> str:
+    """A new private directory (mode 0700) named ``prefix`` + random letters in ``parent`` (a directory of
+    ours: to be renamed within its file system when complete); its path. Raises ``OSError``."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    _MADE.append(path)
+    return path
+
+
 def remove(path: str) -> None:
     """Remove a directory made by ``make`` and everything in it; quiet when it is already gone."""
     shutil.rmtree(path, ignore_errors=True)

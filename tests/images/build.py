@@ -90,7 +90,7 @@ def storage_reference(tag: str) -> str:
 
 def remove(tag: str) -> None:
     """Remove an image kept in buildah's vfs store by ``build(..., keep=True)``."""
-    subprocess.run(["buildah", *STORAGE, "rmi", "-f", tag], capture_output=True)
+    subprocess.run(["buildah", *STORAGE, "rmi", "-f", tag], check=False, capture_output=True)
 
 
 def _context_key(context: Path, containerfile: str) -> str:
@@ -139,7 +139,9 @@ def _build(context: Path, containerfile: str, tag: str, out: Path, keep: bool = 
     shutil.copy(rootfs_tar(), context / "rootfs.tar")
     (context / "Containerfile").write_text(containerfile)
     storage = STORAGE
-    subprocess.run(["buildah", "bud", *storage, "--isolation", "chroot", "-q", "-t", tag, "-f",
+    # HEALTHCHECK is a Docker image config field: the OCI format drops it
+    fmt = ["--format", "docker"] if "HEALTHCHECK" in containerfile else []
+    subprocess.run(["buildah", "bud", *storage, *fmt, "--isolation", "chroot", "-q", "-t", tag, "-f",
                     str(context / "Containerfile"), str(context)], check=True, capture_output=True)
     out.mkdir(parents=True, exist_ok=True)
     targets = {"oci-archive": f"oci-archive:{out / 'image.oci.tar'}",

@@ -110,6 +110,32 @@ def read(path: str, docs: list[object], container: str | None, into: Manifests,
                          "CronJob, Pod, a Cloud Run / Knative Service, or a docker-compose file")
 
 
+def containers(path: str, docs: list[object], container: str | None) -> list[dict]:
+    """The containers of the workloads in ``docs`` (one file's YAML documents) that ``container`` names (all
+    of them when None), as ``read`` chooses them; a document that is no workload is skipped."""
+    out: list[dict] = []
+    for doc in _flatten(path, docs):
+        if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str):
+            continue
+        kind, api = doc["kind"], str(doc.get("apiVersion") or "")
+        if kind == "Service" and api.startswith("serving.knative.dev/"):
+            keys = ("spec", "template", "spec")
+        elif kind in _POD_PATHS:
+            keys = _POD_PATHS[kind]
+        else:
+            continue
+        spec = _get(path, doc, keys)
+        found = spec.get("containers") if isinstance(spec, dict) else None
+        if not isinstance(found, list):
+            continue
+        found = [c for c in found if isinstance(c, dict)]
+        chosen = [c for c in found if container is None or c.get("name") == container]
+        if container is not None and not chosen and len(found) == 1 and "name" not in found[0]:
+            chosen = found
+        out += chosen
+    return out
+
+
 def _names(names: list[str], most: int = 10) -> str:
     """Names for a message, at most ``most`` of them."""
     shown = ", ".join(names[:most])

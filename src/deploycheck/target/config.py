@@ -19,7 +19,7 @@ DEFAULT_EXCLUDE = [
     "test_*.py", "*_test.py", "tests.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py",
 ]
 KNOWN_KEYS = {"roots", "entries", "exclude", "extend-exclude", "ignore", "per-file-ignores", "python",
-              "migrations", "config", "environments"}
+              "migrations", "config", "environments", "start"}
 _CODE = re.compile(r"^DC\d{3}$")
 
 
@@ -38,6 +38,7 @@ class Config:
     # `deploycheck config`: accessor -> schema class (None: from the return annotation); named environments
     config_accessors: dict[str, str | None] = field(default_factory=dict)
     environments: dict = field(default_factory=dict)  # name -> contract.settings.EnvironmentConfig
+    start: dict = field(default_factory=dict)  # `deploycheck start`'s budgets, validated by start.budgets
 
 
 def _str_list(table: dict, key: str, where: str) -> list[str] | None:
@@ -120,6 +121,9 @@ def load(root: str) -> Config:
     for key in ("exclude", "extend-exclude"):
         gitignore_spec(table.get(key) or [], f"{where} `{key}`")
     cfg.ignore = _codes(_str_list(table, "ignore", where) or [], where)
+    cfg.start = table.get("start", {})
+    if not isinstance(cfg.start, dict):
+        raise UsageError(f"{where}: `start` must be a table")
     pfi = table.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise UsageError(f"{where}: `per-file-ignores` must be a table of pattern = [codes]")

@@ -60,13 +60,15 @@ class Node:
     bytes; ``target`` of a symbolic link; ``blob`` the number of a file's kept contents
     (``FileTree.blob_path``; EMPTY for an empty file; None when not kept); ``layer`` the index of the last
     layer that wrote it (for a directory: that named it or something under it); ``children`` of a
-    directory, by name. About 250 bytes of memory a path, its name included."""
+    directory, by name; ``mode`` the permission bits its tar header gave (for unpacking). About 250 bytes of
+    memory a path, its name included."""
 
-    __slots__ = ("kind", "size", "target", "blob", "layer", "children")
+    __slots__ = ("blob", "children", "kind", "layer", "mode", "size", "target")
 
     def __init__(self, kind: str, size: int = 0, target: str = "", blob: int | None = None,
-                 layer: int = 0) -> None:
+                 layer: int = 0, mode: int = 0o755) -> None:
         self.kind, self.size, self.target, self.blob, self.layer = kind, size, target, blob, layer
+        self.mode = mode
         self.children: dict[str, Node] | None = {} if kind == "dir" else None
 
 
@@ -233,8 +235,9 @@ class FileTree:
     (bytes) is when the expansion ratio starts to be checked."""
 
     def __init__(self, workdir: str, limits: Limits | None = None,
-                 ratio_after: int = RATIO_AFTER_BYTES) -> None:
+                 ratio_after: int = RATIO_AFTER_BYTES, keep_all: bool = False) -> None:
         self.workdir = workdir
+        self.keep_all = keep_all  # every file's contents, whatever their size (unpacking a root filesystem)
         self.limits = limits or Limits.from_environment()
         self.ratio_after = ratio_after
         self.root = Node("dir")
@@ -278,7 +281,7 @@ class FileTree:
             raise
         except (OSError, EOFError, ValueError, zlib.error) as exc:
             raise ImageError(f"{what} is corrupt or truncated ({exc})") from None
-        except Exception as exc:  # zstandard raises its own error type
+        except Exception as exc:  # noqa: BLE001 - zstandard raises its own error type
             raise ImageError(f"{what} cannot be read ({type(exc).__name__}: {exc})") from None
         finally:
             if inflated is not None:
@@ -320,20 +323,20 @@ class FileTree:
         existing = parent.children.get(base)
         if m.kind == "dir":
             if existing is not None and existing.kind == "dir":
-                existing.layer = index
+                existing.layer, existing.mode = index, m.mode
                 return
-            node = Node("dir", layer=index)
+            node = Node("dir", layer=index, mode=m.mode)
         elif m.kind == "hardlink":
             node = self._hard_link(m, index, what)  # before the path is replaced: a link may name itself
         elif m.kind == "symlink":
             node = Node("symlink", target=m.linkname, layer=index)
         elif m.kind == "file":
-            node = Node("file", size=m.size, layer=index)
+            node = Node("file", size=m.size, layer=index, mode=m.mode)
         else:
             node = Node("other", layer=index)
         self._drop(parent, base)
-        if (m.kind == "file" and not m.sparse and m.size <= MAX_KEPT_BYTES and wanted(path)
-                and (m.size <= MAX_MEMBER_BYTES or "python" in path)):
+        if m.kind == "file" and not m.sparse and (self.keep_all or (
+                m.size <= MAX_KEPT_BYTES and wanted(path) and (m.size <= MAX_MEMBER_BYTES or "python" in path))):
             node.blob = self._keep(reader, m, what)
         self._put(parent, base, node, what)
 
@@ -349,7 +352,7 @@ class FileTree:
             raise ImageError(f"{what}: the hard link {shown(m.name)} names a directory")
         if named.blob:
             self._links[named.blob] = self._links.get(named.blob, 1) + 1
-        return Node(named.kind, named.size, named.target, named.blob, index)
+        return Node(named.kind, named.size, named.target, named.blob, index, named.mode)
 
     def blob_path(self, blob: int) -> str:
         """Where kept contents number ``blob`` are (not for EMPTY)."""

@@ -33,7 +33,8 @@ class Member:
     """One member: ``name`` and ``linkname`` as stored (decoded as UTF-8, undecodable bytes kept as
     surrogate escapes, as ``tarfile`` does); ``kind`` is ``file``, ``dir``, ``symlink``, ``hardlink`` or
     ``other``; ``size`` the bytes of data the archive holds for it; ``offset`` where that data starts in the
-    archive; ``sparse`` for GNU sparse files (whose stored data is not their contents)."""
+    archive; ``sparse`` for GNU sparse files (whose stored data is not their contents); ``mode`` the permission
+bits of the header (``0o7777`` at most; POSIX ustar ``mode`` field)."""
 
     name: str
     kind: str
@@ -41,6 +42,7 @@ class Member:
     linkname: str = ""
     offset: int = 0
     sparse: bool = False
+    mode: int = 0
 
 
 def _text(raw: bytes) -> str:
@@ -250,4 +252,8 @@ class Reader:
             size = 0  # no data, whatever the size field says (as tarfile and Go's archive/tar read them)
         self._left, self._pad = size, -size % BLOCK
         linkname = _text(link) if kind in (b"1", b"2") else ""
-        return Member(text, member_kind, size, linkname, self.position, sparse)
+        try:  # only unpacking reads it: a mode field no reader needed before is no reason to refuse a layer
+            mode = self._number(block[100:108]) & 0o7777
+        except ImageError:
+            mode = 0o644
+        return Member(text, member_kind, size, linkname, self.position, sparse, mode)

@@ -1,0 +1,173 @@
+"""Running a program of an image in a bubblewrap sandbox (``bwrap(1)``), as a container runtime would run
+it, without a daemon and without host root.
+
+What the program gets (OCI runtime-spec ``config.md`` and the Docker defaults it describes): the image's
+root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares; ``/proc``; a
+minimal ``/dev``; a new session, PID, IPC, UTS and user namespace; the image's ``User`` (``name``,
+``uid``, ``uid:gid``, resolved in the image's ``/etc/passwd`` and ``/etc/group``; none: root) inside the
+user namespace, mapped to an unprivileged host user (the caller, or SANDBOX_UID when deploycheck runs as
+root); as root, Docker's default capabilities, inside its namespaces only; the environment given (the
+image's ``Env``, then the deployment's), ``HOME`` and ``PATH`` defaulted as Docker does; the image's
+``WorkingDir``; the network namespace of ``network.Network``, with ``/etc/hosts`` naming loopback.
+
+Limits (``setrlimit(2)``, inherited by every process of the sandbox): address space (``RLIMIT_AS``),
+processes (``RLIMIT_NPROC``, counted per user: the sandbox's own), open files (``RLIMIT_NOFILE``). Wall
+time and the memory of the whole process tree are watched by the caller (``observe``). The arguments,
+environment included, reach bwrap through a memory file (``--args``), never the host's process list.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from deploycheck.errors import UsageError
+from deploycheck.start import inside
+
+SANDBOX_UID = int(os.environ.get("DEPLOYCHECK_SANDBOX_UID", "2000000000"))  # no account uses it
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Docker's default capability set for a container's root (moby's oci/caps/defaults.go).
+ROOT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+             "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+             "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
+_FIX = ("allow unprivileged user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 "
+        "user.max_user_namespaces=15000 (and kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu)")
+
+
+def host_owner() -> tuple[int, int] | None:
+    """The host user (uid, gid) the sandbox runs as when that is not the caller: SANDBOX_UID as root."""
+    return (SANDBOX_UID, SANDBOX_UID) if os.geteuid() == 0 else None
+
+
+def check_available(network_enter: list[str]) -> None:
+    """Raise UsageError, in one line with the fix, when bwrap is missing or user namespaces are refused.
+    Never falls back to running unsandboxed."""
+    if shutil.which("bwrap") is None:
+        raise UsageError("`bwrap` is not installed: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)")
+    proc = subprocess.run([*network_enter, *_as_owner(), "bwrap", "--unshare-user", "--ro-bind", "/", "/",
+                           "true"], check=False, capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["bwrap failed"])[-1]
+        raise UsageError(f"the sandbox cannot start: user namespaces are refused ({why}); {_FIX}")
+
+
+def _as_owner() -> list[str]:
+    owner = host_owner()
+    if owner is None:
+        return []
+    return ["nsenter", f"--setuid={owner[0]}", f"--setgid={owner[1]}", "--"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``memory``: bytes of address space of each process (RLIMIT_AS); ``processes``: processes and threads
+    of the sandbox's user (RLIMIT_NPROC); ``open_files``: descriptors of each process (RLIMIT_NOFILE)."""
+
+    memory: int = 2 * 1024**3
+    processes: int = 1024
+    open_files: int = 65536
+
+
+class UserNotFound(Exception):
+    """The image's ``User`` names an account or group its ``/etc/passwd`` or ``/etc/group`` lacks (a
+    container runtime refuses to start the container)."""
+
+
+def resolve_user(root: str, user: str) -> tuple[int, int, str]:
+    """``(uid, gid, home)`` inside the image for its config's ``User`` (``""``: root), as runc resolves it
+    (``user``, ``uid``, ``user:group``, ``uid:gid``; a numeric uid absent from ``/etc/passwd`` has gid 0
+    and home ``/``). Raises UserNotFound."""
+    name, _, group = (user or "0").partition(":")
+    passwd = [line.split(":") for line in (inside.read_text(root, "/etc/passwd") or "").splitlines()]
+    passwd = [p for p in passwd if len(p) >= 7]
+    entry = next((p for p in passwd if p[0] == name or (name.isdigit() and p[2] == name)), None)
+    if entry is None and not name.isdigit():
+        raise UserNotFound(f"the image's User {user!r}: no account {name!r} in the image's /etc/passwd")
+    uid = int(entry[2]) if entry else int(name)
+    gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    home = entry[5] if entry else "/"
+    if group:
+        groups = [line.split(":") for line in (inside.read_text(root, "/etc/group") or "").splitlines()]
+        found = next((g for g in groups if len(g) >= 3 and (g[0] == group or g[2] == group)), None)
+        if found is None and not group.isdigit():
+            raise UserNotFound(f"the image's User {user!r}: no group {group!r} in the image's /etc/group")
+        gid = int(found[2]) if found else int(group)
+    return uid, gid, home
+
+
+def environment(image_env: list[str], extra: dict[str, str], home: str) -> dict[str, str]:
+    """The process environment: the image's ``Env`` (``NAME=value``), then ``extra`` over it, with ``PATH``
+    and ``HOME`` defaulted as Docker does and ``HOSTNAME`` set."""
+    env: dict[str, str] = {}
+    for item in image_env:
+        name, eq, value = item.partition("=")
+        if eq and name:
+            env[name] = value
+    env.update(extra)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOME", home)
+    env.setdefault("HOSTNAME", "deploycheck")
+    return env
+
+
+def bwrap_args(root: str, env: dict[str, str], workdir: str, uid: int, gid: int, volumes: list[str],
+               hosts_fd: int) -> list[str]:
+    """bwrap's options (for ``--args``; the command ``argv`` follows them on its command line, as bwrap
+    reads it): the sandbox of the module docstring."""
+    args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--uid", str(uid), "--gid", str(gid), "--hostname", env.get("HOSTNAME", "deploycheck"),
+            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--ro-bind-data", str(hosts_fd), "/etc/hosts",
+            "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
+    for volume in volumes:
+        args += ["--tmpfs", volume]
+    if uid == 0:
+        for cap in ROOT_CAPS:
+            args += ["--cap-add", cap]
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    return args + ["--chdir", workdir or "/"]
+
+
+def hosts_file(names: list[str]) -> bytes:
+    """``/etc/hosts`` of the sandbox: localhost and each dependency's host name on loopback."""
+    extra = " ".join(n for n in names if n and n not in ("localhost",))
+    return f"127.0.0.1\tlocalhost {extra}\n::1\tlocalhost ip6-localhost ip6-loopback\n".encode()
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not close-on-exec: bwrap reads it
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, str], workdir: str, uid: int,
+          gid: int, volumes: list[str], limits: Limits, dependency_hosts: list[str]) -> subprocess.Popen:
+    """Start ``argv`` in the sandbox; its standard output and error together on the returned process's
+    ``stdout`` (bytes). The process is bwrap's; ``--as-pid-1`` makes the program its only child, PID 1 of
+    the sandbox, as in a container without an init."""
+    hosts = _memfd("hosts", hosts_file(dependency_hosts))
+    args = _memfd("args", b"\0".join(a.encode("utf-8", "surrogateescape") for a in
+                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts)) + b"\0")
+
+    # prlimit(1) sets the limits in the child (no preexec_fn: deploycheck has threads); without
+    # CAP_SYS_RESOURCE no hard limit is raised, so a value above the current one is lowered to it
+    bounds = []
+    for option, which, value in (("--as", resource.RLIMIT_AS, limits.memory),
+                                 ("--nproc", resource.RLIMIT_NPROC, limits.processes),
+                                 ("--nofile", resource.RLIMIT_NOFILE, limits.open_files)):
+        hard = resource.getrlimit(which)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        bounds.append(f"{option}={value}")
+    try:
+        return subprocess.Popen(["prlimit", *bounds, "--", *network_enter, *_as_owner(), "bwrap", "--args",
+                                 str(args), "--", *argv],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                pass_fds=(args, hosts), start_new_session=True)
+    finally:
+        os.close(args)
+        os.close(hosts)

@@ -1,0 +1,355 @@
+"""`deploycheck start IMAGE`: a real image built daemonless (debootstrap + buildah) run in a real bubblewrap
+sandbox. One image; its service's behaviour is chosen by MODE in the environment given with --env-file, and
+the budgets by the project's pyproject.toml (the working directory of the run)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import FIXTURES, cli, cli_json
+from images.build import build, pip_target, tools_missing
+
+_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
+
+CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
+                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    ctx = tmp_path_factory.mktemp("context")
+    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
+    return build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+@pytest.fixture(scope="module")
+def failing_imports(tmp_path_factory):
+    """An image whose command imports modules that fail only when run: a module ``__getattr__`` refusing a
+    moved name, an extension module that does not load, and a module that is missing (which `check` sees)."""
+    ctx = tmp_path_factory.mktemp("imports")
+    shutil.copytree(FIXTURES / "start" / "imports" / "app", ctx / "app")
+    containerfile = CONTAINERFILE.replace("app.main", "app.web")
+    return build(ctx, containerfile, "dc-start-imports:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+@pytest.fixture(scope="module")
+def with_deps(tmp_path_factory):
+    """An image whose service connects to PostgreSQL (pg8000) and Redis at start-up, then serves."""
+    if not glob.glob("/usr/lib/postgresql/*/bin/postgres") or shutil.which("redis-server") is None:
+        pytest.skip("needs the PostgreSQL and Redis servers (Debian packages postgresql, redis-server)")
+    ctx = tmp_path_factory.mktemp("deps")
+    shutil.copytree(FIXTURES / "start" / "deps" / "app", ctx / "app")
+    site = pip_target(["pg8000==1.31.2", "scramp==1.4.5", "asn1crypto==1.5.1", "python-dateutil==2.9.0.post0",
+                       "six==1.16.0"])
+    shutil.copytree(site, ctx / "site", ignore=shutil.ignore_patterns(".complete"))
+    containerfile = CONTAINERFILE.replace("app.main", "app.serve").replace(
+        "COPY app", "COPY site /usr/local/lib/python3.11/dist-packages\nCOPY app")
+    return build(ctx, containerfile, "dc-start-deps:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+@pytest.fixture(scope="module")
+def healthcheck_image(tmp_path_factory):
+    """The service's image with a HEALTHCHECK (Docker format) that runs a script inside the sandbox."""
+    ctx = tmp_path_factory.mktemp("healthcheck")
+    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
+    shutil.copy(FIXTURES / "start" / "healthcheck.py", ctx / "app" / "healthcheck.py")
+    containerfile = CONTAINERFILE + ('HEALTHCHECK --interval=1s --timeout=5s --start-period=1s --retries=2 '
+                                     'CMD ["python3", "/srv/app/app/healthcheck.py"]\n')
+    return build(ctx, containerfile, "dc-start-healthcheck:1", tmp_path_factory.mktemp("out"))["docker-archive"]
+
+
+def _project(tmp_path, mode: str, budgets: str = "", extra: str = ""):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.deploycheck.start]\n{budgets}\n")
+    (tmp_path / "prod.env").write_text(f"MODE={mode}\n{extra}")
+    return tmp_path
+
+
+def _start(image, tmp_path, mode, budgets="", extra="", *args):
+    project = _project(tmp_path, mode, budgets, extra)
+    code, doc = cli_json("start", image, "--env-file", "prod.env", *args, cwd=project)
+    return code, doc, [(f["code"], f["severity"]) for f in doc["findings"]]
+
+
+def _facts(doc) -> dict[str, str]:
+    return dict(line.split(" ", 2)[1:] for line in doc["measures"]["log_tail"] if line.startswith("fact "))
+
+
+def test_healthy_service_has_no_findings_and_its_times(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "ok")
+    assert (code, got) == (0, [])
+    m = doc["measures"]
+    assert 0 < m["healthy_after_seconds"] < 30 and m["exit_code"] is None
+    assert m["listening"] == ["0.0.0.0:8080"] and m["port"] == 8080
+    assert 5 * 1024**2 < m["peak_memory_bytes"] < 200 * 1024**2 and m["cpu_seconds"] > 0
+    assert m["stopped_after_sigterm_seconds"] is not None and m["stop_exit_code"] == 0
+    assert [e["event"] for e in doc["timeline"]] == ["started", "healthy", "listening", "SIGTERM", "stopped"]
+    imports = doc["measures"]["imports"]  # its imports, all in the image: none fails
+    assert imports["failures"] == [] and imports["probed"] > 5 and imports["note"] == ""
+    assert doc["target"]["command"] == ["python3", "-m", "app.main"]
+
+
+def test_imports_failing_only_at_run_time(failing_imports, tmp_path):
+    code, doc, got = _start(failing_imports, tmp_path, "ok", "", "SECRET_TOKEN=hunter2-very-secret\n",
+                            "--timeout", "5")
+    assert code == 1 and got == [("DC601", "error")] + [("DC609", "error")] * 3
+    found = {f["symbol"]: f for f in doc["findings"] if f["code"] == "DC609"}
+    assert set(found) == {"app.views", "app.fast", "app.legacy"}
+    views, fast, legacy = found["app.views"], found["app.fast"], found["app.legacy"]
+    assert (views["path"], views["line"]) == ("/srv/app/app/compat.py", 8)
+    assert "ImportError: render_page moved to app.pages" in views["message"]
+    assert "(check agreed: DC102 at /srv/app/app/views.py:1)" in views["message"]  # it reads the __getattr__
+    assert (fast["path"], fast["line"]) == ("/srv/app/app/fast.py", 1)
+    assert "at `from app import _speedups" in fast["message"] and "the static check missed this" in fast["message"]
+    assert (legacy["path"], legacy["line"]) == ("/srv/app/app/legacy.py", 1)
+    assert "No module named 'app.removed'" in legacy["message"]
+    assert "(check agreed: DC101 at /srv/app/app/legacy.py:1)" in legacy["message"]
+    imports = doc["measures"]["imports"]
+    [views_failure] = [f for f in imports["failures"] if f["modules"] == ["app.views"]]
+    assert [fr[:2] for fr in views_failure["frames"]] == [["/srv/app/app/views.py", 1], ["/srv/app/app/compat.py", 8]]
+    assert [f["modules"] for f in imports["failures"] if "_speedups" in f["exception"]] == [["app.fast", "app._speedups"]]
+    assert imports["probed"] > 5 and imports["note"] == ""
+    assert "hunter2-very-secret" not in json.dumps(doc)
+
+
+DB = "DATABASE_URL=postgresql://app:Right-pass-7f3k@db.internal:5433/orders\n"
+
+
+def test_with_postgres_and_redis_healthy(with_deps, tmp_path):
+    extra = DB + "REDIS_URL=redis://:Redis-pass-9q2w@cache:6380/0\n"
+    code, doc, got = _start(with_deps, tmp_path, "ok", "", extra, "--with", "postgres", "--with", "redis")
+    assert (code, got) == (0, []), doc["measures"]["log_tail"]
+    tail = doc["measures"]["log_tail"]
+    assert "database answers [['app', 'orders']]" in tail and "redis answers +OK" in tail
+    assert doc["measures"]["listening"] == ["0.0.0.0:5433", "0.0.0.0:6380", "0.0.0.0:8080", ":::5433", ":::6380"]
+    assert [d["dependency"] for d in doc["measures"]["dependencies"]] == [
+        "PostgreSQL at db.internal:5433 (DATABASE_URL)", "Redis at cache:6380 (REDIS_URL)"]
+    assert "Right-pass-7f3k" not in json.dumps(doc) and "Redis-pass-9q2w" not in json.dumps(doc)
+    assert _settled() == []
+
+
+def test_with_postgres_password_mismatch(with_deps, tmp_path):
+    code, doc, got = _start(with_deps, tmp_path, "ok", "", DB + "DB_PASSWORD=Wrong-pass-2b8d\n", "--with", "postgres")
+    assert (code, got) == (1, [("DC601", "error"), ("DC610", "error")])
+    f = next(f for f in doc["findings"] if f["code"] == "DC610")
+    assert f["message"].startswith('PostgreSQL at db.internal:5433 (DATABASE_URL) refused the service\'s login: '
+                                   'password authentication failed for user "app"')
+    assert (f["path"], f["line"]) == ("/srv/app/app/serve.py", 17)
+    assert any("password authentication failed" in line for line in doc["measures"]["log_tail"])
+    text = json.dumps(doc)
+    assert "Right-pass-7f3k" not in text and "Wrong-pass-2b8d" not in text
+    assert _settled() == []
+
+
+def test_with_postgres_needs_a_database_url(with_deps, tmp_path):
+    project = _project(tmp_path, "ok")
+    code, out, err = cli("start", with_deps, "--env-file", "prod.env", "--with", "postgres", cwd=project)
+    assert code == 2 and out == "" and "--with postgres: no database URL in the environment" in err
+
+
+def test_image_healthcheck_runs_in_the_sandbox(healthcheck_image, tmp_path):
+    code, doc, got = _start(healthcheck_image, tmp_path, "ok")
+    assert (code, got) == (0, [])
+    assert doc["measures"]["health"] == "exec python3 /srv/app/app/healthcheck.py (HEALTHCHECK)"
+    assert doc["measures"]["healthy_after_seconds"] >= 1.0  # the first check runs one interval after the start
+    code, doc, got = _start(healthcheck_image, tmp_path, "unhealthy", "", "", "--timeout", "30")
+    assert (code, got) == (1, [("DC602", "error")])
+    failed = doc["timeline"][1]
+    assert failed["event"] == "probe failed" and failed["failures"] == 2 and "HTTP Error 503" in failed["error"]
+
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: web
+          ports: [{name: http, containerPort: 8080}]
+          env: [{name: MODE, value: %s}]
+%s
+"""
+
+
+def test_manifest_startup_probe_before_readiness(image, tmp_path):
+    probes = ("          startupProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1, failureThreshold: 2}\n"
+              "          readinessProbe: {tcpSocket: {port: 8080}}")
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("unhealthy", probes))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", "--timeout", "30", cwd=tmp_path)
+    assert (code, [f["code"] for f in doc["findings"]]) == (1, ["DC602"])
+    assert doc["measures"]["health"] == "http :8080/ready (startupProbe of deploy.yaml)"
+    failed = doc["timeline"][1]
+    assert failed["event"] == "probe failed" and failed["failures"] == 2 and failed["t"] < 10
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", probes))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert doc["timeline"][1]["event"] == "healthy" and doc["timeline"][1]["status"] == 200
+
+
+def test_manifest_readiness_probe_and_bad_probe(image, tmp_path):
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", "          readinessProbe: {tcpSocket: {port: http}}"))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert doc["measures"]["health"] == "tcp :8080 (readinessProbe of deploy.yaml)"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", "          readinessProbe: {tcpSocket: {port: metrics}}"))
+    code, out, err = cli("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert out == ""
+    assert code == 2 and "readinessProbe of deploy.yaml: tcpSocket.port: the container declares no port named " \
+        "'metrics'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_image_without_python_on_its_path_is_started_without_the_import_probe(tmp_path):
+    ctx = tmp_path / "context"
+    ctx.mkdir()
+    containerfile = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/nonexistent\n"
+                     'CMD ["/bin/sh", "-c", "exec /usr/bin/python3 -m http.server $PORT"]\n')
+    target = build(ctx, containerfile, "dc-start-nopython:1", tmp_path / "out")["oci-archive"]
+    _project(tmp_path, "ok", "grace-seconds = 1")
+    code, out, _err = cli("start", target, "--env-file", "prod.env", cwd=tmp_path)
+    assert "import probe: not run: no Python interpreter (python3, python) on the image's PATH" in out
+    assert "healthy after" in out
+    # http.server as PID 1 has no SIGTERM handler, and PID 1 ignores a signal it does not handle
+    assert code == 1 and out.startswith("<image command>: DC607 [error]")
+
+
+def test_text_report_and_http_health(image, tmp_path):
+    project = _project(tmp_path, "ok")
+    code, out, err = cli("start", image, "--env-file", "prod.env", "--health", "/healthz", cwd=project)
+    assert code == 0, err
+    assert "(http :8080/healthz): healthy after" in out and out.rstrip().endswith("s") and "0 error(s)" in out
+
+
+def test_exit_at_startup_with_a_traceback(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "crash", "", "SECRET_TOKEN=hunter2-very-secret\n")
+    assert (code, got) == (1, [("DC601", "error")])
+    [f] = doc["findings"]
+    assert f["path"] == "/srv/app/app/settings.py" and f["line"] == 3
+    assert "exited with code 1" in f["message"] and "KeyError: 'DATABASE_URL'" in f["message"]
+    frames = doc["measures"]["tracebacks"][-1]["frames"]
+    assert [fr["statement"] for fr in frames if fr["path"] == f["path"]] == ['DATABASE_URL = os.environ["DATABASE_URL"]']
+    assert "hunter2-very-secret" not in json.dumps(doc)
+
+
+def test_bound_to_loopback_only(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "loopback", "", "", "--timeout", "3")
+    assert (code, got) == (1, [("DC602", "error"), ("DC603", "error")])
+    assert doc["measures"]["listening"] == ["127.0.0.1:8080"]
+
+
+def test_unhealthy_http_probe(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "unhealthy", "", "", "--health", "/ready", "--timeout", "2")
+    assert (code, got) == (1, [("DC602", "error")])
+    assert doc["measures"]["healthy_after_seconds"] is None and doc["measures"]["listening"] == ["0.0.0.0:8080"]
+
+
+def test_listening_on_another_port(image, tmp_path):
+    code, _doc, got = _start(image, tmp_path, "otherport", "", "", "--timeout", "3")
+    assert (code, got) == (1, [("DC602", "error"), ("DC604", "error")])
+
+
+def test_too_slow_for_the_budget(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "slow", "startup-seconds = 1", "DELAY=2.5\n")
+    assert (code, got) == (1, [("DC605", "error")])
+    assert doc["measures"]["healthy_after_seconds"] > 2.5
+
+
+def test_over_the_memory_budget(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "memory", 'memory = "100M"', "BALLAST_MB=150\n")
+    assert (code, got) == (1, [("DC606", "error")])
+    assert doc["measures"]["peak_memory_bytes"] > 150 * 1024**2
+
+
+def test_ignores_sigterm(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "nosigterm", "grace-seconds = 1")
+    assert (code, got) == (1, [("DC607", "error")])
+    assert doc["measures"]["stopped_after_sigterm_seconds"] is None
+    assert doc["timeline"][-1]["event"] == "killed"
+
+
+def test_error_lines_are_warnings(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "errors")
+    assert (code, got) == (0, [("DC608", "warning")])
+    assert "cannot reach the cache" in doc["findings"][0]["message"]
+
+
+def test_the_sandbox(image, tmp_path):
+    marker = "/tmp/deploycheck-sandbox-marker"
+    if os.path.exists(marker):
+        os.unlink(marker)
+    code, doc, got = _start(image, tmp_path, "sandbox")
+    assert (code, got) == (0, [])
+    facts = _facts(doc)
+    assert facts["root-write"] == "30"  # EROFS: the image's root is read-only
+    assert facts["tmp-write"] == "ok" and not os.path.exists(marker)  # its /tmp is its own, and gone
+    inside, outside, count = facts["uid-map"].split("-")
+    assert (inside, count) == ("0", "1") and outside != "0"  # root inside only: never host root
+    assert facts["uid"] == "0" and facts["pid1"] == "python3"
+    assert facts["hostname"] == "1"  # EPERM: no CAP_SYS_ADMIN, as in a container, even in its own namespace
+
+
+def test_fork_bomb_is_contained(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "forkbomb", "processes = 64")
+    stopped, errno = _facts(doc)["fork-stopped"].split(":")
+    assert int(stopped) < 64 and errno == "11"  # EAGAIN at the process limit
+    assert code == 0 and got == []
+
+
+def test_memory_bomb_is_contained(image, tmp_path):
+    code, doc, got = _start(image, tmp_path, "membomb", 'memory = "1G"\nmemory-limit = "512M"')
+    assert int(_facts(doc)["memory-stopped"]) < 512
+    assert code == 0 and got == []
+
+
+def test_nothing_left_behind(image, tmp_path):
+    assert _settled() == []
+    _start(image, tmp_path, "nosigterm", "grace-seconds = 1")
+    _start(image, tmp_path, "crash")
+    assert _settled() == []
+
+
+def test_sigint_leaves_nothing(image, tmp_path):
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    project = _project(tmp_path, "unhealthy")  # answers 503: the wait goes on until the signal
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.Popen([str(exe), "start", image, "--env-file", "prod.env", "--health", "/never",
+                             "--timeout", "60"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(300):
+        if _sandboxes():
+            break
+        time.sleep(0.1)
+    assert _sandboxes(), "the sandbox did not start"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert _settled() == []
+    assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith(".unpack-")]
+
+
+def _settled() -> list[str]:
+    """``_sandboxes()`` once it is empty, or after 5 s: a process killed is reaped a moment later."""
+    import time
+
+    for _ in range(50):
+        left = _sandboxes()
+        if not left:
+            break
+        time.sleep(0.1)
+    return left
+
+
+def _sandboxes() -> list[str]:
+    """Processes of the sandbox's user or of a bwrap or namespace holder still running."""
+    out = subprocess.run(["ps", "-eo", "pid,user:12,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines()[1:]
+            if " bwrap " in f" {line} " or "2000000000" in line.split()[1] or "ip_unprivileged_port_start" in line
+            or "deploycheck-postgres-" in line or "deploycheck-redis-" in line]
