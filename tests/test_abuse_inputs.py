@@ -153,17 +153,48 @@ def test_build_file_and_ignore_file_linked_outside(tmp_path):
 # --- Section 5: memory, FIFOs, devices and time ----------------------------------------------------------
 
 
-def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
+def _generated_table(sandbox, head: str = "") -> None:
+    """``table.py``: ``head``, then a 15 MB literal table whose syntax tree needs some 4 GB."""
     line = "    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16),\n"
     with open(sandbox.project / "table.py", "w") as f:
-        f.write("T = [\n")
+        f.write(head + "T = [\n")
         f.writelines(line for _ in range(15 * 1024 * 1024 // len(line)))
         f.write("]\n")
+
+
+def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
+    _generated_table(sandbox)
     sandbox.write({"app.py": "import table\n"})
     run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
     run.assert_safe(code=0, one_line=False)
     assert ('"message": "not analyzed: its syntax tree needs more than the 192 MiB parse memory limit '
             '(raise it with DEPLOYCHECK_PARSE_MEMORY_MB)"') in run.stdout
+
+
+def test_a_15_mb_generated_module_through_config(sandbox):
+    # config parsed the closure's modules in its own process: 4.4 GB and two minutes for this one
+    _generated_table(sandbox, "import os\nX = os.environ['TABLE_X']\n")
+    sandbox.write({"app.py": "import os\nimport table\nMODE = os.environ['APP_MODE']\n", ".env": "APP_MODE=prod\n"})
+    run = sandbox.run("config", ".", "--env", "staging", "--env-file", ".env", "--python", PY, "--no-cache",
+                      timeout=90)
+    run.assert_safe(code=0)
+    assert run.stderr == (f"deploycheck: warning: {sandbox.project}/table.py: not analyzed: its syntax tree needs "
+                          "more than the 192 MiB parse memory limit (raise it with DEPLOYCHECK_PARSE_MEMORY_MB): "
+                          "its reads are not known\n")
+    assert "APP_MODE" in run.stdout and "TABLE_X" not in run.stdout
+
+
+def test_a_15_mb_generated_module_through_migrate_status(sandbox):
+    _generated_table(sandbox, "from pkg.old import Old\n")  # it spells the name: status must parse it
+    sandbox.write({"app.py": "import table\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=90)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)  # the baseline file is written
+    assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"
+            "  table.py:1: not analyzed: its syntax tree needs more than the 192 MiB parse memory limit (raise it "
+            "with DEPLOYCHECK_PARSE_MEMORY_MB)\n") in run.stdout
 
 
 def test_a_big_dense_module_is_still_analyzed_within_the_bound(sandbox):

@@ -97,20 +97,43 @@ def _context():
         return multiprocessing.get_context()
 
 
+# The one pool of parse workers of a run, shared by every ``Parser``: two pools alive at once (the summary
+# store's and a framework loader's) would each take the whole budget.
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _shared_pool(share: int, workers: int) -> ProcessPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_start_worker,
+                                    initargs=(share,))
+    return _POOL
+
+
+def shutdown() -> None:
+    """End the run's pool of parse workers, when there is one: the CLI's last step, and what gives the
+    memory of the pool back before one file is parsed alone with the whole budget. A later ``Parser.map``
+    starts a new pool."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(cancel_futures=True)
+
+
 class Parser:
     """Runs ``fn`` (a module-level function: ``item -> result``) over items, within the parse budget.
 
     ``map(items, sizes)`` returns the results in order, with ``NEEDS_MEMORY`` for each item whose work did not
     fit in the budget and ``TOO_NESTED`` for one whose MemoryError its size cannot explain (``sizes``, in
-    bytes, also decide which items may run in the main process). One pool of worker processes serves the
-    whole run (one per core); ``close`` ends it.
+    bytes, also decide which items may run in the main process). Every parser of a run uses one pool of
+    worker processes (one per core), forked when first needed and kept for the next parser: every command
+    (``check``, ``config``, ``migrate``) parses untrusted source this way. ``shutdown`` ends the pool.
     """
 
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
         self.budget = parse_memory_mb() * 1024 * 1024
         self.workers = os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
 
     def map(self, items: list, sizes: list[int]) -> list:
         results: list = [None] * len(items)
@@ -119,20 +142,22 @@ class Parser:
         inline = sorted(set(range(len(items))) - set(pooled))
         for i in inline:
             results[i] = _guarded(self.fn, items[i])
+        broken = False
         if pooled:
             work = [items[i] for i in pooled]
             try:
                 done = list(self._workers().map(functools.partial(_guarded, self.fn), work,
                                                 chunksize=max(1, min(64, len(work) // 16))))
             except BrokenProcessPool:  # a worker died (killed, or a crash on an allocation that failed)
-                self.close()
+                shutdown()
+                broken = True
                 done = [NEEDS_MEMORY] * len(work)
             for i, result in zip(pooled, done, strict=True):
                 results[i] = result
         share = self.budget // self.workers
         retry = [i for i in pooled if results[i] == NEEDS_MEMORY and sizes[i] * DENSEST_RATIO >= share]
-        if retry and (self.workers > 1 or self._pool is None):
-            self.close()  # the pool's memory is given back before one file gets the whole budget
+        if retry and (self.workers > 1 or broken):
+            shutdown()  # the pool's memory is given back before one file gets the whole budget
             for i in retry:
                 results[i] = self._alone(items[i])
         for i, size in enumerate(sizes):
@@ -141,11 +166,7 @@ class Parser:
         return results
 
     def _workers(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            share = self.budget // self.workers
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
-                                             initializer=_start_worker, initargs=(share,))
-        return self._pool
+        return _shared_pool(self.budget // self.workers, self.workers)
 
     def _alone(self, item):
         pool = ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=_start_worker,
@@ -158,6 +179,4 @@ class Parser:
             pool.shutdown(cancel_futures=True)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Nothing of this parser's own to release: the pool stays for the run's next parser."""

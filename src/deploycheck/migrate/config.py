@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from deploycheck.errors import UsageError
+from deploycheck.target.patterns import gitignore_spec
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KEYS = {"id", "old", "new", "attributes", "exclude"}
@@ -77,5 +78,6 @@ def parse(value: object) -> list[Migration]:
         exclude = table.get("exclude", [])
         if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
             raise UsageError(f"{where} `{mid}`: `exclude` must be a list of strings")
+        gitignore_spec(exclude, f"{where} `{mid}` `exclude`")  # a bad pattern is named here, not met later
         out.append(Migration(mid, old, new, dict(attrs), tuple(exclude)))
     return out

@@ -8,14 +8,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import pathspec
-
 from deploycheck.errors import UsageError
 from deploycheck.migrate import lock, state, writer
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
 from deploycheck.render.escape import EscapedLines
+from deploycheck.target.patterns import linear_spec
 from deploycheck.target.project import open_project
 
 
@@ -111,7 +110,7 @@ def skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> list[tuple[str, int
            if r.summary.syntax_error]
     out += [(p, 0, reason) for p, reason in ws.unreadable.items()]
     if exclude:
-        spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        spec = linear_spec(list(exclude))
         out = [t for t in out if not spec.match_file(os.path.relpath(t[0], ws.project.root))]
     return sorted(out)
 
