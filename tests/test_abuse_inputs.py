@@ -412,3 +412,32 @@ def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):
     (sandbox.project / "Containerfile").write_text(f"FROM scratch\nCOPY {name} /app/\n")
     mapping = containerfile.parse(str(sandbox.project / "Containerfile"), str(sandbox.project))
     assert mapping.excluded_by("/".join([name] * 12) + f"/{name}.py") is None
+
+
+def test_patterns_of_every_setting_are_matched_in_linear_time(sandbox):
+    # per-file-ignores and a migration's exclude were matched by pathspec's own patterns: each pattern
+    # against the long path of a finding or a reference took longer than any CI job waits
+    stars = "*a" * 12 + "b"
+    deep = "**/a*/" * 8 + "b"
+    name = "a" * 200
+    path = "/".join([name] * 12) + f"/{name}.py"
+    sandbox.write({"app.py": "x = 1\n", path: "from pkg.old import Old\ny = undefined_name\n",
+                   "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": f'[tool.deploycheck]\nper-file-ignores = {{"{stars}" = ["DC201"], '
+                                     f'"{deep}" = ["DC201"]}}\n'
+                                     '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     f'new = "pkg.new.New"\nexclude = ["{stars}", "{deep}"]\n'})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=60)
+    run.assert_safe(code=1, one_line=False)
+    assert "\"message\": \"name 'undefined_name' is not defined\"" in run.stdout  # no pattern matches it
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    assert f"{path}:1:" in run.stdout
+
+
+def test_a_migration_exclude_pattern_that_is_not_valid_is_named(sandbox):
+    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\n'
+                   'old = "pkg.old.Old"\nnew = "pkg.new.New"\nexclude = ["ok/*", "[z-a]"]\n'})
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache").assert_safe(code=2)
+    assert run.stderr.endswith("`x` `exclude`: pattern #2 `[z-a]` is not a valid gitignore-style pattern\n")
