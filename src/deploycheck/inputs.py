@@ -10,7 +10,10 @@ the name beforehand; reading stops at the bound even when the file grows meanwhi
 from __future__ import annotations
 
 import os
+import re
 import stat
+
+from deploycheck.errors import UsageError
 
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
@@ -60,3 +63,20 @@ def read_regular(path: str, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(len(data), limit)
     return data
+
+
+_AMOUNT = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+
+
+def amount(variable: str, default: int) -> int:
+    """The bound that the environment variable ``variable`` sets, else ``default``: a count, or bytes with
+    an optional K, M, G or T suffix of powers of 1024 (``512K``, ``2MiB``). Raises ``UsageError`` for a value
+    that is not a positive amount."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    m = _AMOUNT.match(text)
+    value = int(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_") if m else 0
+    if value <= 0:
+        raise UsageError(f"{variable}: expected a positive number (bytes may end in K, M, G or T)")
+    return value
