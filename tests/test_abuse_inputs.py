@@ -6,10 +6,13 @@ nothing left behind, and no text of a file outside the project in any output."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import sys
 
 import pytest
-from abuse import OUTSIDE_SECRET
+from abuse import EXE, OUTSIDE_SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -441,3 +444,45 @@ def test_a_migration_exclude_pattern_that_is_not_valid_is_named(sandbox):
                    'old = "pkg.old.Old"\nnew = "pkg.new.New"\nexclude = ["ok/*", "[z-a]"]\n'})
     run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache").assert_safe(code=2)
     assert run.stderr.endswith("`x` `exclude`: pattern #2 `[z-a]` is not a valid gitignore-style pattern\n")
+
+
+STRACE = shutil.which("strace")
+
+
+def _traced_pids(log: str, program: str) -> set[int]:
+    """The processes and threads of an ``strace -f`` log that executed ``program``, with those they cloned."""
+    pids: set[int] = set()
+    for line in log.splitlines():
+        m = re.match(r"(\d+)\s+(.*)$", line)
+        if not m:
+            continue
+        pid, call = int(m.group(1)), m.group(2).rstrip()
+        if re.match(rf'execve\("[^"]*/{program}"', call):
+            pids.add(pid)
+        elif pid in pids and re.search(r"\b(clone3?|vfork|fork)\b", call):
+            child = re.search(r"= (\d+)$", call)
+            if child:
+                pids.add(int(child.group(1)))
+    return pids
+
+
+@pytest.mark.skipif(STRACE is None or subprocess.run([STRACE, "-f", "-o", os.devnull, "true"],
+                                                     capture_output=True).returncode != 0,
+                    reason="strace (Debian package strace) not installed or cannot trace here")
+def test_ruff_never_opens_a_file_of_the_project(sandbox):
+    # ruff was given the project's paths: a module swapped for a FIFO after deploycheck read it (ruff waits
+    # on it forever) or for a link to a file outside. It reads private copies of the bytes already read.
+    sandbox.write({"app.py": "import b\nx = undefined_one\n", "b.py": "y = undefined_two\n"})
+    log = sandbox.base / "strace.log"
+    run = sandbox.run("-f", "-qq", "-o", str(log), "-e", "trace=openat,open,execve,clone,clone3,fork,vfork",
+                      EXE, "check", ".", "--python", PY, "--no-cache", exe=STRACE)
+    run.assert_safe(code=1, one_line=False)
+    assert "name 'undefined_one' is not defined" in run.stdout  # ruff's F821, from the copies
+    assert "name 'undefined_two' is not defined" in run.stdout
+    text = log.read_text()
+    ruff = _traced_pids(text, "ruff")
+    assert ruff, "ruff did not run"
+    opened = [line for line in text.splitlines() if str(sandbox.project) in line
+              and (m := re.match(r"(\d+)\s+open(at)?\(", line)) and int(m.group(1)) in ruff]
+    assert opened == []
+    assert any(re.match(r"(\d+)\s+openat\(.*deploycheck-ruff-.*/0\.py", line) for line in text.splitlines())

@@ -5,21 +5,29 @@ the *target* version rejects even when the host's parser accepts it (a 3.11 host
 the reverse (a 3.13 target's syntax on a 3.11 host). It is run with ``--isolated`` (no user configuration can
 change its verdicts) and ``--no-cache`` (nothing is written into the target). Results are cached per file
 content hash here.
+
+ruff never opens a file of the target: a name checked as a regular file can be swapped for a FIFO (ruff would
+wait on it) or a link to a file outside the project between that check and ruff's read. The bytes deploycheck
+has read (``inputs.read_regular``, and the same content hash as the summary) are copied, under plain names,
+into a private directory (``deploycheck.private``), and ruff reads the copies, a bounded batch at a time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 
+from deploycheck import private
 from deploycheck.artifact.files import HostFiles
 from deploycheck.errors import UsageError
-from deploycheck.index.store import Cache
+from deploycheck.index.store import Cache, content_key
 
 _SUPPORTED_MINORS = range(7, 15)
 _BATCH = 1000
+_BATCH_BYTES = 64 * 1024 * 1024  # copies held in the private directory at once
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,10 @@ def target_version(version: tuple[int, ...]) -> str:
 
 def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files=None) -> dict[str, list[Diagnostic]]:
     """Run ruff on ``paths`` (path -> content hash) for the target ``version``; returns diagnostics by path.
-    With ``files`` (an image's reader) each file's text goes to ruff on standard input; with an overlay reader
-    (``files.overlay``: path -> edited bytes) only the overlaid files do."""
+    Each file is read with ``files`` (an image's reader, an overlay of edited contents; the host's by
+    default) and ruff is given a private copy of those bytes (see the module docstring). A file that can no
+    longer be read, or whose content hash changed since it was summarized, gets no diagnostics (the check
+    reports it from its summary). Raises ``UsageError`` when ruff cannot be run or answers nonsense."""
     tv = target_version(version)
     binary = ruff_binary()
     space = f"ruff-{tv}-{_ruff_version(binary)}-F821-TC004"
@@ -63,21 +73,48 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
             out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
         except Exception:  # not cached, or a damaged entry
             todo.append(path)
-    overlay = getattr(files, "overlay", None)  # edited contents not on disk (migrate apply's re-check)
-    odd = [p for p in todo if (files is not None and (overlay is None or p in overlay)) or not _utf8(p)]
-    todo = [p for p in todo if p not in set(odd)]
-    for path in odd:  # ruff reports file names as UTF-8, and image files are not on the host: use stdin
-        diags = _run_stdin(binary, tv, path, files)
-        out[path] = diags
-        cache.put(space, paths[path], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
-    for i in range(0, len(todo), _BATCH):
-        batch = todo[i : i + _BATCH]
-        found = _run(binary, tv, batch)
-        for path in batch:
-            diags = found.get(path, [])
-            out[path] = diags
-            cache.put(space, paths[path], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
+    reader = files or HostFiles()
+    batch: dict[str, bytes] = {}
+    held = 0
+    for path in todo:
+        try:
+            data = reader.read_bytes(path)  # a regular file within the source bound, never a FIFO
+        except (OSError, ValueError):
+            data = None
+        if data is None or content_key(data) != paths[path]:
+            out[path] = []
+            continue
+        batch[path] = data
+        held += len(data)
+        if len(batch) >= _BATCH or held >= _BATCH_BYTES:
+            for p, diags in _run_copies(binary, tv, batch).items():
+                out[p] = diags
+                cache.put(space, paths[p], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
+            batch, held = {}, 0
+    if batch:
+        for p, diags in _run_copies(binary, tv, batch).items():
+            out[p] = diags
+            cache.put(space, paths[p], json.dumps([list(d.__dict__.values()) for d in diags]).encode())
     return out
+
+
+def _run_copies(binary: str, tv: str, contents: dict[str, bytes]) -> dict[str, list[Diagnostic]]:
+    """ruff's diagnostics for each file of ``contents`` (path -> bytes), from copies in a private directory
+    named by number (a stub keeps its ``.pyi``: ruff reads stubs by their own rules)."""
+    where = private.make("deploycheck-ruff-")
+    try:
+        names: dict[str, str] = {}
+        for n, (path, data) in enumerate(contents.items()):
+            copy = os.path.join(where, f"{n}.pyi" if path.endswith(".pyi") else f"{n}.py")
+            with open(copy, "xb") as f:
+                f.write(data)
+            names[copy] = path
+        found = _run(binary, tv, list(names))
+    except OSError as exc:
+        raise UsageError(f"could not copy the sources for ruff into {where}: {exc.strerror or exc}") from None
+    finally:
+        private.remove(where)
+    return {path: found.get(copy, []) for copy, path in names.items()}
 
 
 _VERSIONS: dict[str, str] = {}
@@ -92,29 +129,9 @@ def _ruff_version(binary: str) -> str:
     return _VERSIONS[binary]
 
 
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 def _command(binary: str, tv: str) -> list[str]:
     return [binary, "check", "--select", "F821,TC004", "--target-version", tv, "--output-format", "json", "--no-cache",
             "--isolated", "--exit-zero", "--quiet"]
-
-
-def _run_stdin(binary: str, tv: str, path: str, files=None) -> list[Diagnostic]:
-    try:
-        data = (files or HostFiles()).read_bytes(path)  # a regular file within the source bound, never a FIFO
-        proc = subprocess.run(_command(binary, tv) + ["--stdin-filename", "module.py", "-"], input=data,
-                              capture_output=True, timeout=600)
-    except ValueError:
-        return []
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise UsageError(f"could not run ruff: {exc}") from None
-    return [d for diags in _parse(proc).values() for d in diags]
 
 
 def _run(binary: str, tv: str, paths: list[str]) -> dict[str, list[Diagnostic]]:
