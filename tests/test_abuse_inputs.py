@@ -5,6 +5,7 @@ nothing left behind, and no text of a file outside the project in any output."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -130,6 +131,52 @@ def test_a_link_to_the_root_of_the_machine_is_not_walked(sandbox):
     run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60)
     run.assert_safe(code=0, one_line=False)
     assert "1 module of the import closure of app" in run.stdout
+
+
+OUTSIDE_READS = (f"import os\nX = os.environ['{SECRET_NAME}']\n"
+                 f"Y = os.environ.get('OTHER_{SECRET_NAME}', '{SECRET_MODULE}')\n")
+
+
+def test_config_withholds_the_text_of_a_module_linked_outside(sandbox):
+    (sandbox.outside / "mod.py").write_text(OUTSIDE_READS)
+    (sandbox.outside / "bad.py").write_text(f"{SECRET_NAME} = (\n")  # a syntax error
+    sandbox.write({"app.py": "import os\nimport linked, creds, bad\nMODE = os.environ['APP_MODE']\n",
+                   ".env": "APP_MODE=x\n"})
+    os.symlink(sandbox.outside / "mod.py", sandbox.project / "linked.py")
+    os.symlink(sandbox.outside / "bad.py", sandbox.project / "bad.py")
+    os.symlink(_outside(sandbox), sandbox.project / "creds.py")
+    for fmt in ("text", "json"):
+        run = sandbox.run("config", ".", "--env", "staging", "--env-file", ".env", "--python", PY, "--no-cache",
+                          "--format", fmt)
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        # the reads are analyzed (the missing one is an error, at its place), only their text is withheld
+        assert "linked.py" in run.stdout and "DC402" in run.stdout and "APP_MODE" in run.stdout
+        assert "setting-not-provided (the file is outside the project, so its text is not shown)" in run.stdout
+        assert "(withheld: outside the project)" in run.stdout
+        assert "X = os.environ" not in run.stdout  # no source line under the finding
+
+
+def test_migrate_status_withholds_the_references_of_a_module_linked_outside(sandbox):
+    (sandbox.outside / "mod.py").write_text(f"from pkg.old import Old\n{SECRET_NAME} = Old.A\n"
+                                            f"{SECRET_MODULE} = Old.A(\n")  # and a syntax error
+    (sandbox.outside / "ok.py").write_text(f"from pkg.old import Old\n{SECRET_NAME} = Old.A\n")
+    sandbox.write({"app.py": "import linked, fine\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n[tool.deploycheck.migrations.attributes]\nA = "a"\n'})
+    os.symlink(sandbox.outside / "mod.py", sandbox.project / "linked.py")
+    os.symlink(sandbox.outside / "ok.py", sandbox.project / "fine.py")
+    for fmt in ("text", "json"):
+        run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", "--format", fmt)
+        run.assert_safe(code=0, one_line=False, secrets=SECRETS + ("Old.A",), project_unchanged=False)
+        if fmt == "text":
+            assert "  fine.py:2:" in run.stdout and "linked.py:3: the file is outside the project" in run.stdout
+            assert "fine.py:1:21: import (the file is outside the project, so its text is not shown; " \
+                   "rewritable)" in run.stdout
+        else:
+            refs = json.loads(run.stdout)["migrations"][0]["references"]
+            assert {r["text"] for r in refs} == {"the file is outside the project, so its text is not shown"}
+            assert len(refs) == 2
 
 
 def test_build_file_and_ignore_file_linked_outside(tmp_path):
