@@ -587,3 +587,12 @@ def test_url_redaction_of_a_password_holding_a_question_mark():
         "postgresql+psycopg://app:***@127.0.0.1:5432/postgres")
     assert url("https://host:443/p?e=a@b.com") == "https://host:443/p?e=a@b.com"  # a port, not a password
     assert re.fullmatch(r"redis://:\*\*\*@h:1/0", url("redis://:ab/cd#ef@h:1/0"))
+
+
+@pytest.mark.parametrize("name", ["/proc/self/environ", "/proc/self/status", "/dev/stdin"])
+def test_env_files_that_are_made_up_by_the_kernel_or_a_stream(sandbox, name):
+    """/proc files say they are regular and empty, and hold the environment of whoever reads them; /dev/stdin
+    is whatever the standard input is (here /dev/null, a device)."""
+    sandbox.write(APP)
+    assert _error(sandbox, "--env-file", name, secrets=(OUTSIDE_SECRET,)) == (
+        f"deploycheck: error: --env-file {name}: not a regular file")

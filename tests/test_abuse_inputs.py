@@ -518,7 +518,7 @@ def _traced_pids(log: str, program: str) -> set[int]:
                     reason="strace (Debian package strace) not installed or cannot trace here")
 def test_ruff_never_opens_a_file_of_the_project(sandbox):
     # ruff was given the project's paths: a module swapped for a FIFO after deploycheck read it (ruff waits
-    # on it forever) or for a link to a file outside. It reads private copies of the bytes already read.
+    # on it forever) or for a link to a file outside. It reads the files deploycheck opened, through /dev/fd.
     sandbox.write({"app.py": "import b\nx = undefined_one\n", "b.py": "y = undefined_two\n"})
     log = sandbox.base / "strace.log"
     run = sandbox.run("-f", "-qq", "-o", str(log), "-e", "trace=openat,open,execve,clone,clone3,fork,vfork",
@@ -532,4 +532,147 @@ def test_ruff_never_opens_a_file_of_the_project(sandbox):
     opened = [line for line in text.splitlines() if str(sandbox.project) in line
               and (m := re.match(r"(\d+)\s+open(at)?\(", line)) and int(m.group(1)) in ruff]
     assert opened == []
-    assert any(re.match(r"(\d+)\s+openat\(.*deploycheck-ruff-.*/0\.py", line) for line in text.splitlines())
+    # it read the files deploycheck had opened and checked, handed to it
+    assert sum(bool(re.match(r'(\d+)\s+openat\(AT_FDCWD, "/dev/fd/\d+"', line)) and
+               int(line.split()[0]) in ruff for line in text.splitlines()) == 2
+
+
+# --- Section 6: adversarial trees, names and interpreters ----------------------------------------------------
+
+
+def test_a_requirements_file_linked_to_a_file_the_kernel_makes_up(sandbox):
+    # /proc/self/environ says it is an empty regular file and holds the environment of the reader
+    sandbox.write({"app.py": "x = 1\n"})
+    os.symlink("/proc/self/environ", sandbox.project / "requirements.txt")
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", env={"PLANTED": OUTSIDE_SECRET})
+    run.assert_safe(code=2, secrets=(OUTSIDE_SECRET,))
+    assert run.stderr == f"deploycheck: error: requirements file {sandbox.project}/requirements.txt: not a regular file\n"
+
+
+def test_the_project_directory_itself_is_a_link(sandbox):
+    real = sandbox.base / "real"
+    sandbox.write({"app.py": "import b\n", "b.py": "y = undefined_name\n",
+                   "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n", "c.py": "from pkg.old import Old\n",
+                   ".env": "APP_MODE=x\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'}, root=real)
+    link = sandbox.base / "link"
+    os.symlink(real, link)
+    run = sandbox.run("check", str(link), "--python", PY, "--no-cache").assert_safe(code=1, one_line=False)
+    # its files are the project's own: their text is shown
+    assert "b.py:1:5: DC201 [error, at import] name 'undefined_name' is not defined" in run.stdout
+    assert "1 | y = undefined_name" in run.stdout
+    run = sandbox.run("migrate", "status", str(link), "--python", PY, "--no-cache")
+    run.assert_safe(code=0, one_line=False)
+    assert "  c.py:1:21: import from pkg.old import Old (rewritable)" in run.stdout
+    run = sandbox.run("config", str(link), "--env", "s", "--env-file", str(link / ".env"), "--python", PY,
+                      "--no-cache")
+    run.assert_safe(code=0, one_line=False)
+    assert "settings read by" in run.stdout
+
+
+def test_link_loops_and_a_link_to_the_root_in_every_command(sandbox):
+    sandbox.write({"app.py": "x = 1\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n", ".env": "APP_MODE=x\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    os.symlink(".", sandbox.project / "self")
+    os.symlink("l2", sandbox.project / "l1")
+    os.symlink("l1", sandbox.project / "l2")
+    os.symlink("../pkg", sandbox.project / "pkg" / "up")
+    os.symlink("/", sandbox.project / "machine")
+    os.symlink("l1", sandbox.project / "loop.py")  # a module name that is a loop
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+    assert "modules of the import closure" in run.stdout
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    assert "no references left" in run.stdout
+    run = sandbox.run("config", ".", "--env", "s", "--env-file", ".env", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False)
+
+
+@pytest.mark.parametrize("how", ["setting a FIFO", "setting /dev/zero", "venv FIFO", "venv /dev/zero",
+                                 "option FIFO"])
+def test_an_interpreter_that_is_a_fifo_or_a_device(sandbox, how):
+    sandbox.write({"app.py": "x = 1\n"})
+    os.mkfifo(sandbox.base / "fifo")
+    args = ["check", ".", "--no-cache"]
+    if how.startswith("setting"):
+        target = str(sandbox.base / "fifo") if "FIFO" in how else "/dev/zero"
+        sandbox.write({"pyproject.toml": f'[tool.deploycheck]\npython = "{target}"\n'})
+        shown = f"python (pyproject.toml [tool.deploycheck]) {target}"
+    elif how.startswith("venv"):
+        (sandbox.project / ".venv" / "bin").mkdir(parents=True)
+        python = sandbox.project / ".venv" / "bin" / "python"
+        if "FIFO" in how:
+            os.mkfifo(python)
+            os.chmod(python, 0o755)  # executable bits do not make a FIFO a program
+        else:
+            os.symlink("/dev/zero", python)
+        shown = f"the project's .venv {python}"
+    else:
+        os.chmod(sandbox.base / "fifo", 0o755)
+        args += ["--python", str(sandbox.base / "fifo")]
+        shown = f"--python {sandbox.base / 'fifo'}"
+    run = sandbox.run(*args, timeout=60).assert_safe(code=2, project_unchanged=False)
+    assert run.stderr == f"deploycheck: error: {shown}: cannot run it (Permission denied)\n"
+
+
+def test_a_pth_file_naming_a_fifo_and_a_huge_directory(sandbox, tmp_path_factory):
+    venv = sandbox.base / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    os.mkfifo(sandbox.base / "fifo")
+    huge = sandbox.base / "huge"
+    huge.mkdir()
+    for i in range(100_000):
+        (huge / f"m{i}.py").touch()
+    (site / "odd.pth").write_text(f"{sandbox.base / 'fifo'}\n{huge}\n")
+    sandbox.write({"app.py": "import m99999\nimport missing_module_q\n"})
+    run = sandbox.run("check", ".", "--python", str(venv / "bin" / "python"), "--no-cache", "--format", "json",
+                      timeout=60)
+    run.assert_safe(code=1, one_line=False)
+    found = json.loads(run.stdout)["findings"]
+    assert [(f["code"], f["symbol"]) for f in found] == [("DC101", "missing_module_q")]  # m99999 is found
+
+
+@pytest.mark.parametrize("source", [
+    "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n",
+    "x = " + "a+" * 1_000_000 + "a\n",
+    "x = " + "[" * 1000 + "]" * 1000 + "\n",  # within the parser's limit, deep for every walker
+    "def f():\n" + "".join("    " * (i + 1) + "if x:\n" for i in range(99)) + "    " * 100 + "pass\n",
+])
+def test_deeply_nested_source(sandbox, source):
+    sandbox.write({"app.py": "import deep\nimport fine\n", "deep.py": source, "fine.py": "y = undefined_name\n",
+                   ".env": "APP_MODE=x\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    with open(sandbox.project / "deep.py", "a") as f:
+        f.write("z = Old\n")  # spells the migration's name: migrate status parses it too
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=120)
+    run.assert_safe(code=1, one_line=False)
+    found = {(f["code"], f["path"].rpartition("/")[2]) for f in json.loads(run.stdout)["findings"]}
+    assert ("DC201", "fine.py") in found  # the rest of the run is checked
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=120)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    run = sandbox.run("config", ".", "--env", "s", "--env-file", ".env", "--python", PY, "--no-cache", timeout=120)
+    run.assert_safe(code=0, one_line=False)
+
+
+def test_two_hundred_thousand_tiny_files(sandbox):
+    # in 400 directories of 500 files: the walk, the listing and the summary stay linear and bounded
+    for d in range(400):
+        pkg = sandbox.project / "many" / f"d{d}"
+        pkg.mkdir(parents=True)
+        for i in range(500):
+            (pkg / f"m{i}.txt").touch()
+    flat = sandbox.project / "flat"
+    flat.mkdir()
+    for i in range(20_000):
+        (flat / f"f{i}.py").write_text("")
+    sandbox.write({"app.py": "import flat.f19999\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=120)
+    run.assert_safe(code=0, one_line=False)
+    assert "modules of the import closure of app" in run.stdout
