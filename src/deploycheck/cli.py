@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             parsing.shutdown()  # idle workers end on their own
         interrupt.kill_children()
         if parsing is not None:
-            parsing.shutdown()  # after a signal the workers were killed: this ends the pool's threads
+            parsing.shutdown(killed=True)  # after a signal: the workers were killed, the pool's thread ends
         if interrupt.received() is not None:
             interrupt.ignore()
             try:
