@@ -596,3 +596,15 @@ def test_env_files_that_are_made_up_by_the_kernel_or_a_stream(sandbox, name):
     sandbox.write(APP)
     assert _error(sandbox, "--env-file", name, secrets=(OUTSIDE_SECRET,)) == (
         f"deploycheck: error: --env-file {name}: not a regular file")
+
+
+def test_string_annotations_too_deep_or_too_long_for_the_parser(sandbox):
+    # `x: "a+a+...+a"` in a settings class: its parse in the main process raised RecursionError (internal error)
+    sandbox.write({"app.py": "from pydantic_settings import BaseSettings\n\nclass S(BaseSettings):\n"
+                             f"    x: \"{'a+' * 300_000}a\"\n    y: \"{'(' * 100}int{')' * 100}\"\n"
+                             "    z: 'int'\n",
+                   ".env": "X=1\nZ=2\n"})
+    out = sandbox.run(*CONFIG, "--env-file", ".env", "--format", "json").assert_safe(code=1, one_line=False)
+    doc = json.loads(out.stdout)
+    assert [(s["name"], s["status"]) for s in doc["settings"]] == [("X", "set"), ("Y", "missing [DC402]"),
+                                                                   ("Z", "set")]

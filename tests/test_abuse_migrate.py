@@ -575,3 +575,11 @@ def test_a_module_too_big_for_libcst_within_the_bound(sandbox):
     assert out.stderr == ("deploycheck: error: 1 file to rewrite cannot be parsed by LibCST (big.py: not analyzed: its "
                           "syntax tree needs more than the 192 MiB parse memory limit (raise it with "
                           "DEPLOYCHECK_PARSE_MEMORY_MB)); nothing was written\n")
+
+
+def test_a_new_expression_too_deep_for_the_parser(sandbox):
+    sandbox.write({**PROJECT, "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                               f'new = "{"a+" * 200_000}a"\n'})
+    out = sandbox.run(*STATUS, "--no-cache").assert_safe(code=2)
+    assert out.stderr.endswith("`x`: new `" + "a+" * 40 + "…` is not a Python expression (or one nested too deeply "
+                               "to read)\n")
