@@ -18,6 +18,7 @@ from deploycheck.contract.scan import AttrSite, ModuleScan, scan
 from deploycheck.contract.schema import ClassRef, Index, field_default, scalar_type, unwrap
 from deploycheck.errors import UsageError
 from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, Parser, not_analyzed_reason
+from deploycheck.index.store import LOAD_BYTES
 
 
 @dataclass
@@ -80,22 +81,11 @@ def scan_module(item: tuple[str, str, bool, bytes]) -> tuple[str, bytes | None]:
             return "deep", None
 
 
-def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[str, str | None]) -> CodeContract:
-    """``modules`` are ``(name, path, is_package)`` of the project modules of the closure; ``read_bytes``
-    reads a file; ``accessors`` come from the configuration. Raises ``UsageError`` when a configured
-    accessor or schema class is not in the closure. A module that cannot be read, parsed or scanned is left
-    out with a line in ``warnings`` (``deploycheck check`` reports why: DC202, DC203). Modules are parsed and
-    scanned as every untrusted source is (``index.parsing``: big ones in the parse workers, within the parse
-    memory budget); one whose tree does not fit is left out with a warning naming the limit."""
-    scans: list[ModuleScan] = []
-    out = CodeContract()
-    items: list[tuple[str, str, bool, bytes]] = []
-    for name, path, is_package in modules:
-        try:
-            items.append((name, path, is_package, read_bytes(path)))
-        except (OSError, ValueError):
-            out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not known")
-    results = Parser(scan_module).map(items, [len(item[3]) for item in items])
+def _scan_group(parser: Parser, items: list[tuple[str, str, bool, bytes]], scans: list[ModuleScan],
+                out: CodeContract) -> None:
+    """Scan ``items`` (see ``scan_module``) with ``parser``: the scans are appended to ``scans``, a line for
+    each module left out to ``out.warnings``."""
+    results = parser.map(items, [len(item[3]) for item in items])
     with frames(SCAN_FRAMES):
         for (_, path, _, _), result in zip(items, results, strict=True):
             if result == NEEDS_MEMORY:
@@ -107,6 +97,32 @@ def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[st
                 out.warnings.append(f"{path}: too deeply nested to analyze: its reads are not known")
             else:
                 scans.append(pickle.loads(result[1]))
+
+
+def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[str, str | None]) -> CodeContract:
+    """``modules`` are ``(name, path, is_package)`` of the project modules of the closure; ``read_bytes``
+    reads a file; ``accessors`` come from the configuration. Raises ``UsageError`` when a configured
+    accessor or schema class is not in the closure. A module that cannot be read, parsed or scanned is left
+    out with a line in ``warnings`` (``deploycheck check`` reports why: DC202, DC203). Modules are parsed and
+    scanned as every untrusted source is (``index.parsing``: big ones in the parse workers, within the parse
+    memory budget); one whose tree does not fit is left out with a warning naming the limit."""
+    scans: list[ModuleScan] = []
+    out = CodeContract()
+    parser = Parser(scan_module)
+    items: list[tuple[str, str, bool, bytes]] = []
+    held = 0
+    for n, (name, path, is_package) in enumerate(modules):
+        try:
+            data = read_bytes(path)
+        except (OSError, ValueError):
+            out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not known")
+            data = None
+        if data is not None:
+            items.append((name, path, is_package, data))
+            held += len(data)
+        if items and (held >= LOAD_BYTES or n == len(modules) - 1):  # the sources held at once are bounded
+            _scan_group(parser, items, scans, out)
+            items, held = [], 0
     index = Index(scans)
     at_import = import_time(index)
     for s in scans:
