@@ -259,6 +259,26 @@ def test_paths_with_control_characters_stay_on_their_line(sandbox):
     assert out.stderr == "deploycheck: error: we\\x1b[31mird\\nline/missing: no such directory\n"
 
 
+@pytest.mark.parametrize("name", ["a\nb", "\x1b[2J", "c\rd\x07"])
+def test_module_file_names_with_control_characters(sandbox, name):
+    # `a\nb.py` is a module Python can import (importlib.import_module("a\nb")): its findings stay on their
+    # lines, in text and JSON
+    sandbox.write({"app.py": f"import importlib\nimportlib.import_module({name!r})\n",
+                   f"{name}.py": "x = undefined_name\n"})
+    shown = name.encode("unicode_escape").decode()
+    out = sandbox.run("check", ".", "--python", PY, "--no-cache").assert_safe(code=1, one_line=False)
+    assert not RAW.search(out.stdout), out.stdout
+    assert out.stdout.startswith(f"{shown}.py:1:5: DC201 [error, at import] name 'undefined_name' is not "
+                                 "defined\n")
+    for line in out.stdout.splitlines():  # every line is one of the report's own
+        assert line == "" or line.startswith((f"{shown}.py:", "  |", "1 |", "  =", "1 error")), line
+    out = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
+    out.assert_safe(code=1, one_line=False)
+    assert not RAW.search(out.stdout)
+    [finding] = json.loads(out.stdout)["findings"]
+    assert (finding["path"], finding["symbol"]) == (str(sandbox.project / f"{name}.py"), "undefined_name")
+
+
 def test_migrate_status_text_escapes_paths(sandbox):
     weird = "sc\x1b]2;x\x07ripts"
     sandbox.write({"pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "m"\nold = "json.dumps"\n'

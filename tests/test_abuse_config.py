@@ -26,10 +26,12 @@ CONFIG = ("config", ".", "--env", "staging", "--python", PY, "--no-cache")
 APP = {"app.py": "import os\n\nDATABASE_URL = os.environ['DATABASE_URL']\n"}
 
 
-def _error(sandbox, *args: str, secrets: tuple[str, ...] = (), bound_mb: int | None = None) -> str:
-    """Run config with ``args``: exit 2 with one line on stderr and nothing on stdout; returns the line."""
+def _error(sandbox, *args: str, secrets: tuple[str, ...] = (), bound_mb: int | None = None,
+           env: dict[str, str] | None = None) -> str:
+    """Run config with ``args`` (and ``env`` added to the environment): exit 2 with one line on stderr and
+    nothing on stdout; returns the line."""
     kw = {} if bound_mb is None else {"bound_mb": bound_mb}
-    out = sandbox.run(*CONFIG, *args).assert_safe(code=2, secrets=secrets, **kw)
+    out = sandbox.run(*CONFIG, *args, env=env).assert_safe(code=2, secrets=secrets, **kw)
     assert out.stdout == ""
     return out.message()
 
@@ -459,7 +461,8 @@ def test_secrets_too_many_to_mask(sandbox):
 
     lines = [f"P{i}_PASSWORD={password()}" for i in range(6000)]
     sandbox.write({**APP, ".env": "\n".join(lines) + "\n"})
-    assert _error(sandbox, "--env-file", ".env", secrets=(lines[0].split("=")[1],)) == (
+    raised = {"DEPLOYCHECK_MAX_DOTENV_BYTES": "1M"}  # the file is some 800 KiB
+    assert _error(sandbox, "--env-file", ".env", secrets=(lines[0].split("=")[1],), env=raised) == (
         "deploycheck: error: the secrets of this environment take more than 200000 forms to mask "
         "(deploycheck's limit on untrusted input): nothing is shown rather than a part")
 
@@ -472,13 +475,29 @@ def test_huge_sparse_manifest_and_the_same_file_named_again_and_again(sandbox):
     assert _error(sandbox, "--manifest", str(huge)) == (
         f"deploycheck: error: --manifest {huge}: too large: the YAML files (manifests, compose files) of an "
         "environment may hold 8 MiB together (deploycheck's limit on untrusted input)")
-    # one file of 300 KB listed 50 times: the environment's files are bounded together
-    sandbox.write({".env": "# padding\n" * 30_000 + "DATABASE_URL=x\n",
+    # one file of 100 KB listed 50 times: the environment's files are bounded together
+    sandbox.write({".env": "# padding\n" * 10_000 + "DATABASE_URL=x\n",
                    "pyproject.toml": "[tool.deploycheck.environments.staging]\nenv-files = ["
                                      + ", ".join(['".env"'] * 50) + "]\n"})
     line = _error(sandbox)
     assert line.startswith(f"deploycheck: error: env-files entry {sandbox.project / '.env'}: too large: the "
-                           "dotenv files of an environment may hold 1 MiB together")
+                           "dotenv files of an environment may hold 256 KiB together (deploycheck's limit on "
+                           "untrusted input; raise it with DEPLOYCHECK_MAX_DOTENV_BYTES)")
+
+
+def test_dotenv_files_are_bounded_to_what_the_parser_reads_in_seconds(sandbox):
+    """python-dotenv parses about 12 s per MiB: 256 KiB by default, raised with the variable."""
+    sandbox.write({**APP, ".env": "DATABASE_URL=postgresql://h/db\n" + "# padding\n" * 30_000})
+    assert _error(sandbox, "--env-file", ".env") == (
+        "deploycheck: error: --env-file .env: too large: the dotenv files of an environment may hold 256 KiB "
+        "together (deploycheck's limit on untrusted input; raise it with DEPLOYCHECK_MAX_DOTENV_BYTES)")
+    out = sandbox.run(*CONFIG, "--env-file", ".env", "--format", "json",
+                      env={"DEPLOYCHECK_MAX_DOTENV_BYTES": "512K"})
+    out.assert_safe(code=0, one_line=False)
+    assert [s["status"] for s in json.loads(out.stdout)["settings"]] == ["set"]
+    assert _error(sandbox, "--env-file", ".env", env={"DEPLOYCHECK_MAX_DOTENV_BYTES": "lots"}) == (
+        "deploycheck: error: DEPLOYCHECK_MAX_DOTENV_BYTES: expected a positive number (bytes may end in K, M, G "
+        "or T)")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
@@ -568,3 +587,24 @@ def test_url_redaction_of_a_password_holding_a_question_mark():
         "postgresql+psycopg://app:***@127.0.0.1:5432/postgres")
     assert url("https://host:443/p?e=a@b.com") == "https://host:443/p?e=a@b.com"  # a port, not a password
     assert re.fullmatch(r"redis://:\*\*\*@h:1/0", url("redis://:ab/cd#ef@h:1/0"))
+
+
+@pytest.mark.parametrize("name", ["/proc/self/environ", "/proc/self/status", "/dev/stdin"])
+def test_env_files_that_are_made_up_by_the_kernel_or_a_stream(sandbox, name):
+    """/proc files say they are regular and empty, and hold the environment of whoever reads them; /dev/stdin
+    is whatever the standard input is (here /dev/null, a device)."""
+    sandbox.write(APP)
+    assert _error(sandbox, "--env-file", name, secrets=(OUTSIDE_SECRET,)) == (
+        f"deploycheck: error: --env-file {name}: not a regular file")
+
+
+def test_string_annotations_too_deep_or_too_long_for_the_parser(sandbox):
+    # `x: "a+a+...+a"` in a settings class: its parse in the main process raised RecursionError (internal error)
+    sandbox.write({"app.py": "from pydantic_settings import BaseSettings\n\nclass S(BaseSettings):\n"
+                             f"    x: \"{'a+' * 300_000}a\"\n    y: \"{'(' * 100}int{')' * 100}\"\n"
+                             "    z: 'int'\n",
+                   ".env": "X=1\nZ=2\n"})
+    out = sandbox.run(*CONFIG, "--env-file", ".env", "--format", "json").assert_safe(code=1, one_line=False)
+    doc = json.loads(out.stdout)
+    assert [(s["name"], s["status"]) for s in doc["settings"]] == [("X", "set"), ("Y", "missing [DC402]"),
+                                                                   ("Z", "set")]

@@ -630,6 +630,69 @@ def test_mutated_documents_through_the_command(sandbox, mutation):
     assert "hunter2" not in out.output
 
 
+HOSTILE_GIT_CONFIG = """[core]
+\tfsmonitor = "touch {m}-fsmonitor; false"
+\tpager = "touch {m}-pager; cat"
+\tsshCommand = "touch {m}-ssh"
+\taskPass = "touch {m}-askpass"
+\teditor = "touch {m}-editor"
+\thooksPath = {hooks}
+[diff]
+\texternal = "touch {m}-diff"
+[diff "x"]
+\ttextconv = "touch {m}-textconv; cat"
+[filter "x"]
+\tsmudge = "touch {m}-smudge; cat"
+\tclean = "touch {m}-clean; cat"
+\tprocess = "touch {m}-process"
+[gpg]
+\tprogram = "touch {m}-gpg"
+[log]
+\tshowSignature = true
+[credential]
+\thelper = "!touch {m}-credential"
+[alias]
+\tls-tree = "!touch {m}-alias"
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/lib/python3.11"), reason="needs Debian's python3.11 files")
+def test_a_source_repository_whose_git_configuration_names_commands(sandbox):
+    # check IMAGE --source DIR runs git in DIR: nothing its configuration names may run
+    import shutil
+
+    from test_image_check import _git, _python_layer
+    from test_image_layers import _tar, oci_layout
+
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    repo = sandbox.project
+    _git(repo, "init", "-q")
+    sandbox.write({"app/__init__.py": "", "app/main.py": "import json\napp = 1\n", ".gitattributes": "*.py diff=x filter=x\n"})
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    head = _git(repo, "rev-parse", "HEAD")
+    marker = sandbox.outside / "ran"
+    hooks = sandbox.outside / "hooks"
+    hooks.mkdir()
+    for hook in ("post-checkout", "pre-commit", "post-index-change", "reference-transaction"):
+        (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}-hook-{hook}\n")
+        (hooks / hook).chmod(0o755)
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(HOSTILE_GIT_CONFIG.format(m=marker, hooks=hooks))
+    root = sandbox.base / "input" / "layout"
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", b"import json\napp = 1\n")]
+    oci_layout(root, [_python_layer(), _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/srv/app",
+                       "Cmd": ["python3", "-m", "app.main"], "Labels": {"org.opencontainers.image.revision": head}})
+    for rev in ((), ("--rev", "HEAD")):
+        run = sandbox.run("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app", *rev,
+                          "--format", "json")
+        run.assert_safe(code=0, one_line=False)  # nothing changed outside, no marker among them
+        assert json.loads(run.stdout)["findings"] == []
+        assert sorted(p.name for p in sandbox.outside.iterdir() if p.name.startswith("ran")) == []
+
+
 # -- section 7: hard links -----------------------------------------------------------------------------------
 def test_a_hard_link_to_what_a_later_layer_creates(sandbox):
     first = gzip.compress(tar(member("srv/app/main.py", kind=b"1", link="srv/app/later.py")))

@@ -5,11 +5,15 @@ nothing left behind, and no text of a file outside the project in any output."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 
 import pytest
-from abuse import OUTSIDE_SECRET
+from abuse import EXE, OUTSIDE_SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,6 +133,52 @@ def test_a_link_to_the_root_of_the_machine_is_not_walked(sandbox):
     assert "1 module of the import closure of app" in run.stdout
 
 
+OUTSIDE_READS = (f"import os\nX = os.environ['{SECRET_NAME}']\n"
+                 f"Y = os.environ.get('OTHER_{SECRET_NAME}', '{SECRET_MODULE}')\n")
+
+
+def test_config_withholds_the_text_of_a_module_linked_outside(sandbox):
+    (sandbox.outside / "mod.py").write_text(OUTSIDE_READS)
+    (sandbox.outside / "bad.py").write_text(f"{SECRET_NAME} = (\n")  # a syntax error
+    sandbox.write({"app.py": "import os\nimport linked, creds, bad\nMODE = os.environ['APP_MODE']\n",
+                   ".env": "APP_MODE=x\n"})
+    os.symlink(sandbox.outside / "mod.py", sandbox.project / "linked.py")
+    os.symlink(sandbox.outside / "bad.py", sandbox.project / "bad.py")
+    os.symlink(_outside(sandbox), sandbox.project / "creds.py")
+    for fmt in ("text", "json"):
+        run = sandbox.run("config", ".", "--env", "staging", "--env-file", ".env", "--python", PY, "--no-cache",
+                          "--format", fmt)
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        # the reads are analyzed (the missing one is an error, at its place), only their text is withheld
+        assert "linked.py" in run.stdout and "DC402" in run.stdout and "APP_MODE" in run.stdout
+        assert "setting-not-provided (the file is outside the project, so its text is not shown)" in run.stdout
+        assert "(withheld: outside the project)" in run.stdout
+        assert "X = os.environ" not in run.stdout  # no source line under the finding
+
+
+def test_migrate_status_withholds_the_references_of_a_module_linked_outside(sandbox):
+    (sandbox.outside / "mod.py").write_text(f"from pkg.old import Old\n{SECRET_NAME} = Old.A\n"
+                                            f"{SECRET_MODULE} = Old.A(\n")  # and a syntax error
+    (sandbox.outside / "ok.py").write_text(f"from pkg.old import Old\n{SECRET_NAME} = Old.A\n")
+    sandbox.write({"app.py": "import linked, fine\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n[tool.deploycheck.migrations.attributes]\nA = "a"\n'})
+    os.symlink(sandbox.outside / "mod.py", sandbox.project / "linked.py")
+    os.symlink(sandbox.outside / "ok.py", sandbox.project / "fine.py")
+    for fmt in ("text", "json"):
+        run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", "--format", fmt)
+        run.assert_safe(code=0, one_line=False, secrets=SECRETS + ("Old.A",), project_unchanged=False)
+        if fmt == "text":
+            assert "  fine.py:2:" in run.stdout and "linked.py:3: the file is outside the project" in run.stdout
+            assert "fine.py:1:21: import (the file is outside the project, so its text is not shown; " \
+                   "rewritable)" in run.stdout
+        else:
+            refs = json.loads(run.stdout)["migrations"][0]["references"]
+            assert {r["text"] for r in refs} == {"the file is outside the project, so its text is not shown"}
+            assert len(refs) == 2
+
+
 def test_build_file_and_ignore_file_linked_outside(tmp_path):
     (tmp_path / "outside").write_text(f"COPY {SECRET_NAME} /x\n")
     repo = tmp_path / "repo"
@@ -153,17 +203,48 @@ def test_build_file_and_ignore_file_linked_outside(tmp_path):
 # --- Section 5: memory, FIFOs, devices and time ----------------------------------------------------------
 
 
-def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
+def _generated_table(sandbox, head: str = "") -> None:
+    """``table.py``: ``head``, then a 15 MB literal table whose syntax tree needs some 4 GB."""
     line = "    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16),\n"
     with open(sandbox.project / "table.py", "w") as f:
-        f.write("T = [\n")
+        f.write(head + "T = [\n")
         f.writelines(line for _ in range(15 * 1024 * 1024 // len(line)))
         f.write("]\n")
+
+
+def test_a_15_mb_generated_module_is_not_analyzed_within_the_memory_bound(sandbox):
+    _generated_table(sandbox)
     sandbox.write({"app.py": "import table\n"})
     run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
     run.assert_safe(code=0, one_line=False)
     assert ('"message": "not analyzed: its syntax tree needs more than the 192 MiB parse memory limit '
             '(raise it with DEPLOYCHECK_PARSE_MEMORY_MB)"') in run.stdout
+
+
+def test_a_15_mb_generated_module_through_config(sandbox):
+    # config parsed the closure's modules in its own process: 4.4 GB and two minutes for this one
+    _generated_table(sandbox, "import os\nX = os.environ['TABLE_X']\n")
+    sandbox.write({"app.py": "import os\nimport table\nMODE = os.environ['APP_MODE']\n", ".env": "APP_MODE=prod\n"})
+    run = sandbox.run("config", ".", "--env", "staging", "--env-file", ".env", "--python", PY, "--no-cache",
+                      timeout=90)
+    run.assert_safe(code=0)
+    assert run.stderr == (f"deploycheck: warning: {sandbox.project}/table.py: not analyzed: its syntax tree needs "
+                          "more than the 192 MiB parse memory limit (raise it with DEPLOYCHECK_PARSE_MEMORY_MB): "
+                          "its reads are not known\n")
+    assert "APP_MODE" in run.stdout and "TABLE_X" not in run.stdout
+
+
+def test_a_15_mb_generated_module_through_migrate_status(sandbox):
+    _generated_table(sandbox, "from pkg.old import Old\n")  # it spells the name: status must parse it
+    sandbox.write({"app.py": "import table\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=90)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)  # the baseline file is written
+    assert ("warning: 1 file could not be read or parsed and was not searched (a reference may hide there):\n"
+            "  table.py:1: not analyzed: its syntax tree needs more than the 192 MiB parse memory limit (raise it "
+            "with DEPLOYCHECK_PARSE_MEMORY_MB)\n") in run.stdout
 
 
 def test_a_big_dense_module_is_still_analyzed_within_the_bound(sandbox):
@@ -381,3 +462,222 @@ def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):
     (sandbox.project / "Containerfile").write_text(f"FROM scratch\nCOPY {name} /app/\n")
     mapping = containerfile.parse(str(sandbox.project / "Containerfile"), str(sandbox.project))
     assert mapping.excluded_by("/".join([name] * 12) + f"/{name}.py") is None
+
+
+def test_patterns_of_every_setting_are_matched_in_linear_time(sandbox):
+    # per-file-ignores and a migration's exclude were matched by pathspec's own patterns: each pattern
+    # against the long path of a finding or a reference took longer than any CI job waits
+    stars = "*a" * 12 + "b"
+    deep = "**/a*/" * 8 + "b"
+    name = "a" * 200
+    path = "/".join([name] * 12) + f"/{name}.py"
+    sandbox.write({"app.py": "x = 1\n", path: "from pkg.old import Old\ny = undefined_name\n",
+                   "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": f'[tool.deploycheck]\nper-file-ignores = {{"{stars}" = ["DC201"], '
+                                     f'"{deep}" = ["DC201"]}}\n'
+                                     '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     f'new = "pkg.new.New"\nexclude = ["{stars}", "{deep}"]\n'})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=60)
+    run.assert_safe(code=1, one_line=False)
+    assert "\"message\": \"name 'undefined_name' is not defined\"" in run.stdout  # no pattern matches it
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    assert f"{path}:1:" in run.stdout
+
+
+def test_a_migration_exclude_pattern_that_is_not_valid_is_named(sandbox):
+    sandbox.write({"app.py": "x = 1\n", "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\n'
+                   'old = "pkg.old.Old"\nnew = "pkg.new.New"\nexclude = ["ok/*", "[z-a]"]\n'})
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache").assert_safe(code=2)
+    assert run.stderr.endswith("`x` `exclude`: pattern #2 `[z-a]` is not a valid gitignore-style pattern\n")
+
+
+STRACE = shutil.which("strace")
+
+
+def _traced_pids(log: str, program: str) -> set[int]:
+    """The processes and threads of an ``strace -f`` log that executed ``program``, with those they cloned."""
+    pids: set[int] = set()
+    for line in log.splitlines():
+        m = re.match(r"(\d+)\s+(.*)$", line)
+        if not m:
+            continue
+        pid, call = int(m.group(1)), m.group(2).rstrip()
+        if re.match(rf'execve\("[^"]*/{program}"', call):
+            pids.add(pid)
+        elif pid in pids and re.search(r"\b(clone3?|vfork|fork)\b", call):
+            child = re.search(r"= (\d+)$", call)
+            if child:
+                pids.add(int(child.group(1)))
+    return pids
+
+
+@pytest.mark.skipif(STRACE is None or subprocess.run([STRACE, "-f", "-o", os.devnull, "true"],
+                                                     capture_output=True).returncode != 0,
+                    reason="strace (Debian package strace) not installed or cannot trace here")
+def test_ruff_never_opens_a_file_of_the_project(sandbox):
+    # ruff was given the project's paths: a module swapped for a FIFO after deploycheck read it (ruff waits
+    # on it forever) or for a link to a file outside. It reads the files deploycheck opened, through /dev/fd.
+    sandbox.write({"app.py": "import b\nx = undefined_one\n", "b.py": "y = undefined_two\n"})
+    log = sandbox.base / "strace.log"
+    run = sandbox.run("-f", "-qq", "-o", str(log), "-e", "trace=openat,open,execve,clone,clone3,fork,vfork",
+                      EXE, "check", ".", "--python", PY, "--no-cache", exe=STRACE)
+    run.assert_safe(code=1, one_line=False)
+    assert "name 'undefined_one' is not defined" in run.stdout  # ruff's F821, from the copies
+    assert "name 'undefined_two' is not defined" in run.stdout
+    text = log.read_text()
+    ruff = _traced_pids(text, "ruff")
+    assert ruff, "ruff did not run"
+    opened = [line for line in text.splitlines() if str(sandbox.project) in line
+              and (m := re.match(r"(\d+)\s+open(at)?\(", line)) and int(m.group(1)) in ruff]
+    assert opened == []
+    # it read the files deploycheck had opened and checked, handed to it
+    assert sum(bool(re.match(r'(\d+)\s+openat\(AT_FDCWD, "/dev/fd/\d+"', line)) and
+               int(line.split()[0]) in ruff for line in text.splitlines()) == 2
+
+
+# --- Section 6: adversarial trees, names and interpreters ----------------------------------------------------
+
+
+def test_a_requirements_file_linked_to_a_file_the_kernel_makes_up(sandbox):
+    # /proc/self/environ says it is an empty regular file and holds the environment of the reader
+    sandbox.write({"app.py": "x = 1\n"})
+    os.symlink("/proc/self/environ", sandbox.project / "requirements.txt")
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", env={"PLANTED": OUTSIDE_SECRET})
+    run.assert_safe(code=2, secrets=(OUTSIDE_SECRET,))
+    assert run.stderr == f"deploycheck: error: requirements file {sandbox.project}/requirements.txt: not a regular file\n"
+
+
+def test_the_project_directory_itself_is_a_link(sandbox):
+    real = sandbox.base / "real"
+    sandbox.write({"app.py": "import b\n", "b.py": "y = undefined_name\n",
+                   "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n", "c.py": "from pkg.old import Old\n",
+                   ".env": "APP_MODE=x\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'}, root=real)
+    link = sandbox.base / "link"
+    os.symlink(real, link)
+    run = sandbox.run("check", str(link), "--python", PY, "--no-cache").assert_safe(code=1, one_line=False)
+    # its files are the project's own: their text is shown
+    assert "b.py:1:5: DC201 [error, at import] name 'undefined_name' is not defined" in run.stdout
+    assert "1 | y = undefined_name" in run.stdout
+    run = sandbox.run("migrate", "status", str(link), "--python", PY, "--no-cache")
+    run.assert_safe(code=0, one_line=False)
+    assert "  c.py:1:21: import from pkg.old import Old (rewritable)" in run.stdout
+    run = sandbox.run("config", str(link), "--env", "s", "--env-file", str(link / ".env"), "--python", PY,
+                      "--no-cache")
+    run.assert_safe(code=0, one_line=False)
+    assert "settings read by" in run.stdout
+
+
+def test_link_loops_and_a_link_to_the_root_in_every_command(sandbox):
+    sandbox.write({"app.py": "x = 1\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n", ".env": "APP_MODE=x\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    os.symlink(".", sandbox.project / "self")
+    os.symlink("l2", sandbox.project / "l1")
+    os.symlink("l1", sandbox.project / "l2")
+    os.symlink("../pkg", sandbox.project / "pkg" / "up")
+    os.symlink("/", sandbox.project / "machine")
+    os.symlink("l1", sandbox.project / "loop.py")  # a module name that is a loop
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", timeout=60).assert_safe(code=0, one_line=False)
+    assert "modules of the import closure" in run.stdout
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    assert "no references left" in run.stdout
+    run = sandbox.run("config", ".", "--env", "s", "--env-file", ".env", "--python", PY, "--no-cache", timeout=60)
+    run.assert_safe(code=0, one_line=False)
+
+
+@pytest.mark.parametrize("how", ["setting a FIFO", "setting /dev/zero", "venv FIFO", "venv /dev/zero",
+                                 "option FIFO"])
+def test_an_interpreter_that_is_a_fifo_or_a_device(sandbox, how):
+    sandbox.write({"app.py": "x = 1\n"})
+    os.mkfifo(sandbox.base / "fifo")
+    args = ["check", ".", "--no-cache"]
+    if how.startswith("setting"):
+        target = str(sandbox.base / "fifo") if "FIFO" in how else "/dev/zero"
+        sandbox.write({"pyproject.toml": f'[tool.deploycheck]\npython = "{target}"\n'})
+        shown = f"python (pyproject.toml [tool.deploycheck]) {target}"
+    elif how.startswith("venv"):
+        (sandbox.project / ".venv" / "bin").mkdir(parents=True)
+        python = sandbox.project / ".venv" / "bin" / "python"
+        if "FIFO" in how:
+            os.mkfifo(python)
+            os.chmod(python, 0o755)  # executable bits do not make a FIFO a program
+        else:
+            os.symlink("/dev/zero", python)
+        shown = f"the project's .venv {python}"
+    else:
+        os.chmod(sandbox.base / "fifo", 0o755)
+        args += ["--python", str(sandbox.base / "fifo")]
+        shown = f"--python {sandbox.base / 'fifo'}"
+    run = sandbox.run(*args, timeout=60).assert_safe(code=2, project_unchanged=False)
+    assert run.stderr == f"deploycheck: error: {shown}: cannot run it (Permission denied)\n"
+
+
+def test_a_pth_file_naming_a_fifo_and_a_huge_directory(sandbox, tmp_path_factory):
+    venv = sandbox.base / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    os.mkfifo(sandbox.base / "fifo")
+    huge = sandbox.base / "huge"
+    huge.mkdir()
+    for i in range(100_000):
+        (huge / f"m{i}.py").touch()
+    (site / "odd.pth").write_text(f"{sandbox.base / 'fifo'}\n{huge}\n")
+    sandbox.write({"app.py": "import m99999\nimport missing_module_q\n"})
+    run = sandbox.run("check", ".", "--python", str(venv / "bin" / "python"), "--no-cache", "--format", "json",
+                      timeout=60)
+    run.assert_safe(code=1, one_line=False)
+    found = json.loads(run.stdout)["findings"]
+    assert [(f["code"], f["symbol"]) for f in found] == [("DC101", "missing_module_q")]  # m99999 is found
+
+
+@pytest.mark.parametrize("source", [
+    "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n",
+    "x = " + "a+" * 1_000_000 + "a\n",
+    "x = " + "[" * 1000 + "]" * 1000 + "\n",  # within the parser's limit, deep for every walker
+    "def f():\n" + "".join("    " * (i + 1) + "if x:\n" for i in range(99)) + "    " * 100 + "pass\n",
+])
+def test_deeply_nested_source(sandbox, source):
+    sandbox.write({"app.py": "import deep\nimport fine\n", "deep.py": source, "fine.py": "y = undefined_name\n",
+                   ".env": "APP_MODE=x\n", "pkg/__init__.py": "", "pkg/old.py": "class Old:\n    A = 1\n",
+                   "pkg/new.py": "class New:\n    a = 1\n",
+                   "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                     'new = "pkg.new.New"\n'})
+    with open(sandbox.project / "deep.py", "a") as f:
+        f.write("z = Old\n")  # spells the migration's name: migrate status parses it too
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json", timeout=120)
+    run.assert_safe(code=1, one_line=False)
+    found = {(f["code"], f["path"].rpartition("/")[2]) for f in json.loads(run.stdout)["findings"]}
+    assert ("DC201", "fine.py") in found  # the rest of the run is checked
+    run = sandbox.run("migrate", "status", ".", "--python", PY, "--no-cache", timeout=120)
+    run.assert_safe(code=0, one_line=False, project_unchanged=False)
+    run = sandbox.run("config", ".", "--env", "s", "--env-file", ".env", "--python", PY, "--no-cache", timeout=120)
+    run.assert_safe(code=0, one_line=False)
+
+
+def test_a_tree_of_many_tiny_files(sandbox):
+    # 20,000 files in 50 directories of 400, and one directory of 10,000 entries (1,000 of them modules of a
+    # package): the walk, the listing and the finder stay linear (quadratic was minutes), within the bound
+    for d in range(50):
+        sub = sandbox.project / "data" / f"d{d}"
+        sub.mkdir(parents=True)
+        for i in range(400):
+            (sub / f"f{i}.txt").touch()
+    flat = sandbox.project / "pkg"
+    flat.mkdir()
+    for i in range(9_000):
+        (flat / f"f{i}.txt").touch()
+    for i in range(1_000):
+        (flat / f"m{i}.py").touch()
+    (flat / "__init__.py").write_text("from . import m999\n")
+    sandbox.write({"app.py": "import pkg\nfrom pkg import m7\n"})
+    for entry in ((), ("--entry", "app")):  # default mode walks the whole tree for entries
+        run = sandbox.run("check", ".", "--python", PY, "--no-cache", *entry, "--format", "json", timeout=120)
+        run.assert_safe(code=0, one_line=False)
+        assert json.loads(run.stdout)["summary"]["modules"] == (4 if entry else 1002), run.stdout[-500:]

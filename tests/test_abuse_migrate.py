@@ -564,3 +564,22 @@ def test_the_lock_wait_setting_is_checked(sandbox, monkeypatch):
     out = sandbox.run(*STATUS, env={"DEPLOYCHECK_LOCK_WAIT": "soon"}).assert_safe(code=2)
     assert out.stderr == \
         "deploycheck: error: DEPLOYCHECK_LOCK_WAIT must be a number of seconds from 0 to 86400\n"
+
+
+def test_a_module_too_big_for_libcst_within_the_bound(sandbox):
+    # 500 KB of ordinary code: its ast fits the parse budget, LibCST's tree took 400 MB in the main process
+    body = "".join(f"def f{i}(a, b=1, *c, **d):\n    x = [a + b for _ in range(3)]\n    return {{'k': x}}\n\n"
+                   for i in range(6000))
+    sandbox.write({**PROJECT, "big.py": "from pkg.old import Old\n" + body + "v = Old.A\n"})
+    out = sandbox.run(*DRY_RUN, "--no-cache", timeout=120).assert_safe(code=2)
+    assert out.stderr == ("deploycheck: error: 1 file to rewrite cannot be parsed by LibCST (big.py: not analyzed: its "
+                          "syntax tree needs more than the 192 MiB parse memory limit (raise it with "
+                          "DEPLOYCHECK_PARSE_MEMORY_MB)); nothing was written\n")
+
+
+def test_a_new_expression_too_deep_for_the_parser(sandbox):
+    sandbox.write({**PROJECT, "pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "x"\nold = "pkg.old.Old"\n'
+                                               f'new = "{"a+" * 200_000}a"\n'})
+    out = sandbox.run(*STATUS, "--no-cache").assert_safe(code=2)
+    assert out.stderr.endswith("`x`: new `" + "a+" * 40 + "…` is not a Python expression (or one nested too deeply "
+                               "to read)\n")

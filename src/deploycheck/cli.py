@@ -345,7 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         private = sys.modules.get("deploycheck.private")  # made no directory if it was never imported
         if private is not None:
             private.remove_all()
+        parsing = sys.modules.get("deploycheck.index.parsing")  # its pool of workers lives for the whole run
+        if parsing is not None and interrupt.received() is None:
+            parsing.shutdown()  # idle workers end on their own
         interrupt.kill_children()
+        if parsing is not None:
+            parsing.shutdown(killed=True)  # after a signal: the workers were killed, the pool's thread ends
         if interrupt.received() is not None:
             interrupt.ignore()
             try:

@@ -4,13 +4,18 @@ Every file deploycheck reads comes from a repository or an image it does not tru
 (``open`` would block until a writer comes), a character device (``/dev/zero`` never ends), or a link swapped
 for one of those between a check and the open. So a file is opened with ``O_NONBLOCK`` (a FIFO opens at once)
 and ``O_NOCTTY``, and its type and size are taken with ``fstat`` on the descriptor that was opened, not on
-the name beforehand; reading stops at the bound even when the file grows meanwhile.
+the name beforehand; reading stops at the bound even when the file grows meanwhile. A "regular" file that
+says it is empty but yields bytes is a pseudo-file of ``/proc`` or ``/sys`` (``/proc/self/environ`` holds the
+environment of whoever reads it), refused like a device.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+
+from deploycheck.errors import UsageError
 
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
@@ -39,6 +44,10 @@ def open_regular(path: str, limit: int | None = None):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFile("not a regular file")
+        if st.st_size == 0 and os.read(fd, 1):
+            # A file the kernel makes up as it is read (/proc/self/environ, /sys): it says it is empty and
+            # regular, and holds whatever the reading process is; nothing a repository should name.
+            raise NotRegularFile("not a regular file (made up by the kernel as it is read)")
         if limit is not None and st.st_size > limit:
             raise TooLarge(st.st_size, limit)
         # Regular files never block; clearing the flag keeps later reads ordinary.
@@ -60,3 +69,20 @@ def read_regular(path: str, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(len(data), limit)
     return data
+
+
+_AMOUNT = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+
+
+def amount(variable: str, default: int) -> int:
+    """The bound that the environment variable ``variable`` sets, else ``default``: a count, or bytes with
+    an optional K, M, G or T suffix of powers of 1024 (``512K``, ``2MiB``). Raises ``UsageError`` for a value
+    that is not a positive amount."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    m = _AMOUNT.match(text)
+    value = int(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_") if m else 0
+    if value <= 0:
+        raise UsageError(f"{variable}: expected a positive number (bytes may end in K, M, G or T)")
+    return value

@@ -2,19 +2,24 @@
 repository that is not trusted, and a few hundred bytes can ask for gigabytes (``B=${A}${A}`` doubling line
 after line, a YAML flow of a million one-letter nodes, a FIFO or ``/dev/zero`` where a file is expected).
 
-Each bound is far above any real configuration and is not configurable: an environment that reaches one is
-refused (exit 2) with a message naming the file, the line or variable where it is known, and the bound.
+Each bound is far above any real configuration: an environment that reaches one is refused (exit 2) with a
+message naming the file, the line or variable where it is known, and the bound. Only the dotenv bound can be
+raised (``DEPLOYCHECK_MAX_DOTENV_BYTES``): it is the one a real environment may come near.
 """
 
 from __future__ import annotations
 
 from deploycheck.errors import UsageError
+from deploycheck.inputs import amount
 
+KiB = 1024
 MiB = 1024 * 1024
 # The dotenv files of one environment together (compose env_file entries included). python-dotenv's parser
-# takes about 12 s per MiB of short lines; the kernel passes at most 2 MiB of arguments and environment to a
-# new process (ARG_MAX with the default 8 MiB stack), so no real environment file comes near.
-MAX_DOTENV_BYTES = 1 * MiB
+# takes about 12 s per MiB of short lines, so this keeps the parse to some 3 s; real environment files are a
+# few KiB (the kernel passes at most 2 MiB of arguments and environment to a new process). Raised with the
+# variable.
+MAX_DOTENV_BYTES = 256 * KiB
+DOTENV_VAR = "DEPLOYCHECK_MAX_DOTENV_BYTES"
 # The YAML files (Kubernetes, Cloud Run, compose) of one environment together.
 MAX_MANIFEST_BYTES = 8 * MiB
 # YAML nodes (scalars, sequences, mappings, aliases) of those files together: PyYAML holds each in a few
@@ -30,7 +35,9 @@ MAX_EXPANDED_BYTES = 16 * MiB
 
 
 def _size(n: int) -> str:
-    return f"{n // MiB} MiB" if n % MiB == 0 else f"{n} bytes"
+    if n % MiB == 0:
+        return f"{n // MiB} MiB"
+    return f"{n // KiB} KiB" if n % KiB == 0 else f"{n} bytes"
 
 
 class Budget:
@@ -38,6 +45,7 @@ class Budget:
     ``charge_*`` raises ``UsageError`` naming the bound once it is passed."""
 
     def __init__(self) -> None:
+        self.max_dotenv_bytes = amount(DOTENV_VAR, MAX_DOTENV_BYTES)
         self.dotenv_bytes = 0
         self.manifest_bytes = 0
         self.yaml_nodes = 0
@@ -47,15 +55,17 @@ class Budget:
     def remaining_bytes(self, kind: str) -> int:
         """Bytes a file of ``kind`` (``dotenv`` or ``manifest``) may still hold."""
         if kind == "dotenv":
-            return MAX_DOTENV_BYTES - self.dotenv_bytes
+            return self.max_dotenv_bytes - self.dotenv_bytes
         return MAX_MANIFEST_BYTES - self.manifest_bytes
 
     def too_large(self, kind: str, where: str) -> UsageError:
         """The error for a file of ``kind`` that does not fit in what is left."""
-        limit = MAX_DOTENV_BYTES if kind == "dotenv" else MAX_MANIFEST_BYTES
-        what = "dotenv files" if kind == "dotenv" else "YAML files (manifests, compose files)"
-        return UsageError(f"{where}: too large: the {what} of an environment may hold {_size(limit)} "
-                          "together (deploycheck's limit on untrusted input)")
+        if kind == "dotenv":
+            return UsageError(f"{where}: too large: the dotenv files of an environment may hold "
+                              f"{_size(self.max_dotenv_bytes)} together (deploycheck's limit on untrusted input; "
+                              f"raise it with {DOTENV_VAR})")
+        return UsageError(f"{where}: too large: the YAML files (manifests, compose files) of an environment may "
+                          f"hold {_size(MAX_MANIFEST_BYTES)} together (deploycheck's limit on untrusted input)")
 
     def charge_bytes(self, kind: str, n: int) -> None:
         if kind == "dotenv":

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import difflib
+import pickle
 import re
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -15,6 +17,8 @@ from deploycheck.contract.model import Read
 from deploycheck.contract.scan import AttrSite, ModuleScan, scan
 from deploycheck.contract.schema import ClassRef, Index, field_default, scalar_type, unwrap
 from deploycheck.errors import UsageError
+from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, Parser, not_analyzed_reason
+from deploycheck.index.store import LOAD_BYTES
 
 
 @dataclass
@@ -47,7 +51,9 @@ SCAN_FRAMES = 20_000
 
 
 @contextmanager
-def _frames(limit: int):
+def frames(limit: int):
+    """Within the block, Python may use at least ``limit`` frames (``sys.setrecursionlimit``); the limit is
+    put back after."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, limit))
     try:
@@ -56,25 +62,67 @@ def _frames(limit: int):
         sys.setrecursionlimit(old)
 
 
+def scan_module(item: tuple[str, str, bool, bytes]) -> tuple[str, bytes | None]:
+    """Parse and scan one module (``(name, path, is_package, source)``) in a parse worker: ``("ok",
+    pickled ModuleScan)``, ``("parse", None)`` when it does not parse, ``("deep", None)`` when it is too deeply
+    nested to scan. The scan is pickled here, with the raised recursion limit: its expressions nest as deep
+    as the source's."""
+    name, path, is_package, data = item
+    with frames(SCAN_FRAMES):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(data, filename=path)
+        except (SyntaxError, ValueError, RecursionError):
+            return "parse", None
+        try:
+            return "ok", pickle.dumps(scan(name, path, is_package, tree))
+        except RecursionError:
+            return "deep", None
+
+
+def _scan_group(parser: Parser, items: list[tuple[str, str, bool, bytes]], scans: list[ModuleScan],
+                out: CodeContract) -> None:
+    """Scan ``items`` (see ``scan_module``) with ``parser``: the scans are appended to ``scans``, a line for
+    each module left out to ``out.warnings``."""
+    results = parser.map(items, [len(item[3]) for item in items])
+    with frames(SCAN_FRAMES):
+        for (_, path, _, _), result in zip(items, results, strict=True):
+            if result == NEEDS_MEMORY:
+                out.warnings.append(f"{path}: not analyzed: {not_analyzed_reason()}: its reads are not known")
+            elif result == TOO_NESTED or result[0] == "parse":
+                out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not "
+                                    "known")
+            elif result[0] == "deep":
+                out.warnings.append(f"{path}: too deeply nested to analyze: its reads are not known")
+            else:
+                scans.append(pickle.loads(result[1]))
+
+
 def collect(modules: list[tuple[str, str, bool]], read_bytes, accessors: dict[str, str | None]) -> CodeContract:
     """``modules`` are ``(name, path, is_package)`` of the project modules of the closure; ``read_bytes``
     reads a file; ``accessors`` come from the configuration. Raises ``UsageError`` when a configured
     accessor or schema class is not in the closure. A module that cannot be read, parsed or scanned is left
-    out with a line in ``warnings`` (``deploycheck check`` reports why: DC202, DC203)."""
+    out with a line in ``warnings`` (``deploycheck check`` reports why: DC202, DC203). Modules are parsed and
+    scanned as every untrusted source is (``index.parsing``: big ones in the parse workers, within the parse
+    memory budget); one whose tree does not fit is left out with a warning naming the limit."""
     scans: list[ModuleScan] = []
     out = CodeContract()
-    with _frames(SCAN_FRAMES):
-        for name, path, is_package in modules:
-            try:
-                tree = ast.parse(read_bytes(path), filename=path)
-            except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
-                out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not "
-                                    "known")
-                continue
-            try:
-                scans.append(scan(name, path, is_package, tree))
-            except RecursionError:
-                out.warnings.append(f"{path}: too deeply nested to analyze: its reads are not known")
+    parser = Parser(scan_module)
+    items: list[tuple[str, str, bool, bytes]] = []
+    held = 0
+    for n, (name, path, is_package) in enumerate(modules):
+        try:
+            data = read_bytes(path)
+        except (OSError, ValueError):
+            out.warnings.append(f"{path}: not parsed (`deploycheck check` says why): its reads are not known")
+            data = None
+        if data is not None:
+            items.append((name, path, is_package, data))
+            held += len(data)
+        if items and (held >= LOAD_BYTES or n == len(modules) - 1):  # the sources held at once are bounded
+            _scan_group(parser, items, scans, out)
+            items, held = [], 0
     index = Index(scans)
     at_import = import_time(index)
     for s in scans:

@@ -16,6 +16,7 @@ from deploycheck.artifact.files import source_lines
 from deploycheck.contract import redact
 from deploycheck.contract.model import Setting
 from deploycheck.contract.run import Result
+from deploycheck.contract.withhold import WITHHELD_TEXT
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.render.escape import console as escaping_console
 from deploycheck.render.paths import display
@@ -40,9 +41,9 @@ def requirement(s: Setting) -> str:
         return "required"
     if not s.open_reads:
         return "set by the code"
-    shown = [redact.shown(s.name, d) for d in s.used_defaults]
+    shown = [d if d == WITHHELD_TEXT else repr(redact.shown(s.name, d)) for d in s.used_defaults]
     if shown:
-        return "default " + ", ".join(repr(d) for d in shown)
+        return "default " + ", ".join(shown)
     return "default (expression)" if any(r.has_default for r in s.open_reads) else "default None"
 
 
@@ -71,7 +72,7 @@ def render_text(result: Result, stream=None, color: bool | None = None) -> None:
     console.print(head)
     console.print()
     for f in result.findings:
-        _finding(console, f)
+        _finding(console, f, result.project.boundary)
     _table(console, result.settings, root)
     summary = Text()
     e, w = result.errors, result.warnings
@@ -85,7 +86,7 @@ def render_text(result: Result, stream=None, color: bool | None = None) -> None:
     out.write(result.scrub(buf.getvalue()))
 
 
-def _finding(console: Console, f: Finding) -> None:
+def _finding(console: Console, f: Finding, boundary=None) -> None:
     head = Text()
     head.append(f"{display(f.path)}:{f.line}:{f.column + 1}: ", style="bold")
     head.append(f.code + " ", style="bold red" if f.severity == ERROR else "bold yellow")
@@ -93,7 +94,7 @@ def _finding(console: Console, f: Finding) -> None:
     head.append(f.message)
     console.print(head)
     if f.path.endswith(".py"):  # never a line of a dotenv file or manifest: it may hold a value
-        lines = source_lines(f.path)
+        lines = source_lines(f.path, boundary=boundary)  # none of a file outside the project
         if 0 < f.line <= len(lines):
             gutter = " " * len(str(f.line))
             console.print(Text(f"{gutter} |", style="blue"))

@@ -12,6 +12,7 @@ from deploycheck.contract import closure, live, provides, reads, scrub, urls
 from deploycheck.contract.model import Provided, Read, Setting
 from deploycheck.contract.settings import EnvironmentConfig
 from deploycheck.contract.values import database_values, is_live_kind, live_targets
+from deploycheck.contract.withhold import withhold
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.findings.suppress import Suppressor
@@ -129,6 +130,7 @@ def run(opts: Options) -> Result:
                 findings.append(f)
     findings.sort(key=Finding.sort_key)
     _status(settings, findings, ctx)
+    withhold(settings, findings, project.boundary)
     return Result(project, env, settings, findings, clo, time.perf_counter() - start, scrubber)
 
 

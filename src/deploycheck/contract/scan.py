@@ -21,6 +21,22 @@ _ENV_CALLS = {"os.getenv", "os.environ.get", "os.environ.setdefault"}
 _CATCH_KEY = {"KeyError", "LookupError", "Exception", "BaseException"}
 
 
+# A string annotation longer than this is not read (real ones are a few dozen characters): its tree would be
+# built in the main process.
+MAX_ANNOTATION_CHARS = 10_000
+
+
+def parse_annotation(text: str) -> ast.expr | None:
+    """The expression of a string annotation (PEP 563: ``x: "Optional[int]"``), or None when it is not one,
+    is nested too deeply for the parser, or is longer than ``MAX_ANNOTATION_CHARS``."""
+    if len(text) > MAX_ANNOTATION_CHARS:
+        return None
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 @dataclass
 class EnvRead:
     name: str
@@ -98,10 +114,8 @@ class ModuleScan:
         if isinstance(expr, ast.Subscript):  # Generic[T], Optional[X]: the subscripted name
             return self.qualify(expr.value)
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):  # a string annotation
-            try:
-                return self.qualify(ast.parse(expr.value, mode="eval").body)
-            except SyntaxError:
-                return None
+            parsed = parse_annotation(expr.value)
+            return self.qualify(parsed) if parsed is not None else None
         return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from deploycheck.contract.scan import ClassScan, ModuleScan, literal
+from deploycheck.contract.scan import ClassScan, ModuleScan, literal, parse_annotation
 
 SETTINGS_V2 = {"pydantic_settings.BaseSettings", "pydantic_settings.main.BaseSettings"}
 SETTINGS_V1 = {"pydantic.BaseSettings", "pydantic.env_settings.BaseSettings", "pydantic.v1.BaseSettings",
@@ -166,10 +166,10 @@ class Index:
 def unwrap(ann: ast.expr) -> ast.expr:
     """``Optional[X]``, ``X | None``, ``Annotated[X, ...]`` -> ``X``; a string annotation is parsed."""
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
-        try:
-            ann = ast.parse(ann.value, mode="eval").body
-        except SyntaxError:
+        parsed = parse_annotation(ann.value)
+        if parsed is None:
             return ann
+        ann = parsed
     if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
         for side in (ann.left, ann.right):
             if not (isinstance(side, ast.Constant) and side.value is None):
@@ -193,9 +193,8 @@ def scalar_type(index: Index, module: ModuleScan, ann: ast.expr) -> str | None:
     """``int``, ``float`` or ``bool`` when the annotation is that builtin, or ``Optional`` / ``X | None`` /
     ``Annotated`` of it; None for anything else (a union of two types, a constrained or container type)."""
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
-        try:
-            ann = ast.parse(ann.value, mode="eval").body
-        except SyntaxError:
+        ann = parse_annotation(ann.value)
+        if ann is None:
             return None
     if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
         sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]

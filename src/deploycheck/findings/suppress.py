@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import re
 
-import pathspec
-
 from deploycheck.artifact.files import source_lines
 from deploycheck.findings.finding import Finding
 from deploycheck.target.config import Config
+from deploycheck.target.patterns import linear_spec
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
@@ -33,7 +32,7 @@ class Suppressor:
     def __init__(self, config: Config, root: str, site_dirs: list[str], files=None) -> None:
         self.files = files
         self.ignore = set(config.ignore)
-        self.per_file = [(pathspec.GitIgnoreSpec.from_lines([p]), set(c)) for p, c in config.per_file_ignores.items()]
+        self.per_file = [(linear_spec([p]), set(c)) for p, c in config.per_file_ignores.items()]
         self.root = root
         self.site_dirs = site_dirs
         self._lines: dict[str, list[str]] = {}

@@ -13,7 +13,6 @@ than that is not analyzed (DC203 names the limit). Only files too small for thei
 
 from __future__ import annotations
 
-import functools
 import gc
 import multiprocessing
 import os
@@ -74,6 +73,14 @@ def _vm_size() -> int:
 def _start_worker(limit: int) -> None:
     # Syntax trees are acyclic and short-lived: the cyclic collector only costs time in a parser process.
     gc.disable()
+    # A worker has nothing to say to the user (results and errors go back to the parent), and a native parser
+    # that fails an allocation (LibCST's) prints its own abort message before the parent sees the worker gone.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
     if limit > 0:
         # Relative to what the process already maps (it is forked from the main process).
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
@@ -90,6 +97,10 @@ def _guarded(fn: Callable, item):
         return NEEDS_MEMORY
 
 
+def _chunk(fn: Callable, items: list) -> list:
+    return [_guarded(fn, item) for item in items]
+
+
 def _context():
     try:
         return multiprocessing.get_context("fork")
@@ -97,20 +108,50 @@ def _context():
         return multiprocessing.get_context()
 
 
+# The one pool of parse workers of a run, shared by every ``Parser``: two pools alive at once (the summary
+# store's and a framework loader's) would each take the whole budget.
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _shared_pool(share: int, workers: int) -> ProcessPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_start_worker,
+                                    initargs=(share,))
+    return _POOL
+
+
+def shutdown(killed: bool = False) -> None:
+    """End the run's pool of parse workers, when there is one: the CLI's last step, and what gives the
+    memory of the pool back before one file is parsed alone with the whole budget. A later ``Parser.map``
+    starts a new pool. ``killed``: the workers were killed (a signal): the pool's thread is left to find
+    them gone and end; cancelling its work as well would race it (Python 3.11's thread then fails setting
+    the error of a cancelled item, and never ends)."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        if killed:
+            pool.shutdown(wait=False)
+        else:
+            pool.shutdown(cancel_futures=True)
+
+
 class Parser:
     """Runs ``fn`` (a module-level function: ``item -> result``) over items, within the parse budget.
 
     ``map(items, sizes)`` returns the results in order, with ``NEEDS_MEMORY`` for each item whose work did not
     fit in the budget and ``TOO_NESTED`` for one whose MemoryError its size cannot explain (``sizes``, in
-    bytes, also decide which items may run in the main process). One pool of worker processes serves the
-    whole run (one per core); ``close`` ends it.
+    bytes, also decide which items may run in the main process; ``densest`` is the most memory ``fn`` takes
+    per byte, ``DENSEST_RATIO`` for ``ast``). Every parser of a run uses one pool of
+    worker processes (one per core), forked when first needed and kept for the next parser: every command
+    (``check``, ``config``, ``migrate``) parses untrusted source this way. ``shutdown`` ends the pool.
     """
 
-    def __init__(self, fn: Callable) -> None:
+    def __init__(self, fn: Callable, densest: int = DENSEST_RATIO) -> None:
         self.fn = fn
+        self.densest = densest  # the most memory ``fn`` takes per byte of an item (see DENSEST_RATIO)
         self.budget = parse_memory_mb() * 1024 * 1024
         self.workers = os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
 
     def map(self, items: list, sizes: list[int]) -> list:
         results: list = [None] * len(items)
@@ -119,45 +160,49 @@ class Parser:
         inline = sorted(set(range(len(items))) - set(pooled))
         for i in inline:
             results[i] = _guarded(self.fn, items[i])
+        broken = False
         if pooled:
             work = [items[i] for i in pooled]
+            chunk = max(1, min(64, len(work) // 16))
             try:
-                done = list(self._workers().map(functools.partial(_guarded, self.fn), work,
-                                                chunksize=max(1, min(64, len(work) // 16))))
+                # Submitted by hand, not with Executor.map: on a signal, map cancels what is pending while the
+                # pool's thread finds the killed workers gone, and Python 3.11's thread then fails and never
+                # releases its queue (the run would hang on exit).
+                pool = self._workers()
+                futures = [pool.submit(_chunk, self.fn, work[i : i + chunk]) for i in range(0, len(work), chunk)]
+                done = [result for future in futures for result in future.result()]
             except BrokenProcessPool:  # a worker died (killed, or a crash on an allocation that failed)
-                self.close()
+                shutdown()
+                broken = True
                 done = [NEEDS_MEMORY] * len(work)
             for i, result in zip(pooled, done, strict=True):
                 results[i] = result
         share = self.budget // self.workers
-        retry = [i for i in pooled if results[i] == NEEDS_MEMORY and sizes[i] * DENSEST_RATIO >= share]
-        if retry and (self.workers > 1 or self._pool is None):
-            self.close()  # the pool's memory is given back before one file gets the whole budget
+        retry = [i for i in pooled if results[i] == NEEDS_MEMORY and sizes[i] * self.densest >= share]
+        if retry and (self.workers > 1 or broken):
+            shutdown()  # the pool's memory is given back before one file gets the whole budget
             for i in retry:
                 results[i] = self._alone(items[i])
         for i, size in enumerate(sizes):
-            if results[i] == NEEDS_MEMORY and (not self.budget or size * DENSEST_RATIO < self.budget):
+            if results[i] == NEEDS_MEMORY and (not self.budget or size * self.densest < self.budget):
                 results[i] = TOO_NESTED
         return results
 
     def _workers(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            share = self.budget // self.workers
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
-                                             initializer=_start_worker, initargs=(share,))
-        return self._pool
+        return _shared_pool(self.budget // self.workers, self.workers)
 
     def _alone(self, item):
         pool = ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=_start_worker,
                                    initargs=(self.budget,))
         try:
-            return pool.submit(_guarded, self.fn, item).result()
+            result = pool.submit(_guarded, self.fn, item).result()
         except BrokenProcessPool:
-            return NEEDS_MEMORY
-        finally:
-            pool.shutdown(cancel_futures=True)
+            result = NEEDS_MEMORY
+        except BaseException:  # a signal, whose handler killed the worker: see shutdown
+            pool.shutdown(wait=False)
+            raise
+        pool.shutdown()
+        return result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Nothing of this parser's own to release: the pool stays for the run's next parser."""

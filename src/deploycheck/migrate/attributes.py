@@ -21,12 +21,13 @@ from __future__ import annotations
 import ast
 import difflib
 import os
-import warnings
+import pickle
 from dataclasses import dataclass
 
+from deploycheck.contract.reads import SCAN_FRAMES, frames, scan_module
 from deploycheck.contract.scan import ModuleScan
-from deploycheck.contract.scan import scan as contract_scan
 from deploycheck.contract.schema import ClassRef, Index, unwrap
+from deploycheck.index.parsing import Parser
 from deploycheck.index.program import MISSING, Program
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import ATTRIBUTE, Reference
@@ -80,12 +81,14 @@ def project_index(files: dict[str, str], read) -> Index:
             return None
         try:
             data = read(path)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(data)
-        except (OSError, ValueError, SyntaxError, RecursionError, MemoryError):
+        except (OSError, ValueError):
             return None
-        return contract_scan(name, path, path.endswith("__init__.py"), tree)
+        # parsed and scanned as config does it: a big module in a parse worker, within the memory budget
+        got = Parser(scan_module).map([(name, path, path.endswith("__init__.py"), data)], [len(data)])[0]
+        if not isinstance(got, tuple) or got[0] != "ok":
+            return None
+        with frames(SCAN_FRAMES):
+            return pickle.loads(got[1])
 
     index = Index([])
     index.modules = _Modules(load)

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from deploycheck.errors import UsageError
+from deploycheck.target.boundary import quote
+from deploycheck.target.patterns import gitignore_spec
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KEYS = {"id", "old", "new", "attributes", "exclude"}
@@ -66,8 +68,9 @@ def parse(value: object) -> list[Migration]:
             raise UsageError(f"{where} `{mid}`: old `{old}` is not a qualified name (like pkg.module.Name)")
         try:
             ast.parse(new, mode="eval")
-        except SyntaxError:
-            raise UsageError(f"{where} `{mid}`: new `{new}` is not a Python expression") from None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            raise UsageError(f"{where} `{mid}`: new `{quote(new)}` is not a Python expression (or one nested "
+                             "too deeply to read)") from None
         attrs = table.get("attributes", {})
         if not isinstance(attrs, dict):
             raise UsageError(f"{where} `{mid}`: `attributes` must be a table of OLD_NAME = \"new_name\"")
@@ -77,5 +80,6 @@ def parse(value: object) -> list[Migration]:
         exclude = table.get("exclude", [])
         if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
             raise UsageError(f"{where} `{mid}`: `exclude` must be a list of strings")
+        gitignore_spec(exclude, f"{where} `{mid}` `exclude`")  # a bad pattern is named here, not met later
         out.append(Migration(mid, old, new, dict(attrs), tuple(exclude)))
     return out

@@ -27,6 +27,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from deploycheck.index.parsing import Parser
 from deploycheck.index.summary import VALUE
 from deploycheck.migrate.history import History
 from deploycheck.migrate.resolve import Resolver
@@ -114,23 +115,37 @@ class Rules:
         return False
 
     def _imports_old(self, data: bytes, module: str | None, is_pkg: bool) -> bool:
-        """Whether source ``data`` (a version of the file) imports ``old`` under its last name."""
+        """Whether source ``data`` (a version of the file) imports ``old`` under its last name. The version is
+        parsed as every untrusted source is (``index.parsing``): a big one in a parse worker, within the
+        parse memory budget; one that does not parse or fit imports nothing."""
         if self.name.encode() not in data:
             return False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(data)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        found = Parser(_imports).map([data], [len(data)])[0]
+        if not isinstance(found, list):
             return False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                for a in node.names:
-                    if (a.asname or a.name) == self.name and a.name != "*" and self.resolver.descriptor(
-                            module, is_pkg, ("f", node.module or "", node.level or 0, a.name)) == self.old:
-                        return True
-            elif isinstance(node, ast.Import):
-                for a in node.names:
-                    if a.name == self.old and (a.asname or a.name) == self.name:
-                        return True
+        for module_name, level, name, asname in found:
+            if name is None:
+                if module_name == self.old and (asname or module_name) == self.name:
+                    return True
+            elif (asname or name) == self.name and name != "*" and self.resolver.descriptor(
+                    module, is_pkg, ("f", module_name, level, name)) == self.old:
+                return True
         return False
+
+
+def _imports(data: bytes) -> list[tuple[str, int, str | None, str | None]] | None:
+    """Every import alias of source ``data``: ``(module, level, name, asname)``, ``name`` None for ``import
+    module``; None when it does not parse. Runs in a parse worker (a module-level function)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    out: list[tuple[str, int, str | None, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            out.extend((node.module or "", node.level or 0, a.name, a.asname) for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.extend((a.name, 0, None, a.asname) for a in node.names)
+    return out

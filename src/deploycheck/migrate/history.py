@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from deploycheck import gitenv
 from deploycheck.artifact.files import MAX_SOURCE_BYTES
 
 # Seconds one git command may take: a pickaxe search over a long history is the slow one.
@@ -37,19 +38,8 @@ MAX_FILES = 200
 # Seconds one search may spend reading history in all; once spent, the remaining files have none.
 BUDGET_SECONDS = 60
 
-_CONFIG = ("-c", "core.fsmonitor=false", "-c", "log.showSignature=false", "-c", "core.pager=cat",
-           "-c", "protocol.allow=never")
-_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-         "GIT_EXTERNAL_DIFF")
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _DROP and not k.startswith("GIT_CONFIG_KEY_")
-           and not k.startswith("GIT_CONFIG_VALUE_")}
-    env.update(GIT_ALLOW_PROTOCOL="", GIT_TERMINAL_PROMPT="0", GIT_NO_LAZY_FETCH="1", GIT_OPTIONAL_LOCKS="0",
-               GIT_PAGER="cat", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C")
-    return env
+_CONFIG = gitenv.CONFIG
+_env = gitenv.environment
 
 
 class History:
@@ -108,8 +98,8 @@ class History:
         if self._heads[directory] is None:
             return None
         out = [self._heads[directory]]
-        log = subprocess.run([self.git, *_CONFIG, "-C", directory, "log", "--no-textconv", "--no-ext-diff",
-                              "--no-show-signature", f"-n{MAX_COMMITS}", "--format=%H %P", f"-S{name}",
+        log = subprocess.run([self.git, *_CONFIG, "-C", directory, "log", *gitenv.LOG_OPTIONS,
+                              f"-n{MAX_COMMITS}", "--format=%H %P", f"-S{name}",
                               "HEAD", "--", f"./{base}"], capture_output=True, text=True,
                              timeout=GIT_SECONDS, stdin=subprocess.DEVNULL, env=_env())
         if log.returncode != 0:

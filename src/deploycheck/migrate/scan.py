@@ -23,15 +23,13 @@ from __future__ import annotations
 import ast
 import gc
 import marshal
-import multiprocessing
-import os
 import re
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
+from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, Parser, not_analyzed_reason
 from deploycheck.index.store import Cache, content_key
 from deploycheck.index.summary import TYPING, Summary
 from deploycheck.index.walker import Walker, _Scope, _State
@@ -275,7 +273,8 @@ _NOISE = frozenset({"self", "cls", "print", "len", "isinstance", "str", "int", "
 
 def scan(source: bytes, facts: Facts) -> FileRefs:
     """Walk ``source`` once (PEP 263 encodings honoured). Never raises for bad input: a file that does not parse
-    gets a summary with ``syntax_error`` set and no references."""
+    gets a summary with ``syntax_error`` set and no references. A ``MemoryError`` goes to the caller: whether a
+    tree fits is a matter of the parse memory budget (``index.parsing``), not of the file's syntax."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -284,7 +283,7 @@ def scan(source: bytes, facts: Facts) -> FileRefs:
         return FileRefs(Summary(syntax_error=(str(exc.msg), exc.lineno or 1, max((exc.offset or 1) - 1, 0))))
     except (ValueError, UnicodeError) as exc:
         return FileRefs(Summary(syntax_error=(str(exc), 1, 0)))
-    except (RecursionError, MemoryError):
+    except RecursionError:
         return FileRefs(Summary(syntax_error=("too deeply nested for the parser", 1, 0)))
     walker = RefWalker(facts, source)
     try:
@@ -303,8 +302,11 @@ _BATCH = 512
 
 
 def scan_files(contents: dict[str, bytes], facts: Facts, cache: Cache) -> tuple[dict[str, FileRefs], dict[str, str], int]:
-    """Scan many files (``path -> bytes``), on every core, with results cached by content hash and target
-    facts. Returns ``(refs by path, content hash by path, number parsed)``."""
+    """Scan many files (``path -> bytes``) in the run's parse workers (``index.parsing``: on every core,
+    within the parse memory budget), with results cached by content hash and target facts. Returns ``(refs
+    by path, content hash by path, number parsed)``. A file whose tree does not fit in the budget gets a
+    summary whose ``syntax_error`` says it was not analyzed and names the limit (not cached: the outcome
+    depends on the limit)."""
     space = f"migrate-{ANALYZER_VERSION}.{SCAN_VERSION}-{facts.key}"
     hashes = {p: content_key(d) for p, d in contents.items()}
     cached = cache.get_many(space, list(set(hashes.values())))
@@ -321,24 +323,23 @@ def scan_files(contents: dict[str, bytes], facts: Facts, cache: Cache) -> tuple[
         todo.append((p, d, facts))
     enabled = gc.isenabled()
     gc.disable()  # syntax trees are acyclic and short-lived (see index/store.py)
-    pool = None
+    parser = Parser(_work)
     try:
-        if len(todo) >= 16 and (os.cpu_count() or 1) > 1:
-            try:
-                ctx = multiprocessing.get_context("fork")
-            except ValueError:
-                ctx = multiprocessing.get_context()
-            pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=ctx, initializer=gc.disable)
         for i in range(0, len(todo), _BATCH):
             batch = todo[i : i + _BATCH]
-            results = (pool.map(_work, batch, chunksize=max(1, min(64, len(batch) // 16))) if pool
-                       else map(_work, batch))
-            for p, blob in results:
-                out[p] = FileRefs.from_plain(marshal.loads(blob))
-                cache.put(space, hashes[p], blob)
+            results = parser.map(batch, [len(d) for _, d, _ in batch])
+            for (p, _, _), result in zip(batch, results, strict=True):
+                if result == NEEDS_MEMORY:
+                    out[p] = FileRefs(Summary(syntax_error=(f"not analyzed: {not_analyzed_reason()}", 1, 0),
+                                              dynamic=["not analyzed"]))
+                    continue
+                if result == TOO_NESTED:
+                    result = (p, marshal.dumps(FileRefs(Summary(
+                        syntax_error=("too deeply nested for the parser", 1, 0))).to_plain()))
+                out[p] = FileRefs.from_plain(marshal.loads(result[1]))
+                cache.put(space, hashes[p], result[1])
     finally:
-        if pool is not None:
-            pool.shutdown()
+        parser.close()
         if enabled:
             gc.enable()
     return out, hashes, len(todo)

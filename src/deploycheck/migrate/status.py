@@ -8,8 +8,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import pathspec
-
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.migrate import lock, state, writer
@@ -17,6 +15,8 @@ from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
 from deploycheck.render.escape import EscapedLines
+from deploycheck.target.boundary import WITHHELD
+from deploycheck.target.patterns import linear_spec
 from deploycheck.target.project import open_project
 
 
@@ -111,8 +111,10 @@ def skipped(ws: Workspace, exclude: tuple[str, ...] = ()) -> list[tuple[str, int
     out = [(p, r.summary.syntax_error[1], r.summary.syntax_error[0]) for p, r in ws.refs.items()
            if r.summary.syntax_error]
     out += [(p, 0, reason) for p, reason in ws.unreadable.items()]
+    # a syntax error's message may quote the file (`Did you mean 'x'?`)
+    out = [(p, line, WITHHELD if p in ws.outside else reason) for p, line, reason in out]
     if exclude:
-        spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        spec = linear_spec(list(exclude))
         out = [t for t in out if not spec.match_file(os.path.relpath(t[0], ws.project.root))]
     return sorted(out)
 
@@ -146,12 +148,22 @@ def _where(ws: Workspace, path: str, line: int) -> str:
     return f"{rel}:{line}" if line else rel
 
 
-def reference_dict(r: Reference, root: str) -> dict:
+def shown(r: Reference, outside: set[str] | frozenset[str]) -> tuple[str, str | None]:
+    """The ``(text, reason)`` of a reference as output shows them: withheld (``target.boundary.WITHHELD``)
+    for a file in ``outside`` (links to files outside the project: no text of those is ever shown)."""
+    if r.path in outside:
+        return WITHHELD, WITHHELD if r.reason else None
+    return r.text, r.reason
+
+
+def reference_dict(r: Reference, root: str, outside: set[str] | frozenset[str] = frozenset()) -> dict:
     """One reference of ``--format json`` (see README: Migrations). A dangling one has ``dangling``:
-    ``{"rule": "history", "commit": ID, "detail": ...}`` or ``{"rule": "unique-name", "detail": ...}``."""
+    ``{"rule": "history", "commit": ID, "detail": ...}`` or ``{"rule": "unique-name", "detail": ...}``.
+    The text of a reference in a file of ``outside`` is withheld (``shown``)."""
     rel = os.path.relpath(r.path, root).replace(os.sep, "/")
+    text, reason = shown(r, outside)
     out = {"path": rel, "line": r.line, "column": r.column + 1, "kind": r.kind, "rewritable": r.rewritable,
-           "text": r.text, **({"reason": r.reason} if r.reason else {})}
+           "text": text, **({"reason": reason} if reason else {})}
     if r.dangling is not None:
         commit = {"commit": r.dangling.commit} if r.dangling.commit else {}
         out["dangling"] = {"rule": r.dangling.rule, **commit, "detail": r.dangling.text(rel)}
@@ -167,7 +179,7 @@ def document(result: StatusResult) -> dict:
             {"id": s.migration.id, "old": s.migration.old, "new": s.migration.new, "baseline": s.baseline,
              "remaining": s.remaining, "progress": s.progress, "completed": s.completed,
              "directories": s.directories(root),
-             "references": [reference_dict(r, root) for r in s.references]}
+             "references": [reference_dict(r, root, result.workspace.outside) for r in s.references]}
             for s in result.migrations
         ],
         "skipped": [{"path": os.path.relpath(p, root).replace(os.sep, "/"), "line": line, "reason": reason}
@@ -200,10 +212,13 @@ def render_text(result: StatusResult, stream=None) -> None:
                       "(NameError, or AttributeError for `from module import *`, when it runs)\n")
         for r in s.references:
             rel = os.path.relpath(r.path, root)
-            how = "rewritable" if r.rewritable else f"not rewritable: {r.reason}"
+            text, reason = shown(r, result.workspace.outside)
+            how = "rewritable" if r.rewritable else "not rewritable" if reason == WITHHELD else \
+                f"not rewritable: {reason}"
             if r.dangling is not None:
                 how += f"; dangling: {r.dangling.text(rel)}"
-            out.write(f"  {rel}:{r.line}:{r.column + 1}: {r.kind} {r.text} ({how})\n")
+            said = f"({WITHHELD}; {how})" if text == WITHHELD else f"{text} ({how})"
+            out.write(f"  {rel}:{r.line}:{r.column + 1}: {r.kind} {said}\n")
         out.write("\n")
     bad = skipped(result.workspace)
     if bad:

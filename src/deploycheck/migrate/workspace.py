@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import pathspec
-
 from deploycheck.artifact.files import HostFiles
 from deploycheck.check import open_program, target_interpreter
 from deploycheck.environment.interpreter import Interpreter
@@ -17,6 +15,7 @@ from deploycheck.migrate import finder as finder_mod
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.resolve import Resolver
 from deploycheck.migrate.scan import FileRefs, scan_files
+from deploycheck.target.patterns import linear_spec
 from deploycheck.target.project import Project, open_project, python_files
 
 
@@ -56,7 +55,7 @@ class Workspace:
         """The references of ``migration`` outside its ``exclude`` patterns."""
         refs = self.refs
         if migration.exclude:
-            spec = pathspec.GitIgnoreSpec.from_lines(list(migration.exclude))
+            spec = linear_spec(list(migration.exclude))
             refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, self.project.root))}
         return finder_mod.find(migration, old, self.resolver(old), refs, self.modules)
 

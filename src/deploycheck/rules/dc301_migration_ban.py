@@ -22,10 +22,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import pathspec
-
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.rules.context import Context
+from deploycheck.target.patterns import linear_spec
 
 CODE = "DC301"
 NAME = "migration-ban"
@@ -59,7 +58,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         old, _ = ws.canonical(m)
         refs = ws.refs
         if m.exclude:
-            spec = pathspec.GitIgnoreSpec.from_lines(list(m.exclude))
+            spec = linear_spec(list(m.exclude))
             refs = {p: r for p, r in refs.items() if not spec.match_file(os.path.relpath(p, project.root))}
         found = find(m, old, ws.resolver(old), refs, modules)
         by_file: dict[str, list] = {}

@@ -1,6 +1,7 @@
 """The project's source at a git revision, read from the repository's objects (no checkout): blob ids by path,
 and the commits in which a blob appears. Uses the ``git`` command; blob ids follow git's object format
-(``sha1("blob <size>\\0" + content)``)."""
+(``sha1("blob <size>\\0" + content)``). The repository is not trusted: git is run as ``gitenv`` says, so no
+program its configuration names can start."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import shutil
 import subprocess
 
+from deploycheck import gitenv
 from deploycheck.errors import UsageError
 
 
@@ -22,8 +24,8 @@ def blob_id(data: bytes) -> str:
 def _git(repo: str, *args: str) -> str:
     if shutil.which("git") is None:
         raise UsageError("--source with a revision needs the git command")
-    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL, env=gitenv.environment())
     if proc.returncode != 0:
         raise UsageError(f"git {' '.join(args)} in {repo}: {proc.stderr.strip() or 'failed'}")
     return proc.stdout
@@ -33,8 +35,9 @@ def is_repository(path: str) -> bool:
     """Whether ``path`` is inside a git work tree (False too when the git command is missing)."""
     if shutil.which("git") is None:
         return False
-    proc = subprocess.run(["git", "-C", path, "rev-parse", "--is-inside-work-tree"], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", path, "rev-parse", "--is-inside-work-tree"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env=gitenv.environment())
     return proc.returncode == 0 and proc.stdout.strip() == "true"
 
 
@@ -61,7 +64,7 @@ def commits_with(repo: str, blob: str, path: str) -> list[str]:
     remove that blob (``git log --find-object``) are candidates, at most ``MAX_CANDIDATES`` of them: asking
     git once per commit that touched the path took one process per commit of a long history."""
     out = []
-    listed = _git(repo, "log", "--all", "--format=%H", f"--find-object={blob}", f"-n{MAX_CANDIDATES}", "--", path)
+    listed = _git(repo, "log", *gitenv.LOG_OPTIONS, "--all", "--format=%H", f"--find-object={blob}", f"-n{MAX_CANDIDATES}", "--", path)
     for line in listed.split():
         try:
             if _git(repo, "rev-parse", f"{line}:{path}").strip() == blob:

@@ -7,11 +7,9 @@ reader stops with an ImageError naming the bound and the variable that raises it
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 
-from deploycheck.errors import UsageError
+from deploycheck.inputs import amount
 
 GiB = 1024**3
 MiB = 1024**2
@@ -27,7 +25,6 @@ _VARIABLES = {
     "layers": "DEPLOYCHECK_MAX_IMAGE_LAYERS",
     "private_bytes": "DEPLOYCHECK_MAX_PRIVATE_BYTES",
 }
-_AMOUNT = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,16 +43,7 @@ class Limits:
         """The defaults, each replaced by its variable when set (``DEPLOYCHECK_MAX_IMAGE_BYTES=64G``: a count,
         or bytes with an optional K/M/G/T suffix of powers of 1024). Raises UsageError for a value that is not
         a positive amount."""
-        values = {}
-        for field, variable in _VARIABLES.items():
-            text = os.environ.get(variable)
-            if text:
-                m = _AMOUNT.match(text)
-                value = int(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_") if m else 0
-                if value <= 0:
-                    raise UsageError(f"{variable}: expected a positive number (bytes may end in K, M, G "
-                                     "or T)")
-                values[field] = value
+        values = {field: amount(variable, getattr(cls, field)) for field, variable in _VARIABLES.items()}
         return cls(**values)
 
 

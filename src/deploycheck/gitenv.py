@@ -1,0 +1,40 @@
+"""How git is run on a repository deploycheck does not trust (``check IMAGE --source DIR``, the history that
+``migrate`` reads).
+
+A repository's own configuration (``.git/config``) can name programs for git to run: a file-system monitor
+(``core.fsmonitor``), a pager, an external diff, a text conversion, a signature verifier, an SSH command, a
+credential helper, filters. deploycheck uses only commands that read objects (``rev-parse``, ``ls-tree``,
+``log`` without diffs shown, ``cat-file`` without filters), and overrides on the command line, which wins
+over every configuration file (git-config(1), "CONFIGURATION FILE"), each setting that could still start a
+program; the environment drops variables that point git elsewhere and allows no transport, prompt or
+optional lock.
+"""
+
+from __future__ import annotations
+
+import os
+
+# ``-c`` options given before the command (``git [OPTIONS] -C DIR COMMAND``).
+CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.pager=cat", "-c", "core.sshCommand=false",
+          "-c", "core.askPass=", "-c", "core.hooksPath=/dev/null", "-c", "log.showSignature=false",
+          "-c", "diff.external=", "-c", "credential.helper=", "-c", "gpg.program=false",
+          "-c", "protocol.allow=never", "-c", "core.untrackedCache=false")
+# Options of ``git log`` that keep it from running a configured diff program or text conversion.
+LOG_OPTIONS = ("--no-textconv", "--no-ext-diff", "--no-show-signature")
+
+_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+         "GIT_EXTERNAL_DIFF", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_PAGER", "GIT_EDITOR")
+
+
+def environment() -> dict[str, str]:
+    """The environment for a git command: this process's, less the variables that point git at another
+    repository, index or configuration, plus no transport (``GIT_ALLOW_PROTOCOL`` empty overrides any
+    ``protocol.*.allow``: a repository that says it is a partial clone cannot have an object fetched), no
+    prompt, no lazy fetch, no optional lock (nothing is written), no pager and the C locale (messages are
+    parsed)."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROP and not k.startswith("GIT_CONFIG_KEY_")
+           and not k.startswith("GIT_CONFIG_VALUE_")}
+    env.update(GIT_ALLOW_PROTOCOL="", GIT_TERMINAL_PROMPT="0", GIT_NO_LAZY_FETCH="1", GIT_OPTIONAL_LOCKS="0",
+               GIT_PAGER="cat", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C")
+    return env
