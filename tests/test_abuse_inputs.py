@@ -66,6 +66,20 @@ def test_a_directory_linked_outside_is_importable_but_never_shown(sandbox):
         assert "DC101" in run.stdout and "DC201" in run.stdout
 
 
+@pytest.mark.parametrize("adds", ["sys.path.insert(0, {d!r})", "site.addsitedir({d!r})"])
+def test_a_directory_the_project_puts_on_sys_path_outside_is_never_shown(sandbox, adds):
+    # The project names the directory: its files are the project's business, and they lie outside. The
+    # module there counted as third-party, whose text is shown (as the environment's own files are).
+    lib = sandbox.outside / "lib"
+    lib.mkdir()
+    (lib / "credmod.py").write_text(f"from os import {SECRET_NAME}\n")
+    sandbox.write({"app/__init__.py": f"import site\nimport sys\n{adds.format(d=str(lib))}\nimport credmod\n"})
+    for run in _check(sandbox):
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        assert "DC102" in run.stdout and str(lib / "credmod.py") in run.stdout
+        assert "the file is outside the project, so its text is not shown" in run.stdout
+
+
 @pytest.mark.parametrize("setup", ["requirements.txt", "-r absolute", "-r relative", "-r in include",
                                    "--requirement=", "-c"])
 def test_requirements_that_lead_outside_are_read_but_never_quoted(sandbox, setup):
