@@ -452,3 +452,57 @@ def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):
     (sandbox.project / "Containerfile").write_text(f"FROM scratch\nCOPY {name} /app/\n")
     mapping = containerfile.parse(str(sandbox.project / "Containerfile"), str(sandbox.project))
     assert mapping.excluded_by("/".join([name] * 12) + f"/{name}.py") is None
+
+
+_pattern = st.builds(lambda lead, segs, trail: lead + "/".join("".join(s) for s in segs) + trail,
+                     st.sampled_from(["", "/", "!"]), st.lists(_globs, min_size=1, max_size=3),
+                     st.sampled_from(["", "/"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(patterns=st.lists(_pattern, min_size=33, max_size=60),
+       paths=st.lists(st.lists(st.text(alphabet="ab*", min_size=1, max_size=3), min_size=1, max_size=4),
+                      min_size=1, max_size=10))
+def test_many_patterns_tried_at_once_mean_what_pathspec_means(patterns, paths):
+    # From 33 patterns a path is first tried against all of them joined: only the paths none matches are
+    # answered without pathspec's own loop, so the answer (negations, directories, the last match) is its.
+    import pathspec
+
+    try:
+        expected = pathspec.GitIgnoreSpec.from_lines(patterns)
+    except Exception:  # noqa: BLE001 -- a list pathspec refuses: nothing to compare
+        return
+    spec = gitignore_spec(patterns)
+    for path in paths:
+        file = "/".join(path)
+        assert spec.match_file(file) == expected.match_file(file), (patterns, file)
+
+
+def test_forty_thousand_exclude_patterns_are_over_the_limit(sandbox):
+    # Every pattern was tried on every file, in Python: 40,000 over 1,000 modules ran for minutes.
+    pats = ",".join(f"'p{i}/*a*a*a*b'" for i in range(40000))
+    sandbox.write({"pyproject.toml": f"[tool.deploycheck]\nexclude = [{pats}]\n", "app/__init__.py": ""})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache")
+    run.assert_safe(code=2)
+    assert run.stderr == ("deploycheck: error: pyproject.toml [tool.deploycheck] `exclude`: 40000 patterns, over "
+                          "the limit of 5000 (raise it with DEPLOYCHECK_MAX_PATTERNS)\n")
+    (sandbox.project / "pyproject.toml").unlink()
+    sandbox.write({".gitignore": "".join(f"q{i}/*a*a*b\n" for i in range(30000))})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache")
+    run.assert_safe(code=2)
+    assert run.stderr == (f"deploycheck: error: {sandbox.project}/.gitignore: 30000 patterns, over the limit "
+                          "of 5000 (raise it with DEPLOYCHECK_MAX_PATTERNS)\n")
+
+
+def test_five_thousand_exclude_patterns_over_a_thousand_modules(sandbox):
+    # Within the limit: the files no pattern matches are answered in one pass each, those of app/d3 as
+    # pathspec answers them (excluded, but for the one a negation takes back).
+    pats = [f"p{i}/*a*a*a*b" for i in range(4998)] + ["app/d3/*.py", "!app/d3/mod7.py"]
+    sandbox.write({"pyproject.toml": "[tool.deploycheck]\nexclude = [" + ",".join(f"'{p}'" for p in pats) + "]\n",
+                   "app/__init__.py": "", **{f"app/d{i}/__init__.py": "" for i in range(20)},
+                   **{f"app/d{i}/mod{j}.py": "import json\n" for i in range(20) for j in range(50)},
+                   "app/d3/mod7.py": "import missing_here\n", "app/d4/mod9.py": "import missing_too\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
+    run.assert_safe(code=1, one_line=False)
+    assert [f[:2] for f in _findings(run)] == [("DC101", "app.d3.mod7"), ("DC101", "app.d4.mod9")]
+    assert '"app.d3.mod6"' not in run.stdout and '"app.d4.mod6"' in run.stdout
