@@ -299,6 +299,25 @@ def test_paths_with_control_characters_stay_on_their_line(sandbox):
     assert out.stderr == "deploycheck: error: we\\x1b[31mird\\nline/missing: no such directory\n"
 
 
+@pytest.mark.parametrize("name, shown", [("x\u2028y", "x\\u2028y"), ("x\x1cy", "x\\x1cy"), ("a\nb", "a\\nb"),
+                                         ("\x1b[2J", "\\x1b[2J"), ("x\u2066y", "x\\u2066y")])
+def test_script_files_named_with_control_characters_are_checked(sandbox, name, shown):
+    # Default mode left such a script out without a word (`python tools/x\u2028y.py` would crash); it is
+    # checked like any script run by its path, its name escaped in text and JSON alike.
+    sandbox.write({"app/__init__.py": "", "main.py": "import app\n", f"tools/{name}.py": "import nothere\n",
+                   "tools/ok.py": "import nothere_either\n"})
+    text, js = (sandbox.run("check", ".", "--python", PY, "--no-cache", *fmt) for fmt in ((), ("--format", "json")))
+    for out in (text, js):
+        out.assert_safe(code=1, one_line=False)
+        assert not RAW.search(out.stdout)
+    assert sorted(line for line in text.stdout.splitlines() if "DC101" in line) == sorted([
+        "tools/ok.py:1:1: DC101 [error, at import] No module named 'nothere_either'",
+        f"tools/{shown}.py:1:1: DC101 [error, at import] No module named 'nothere'"])
+    found = sorted((f["path"], f["message"]) for f in json.loads(js.stdout)["findings"])
+    assert found == sorted([(str(sandbox.project / "tools" / "ok.py"), "No module named 'nothere_either'"),
+                            (str(sandbox.project / "tools" / f"{name}.py"), "No module named 'nothere'")])
+
+
 def test_migrate_status_text_escapes_paths(sandbox):
     weird = "sc\x1b]2;x\x07ripts"
     sandbox.write({"pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "m"\nold = "json.dumps"\n'
