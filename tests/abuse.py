@@ -159,7 +159,7 @@ class Outcome:
 
     def assert_safe(self, code: int | tuple[int, ...] | None = None, one_line: bool = True,
                     secrets: tuple[str, ...] = (), project_unchanged: bool = True,
-                    bound_mb: int = MEMORY_BOUND_MB) -> "Outcome":
+                    bound_mb: int = MEMORY_BOUND_MB) -> Outcome:
         """The guarantees of every run on untrusted input; returns self for further assertions."""
         shown = f"exit {self.code}\nstdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}"
         if code is not None:
@@ -231,23 +231,36 @@ class Sandbox:
     def run(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120,
             stdin: bytes | None = None, signal_at: tuple[int, float] | list[tuple[int, float]] | None = None,
             exe: str = EXE, stdout_path: str | None = None, signal_when: Callable[[int], bool] | None = None,
-            signal_group: bool = False) -> Outcome:
+            signal_group: bool = False, stdout_mode: str | None = None,
+            stderr_path: str | None = None) -> Outcome:
         """Run ``deploycheck ARGS`` (or ``exe ARGS``) in the sandbox. ``signal_at`` = (signal, seconds), or a
         list of them: send that signal to the command (not its process group: as ``timeout`` and Kubernetes
         do) after that long. ``signal_when(pid)``, polled every 20 ms with the command's pid, makes the
         seconds count from when it first holds (a file the run makes exists, a worker has started) rather
         than from the start. ``signal_group``: send to the whole process group instead, as a terminal's Ctrl-C
-        does. ``stdout_path``: where stdout goes (``/dev/full``), else it is captured. A run still going after
+        does. ``stdout_path``: where stdout goes (``/dev/full``), else it is captured; ``stdout_mode``
+        ``"closed"`` starts the command with no descriptor 1 (``>&-``), ``"stalled"`` gives it a pipe nobody
+        reads (captured ``stdout`` is then empty). ``stderr_path``: where stderr goes, else captured. A run still going after
         ``timeout`` seconds is killed and fails the test: nothing may hang."""
         outside0, project0 = self._outside_state(), snapshot(self.project)
         with tempfile.NamedTemporaryFile(prefix="abuse-rss-", dir=self.base, delete=False) as pf:
             peak_file = pf.name
-        out_target = open(stdout_path, "wb") if stdout_path else subprocess.PIPE
+        out_target = open(stdout_path, "wb") if stdout_path else subprocess.PIPE  # noqa: SIM115 -- closed below
+        stalled = os.pipe() if stdout_mode == "stalled" else None
+        if stalled is not None:
+            out_target = stalled[1]
+        elif stdout_mode == "closed":
+            out_target = subprocess.DEVNULL
+        err_target = open(stderr_path, "wb") if stderr_path else subprocess.PIPE  # noqa: SIM115 -- closed below
         start = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCH, peak_file, exe, *map(str, args)],
                                 cwd=str(cwd or self.project), env=self.env(env),
                                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=out_target, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=out_target, stderr=err_target, start_new_session=True,
+                                # only os.close runs between fork and exec: safe with threads
+                                preexec_fn=(lambda: os.close(1)) if stdout_mode == "closed" else None)  # noqa: PLW1509
+        if stalled is not None:
+            os.close(stalled[1])
         sampler = _Sampler(proc.pid)
         sampler.start()
         halt = threading.Event()
@@ -291,6 +304,10 @@ class Sandbox:
             sampler.stop()
             if stdout_path:
                 out_target.close()
+            if stderr_path:
+                err_target.close()
+            if stalled is not None:
+                os.close(stalled[0])
         wall = time.monotonic() - start
         time.sleep(0.05)
         alive = [p for p in sampler.pids if p != proc.pid and os.path.exists(f"/proc/{p}")
@@ -303,7 +320,7 @@ class Sandbox:
             max_rss = int(f.read() or 0)
         os.unlink(peak_file)
         left = sorted(os.listdir(self.tmp))
-        return Outcome(proc.returncode, (out or b"").decode(errors="replace"), err.decode(errors="replace"),
+        return Outcome(proc.returncode, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"),
                        sampler.peak_kb, max_rss, wall, left, alive,
                        changes(outside0, self._outside_state()), changes(project0, snapshot(self.project)))
 

@@ -166,7 +166,7 @@ def _sparse_image(root: Path, size: int = 1 << 30) -> str:
 def test_a_signal_while_reading_layers(sandbox, signum, code):
     # SIGINT here exited 0; the private directory of the layers' contents must go as well
     target = _sparse_image(sandbox.base / "image")
-    reading = lambda pid: any(n.startswith("deploycheck-") for n in os.listdir(sandbox.tmp))  # noqa: E731
+    reading = lambda pid: any(n.startswith("deploycheck-") for n in os.listdir(sandbox.tmp))
     out = sandbox.run("check", target, "--no-cache", signal_at=(signum, 0.3), signal_when=reading)
     out.assert_safe(code=code)
     assert out.stderr == INTERRUPTED
@@ -198,6 +198,46 @@ def test_a_full_disk_is_a_one_line_error(sandbox, args):
     out = sandbox.run(*args, stdout_path="/dev/full")
     out.assert_safe(code=2, project_unchanged=False)
     assert out.stderr == "deploycheck: error: cannot write the output (No space left on device)\n"
+
+
+@pytest.mark.parametrize("args", [
+    ("check", ".", "--python", PY, "--no-cache"),
+    ("check", ".", "--python", PY, "--no-cache", "--format", "json"),
+    ("rule", "DC101"),
+], ids=["check-text", "check-json", "rule"])
+def test_a_closed_stdout_is_a_one_line_error(sandbox, args):
+    # `>&-`: sys.stdout was None and the first write was an internal error with a traceback
+    _service(sandbox)
+    out = sandbox.run(*args, stdout_mode="closed")
+    out.assert_safe(code=2)
+    assert out.stderr == "deploycheck: error: cannot write the output (standard output is closed)\n"
+
+
+def test_a_usage_error_on_a_full_stderr_exits_2(sandbox):
+    # The message cannot be written; Python's own flush of stderr at exit failed again and made the exit
+    # status 120 (the sandbox's environment has no PYTHONUNBUFFERED, which hid it).
+    out = sandbox.run("check", str(sandbox.base / "no-such-dir"), stderr_path="/dev/full")
+    assert out.code == 2 and out.stderr == "" and out.stdout == ""
+    out.assert_safe(code=2, one_line=False)
+
+
+def test_sigterm_while_the_report_waits_on_a_stalled_pipe(sandbox):
+    # `deploycheck check | consumer` where the consumer stalls: the report (over a pipe's 64 KiB) blocks in
+    # write(2). SIGTERM must end the run then, not when (if ever) the reader drains the pipe.
+    sandbox.write({"app/__init__.py": "".join(f"import nothere_{i}\n" for i in range(3000))})
+    out = sandbox.run("check", ".", "--python", PY, "--no-cache", stdout_mode="stalled",
+                      signal_at=(signal.SIGTERM, 1.0), signal_when=_blocked_in_write, timeout=60)
+    out.assert_safe(code=143)
+    assert out.stderr.endswith(INTERRUPTED)
+
+
+def _blocked_in_write(pid: int) -> bool:
+    """The process sleeps in a write to a full pipe (its kernel wait channel)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "pipe_write" in f.read()
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("args", [
@@ -277,6 +317,25 @@ def test_module_file_names_with_control_characters(sandbox, name):
     assert not RAW.search(out.stdout)
     [finding] = json.loads(out.stdout)["findings"]
     assert (finding["path"], finding["symbol"]) == (str(sandbox.project / f"{name}.py"), "undefined_name")
+
+
+@pytest.mark.parametrize("name, shown", [("x\u2028y", "x\\u2028y"), ("x\x1cy", "x\\x1cy"), ("a\nb", "a\\nb"),
+                                         ("\x1b[2J", "\\x1b[2J"), ("x\u2066y", "x\\u2066y")])
+def test_script_files_named_with_control_characters_are_checked(sandbox, name, shown):
+    # Default mode left such a script out without a word (`python tools/x\u2028y.py` would crash); it is
+    # checked like any script run by its path, its name escaped in text and JSON alike.
+    sandbox.write({"app/__init__.py": "", "main.py": "import app\n", f"tools/{name}.py": "import nothere\n",
+                   "tools/ok.py": "import nothere_either\n"})
+    text, js = (sandbox.run("check", ".", "--python", PY, "--no-cache", *fmt) for fmt in ((), ("--format", "json")))
+    for out in (text, js):
+        out.assert_safe(code=1, one_line=False)
+        assert not RAW.search(out.stdout)
+    assert sorted(line for line in text.stdout.splitlines() if "DC101" in line) == sorted([
+        "tools/ok.py:1:1: DC101 [error, at import] No module named 'nothere_either'",
+        f"tools/{shown}.py:1:1: DC101 [error, at import] No module named 'nothere'"])
+    found = sorted((f["path"], f["message"]) for f in json.loads(js.stdout)["findings"])
+    assert found == sorted([(str(sandbox.project / "tools" / "ok.py"), "No module named 'nothere_either'"),
+                            (str(sandbox.project / "tools" / f"{name}.py"), "No module named 'nothere'")])
 
 
 def test_migrate_status_text_escapes_paths(sandbox):

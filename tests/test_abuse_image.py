@@ -26,6 +26,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from abuse import OUTSIDE_SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -210,8 +211,8 @@ def test_a_512_mib_pax_header_is_refused_before_it_is_read(sandbox):
 
 
 @pytest.mark.parametrize("crafted, message", [
-    (header(b"././@LongLink", b"L", 256 * MiB), "a GNU long name record of 268435456 bytes, over the limit "
-                                                  "of 4096 bytes (Linux PATH_MAX)"),
+    (header(b"././@LongLink", b"L", 256 * MiB), ("a GNU long name record of 268435456 bytes, over the limit "
+                                                  "of 4096 bytes (Linux PATH_MAX)")),
     (pax({"comment": "x" * 900_000}) * 2, "PAX extended headers for one member of 1800032 bytes"),
     (pax({"comment": "x" * 600_000}, b"g") * 2,
      "PAX global headers of 1200032 bytes, over the limit of 1048576"),
@@ -815,3 +816,30 @@ def test_in_process_errors_leave_nothing(tmp_path, monkeypatch):
     with pytest.raises(ImageError, match="does not exist when the layer is applied"):
         _files(tmp_path, [layer])
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_a_git_config_including_a_file_outside_is_not_named(sandbox):
+    # `check IMAGE --source DIR`: DIR's .git/config includes a file outside (`include.path`) that git cannot
+    # parse. git's complaint named that file by its full path; now the path is replaced (the content never
+    # was shown).
+    from test_image_check import BINARY, STDLIB, _git, _python_layer
+    from test_image_layers import _tar, oci_layout
+
+    if not (os.path.isdir(STDLIB) and os.path.exists(BINARY)):
+        pytest.skip("needs Debian's python3.11 files")
+    repo = sandbox.project
+    sandbox.write({"app/__init__.py": "", "app/main.py": "app = 1\n"})
+    _git(repo, "init", "-q", str(repo))
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "first")
+    head = _git(repo, "rev-parse", "HEAD")
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(f"[include]\n\tpath = {sandbox.outside / 'credentials'}\n")
+    root = sandbox.base / "layout"
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", b"app = 1\n")]
+    oci_layout(root, [_python_layer(), _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app",
+                       "Cmd": ["uvicorn", "app.main:app"], "Labels": {"org.opencontainers.image.revision": head}})
+    run = sandbox.run("check", f"oci:{root}", "--no-cache", "--source", str(repo), "--app-dir", "/srv/app")
+    run.assert_safe(code=2, secrets=(OUTSIDE_SECRET, str(sandbox.outside)), project_unchanged=False)
+    assert "bad config line 2 in file <a file outside the project>" in run.stderr

@@ -68,6 +68,20 @@ def test_a_directory_linked_outside_is_importable_but_never_shown(sandbox):
         assert "DC101" in run.stdout and "DC201" in run.stdout
 
 
+@pytest.mark.parametrize("adds", ["sys.path.insert(0, {d!r})", "site.addsitedir({d!r})"])
+def test_a_directory_the_project_puts_on_sys_path_outside_is_never_shown(sandbox, adds):
+    # The project names the directory: its files are the project's business, and they lie outside. The
+    # module there counted as third-party, whose text is shown (as the environment's own files are).
+    lib = sandbox.outside / "lib"
+    lib.mkdir()
+    (lib / "credmod.py").write_text(f"from os import {SECRET_NAME}\n")
+    sandbox.write({"app/__init__.py": f"import site\nimport sys\n{adds.format(d=str(lib))}\nimport credmod\n"})
+    for run in _check(sandbox):
+        run.assert_safe(code=1, one_line=False, secrets=SECRETS)
+        assert "DC102" in run.stdout and str(lib / "credmod.py") in run.stdout
+        assert "the file is outside the project, so its text is not shown" in run.stdout
+
+
 @pytest.mark.parametrize("setup", ["requirements.txt", "-r absolute", "-r relative", "-r in include",
                                    "--requirement=", "-c"])
 def test_requirements_that_lead_outside_are_read_but_never_quoted(sandbox, setup):
@@ -257,6 +271,61 @@ def test_a_big_dense_module_is_still_analyzed_within_the_bound(sandbox):
     assert "\"message\": \"name 'undefined_name' is not defined\"" in run.stdout
 
 
+def _findings(run) -> list[tuple[str, str, str]]:
+    return sorted((f["code"], f["module"], f["message"]) for f in json.loads(run.stdout)["findings"])
+
+
+def test_a_chain_of_700_modules_importing_each_other(sandbox):
+    # The walk that decides whether importing a module fails recursed once per module: RecursionError
+    # (an internal error) at about 300. Every module's own missing import is still found.
+    files = {"app/__init__.py": "from app import m0\n"}
+    for i in range(700):
+        files[f"app/m{i}.py"] = (f"from app import m{i + 1}\n" if i < 699 else "") + f"import missing_{i}\n"
+    sandbox.write(files)
+    run = sandbox.run("check", ".", "--python", PY, "--entry", "app", "--no-cache", "--format", "json")
+    run.assert_safe(code=1, one_line=False)
+    assert [f[:2] for f in _findings(run)] == sorted(("DC101", f"app.m{i}") for i in range(700))
+
+
+@pytest.mark.parametrize("line", ["from app.m{prev} import *\n", "from app.m{prev} import x\n"],
+                         ids=["star-imports", "re-exports"])
+def test_chains_of_3000_star_imports_or_re_exports(sandbox, line):
+    # Too long to follow (the interpreter itself gives up at about 100: RecursionError): the names are
+    # unknown, said by a DC203 where the walk stops, and the first link's own error is still found.
+    files = {"app/__init__.py": "from app.m2999 import x\n", "app/m0.py": "y = 1\n"}
+    files.update({f"app/m{i}.py": line.format(prev=i - 1) for i in range(1, 3000)})
+    sandbox.write(files)
+    run = sandbox.run("check", ".", "--python", PY, "--entry", "app", "--no-cache", "--format", "json")
+    run.assert_safe(code=(0, 1), one_line=False)
+    found = _findings(run)
+    deep = ("DC203", ("not analyzed: names and imports reached through a chain longer than 2000 steps of "
+                      "imports, star imports or re-exports"))
+    assert found and all((f[0], f[2]) == deep for f in found if f[0] != "DC102")
+    if "*" in line:
+        assert run.code == 0 and len(found) >= 1
+    else:  # m1 asks m0 for x, which m0 does not define: the one real error, as Python says
+        assert run.code == 1
+        assert [f for f in found if f[0] == "DC102"] == [
+            ("DC102", "app.m1", "cannot import name 'x' from 'app.m0' (app/m0.py)")]
+
+
+def test_an_import_chain_the_interpreter_can_import_keeps_its_finding_and_chain(sandbox):
+    # The interpreter as the oracle: 60 modules each importing the next, the last asking json for a name
+    # it lacks. Python raises that ImportError; deploycheck reports it with the whole chain.
+    files = {"app/__init__.py": "from app import m0\n"}
+    for i in range(60):
+        files[f"app/m{i}.py"] = f"from app import m{i + 1}\n" if i < 59 else "from json import nothere\n"
+    sandbox.write(files)
+    oracle = subprocess.run([PY, "-c", "import app"], cwd=sandbox.project, capture_output=True, text=True,
+                            check=False)
+    assert oracle.stderr.splitlines()[-1].startswith("ImportError: cannot import name 'nothere' from 'json'")
+    run = sandbox.run("check", ".", "--python", PY, "--entry", "app", "--no-cache", "--format", "json")
+    run.assert_safe(code=1, one_line=False)
+    (finding,) = json.loads(run.stdout)["findings"]
+    assert (finding["code"], finding["module"], finding["line"]) == ("DC102", "app.m59", 1)
+    assert [hop["module"] for hop in finding["chain"]] == ["app"] + [f"app.m{i}" for i in range(59)]
+
+
 @pytest.mark.parametrize("where, expect", [
     ("requirements.txt", "requirements file {p}/requirements.txt: not a regular file"),
     ("include", "requirements file {p}/./inc.txt: not a regular file"),
@@ -443,7 +512,7 @@ def test_linear_patterns_mean_what_pathspec_means(segments, lead, trail, path):
     pattern = lead + "/".join("".join(s) for s in segments) + trail
     try:
         expected = pathspec.GitIgnoreSpec.from_lines([pattern])
-    except Exception:
+    except Exception:  # noqa: BLE001 -- whatever pathspec refuses, there is nothing to compare
         return
     file = "/".join(path)
     assert gitignore_spec([pattern]).match_file(file) == expected.match_file(file), (pattern, file)
@@ -681,3 +750,57 @@ def test_a_tree_of_many_tiny_files(sandbox):
         run = sandbox.run("check", ".", "--python", PY, "--no-cache", *entry, "--format", "json", timeout=120)
         run.assert_safe(code=0, one_line=False)
         assert json.loads(run.stdout)["summary"]["modules"] == (4 if entry else 1002), run.stdout[-500:]
+
+
+_pattern = st.builds(lambda lead, segs, trail: lead + "/".join("".join(s) for s in segs) + trail,
+                     st.sampled_from(["", "/", "!"]), st.lists(_globs, min_size=1, max_size=3),
+                     st.sampled_from(["", "/"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(patterns=st.lists(_pattern, min_size=33, max_size=60),
+       paths=st.lists(st.lists(st.text(alphabet="ab*", min_size=1, max_size=3), min_size=1, max_size=4),
+                      min_size=1, max_size=10))
+def test_many_patterns_tried_at_once_mean_what_pathspec_means(patterns, paths):
+    # From 33 patterns a path is first tried against all of them joined: only the paths none matches are
+    # answered without pathspec's own loop, so the answer (negations, directories, the last match) is its.
+    import pathspec
+
+    try:
+        expected = pathspec.GitIgnoreSpec.from_lines(patterns)
+    except Exception:  # noqa: BLE001 -- a list pathspec refuses: nothing to compare
+        return
+    spec = gitignore_spec(patterns)
+    for path in paths:
+        file = "/".join(path)
+        assert spec.match_file(file) == expected.match_file(file), (patterns, file)
+
+
+def test_forty_thousand_exclude_patterns_are_over_the_limit(sandbox):
+    # Every pattern was tried on every file, in Python: 40,000 over 1,000 modules ran for minutes.
+    pats = ",".join(f"'p{i}/*a*a*a*b'" for i in range(40000))
+    sandbox.write({"pyproject.toml": f"[tool.deploycheck]\nexclude = [{pats}]\n", "app/__init__.py": ""})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache")
+    run.assert_safe(code=2)
+    assert run.stderr == ("deploycheck: error: pyproject.toml [tool.deploycheck] `exclude`: 40000 patterns, over "
+                          "the limit of 5000 (raise it with DEPLOYCHECK_MAX_PATTERNS)\n")
+    (sandbox.project / "pyproject.toml").unlink()
+    sandbox.write({".gitignore": "".join(f"q{i}/*a*a*b\n" for i in range(30000))})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache")
+    run.assert_safe(code=2)
+    assert run.stderr == (f"deploycheck: error: {sandbox.project}/.gitignore: 30000 patterns, over the limit "
+                          "of 5000 (raise it with DEPLOYCHECK_MAX_PATTERNS)\n")
+
+
+def test_five_thousand_exclude_patterns_over_a_thousand_modules(sandbox):
+    # Within the limit: the files no pattern matches are answered in one pass each, those of app/d3 as
+    # pathspec answers them (excluded, but for the one a negation takes back).
+    pats = [f"p{i}/*a*a*a*b" for i in range(4998)] + ["app/d3/*.py", "!app/d3/mod7.py"]
+    sandbox.write({"pyproject.toml": "[tool.deploycheck]\nexclude = [" + ",".join(f"'{p}'" for p in pats) + "]\n",
+                   "app/__init__.py": "", **{f"app/d{i}/__init__.py": "" for i in range(20)},
+                   **{f"app/d{i}/mod{j}.py": "import json\n" for i in range(20) for j in range(50)},
+                   "app/d3/mod7.py": "import missing_here\n", "app/d4/mod9.py": "import missing_too\n"})
+    run = sandbox.run("check", ".", "--python", PY, "--no-cache", "--format", "json")
+    run.assert_safe(code=1, one_line=False)
+    assert [f[:2] for f in _findings(run)] == [("DC101", "app.d3.mod7"), ("DC101", "app.d4.mod9")]
+    assert '"app.d3.mod6"' not in run.stdout and '"app.d4.mod6"' in run.stdout

@@ -318,6 +318,10 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     for sp in default.programs if default else ():
         contexts.append(Context(sp.program, interp, distributions, {}, [], None, stale, project, sp.entries,
                                 only=sp.only))
+    boundary = getattr(project, "boundary", None)
+    if on_host and boundary is not None:  # what the project's code puts on sys.path (target.boundary)
+        for ctx in contexts:
+            boundary.named_dirs.extend(d for d in ctx.program.search_path.named if d not in boundary.named_dirs)
     checked = {
         n.module.path: store.hashes[n.module.path]
         for ctx in contexts for n in ctx.program.nodes.values()

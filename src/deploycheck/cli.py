@@ -291,6 +291,43 @@ def _to_devnull(stream) -> None:
         pass
 
 
+def _settle(stream) -> None:
+    """Flush ``stream``; if it cannot be written, point its descriptor to /dev/null so that the flush Python
+    does at exit cannot fail (a failed flush at exit makes the exit status 120, not ours)."""
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        _to_devnull(stream)
+
+
+def _tell_nonblocking(stream, text: str) -> None:
+    """Write ``text`` (shorter than PIPE_BUF, so all or nothing) to ``stream``'s descriptor without
+    blocking: after a stop signal a stalled reader of stderr must not keep the process alive. What is still
+    buffered in ``stream`` goes first when it can without blocking; if anything could not be written, the
+    descriptor then points to /dev/null, so that nothing blocks at exit either."""
+    try:
+        fd = stream.fileno()
+        blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+    except (OSError, ValueError, AttributeError):
+        return
+    done = True
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        done = False
+    try:
+        done = os.write(fd, text.encode()) == len(text.encode()) and done
+    except OSError:
+        done = False
+    try:
+        os.set_blocking(fd, blocking)
+    except OSError:
+        pass
+    if not done:
+        _to_devnull(stream)
+
+
 # Options naming a path: an empty one is refused rather than read as the working directory.
 _PATH_OPTIONS = {"path": "PATH", "source": "--source", "containerfile": "--containerfile",
                  "app_dir": "--app-dir", "cache_dir": "--cache-dir", "env_file": "--env-file",
@@ -317,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
         except (AttributeError, ValueError):
             pass
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): there is no one to tell anything
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 -- for the whole process
+    if sys.stdout is None:  # started with stdout closed (`>&-`): no report can be written
+        sys.stderr.write("deploycheck: error: cannot write the output (standard output is closed)\n")
+        _settle(sys.stderr)
+        return 2
     streams = sys.stdout, sys.stderr
     code = 2
     try:
@@ -329,17 +372,19 @@ def main(argv: list[str] | None = None) -> int:
                 # itself cannot be written there is no one left to tell
                 sys.stdout, sys.stderr = _Output(streams[0]), EscapedLines(streams[1], ignore_errors=True)
                 code = _run(argv)
+                # Still under the handlers: a signal while the report waits on a reader that never reads
+                # (a stalled pipe) stops the run instead of waiting with it.
+                try:
+                    sys.stdout.flush()
+                except OutputError as exc:
+                    sys.stderr.write(f"deploycheck: error: {exc}\n")
+                    code = 2
+                except BrokenPipeError:
+                    _to_devnull(streams[0])
             finally:
                 interrupt.hold()  # from here on a signal is recorded: the cleanup below always runs whole
         except interrupt.Interrupted:
-            pass
-        try:
-            sys.stdout.flush()
-        except OutputError as exc:
-            sys.stderr.write(f"deploycheck: error: {exc}\n")
-            code = 2
-        except BrokenPipeError:
-            _to_devnull(streams[0])
+            _to_devnull(streams[0])  # the rest of the report is dropped: flushing it could block again
     finally:
         interrupt.hold()
         private = sys.modules.get("deploycheck.private")  # made no directory if it was never imported
@@ -353,11 +398,11 @@ def main(argv: list[str] | None = None) -> int:
             parsing.shutdown(killed=True)  # after a signal: the workers were killed, the pool's thread ends
         if interrupt.received() is not None:
             interrupt.ignore()
-            try:
-                sys.stderr.write("deploycheck: interrupted\n")
-            except OSError:
-                pass
+            _to_devnull(streams[0])
+            _tell_nonblocking(streams[1], "deploycheck: interrupted\n")
         sys.stdout, sys.stderr = streams
+        for stream in streams:  # what Python would flush at exit must not fail there (exit status 120)
+            _settle(stream)
     signum = interrupt.received()
     return code if signum is None else 128 + signum
 

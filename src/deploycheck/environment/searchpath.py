@@ -36,6 +36,7 @@ class SearchPath:
     overrides: dict[str, str] = field(default_factory=dict)
     pth_code: list[tuple[str, str]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)  # directories the program's own code adds (index.syspath)
+    named: list[str] = field(default_factory=list)  # those of ``added`` that the project's own modules add
 
     def origin(self, path: str) -> str:
         """Classify a file path: ``project``, ``stdlib``, ``third-party`` or ``other``, by the most specific

@@ -8,7 +8,9 @@ files that could not be parsed), and is never reported: precision comes first.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from deploycheck.environment.interpreter import Interpreter
@@ -19,6 +21,13 @@ from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
 FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
+
+# How many name or import questions may wait on one another (``has_name`` -> ``exports`` -> ``has_name``
+# ... down a chain of re-exports, star imports or modules importing each other). Deeper than this the answer
+# is UNKNOWN (reported: DC203) rather than the interpreter's RecursionError; ``FRAMES`` is the Python
+# recursion limit the analysis then needs (a level takes at most about 8 frames).
+RESOLVE_DEPTH = 2000
+FRAMES = RESOLVE_DEPTH * 10
 
 # When code runs, in this order (``frameworks.base``): module-level code of what the entries import, framework
 # set-up and app factories, what the first request loads, and function bodies nobody is known to call.
@@ -82,6 +91,9 @@ class Program:
     # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
     environ: dict[str, str] | None = None
     frameworks: dict = field(default_factory=dict)
+    # Modules where a question was cut short at RESOLVE_DEPTH (rules/dc203_not_analyzed.py reports them).
+    too_deep: set[str] = field(default_factory=set)
+    _depth: int = 0
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -160,10 +172,34 @@ class Program:
         key = (modname, name)
         if key in self._names:
             return self._names[key]
+        if self._too_deep(modname):
+            return UNKNOWN
         self._names[key] = UNKNOWN  # cycle guard: a name reached again through a cycle is not decided by it
-        result = self._has_name(modname, name)
+        with self._deeper():
+            result = self._has_name(modname, name)
         self._names[key] = result
         return result
+
+    @contextmanager
+    def _deeper(self):
+        # The outermost question raises the recursion limit for the whole descent and puts it back after.
+        old = sys.getrecursionlimit() if self._depth == 0 else None
+        if old is not None:
+            sys.setrecursionlimit(old + FRAMES)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if old is not None:
+                sys.setrecursionlimit(old)
+
+    def _too_deep(self, modname: str) -> bool:
+        """Whether a question about ``modname`` would go past RESOLVE_DEPTH (then it is recorded)."""
+        if self._depth < RESOLVE_DEPTH:
+            return False
+        self.too_deep.add(modname)
+        return True
 
     def _has_name(self, modname: str, name: str) -> str:
         if name.startswith("__") and name.endswith("__"):
@@ -242,8 +278,11 @@ class Program:
         key = (modname, name)
         if key in self._exports:
             return self._exports[key]
+        if self._too_deep(modname):
+            return UNKNOWN
         self._exports[key] = UNKNOWN
-        result = self._export(modname, name)
+        with self._deeper():
+            result = self._export(modname, name)
         self._exports[key] = result
         return result
 
@@ -322,8 +361,11 @@ class Program:
         """Does the body of ``try`` number ``try_id`` in ``modname`` raise ImportError on the target?"""
         key = (modname, try_id)
         if key not in self._outcomes:
+            if self._too_deep(modname):
+                return None
             self._outcomes[key] = None  # cycle guard
-            self._outcomes[key] = self._try_fails(modname, try_id)
+            with self._deeper():
+                self._outcomes[key] = self._try_fails(modname, try_id)
         return self._outcomes[key]
 
     def _try_fails(self, modname: str, try_id: int) -> bool | None:
@@ -375,6 +417,12 @@ class Program:
         (or in what it imports, transitively) fails? Cycles and very deep chains answer None."""
         if modname in self._fails:
             return self._fails[modname]
+        if self._too_deep(modname):
+            return None
+        with self._deeper():
+            return self._module_fails(modname)
+
+    def _module_fails(self, modname: str) -> bool | None:
         mod = self.find(modname)
         if mod is None:
             return True if self.module_status(modname)[0] == MISSING else None

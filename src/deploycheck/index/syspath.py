@@ -34,14 +34,15 @@ def _dirs(program, path: str, inserts) -> list[str]:
     return out
 
 
-def additions(program) -> list[str]:
-    """The directories that the closure's modules add to ``sys.path`` at module level, existing on the
-    target, in the order of the modules' names, not yet searched."""
+def additions(program, project_only: bool = False) -> list[str]:
+    """The directories that the closure's modules (``project_only``: the project's own modules) add to
+    ``sys.path`` at module level, existing on the target, in the order of the modules' names, not yet
+    searched."""
     present = set(program.finder.entries) | set(program.finder.late)
     out: list[str] = []
     for name in sorted(program.nodes):
         node = program.nodes[name]
-        if not (node.module.has_source and node.module.path):
+        if not (node.module.has_source and node.module.path) or (project_only and node.origin != "project"):
             continue
         summ = program.summary(name)
         found = summ.path_inserts if summ is not None else []
@@ -56,6 +57,8 @@ def extend(program) -> bool:
     added = additions(program)[:max(MAX_ADDED - len(program.finder.late), 0)]
     if not added:
         return False
+    # The project names these: what is found there is the project's business (target.boundary).
+    program.search_path.named.extend(d for d in additions(program, project_only=True) if d in added)
     program.finder.late.extend(added)
     program.search_path.added.extend(added)
     program.finder.clear()

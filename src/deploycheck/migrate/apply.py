@@ -42,6 +42,7 @@ from deploycheck.migrate.overlay import OverlayFiles
 from deploycheck.migrate.status import count, listing, refuse_skipped
 from deploycheck.migrate.workspace import Workspace, find_migration, open_workspace
 from deploycheck.target import declared
+from deploycheck.target.boundary import quote
 
 
 @dataclass
@@ -65,7 +66,7 @@ def plan(ws: Workspace, m: Migration) -> Plan:
     old, problem = ws.canonical(m)
     recorded = state.entry(state.read(ws.project.root), m.id, m.old)
     if problem and not (recorded and recorded.get("completed")):
-        raise UsageError(f"migration `{m.id}`: old `{m.old}` does not resolve: {problem}")
+        raise UsageError(f"migration `{m.id}`: old `{quote(m.old)}` does not resolve: {problem}")
     refs = ws.references(m, old)
     p = Plan(m, old, refs, [r for r in refs if not r.rewritable])
     by_file: dict[str, list[Reference]] = {}

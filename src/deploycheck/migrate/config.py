@@ -20,6 +20,13 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KEYS = {"id", "old", "new", "attributes", "exclude"}
 WHERE = "pyproject.toml [[tool.deploycheck.migrations]]"
 
+# Bounds on what a project declares; real projects declare a handful of migrations of short names. Every
+# migration is looked for in every file, and a name is resolved one prefix at a time: past these, the time
+# grows faster than the input (12,000 migrations, a 100,000-part name: minutes).
+MAX_MIGRATIONS = 1000
+MAX_NAME_PARTS = 64  # dotted parts of ``old``
+MAX_NAME_CHARS = 1024
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -46,13 +53,15 @@ def parse(value: object) -> list[Migration]:
         return []
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise UsageError(f"{WHERE}: `migrations` must be an array of tables ([[tool.deploycheck.migrations]])")
+    if len(value) > MAX_MIGRATIONS:
+        raise UsageError(f"{WHERE}: {len(value)} migrations, over the limit of {MAX_MIGRATIONS}")
     out: list[Migration] = []
     seen: set[str] = set()
     for i, table in enumerate(value, 1):
         where = f"{WHERE} #{i}"
         unknown = sorted(set(table) - _KEYS)
         if unknown:
-            raise UsageError(f"{where}: unknown key `{unknown[0]}` (known: {', '.join(sorted(_KEYS))})")
+            raise UsageError(f"{where}: unknown key `{quote(unknown[0])}` (known: {', '.join(sorted(_KEYS))})")
         for key in ("id", "old", "new"):
             if key not in table:
                 raise UsageError(f"{where}: missing `{key}`")
@@ -60,26 +69,30 @@ def parse(value: object) -> list[Migration]:
                 raise UsageError(f"{where}: `{key}` must be a non-empty string")
         mid, old, new = table["id"], table["old"].strip(), table["new"].strip()
         if not _ID.match(mid):
-            raise UsageError(f"{where}: id `{mid}` may hold only letters, digits, '-', '_' and '.'")
+            raise UsageError(f"{where}: id `{quote(mid)}` may hold only letters, digits, '-', '_' and '.'")
         if mid in seen:
-            raise UsageError(f"{where}: duplicate id `{mid}`")
+            raise UsageError(f"{where}: duplicate id `{quote(mid)}`")
         seen.add(mid)
+        where = f"{where} `{quote(mid)}`"
+        if len(old) > MAX_NAME_CHARS or old.count(".") >= MAX_NAME_PARTS:
+            raise UsageError(f"{where}: old `{quote(old)}` is longer than the limit of {MAX_NAME_PARTS} dotted "
+                             f"parts and {MAX_NAME_CHARS} characters")
         if not _dotted(old):
-            raise UsageError(f"{where} `{mid}`: old `{old}` is not a qualified name (like pkg.module.Name)")
+            raise UsageError(f"{where}: old `{quote(old)}` is not a qualified name (like pkg.module.Name)")
         try:
             ast.parse(new, mode="eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            raise UsageError(f"{where} `{mid}`: new `{quote(new)}` is not a Python expression (or one nested "
-                             "too deeply to read)") from None
+            raise UsageError(f"{where}: new `{quote(new)}` is not a Python expression (or one nested too deeply "
+                             "to read)") from None
         attrs = table.get("attributes", {})
         if not isinstance(attrs, dict):
-            raise UsageError(f"{where} `{mid}`: `attributes` must be a table of OLD_NAME = \"new_name\"")
+            raise UsageError(f"{where}: `attributes` must be a table of OLD_NAME = \"new_name\"")
         for k, v in attrs.items():
             if not isinstance(v, str) or not k.isidentifier() or not v.isidentifier():
-                raise UsageError(f"{where} `{mid}`: attributes `{k}` must map an identifier to an identifier string")
+                raise UsageError(f"{where}: attributes `{quote(k)}` must map an identifier to an identifier string")
         exclude = table.get("exclude", [])
         if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
-            raise UsageError(f"{where} `{mid}`: `exclude` must be a list of strings")
-        gitignore_spec(exclude, f"{where} `{mid}` `exclude`")  # a bad pattern is named here, not met later
+            raise UsageError(f"{where}: `exclude` must be a list of strings")
+        gitignore_spec(exclude, f"{where} `exclude`")  # a bad pattern is named here, not met later
         out.append(Migration(mid, old, new, dict(attrs), tuple(exclude)))
     return out

@@ -15,7 +15,7 @@ from deploycheck.migrate.config import Migration
 from deploycheck.migrate.finder import Reference
 from deploycheck.migrate.workspace import Workspace, ensure_declared, open_workspace
 from deploycheck.render.escape import EscapedLines
-from deploycheck.target.boundary import WITHHELD
+from deploycheck.target.boundary import WITHHELD, quote
 from deploycheck.target.patterns import linear_spec
 from deploycheck.target.project import open_project
 
@@ -67,7 +67,7 @@ def compute(ws: Workspace, migrations: list[Migration], record: bool = True) -> 
         old, problem = ws.canonical(m)
         entry = state.entry(recorded, m.id, m.old)
         if problem and not (entry and entry.get("completed")):
-            raise UsageError(f"migration `{m.id}`: old `{m.old}` does not resolve: {problem}")
+            raise UsageError(f"migration `{m.id}`: old `{quote(m.old)}` does not resolve: {problem}")
         refs = ws.references(m, old)
         if entry is None:
             entry = {"old": m.old, "baseline": len(refs), "completed": False}

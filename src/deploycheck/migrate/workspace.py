@@ -15,6 +15,7 @@ from deploycheck.migrate import finder as finder_mod
 from deploycheck.migrate.config import Migration
 from deploycheck.migrate.resolve import Resolver
 from deploycheck.migrate.scan import FileRefs, scan_files
+from deploycheck.target.boundary import quote
 from deploycheck.target.patterns import linear_spec
 from deploycheck.target.project import Project, open_project, python_files
 
@@ -64,13 +65,13 @@ def canonical(program: Program, resolver: Resolver, old: str) -> tuple[str, str 
     """See ``Workspace.canonical``."""
     parts = old.split(".")
     if program.find(parts[0]) is None:
-        return old, f"no module `{parts[0]}` on the target's search path"
+        return old, f"no module `{quote(parts[0])}` on the target's search path"
     i = 1
     while i < len(parts) and program.find(".".join(parts[: i + 1])) is not None:
         i += 1
     module = ".".join(parts[:i])
     if i < len(parts) and program.has_name(module, parts[i]) == MISSING:
-        return old, f"module `{module}` has no attribute `{parts[i]}`"
+        return old, f"module `{quote(module)}` has no attribute `{quote(parts[i])}`"
     return resolver.chain(module, parts[i:])[-1], None
 
 

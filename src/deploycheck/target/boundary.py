@@ -53,6 +53,9 @@ class Boundary:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.real_root = os.path.realpath(root)
+        # Directories the project's own code puts on ``sys.path`` (``sys.path.insert(0, "/abs/dir")``,
+        # ``site.addsitedir``): the project names them, so what is found there is its business too.
+        self.named_dirs: list[str] = []
 
     def outside(self, path: str) -> bool:
         """Whether ``path``, links resolved, lies outside the project."""
@@ -66,8 +69,10 @@ class Boundary:
         """Whether the text of ``path`` is the project's business: a file the project names (a project
         module, a declaration, an include: ``origin`` "project"), or any file reached through a path inside
         the project. The environment's own files, named outside the project (the interpreter's standard
-        library and site-packages), are not: their text is shown."""
-        return origin == "project" or self.named_inside(path)
+        library and site-packages), are not: their text is shown. Files in a directory the project's code
+        adds to ``sys.path`` (``named_dirs``) are named by the project."""
+        return origin == "project" or self.named_inside(path) or any(
+            _under(os.path.abspath(path), d) for d in self.named_dirs)
 
     def named_inside(self, path: str) -> bool:
         """Whether ``path`` as spelled (links not resolved) lies inside the project."""

@@ -6,12 +6,13 @@ program its configuration names can start."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 
 from deploycheck import gitenv
 from deploycheck.errors import UsageError
-
 
 MAX_CANDIDATES = 50  # commits examined to find where an image's version of a file came from
 
@@ -25,10 +26,27 @@ def _git(repo: str, *args: str) -> str:
     if shutil.which("git") is None:
         raise UsageError("--source with a revision needs the git command")
     proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL, env=gitenv.environment())
+                          timeout=120, check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
     if proc.returncode != 0:
-        raise UsageError(f"git {' '.join(args)} in {repo}: {proc.stderr.strip() or 'failed'}")
+        raise UsageError(f"git {' '.join(args)} in {repo}: {_said(proc.stderr, repo) or 'failed'}")
     return proc.stdout
+
+
+_PATH = re.compile(r"/[^\s'\"`]+")
+
+
+def _said(stderr: str, repo: str) -> str:
+    """The first line of git's complaint, with every absolute path outside ``repo`` replaced: the
+    repository's own config can make git read a file anywhere (``include.path``), and where that file is
+    is none of the output's business (``target.boundary``)."""
+    first = stderr.strip().partition("\n")[0]
+    root = os.path.realpath(repo).rstrip(os.sep) + os.sep
+
+    def inside(match: re.Match) -> str:
+        path = match.group()
+        return path if os.path.realpath(path).startswith(root) else "<a file outside the project>"
+
+    return _PATH.sub(inside, first)
 
 
 def is_repository(path: str) -> bool:
@@ -36,7 +54,7 @@ def is_repository(path: str) -> bool:
     if shutil.which("git") is None:
         return False
     proc = subprocess.run(["git", *gitenv.CONFIG, "-C", path, "rev-parse", "--is-inside-work-tree"],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
                           env=gitenv.environment())
     return proc.returncode == 0 and proc.stdout.strip() == "true"
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from deploycheck.index import finder as F
 from deploycheck.target.project import Project
 
-# A script that can be run but not imported by name: `run-server.py`, `0001_add_table.py`. A dot would make
-# its name a dotted path, so such files are left out.
-_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+# A script that can be run but not imported by name: `run-server.py`, `0001_add_table.py`, a name holding
+# any character (`python "tools/x\u2028y.py"` runs it: it is checked, and escaped where shown). A dot would
+# make its name a dotted path, so such files are left out.
+_SCRIPT_NAME = re.compile(r"[^.]+\Z")
 
 
 @dataclass

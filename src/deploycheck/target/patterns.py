@@ -1,9 +1,19 @@
 """Gitignore-style patterns read from the project (``.gitignore``, ``.dockerignore``, ``exclude`` settings):
-compiled once, matched without catastrophic backtracking, a bad line handled the way its reader handles it."""
+compiled once, matched without catastrophic backtracking, a bad line handled the way its reader handles it.
+
+pathspec tries every pattern on every path (in Python): 40,000 patterns over 1,000 files took minutes. So
+one list holds at most ``MAX_PATTERNS`` patterns (``DEPLOYCHECK_MAX_PATTERNS`` raises it; real ignore files
+have a few hundred), and a path is first tried against all of them at once, as one regular expression per
+few hundred patterns: only a path that some pattern matches goes through pathspec's own rules (the last
+match wins, a negation, a directory)."""
 
 from __future__ import annotations
 
+import os
+import re
+
 import pathspec
+from pathspec.util import normalize_file
 
 from deploycheck.errors import UsageError
 from deploycheck.target.boundary import quote
@@ -64,25 +74,94 @@ else:  # pragma: no cover
     _LinearPattern = None
 
 
+MAX_PATTERNS = 5000
+MAX_PATTERNS_VAR = "DEPLOYCHECK_MAX_PATTERNS"
+_JOIN_FROM = 32  # patterns from which a path is first tried against all at once
+_CHUNK = 256  # patterns per combined expression: the compile stays quick and within re's code size limit
+
+
+def max_patterns() -> int:
+    """The most patterns one list may hold: ``DEPLOYCHECK_MAX_PATTERNS`` when set, else ``MAX_PATTERNS``.
+    Raises ``UsageError`` for a value that is not a whole number."""
+    text = os.environ.get(MAX_PATTERNS_VAR, "").strip()
+    if not text:
+        return MAX_PATTERNS
+    if not text.isdigit():
+        raise UsageError(f"{MAX_PATTERNS_VAR} must be a whole number of patterns")
+    return int(text)
+
+
+class _Prefiltered:
+    """A ``GitIgnoreSpec`` whose ``match_file`` first asks whether any pattern matches the path at all,
+    with the patterns' own expressions joined by ``|`` (the answer pathspec would give when none does:
+    not matched). Every other attribute is the spec's."""
+
+    def __init__(self, spec: pathspec.PathSpec) -> None:
+        self.spec = spec
+        # a few patterns are quicker tried one by one than compiled a second time
+        self.any: list[re.Pattern] | None = _joined(spec) if len(spec.patterns) > _JOIN_FROM else None
+
+    def match_file(self, file, separators=None) -> bool:
+        if self.any is not None:
+            norm = normalize_file(file, separators)
+            if all(r.search(norm) is None for r in self.any):
+                return False
+        return self.spec.match_file(file, separators)
+
+    def __getattr__(self, name: str):
+        return getattr(self.spec, name)
+
+
+def _joined(spec: pathspec.PathSpec) -> list[re.Pattern] | None:
+    sources = []
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if pattern.include is None or regex is None:
+            continue
+        if not isinstance(regex.pattern, str) or regex.flags & ~re.UNICODE:
+            return None  # not an expression that can be joined as is: no shortcut
+        sources.append(regex.pattern.replace("(?P<ps_d>", "(?:"))
+    try:
+        return [re.compile("|".join(f"(?:{r})" for r in sources[i:i + _CHUNK]))
+                for i in range(0, len(sources), _CHUNK)]
+    except (re.error, OverflowError, RecursionError):
+        return None
+
+
 def linear_spec(lines: list[str]) -> pathspec.PathSpec:
-    """pathspec's ``GitIgnoreSpec`` of ``lines``, each pattern matched without catastrophic backtracking.
-    Raises what pathspec raises for an invalid line (``ValueError``, ``re.error``)."""
-    return pathspec.GitIgnoreSpec.from_lines(lines, _LinearPattern)
+    """pathspec's ``GitIgnoreSpec`` of ``lines``, each pattern matched without catastrophic backtracking,
+    paths no pattern matches answered in one pass (``_Prefiltered``). Raises what pathspec raises for an
+    invalid line (``ValueError``, ``re.error``)."""
+    return _Prefiltered(pathspec.GitIgnoreSpec.from_lines(lines, _LinearPattern))  # type: ignore[return-value]
 
 
-def gitignore_spec(lines: list[str], where: str | None = None) -> pathspec.PathSpec:
+def check_count(lines: list[str], where: str) -> None:
+    """Raise ``UsageError`` when ``lines`` hold more patterns (lines that are neither blank nor comments)
+    than ``max_patterns()``; ``where`` names the list in the message."""
+    limit = max_patterns()
+    if len(lines) <= limit:
+        return
+    count = sum(1 for line in lines if line.strip() and not line.startswith("#"))
+    if count > limit:
+        raise UsageError(f"{where}: {count} patterns, over the limit of {limit} (raise it with "
+                         f"{MAX_PATTERNS_VAR})")
+
+
+def gitignore_spec(lines: list[str], where: str | None = None, name: str = "") -> pathspec.PathSpec:
     """A matcher of ``lines`` with gitignore semantics (git's "PATTERN FORMAT"). A line that is not a
     valid pattern is skipped, as git skips it; with ``where`` (how messages name the setting) it is a
-    ``UsageError`` naming the setting and the pattern's position instead."""
+    ``UsageError`` naming the setting and the pattern's position instead. More patterns than
+    ``max_patterns()`` is a ``UsageError`` naming ``where`` (else ``name``)."""
+    check_count(lines, where or name or "patterns")
     try:
         return linear_spec(lines)
-    except Exception:  # pathspec raises ValueError or re.error for one bad line: find it, and keep the rest
+    except Exception:  # noqa: BLE001, S110 -- pathspec raises ValueError or re.error for one bad line: find it
         pass
     good = []
     for number, line in enumerate(lines, 1):
         try:
             linear_spec([line])
-        except Exception:
+        except Exception:  # noqa: BLE001 -- as above, for this line alone
             if where is not None:
                 raise UsageError(f"{where}: pattern #{number} `{quote(line)}` is not a valid gitignore-style "
                                  "pattern") from None

@@ -61,7 +61,7 @@ def open_project(path: str) -> Project:
     else:
         roots = [root]
     ignore = _ignore_spec(root)
-    exclude = gitignore_spec(cfg.exclude + cfg.extend_exclude)
+    exclude = gitignore_spec(cfg.exclude + cfg.extend_exclude, name="`exclude` and `extend-exclude`")
     modules: dict[str, str] = {}
     entries: list[str] = []
     scripts: list[str] = []
@@ -104,7 +104,7 @@ def _ignore_spec(root: str) -> pathspec.PathSpec:
     path = os.path.join(root, ".gitignore")
     got = Boundary(root).read(path, MAX_IGNORE_BYTES, path, follow=False)
     lines = got[0].decode("utf-8", errors="replace").splitlines() if got else []
-    return gitignore_spec(lines)
+    return gitignore_spec(lines, name=path)
 
 
 def _listing(directory: str, boundary: Boundary,
@@ -173,7 +173,7 @@ def python_files(root: str, exclude: list[str] | tuple[str, ...] = ()) -> list[s
     outside ``root``; a file linked in from outside is listed."""
     ignore = _ignore_spec(root)
     boundary = Boundary(root)
-    spec = gitignore_spec(list(exclude))
+    spec = gitignore_spec(list(exclude), name="exclude patterns")
     out: list[str] = []
     seen: set[tuple[int, int]] = set()
     stack = [root]
