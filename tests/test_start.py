@@ -9,10 +9,21 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 
 import pytest
 from conftest import FIXTURES, cli, cli_json
 from images.build import build, pip_target, tools_missing
+
+RUN_MARK = f"DEPLOYCHECK_TEST_RUN={uuid.uuid4().hex}"  # in the environment of every command these tests run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mark_run():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(*RUN_MARK.split("="))
+        yield
+
 
 _missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
@@ -144,6 +155,36 @@ def test_with_postgres_password_mismatch(with_deps, tmp_path):
     text = json.dumps(doc)
     assert "Right-pass-7f3k" not in text and "Wrong-pass-2b8d" not in text
     assert _settled() == []
+
+
+def test_sigint_with_dependencies_leaves_nothing(with_deps, tmp_path):
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    _project(tmp_path, "ok", "", DB + "REDIS_URL=redis://:Redis-pass-9q2w@cache:6380/0\n")
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.Popen([str(exe), "start", with_deps, "--env-file", "prod.env", "--with", "postgres", "--with",
+                             "redis", "--health", "/never", "--timeout", "60"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):  # the service answers 501 to the probe: the wait goes on until the signal
+            if any("app.serve" in line for line in _sandboxes()):
+                break
+            time.sleep(0.1)
+        running = _sandboxes()
+        assert any("deploycheck-postgres-" in line for line in running)
+        assert any("redis-server" in line for line in running)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _settled() == []
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    assert not [d for d in os.listdir(tmp) if d.startswith(("deploycheck-postgres-", "deploycheck-redis-"))]
 
 
 def test_with_postgres_needs_a_database_url(with_deps, tmp_path):
@@ -348,8 +389,25 @@ def _settled() -> list[str]:
 
 
 def _sandboxes() -> list[str]:
-    """Processes of the sandbox's user or of a bwrap or namespace holder still running."""
-    out = subprocess.run(["ps", "-eo", "pid,user:12,args"], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines()[1:]
-            if " bwrap " in f" {line} " or "2000000000" in line.split()[1] or "ip_unprivileged_port_start" in line
-            or "deploycheck-postgres-" in line or "deploycheck-redis-" in line]
+    """Processes of this test run (they, or their parent, have RUN_MARK in their environment: the machine may
+    run other sandboxes meanwhile) of the sandbox's user, bwrap, a namespace holder or a dependency."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,ppid,user:12,args"], capture_output=True, text=True,
+                         check=True).stdout
+    found = []
+    for line in out.splitlines()[1:]:
+        pid, ppid, user, *args = line.split(None, 3)
+        text = " ".join(args)
+        if not (" bwrap " in f" {text} " or "2000000000" in user or "ip_unprivileged_port_start" in text
+                or "deploycheck-postgres-" in text or ("redis-server" in text and ":6380" in text)):
+            continue
+        if _marked(pid) or _marked(ppid):
+            found.append(f"{pid} {user} {text}")
+    return found
+
+
+def _marked(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return RUN_MARK.encode() in f.read()
+    except OSError:
+        return False

@@ -49,6 +49,7 @@ class Dependency:
     proc: subprocess.Popen | None = None
 
     def describe(self) -> str:
+        """``PostgreSQL at db:5432 (DATABASE_URL)``."""
         return f"{'PostgreSQL' if self.kind == 'postgres' else 'Redis'} at {self.host}:{self.port} ({self.setting})"
 
 

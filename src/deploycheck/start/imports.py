@@ -135,6 +135,7 @@ class Failure:
     check: str = ""
 
     def to_json(self) -> dict:
+        """The failure as JSON-ready data (``Observation.import_failures`` holds these)."""
         return {"modules": self.modules, "exception": self.exception, "frames": self.frames, "check": self.check}
 
 
