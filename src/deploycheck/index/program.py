@@ -78,6 +78,7 @@ class Program:
     _edges_from: dict[str, list[tuple[str, int, str, str, int]]] = field(default_factory=dict)
     entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
     launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
+    starts: list = field(default_factory=list)  # objects the entries name (target.entry.Start: `pkg:app()`)
     # The target's environment variables when they are known (an image's Env), else None; and what the
     # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
     environ: dict[str, str] | None = None

@@ -667,7 +667,7 @@ class Walker:
             return
         if isinstance(node, ast.Call):
             if self._def != -2 and st.context != TYPING:
-                self._call(node.func, st)
+                self._note_call(node.func, st)
             if self._call_markers(node, st):
                 return
         elif isinstance(node, ast.NamedExpr):
@@ -733,7 +733,7 @@ class Walker:
             elif isinstance(child, ast.expr):
                 self.expr(child, st)
 
-    def _call(self, func: ast.expr, st: _State) -> None:
+    def _note_call(self, func: ast.expr, st: _State) -> None:
         """Remember a call of ``name(...)`` or ``name.a.b(...)`` for ``_resolve_calls``."""
         attrs: list[str] = []
         while type(func) is ast.Attribute:
