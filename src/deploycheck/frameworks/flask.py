@@ -65,6 +65,8 @@ class _Objects(ast.NodeVisitor):
 
 def _flask_users(program) -> list[str]:
     """Project modules of the closure that import Flask."""
+    if "flask" not in program.nodes:
+        return []
     users = []
     for name, node in program.nodes.items():
         if node.origin != "project" or not node.module.has_source:

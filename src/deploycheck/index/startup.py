@@ -85,9 +85,12 @@ def table(program, module: str) -> Table | None:
 def function_of(program, module: str, name: str, depth: int = 0) -> tuple[str, str] | None:
     """Where function ``name`` of ``module`` is defined, following re-exports (``from .app import
     create_app`` in a package's ``__init__``): ``(module, qualname)``, or None when ``name`` is no function
-    defined by a ``def`` (a class, a value, or unknown)."""
+    defined by a ``def`` (a class, a value, or unknown) or is the standard library's."""
     if depth > MAX_DEPTH:
         return None
+    mod = program.find(module)
+    if mod is None or program.origin(mod) == "stdlib":
+        return None  # the standard library's bodies are not read (above)
     t = table(program, module)
     if t is None:
         return None
@@ -98,8 +101,7 @@ def function_of(program, module: str, name: str, depth: int = 0) -> tuple[str, s
     if not descs or len(descs) != 1 or not isinstance(descs[0], (tuple, list)) or descs[0][0] != "f":
         return None
     _, src, level, attr = descs[0]
-    mod = program.find(module)
-    base = program.absolute(module, mod is not None and mod.is_package, src, level)
+    base = program.absolute(module, mod.is_package, src, level)
     if base is None or program.member_module(base, attr) is not None:
         return None
     return function_of(program, base, attr, depth + 1)

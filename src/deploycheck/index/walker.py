@@ -158,15 +158,17 @@ class Walker:
         binding (``create_app()``, ``factory.create_app()``, ``from x import f; f()``)."""
         out = self.summary.calls
         module = self.module
+        shared: dict = {}  # one object per callee: the cache's marshal writes a repeated one as a reference
         for scope, name, attrs, line, shield, caller in self._pending_calls:
             target = self._lookup_scopes(scope, name)
             if target is not None:
-                out.append((caller, line, shield, (target, ".".join(attrs))))
+                callee = (target, ".".join(attrs))
+                out.append((caller, line, shield, shared.setdefault(callee, callee)))
             elif not attrs and name in self._module_defs:
                 owner = next((s for s in self.lookup_chain(scope, name) if name in s.others or name in s.imports),
                              None)
                 if owner is module:
-                    out.append((caller, line, shield, name))
+                    out.append((caller, line, shield, shared.setdefault(name, name)))
 
     def _lookup(self, scope: _Scope, name: str) -> tuple | None:
         """The import descriptor ``name`` refers to in ``scope``, or None (not an import, or ambiguous)."""
