@@ -130,7 +130,7 @@ def test_each_breakage_fails_where_and_when_the_check_says(tmp_path, flask_pytho
     root = project(tmp_path, edits)
     for what, entries, when, step in (("wsgi", ["wsgi"], "import", "create_app() called at import"),
                                       ("shopapp:create_app", [FACTORY], "startup",
-                                       "--entry calls shopapp:create_app()")):
+                                       "the launcher calls shopapp:create_app()")):
         failure = started(flask_python, root, what)
         assert failure is not None and failure["where"] == where, failure
         got = [f for f in brief(check(root, flask_python, entries, summaries), root) if f[1] == "error"]
@@ -191,3 +191,11 @@ def test_entries_naming_objects(tmp_path, flask_python, summaries):
     for bad in ("shopapp:", "shopapp:create_app(", "shop-app:create_app()", "shopapp:1app"):
         code, _, err = cli("check", root, "--python", flask_python, "--entry", bad, "--no-cache")
         assert code == 2 and "is not a module name" in err and len(err.strip().splitlines()) == 1, (bad, err)
+
+
+def test_the_configuration_s_entries_name_factories_too(tmp_path, flask_python, summaries):
+    root = project(tmp_path, {"shopapp/views.py": ("bp = shop", "blueprint = shop")})
+    (root / "pyproject.toml").write_text('[tool.deploycheck]\nentries = ["shopapp:create_app()"]\n')
+    got = brief(check(root, flask_python, [], summaries), root)
+    assert [f[:5] for f in got] == [("DC102", "error", "startup", "shopapp/__init__.py", 11)]
+    assert got[0][6] == "shopapp → the launcher calls shopapp:create_app() → shopapp"

@@ -18,7 +18,7 @@ class Start(NamedTuple):
     """A launcher loads ``module`` and then ``attribute`` of it (None: the module only). ``call`` is True when
     it calls that attribute at start-up (an application factory), None when it calls it only if it is a
     function (``flask --app pkg:name``), False when it only uses the object; ``who`` names the launcher for
-    chains (``gunicorn``, ``--entry``)."""
+    chains (``gunicorn``; ``the launcher`` for an entry)."""
 
     module: str
     attribute: str | None
@@ -26,7 +26,7 @@ class Start(NamedTuple):
     who: str
 
 
-def parse(text: str, who: str = "--entry") -> Start | None:
+def parse(text: str, who: str = "the launcher") -> Start | None:
     """``text`` as an entry, or None when it is no entry of these forms (a dotted module name, then
     optionally ``:`` and a dotted attribute, then optionally a call's parentheses)."""
     m = _FORM.fullmatch(text.strip())
