@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # Bumped whenever a summary's shape or meaning changes; part of every cache key.
-ANALYZER_VERSION = "27"
+ANALYZER_VERSION = "28"

@@ -560,9 +560,7 @@ class Program:
         calls a framework makes because of it."""
         phase = PHASES.index(node.phase)
         if summ is not None and node.origin == "project":
-            for caller, line, shield, target in summ.calls:
-                if caller != -1:
-                    continue
+            for _caller, line, shield, target in startup.calls(summ, only_import_time=True):
                 fn = startup.callee(self, name, node.module.is_package, target)
                 if fn is not None:
                     reach = startup.Reach(node.phase, max(node.shield, shield), name, line,

@@ -15,6 +15,7 @@ function only for the modules where some function is reached (``Table``).
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_right
 from typing import NamedTuple
 
@@ -71,13 +72,32 @@ class Table:
         return -1
 
 
+def defs(summ) -> list[tuple[str, int, int]]:
+    """``Summary.defs`` unpacked: ``[(qualname, first line, last line)]``."""
+    names, spans = summ.defs
+    if not spans:
+        return []
+    lines = struct.unpack(f"<{len(spans) // 4}i", spans)
+    return [(q, lines[2 * i], lines[2 * i + 1]) for i, q in enumerate(names.split("\n"))]
+
+
+def calls(summ, only_import_time: bool = False) -> list[tuple]:
+    """``Summary.calls`` unpacked: ``[(calling def's index or -1, line, shield, callee)]``; with
+    ``only_import_time``, the calls that run at import (-1)."""
+    packed, callees = summ.calls
+    if not packed:
+        return []
+    return [(c, line, shield, callees[i]) for c, line, shield, i in struct.iter_unpack("<4i", packed)
+            if c == -1 or not only_import_time]
+
+
 def table(program, module: str) -> Table | None:
     """The function table of ``module`` (cached on ``program``), None without a parsed summary."""
     cached = program._fn_tables.get(module, False)
     if cached is not False:
         return cached
     summ = program.summary(module)
-    t = None if summ is None or summ.syntax_error else Table(summ.defs, summ.imports, summ.calls)
+    t = None if summ is None or summ.syntax_error else Table(defs(summ), summ.imports, calls(summ))
     program._fn_tables[module] = t
     return t
 

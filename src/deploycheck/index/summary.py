@@ -95,13 +95,15 @@ class Summary:
     namers: list[str] = field(default_factory=list)  # root names of decorators/bases applied at module level
     made: dict[str, str] = field(default_factory=dict)  # module-level name -> root name of the call making it
     writes_modules: bool = False  # adds names to modules of objects it is handed (sys.modules[o.__module__])
-    # Functions and the calls that may reach them (index.startup): every ``def`` as (qualname, first line, last
-    # line), qualnames as Python writes them (``Cls.meth``, ``outer.<locals>.inner``); and the calls whose
-    # callee is named statically, as (index of the calling def in ``defs`` or -1 for code that runs at import,
-    # line, shield (0 certain, 1 inside ``except ImportError``, 2 under a condition or a broader ``except``),
-    # callee): a qualname of this module, or (import descriptor, dotted attributes after it).
-    defs: list[tuple[str, int, int]] = field(default_factory=list)
-    calls: list[tuple] = field(default_factory=list)
+    # Functions and the calls that may reach them, packed (few objects to store and load; index.startup
+    # unpacks them for the modules where a function is reached). ``defs``: the qualname of every ``def`` as
+    # Python writes it (``Cls.meth``, ``outer.<locals>.inner``), joined by newlines, and its first and last
+    # lines as little-endian int32 pairs. ``calls``: the calls whose callee is named statically, as int32
+    # quadruples (index of the calling def in ``defs`` or -1 for code that runs at import, line, shield: 0
+    # certain, 1 inside ``except ImportError``, 2 under a condition or a broader ``except``; index of the
+    # callee), and the callees: a qualname of this module, or (import descriptor, dotted attributes after it).
+    defs: tuple = ("", b"")
+    calls: tuple = (b"", [])
 
     def to_plain(self) -> tuple:
         return (

@@ -4,6 +4,8 @@ the execution contexts it distinguishes)."""
 from __future__ import annotations
 
 import ast
+import builtins
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -94,6 +96,11 @@ _DISCOVERY = {"walk_packages", "iter_modules", "autodiscover", "autodiscover_mod
               "dictConfig", "fileConfig", "load_entry_point", "entry_points", "import_string", "import_object"}
 
 
+# Call roots that never name a function we can read: the builtins (shadowing one with a `def` is rare) and
+# the conventional names of the instance and the class.
+_NOT_CALLEES = frozenset(dir(builtins)) | {"self", "cls"}
+
+
 class Walker:
     def __init__(self, facts: Facts) -> None:
         self.eval = Evaluator(facts)
@@ -117,6 +124,8 @@ class Walker:
         self._def = -1  # index in ``summary.defs`` of the innermost def being walked; -1 import time, -2 lambda
         self._pending_calls: list[tuple] = []
         self._module_defs: set[str] = set()  # names a module-level ``def`` binds
+        self._def_names: list[str] = []  # Summary.defs, unpacked while walking
+        self._defs: list[int] = []
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -156,19 +165,26 @@ class Walker:
     def _resolve_calls(self) -> None:
         """Keep the calls whose callee is a module-level function of this module or reached through an import
         binding (``create_app()``, ``factory.create_app()``, ``from x import f; f()``)."""
-        out = self.summary.calls
+        packed: list[int] = []
         module = self.module
-        shared: dict = {}  # one object per callee: the cache's marshal writes a repeated one as a reference
+        callees: dict = {}  # callee -> its index
         for scope, name, attrs, line, shield, caller in self._pending_calls:
             target = self._lookup_scopes(scope, name)
             if target is not None:
-                callee = (target, ".".join(attrs))
-                out.append((caller, line, shield, shared.setdefault(callee, callee)))
+                callee: object = (target, ".".join(attrs))
             elif not attrs and name in self._module_defs:
                 owner = next((s for s in self.lookup_chain(scope, name) if name in s.others or name in s.imports),
                              None)
-                if owner is module:
-                    out.append((caller, line, shield, shared.setdefault(name, name)))
+                if owner is not module:
+                    continue
+                callee = name
+            else:
+                continue
+            packed += (caller, line, shield, callees.setdefault(callee, len(callees)))
+        if packed:
+            self.summary.calls = (struct.pack(f"<{len(packed)}i", *packed), list(callees))
+        if self._defs:
+            self.summary.defs = ("\n".join(self._def_names), struct.pack(f"<{len(self._defs)}i", *self._defs))
 
     def _lookup(self, scope: _Scope, name: str) -> tuple | None:
         """The import descriptor ``name`` refers to in ``scope``, or None (not an import, or ambiguous)."""
@@ -402,10 +418,10 @@ class Walker:
         if st.scope is self.module:
             self._module_defs.add(node.name)
         qual = self._qual
-        self.summary.defs.append((".".join(qual + [node.name]) if qual else node.name, node.lineno,
-                                  node.end_lineno or node.lineno))
+        self._def_names.append(".".join(qual + [node.name]) if qual else node.name)
+        self._defs += (node.lineno, node.end_lineno or node.lineno)
         outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
-        outer_def, self._def = self._def, len(self.summary.defs) - 1
+        outer_def, self._def = self._def, len(self._def_names) - 1
         qual.extend((node.name, "<locals>"))
         self.body(node.body, inner)
         del qual[-2:]
@@ -741,7 +757,7 @@ class Walker:
         while type(func) is ast.Attribute:
             attrs.append(func.attr)
             func = func.value
-        if type(func) is not ast.Name:
+        if type(func) is not ast.Name or func.id in _NOT_CALLEES:
             return
         attrs.reverse()
         shield = 2 if st.conditional or st.branch or st.guard_import > 1 else st.guard_import
