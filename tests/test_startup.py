@@ -79,3 +79,30 @@ def test_a_function_called_at_import_fails_at_import(tmp_path):
     # nobody calls create_app() when pkg.factory is the entry: a function body, an error when called
     got = [(f.code, f.severity, f.when) for f in check(tmp_path, entries=["pkg.factory"]).findings]
     assert got == [("DC102", "error", "call")]
+
+
+@pytest.mark.parametrize(("argv", "called"), [
+    (["uvicorn", "--factory", "pkg.factory:create_app"], True),
+    (["gunicorn", "pkg.factory:create_app()"], True),
+    (["hypercorn", "pkg.factory:create_app()"], True),
+    (["gunicorn", "pkg.factory:create_app"], False),  # the object itself is the application
+    (["uvicorn", "pkg.factory:create_app"], False),
+])
+def test_the_factory_a_server_calls(tmp_path, argv, called):
+    from deploycheck import frameworks
+    from deploycheck.artifact.files import HostFiles
+    from deploycheck.check import open_program
+    from deploycheck.environment import interpreter, launcher
+
+    write_tree(tmp_path, TREE)
+    program, _ = open_program(interpreter.probe(sys.executable), [str(tmp_path)], HostFiles(), None, True)
+    try:
+        program.launch = launcher.entries(argv, None, {}, str(tmp_path))
+        frameworks.close(program, [e.module for e in program.launch])
+        assert (("pkg.factory", "create_app") in program.reached) == called
+        assert (program.nodes["pkg.sub.helped"].shield == 0) == called
+        if called:
+            assert program.nodes["pkg.blueprints"].step == f"{argv[0]} calls pkg.factory:create_app()"
+            assert program.nodes["pkg.blueprints"].phase == "startup"
+    finally:
+        program.store.close()
