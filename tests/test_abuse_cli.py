@@ -366,7 +366,8 @@ def test_a_usage_error_quoting_the_configuration_is_escaped(sandbox):
     out = sandbox.run("check", ".", "--python", PY)
     out.assert_safe(code=2)
     assert out.stderr == ("deploycheck: error: entry `app\\x1b]0;t\\x07` is not a module name: give dotted "
-                          "module names such as app.main\n")
+                          "module names such as app.main, or MODULE:NAME, or MODULE:FACTORY() for an application "
+                          "factory\n")
 
 
 MIGRATION = {"pyproject.toml": '[[tool.deploycheck.migrations]]\nid = "m"\nold = "app.old.Old"\n'

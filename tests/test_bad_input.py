@@ -159,7 +159,10 @@ def test_configuration_typos_are_errors(tmp_path):
 
 
 def test_entry_given_as_a_launcher_target_or_a_path(tmp_path):
+    # a launcher's MODULE:NAME is an entry (its module is walked); a path is not
     proj = _project(tmp_path, {"svc/__init__.py": "", "svc/main.py": "app = 1\n"})
-    for entry in ("svc.main:app", "svc/main.py"):
+    code, _, err = cli("check", proj, "--python", sys.executable, "--entry", "svc.main:app")
+    assert (code, err) == (0, "")
+    for entry in ("svc/main.py", "svc.main:", "svc.main:app:x"):
         code, _, err = cli("check", proj, "--python", sys.executable, "--entry", entry)
         assert code == 2 and "give dotted module names such as app.main" in err

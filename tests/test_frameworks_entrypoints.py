@@ -110,7 +110,8 @@ def test_a_pluggy_group_loaded_at_import(tmp_path, env, cache, broken):
 SITE = "usr/lib/python3/dist-packages"
 # What `celery -A proj worker` needs in the image, copied from the cached environment as pip installed it.
 CELERY_DISTS = ("celery", "kombu", "vine", "billiard", "amqp", "click", "click_didyoumean", "click_plugins",
-                "click_repl", "dateutil", "six", "tzlocal", "prompt_toolkit", "wcwidth", "python_dateutil")
+                "click_repl", "dateutil", "six", "tzlocal", "prompt_toolkit", "wcwidth", "python_dateutil",
+                "typing_extensions")  # click_repl imports it: without it `celery` itself fails to start
 
 
 def _site_members(base: str) -> list[tuple]:

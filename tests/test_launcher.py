@@ -63,3 +63,31 @@ def test_arguments_of_a_script_or_module(cmd, script, module, arguments):
 def test_parameter_expansion():
     assert expand("${APP_MODULE}|$PORT|${MISSING:-d}|${EMPTY:-e}|${EMPTY-f}|${MISSING-g}", ENV) == \
         "svc.main:app|8080|d|e||g"
+
+
+@pytest.mark.parametrize("cmd, env, expected", [
+    # gunicorn calls a factory written with its parentheses; uvicorn with --factory; otherwise the object is used
+    (["gunicorn", "app:create_app()"], {}, [("app", "create_app", "gunicorn", True)]),
+    (["gunicorn", "'app:create_app(\"prod\")'"], {}, []),
+    (["gunicorn", "app:create_app('prod')"], {}, [("app", "create_app", "gunicorn", True)]),
+    (["gunicorn", "app:application"], {}, [("app", "application", "gunicorn", False)]),
+    (["uvicorn", "--factory", "svc.main:build", "--port", "80"], {}, [("svc.main", "build", "uvicorn", True)]),
+    (["uvicorn", "svc.main:build"], {}, [("svc.main", "build", "uvicorn", False)]),
+    # Flask's command line: --app, else FLASK_APP; a name is called if it is a function (None: decided later)
+    (["flask", "--app", "shop:create_app", "run"], {}, [("shop", "create_app", "flask", None)]),
+    (["flask", "run", "--host", "0.0.0.0"], {"FLASK_APP": "shop"}, [("shop", None, "flask", None)]),
+    (["flask", "run"], {"FLASK_APP": "src/shop.py"}, [("src.shop", None, "flask", None)]),
+    (["python", "-m", "flask", "--app=shop:make()", "run"], {}, [("shop", "make", "flask", True)]),
+    (["flask", "run"], {}, []),
+    # gunicorn imports its configuration file before the application
+    (["gunicorn", "-c", "conf/gunicorn_conf.py", "app:app"], {},
+     [(None, None, "gunicorn --config", False), ("app", "app", "gunicorn", False)]),
+    (["gunicorn", "--config=python:svc.gconf", "app:app"], {},
+     [("svc.gconf", None, "gunicorn --config", False), ("app", "app", "gunicorn", False)]),
+    (["gunicorn", "-c", "gunicorn.conf.py", "app:app"], {}, [("app", "app", "gunicorn", False)]),
+])
+def test_factories_and_configuration_files(cmd, env, expected):
+    got = entries(None, cmd, env, "/srv")
+    assert [(e.module, e.attribute, e.launcher, e.call) for e in got] == expected
+    scripts = [e.script for e in got if e.script]
+    assert scripts == (["/srv/conf/gunicorn_conf.py"] if "conf/gunicorn_conf.py" in cmd else [])

@@ -142,3 +142,23 @@ def test_submodules_imported_other_ways_are_attributes(tmp_path, case, files):
     proc = subprocess.run([sys.executable, "-c", "import app.api.main"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert [(f.code, f.message) for f in check(tmp_path, entries=["app.api.main"]).findings] == [], case
+
+
+def test_an_attribute_of_the_project_on_no_path_fails_whenever_its_line_runs(tmp_path):
+    # DC103 under a condition that cannot be decided: a renamed function of the project's own module is an
+    # error 'when called' (the line fails whenever it runs); a standard-library attribute missing behind a
+    # test of versions stays a warning (compatibility code for another Python)
+    import subprocess
+
+    write_tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/util.py": "def new_name():\n    return 1\n",
+        "pkg/main.py": "import enum\nimport os\n\nfrom pkg import util\n\nPY311 = os.environ.get('PY311')\n\n\n"
+                       "def run():\n    if os.environ.get('AUDIT'):\n        util.old_name()\n"
+                       "    if PY311:\n        return 0\n    else:\n        return enum._decompose(1, 2)\n",
+    })
+    got = [(f.code, f.severity, f.when, f.line, f.symbol) for f in check(tmp_path, entries=["pkg.main"]).findings]
+    assert got == [("DC103", "error", "call", 11, "old_name"), ("DC103", "warning", "call", 15, "_decompose")]
+    proc = subprocess.run([sys.executable, "-c", "import pkg.main; pkg.main.run()"], cwd=tmp_path, check=False,
+                          capture_output=True, text=True, env={**os.environ, "AUDIT": "1", "PY311": "1"})
+    assert "module 'pkg.util' has no attribute 'old_name'" in proc.stderr

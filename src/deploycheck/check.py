@@ -28,6 +28,8 @@ from deploycheck.rules import RULES
 from deploycheck.rules.context import Context
 from deploycheck.target import containerfile, copymap, declared, gitsource, imagemap, layout
 from deploycheck.target.config import Config
+from deploycheck.target.entry import Start
+from deploycheck.target.entry import parse as parse_entry
 from deploycheck.target.project import Project, open_project
 
 if TYPE_CHECKING:
@@ -150,11 +152,17 @@ def _inside(path: str, root: str) -> bool:
     return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
 
 
-def check_entries(entries: list[str]) -> None:
-    """Raises ``UsageError`` for an entry that is not a dotted module name."""
+def check_entries(entries: list[str]) -> list[Start]:
+    """The entries parsed (``target.entry``: ``pkg.mod``, ``pkg.mod:app``, ``pkg.mod:create_app()``).
+    Raises ``UsageError`` for an entry of none of these forms."""
+    out = []
     for e in entries:
-        if not all(part.isidentifier() for part in e.split(".")):
-            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main")
+        start = parse_entry(e)
+        if start is None:
+            raise UsageError(f"entry `{e}` is not a module name: give dotted module names such as app.main, "
+                             "or MODULE:NAME, or MODULE:FACTORY() for an application factory")
+        out.append(start)
+    return out
 
 
 def open_program(interp: Interpreter, roots: list[str], files, cache_dir: str | None,
@@ -292,8 +300,10 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
              settings_given: bool = False, environ: dict[str, str] | None = None) -> Result:
     """Walk the closure and run the rules. No ``entries`` is default mode (``scripts``): every module of the
     project's packages is an entry and each directory of scripts is checked with its own search path."""
-    check_entries(entries)
+    starts = check_entries(entries)
+    entries = list(dict.fromkeys(s.module for s in starts))
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
+    program.starts = [s for s in starts if s.attribute]
     program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)

@@ -57,7 +57,8 @@ def build_parser():
     check.add_argument("--python", help="interpreter of the target environment (default: PATH/.venv/bin/python, else python3)")
     _no_project_python(check)
     check.add_argument("--entry", action="append", default=[], metavar="MODULE",
-                       help="module the service starts from (repeatable; default: every project module)")
+                       help="module the service starts from, or MODULE:NAME, or MODULE:FACTORY() for an app "
+                            "factory the launcher calls (repeatable; default: every project module)")
     outputs.add_options(check)
     check.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")

@@ -34,8 +34,10 @@ def build(project: Project, python: str | None, entries: list[str], cache_dir: s
     entries = list(entries) or project.config.entries
     if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{project.root}: no Python modules found (roots: {', '.join(project.roots)})")
-    check_entries(entries)
+    starts = check_entries(entries)
+    entries = list(dict.fromkeys(s.module for s in starts))
     program, cache = open_program(interp, project.roots, files, cache_dir, no_cache)
+    program.starts = [s for s in starts if s.attribute]
     store, spath = program.store, program.search_path
     programs = [program]
     try:

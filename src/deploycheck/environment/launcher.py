@@ -52,6 +52,9 @@ class LaunchEntry:
     arguments: tuple[str, ...] = field(default=(), compare=False)
     console_script: str | None = field(default=None, compare=False)  # found as `name = module:function`
     candidate: bool = field(default=False, compare=False)  # a program not recognized: a console script?
+    # Whether the launcher calls ``attribute`` at start-up: True for a factory (``gunicorn 'pkg:create_app()'``,
+    # ``uvicorn --factory``), None when it does if it is a function (``flask --app pkg:create_app``).
+    call: bool | None = field(default=False, compare=False)
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -110,6 +113,8 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
         return _needing(_server(prog, argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     if prog == "celery":
         return _needing(_celery(argv[1:], workdir), program=argv[0], path=env.get("PATH"))
+    if prog == "flask":
+        return _needing(_flask(argv[1:], env, workdir), program=argv[0], path=env.get("PATH"))
     if prog and not prog.startswith("-") and "=" not in prog:
         # Perhaps a console script of an installed distribution (frameworks.entrypoints.resolve_scripts).
         return [LaunchEntry(None, None, None, prog, workdir, program=argv[0], path=env.get("PATH"),
@@ -132,6 +137,8 @@ def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
                 return _needing(_server(module, args[i + 2:], workdir), runner=module)
             if module == "celery":
                 return _needing(_celery(args[i + 2:], workdir), runner=module)
+            if module == "flask":
+                return _needing(_flask(args[i + 2:], {}, workdir), runner=module)
             return [LaunchEntry(module, None, None, f"python -m {module}", workdir,
                                 arguments=tuple(args[i + 2:]))]
         if a in ("-c",):
@@ -146,21 +153,68 @@ def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
 
 
 def _server(prog: str, args: list[str], workdir: str) -> list[LaunchEntry]:
+    """The application a server loads, and gunicorn's configuration file, which it imports first
+    (``-c``/``--config``: a file path, or ``python:MODULE``; gunicorn's settings documentation, "config")."""
     chdir = workdir
+    factory = "--factory" in args  # uvicorn: the attribute is a factory it calls
+    config: str | None = None
     i = 0
     while i < len(args):
         a = args[i]
         if a in ("--chdir", "--app-dir") and i + 1 < len(args):
             chdir = posixpath.normpath(posixpath.join(workdir, args[i + 1]))
+        if prog == "gunicorn" and a in ("-c", "--config") and i + 1 < len(args):
+            config = args[i + 1]
+        elif prog == "gunicorn" and a.startswith("--config="):
+            config = a.partition("=")[2]
         if a.startswith("-"):
             i += 2 if (a in _VALUED and "=" not in a) else 1
             continue
         module, _, attr = a.partition(":")
         if module and all(p.isidentifier() for p in module.split(".")):
-            return [LaunchEntry(module, (attr.split("(")[0] or "application") if prog == "gunicorn" else
-                                (attr.split("(")[0] or None), None, prog, chdir)]
+            name = attr.split("(")[0] or ("application" if prog == "gunicorn" else None)
+            found = [LaunchEntry(module, name, None, prog, chdir, call="(" in attr or (factory and bool(name)))]
+            return _config(config, chdir) + found
         i += 1
-    return []
+    return _config(config, chdir)
+
+
+def _config(value: str | None, chdir: str) -> list[LaunchEntry]:
+    if not value:
+        return []
+    if value.startswith("python:"):
+        module = value[len("python:"):]
+        ok = module and all(p.isidentifier() for p in module.split("."))
+        return [LaunchEntry(module, None, None, "gunicorn --config", chdir)] if ok else []
+    script = value if value.startswith("/") else posixpath.normpath(posixpath.join(chdir, value))
+    name = posixpath.basename(script)
+    if not name.endswith(".py") or not name[:-3].isidentifier():
+        return []  # `gunicorn.conf.py` is no module name; its settings are not followed
+    return [LaunchEntry(None, None, script, "gunicorn --config", posixpath.dirname(script))]
+
+
+def _flask(args: list[str], env: dict[str, str], workdir: str) -> list[LaunchEntry]:
+    """``flask --app APP COMMAND`` (or ``FLASK_APP``): Flask's command line loads ``APP``, a module, a file
+    path or ``MODULE:NAME``, and calls ``NAME`` when it is a function (Flask's documentation, "Application
+    Discovery"); without a name, the flask loader looks for the app or factory Flask looks for."""
+    app = env.get("FLASK_APP")
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--app", "-A") and i + 1 < len(args):
+            app = args[i + 1]
+        elif a.startswith("--app="):
+            app = a.partition("=")[2]
+        i += 1
+    if not app:
+        return []
+    module, _, attr = app.partition(":")
+    if module.endswith(".py"):
+        module = module[:-3].replace("/", ".")
+    if not module or not all(p.isidentifier() for p in module.split(".")):
+        return []
+    name = attr.split("(")[0] or None
+    return [LaunchEntry(module, name, None, "flask", workdir, call=True if "(" in attr else None)]
 
 
 # Celery's global options that take a value (``celery --help``): what follows them is not the subcommand.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
-from deploycheck.index import writers
+from deploycheck.index import startup, writers
 from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
@@ -87,6 +87,7 @@ class Program:
     _edges_from: dict[str, list[tuple[str, int, str, str, int]]] = field(default_factory=dict)
     entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
     launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
+    starts: list = field(default_factory=list)  # objects the entries name (target.entry.Start: `pkg:app()`)
     # The target's environment variables when they are known (an image's Env), else None; and what the
     # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
     environ: dict[str, str] | None = None
@@ -94,6 +95,13 @@ class Program:
     # Modules where a question was cut short at RESOLVE_DEPTH (rules/dc203_not_analyzed.py reports them).
     too_deep: set[str] = field(default_factory=set)
     _depth: int = 0
+    # Functions whose bodies run at start-up (``index.startup``): ``{(module, qualname): Reach}``, and the
+    # walk's bookkeeping: the functions waiting for their module's turn, the modules walked, the tables.
+    reached: dict[tuple[str, str], startup.Reach] = field(default_factory=dict)
+    _waiting: dict[str, list] = field(default_factory=dict)
+    _walked: set[str] = field(default_factory=set)
+    _fn_tables: dict = field(default_factory=dict)
+    _calls_from: dict[str, list] = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -468,6 +476,9 @@ class Program:
         """
         self.entries = list(entries)
         self.nodes.clear()  # a new round of ``frameworks.close`` walks again with the loaders' new edges
+        self.reached.clear()
+        self._waiting.clear()
+        self._walked.clear()
         missing = self._walk_from(entries)
         self._collect_effects()
         self._execution_order(entries)
@@ -508,8 +519,10 @@ class Program:
         for e in self.edges:
             shield = 0 if getattr(e, "basis", "certain") == "certain" else 2
             out.setdefault(e.importer, []).append((e.target, e.line, e.step, e.phase, shield))
+        self._calls_from = {}
         for c in self.calls:
             out.setdefault(c.caller, []).append((c.module, c.line, c.step, c.phase, 0))
+            self._calls_from.setdefault(c.caller, []).append(c)
         return out
 
     def _execution_order(self, entries: list[str]) -> None:
@@ -583,6 +596,78 @@ class Program:
                     parts = target.split(".")
                     for i in range(1, len(parts) + 1):  # a package is imported before its submodules
                         self._reach(".".join(parts[:i]), name, line, strength, key, queue, deferred, step)
+                self._walked.add(name)
+                self._startup_roots(name, node, summ, key, queue, deferred)
+                for args in self._waiting.pop(name, ()):
+                    self._run_function(*args, key, queue, deferred)
+
+    # -- start-up functions (index.startup) -------------------------------------------------------------------
+    def _startup_roots(self, name: str, node: Node, summ: Summary | None, key: tuple[int, int], queue: deque[str],
+                       deferred: list) -> None:
+        """The functions module ``name`` makes run: those its project code calls at import, and the start-up
+        calls a framework makes because of it."""
+        phase = PHASES.index(node.phase)
+        if summ is not None and node.origin == "project":
+            for _caller, line, shield, target in startup.calls(summ, only_import_time=True):
+                fn = startup.callee(self, name, node.module.is_package, target)
+                if fn is not None:
+                    reach = startup.Reach(node.phase, max(node.shield, shield), name, line,
+                                          f"{fn[1]}() called at import")
+                    self._function(fn, reach, key, queue, deferred)
+        for c in self._calls_from.get(name, ()):
+            reach = startup.Reach(PHASES[max(phase, PHASES.index(c.phase))], node.shield, name, c.line, c.step)
+            self._function((c.module, c.qualname), reach, key, queue, deferred)
+
+    def _function(self, fn: tuple[str, str], reach: startup.Reach, key: tuple[int, int], queue: deque[str],
+                  deferred: list) -> None:
+        """Function ``fn`` runs as ``reach`` says: read its body once its module has been walked (again when
+        it is reached with less in front of it)."""
+        old = self.reached.get(fn)
+        if old is not None and (old.shield, PHASES.index(old.phase)) <= (reach.shield, PHASES.index(reach.phase)):
+            return
+        mod = self.find(fn[0])
+        if mod is None or self.origin(mod) == "stdlib" or len(self.reached) > startup.MAX_FUNCTIONS:
+            return
+        self.reached[fn] = reach
+        if fn[0] in self._walked:
+            self._run_function(fn, reach, key, queue, deferred)
+        else:
+            self._waiting.setdefault(fn[0], []).append((fn, reach))
+
+    def _run_function(self, fn: tuple[str, str], reach: startup.Reach, key: tuple[int, int], queue: deque[str],
+                      deferred: list) -> None:
+        if self.reached.get(fn) != reach:
+            return  # reached since with less in front of it
+        module, qualname = fn
+        table = startup.table(self, module)
+        node = self.nodes.get(module)
+        if table is None or node is None or qualname not in table.names:
+            return
+        index = table.names[qualname]
+        phase = PHASES.index(reach.phase)
+        for site in table.sites.get(index, ()):
+            runs = self.branch_runs(module, site.branch)
+            if runs is False:
+                continue
+            edge = 2 if site.conditional or runs is None else site.guarded
+            strength = (max(edge, reach.shield), phase)
+            for target in self.site_targets(module, node.module.is_package, site):
+                self._reach(target, module, site.line, strength, key, queue, deferred, reach.step)
+        for _caller, _line, shield, target in table.calls.get(index, ()):
+            callee = startup.callee(self, module, node.module.is_package, target)
+            if callee is not None and callee != fn:
+                self._function(callee, reach._replace(shield=max(reach.shield, shield)), key, queue, deferred)
+
+    def reached_at(self, module: str, line: int) -> startup.Reach | None:
+        """How the innermost function holding ``line`` of ``module`` is reached at start-up, or None (not in
+        a function, or in one nothing is known to call at start-up)."""
+        if not self.reached:
+            return None
+        table = self._fn_tables.get(module)
+        if not table:
+            return None
+        i = table.innermost(line)
+        return self.reached.get((module, table.defs[i][0])) if i >= 0 else None
 
     def _reach(self, target: str, parent: str, line: int, strength: tuple[int, int], key: tuple[int, int],
                queue: deque[str], deferred: list, step: str) -> None:

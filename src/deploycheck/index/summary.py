@@ -95,6 +95,15 @@ class Summary:
     namers: list[str] = field(default_factory=list)  # root names of decorators/bases applied at module level
     made: dict[str, str] = field(default_factory=dict)  # module-level name -> root name of the call making it
     writes_modules: bool = False  # adds names to modules of objects it is handed (sys.modules[o.__module__])
+    # Functions and the calls that may reach them, packed (few objects to store and load; index.startup
+    # unpacks them for the modules where a function is reached). ``defs``: the qualname of every ``def`` as
+    # Python writes it (``Cls.meth``, ``outer.<locals>.inner``), joined by newlines, and its first and last
+    # lines as little-endian int32 pairs. ``calls``: the calls whose callee is named statically, as int32
+    # quadruples (index of the calling def in ``defs`` or -1 for code that runs at import, line, shield: 0
+    # certain, 1 inside ``except ImportError``, 2 under a condition or a broader ``except``; index of the
+    # callee), and the callees: a qualname of this module, or (import descriptor, dotted attributes after it).
+    defs: tuple = ("", b"")
+    calls: tuple = (b"", [])
 
     def to_plain(self) -> tuple:
         return (
@@ -103,7 +112,7 @@ class Summary:
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
             self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
             self.computed_imports, [tuple(i) for i in self.settings], self.path_inserts, self.installs,
-            self.requires, self.namers, self.made, self.writes_modules,
+            self.requires, self.namers, self.made, self.writes_modules, self.defs, self.calls,
         )
 
     @classmethod

@@ -4,6 +4,8 @@ the execution contexts it distinguishes)."""
 from __future__ import annotations
 
 import ast
+import builtins
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -94,6 +96,11 @@ _DISCOVERY = {"walk_packages", "iter_modules", "autodiscover", "autodiscover_mod
               "dictConfig", "fileConfig", "load_entry_point", "entry_points", "import_string", "import_object"}
 
 
+# Call roots that never name a function we can read: the builtins (shadowing one with a `def` is rare) and
+# the conventional names of the instance and the class.
+_NOT_CALLEES = frozenset(dir(builtins)) | {"self", "cls"}
+
+
 class Walker:
     def __init__(self, facts: Facts) -> None:
         self.eval = Evaluator(facts)
@@ -113,6 +120,12 @@ class Walker:
         self._discarded: ast.expr | None = None  # the value of the expression statement being walked
         self._dead_blocks: list[list[ast.stmt]] = []  # statements that never run on the target
         self._in_function: tuple[int, int] | None = None  # lines of the innermost function being walked
+        self._qual: list[str] = []  # the qualname prefix of what is being walked (``Cls``, ``f.<locals>``)
+        self._def = -1  # index in ``summary.defs`` of the innermost def being walked; -1 import time, -2 lambda
+        self._pending_calls: list[tuple] = []
+        self._module_defs: set[str] = set()  # names a module-level ``def`` binds
+        self._def_names: list[str] = []  # Summary.defs, unpacked while walking
+        self._defs: list[int] = []
 
     # -- driver -------------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -137,6 +150,7 @@ class Walker:
             if target is not None:
                 s.reads.append(AttrRead(target, attrs, positions, state.context, state.guard_attr, state.conditional,
                                         state.branch, unless))
+        self._resolve_calls()
         for scope, key, name in self._pending_aliases:
             target = self._lookup(scope, name)
             if target is not None:
@@ -147,6 +161,30 @@ class Walker:
                 s.stores.append((target, attr))
                 if target == ("m", "builtins"):
                     s.builtins_added.append(attr)
+
+    def _resolve_calls(self) -> None:
+        """Keep the calls whose callee is a module-level function of this module or reached through an import
+        binding (``create_app()``, ``factory.create_app()``, ``from x import f; f()``)."""
+        packed: list[int] = []
+        module = self.module
+        callees: dict = {}  # callee -> its index
+        for scope, name, attrs, line, shield, caller in self._pending_calls:
+            target = self._lookup_scopes(scope, name)
+            if target is not None:
+                callee: object = (target, ".".join(attrs))
+            elif not attrs and name in self._module_defs:
+                owner = next((s for s in self.lookup_chain(scope, name) if name in s.others or name in s.imports),
+                             None)
+                if owner is not module:
+                    continue
+                callee = name
+            else:
+                continue
+            packed += (caller, line, shield, callees.setdefault(callee, len(callees)))
+        if packed:
+            self.summary.calls = (struct.pack(f"<{len(packed)}i", *packed), list(callees))
+        if self._defs:
+            self.summary.defs = ("\n".join(self._def_names), struct.pack(f"<{len(self._defs)}i", *self._defs))
 
     def _lookup(self, scope: _Scope, name: str) -> tuple | None:
         """The import descriptor ``name`` refers to in ``scope``, or None (not an import, or ambiguous)."""
@@ -229,7 +267,9 @@ class Walker:
                 self._namer(e, st)
             self._bind(st.scope, node.name, VALUE)
             cls = _Scope("class", st.scope)
+            self._qual.append(node.name)
             self.body(node.body, st.but(scope=cls))
+            self._qual.pop()
             if any((dotted_name(d.func if isinstance(d, ast.Call) else d) or "").endswith("global_enum") for d in node.decorator_list):
                 # enum.global_enum copies the members into the module namespace (Python 3.11+, `re`, `ssl`).
                 for name in cls.others:
@@ -375,9 +415,17 @@ class Walker:
         package = effects.protocol_package(node.name)
         if package is not None:
             self.summary.requires.append((node.lineno, node.end_lineno or node.lineno, package))
+        if st.scope is self.module:
+            self._module_defs.add(node.name)
+        qual = self._qual
+        self._def_names.append(".".join(qual + [node.name]) if qual else node.name)
+        self._defs += (node.lineno, node.end_lineno or node.lineno)
         outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
+        outer_def, self._def = self._def, len(self._def_names) - 1
+        qual.extend((node.name, "<locals>"))
         self.body(node.body, inner)
-        self._in_function = outer
+        del qual[-2:]
+        self._in_function, self._def = outer, outer_def
 
     def _if(self, node: ast.If, st: _State) -> bool:
         truth = self.eval.truth(node.test)
@@ -636,6 +684,8 @@ class Walker:
                 self.expr(base, st)
             return
         if isinstance(node, ast.Call):
+            if self._def != -2 and st.context != TYPING:
+                self._note_call(node.func, st)
             if self._call_markers(node, st):
                 return
         elif isinstance(node, ast.NamedExpr):
@@ -652,7 +702,9 @@ class Walker:
                 fn.others.add(arg.arg)
             for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
                 self.expr(d, st)
+            outer_def, self._def = self._def, -2  # a lambda's calls run when something calls it
             self.expr(node.body, st.but(scope=fn, context=FUNCTION if st.context != TYPING else TYPING))
+            self._def = outer_def
             return
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             comp = _Scope("comprehension", st.scope)
@@ -698,6 +750,18 @@ class Walker:
                         self.expr(item.value, st)
             elif isinstance(child, ast.expr):
                 self.expr(child, st)
+
+    def _note_call(self, func: ast.expr, st: _State) -> None:
+        """Remember a call of ``name(...)`` or ``name.a.b(...)`` for ``_resolve_calls``."""
+        attrs: list[str] = []
+        while type(func) is ast.Attribute:
+            attrs.append(func.attr)
+            func = func.value
+        if type(func) is not ast.Name or func.id in _NOT_CALLEES:
+            return
+        attrs.reverse()
+        shield = 2 if st.conditional or st.branch or st.guard_import > 1 else st.guard_import
+        self._pending_calls.append((st.scope, func.id, attrs, func.lineno, shield, self._def))
 
     def _short_circuit(self, node: ast.BoolOp, st: _State) -> None:
         """Later operands of ``and``/``or`` run only if the earlier ones allow it (``hasattr(m, "x") and m.x``)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.findings.finding import ERROR, WARNING, Finding
-from deploycheck.index.program import FOUND, MISSING, Node, Program
+from deploycheck.index.program import CALL, FOUND, MISSING, Hop, Node, Program
 from deploycheck.index.ruff import Diagnostic
 from deploycheck.index.summary import FUNCTION, TYPING, ImportSite, Summary
 from deploycheck.target.boundary import WITHHELD
@@ -97,13 +97,25 @@ class Context:
         return mod.path or "built-in"
 
     def finding(self, code: str, severity: str, message: str, name: str, node: Node, line: int, column: int,
-                symbol: str = "", context: str = "module") -> Finding:
+                symbol: str = "", context: str = "module", when: str | None = None) -> Finding:
+        """A finding at ``line``/``column`` (1-based line, 0-based column) of module ``name``. Its ``when`` is
+        the module's phase for code that runs at import; for a function body, the phase of the start-up that
+        calls it (``Program.reached_at``; the chain then ends with that call), else ``call``; ``when``
+        overrides it (``call`` for a line that fails whenever it runs but may not run)."""
+        chain = self.program.chain(name)
+        phase = node.phase
+        if context == FUNCTION:
+            reach = self.program.reached_at(name, line)
+            phase = CALL if reach is None else reach.phase
+            if reach is not None:
+                caller = self.program.nodes.get(reach.caller)
+                chain = self.program.chain(reach.caller) + [
+                    Hop(reach.caller, caller.module.path if caller else None, reach.line, reach.step)]
         return self.shown(Finding(
             code=code, severity=severity, message=message, path=node.module.path or "", line=line,
             column=column, symbol=symbol, module=name,
             distribution=self.distributions.owner(node.module.path),
-            chain=self.program.chain(name), origin=node.origin,
-            when="call" if context == FUNCTION else node.phase,
+            chain=chain, origin=node.origin, when=when or phase,
         ))
 
     def shown(self, finding: Finding, boundary=None) -> Finding:
@@ -119,18 +131,23 @@ class Context:
 
 
 def severity(node: Node, summ: Summary, context: str, guarded: int | bool, conditional: bool,
-             raises: str = "ImportError") -> str | None:
-    """How sure a failure at this statement is a crash; ``raises`` is the exception the failure raises.
+             raises: str = "ImportError", reach=None) -> str | None:
+    """How sure a failure at this statement is a crash; ``raises`` is the exception the failure raises;
+    ``reach`` is how the function holding it is called at start-up (``Program.reached_at``), if it is.
 
     Project code: an error at import time or in a function body (a crash when called); a warning when the
     statement sits under a condition we cannot decide, in a module whose chain from the entries passes an
     ``except`` that catches the exception, or in a module that edits ``sys.path``. Third-party and
     standard-library code: only what runs unconditionally at import time of a module whose import nothing
-    shields is reported, as an error; the rest stays silent.
+    shields, or in a function called at start-up with nothing in front of it, is reported, as an error; the
+    rest stays silent.
     """
     if guarded or context == TYPING:
         return None
-    reached = node.shield == 0 if raises in ("ImportError", "ModuleNotFoundError") else node.shield <= 1
+    shield = node.shield
+    if reach is not None and context == FUNCTION:
+        context, shield = "module", max(shield, reach.shield)
+    reached = shield == 0 if raises in ("ImportError", "ModuleNotFoundError") else shield <= 1
     if node.origin == "project":
         if conditional or summ.syspath_hack or not reached:
             return WARNING
@@ -149,7 +166,8 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
                 continue  # an `except ImportError` handler whose try succeeds, or the `else` of one that fails
             if summ.requires and _caller_absent(ctx.program, name, node, summ, site):
                 continue  # a protocol method only the absent package calls: it never runs here
-            sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None)
+            reach = ctx.program.reached_at(name, site.line) if site.context == FUNCTION else None
+            sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None, reach=reach)
             if sev is not None:
                 yield name, node, summ, site, sev
 

@@ -4,7 +4,8 @@ Why it crashes: ``import x`` / ``from x import y`` raise ``ModuleNotFoundError``
 target's search path can locate ``x`` (or a package on its dotted path).
 
 Reported in project code at module level and in function bodies, and in third-party code when the import runs
-unconditionally when the module is imported. Not reported: imports guarded by ``try: ... except ImportError``
+unconditionally when the module is imported or in a function called at start-up (``index.startup``: a
+third-party ``AppConfig.ready()``, a console script's function). Not reported: imports guarded by ``try: ... except ImportError``
 (or broader), under ``if TYPE_CHECKING:``, or under a version/platform condition that is false on the target.
 A fallback in ``except ImportError:`` that fails is reported where its ``try`` body fails, naming the fallback
 (``rules.fallback``). Parents that create submodules at run time (``sys.modules`` writes, ``__path__`` edits,

@@ -13,6 +13,13 @@ default entries, every module of the project is one, so this needs ``--entry``, 
 configuration, or an image's command). Standard-library and third-party submodules are not reported this
 way: the interpreter's start-up, ``python -m`` and the launcher import many of them before any of your code.
 
+A read under a condition that cannot be decided is still an error in project code when the module read is
+the project's own and the attribute exists on no path (nothing in the module binds it: a renamed function):
+that line fails whenever it runs, so it is reported "when called", not as a deploy failure. A module of the
+standard library or of a distribution stays a warning there: such a condition is usually a test of versions
+(``if PY311: ... else: enum._decompose(...)``) that cannot be decided. In a function that runs at start-up (``index.startup``), a read fails
+the deploy like one at import.
+
 Only names bound by an import are followed (``import asyncio``, ``import a.b as c``, ``from pkg import mod``),
 and only while they are not rebound in the same scope. Reads guarded by ``try: ... except AttributeError`` (or
 broader), ``hasattr`` checks and other undecidable conditions are not reported as errors. Resolution is the
@@ -30,8 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from deploycheck.findings.finding import Finding
-from deploycheck.index.program import MISSING
+from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.index.program import CALL, MISSING
+from deploycheck.index.summary import FUNCTION
 from deploycheck.rules.context import Context, severity
 
 CODE = "DC103"
@@ -47,7 +55,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             runs = program.branch_runs(name, read.branch)
             if runs is False:
                 continue  # in an `except ImportError` handler whose try succeeds on the target, or the like
-            sev = severity(node, summ, read.context, read.guarded, read.conditional or runs is None, "AttributeError")
+            reach = program.reached_at(name, read.positions[0][0]) if read.context == FUNCTION else None
+            conditional = read.conditional or runs is None
+            sev = severity(node, summ, read.context, read.guarded, conditional, "AttributeError", reach)
             if sev is None:
                 continue
             current = program.descriptor_module(name, node.module.is_package, read.target)
@@ -58,8 +68,15 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if status == MISSING and program.module_fails(current):
                     break  # the import of `current` itself fails; that is the finding, not this read
                 if status == MISSING:
+                    when = None
+                    if (sev == WARNING and conditional and node.origin == "project" and _own(program, current)
+                            and severity(node, summ, read.context, read.guarded, False, "AttributeError", reach)
+                            == ERROR):
+                        # The project's own module has the attribute on no path: the line fails whenever it
+                        # runs, whatever the condition in front of it decides.
+                        sev, when = ERROR, CALL
                     yield ctx.finding(CODE, sev, f"module '{current}' ({ctx.provider(current)}) has no attribute '{attr}'",
-                                      name, node, line, col, symbol=attr, context=read.context)
+                                      name, node, line, col, symbol=attr, context=read.context, when=when)
                     break
                 if status != "found":
                     break
@@ -70,6 +87,13 @@ def check(ctx: Context) -> Iterator[Finding]:
                                       context=read.context)
                     break
                 current = program.member_module(current, attr)
+
+
+def _own(program, module: str) -> bool:
+    """``module`` is the project's: no version of an installed distribution may have what it lacks (a test on
+    ``PY311`` in front of ``enum._decompose`` is compatibility code that cannot be decided here)."""
+    mod = program.find(module)
+    return mod is not None and program.origin(mod) == "project"
 
 
 def _unimported_submodule(ctx: Context, package: str, attr: str) -> bool:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from deploycheck.findings.finding import Finding
 from deploycheck.frameworks.base import CERTAIN, DEFAULT, later
 from deploycheck.index.program import FOUND, MISSING
-from deploycheck.index.summary import MODULE
+from deploycheck.index.summary import FUNCTION, MODULE
 from deploycheck.rules.context import Context, severity
 
 CODE = "DC106"
@@ -64,7 +64,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if edge.basis == DEFAULT:
             why += " (the default of an environment variable)"
+        in_function = program.reached_at(edge.importer, edge.line) is not None  # a start-up function's line
         finding = ctx.finding(CODE, sev, f"{edge.step}: {why}", edge.importer, node, edge.line, 0,
-                              symbol=symbol)
+                              symbol=symbol, context=FUNCTION if in_function else MODULE)
         finding.when = later(node.phase, edge.phase)
         yield finding

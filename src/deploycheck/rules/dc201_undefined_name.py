@@ -1,7 +1,8 @@
 """DC201 undefined-name: a name used in project code is bound nowhere it could come from.
 
 Why it crashes: ``NameError: name 'X' is not defined`` when the statement runs: at import for module-level
-code, when called for function bodies (the incident behind this project: ``DatabaseConfig.POOL_SIZE`` left in a
+code, at start-up for the bodies of functions called while the service starts (``index.startup``), when
+called for other function bodies (the incident behind this project: ``DatabaseConfig.POOL_SIZE`` left in a
 function after its import was removed).
 
 Undefined names are found by ruff's F821 (pyflakes' rule) for the target's Python version, then judged by where
@@ -81,8 +82,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
-            sev = WARNING if kind == "typing" or summ.dynamic or node.shield > 1 else ERROR
-            where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
             in_function = any(a <= d.line <= b for a, b in summ.function_spans)
+            reach = ctx.program.reached_at(name, d.line) if in_function else None
+            shield = max(node.shield, reach.shield) if reach is not None else node.shield
+            sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
+            where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
             yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}", name, node, d.line, d.column,
                               symbol=symbol, context="function" if in_function else "module")
