@@ -106,6 +106,8 @@ class Context:
         phase = node.phase
         if context == FUNCTION:
             reach = self.program.reached_at(name, line)
+            if reach is not None and reach.shield >= 2:
+                reach = None  # called at start-up only under a condition (``if __name__ == "__main__"``)
             phase = CALL if reach is None else reach.phase
             if reach is not None:
                 caller = self.program.nodes.get(reach.caller)
@@ -145,9 +147,11 @@ def severity(node: Node, summ: Summary, context: str, guarded: int | bool, condi
     if guarded or context == TYPING:
         return None
     shield = node.shield
+    if reach is not None and context == FUNCTION and _shielded(max(shield, reach.shield), raises):
+        reach = None  # a start-up call that may not happen: the body still fails whenever it is called
     if reach is not None and context == FUNCTION:
         context, shield = "module", max(shield, reach.shield)
-    reached = shield == 0 if raises in ("ImportError", "ModuleNotFoundError") else shield <= 1
+    reached = not _shielded(shield, raises)
     if node.origin == "project":
         if conditional or summ.syspath_hack or not reached:
             return WARNING
@@ -155,6 +159,11 @@ def severity(node: Node, summ: Summary, context: str, guarded: int | bool, condi
     if context == FUNCTION or conditional or not reached:
         return None
     return ERROR
+
+
+def _shielded(shield: int, raises: str) -> bool:
+    """Whether a failure raising ``raises`` behind ``shield`` (``Node.shield``) may not crash the start."""
+    return shield > 0 if raises in ("ImportError", "ModuleNotFoundError") else shield > 1
 
 
 def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite, str]]:
