@@ -74,6 +74,17 @@ def read_regular(path: str, limit: int) -> bytes:
 _AMOUNT = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 
 
+def whole_number(variable: str, default: int, unit: str = "") -> int:
+    """The whole number (0 included) that the environment variable ``variable`` sets, else ``default``.
+    Raises ``UsageError`` naming ``unit`` (`` of patterns``) for anything else."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise UsageError(f"{variable} must be a whole number{unit}")
+    return int(text)
+
+
 def amount(variable: str, default: int) -> int:
     """The bound that the environment variable ``variable`` sets, else ``default``: a count, or bytes with
     an optional K, M, G or T suffix of powers of 1024 (``512K``, ``2MiB``). Raises ``UsageError`` for a value

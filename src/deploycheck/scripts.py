@@ -10,11 +10,10 @@ summary as not checked).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from deploycheck import frameworks
-from deploycheck.errors import UsageError
+from deploycheck.inputs import whole_number
 from deploycheck.target import layout as layout_mod
 from deploycheck.target.layout import Layout, ScriptDir
 
@@ -65,12 +64,7 @@ def run(project, program, owner, make_program, settings_given: bool = False) -> 
 def max_script_programs() -> int:
     """``DEPLOYCHECK_MAX_SCRIPT_PROGRAMS`` when set, else ``MAX_SCRIPT_PROGRAMS``. Raises ``UsageError`` for
     a value that is not a whole number."""
-    text = os.environ.get(MAX_SCRIPT_PROGRAMS_VAR, "").strip()
-    if not text:
-        return MAX_SCRIPT_PROGRAMS
-    if not text.isdigit():
-        raise UsageError(f"{MAX_SCRIPT_PROGRAMS_VAR} must be a whole number")
-    return int(text)
+    return whole_number(MAX_SCRIPT_PROGRAMS_VAR, MAX_SCRIPT_PROGRAMS, "")
 
 
 def _programs(dirs: list[ScriptDir], main, make_program, settings_given: bool, notes: list[str]):

@@ -29,6 +29,7 @@ from deploycheck.errors import UsageError
 from deploycheck.frameworks import syntax
 from deploycheck.frameworks.base import IMPORT, STARTUP, Edge, StartupCall
 from deploycheck.index.idioms import dotted_name
+from deploycheck.inputs import whole_number
 
 SPACE = "pluggy-1"  # the cache space of ``extract``'s results
 # Distributions whose entry points are read, at most (each is one small file): a search path holding more is
@@ -45,12 +46,7 @@ __all__ = ["entry_points", "extract", "load", "resolve_scripts"]
 def max_distributions() -> int:
     """``DEPLOYCHECK_MAX_DISTRIBUTIONS`` when set, else ``MAX_DISTRIBUTIONS``. Raises ``UsageError`` for a
     value that is not a whole number."""
-    text = os.environ.get(MAX_DISTRIBUTIONS_VAR, "").strip()
-    if not text:
-        return MAX_DISTRIBUTIONS
-    if not text.isdigit():
-        raise UsageError(f"{MAX_DISTRIBUTIONS_VAR} must be a whole number of distributions")
-    return int(text)
+    return whole_number(MAX_DISTRIBUTIONS_VAR, MAX_DISTRIBUTIONS, " of distributions")
 
 
 def entry_points(directories: list[str], files) -> dict[str, list[tuple[str, str, str]]]:

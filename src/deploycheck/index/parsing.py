@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from deploycheck.errors import UsageError
+from deploycheck.inputs import whole_number
 
 # The memory all parser processes together may add to what they inherit, in MiB; the documented bound of a
 # whole run (README, "Limits on untrusted input") is this plus the main process. Raised with the variable.
@@ -45,12 +45,7 @@ TOO_NESTED = "deploycheck: too deeply nested"
 def parse_memory_mb() -> int:
     """The parse budget in MiB: ``DEPLOYCHECK_PARSE_MEMORY_MB`` when set (0: no limit), else
     ``PARSE_MEMORY_MB``. Raises ``UsageError`` for a value that is not a whole number."""
-    text = os.environ.get(PARSE_MEMORY_VAR, "").strip()
-    if not text:
-        return PARSE_MEMORY_MB
-    if not text.isdigit():
-        raise UsageError(f"{PARSE_MEMORY_VAR} must be a whole number of MiB (0 for no limit)")
-    return int(text)
+    return whole_number(PARSE_MEMORY_VAR, PARSE_MEMORY_MB, " of MiB (0 for no limit)")
 
 
 def not_analyzed_reason() -> str:

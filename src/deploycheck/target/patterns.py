@@ -9,13 +9,13 @@ match wins, a negation, a directory)."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pathspec
 from pathspec.util import normalize_file
 
 from deploycheck.errors import UsageError
+from deploycheck.inputs import whole_number
 from deploycheck.target.boundary import quote
 
 try:
@@ -83,12 +83,7 @@ _CHUNK = 256  # patterns per combined expression: the compile stays quick and wi
 def max_patterns() -> int:
     """The most patterns one list may hold: ``DEPLOYCHECK_MAX_PATTERNS`` when set, else ``MAX_PATTERNS``.
     Raises ``UsageError`` for a value that is not a whole number."""
-    text = os.environ.get(MAX_PATTERNS_VAR, "").strip()
-    if not text:
-        return MAX_PATTERNS
-    if not text.isdigit():
-        raise UsageError(f"{MAX_PATTERNS_VAR} must be a whole number of patterns")
-    return int(text)
+    return whole_number(MAX_PATTERNS_VAR, MAX_PATTERNS, " of patterns")
 
 
 class _Prefiltered:
