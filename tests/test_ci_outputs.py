@@ -114,6 +114,9 @@ def test_baseline_round_trip(service):
     assert "baseline " + str(base) + ": 5 findings recorded" in out
     doc = json.loads(base.read_text())
     assert doc["version"] == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert base.stat().st_mode & 0o777 == 0o666 & ~umask  # a file to commit: was mkstemp's private 0600
     entries = doc["findings"]
     assert [(e["path"], e["code"], e["symbol"]) for e in entries] == [
         ("requirements.txt", "DC102", "not_in_json"), ("svc/helpers.py", "DC201", "not_defined"),

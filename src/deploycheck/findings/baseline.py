@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 
 from deploycheck.errors import UsageError
 from deploycheck.findings.fingerprint import VERSION
 from deploycheck.findings.located import Located
+from deploycheck.replace import replace_text
 
 MAX_BYTES = 64 << 20  # a baseline larger than this is not one deploycheck wrote
 
@@ -77,16 +77,8 @@ def write(path: str, items: list[Located]) -> int:
     entries = sorted({entry(i) for i in items}, key=lambda e: (e.path, e.code, e.symbol, e.fingerprint))
     doc = {"version": VERSION, "findings": [e.__dict__ for e in entries]}
     text = json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".deploycheck-baseline.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        replace_text(path, text, ".deploycheck-baseline.")
     except OSError as exc:
         raise UsageError(f"--write-baseline {path}: cannot write it ({exc.strerror or exc})") from None
     return len(entries)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from deploycheck.errors import UsageError
 from deploycheck.inputs import TooLarge, read_regular
+from deploycheck.replace import replace_text
 
 STATE_FILE = ".deploycheck-migrations.json"
 # The largest state file read (bytes): about 150 bytes a migration, so thousands of them.
@@ -65,16 +65,6 @@ def write(root: str, state: dict[str, dict]) -> None:
     p = path(root)
     text = json.dumps({"version": 1, "migrations": state}, indent=2, sort_keys=True) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".deploycheck-migrations.", suffix=".tmp", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # a file users commit: the usual mode, not mkstemp's private one
-            os.replace(tmp, p)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        replace_text(p, text, ".deploycheck-migrations.")
     except OSError as exc:
         raise UsageError(f"cannot record the migration state in {p}: {exc.strerror or exc}") from None
