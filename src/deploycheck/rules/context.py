@@ -105,9 +105,7 @@ class Context:
         chain = self.program.chain(name)
         phase = node.phase
         if context == FUNCTION:
-            reach = self.program.reached_at(name, line)
-            if reach is not None and reach.shield >= 2:
-                reach = None  # called at start-up only under a condition (``if __name__ == "__main__"``)
+            reach = self.startup_reach(name, line)
             phase = CALL if reach is None else reach.phase
             if reach is not None:
                 caller = self.program.nodes.get(reach.caller)
@@ -119,6 +117,13 @@ class Context:
             distribution=self.distributions.owner(node.module.path),
             chain=chain, origin=node.origin, when=when or phase,
         ))
+
+    def startup_reach(self, name: str, line: int):
+        """How the function of module ``name`` holding ``line`` is called at start-up
+        (``Program.reached_at``), or None when it is not, or only under a condition that may not hold
+        (``if __name__ == "__main__":``): its failures then stay certain only "when called"."""
+        reach = self.program.reached_at(name, line)
+        return None if reach is None or reach.shield > 1 else reach
 
     def shown(self, finding: Finding, boundary=None) -> Finding:
         """``finding`` as it may be shown: one located in a file outside the project (``target.boundary``:
@@ -175,7 +180,7 @@ def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite,
                 continue  # an `except ImportError` handler whose try succeeds, or the `else` of one that fails
             if summ.requires and _caller_absent(ctx.program, name, node, summ, site):
                 continue  # a protocol method only the absent package calls: it never runs here
-            reach = ctx.program.reached_at(name, site.line) if site.context == FUNCTION else None
+            reach = ctx.startup_reach(name, site.line) if site.context == FUNCTION else None
             sev = severity(node, summ, site.context, site.guarded, site.conditional or runs is None, reach=reach)
             if sev is not None:
                 yield name, node, summ, site, sev

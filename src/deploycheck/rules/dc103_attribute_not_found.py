@@ -55,7 +55,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             runs = program.branch_runs(name, read.branch)
             if runs is False:
                 continue  # in an `except ImportError` handler whose try succeeds on the target, or the like
-            reach = program.reached_at(name, read.positions[0][0]) if read.context == FUNCTION else None
+            reach = ctx.startup_reach(name, read.positions[0][0]) if read.context == FUNCTION else None
             conditional = read.conditional or runs is None
             sev = severity(node, summ, read.context, read.guarded, conditional, "AttributeError", reach)
             if sev is None:

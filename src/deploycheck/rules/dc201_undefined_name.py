@@ -83,9 +83,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             if kind in ("dead", "guarded"):
                 continue
             in_function = any(a <= d.line <= b for a, b in summ.function_spans)
-            reach = ctx.program.reached_at(name, d.line) if in_function else None
-            if reach is not None and reach.shield > 1:
-                reach = None  # a start-up call under a condition: the line still fails whenever it runs
+            reach = ctx.startup_reach(name, d.line) if in_function else None
             shield = max(node.shield, reach.shield) if reach is not None else node.shield
             sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
