@@ -137,3 +137,22 @@ def test_rule_list_gives_each_rule_a_whole_one_line_summary():
         summaries.append(first_paragraph)
     assert out.splitlines() == summaries
     assert len(summaries) == len(list((ROOT / "src" / "deploycheck" / "rules").glob("dc[0-9][0-9][0-9]_*.py")))
+
+
+def test_a_credential_on_a_reported_line_is_never_printed(tmp_path):
+    # bug: the text output printed the source line of a finding as it is, password included
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text(
+        "def f():\n    return connect('postgresql://admin:hunter2secret@db.internal/x', DatabaseConfig)\n")
+    code, out, err = cli("check", tmp_path, "--no-cache", env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert code == 1, err
+    assert "hunter2secret" not in out + err
+    lines = out.splitlines()
+    masked = "2 |     return connect('postgresql://admin:***@db.internal/x', DatabaseConfig)"
+    # the caret still sits under the name each finding is about, in the masked line
+    marked = [line[lines[i + 1].index("^"):lines[i + 1].rindex("^") + 1]
+              for i, line in enumerate(lines) if line == masked]
+    assert marked == ["connect", "DatabaseConfig"]
+    for fmt in ("json", "sarif", "junit", "github", "gitlab", "json-lines"):
+        code, out, err = cli("check", tmp_path, "--no-cache", "--format", fmt)
+        assert code == 1 and "hunter2secret" not in out + err, fmt

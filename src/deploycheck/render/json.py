@@ -8,6 +8,7 @@ import sys
 
 from deploycheck.check import Result
 from deploycheck.findings.finding import Finding
+from deploycheck.render.scrubbed import scrubbed
 
 SCHEMA_VERSION = 1
 
@@ -56,5 +57,5 @@ def document(result: Result) -> dict:
 
 def render(result: Result, stream=None) -> None:
     out = stream or sys.stdout
-    json.dump(document(result), out, indent=2)
+    json.dump(scrubbed(document(result)), out, indent=2)
     out.write("\n")

@@ -4,12 +4,14 @@ off). Every control character of the input is shown escaped (``render.escape``).
 
 from __future__ import annotations
 
+import re
 import sys
 
 from rich.text import Text
 
 from deploycheck.artifact.files import source_lines
 from deploycheck.check import Result
+from deploycheck.contract.scrub import scrub
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.render.escape import console as escaping_console
 from deploycheck.render.escape import escape
@@ -47,6 +49,17 @@ def image_line(image: dict) -> str:
     return f"image {shown}: {what} ({image['platform']})"
 
 
+def _redacted(src: str, column: int, width: int) -> tuple[str, int]:
+    """``src`` with its secrets masked (``contract.scrub``) and where the ``width`` characters at ``column``
+    now start: the occurrence of that text nearest to where the masked prefix ends (masking changes lengths)."""
+    clean = scrub(src)
+    if clean == src:
+        return src, column
+    symbol, near = src[column:column + width], len(scrub(src[:column]))
+    spots = [m.start() for m in re.finditer(re.escape(symbol), clean)] if symbol else []
+    return clean, min(spots, key=lambda i: abs(i - near)) if spots else min(near, len(clean))
+
+
 def _line(*pieces: str | tuple[str, str]) -> Text:
     """One output line from pieces of text (``text`` or ``(text, style)``), each escaped: any piece may hold a
     name, path or message from the input."""
@@ -54,7 +67,8 @@ def _line(*pieces: str | tuple[str, str]) -> Text:
 
 
 def render(result: Result, stream=None, color: bool | None = None) -> None:
-    console = escaping_console(stream or sys.stdout, color)
+    # a source line may hold a credential (a database URL beside the name a finding is about)
+    console = escaping_console(stream or sys.stdout, color, scrub)
     for f in result.findings:
         # line 0: a finding about a file or the image config as a whole, with no line to point at
         where = f"{display(f.path)}:{f.line}:{f.column + 1}: " if f.line else f"{display(f.path)}: "
@@ -69,9 +83,10 @@ def render(result: Result, stream=None, color: bool | None = None) -> None:
             gutter = " " * len(str(f.line))
             src = src.expandtabs(1)
             width = max(min(len(f.symbol), len(src) - f.column), 1)  # never past the line's end
+            src, column = _redacted(src, f.column, width)
             # the caret is placed in the line as shown, where a control character takes its escape's width
-            shown_column = len(escape(src[:f.column]))
-            shown_width = max(len(escape(src[f.column:f.column + width])), 1)
+            shown_column = len(escape(src[:column]))
+            shown_width = max(len(escape(src[column:column + width])), 1)
             console.print(_line((f"{gutter} |", "blue")))
             console.print(_line((f"{f.line} | ", "blue"), src))
             console.print(_line((f"{gutter} | ", "blue"), (" " * shown_column + "^" * shown_width, "red")))
