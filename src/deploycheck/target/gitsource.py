@@ -92,3 +92,15 @@ def commits_with(repo: str, blob: str, path: str) -> list[str]:
         if len(out) >= 3:
             break
     return out
+
+
+def described(repo: str, commit: str) -> tuple[str, str]:
+    """``(committer date in ISO 8601, subject line)`` of ``commit`` (``git log -1 --format=%cI %s``)."""
+    out = _git(repo, "log", *gitenv.LOG_OPTIONS, "-1", "--format=%cI%x00%s", commit, "--")
+    date, _, subject = out.rstrip("\n").partition("\0")
+    return date, subject
+
+
+def count_between(repo: str, base: str, head: str) -> int:
+    """How many commits ``head`` has that ``base`` lacks (``git rev-list --count base..head``)."""
+    return int(_git(repo, "rev-list", "--count", f"{base}..{head}", "--").strip() or 0)
