@@ -87,7 +87,7 @@ def test_image_built_from_an_older_commit_than_its_label(tmp_path):
         assert db.origins[0].subject == "db: pool 2" and db.origins[0].date.startswith("2026-01-07T10:00:00")
         assert f"older code: app/db.py is the file of commit {commits[1][:12]}" in db.sentence
         assert "2 commits before the claimed revision" in db.sentence
-        assert v.stale and v.summary().startswith(f"the image held older code than the commit {commits[3]}")
+        assert v.stale and v.summary().startswith(f"the image held older code than the commit {commits[3][:12]}: older code")
     # --rev overrides the label: at c2 the image is what it should be, and the disagreement is noted
     v = verdicts.verdict(targets["oci-archive"], repo, commits[1], FRAMES)
     assert _states(v) == {"app/main.py": "matches", "app/db.py": "matches"} and not v.stale

@@ -96,7 +96,7 @@ class ImageVerdict:
         if self.commit is None:
             return ("unknown whether the image holds the code it was meant to: it claims no revision (no "
                     f"{REVISION_LABEL} label the repository has); --rev REV would decide it")
-        claim = f"{_cut(self.claimed or '')} ({self.commit[:12]})"
+        claim = _claim_text(self.claimed, self.commit)
         older = [f for f in self.files if f.state == OLDER]
         if older:
             return f"the image held older code than the commit {claim}: " + "; ".join(f.sentence for f in older)
@@ -210,7 +210,7 @@ def _compare(files, repo: str, mapping, tree: dict[str, str] | None, claimed: st
         return FileVerdict(path, image_path, rel, UNREADABLE, f"{image_path} was not compared: {exc}")
     blob = gitsource.blob_id(data)
     source_blob = tree.get(rel) if tree is not None else None
-    claim = f"{_cut(claimed or '')} ({commit[:12]})" if commit else ""
+    claim = _claim_text(claimed, commit) if commit else ""
     if commit is not None and source_blob == blob:
         return FileVerdict(path, image_path, rel, MATCHES, f"{rel} is the file of {claim}", blob, blob)
     origins = [_origin(repo, c, commit) for c in gitsource.commits_with(repo, blob, rel)]
@@ -262,6 +262,13 @@ def _suffix(image_path: str, known: dict[str, str]) -> str | None:
         if candidate in known:
             return candidate
     return None
+
+
+def _claim_text(claimed: str | None, commit: str) -> str:
+    """``a1b2c3d4e5f6`` for a claim that is the commit's id, ``v1.4 (a1b2c3d4e5f6)`` for a name."""
+    if claimed and commit.startswith(claimed.lower()):
+        return commit[:12]
+    return f"{_cut(claimed or '')} ({commit[:12]})"
 
 
 def _cut(text: str) -> str:
