@@ -155,3 +155,30 @@ def test_not_a_repository_and_not_an_image(tmp_path):
     _history(repo)
     with pytest.raises(UsageError, match="unknown transport"):
         verdicts.verdict("podman:thing", repo, None, FRAMES)
+
+
+def test_a_sha256_repository_is_compared_by_its_own_blob_ids(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main", "--object-format=sha256")
+    write_tree(repo, {"app/__init__.py": "", "app/main.py": "from app import db\n\nPOOL = db.pool()\n",
+                      "app/db.py": DB[0]})
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "first")
+    first = _git(repo, "rev-parse", "HEAD")
+    (repo / "app" / "db.py").write_text(DB[1])
+    _git(repo, "commit", "-qam", "second", when="2026-01-06T10:00:00+00:00")
+    v = verdicts.verdict(_layout(tmp_path, DB[0]), repo, "HEAD", FRAMES, app_dir="/srv/app")
+    assert _states(v) == {"app/main.py": "matches", "app/db.py": "older"}
+    [db] = [f for f in v.files if f.rel == "app/db.py"]
+    assert len(db.image_blob) == 64 and db.origins[0].commit == first
+
+
+def test_a_revision_starting_with_a_dash_is_refused(tmp_path):
+    repo = tmp_path / "repo"
+    _history(repo)
+    with pytest.raises(UsageError, match="starts with '-'"):
+        verdicts.verdict(_layout(tmp_path, DB[0]), repo, "--output=x", FRAMES)
+    # from the label it is a note, and the history is still searched
+    v = verdicts.verdict(_layout(tmp_path, DB[0], {LABEL: "--all"}, "l2"), repo, None, FRAMES)
+    assert v.commit is None and any("which the repository does not have" in n for n in v.notes)

@@ -145,7 +145,8 @@ def verdict(image: str, source: Path, rev: str | None, paths: list[str],
         claimed, commit, claim_source = _claim(repo, rev, label, notes)
         mapping = _mapping(repo, app_dir, files, notes)
         tree = gitsource.tree(repo, commit) if commit else None
-        out = [_compare(files, repo, mapping, tree, claimed, commit, real, given)
+        hashing = gitsource.object_format(repo)
+        out = [_compare(files, repo, hashing, mapping, tree, claimed, commit, real, given)
                for real, given in asked.items()]
     finally:
         files.close()
@@ -180,7 +181,10 @@ def _mapping(repo: str, app_dir: str | None, files, notes: list[str]) -> copymap
         return copymap.from_app_dir(repo, app_dir)
     build_file = containerfile.find(repo)
     if build_file is not None:
-        return containerfile.parse(build_file, repo, files.is_dir)
+        try:
+            return containerfile.parse(build_file, repo, files.is_dir)
+        except UsageError as exc:  # the crash's report goes on without the build file's map
+            notes.append(f"the build file was not used ({exc}); the map is inferred instead")
     inferred = imagemap.infer(repo, files.tree.root, files)
     if inferred.mapping is None:
         notes.append("the repository has no Containerfile or Dockerfile, no --app-dir was given and no map "
@@ -193,7 +197,7 @@ def _mapping(repo: str, app_dir: str | None, files, notes: list[str]) -> copymap
     return inferred.mapping
 
 
-def _compare(files, repo: str, mapping, tree: dict[str, str] | None, claimed: str | None,
+def _compare(files, repo: str, hashing: str, mapping, tree: dict[str, str] | None, claimed: str | None,
              commit: str | None, image_path: str, path: str) -> FileVerdict:
     known = tree if tree is not None else gitsource.tree(repo, "HEAD")
     rel = mapping.source_path(image_path, known.__contains__) if mapping is not None else None
@@ -208,7 +212,7 @@ def _compare(files, repo: str, mapping, tree: dict[str, str] | None, claimed: st
         data = files.read_bytes(image_path)
     except (OSError, ValueError) as exc:
         return FileVerdict(path, image_path, rel, UNREADABLE, f"{image_path} was not compared: {exc}")
-    blob = gitsource.blob_id(data)
+    blob = gitsource.blob_id(data, hashing)
     source_blob = tree.get(rel) if tree is not None else None
     claim = _claim_text(claimed, commit) if commit else ""
     if commit is not None and source_blob == blob:
