@@ -243,7 +243,7 @@ def test_stale_file_in_a_sha256_repository(tmp_path, python_layer):
                config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"]})
     code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
     stale = [(f["path"], f["message"]) for f in doc["findings"] if f["code"] == "DC501"]
-    assert [p for p, _ in stale] == ["/srv/app/app/config.py"]
+    assert code == 1 and [p for p, _ in stale] == ["/srv/app/app/config.py"]
     assert f"the image's version is from commit {first[:12]}" in stale[0][1]
 
 
