@@ -118,8 +118,9 @@ def get_unified_config() -> UnifiedConfig:
     )
 '''
 
-CONFIG_BOTH = ('"""Settings, read from the environment once."""\n\nimport os\nfrom dataclasses import dataclass\n'
-               "from functools import lru_cache\n\n\n" + CONFIG_CLASS.split("import os\n\n\n", 1)[1] + UNIFIED)
+CONFIG_BOTH = ('"""Settings, read from the environment once."""\n\nimport os\n'
+               "from dataclasses import dataclass\nfrom functools import lru_cache\n\n\n"
+               + CONFIG_CLASS.split("import os\n\n\n", 1)[1] + UNIFIED)
 CONFIG_UNIFIED = ('"""Settings, read from the environment once."""\n\nimport os\nfrom dataclasses import '
                   "dataclass\nfrom functools import lru_cache\n" + UNIFIED)
 
@@ -174,7 +175,8 @@ HISTORY: list[tuple[str, str, dict[str, str | None]]] = [
         "app/main.py": MAIN, "app/core/__init__.py": "", "app/core/config.py": CONFIG_CLASS,
         "app/db/__init__.py": "", "app/db/postgres_core.py": ENGINE_CLASS, "app/services/__init__.py": "",
         "app/services/reports.py": REPORTS_CLASS}),
-    ("unified", "config: add get_unified_config() beside DatabaseConfig", {"app/core/config.py": CONFIG_BOTH}),
+    ("unified", "config: add get_unified_config() beside DatabaseConfig",
+     {"app/core/config.py": CONFIG_BOTH}),
     ("reports", "reports: read the settings through get_unified_config()",
      {"app/services/reports.py": REPORTS_UNIFIED}),
     ("left-use", "db: postgres_core reads get_unified_config(), DatabaseConfig import dropped",
@@ -203,7 +205,7 @@ class Incident:
 
 
 def key() -> str:
-    """What the output depends on: this script's text, the root filesystem's name (its own key) and VERSION."""
+    """What the output depends on: this script's text, the root filesystem's inputs and VERSION."""
     h = hashlib.sha256(Path(__file__).read_bytes())
     h.update(f"|{images.SUITE}|{images.PACKAGES}|{VERSION}".encode())
     return h.hexdigest()[:12]
@@ -234,8 +236,9 @@ def _build(root: Path) -> None:
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(context)], input=archive, check=True)
     tag = f"seed-incident:{key()}"
-    build_file = (f"FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR {APP_DIR}\n"
-                  f"COPY app {APP_DIR}/app\n"
+    # the repository's Containerfile with the tests' Debian root filesystem for python:3.11-slim (no registry)
+    build_file = (f"FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\n"
+                  f"WORKDIR {APP_DIR}\nCOPY app {APP_DIR}/app\n"
                   f"LABEL org.opencontainers.image.revision={commits[CLAIMED_STEP]}\n"
                   'CMD ["python3", "-m", "app.main"]\n')
     try:
@@ -247,7 +250,8 @@ def _build(root: Path) -> None:
     # the tests read the other two forms of an image elsewhere; one copy of the root filesystem is enough here
     os.unlink(targets.pop("docker-archive").partition(":")[2])
     shutil.rmtree(targets.pop("oci").partition(":")[2])
-    (root / "logs.jsonl").write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in cloud_run_log(runs)))
+    entries = cloud_run_log(runs)
+    (root / "logs.jsonl").write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     facts = {"commits": commits, "image_step": IMAGE_STEP, "claimed_step": CLAIMED_STEP, "serving": SERVING,
              "failing": FAILING, "app_dir": APP_DIR, "image": targets, "runs": runs,
              "steps": [name for name, _, _ in HISTORY]}
@@ -269,11 +273,12 @@ def make_repository(repo: Path) -> dict[str, str]:
             target.write_text(text)
         when = (START + timedelta(hours=5 * i)).isoformat()
         author, email = AUTHORS[i % len(AUTHORS)]
-        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": author,
-               "GIT_COMMITTER_EMAIL": email, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": email,
+               "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": email, "GIT_AUTHOR_DATE": when,
+               "GIT_COMMITTER_DATE": when}
         subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
-        subprocess.run(["git", "-C", str(repo), "-c", "commit.gpgSign=false", "commit", "-q", "-m", subject],
-                       check=True, env=env)
+        subprocess.run(["git", "-C", str(repo), "-c", "commit.gpgSign=false", "-c",
+                        "core.hooksPath=/dev/null", "commit", "-q", "-m", subject], check=True, env=env)
         commits[name] = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
                                        capture_output=True, text=True).stdout.strip()
     return commits
@@ -316,8 +321,8 @@ def cloud_run_log(runs: list[dict]) -> list[dict]:
         url = f"https://{SERVICE}-x7q2-ew.a.run.app{rng.choice(paths)}"
         out.append((t, _entry(t, SERVING, "requests", "INFO", None, {"httpRequest": {
             "requestMethod": rng.choice(["GET", "GET", "POST"]), "requestUrl": url, "status": 200,
-            "latency": f"{latency:.6f}s", "userAgent": "orders-web/2.4", "remoteIp": f"203.0.113.{rng.randint(2, 250)}",
-            "protocol": "HTTP/1.1"}})))
+            "latency": f"{latency:.6f}s", "userAgent": "orders-web/2.4",
+            "remoteIp": f"203.0.113.{rng.randint(2, 250)}", "protocol": "HTTP/1.1"}})))
         t += timedelta(milliseconds=rng.randint(5, 60))  # some fall between two lines of a traceback
     for n, run in enumerate(runs):
         start = CRASHED_AT + timedelta(seconds=31 * n)
@@ -332,8 +337,8 @@ def cloud_run_log(runs: list[dict]) -> list[dict]:
                               {"textPayload": f"Container called exit({run['status']})."})))
         t += timedelta(milliseconds=180)
         out.append((t, _entry(t, FAILING, "varlog/system", "ERROR", instance, {"textPayload": (
-            "Default STARTUP TCP probe failed 1 time consecutively for container \"orders-api-1\" on port 8080. "
-            "The instance was not started.")})))
+            "Default STARTUP TCP probe failed 1 time consecutively for container \"orders-api-1\" on port "
+            "8080. The instance was not started.")})))
     out.sort(key=lambda pair: pair[0])
     return [entry for _, entry in out]
 
@@ -345,8 +350,8 @@ def _entry(t: datetime, revision: str, log: str, severity: str, instance: str | 
         "logName": f"projects/{PROJECT}/logs/run.googleapis.com%2F{log.replace('/', '%2F')}",
         "receiveTimestamp": (t + timedelta(milliseconds=35)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "resource": {"type": "cloud_run_revision", "labels": {
-            "configuration_name": SERVICE, "location": REGION, "project_id": PROJECT, "revision_name": revision,
-            "service_name": SERVICE}},
+            "configuration_name": SERVICE, "location": REGION, "project_id": PROJECT,
+            "revision_name": revision, "service_name": SERVICE}},
         "severity": severity,
         "timestamp": stamp,
         **payload,
@@ -367,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     incident = build(args.out)
     facts = incident.facts
-    print(f"repository: {incident.repo}\nimage:      {incident.image['oci-archive']}\nlogs:       {incident.logs}")
+    print(f"repository: {incident.repo}\nimage:      {incident.image['oci-archive']}\n"
+          f"logs:       {incident.logs}")
     print(f"the image claims {facts['commits'][CLAIMED_STEP][:12]} ({CLAIMED_STEP}) and holds the files of "
           f"{facts['commits'][IMAGE_STEP][:12]} ({IMAGE_STEP})")
     print(f"audit it: deploycheck audit --log {incident.logs} --source {incident.repo} "

@@ -182,3 +182,26 @@ def test_a_revision_starting_with_a_dash_is_refused(tmp_path):
     # from the label it is a note, and the history is still searched
     v = verdicts.verdict(_layout(tmp_path, DB[0], {LABEL: "--all"}, "l2"), repo, None, FRAMES)
     assert v.commit is None and any("which the repository does not have" in n for n in v.notes)
+
+
+def test_linked_directories_large_files_and_names_alone(tmp_path):
+    repo = tmp_path / "repo"
+    commits, _ = _history(repo)
+    big = b"# padding\n" * (1_700_000)  # 17 MB: over the 16 MiB a source file may have
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/db.py", "file", DB[1].encode()),
+           ("srv/app/app/main.py", "file", big), ("code", "sym", "srv/app/app"),
+           ("usr/lib/python3.11/json/__init__.py", "file", b"")]
+    root = tmp_path / "layout"
+    oci_layout(root, [_tar(app)], config={"WorkingDir": "/", "Labels": {LABEL: commits[3]}})
+    read = []
+    v = verdicts.verdict(f"oci:{root}", repo, None,
+                         ["/code/db.py", "/srv/app/app/main.py", "/usr/lib/python3.11/json/__init__.py"],
+                         read.append)
+    got = {f.path: (f.rel, f.state) for f in v.files}
+    # printed through the link /code -> /srv/app/app, mapped by the Containerfile's COPY app /srv/app/app
+    assert got["/code/db.py"] == ("app/db.py", "older")
+    assert got["/srv/app/app/main.py"] == ("app/main.py", "unreadable")
+    # only a file name in common (the repository's app/__init__.py): not taken for it
+    assert got["/usr/lib/python3.11/json/__init__.py"] == (None, "unmapped")
+    # progress was told of the layer's compressed bytes (the largest blob; the others are JSON documents)
+    assert sum(read) == max(p.stat().st_size for p in (root / "blobs" / "sha256").iterdir())

@@ -1,6 +1,6 @@
-"""The image's verdict for ``audit --image``: does the image hold, for each file of the crash's frames, the file
-of the revision it claims, and if not, which commit its version came from ("the image held older code than
-the commit").
+"""The image's verdict for ``audit --image``: does the image hold, for each file of the crash's frames, the
+file of the revision it claims, and if not, which commit its version came from ("the image held older code
+than the commit").
 
 This is DC501's comparison (``rules.dc501_stale_file``) asked of a few paths: the image is read through the
 same readers as ``check IMAGE`` (every transport of ``artifact.image.source``), its paths are mapped to the
@@ -99,7 +99,8 @@ class ImageVerdict:
         claim = _claim_text(self.claimed, self.commit)
         older = [f for f in self.files if f.state == OLDER]
         if older:
-            return f"the image held older code than the commit {claim}: " + "; ".join(f.sentence for f in older)
+            return (f"the image held older code than the commit {claim}: "
+                    + "; ".join(f.sentence for f in older))
         differs = [f for f in self.files if f.state in DIFFERS]
         if differs:
             return f"the image's files are not those of {claim}: " + "; ".join(f.sentence for f in differs)
@@ -144,10 +145,9 @@ def verdict(image: str, source: Path, rev: str | None, paths: list[str],
         label = labels.get(REVISION_LABEL) if isinstance(labels.get(REVISION_LABEL), str) else None
         claimed, commit, claim_source = _claim(repo, rev, label, notes)
         mapping = _mapping(repo, app_dir, files, notes)
-        tree = gitsource.tree(repo, commit) if commit else None
-        hashing = gitsource.object_format(repo)
-        out = [_compare(files, repo, hashing, mapping, tree, claimed, commit, real, given)
-               for real, given in asked.items()]
+        against = _Against(repo, gitsource.object_format(repo), mapping, claimed, commit,
+                           gitsource.tree(repo, commit or "HEAD"))
+        out = [_compare(files, against, real, given) for real, given in asked.items()]
     finally:
         files.close()
     return ImageVerdict(image, claimed, commit, claim_source, label, tuple(out), tuple(notes))
@@ -197,12 +197,29 @@ def _mapping(repo: str, app_dir: str | None, files, notes: list[str]) -> copymap
     return inferred.mapping
 
 
-def _compare(files, repo: str, hashing: str, mapping, tree: dict[str, str] | None, claimed: str | None,
-             commit: str | None, image_path: str, path: str) -> FileVerdict:
-    known = tree if tree is not None else gitsource.tree(repo, "HEAD")
-    rel = mapping.source_path(image_path, known.__contains__) if mapping is not None else None
-    if rel is None:
-        rel = _suffix(image_path, known)
+@dataclass(frozen=True)
+class _Against:
+    """What each file is compared with: the repository, its object hash, the map, the claim, and the tree of
+    the claimed commit (of HEAD without one: used only to map paths)."""
+
+    repo: str
+    hashing: str
+    mapping: copymap.CopyMap | None
+    claimed: str | None
+    commit: str | None
+    tree: dict[str, str]
+
+
+def _compare(files, against: _Against, image_path: str, path: str) -> FileVerdict:
+    repo, mapping, claimed, commit = against.repo, against.mapping, against.claimed, against.commit
+    known = against.tree
+    rel = None
+    # the path as printed, then with its links resolved (a frame printed through a linked directory)
+    for candidate in dict.fromkeys((image_path, files.realpath(image_path))):
+        rel = mapping.source_path(candidate, known.__contains__) if mapping is not None else None
+        rel = rel or _suffix(candidate, known)
+        if rel is not None:
+            break
     if not files.is_file(image_path):
         return FileVerdict(path, image_path, rel, NOT_IN_IMAGE, f"{image_path} is not a file in the image")
     if rel is None:
@@ -212,8 +229,8 @@ def _compare(files, repo: str, hashing: str, mapping, tree: dict[str, str] | Non
         data = files.read_bytes(image_path)
     except (OSError, ValueError) as exc:
         return FileVerdict(path, image_path, rel, UNREADABLE, f"{image_path} was not compared: {exc}")
-    blob = gitsource.blob_id(data, hashing)
-    source_blob = tree.get(rel) if tree is not None else None
+    blob = gitsource.blob_id(data, against.hashing)
+    source_blob = known.get(rel) if commit is not None else None
     claim = _claim_text(claimed, commit) if commit else ""
     if commit is not None and source_blob == blob:
         return FileVerdict(path, image_path, rel, MATCHES, f"{rel} is the file of {claim}", blob, blob)
@@ -261,7 +278,7 @@ def _suffix(image_path: str, known: dict[str, str]) -> str | None:
     """The repository path that is the longest suffix of ``image_path`` (``/srv/app/app/db.py`` →
     ``app/db.py``), for paths no copy maps; None when no suffix is a file of the repository."""
     parts = image_path.strip("/").split("/")
-    for i in range(len(parts)):
+    for i in range(len(parts) - 1):  # a directory and a name at least: a name alone says too little
         candidate = "/".join(parts[i:])
         if candidate in known:
             return candidate
