@@ -18,8 +18,9 @@ from the older checkout. This script makes each piece for real:
   revision still serving traffic;
 - ``facts.json``: the commit ids by step, the revisions, the image's targets, what was run.
 
-Everything goes into ``OUT/seed-incident-KEY/`` (KEY hashes this script and the root filesystem), built once
-and reused; nothing is written into this repository. Usage::
+Everything goes into ``OUT/seed-incident-KEY/`` (KEY hashes this script and the root filesystem's inputs),
+built once and reused; the builds of other keys there are removed; nothing is written into this repository.
+Usage::
 
     python scripts/seed_incident.py [--out DIR]      # default: $XDG_CACHE_HOME/deploycheck-examples
 
@@ -223,8 +224,24 @@ def build(out: Path) -> Incident:
             root.mkdir()
             _build(root)
             (root / ".complete").touch()
+    _evict(out, root)
     facts = json.loads((root / "facts.json").read_text())
     return Incident(root, root / "repo", facts["image"], root / "logs.jsonl", facts)
+
+
+def _evict(out: Path, keep: Path) -> None:
+    """Remove the builds of other versions of this script (a few hundred MB each), skipping any whose lock
+    another process holds."""
+    for other in out.glob("seed-incident-*"):
+        if other == keep or not other.is_dir():
+            continue
+        with open(out / f"{other.name}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(other, ignore_errors=True)
+        (out / f"{other.name}.lock").unlink(missing_ok=True)
 
 
 def _build(root: Path) -> None:

@@ -28,11 +28,20 @@ def incident():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up
     spec.loader.exec_module(module)
-    return module.build(CACHE)
+    stale = CACHE / "seed-incident-000000000000"  # what an earlier version of the script left
+    (stale / "repo").mkdir(parents=True, exist_ok=True)
+    built = module.build(CACHE)
+    built.evicted = not stale.exists()
+    return built
 
 
 def _git(repo, *args):
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_builds_are_kept_under_their_key_and_others_removed(incident):
+    assert incident.root.parent == CACHE and incident.evicted
+    assert (incident.root / ".complete").exists() and Path(incident.image["oci-archive"][12:]).is_file()
 
 
 def test_the_repository_holds_the_migration_history(incident):
