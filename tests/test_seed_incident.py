@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from images import registry
 from images.build import CACHE, tools_missing
 
 from deploycheck.audit import image as verdicts
@@ -125,3 +126,16 @@ def test_the_verdict_names_the_commit_the_image_came_from(incident):
     assert (stale.origins[0].before, stale.origins[0].after) == (2, 0)
     assert stale.origins[0].subject == "db: postgres_core reads get_unified_config(), DatabaseConfig import dropped"
     assert v.summary().startswith(f"the image held older code than the commit {commits['fix'][:12]}")
+
+
+@pytest.mark.skipif(registry.missing(), reason="needs the docker-registry package")
+def test_the_verdict_through_a_registry(incident, tmp_path):
+    commits = incident.facts["commits"]
+    with registry.running(tmp_path / "registry") as addr:
+        ref = f"{addr}/orders-api:{commits['fix'][:12]}"
+        subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", incident.image["oci-archive"],
+                        f"docker://{ref}"], check=True, capture_output=True)
+        v = verdicts.verdict(f"docker://{ref}", incident.repo, None, ["/srv/app/app/db/postgres_core.py"],
+                             tls_verify=False)
+    [f] = v.files
+    assert (v.commit, f.state, f.origins[0].commit) == (commits["fix"], "older", commits["left-use"])
