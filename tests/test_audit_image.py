@@ -131,6 +131,12 @@ def test_a_revision_is_taken_from_the_label_only_when_the_repository_has_it(tmp_
     # an explicit --rev the repository lacks is bad input
     with pytest.raises(UsageError, match="nosuchrev"):
         verdicts.verdict(_layout(tmp_path, DB[1], name="l3"), repo, "nosuchrev", FRAMES)
+    # and it is found so before the image is read: named even when there is no image
+    with pytest.raises(UsageError, match="nosuchrev"):
+        verdicts.verdict(f"oci:{tmp_path / 'absent'}", repo, "nosuchrev", FRAMES)
+    v = verdicts.verdict(_layout(tmp_path, DB[1], name="l4"), repo, "HEAD", ["<frozen runpy>"])
+    assert v.files == () and v.summary() == \
+        f"no path of the crash's frames was given to compare with HEAD ({commits[3][:12]})"
 
 
 def test_paths_relative_to_the_working_directory_missing_files_and_no_map(tmp_path):

@@ -97,6 +97,8 @@ class ImageVerdict:
             return ("unknown whether the image holds the code it was meant to: it claims no revision (no "
                     f"{REVISION_LABEL} label the repository has); --rev REV would decide it")
         claim = _claim_text(self.claimed, self.commit)
+        if not self.files:
+            return f"no path of the crash's frames was given to compare with {claim}"
         older = [f for f in self.files if f.state == OLDER]
         if older:
             return (f"the image held older code than the commit {claim}: "
@@ -134,16 +136,21 @@ def verdict(image: str, source: Path, rev: str | None, paths: list[str],
     if not gitsource.is_repository(repo):
         raise UsageError(f"--source {source}: not a git repository (the image's verdict compares git blobs)")
     frames = [p for p in dict.fromkeys(paths) if p and not p.startswith("<")][:MAX_PATHS]
+    given = gitsource.resolve(repo, rev) if rev is not None else None  # before the image is read
     opened = open_image(image, platform, tls_verify)
-    notes: list[str] = []
-    workdir = opened.config.get("WorkingDir") or "/"
-    asked = {_absolute(p, workdir): p for p in frames}
+    try:
+        workdir = opened.config.get("WorkingDir") or "/"
+        asked = {_absolute(p, workdir): p for p in frames}
+    except BaseException:
+        opened.close()
+        raise
     keep_set = set(asked)
     files = ImageFiles(opened, keep=lambda p: wanted(p) or p in keep_set, on_bytes=progress)
+    notes: list[str] = []
     try:
         labels = opened.config.get("Labels") or {}
         label = labels.get(REVISION_LABEL) if isinstance(labels.get(REVISION_LABEL), str) else None
-        claimed, commit, claim_source = _claim(repo, rev, label, notes)
+        claimed, commit, claim_source = _claim(repo, rev, given, label, notes)
         mapping = _mapping(repo, app_dir, files, notes)
         against = _Against(repo, gitsource.object_format(repo), mapping, claimed, commit,
                            gitsource.tree(repo, commit or "HEAD"))
@@ -153,12 +160,11 @@ def verdict(image: str, source: Path, rev: str | None, paths: list[str],
     return ImageVerdict(image, claimed, commit, claim_source, label, tuple(out), tuple(notes))
 
 
-def _claim(repo: str, rev: str | None, label: str | None,
+def _claim(repo: str, rev: str | None, commit: str | None, label: str | None,
            notes: list[str]) -> tuple[str | None, str | None, str | None]:
-    """The claimed revision ``(text, commit, where from)``: ``rev`` (UsageError when the repository lacks
-    it), else the label when the repository has it (a note when it does not)."""
-    if rev is not None:
-        commit = gitsource.resolve(repo, rev)
+    """The claimed revision ``(text, commit, where from)``: ``rev`` (resolved to ``commit`` by the caller),
+    else the label when the repository has it (a note when it does not)."""
+    if rev is not None and commit is not None:
         if label and not commit.startswith(label) and label != rev:
             notes.append(f"the image's label {REVISION_LABEL} is {_cut(label)}, but --rev {_cut(rev)} is "
                          f"{commit[:12]}; the comparison is with --rev")
