@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli_json
 from images import registry
 from images.build import CACHE, tools_missing
 
@@ -139,3 +140,16 @@ def test_the_verdict_through_a_registry(incident, tmp_path):
                              tls_verify=False)
     [f] = v.files
     assert (v.commit, f.state, f.origins[0].commit) == (commits["fix"], "older", commits["left-use"])
+
+
+def test_check_would_have_caught_the_stale_image(incident):
+    # before the deploy: the image holds the use of DatabaseConfig (DC201) and is not the fix it claims (DC501)
+    commits = incident.facts["commits"]
+    code, doc = cli_json("check", incident.image["oci-archive"], "--source", incident.repo, "--no-cache")
+    got = sorted((f["code"], f["path"], f["symbol"]) for f in doc["findings"])
+    assert code == 1 and got == [
+        ("DC201", "/srv/app/app/db/postgres_core.py", "DatabaseConfig"),
+        ("DC501", "/srv/app/app/core/config.py", "app/core/config.py"),
+        ("DC501", "/srv/app/app/db/postgres_core.py", "app/db/postgres_core.py")]
+    [stale] = [f for f in doc["findings"] if f["code"] == "DC501" and "postgres_core" in f["path"]]
+    assert f"the image's version is from commit {commits['left-use'][:12]}" in stale["message"]
