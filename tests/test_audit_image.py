@@ -4,6 +4,7 @@ file's verdict naming the commit its version came from."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -104,6 +105,10 @@ def test_the_commit_named_on_another_branch_and_in_no_commit(tmp_path):
     v = verdicts.verdict(_layout(tmp_path, "def pool():\n    return 99\n", {LABEL: commits[3]}), repo, None, FRAMES)
     [db] = [f for f in v.files if f.rel == "app/db.py"]
     assert db.state == "elsewhere" and db.origins[0].commit == branch
+    doc = json.loads(json.dumps(v.to_json()))
+    assert doc["stale"] is True and doc["summary"] == v.summary() and doc["claim_source"] == "label"
+    assert [(f["rel"], f["state"]) for f in doc["files"]] == [("app/main.py", "matches"), ("app/db.py", "elsewhere")]
+    assert doc["files"][1]["origins"][0]["commit"] == branch
     assert (db.origins[0].before, db.origins[0].after) == (2, 1)  # c3, c4 | the branch commit
     # edited by hand before the build: in no commit; the blob ids are git's
     edited = "def pool():\n    return 5  # hot fix\n"

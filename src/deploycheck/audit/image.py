@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deploycheck.errors import UsageError
@@ -89,6 +89,11 @@ class ImageVerdict:
     def stale(self) -> bool:
         """Whether some frame's file in the image differs from the claimed revision's."""
         return any(f.state in DIFFERS for f in self.files)
+
+    def to_json(self) -> dict:
+        """The verdict as JSON-ready data: every field (files and their origins as objects), ``stale`` and
+        ``summary``."""
+        return {**asdict(self), "stale": self.stale, "summary": self.summary()}
 
     def summary(self) -> str:
         """One sentence: the image held older code than the commit it claims, or matched it, or what is
