@@ -154,6 +154,11 @@ def test_paths_relative_to_the_working_directory_missing_files_and_no_map(tmp_pa
     assert got["app/db.py"] == ("/srv/app/app/db.py", "app/db.py", "matches")
     assert got["/srv/app/app/gone.py"][2] == "not-in-image"
     assert got["/usr/lib/python3.11/json/x.py"][2] == "not-in-image"
+    # a path from a log is shown on one line, cut short
+    v = verdicts.verdict(target, repo, None, ["/srv/app/\x1b[2J\nx" + "y" * 5000 + ".py"])
+    [f] = v.files
+    assert f.state == "not-in-image" and "\n" not in f.sentence and "\x1b" not in f.sentence
+    assert len(f.sentence) < 400
     assert any("taken to be at /srv/app" in n for n in v.notes)
 
 

@@ -232,23 +232,24 @@ def _compare(files, against: _Against, image_path: str, path: str) -> FileVerdic
         if rel is not None:
             break
     if not files.is_file(image_path):
-        return FileVerdict(path, image_path, rel, NOT_IN_IMAGE, f"{image_path} is not a file in the image")
+        return FileVerdict(path, image_path, rel, NOT_IN_IMAGE, f"{_cut(image_path, 300)} is not a file in the image")
     if rel is None:
         return FileVerdict(path, image_path, None, UNMAPPED,
-                           f"{image_path}: no file of the repository is known to be copied there")
+                           f"{_cut(image_path, 300)}: no file of the repository is known to be copied there")
     try:
         data = files.read_bytes(image_path)
     except (OSError, ValueError) as exc:
-        return FileVerdict(path, image_path, rel, UNREADABLE, f"{image_path} was not compared: {exc}")
+        return FileVerdict(path, image_path, rel, UNREADABLE, f"{_cut(image_path, 300)} was not compared: {exc}")
+    shown = _cut(rel, 300)
     blob = gitsource.blob_id(data, against.hashing)
     source_blob = known.get(rel) if commit is not None else None
     claim = _claim_text(claimed, commit) if commit else ""
     if commit is not None and source_blob == blob:
-        return FileVerdict(path, image_path, rel, MATCHES, f"{rel} is the file of {claim}", blob, blob)
+        return FileVerdict(path, image_path, rel, MATCHES, f"{shown} is the file of {claim}", blob, blob)
     origins = [_origin(repo, c, commit) for c in gitsource.commits_with(repo, blob, rel)]
     if not origins:
         return FileVerdict(path, image_path, rel, NO_COMMIT,
-                           f"{rel} in the image (blob {blob[:12]}) matches no commit of the repository"
+                           f"{shown} in the image (blob {blob[:12]}) matches no commit of the repository"
                            + (f"; {claim} has blob {source_blob[:12]}" if source_blob else ""),
                            blob, source_blob)
     # the most telling origin: one the claimed revision contains (the newest such), else the newest
@@ -256,18 +257,18 @@ def _compare(files, against: _Against, image_path: str, path: str) -> FileVerdic
     best = origins[0]
     described = f'commit {best.commit[:12]} ({best.date}, "{_cut(best.subject)}")'
     if commit is None:
-        state, where = IN_HISTORY, f"{rel} is the file of {described}"
+        state, where = IN_HISTORY, f"{shown} is the file of {described}"
     elif best.after == 0:
         state = OLDER
-        where = (f"older code: {rel} is the file of {described}, {best.before} commit"
+        where = (f"older code: {shown} is the file of {described}, {best.before} commit"
                  f"{'s' if best.before != 1 else ''} before the claimed revision {claim}")
     elif best.before == 0:
         state = NEWER
-        where = (f"{rel} is the file of {described}, {best.after} commit{'s' if best.after != 1 else ''} "
+        where = (f"{shown} is the file of {described}, {best.after} commit{'s' if best.after != 1 else ''} "
                  f"after the claimed revision {claim}")
     else:
         state = ELSEWHERE
-        where = f"{rel} is the file of {described}, on a line of history the claimed revision {claim} lacks"
+        where = f"{shown} is the file of {described}, on a line of history the claimed revision {claim} lacks"
     return FileVerdict(path, image_path, rel, state, where, blob, source_blob, tuple(origins))
 
 
@@ -303,7 +304,7 @@ def _claim_text(claimed: str | None, commit: str) -> str:
     return f"{_cut(claimed or '')} ({commit[:12]})"
 
 
-def _cut(text: str) -> str:
-    """Text from the repository or the image, on one line and bounded: control characters escaped."""
-    text = text[:SHOWN] + ("..." if len(text) > SHOWN else "")
+def _cut(text: str, most: int = SHOWN) -> str:
+    """Text from the repository, the image or the log, on one line and bounded: control characters escaped."""
+    text = text[:most] + ("..." if len(text) > most else "")
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
