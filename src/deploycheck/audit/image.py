@@ -232,14 +232,16 @@ def _compare(files, against: _Against, image_path: str, path: str) -> FileVerdic
         if rel is not None:
             break
     if not files.is_file(image_path):
-        return FileVerdict(path, image_path, rel, NOT_IN_IMAGE, f"{_cut(image_path, 300)} is not a file in the image")
+        return FileVerdict(path, image_path, rel, NOT_IN_IMAGE,
+                           f"{_cut(image_path, 300)} is not a file in the image")
     if rel is None:
         return FileVerdict(path, image_path, None, UNMAPPED,
                            f"{_cut(image_path, 300)}: no file of the repository is known to be copied there")
     try:
         data = files.read_bytes(image_path)
     except (OSError, ValueError) as exc:
-        return FileVerdict(path, image_path, rel, UNREADABLE, f"{_cut(image_path, 300)} was not compared: {exc}")
+        return FileVerdict(path, image_path, rel, UNREADABLE,
+                           f"{_cut(image_path, 300)} was not compared: {exc}")
     shown = _cut(rel, 300)
     blob = gitsource.blob_id(data, against.hashing)
     source_blob = known.get(rel) if commit is not None else None
