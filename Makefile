@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean system-tools
+.PHONY: run test bench clean system-tools incident
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 # The example is mid-migration on purpose: errors are expected, so exit status 1 is not a failure here.
 run: $(STAMP)
 	$(VENV)/bin/deploycheck check examples/seed-incident || [ $$? -eq 1 ]
+
+# The seed incident rebuilt for `deploycheck audit`: a git history, a stale image and Cloud Run logs of its
+# real crash, in a cache directory (README, "The seed incident, rebuilt").
+incident: $(STAMP)
+	$(VENV)/bin/python scripts/seed_incident.py
 
 # Debian packages some tests need, as command:package pairs, installed in one apt run when root (elsewhere
 # those tests are skipped, each saying why):

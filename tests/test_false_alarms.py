@@ -321,3 +321,63 @@ def test_a_failing_fallback_is_reported_where_its_try_body_fails(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if "Error: " in line]
     assert errors == ["ImportError: cannot import name 'get_config' from 'app.unified' "
                       f"({tmp_path}/app/unified.py)", "ModuleNotFoundError: No module named 'app.legacy'"]
+
+
+def test_a_handler_that_raises_again_guards_no_name(tmp_path):
+    # The seed incident's own code (scripts/seed_incident.py): `except Exception as exc: raise
+    # RuntimeError(...) from exc` around the NameError; it crashed the start-up yet DC201 took the try for a
+    # guard. A handler that swallows it, or may return before raising, still guards. (Under `except NameError`
+    # ruff's F821, which DC201 starts from, reports nothing, as pyflakes does.)
+    _tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/db.py": """
+            def wrapped():
+                try:
+                    return {"pool_size": DatabaseConfig.POOL_SIZE}
+                except Exception as exc:
+                    raise RuntimeError(f"Database engine creation failed: {exc}") from exc
+
+
+            def logged():
+                try:
+                    return Missing.X
+                except Exception:
+                    print("logging it")
+                    raise
+
+
+            def swallowed():
+                try:
+                    return Absent.X
+                except Exception:
+                    return None
+
+
+            def maybe(flag=True):
+                try:
+                    return Gone.X
+                except BaseException:
+                    if flag:
+                        return None
+                    raise
+
+
+            def first_handler_decides():
+                try:
+                    return Lost.X
+                except ValueError:
+                    raise
+                except Exception:
+                    return None
+            """,
+    })
+    got = _got(check(tmp_path, entries=["app.db"]), tmp_path)
+    assert got == [("DC201", "error", "app/db.py", 3, "DatabaseConfig"),
+                   ("DC201", "error", "app/db.py", 10, "Missing")]
+    assert _fails(tmp_path, "import app.db; app.db.wrapped()") == \
+        "RuntimeError: Database engine creation failed: name 'DatabaseConfig' is not defined"
+    assert _fails(tmp_path, "import app.db; app.db.logged()") == "NameError: name 'Missing' is not defined"
+    assert _run(tmp_path, """
+        import app.db
+        print(app.db.swallowed(), app.db.maybe(), app.db.first_handler_decides())
+        """) == ["None None None"]

@@ -223,6 +223,30 @@ def test_stale_image_built_from_an_older_commit(tmp_path, python_layer):
     assert [(f["code"], f["symbol"]) for f in doc["findings"]] == [("DC501", "org.opencontainers.image.revision")]
 
 
+def test_stale_file_in_a_sha256_repository(tmp_path, python_layer):
+    # git names blobs by SHA-256 there: comparing SHA-1 ids called every file stale
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    _git(tmp_path, "init", "-q", "--object-format=sha256", str(repo))
+    (repo / "app" / "__init__.py").write_text("")
+    (repo / "app" / "main.py").write_text("app = 1\n")
+    (repo / "app" / "config.py").write_text("POOL = 5\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "old")
+    first = _git(repo, "rev-parse", "HEAD")
+    (repo / "app" / "config.py").write_text("POOL = 6\n")
+    _git(repo, "commit", "-qam", "new")
+    app = [("srv/app/app/__init__.py", "file", b""), ("srv/app/app/main.py", "file", b"app = 1\n"),
+           ("srv/app/app/config.py", "file", b"POOL = 5\n")]
+    root = tmp_path / "layout"
+    oci_layout(root, [python_layer, _tar(app)],
+               config={"Env": ["PATH=/usr/local/bin:/usr/bin"], "WorkingDir": "/srv/app", "Cmd": ["uvicorn", "app.main:app"]})
+    code, doc = cli_json("check", f"oci:{root}", "--no-cache", "--source", repo, "--app-dir", "/srv/app")
+    stale = [(f["path"], f["message"]) for f in doc["findings"] if f["code"] == "DC501"]
+    assert code == 1 and [p for p, _ in stale] == ["/srv/app/app/config.py"]
+    assert f"the image's version is from commit {first[:12]}" in stale[0][1]
+
+
 def test_module_left_out_by_dockerignore(tmp_path, python_layer):
     repo = tmp_path / "repo"
     (repo / "app").mkdir(parents=True)

@@ -26,6 +26,19 @@ def reraises(handler: ast.excepthandler) -> bool:
     return False
 
 
+def handler_raises(handler: ast.excepthandler) -> bool:
+    """A handler that raises again whatever it caught: a ``raise`` of any form (``raise``, ``raise exc``,
+    ``raise RuntimeError(...) from exc``) at its top level or on both sides of an ``if`` (``always_raises``),
+    with no ``return``, ``break`` or ``continue`` anywhere in the statements before it. What it caught still
+    ends the call, as another exception."""
+    for stmt in handler.body:  # type: ignore[attr-defined]
+        if always_raises([stmt]):
+            return True
+        if any(isinstance(n, (ast.Return, ast.Break, ast.Continue)) for n in ast.walk(stmt)):
+            return False
+    return False
+
+
 def guard_level(caught: set[str]) -> int:
     return 2 if caught & {"Exception", "BaseException"} else 1
 

@@ -15,6 +15,7 @@ from deploycheck.index.idioms import (
     dotted_name,
     exception_names,
     guard_level,
+    handler_raises,
     hasattr_pairs,
     is_dunder_name,
     is_globals_call,
@@ -494,7 +495,10 @@ class Walker:
             inner = inner.but(guard_attr=True)
         if node.handlers:
             inner = inner.but(in_try=True, try_id=try_id or inner.try_id)
-        if caught & _NAME_ERRORS:
+        # A NameError goes to the first handler that catches it; one that raises again (the seed incident's
+        # `except Exception as exc: raise RuntimeError(...) from exc`) guards nothing.
+        first = next((h for h in node.handlers if exception_names(h.type) & _NAME_ERRORS), None)
+        if first is not None and not handler_raises(first):
             self._quiet(node.body, "guarded")
         if caught & {"NameError", "UnboundLocalError"} and node.body:
             # The try exists because a statement may raise NameError; what follows it may never run.

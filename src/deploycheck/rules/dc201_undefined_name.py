@@ -8,7 +8,9 @@ function after its import was removed).
 Undefined names are found by ruff's F821 (pyflakes' rule) for the target's Python version, then judged by where
 they sit: module level or function body → error; annotations that never run (``from __future__ import
 annotations``, string annotations, local-variable annotations) and ``if TYPE_CHECKING:`` blocks → warning;
-branches that are false on the target and code inside ``try: ... except NameError`` → not reported. Names the
+branches that are false on the target and code inside ``try: ... except NameError`` (or ``Exception``) →
+not reported, unless that handler raises again (``raise RuntimeError(...) from exc``: the incident's own code,
+where the NameError still ended the start-up). Names the
 closure adds to ``builtins`` (``gettext.install``) are defined. Modules that write their namespace through
 ``globals()`` get warnings, not errors. A name imported only under ``if TYPE_CHECKING:`` and used at run time
 (ruff's TC004) is an error unless the module also binds it at run time (an import or assignment outside the

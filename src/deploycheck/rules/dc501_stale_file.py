@@ -38,6 +38,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                       f"but --rev {rev} is {commit[:12]}", "<image config: Labels>", 0, 0,
                       symbol="org.opencontainers.image.revision", origin="project")
     source = gitsource.tree(stale.repo, commit)
+    hashing = gitsource.object_format(stale.repo)  # a SHA-256 repository names blobs by SHA-256
     source_dirs = {""}
     for p in source:
         while (p := posixpath.dirname(p)) and p not in source_dirs:
@@ -51,7 +52,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             data = files.read_bytes(path)
         except (OSError, ValueError):
             continue
-        image_blob = gitsource.blob_id(data)
+        image_blob = gitsource.blob_id(data, hashing)
         source_blob = source.get(rel)
         if source_blob is None:
             message = f"{rel} is in the image but not in the source at {rev} ({commit[:12]})"

@@ -17,9 +17,20 @@ from deploycheck.errors import UsageError
 MAX_CANDIDATES = 50  # commits examined to find where an image's version of a file came from
 
 
-def blob_id(data: bytes) -> str:
-    """git's object id of a file's contents (SHA-1 repositories)."""
-    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+def blob_id(data: bytes, object_format: str = "sha1") -> str:
+    """git's object id of a file's contents: ``object_format`` is the repository's (``sha1``, or ``sha256``
+    for a repository made with ``git init --object-format=sha256``; gitformat-objects(5))."""
+    return hashlib.new(object_format, b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def object_format(repo: str) -> str:
+    """The hash the repository names its objects with: ``sha1`` or ``sha256``
+    (``git rev-parse --show-object-format``)."""
+    got = _git(repo, "rev-parse", "--show-object-format").strip()
+    if got not in ("sha1", "sha256"):
+        raise UsageError(f"--source {repo}: git objects named by {got or 'an unknown hash'}, which deploycheck "
+                         "does not compare")
+    return got
 
 
 def _git(repo: str, *args: str) -> str:
@@ -61,7 +72,9 @@ def is_repository(path: str) -> bool:
 
 def resolve(repo: str, rev: str) -> str:
     """The full commit id of ``rev``; raises UsageError when ``repo`` is not a git repository or lacks it."""
-    return _git(repo, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+    if rev.startswith("-"):  # git would read it as an option
+        raise UsageError(f"revision {rev!r}: not a revision name (it starts with '-')")
+    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}").strip()
 
 
 def tree(repo: str, commit: str) -> dict[str, str]:
@@ -92,3 +105,15 @@ def commits_with(repo: str, blob: str, path: str) -> list[str]:
         if len(out) >= 3:
             break
     return out
+
+
+def described(repo: str, commit: str) -> tuple[str, str]:
+    """``(committer date in ISO 8601, subject line)`` of ``commit`` (``git log -1 --format=%cI %s``)."""
+    out = _git(repo, "log", *gitenv.LOG_OPTIONS, "-1", "--format=%cI%x00%s", commit, "--")
+    date, _, subject = out.rstrip("\n").partition("\0")
+    return date, subject
+
+
+def count_between(repo: str, base: str, head: str) -> int:
+    """How many commits ``head`` has that ``base`` lacks (``git rev-list --count base..head``)."""
+    return int(_git(repo, "rev-list", "--count", f"{base}..{head}", "--").strip() or 0)
