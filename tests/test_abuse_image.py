@@ -843,3 +843,19 @@ def test_a_git_config_including_a_file_outside_is_not_named(sandbox):
     run = sandbox.run("check", f"oci:{root}", "--no-cache", "--source", str(repo), "--app-dir", "/srv/app")
     run.assert_safe(code=2, secrets=(OUTSIDE_SECRET, str(sandbox.outside)), project_unchanged=False)
     assert "bad config line 2 in file <a file outside the project>" in run.stderr
+
+
+def test_a_repository_whose_git_never_answers(tmp_path, monkeypatch):
+    # a FIFO where git reads a file (.git/packed-refs) blocks git for ever; --source's git calls gave a Python
+    # traceback when their time ran out
+    from deploycheck.errors import UsageError
+    from deploycheck.target import gitsource
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                    "--allow-empty", "-m", "first"], check=True)
+    os.mkfifo(repo / ".git" / "packed-refs")
+    monkeypatch.setattr(gitsource, "GIT_TIMEOUT", 2)
+    with pytest.raises(UsageError, match=r"^git rev-parse .*: no answer within 2 s$"):
+        gitsource.resolve(str(repo), "HEAD")

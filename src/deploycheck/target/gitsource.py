@@ -33,11 +33,17 @@ def object_format(repo: str) -> str:
     return got
 
 
+GIT_TIMEOUT = 120  # seconds; a repository's hooks or filters cannot hang the check
+
+
 def _git(repo: str, *args: str) -> str:
     if shutil.which("git") is None:
         raise UsageError("--source with a revision needs the git command")
-    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, text=True,
-                          timeout=120, check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
+    try:
+        proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT, check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"git {' '.join(args)} in {repo}: no answer within {GIT_TIMEOUT} s") from None
     if proc.returncode != 0:
         raise UsageError(f"git {' '.join(args)} in {repo}: {_said(proc.stderr, repo) or 'failed'}")
     return proc.stdout
