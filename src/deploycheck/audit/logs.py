@@ -1,0 +1,278 @@
+"""Read a log in the shapes people have, one line at a time, in bounded memory.
+
+Shapes, told apart line by line (a log may mix them):
+
+- plain text, as a Python process writes to stderr;
+- an RFC 3339 timestamp before each line (``kubectl logs --timestamps``, ``docker logs -t``), and
+  ``kubectl logs --prefix``'s ``[pod/NAME/CONTAINER]`` before that;
+- JSON lines: Cloud Logging entries (``textPayload``, ``jsonPayload.message``, ``severity``, ``timestamp``,
+  ``resource.labels.revision_name``, ``labels.instanceId``; Google's LogEntry reference), Docker's json-file
+  records (``log``, ``time``), and structured loggers (``message``/``msg``/``event``, ``level``, with the
+  traceback in ``exc_info``, ``exception``, ``stack_trace``, ``traceback`` or ``exc_text``);
+- a JSON array of such entries (``gcloud logging read --format=json``), read entry by entry.
+
+Each line is yielded as an ``Entry`` with the stream it belongs to (``key``): lines of one revision and
+instance, or one pod and container, are reassembled together even when other streams' lines come between.
+A line is cut at ``MAX_LINE`` bytes, a JSON array entry refused past ``MAX_ENTRY`` bytes; nothing else is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from deploycheck.audit.model import LogSpot
+from deploycheck.errors import UsageError
+
+MAX_LINE = 64 * 1024  # bytes of one line kept; the rest of a longer line is skipped
+MAX_ENTRY = 4 * 1024 * 1024  # bytes of one entry of a JSON array
+_CHUNK = 1024 * 1024
+_PEEK = 64 * 1024
+
+_STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?(?P<rest>.*)$",
+                    re.DOTALL)
+_KUBE_PREFIX = re.compile(r"^\[(?P<key>pod/[^\]\s]+)\] (?P<rest>.*)$", re.DOTALL)
+_MESSAGE_FIELDS = ("message", "msg", "event", "log", "textPayload")
+_EXCEPTION_FIELDS = ("exc_info", "exception", "stack_trace", "stacktrace", "traceback", "exc_text", "stack")
+_SEVERITY_FIELDS = ("severity", "level", "levelname", "log.level")
+_TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "asctime", "receiveTimestamp")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the log with its envelope removed.
+
+    ``text`` never ends with a newline. ``key`` names the stream the line belongs to ("" for a plain log).
+    ``spot.line`` is the log line (1-based) of the record: several entries share it when one record held
+    several lines (a JSON entry's multi-line message): ``whole`` is then True and ``last`` marks the last of
+    those, after which a traceback the record held is over. ``split`` says
+    the record is one line of a longer output that the logging agent cut into one entry per line (Cloud
+    Run's stderr), so that lines of other requests may fall between the lines of one traceback.
+    """
+
+    text: str
+    spot: LogSpot
+    key: str = ""
+    last: bool = True
+    whole: bool = False
+    split: bool = False
+
+
+@dataclass
+class Stats:
+    """What the reader saw: lines read, lines cut at ``MAX_LINE``, entries skipped by ``--since``, and the
+    shapes met (``plain``, ``timestamped``, ``json``)."""
+
+    lines: int = 0
+    cut: int = 0
+    skipped: int = 0
+    shapes: set[str] | None = None
+
+    def saw(self, shape: str) -> None:
+        if self.shapes is None:
+            self.shapes = set()
+        self.shapes.add(shape)
+
+
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 / ISO 8601 timestamp as an aware datetime (UTC when it names no zone), or None. Fractions
+    past microseconds (Docker's and Cloud Logging's nanoseconds) are cut."""
+    m = re.match(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$", text.strip())
+    if not m:
+        return None
+    day, clock, frac, zone = m.groups()
+    value = f"{day}T{clock}" + (f".{frac[:6].ljust(6, '0')}" if frac else "")
+    if zone and zone != "Z":
+        value += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _open(path: str):
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")  # noqa: SIM115 -- closed by read()
+    except IsADirectoryError:
+        raise UsageError(f"--log {path}: is a directory, not a log file") from None
+    except OSError as exc:
+        raise UsageError(f"--log {path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _binary(head: bytes) -> bool:
+    """Whether the first bytes of a log are not UTF-8 text: NUL bytes (binary data, or UTF-16), or more than
+    a tenth of the characters undecodable."""
+    if not head:
+        return False
+    if head.count(b"\0") > len(head) // 100:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > len(text) // 10
+
+
+def read(path: str, since: str | None = None, stats: Stats | None = None) -> Iterator[Entry]:
+    """The entries of the log at ``path`` (``-``: standard input), in the log's order.
+
+    ``since``: an RFC 3339 time; entries stamped earlier are skipped (entries without a time are kept).
+    Raises ``UsageError`` when the file cannot be read, is binary, or ``since`` is not a time.
+    """
+    stats = stats if stats is not None else Stats()
+    cutoff = None
+    if since is not None:
+        cutoff = parse_time(since)
+        if cutoff is None:
+            raise UsageError(f"--since {since!r}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z")
+    stream = _open(path)
+    try:
+        try:
+            head = stream.peek(_PEEK)[:_PEEK]
+        except (AttributeError, OSError):
+            head = b""
+        if _binary(head):
+            raise UsageError(f"--log {path}: not a UTF-8 text log (binary data in its first bytes)")
+        start = head.lstrip()
+        array = start[:1] == b"[" and start[1:].lstrip()[:1] in (b"{", b"]")  # not a "[2024-05-01 ...]" line
+        records = _array(stream, stats) if array else _lines(stream, stats)
+        for number, record in records:
+            for entry in _entries(number, record, stats):
+                if cutoff is not None and entry.spot.timestamp:
+                    when = parse_time(entry.spot.timestamp)
+                    if when is not None and when < cutoff:
+                        stats.skipped += 1
+                        continue
+                yield entry
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _lines(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        stats.lines += 1
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raw = raw[:MAX_LINE]
+            stats.cut += 1
+            while True:  # skip the rest of the line without keeping it
+                rest = stream.readline(_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            if isinstance(value, dict):
+                yield number, value
+                continue
+        yield number, text
+
+
+def _array(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
+    """The entries of a JSON array, decoded one at a time from a buffer of at most ``MAX_ENTRY`` bytes."""
+    decoder = json.JSONDecoder()
+    buffer = ""
+    line = 1
+    ended = False
+    while True:
+        stripped = buffer.lstrip(" \t\r\n,[")
+        line += buffer[:len(buffer) - len(stripped)].count("\n")
+        buffer = stripped
+        if buffer.startswith("]"):
+            return
+        try:
+            value, end = decoder.raw_decode(buffer) if buffer else (None, 0)
+        except ValueError:
+            value, end = None, 0
+        if end:
+            stats.lines += 1
+            if isinstance(value, dict):
+                yield line, value
+            line += buffer[:end].count("\n")
+            buffer = buffer[end:]
+            continue
+        if ended:
+            if buffer.strip():
+                raise UsageError("--log: the JSON array ends in the middle of an entry")
+            return
+        if len(buffer) > MAX_ENTRY:
+            raise UsageError(f"--log: a JSON entry longer than {MAX_ENTRY // (1024 * 1024)} MiB "
+                             "(deploycheck's limit on untrusted input)")
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            ended = True
+        buffer += chunk.decode("utf-8", errors="replace")
+
+
+def _field(record: dict, dotted: str):
+    value = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _text(value) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):  # a traceback as a list of lines
+        return "".join(v if v.endswith("\n") else v + "\n" for v in value)
+    return None
+
+
+def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
+    if isinstance(record, str):
+        yield from _plain(number, record, stats)
+        return
+    stats.saw("json")
+    payload = record.get("jsonPayload") if isinstance(record.get("jsonPayload"), dict) else record
+    message = next((t for f in _MESSAGE_FIELDS if (t := _text(payload.get(f))) is not None), None)
+    if message is None:
+        message = _text(record.get("textPayload"))
+    exception = None
+    for name in _EXCEPTION_FIELDS:  # a flag such as ``"exc_info": true`` is no traceback
+        value = _text(payload.get(name))
+        if value and ("\n" in value.strip("\n") or "Traceback" in value):
+            exception = value
+            break
+    severity = next((str(v) for f in _SEVERITY_FIELDS if (v := _field(payload, f) or _field(record, f))), None)
+    stamp = next((str(v) for f in _TIME_FIELDS if isinstance(v := record.get(f) or payload.get(f), str)), None)
+    revision = _field(record, "resource.labels.revision_name") or _field(record, "labels.revision_name")
+    instance = (_field(record, "labels.instanceId") or _field(record, "resource.labels.instance_id")
+                or _field(record, "resource.labels.pod_name"))
+    container = _field(record, "resource.labels.container_name")
+    key = "/".join(str(p) for p in (revision, instance, container) if p)
+    lines = message.rstrip("\n").split("\n") if message is not None else []
+    if exception:
+        lines += exception.rstrip("\n").split("\n")
+    spot = LogSpot(number, stamp, str(revision) if revision else None, severity)
+    split = len(lines) == 1 and not exception
+    for i, text in enumerate(lines):
+        yield Entry(text, spot, key, last=i == len(lines) - 1, whole=len(lines) > 1, split=split)
+
+
+def _plain(number: int, text: str, stats: Stats) -> Iterator[Entry]:
+    key = ""
+    m = _KUBE_PREFIX.match(text)
+    if m:
+        key, text = m.group("key"), m.group("rest")
+    m = _STAMP.match(text)
+    if m and "T" in m.group("ts")[10:11]:  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
+        stats.saw("timestamped")
+        yield Entry(m.group("rest"), LogSpot(number, m.group("ts")), key)
+        return
+    stats.saw("plain")
+    yield Entry(text, LogSpot(number), key)
