@@ -13,7 +13,8 @@ from conftest import write_tree
 def crash(root: Path, files: dict[str, str], *args: str, cwd: Path | None = None) -> str:
     """Write ``files`` under ``root``, run ``python ARGS`` there, and return its stderr (it must fail)."""
     write_tree(root, files)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd or root, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, *args], cwd=cwd or root, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode != 0, proc.stdout
     return proc.stderr
 
@@ -49,7 +50,8 @@ def git(repo: Path, *args: str) -> str:
     env = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev",
            "GIT_COMMITTER_EMAIL": "dev@example.com", "GIT_AUTHOR_DATE": "2024-05-01T10:00:00Z",
            "GIT_COMMITTER_DATE": "2024-05-01T10:00:00Z", "PATH": "/usr/bin:/bin", "HOME": str(repo)}
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -23,7 +23,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from deploycheck.audit.model import LogSpot
 from deploycheck.errors import UsageError
@@ -92,14 +92,14 @@ def parse_time(text: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _open(path: str):
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")  # noqa: SIM115 -- closed by read()
+        return open(path, "rb")
     except IsADirectoryError:
         raise UsageError(f"--log {path}: is a directory, not a log file") from None
     except OSError as exc:

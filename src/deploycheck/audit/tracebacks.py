@@ -51,17 +51,18 @@ _LOG_START = re.compile(r"^(\d{4}-\d\d-\d\d[ T]|\[\d|\[(DEBUG|INFO|WARNING|ERROR
 
 # Lines a server prints about its own life: (kind, pattern). "start": a process begins serving or booting;
 # "ready": it says it serves; "stop": it gives up. From gunicorn, uvicorn, Django, Kubernetes and Cloud Run.
-NOTES = [(kind, re.compile(p)) for kind, p in (
-    ("start", r"Booting worker with pid|Starting gunicorn|Started server process|Starting development server|"
+_NOTE_PATTERNS = {
+    "start": (r"Booting worker with pid|Starting gunicorn|Started server process|Starting development server|"
               r"Waiting for application startup"),
-    ("ready", r"Application startup complete|Uvicorn running on|Listening at: |Quit the server with|"
+    "ready": (r"Application startup complete|Uvicorn running on|Listening at: |Quit the server with|"
               r"Running on http"),
-    ("stop", r"Worker failed to boot|Application startup failed|Shutting down: Master|Reason: App failed to load|"
+    "stop": (r"Worker failed to boot|Application startup failed|Shutting down: Master|Reason: App failed to load|"
              r"Error loading ASGI app|Back-off restarting failed container|Container called exit\(|"
              r"exited with code [1-9]|STARTUP (TCP|HTTP) probe failed|Worker \(pid:\d+\) exited with code"),
-    ("request", r"Exception in ASGI application|Exception on /\S* \[|Internal Server Error: /|"
+    "request": (r"Exception in ASGI application|Exception on /\S* \[|Internal Server Error: /|"
                 r"Error handling request"),
-)]
+}
+NOTES = [(kind, re.compile(p)) for kind, p in _NOTE_PATTERNS.items()]
 
 
 @dataclass(frozen=True)
