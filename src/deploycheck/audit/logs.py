@@ -258,7 +258,7 @@ def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
     lines = message.rstrip("\n").split("\n") if message is not None else []
     if exception:
         lines += exception.rstrip("\n").split("\n")
-    spot = LogSpot(number, stamp, str(revision) if revision else None, severity)
+    spot = LogSpot(number, stamp, str(revision) if revision else None, severity, key)
     split = len(lines) == 1 and not exception
     for i, text in enumerate(lines):
         yield Entry(text, spot, key, last=i == len(lines) - 1, whole=len(lines) > 1, split=split)
@@ -272,7 +272,7 @@ def _plain(number: int, text: str, stats: Stats) -> Iterator[Entry]:
     m = _STAMP.match(text)
     if m and "T" in m.group("ts")[10:11]:  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
         stats.saw("timestamped")
-        yield Entry(m.group("rest"), LogSpot(number, m.group("ts")), key)
+        yield Entry(m.group("rest"), LogSpot(number, m.group("ts"), stream=key), key)
         return
     stats.saw("plain")
-    yield Entry(text, LogSpot(number), key)
+    yield Entry(text, LogSpot(number, stream=key), key)

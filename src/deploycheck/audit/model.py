@@ -28,12 +28,15 @@ class LogSpot:
 
     ``timestamp`` is the log's timestamp text, ``revision`` a deployed revision label (Cloud Run's
     ``resource.labels.revision_name``) and ``severity`` the entry's severity, each None when the shape has none.
+    ``stream`` names the stream the lines came from (revision and instance, pod and container; "" for a plain
+    log): lines of one traceback are reassembled within one stream.
     """
 
     line: int
     timestamp: str | None = None
     revision: str | None = None
     severity: str | None = None
+    stream: str = ""
 
 
 @dataclass(frozen=True)
