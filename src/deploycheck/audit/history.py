@@ -138,12 +138,13 @@ def file_lines(repo: str, rev: str, path: str) -> list[str] | None:
 
 
 def count(repo: str, rev: str, text: str) -> int:
-    """How many lines of the files at ``rev`` hold ``text`` as a word (``git grep -c -w -F``)."""
+    """How many times ``text`` occurs as a word in the files at ``rev`` (``git grep -o -w -F``: one output
+    line per occurrence; a line holding it twice counts twice, as ``git log -S`` counts)."""
     try:
-        out = git(repo, "grep", "-c", "-w", "-F", "--no-textconv", "-e", text, rev, "--")
+        out = git(repo, "grep", "-o", "-h", "-w", "-F", "--no-textconv", "-e", text, rev, "--")
     except GitError:  # git grep exits 1 when nothing matches
         return 0
-    return sum(int(line.rpartition(":")[2]) for line in out.splitlines() if line.rpartition(":")[2].isdigit())
+    return out.count("\n")
 
 
 def pickaxe(repo: str, rev: str, text: str) -> list[Commit]:
