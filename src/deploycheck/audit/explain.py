@@ -167,7 +167,7 @@ def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> N
             now = history.count(repo, out.revision, kind.name)
             out.suspect, out.suspect_how = found, f"git log -S{kind.name!r}: it removed or renamed {kind.name}"
             out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) removed "
-                                f"or renamed {kind.name}; {now} line(s) at {out.revision[:12]} still use it.",
+                                f"or renamed {kind.name}; the word still occurs {now} time(s) at {out.revision[:12]}.",
                                 (f"commit {found.id}", f"git log -S{kind.name} {out.revision[:12]}")))
             return
     found = history.blame(repo, out.revision, path, line)

@@ -28,7 +28,7 @@ MAX_REVISIONS = 20
 _LIBRARY = re.compile(r"(^|/)(site-packages|dist-packages)/|/lib/python\d+\.\d+/|^<")
 # Functions of servers and frameworks that load the application: a crash under them is a start-up crash.
 _LOADERS = {"load_wsgi", "load_wsgiapp", "import_app", "init_process", "import_from_string", "startup",
-            "_run_module_as_main", "setup", "populate", "import_module"}
+            "setup", "populate", "import_module"}
 
 
 def in_app(frame: Frame) -> bool:

@@ -1,7 +1,7 @@
 """The incident report as Markdown (GitHub-flavoured: tables, fenced code).
 
-Every text from the log or the repository is escaped: Markdown's punctuation and ``<>&`` get a backslash or
-an entity (GitHub renders raw HTML and links otherwise), control characters become visible escapes
+Every text from the log or the repository is escaped: emphasis, link and table punctuation get a backslash
+and ``<>&`` an entity (GitHub renders raw HTML and links otherwise), control characters become visible escapes
 (``render.escape``), and code blocks are fenced with more backticks than the text holds.
 """
 
@@ -12,7 +12,9 @@ import re
 from deploycheck.audit.report import Report
 from deploycheck.render.escape import escape
 
-_PUNCT = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Backslashes, emphasis, links and table cells; a backtick is left alone so that a code span of the report's
+# own prose stays one (code from the input goes through ``code`` or ``block``).
+_PUNCT = re.compile(r"([\\*_\[\]|])")
 
 
 def text(value: str) -> str:
