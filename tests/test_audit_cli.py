@@ -33,6 +33,10 @@ def test_exit_codes_and_formats(tmp_path):
     report.parent.mkdir()
     code, out, _ = cli("audit", "--log", log, "--format", "html", "-o", report)
     assert code == 1 and out == "" and report.read_text().startswith("<!DOCTYPE html>")
+    cut = tmp_path / "cut.log"
+    cut.write_text("".join(log.read_text().splitlines(keepends=True)[:4]))
+    code, out, _ = cli("audit", "--log", cut)
+    assert code == 1 and "a traceback cut short before its exception line" in out
     quiet = tmp_path / "quiet.log"
     quiet.write_text("INFO: Application startup complete.\n")
     code, out, _ = cli("audit", "--log", quiet)
@@ -112,7 +116,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         (["--log", ""], "--log is empty"),
     ]
     for args, message in cases:
-        code, out, err = cli("audit", *args)
+        code, _, err = cli("audit", *args)
         assert code == 2, (args, err)
         assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, (args, err)
     repo = tmp_path / "repo"

@@ -108,7 +108,8 @@ def classify(tb: Traceback) -> Kind:
         found = _one(t, running)
         if found is not None:
             return found
-    return Kind("unclassified", tb, failing_frame(tb), f"{tb.exc_type}: {tb.message.partition(chr(10))[0]}")
+    return Kind("unclassified", tb, failing_frame(tb), "not a kind deploycheck recognises"
+                if tb.exc_type else "the log does not say which exception it was")
 
 
 def _one(t: Traceback, running: str | None) -> Kind | None:

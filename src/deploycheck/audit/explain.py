@@ -82,8 +82,7 @@ def _log_why(group: Group, kind: Kind) -> Why:
     if group.revisions:
         cites.append("revision label " + ", ".join(group.revisions))
     where = f" in {kind.frame.path}, line {kind.frame.line}" if kind.frame else ""
-    first = tb.message.partition("\n")[0]
-    return Why(f"The service crashed with {tb.exc_type}: {first}{where}: {kind.sentence}.", tuple(cites))
+    return Why(f"The service crashed with {tb.headline()}{where}: {kind.sentence}.", tuple(cites))
 
 
 def explain(group: Group, kind: Kind, repo: str | None, rev: str | None, python: str | None = None,

@@ -151,7 +151,7 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
             if opened is not None:
                 g.startup.append(f"raised after the server started ({opened.text!r}, log line {opened.spot.line})"
                                  " and before it said it was ready")
-            timeline(event.spot, "crash", f"{event.exc_type}: {event.message.partition(chr(10))[0]}")
+            timeline(event.spot, "crash", event.headline())
         g.count += 1
         g.last_seen = event.spot
         if event.spot.revision and event.spot.revision not in g.revisions and len(g.revisions) < MAX_REVISIONS:

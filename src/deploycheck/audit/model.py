@@ -61,6 +61,13 @@ class Traceback:
     raw: tuple[str, ...] = ()
     truncated: bool = False
 
+    def headline(self) -> str:
+        """``Type: first line of the message``, or what a traceback without its exception line is."""
+        if not self.exc_type:
+            return "a traceback cut short before its exception line"
+        first = self.message.partition("\n")[0]
+        return f"{self.exc_type}: {first}" if first else self.exc_type
+
     def chain(self) -> list[Traceback]:
         """The exceptions from the first raised to this one, in the order the log printed them."""
         earlier = self.cause or self.context

@@ -132,7 +132,7 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) 
                     crashes=grouping.crashes)
     for g in grouping.groups:
         report.groups.append(GroupLine(
-            g.sample.exc_type, redacted(g.sample.message.partition("\n")[0])[:500], g.count,
+            g.sample.exc_type, redacted(g.sample.headline().partition(": ")[2])[:500], g.count,
             g.first_seen.line if g.first_seen else 0, g.first_seen.timestamp if g.first_seen else None,
             g.last_seen.line if g.last_seen else 0, g.last_seen.timestamp if g.last_seen else None,
             tuple(g.revisions), g is grouping.stopped))
@@ -155,9 +155,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) 
     report.fix, report.test = redacted(ex.fix), redacted(ex.test)
     report.verify = [redacted(v) for v in ex.verify]
     report.unknowns = [redacted(u) for u in ex.unknowns]
-    first = stopped.sample.message.partition("\n")[0]
     where = f" at {ex.path}:{ex.kind.frame.line}" if ex.path and ex.kind.frame else ""
     suspect = f"; suspect commit {ex.suspect.short}" if ex.suspect else ""
-    report.summary = redacted(f"The service stopped on {stopped.sample.exc_type}: {first}{where} "
+    report.summary = redacted(f"The service stopped on {stopped.sample.headline()}{where} "
                               f"({ex.kind.kind}, {stopped.count} time{'s' if stopped.count > 1 else ''}){suspect}.")
     return report

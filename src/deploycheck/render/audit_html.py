@@ -40,7 +40,7 @@ def page(r: Report) -> str:
                 "<tr><th>Exception</th><th>Count</th><th>First seen</th><th>Last seen</th><th>Revisions</th></tr>"]
         for g in r.groups:
             row = '<tr class="stopped">' if g.stopped else "<tr>"
-            out.append(f"{row}<td>{h(g.exc_type)}: {h(g.message)}</td>"
+            out.append(f"{row}<td>{h(g.exc_type or '(cut short)')}: {h(g.message)}</td>"
                        f"<td>{g.count}</td><td>{_when(g.first_line, g.first_time)}</td>"
                        f"<td>{_when(g.last_line, g.last_time)}</td><td>{h(', '.join(g.revisions))}</td></tr>")
         out += ["</table></section>", '<section id="timeline"><h2>Timeline</h2><table>',

@@ -61,7 +61,7 @@ def lines(r: Report, plain: bool = False) -> list[str]:
     out += ["## Crash groups", "", "| | Exception | Count | First seen | Last seen | Revisions |",
             "|---|---|---|---|---|---|"]
     for g in r.groups:
-        out.append(f"| {'**stopped**' if g.stopped else ''} | {text(g.exc_type)}: {text(g.message)} | {g.count} "
+        out.append(f"| {'**stopped**' if g.stopped else ''} | {text(g.exc_type or '(cut short)')}: {text(g.message)} | {g.count} "
                    f"| {_time(g.first_line, g.first_time, text)} | {_time(g.last_line, g.last_time, text)} "
                    f"| {text(', '.join(g.revisions)) or '—'} |")
     out += ["", "## Timeline", "", "| When | Event | Line |", "|---|---|---|"]
