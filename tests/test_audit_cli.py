@@ -114,6 +114,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         (["--log", log, "--since", "last tuesday"], "RFC 3339"),
         (["--log", log, "--source", repo_less], "not a git repository"),
         (["--log", ""], "--log is empty"),
+        (["--log", log, "-o", "/dev/full"], "cannot write it"),
     ]
     for args, message in cases:
         code, _, err = cli("audit", *args)

@@ -231,24 +231,20 @@ def _audit(args) -> int:
 
     report = audit_run.run(audit_run.Options(log=args.log, source=args.source, rev=args.rev, since=args.since,
                                              python=args.python, run_rules=not args.no_rules))
-    if args.output_file:
-        try:
-            stream = open(args.output_file, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
-        except OSError as exc:
-            raise UsageError(f"--output-file {args.output_file}: cannot write it ({exc.strerror or exc})") from None
+    if args.format == "json":
+        text = json.dumps({"version": 1, **report.as_dict()}, indent=2) + "\n"
+    elif args.format == "html":
+        text = audit_html.page(report)
     else:
-        stream = sys.stdout
-    try:
-        if args.format == "json":
-            json.dump({"version": 1, **report.as_dict()}, stream, indent=2)
-            stream.write("\n")
-        elif args.format == "html":
-            audit_html.render(report, stream)
-        else:
-            audit_markdown.render(report, stream, plain=args.format == "text")
-    finally:
-        if stream is not sys.stdout:
-            stream.close()
+        text = "\n".join(audit_markdown.lines(report, plain=args.format == "text")) + "\n"
+    if not args.output_file:
+        sys.stdout.write(text)
+        return 1 if report.crashed else 0
+    try:  # the report is a few hundred lines at most: written whole
+        with open(args.output_file, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise UsageError(f"--output-file {args.output_file}: cannot write it ({exc.strerror or exc})") from None
     return 1 if report.crashed else 0
 
 
