@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 
 from audit_crash import commit, crash, git
 
@@ -129,16 +128,3 @@ def test_run_without_source_says_unknown_and_no_crash_is_exit_zero_shape(tmp_pat
     quiet.write_text("INFO all good\n" * 10)
     empty = run(Options(log=str(quiet), source=str(repo)))
     assert not empty.crashed and empty.summary.startswith("No Python traceback")
-
-
-def test_python_too_old_from_real_interpreter_paths(tmp_path):
-    # a real traceback of this interpreter importing a name newer than the version its paths would show
-    err = crash(tmp_path / "svc", {"m.py": "from typing import NoSuchName\n"}, "m.py")
-    g = stopped(tmp_path, err)
-    assert classify.classify(g.sample).kind == "import-name"
-    syntax = crash(tmp_path / "svc2", {"m.py": "import sys\nif sys.version_info < (3, 99):\n"
-                                                "    exec(compile('type X = int', 'new.py', 'exec'))\n"}, "m.py")
-    g2 = stopped(tmp_path, syntax)
-    if sys.version_info < (3, 12):
-        assert classify.classify(g2.sample).kind == "python-too-old"
-        assert classify.classify(g2.sample).version == "3.12"

@@ -3,9 +3,14 @@ asyncpg, pydantic-settings), and the report keeping their secrets out."""
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
+import sys
 
+import pytest
+
+from audit_crash import crash
 from conftest import cli, venv, write_tree
 from services import free_port, start_cluster
 
@@ -61,3 +66,41 @@ def test_pydantic_settings_missing_field(tmp_path):
     k = kind_of(tmp_path, err)
     assert k.kind == "invalid-setting" and k.name == "database_url"
     assert "database_url, secret_key" in k.sentence
+
+
+PYENV = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+
+
+def _python(minor: str) -> str | None:
+    found = sorted(glob.glob(os.path.join(PYENV, f"versions/{minor}.*/bin/python{minor}")))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(_python("3.9") is None or _python("3.10") is None, reason="needs pyenv's CPython 3.9 and 3.10")
+def test_python_too_old_on_real_older_interpreters(tmp_path):
+    def on(minor, program):
+        root = write_tree(tmp_path / minor / str(abs(hash(program))), {"svc.py": program})
+        proc = subprocess.run([_python(minor), "svc.py"], cwd=root, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert proc.returncode != 0
+        return kind_of(tmp_path, proc.stderr)
+
+    self_type = on("3.10", "from typing import Self\n")
+    assert (self_type.kind, self_type.version) == ("python-too-old", "3.11")
+    utc = on("3.10", "import datetime\nfrom datetime import UTC\n")
+    assert (utc.kind, utc.version) == ("python-too-old", "3.11")
+    match = on("3.9", "command = 'go'\nmatch command:\n    case 'go':\n        pass\n")
+    assert (match.kind, match.version) == ("python-too-old", "3.10")
+    toml = on("3.10", "import tomllib\n")
+    assert (toml.kind, toml.module) == ("python-too-old", "tomllib")
+    union = on("3.9", "def f(x: int | None):\n    pass\n")
+    assert (union.kind, union.version) == ("python-too-old", "3.10")
+
+
+def test_a_newer_name_on_a_new_enough_interpreter_is_not_too_old(tmp_path):
+    # this interpreter has datetime.UTC: a misspelt name there is an ordinary import-name error
+    err = crash(tmp_path / "svc", {"svc.py": "from datetime import UTCC\n"}, "svc.py")
+    assert kind_of(tmp_path, err).kind == "import-name"
+    if sys.version_info < (3, 12):
+        err = crash(tmp_path / "svc", {"svc.py": "from typing import override\n"}, "svc.py")
+        assert kind_of(tmp_path, err).kind == "python-too-old"

@@ -84,10 +84,11 @@ def failing_frame(tb: Traceback) -> Frame | None:
 
 
 def running_python(tb: Traceback) -> str | None:
-    """The Python version the frames' paths show (``/usr/local/lib/python3.9/``), or None."""
+    """The Python version the frames' paths show (``/usr/local/lib/python3.9/``), or an ImportError's message
+    (``cannot import name 'Self' from 'typing' (/usr/lib/python3.10/typing.py)``), or None."""
     for t in tb.chain():
-        for f in t.frames:
-            m = _PYTHON_IN_PATH.search(f.path)
+        for text in [f.path for f in t.frames] + [t.message.partition("\n")[0]]:
+            m = _PYTHON_IN_PATH.search(text)
             if m:
                 return m.group(1)
     return None
