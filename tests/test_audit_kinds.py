@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from audit_crash import crash
 from conftest import cli, venv, write_tree
 from services import free_port, start_cluster
