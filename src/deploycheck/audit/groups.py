@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deploycheck.audit.model import Frame, LogSpot, Traceback
 from deploycheck.audit.tracebacks import Note
 
-MAX_GROUPS = 1000
+MAX_GROUPS = 200
 MAX_TIMELINE = 200
 MAX_REVISIONS = 20
+MAX_STREAMS = 10_000  # streams whose last start, request and crash are remembered
+SAMPLE_HEAD, SAMPLE_TAIL = 40, 200  # lines a group keeps of its sample traceback's text
 
 _LIBRARY = re.compile(r"(^|/)(site-packages|dist-packages)/|/lib/python\d+\.\d+/|^<")
 # Functions of servers and frameworks that load the application: a crash under them is a start-up crash.
@@ -140,7 +142,7 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
             if len(by_key) >= MAX_GROUPS:
                 out.ungrouped += 1
                 continue
-            g = by_key[fp] = Group(fp, event, first_seen=event.spot)
+            g = by_key[fp] = Group(fp, _compact(event), first_seen=event.spot)
             out.groups.append(g)
             g.startup.extend(startup_frames(event))
             stream = event.spot.stream
@@ -160,8 +162,19 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
             g.startup.append(f"seen again after the service restarted ({starts} starts in the log): a restart loop")
         last_crash[event.spot.stream] = g
         any_last = g
+        for memory in (last_crash, since_start, last_request):
+            while len(memory) > MAX_STREAMS:
+                memory.pop(next(iter(memory)))
     _pick(out)
     return out
+
+
+def _compact(tb: Traceback) -> Traceback:
+    """``tb`` with its printed lines cut to the first ``SAMPLE_HEAD`` and last ``SAMPLE_TAIL`` (a group keeps
+    it for the whole run)."""
+    if len(tb.raw) <= SAMPLE_HEAD + SAMPLE_TAIL:
+        return tb
+    return replace(tb, raw=tb.raw[:SAMPLE_HEAD] + tb.raw[-SAMPLE_TAIL:], truncated=True)
 
 
 def _pick(out: Grouping) -> None:

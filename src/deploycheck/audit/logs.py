@@ -172,7 +172,7 @@ def _lines(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
         if text.startswith("{"):
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder recurses
                 value = None
             if isinstance(value, dict):
                 yield number, value
@@ -194,6 +194,8 @@ def _array(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
             return
         try:
             value, end = decoder.raw_decode(buffer) if buffer else (None, 0)
+        except RecursionError:
+            raise UsageError("--log: a JSON entry nested deeper than the decoder reads") from None
         except ValueError:
             value, end = None, 0
         if end:

@@ -15,7 +15,9 @@ handling of the above exception, another exception occurred:", and a blank line;
 traceback behind ``| `` and each sub-exception in a box ``+---------------- N ----------------``.
 
 Collecting (where a traceback ends in a log) is per stream (``Entry.key``) and bounded: a traceback keeps its
-first ``HEAD`` and last ``TAIL`` lines. Parsing a collected block is a pure function, ``parse``.
+first ``HEAD`` and last ``TAIL`` lines, each cut at ``MAX_TRACEBACK_LINE`` characters, and the open tracebacks
+of all streams hold at most ``MAX_HELD`` characters together (past it the oldest is closed as it is). Parsing
+a collected block is a pure function, ``parse``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from dataclasses import dataclass, field, replace
 from deploycheck.audit.logs import Entry
 from deploycheck.audit.model import Frame, LogSpot, Traceback
 
-HEAD = 400  # lines kept from the start of one traceback
-TAIL = 1600  # and from its end; the lines between are dropped (the traceback is marked truncated)
+HEAD = 200  # lines kept from the start of one traceback
+TAIL = 800  # and from its end; the lines between are dropped (the traceback is marked truncated)
+MAX_TRACEBACK_LINE = 4096  # characters kept of one line of a traceback
+MAX_HELD = 64 * 1024 * 1024  # characters held by all open tracebacks together
 MAX_MESSAGE = 100  # lines of one exception's message
 MAX_FOREIGN = 200  # other requests' lines skipped inside one split traceback before it is given up
 MAX_FOREIGN_AFTER = 20  # and after its exception line, waiting for a chained exception
-MAX_STREAMS = 1000  # streams with a traceback open at once; past it the oldest is closed
+MAX_STREAMS = 256  # streams with a traceback open at once; past it the oldest is closed
 
 _HEADER = re.compile(r"(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*?))?\s*$')
@@ -107,15 +111,19 @@ class _Open:
     dropped: int = 0
     record: int = 0
     record_ends: bool = False
+    size: int = 0  # characters held
 
     def add(self, text: str) -> None:
         for line in self.pending + [text]:
+            line = line[:MAX_TRACEBACK_LINE]
             if len(self.head) < HEAD:
                 self.head.append(line)
             else:
                 if len(self.tail) == TAIL:
                     self.dropped += 1
+                    self.size -= len(self.tail[0])
                 self.tail.append(line)
+            self.size += len(line)
         self.pending = []
 
     def lines(self) -> list[str]:
@@ -140,14 +148,19 @@ class Collector:
 
     def __init__(self) -> None:
         self._open: dict[str, _Open] = {}
+        self._held = 0
 
     def feed(self, entry: Entry) -> Iterator[Traceback | Note]:
         """The events ``entry`` completes (tracebacks it ends, a note it is)."""
         current = self._open.get(entry.key)
         if current is not None:
+            before = current.size
             taken = self._continue(current, entry)
             if taken:
                 current.record, current.record_ends = entry.spot.line, entry.last and entry.whole
+                self._held += current.size - before
+                while self._held > MAX_HELD and len(self._open) > 1:
+                    yield self._close(next(iter(self._open)))
                 return
             yield self._close(entry.key)
         started = _start(entry)
@@ -158,6 +171,7 @@ class Collector:
             opened = _Open(entry.spot, state, record=entry.spot.line,
                            record_ends=entry.last and entry.whole)
             opened.add(first)
+            self._held += opened.size
             self._open[entry.key] = opened
             return
         note = note_of(entry)
@@ -171,6 +185,7 @@ class Collector:
 
     def _close(self, key: str) -> Traceback:
         current = self._open.pop(key)
+        self._held -= current.size
         parsed = parse(current.lines())
         return replace(parsed, spot=current.spot, truncated=parsed.truncated or current.dropped > 0)
 
