@@ -189,3 +189,36 @@ def test_huge_traceback_is_bounded(tmp_path):
     [tb] = crashes(tmp_path, err)
     assert tb.exc_type == "RecursionError" and tb.truncated
     assert len(tb.raw) <= tracebacks.HEAD + tracebacks.TAIL
+
+
+def test_skipping_quiet_lines_changes_nothing(tmp_path):
+    """The fast path (``logs.Skip``) gives the same events, line numbers included, as reading every line."""
+    import random
+
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    group_err = crash(tmp_path / "g", {"g.py": "raise ExceptionGroup('eg', [ValueError(1), TypeError(2)])\n"}, "g.py")
+    rng = random.Random(7)
+    parts = []
+    for i in range(3000):
+        parts.append(f"2024-05-01T12:00:00Z INFO request {i} served in {rng.randint(1, 999)} ms\n")
+        if i % 150 == 7:
+            parts.append([err, group_err, "[1] [INFO] Booting worker with pid: 9\n",
+                          "INFO:     Application startup complete.\n", "x" * 70000 + "\n",
+                          "[1] [ERROR] Reason: Worker failed to boot.\n"][i // 150 % 6])
+    path = tmp_path / "mixed.log"
+    path.write_text("".join(parts))
+
+    def seen(skip):
+        collector = tracebacks.Collector()
+        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS) if skip else None)
+        return [(type(e).__name__, e.spot.line, getattr(e, "exc_type", getattr(e, "kind", "")))
+                for e in collector.events(entries)]
+
+    slow, fast = seen(False), seen(True)
+    assert fast == slow and len(slow) >= 15
+
+
+def test_every_note_is_found_by_a_trigger():
+    missing = [literal for literal in tracebacks.note_literals()
+               if not any(t.decode() in literal for t in tracebacks.TRIGGERS)]
+    assert missing == []

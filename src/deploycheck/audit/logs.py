@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -96,10 +96,11 @@ def parse_time(text: str) -> datetime | None:
 
 
 def _open(path: str):
+    # a large buffer: runs of lines are skipped a window at a time (``Skip``)
     if path == "-":
-        return sys.stdin.buffer
+        return open(sys.stdin.fileno(), "rb", buffering=_CHUNK, closefd=False)
     try:
-        return open(path, "rb")
+        return open(path, "rb", buffering=_CHUNK)
     except IsADirectoryError:
         raise UsageError(f"--log {path}: is a directory, not a log file") from None
     except OSError as exc:
@@ -117,10 +118,46 @@ def _binary(head: bytes) -> bool:
     return text.count("\ufffd") > len(text) // 10
 
 
-def read(path: str, since: str | None = None, stats: Stats | None = None) -> Iterator[Entry]:
+@dataclass(frozen=True)
+class Skip:
+    """Lets ``read`` pass over lines nobody needs: while ``idle()`` says no traceback is open, a line holding
+    none of ``triggers`` (the texts that start a traceback or a note) cannot matter, and whole runs of such
+    lines are counted and skipped with ``bytes.find`` instead of being decoded one by one."""
+
+    idle: Callable[[], bool]
+    triggers: tuple[bytes, ...]
+
+
+class _Finder:
+    """The next position of each trigger in a forward-only stream, each text searched once (amortized)."""
+
+    def __init__(self, triggers: tuple[bytes, ...]) -> None:
+        self.at: dict[bytes, int | None] = dict.fromkeys(triggers)
+        self.until: dict[bytes, int] = dict.fromkeys(triggers, 0)
+
+    def first(self, window: bytes, offset: int) -> int:
+        """The smallest position (relative to ``window``, which starts at ``offset`` in the stream) of a
+        trigger in ``window``, or -1."""
+        end = offset + len(window)
+        best = -1
+        for t, at in self.at.items():
+            if at is None or at < offset:
+                start = offset if at is not None else max(offset, self.until[t] - len(t) + 1)
+                if start < end:
+                    found = window.find(t, start - offset)
+                    at = self.at[t] = None if found < 0 else offset + found
+                    self.until[t] = end
+            if at is not None and at < end and (best < 0 or at - offset < best):
+                best = at - offset
+        return best
+
+
+def read(path: str, since: str | None = None, stats: Stats | None = None, skip: Skip | None = None) \
+        -> Iterator[Entry]:
     """The entries of the log at ``path`` (``-``: standard input), in the log's order.
 
     ``since``: an RFC 3339 time; entries stamped earlier are skipped (entries without a time are kept).
+    ``skip``: pass over lines that cannot matter (see ``Skip``); line numbers stay those of the log.
     Raises ``UsageError`` when the file cannot be read, is binary, or ``since`` is not a time.
     """
     stats = stats if stats is not None else Stats()
@@ -139,7 +176,7 @@ def read(path: str, since: str | None = None, stats: Stats | None = None) -> Ite
             raise UsageError(f"--log {path}: not a UTF-8 text log (binary data in its first bytes)")
         start = head.lstrip()
         array = start[:1] == b"[" and start[1:].lstrip()[:1] in (b"{", b"]")  # not a "[2024-05-01 ...]" line
-        records = _array(stream, stats) if array else _lines(stream, stats)
+        records = _array(stream, stats) if array else _lines(stream, stats, skip)
         for number, record in records:
             for entry in _entries(number, record, stats):
                 if cutoff is not None and entry.spot.timestamp:
@@ -149,16 +186,28 @@ def read(path: str, since: str | None = None, stats: Stats | None = None) -> Ite
                         continue
                 yield entry
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        stream.close()
 
 
-def _lines(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
+def _lines(stream, stats: Stats, skip: Skip | None = None) -> Iterator[tuple[int, str | dict]]:
     number = 0
+    offset = 0
+    finder = _Finder(skip.triggers) if skip is not None else None
     while True:
+        if finder is not None and skip is not None and skip.idle():
+            window = stream.peek(_CHUNK)
+            first = finder.first(window, offset)
+            end = window.rfind(b"\n", 0, first if first >= 0 else len(window)) + 1
+            if end > 0:  # whole lines before the first trigger: counted, not read
+                lines = window.count(b"\n", 0, end)
+                number += lines
+                stats.lines += lines
+                offset += len(stream.read(end))
+                continue
         raw = stream.readline(MAX_LINE + 1)
         if not raw:
             return
+        offset += len(raw)
         number += 1
         stats.lines += 1
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
@@ -166,6 +215,7 @@ def _lines(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
             stats.cut += 1
             while True:  # skip the rest of the line without keeping it
                 rest = stream.readline(_CHUNK)
+                offset += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")

@@ -31,7 +31,9 @@ def run(opts: Options) -> report.Report:
     if opts.source is not None and not os.path.isdir(opts.source):
         raise UsageError(f"--source {opts.source}: not a directory")
     stats = logs.Stats()
-    grouping = groups.group(tracebacks.collect(logs.read(opts.log, opts.since, stats)))
+    collector = tracebacks.Collector()
+    entries = logs.read(opts.log, opts.since, stats, logs.Skip(collector.idle, tracebacks.TRIGGERS))
+    grouping = groups.group(collector.events(entries))
     name = "standard input" if opts.log == "-" else opts.log
     if grouping.stopped is None:
         if opts.source is not None:

@@ -62,11 +62,31 @@ _NOTE_PATTERNS = {
               r"Running on http"),
     "stop": (r"Worker failed to boot|Application startup failed|Shutting down: Master|Reason: App failed to load|"
              r"Error loading ASGI app|Back-off restarting failed container|Container called exit\(|"
-             r"exited with code [1-9]|STARTUP (TCP|HTTP) probe failed|Worker \(pid:\d+\) exited with code"),
+             r"exited with code [1-9]|STARTUP TCP probe failed|STARTUP HTTP probe failed"),
     "request": (r"Exception in ASGI application|Exception on /\S* \[|Internal Server Error: /|"
                 r"Error handling request"),
 }
 NOTES = [(kind, re.compile(p)) for kind, p in _NOTE_PATTERNS.items()]
+
+
+def _literal(alternative: str) -> str:
+    """The text an alternative of a note pattern starts with, up to its first special character."""
+    return re.split(r"[\\\[(.*+?{^$]", alternative, maxsplit=1)[0]
+
+
+# Texts without which a line can neither start a traceback nor be a note (``logs.Skip``): the header, a
+# ``File "`` line (as written, or as JSON escapes it), the top of an exception group's box, and short texts
+# each note pattern's alternatives hold (several share one; fewer texts are fewer passes over the log). A
+# test checks that every alternative holds one.
+TRIGGERS = (b"Traceback (most recent call last):", b"File ", b"Group: ", b"orker", b"gunicorn", b"startup",
+            b"server", b"Uvicorn running", b"Listening at: ", b"Running on http", b"Shutting down: Master",
+            b"failed", b"ASGI app", b"Back-off restarting", b"exit", b"Exception on /", b"Internal Server Error",
+            b"Error handling request")
+
+
+def note_literals() -> list[str]:
+    """The literal text each alternative of each note pattern starts with (for the test of ``TRIGGERS``)."""
+    return [_literal(a) for p in _NOTE_PATTERNS.values() for a in p.split("|")]
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,10 @@ class Collector:
         self._open: dict[str, _Open] = {}
         self._held = 0
 
+    def idle(self) -> bool:
+        """Whether no traceback is open (then only a line holding one of ``TRIGGERS`` can matter)."""
+        return not self._open
+
     def feed(self, entry: Entry) -> Iterator[Traceback | Note]:
         """The events ``entry`` completes (tracebacks it ends, a note it is)."""
         current = self._open.get(entry.key)
@@ -177,6 +201,12 @@ class Collector:
         note = note_of(entry)
         if note is not None:
             yield note
+
+    def events(self, entries: Iterable[Entry]) -> Iterator[Traceback | Note]:
+        """Every traceback and note in ``entries``, in the order they end (``feed`` each, then ``close``)."""
+        for entry in entries:
+            yield from self.feed(entry)
+        yield from self.close()
 
     def close(self) -> Iterator[Traceback]:
         """The tracebacks still open at the end of the log."""
@@ -264,10 +294,7 @@ class Collector:
 
 def collect(entries: Iterable[Entry]) -> Iterator[Traceback | Note]:
     """Every traceback and note in ``entries``, in the order they end."""
-    collector = Collector()
-    for entry in entries:
-        yield from collector.feed(entry)
-    yield from collector.close()
+    return Collector().events(entries)
 
 
 # --- parsing a collected block -------------------------------------------------------------------------
