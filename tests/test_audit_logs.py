@@ -191,8 +191,14 @@ def test_huge_traceback_is_bounded(tmp_path):
     assert len(tb.raw) <= tracebacks.HEAD + tracebacks.TAIL
 
 
-def test_skipping_quiet_lines_changes_nothing(tmp_path):
-    """The fast path (``logs.Skip``) gives the same events, line numbers included, as reading every line."""
+@pytest.mark.parametrize("how", ["grep", "find", "grep-fails"])
+def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
+    """The fast paths (``logs.Skip``: grep's offsets, or bytes.find windows when grep is missing or fails)
+    give the same events, line numbers included, as reading every line."""
+    if how == "find":
+        monkeypatch.setattr(logs.shutil, "which", lambda name: None)
+    elif how == "grep-fails":
+        monkeypatch.setattr(logs._Grep, "MEMORY", 64 * 1024)  # grep cannot even start within it
     import random
 
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -216,6 +222,14 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path):
 
     slow, fast = seen(False), seen(True)
     assert fast == slow and len(slow) >= 15
+    stats = logs.Stats()
+    collector = tracebacks.Collector()
+    list(collector.events(logs.read(str(path), stats=stats, skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))))
+    assert stats.bytes == path.stat().st_size
+    if how == "grep":  # the quiet lines after the last trigger were passed over uncounted
+        assert not stats.lines_known
+    else:
+        assert stats.lines_known and stats.lines == path.read_text().count("\n")
 
 
 def test_every_note_is_found_by_a_trigger():

@@ -19,7 +19,11 @@ A line is cut at ``MAX_LINE`` bytes, a JSON array entry refused past ``MAX_ENTRY
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,12 +68,14 @@ class Entry:
 
 @dataclass
 class Stats:
-    """What the reader saw: lines read, lines cut at ``MAX_LINE``, entries skipped by ``--since``, and the
-    shapes met (``plain``, ``timestamped``, ``json``)."""
+    """What the reader saw: lines read (the whole log's when ``lines_known``), bytes read, lines cut at
+    ``MAX_LINE``, entries skipped by ``--since``, and the shapes met (``plain``, ``timestamped``, ``json``)."""
 
     lines: int = 0
     cut: int = 0
     skipped: int = 0
+    bytes: int = 0
+    lines_known: bool = True  # False when the end of the log was skipped without counting its lines
     shapes: set[str] | None = None
 
     def saw(self, shape: str) -> None:
@@ -152,6 +158,56 @@ class _Finder:
         return best
 
 
+class _Grep:
+    """Where the lines holding a trigger are, from one ``grep -F`` pass over a log file (GNU grep searches
+    for many fixed strings at once, in one pass, far faster than one ``bytes.find`` pass per string):
+    ``(line number, byte offset of the match)`` in file order. grep runs with a memory limit (a log of one
+    huge line would make it hold that line); when it fails, ``failed`` is set and the caller goes on without
+    it from where it is."""
+
+    MEMORY = 512 * 1024 * 1024
+
+    def __init__(self, path: str, triggers: tuple[bytes, ...]) -> None:
+        self.failed = False
+        self.done = False
+        args = [a for t in triggers for a in (b"-e", t)]
+        try:
+            self.proc = subprocess.Popen([b"grep", b"-n", b"-b", b"-o", b"-a", b"-F", *args, b"--", os.fsencode(path)],
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                         env={**os.environ, "LC_ALL": "C"},
+                                         # the log is read before any thread of deploycheck starts
+                                         preexec_fn=self._limit)  # noqa: PLW1509
+        except OSError:
+            self.proc = None
+            self.failed = True
+
+    @classmethod
+    def _limit(cls) -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cls.MEMORY, cls.MEMORY))
+
+    def next_after(self, number: int) -> tuple[int, int] | None:
+        """The first hit on a line after ``number``, or None when there is none (or grep failed)."""
+        while not self.done and self.proc is not None and self.proc.stdout is not None:
+            record = self.proc.stdout.readline()
+            if not record:
+                self.done = True
+                self.failed = self.proc.wait() not in (0, 1)
+                return None
+            line, _, rest = record.partition(b":")
+            offset = rest.partition(b":")[0]
+            if line.isdigit() and offset.isdigit() and int(line) > number:
+                return int(line), int(offset)
+        return None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+
 def read(path: str, since: str | None = None, stats: Stats | None = None, skip: Skip | None = None) \
         -> Iterator[Entry]:
     """The entries of the log at ``path`` (``-``: standard input), in the log's order.
@@ -167,6 +223,7 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         if cutoff is None:
             raise UsageError(f"--since {since!r}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z")
     stream = _open(path)
+    grep = None
     try:
         try:
             head = stream.peek(_PEEK)[:_PEEK]
@@ -176,7 +233,9 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
             raise UsageError(f"--log {path}: not a UTF-8 text log (binary data in its first bytes)")
         start = head.lstrip()
         array = start[:1] == b"[" and start[1:].lstrip()[:1] in (b"{", b"]")  # not a "[2024-05-01 ...]" line
-        records = _array(stream, stats) if array else _lines(stream, stats, skip)
+        if skip is not None and not array and path != "-" and os.path.isfile(path) and shutil.which("grep"):
+            grep = _Grep(path, skip.triggers)
+        records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
         for number, record in records:
             for entry in _entries(number, record, stats):
                 if cutoff is not None and entry.spot.timestamp:
@@ -187,14 +246,30 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
                 yield entry
     finally:
         stream.close()
+        if grep is not None:
+            grep.close()
 
 
-def _lines(stream, stats: Stats, skip: Skip | None = None) -> Iterator[tuple[int, str | dict]]:
+def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = None) \
+        -> Iterator[tuple[int, str | dict]]:
     number = 0
     offset = 0
     finder = _Finder(skip.triggers) if skip is not None else None
     while True:
-        if finder is not None and skip is not None and skip.idle():
+        if grep is not None and not grep.failed and skip is not None and skip.idle():
+            hit = grep.next_after(number)
+            if hit is None and not grep.failed:  # no trigger in the rest of the log
+                stats.bytes = max(offset, os.fstat(stream.fileno()).st_size)
+                stats.lines_known = False
+                return
+            if hit is not None:
+                start = _line_start(stream, offset, hit[1])
+                if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read
+                    continue
+                stream.seek(start)
+                offset, number = start, hit[0] - 1
+                stats.lines = number
+        elif finder is not None and skip is not None and skip.idle():
             window = stream.peek(_CHUNK)
             first = finder.first(window, offset)
             end = window.rfind(b"\n", 0, first if first >= 0 else len(window)) + 1
@@ -206,6 +281,7 @@ def _lines(stream, stats: Stats, skip: Skip | None = None) -> Iterator[tuple[int
                 continue
         raw = stream.readline(MAX_LINE + 1)
         if not raw:
+            stats.bytes = offset
             return
         offset += len(raw)
         number += 1
@@ -228,6 +304,18 @@ def _lines(stream, stats: Stats, skip: Skip | None = None) -> Iterator[tuple[int
                 yield number, value
                 continue
         yield number, text
+
+
+def _line_start(stream, offset: int, at: int) -> int | None:
+    """The offset of the line holding byte ``at`` (``offset``, where the stream is, starts a line), or None
+    when that line starts more than ``MAX_LINE`` bytes before ``at``."""
+    low = max(offset, at - MAX_LINE)
+    stream.seek(low)
+    before = stream.read(at - low)
+    newline = before.rfind(b"\n")
+    if newline >= 0:
+        return low + newline + 1
+    return low if low == offset else None
 
 
 def _array(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:

@@ -61,7 +61,8 @@ class Report:
     log: str
     crashed: bool
     summary: str
-    lines_read: int = 0
+    lines_read: int | None = 0  # None: the end of the log was skipped without counting its lines
+    bytes_read: int = 0
     lines_cut: int = 0
     lines_skipped: int = 0
     crashes: int = 0
@@ -84,6 +85,20 @@ class Report:
     def as_dict(self) -> dict:
         """The report as JSON-ready data (for ``--format json``)."""
         return asdict(self)
+
+
+def _size(report: Report) -> str:
+    if report.lines_read is not None:
+        return f"{report.lines_read} lines"
+    return f"{report.bytes_read / 2**20:.1f} MiB"
+
+
+def amount(report: Report) -> str:
+    """How much of the log was read, as the renderers say it."""
+    if report.lines_read is not None:
+        return f"{report.lines_read} log lines read"
+    return (f"{report.bytes_read / 2**20:.1f} MiB of log read (its lines after the last traceback or server "
+            "message were passed over uncounted)")
 
 
 def trimmed(tb: Traceback) -> list[str]:
@@ -128,7 +143,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) 
     """The report of a log: ``grouping`` (``groups.group``), the explanation of the stopping crash (None when
     there is no crash) and the reader's ``logs.Stats``."""
     report = Report(log=log, crashed=grouping.stopped is not None, summary="",
-                    lines_read=stats.lines, lines_cut=stats.cut, lines_skipped=stats.skipped,
+                    lines_read=stats.lines if stats.lines_known else None, bytes_read=stats.bytes,
+                    lines_cut=stats.cut, lines_skipped=stats.skipped,
                     crashes=grouping.crashes)
     for g in grouping.groups:
         report.groups.append(GroupLine(
@@ -139,7 +155,7 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) 
     report.timeline = [TimelineLine(e.spot.line, e.spot.timestamp, e.kind, redacted(e.text)[:300])
                        for e in grouping.timeline]
     if grouping.stopped is None or explanation is None:
-        report.summary = f"No Python traceback in {log} ({stats.lines} lines read)."
+        report.summary = f"No Python traceback in {log} ({_size(report)} read)."
         return report
     stopped = grouping.stopped
     report.stopped_why = [redacted(w) for w in grouping.why]

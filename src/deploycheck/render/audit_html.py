@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape as html_escape
 
-from deploycheck.audit.report import Report
+from deploycheck.audit.report import Report, amount
 from deploycheck.render.escape import escape
 
 _STYLE = """
@@ -31,7 +31,7 @@ def page(r: Report) -> str:
            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
            f"<title>Incident report: {h(r.log)}</title><style>{_STYLE}</style></head><body>",
            f"<h1>Incident report: {h(r.log)}</h1>", '<section id="summary"><h2>Summary</h2>',
-           f"<p>{h(r.summary)}</p>", f"<p>{r.lines_read} log lines read, {r.crashes} tracebacks found.</p></section>"]
+           f"<p>{h(r.summary)}</p>", f"<p>{h(amount(r))}, {r.crashes} tracebacks found.</p></section>"]
     if r.crashed:
         out += ['<section id="error"><h2>Error identified</h2>', "<pre>" + h("\n".join(r.error)) + "</pre>",
                 "<p>Why this crash is the one that stopped the service:</p><ul>"]

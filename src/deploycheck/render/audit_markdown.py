@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from deploycheck.audit.report import Report
+from deploycheck.audit.report import Report, amount
 from deploycheck.render.escape import escape
 
 # Backslashes, emphasis, links and table cells; a backtick is left alone so that a code span of the report's
@@ -48,7 +48,7 @@ def lines(r: Report, plain: bool = False) -> list[str]:
     text, code, block = (escape, escape, _indented) if plain else (globals()["text"], globals()["code"],
                                                                    globals()["block"])
     out = [f"# Incident report: {text(r.log)}", "", "## Summary", "", text(r.summary), ""]
-    out.append(f"{r.lines_read} log lines read, {r.crashes} traceback{'s' if r.crashes != 1 else ''} found"
+    out.append(f"{amount(r)}, {r.crashes} traceback{'s' if r.crashes != 1 else ''} found"
                + (f", {r.lines_cut} overlong lines cut" if r.lines_cut else "")
                + (f", {r.lines_skipped} entries before --since skipped" if r.lines_skipped else "") + ".")
     out.append("")
