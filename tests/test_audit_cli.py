@@ -9,6 +9,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from audit_crash import crash
 from conftest import cli
 from test_audit_explain import deployed_crash, history
@@ -126,3 +127,62 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     crashed.write_text(deployed_crash(tmp_path, repo, b))
     code, _, err = cli("audit", "--log", crashed, "--source", repo, "--rev", "no-such-rev")
     assert code == 2 and "no such commit" in err
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.pre, self.sections, self._in_pre = [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "pre":
+            self._in_pre = True
+            self.pre.append("")
+        if tag == "section":
+            self.sections.append(dict(attrs).get("id"))
+
+    def handle_endtag(self, tag):
+        if tag == "pre":
+            self._in_pre = False
+
+    def handle_data(self, data):
+        if self._in_pre:
+            self.pre[-1] += data
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs chromium (make system-tools)")
+def test_html_report_in_a_real_headless_browser(tmp_path):
+    prog = ("def boot():\n    raise RuntimeError('<script>document.title=\"pwned\"</script>"
+            "<img src=x onerror=alert(1)> </pre><b>bold</b>')\nboot()\n")
+    err = crash(tmp_path / "svc", {"x.py": prog}, "x.py")
+    log = tmp_path / "svc.log"
+    log.write_text(err)
+    page = tmp_path / "report.html"
+    code, _, _ = cli("audit", "--log", log, "--format", "html", "-o", page)
+    assert code == 1
+    home = tmp_path / "home"
+    home.mkdir()
+    browser = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={home}"]
+    proc = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180,
+                          check=False, env={**os.environ, "HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = _Dom()
+    dom.feed(proc.stdout)
+    # the browser built the page: no element came from the log, the traceback kept its lines
+    assert not {"script", "img", "b", "iframe", "link"} & set(dom.tags)
+    assert ["summary", "error", "groups", "timeline", "root-cause", "caught-by", "fix", "test", "verify",
+            "unknown"] == dom.sections
+    assert len(dom.pre) == 1 and len(dom.pre[0].splitlines()) >= 5
+    assert "<script>document.title" in dom.pre[0] and dom.pre[0].splitlines()[-1].startswith("RuntimeError:")
+    assert "<title>Incident report:" in proc.stdout and "pwned</title>" not in proc.stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+                   capture_output=True, timeout=180, check=False, env={**os.environ, "HOME": str(home)})
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

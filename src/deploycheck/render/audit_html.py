@@ -31,9 +31,9 @@ def page(r: Report) -> str:
            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
            f"<title>Incident report: {h(r.log)}</title><style>{_STYLE}</style></head><body>",
            f"<h1>Incident report: {h(r.log)}</h1>", '<section id="summary"><h2>Summary</h2>',
-           f"<p>{h(r.summary)}</p>", f"<p>{h(amount(r))}, {r.crashes} tracebacks found.</p></section>"]
+           f"<p>{h(r.summary)}</p>", f"<p>{h(amount(r))}, {r.crashes} traceback{'s' if r.crashes != 1 else ''} found.</p></section>"]
     if r.crashed:
-        out += ['<section id="error"><h2>Error identified</h2>', "<pre>" + h("\n".join(r.error)) + "</pre>",
+        out += ['<section id="error"><h2>Error identified</h2>', "<pre>" + "\n".join(h(line) for line in r.error) + "</pre>",  # escaped line by line: newlines stay
                 "<p>Why this crash is the one that stopped the service:</p><ul>"]
         out += [f"<li>{h(w)}</li>" for w in r.stopped_why]
         out += ["</ul></section>", '<section id="groups"><h2>Crash groups</h2><table>',
@@ -44,7 +44,7 @@ def page(r: Report) -> str:
                        f"<td>{g.count}</td><td>{_when(g.first_line, g.first_time)}</td>"
                        f"<td>{_when(g.last_line, g.last_time)}</td><td>{h(', '.join(g.revisions))}</td></tr>")
         out += ["</table></section>", '<section id="timeline"><h2>Timeline</h2><table>',
-                "<tr><th>When</th><th>Event</th><th>Line</th></tr>"]
+                "<tr><th>When</th><th>Event</th><th>What the log says</th></tr>"]
         out += [f"<tr><td>{_when(e.line, e.time)}</td><td>{h(e.kind)}</td><td>{h(e.text)}</td></tr>"
                 for e in r.timeline]
         out += ["</table></section>", '<section id="root-cause"><h2>Root cause</h2>']

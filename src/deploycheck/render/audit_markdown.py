@@ -64,7 +64,7 @@ def lines(r: Report, plain: bool = False) -> list[str]:
         out.append(f"| {'**stopped**' if g.stopped else ''} | {text(g.exc_type or '(cut short)')}: {text(g.message)} | {g.count} "
                    f"| {_time(g.first_line, g.first_time, text)} | {_time(g.last_line, g.last_time, text)} "
                    f"| {text(', '.join(g.revisions)) or '—'} |")
-    out += ["", "## Timeline", "", "| When | Event | Line |", "|---|---|---|"]
+    out += ["", "## Timeline", "", "| When | Event | What the log says |", "|---|---|---|"]
     for e in r.timeline:
         out.append(f"| {_time(e.line, e.time, text)} | {text(e.kind)} | {text(e.text)} |")
     out += ["", "## Root cause", ""]
