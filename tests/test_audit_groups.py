@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from audit_crash import crash
 from conftest import venv, write_tree
 
-from deploycheck.audit import groups, logs, tracebacks
+from deploycheck.audit import classify, groups, logs, tracebacks
 
 GUNICORN = ["gunicorn==23.0.0"]
 
@@ -79,3 +80,24 @@ def test_in_app_frames():
     assert not groups.in_app(Frame("/usr/lib/python3/dist-packages/x.py", 3, "f"))
     assert not groups.in_app(Frame("/usr/local/lib/python3.12/importlib/__init__.py", 3, "f"))
     assert not groups.in_app(Frame("<frozen importlib._bootstrap>", 3, "f"))
+
+
+def test_uvicorn_lifespan_startup_failure(tmp_path):
+    root = write_tree(tmp_path / "svc", {"main.py": (
+        "import os\n\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] == 'lifespan':\n"
+        "        while True:\n"
+        "            message = await receive()\n"
+        "            if message['type'] == 'lifespan.startup':\n"
+        "                dsn = os.environ['DATABASE_URL']\n"
+        "                await send({'type': 'lifespan.startup.complete'})\n")})
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    proc = subprocess.run([venv(["uvicorn==0.30.6"]), "-m", "uvicorn", "main:app", "--port", "0", "--lifespan", "on"],
+                          cwd=root, capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert proc.returncode == 3, proc.stderr
+    result = grouped(tmp_path, proc.stderr)
+    assert result.stopped.sample.exc_type == "KeyError"
+    why = " | ".join(result.why)
+    assert "Application startup failed" in why and "Waiting for application startup" in why
+    assert classify.classify(result.stopped.sample).kind == "missing-setting"

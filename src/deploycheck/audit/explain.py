@@ -13,6 +13,7 @@ missing name (git-log(1)), else ``git blame`` of the failing line.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 
 from deploycheck.audit import head as head_mod
@@ -218,7 +219,7 @@ def _run_rule(out: Explanation, repo: str, head: str, path: str, kind: Kind, pyt
 
     try:
         findings, _ = head_mod.run_check(repo, head, python)
-    except (UsageError, GitError, OSError) as exc:
+    except (UsageError, GitError, OSError, subprocess.TimeoutExpired) as exc:
         out.unknowns.append(f"whether {out.rule} reports it at HEAD: the check could not run ({exc})")
         return
     hits = [f for f in findings if f[0] == out.rule and f[1] == path and (kind.name is None or kind.name in

@@ -44,8 +44,11 @@ def git(repo: str, *args: str, limit: int = 64 * 1024 * 1024) -> str:
     ``GitError`` when git fails and ``UsageError`` when the git command is missing."""
     if shutil.which("git") is None:
         raise UsageError("--source needs the git command")
-    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
+    try:
+        proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, timeout=120,
+                              check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} took more than 120 s") from None
     if proc.returncode != 0:
         raise GitError(proc.stderr.decode("utf-8", "replace").strip().partition("\n")[0])
     return proc.stdout[:limit].decode("utf-8", "replace")
