@@ -128,3 +128,15 @@ def test_run_without_source_says_unknown_and_no_crash_is_exit_zero_shape(tmp_pat
     quiet.write_text("INFO all good\n" * 10)
     empty = run(Options(log=str(quiet), source=str(repo)))
     assert not empty.crashed and empty.summary.startswith("No Python traceback")
+
+
+def test_a_wrong_rev_is_noticed_from_the_printed_line(tmp_path):
+    repo = tmp_path / "repo"
+    _, b, c = history(repo)
+    commit(repo, {"app/settings.py": "import os\n\nDB_URL = os.environ.get('DATABASE_URL')\nENGINE_URL = DB_URL or ''\n"},
+           "tidy")
+    g = stopped(tmp_path, deployed_crash(tmp_path, repo, b))
+    ex = explain.explain(g, classify.classify(g.sample), str(repo), c, run_rules=False)
+    assert ex.line_at_revision == "ENGINE_URL = DB_URL"
+    assert any("the service ran another version of the file" in w.statement for w in ex.whys)
+    assert any(u.startswith("which revision the service ran") for u in ex.unknowns)

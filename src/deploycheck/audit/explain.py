@@ -105,31 +105,42 @@ def explain(group: Group, kind: Kind, repo: str | None, rev: str | None, python:
     _revision(out, top, rev, group)
     if out.revision is None:
         return out
+    try:
+        _from_repository(out, top, kind, python, run_rules)
+    except GitError as exc:  # a damaged repository, or git giving up: the evidence stops there
+        out.unknowns.append(f"what the repository says beyond this point: git failed ({exc})")
+    return out
+
+
+def _from_repository(out: Explanation, top: str, kind: Kind, python: str | None, run_rules: bool) -> None:
+    assert out.revision is not None
     frame = kind.frame
     if frame is None:
         out.unknowns.append("where in the repository: the traceback has no frame")
-        return out
+        return
     tree = history.paths(top, out.revision)
     path, candidates = history.map_path(frame.path, tree)
     if path is None:
         out.unknowns.append(f"which repository file {frame.path} is: " + (
             f"several end the same way ({', '.join(candidates)})" if candidates else
             f"no file of {out.revision[:12]} ends with its name (a library's file, or not committed)"))
-        return out
+        return
     out.path = path
     blob = tree[path]
     out.line_at_revision = history.line_at(top, out.revision, path, frame.line)
     shown = out.line_at_revision.strip() if out.line_at_revision is not None else "(no such line)"
     agree = "" if frame.text is None or out.line_at_revision is None else (
         " — the same line the traceback printed" if frame.text.strip() == out.line_at_revision.strip()
-        else f" — but the traceback printed {frame.text.strip()!r}: the service did not run this revision's file")
+        else f" — but the traceback printed {frame.text.strip()!r}: the service ran another version of the file")
+    if agree.startswith(" — but"):
+        out.unknowns.append(f"which revision the service ran: its {path} is not {out.revision[:12]}'s (check "
+                            "--rev, or whether the image holds the files of the revision it claims)")
     out.whys.append(Why(f"{path} line {frame.line} at {out.revision[:12]} is `{shown}`{agree}.",
                         (f"{path}:{frame.line} at {out.revision[:12]}", f"blob {blob}")))
     _suspect(out, top, kind, path, frame.line)
     head = history.resolve(top, "HEAD")
     if head is not None:
         _head(out, top, head, kind, path, frame, python, run_rules)
-    return out
 
 
 def _revision(out: Explanation, repo: str, rev: str | None, group: Group) -> None:
