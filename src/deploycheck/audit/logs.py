@@ -35,6 +35,7 @@ from deploycheck.errors import UsageError
 MAX_LINE = 64 * 1024  # bytes of one line kept; the rest of a longer line is skipped
 MAX_ENTRY = 4 * 1024 * 1024  # bytes of one entry of a JSON array
 _CHUNK = 1024 * 1024
+_SMALL = 64 * 1024
 _PEEK = 64 * 1024
 
 _STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?(?P<rest>.*)$",
@@ -101,12 +102,12 @@ def parse_time(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _open(path: str):
+def _open(path: str, buffering: int = _CHUNK):
     # a large buffer: runs of lines are skipped a window at a time (``Skip``)
     if path == "-":
         return open(sys.stdin.fileno(), "rb", buffering=_CHUNK, closefd=False)
     try:
-        return open(path, "rb", buffering=_CHUNK)
+        return open(path, "rb", buffering=buffering)
     except IsADirectoryError:
         raise UsageError(f"--log {path}: is a directory, not a log file") from None
     except OSError as exc:
@@ -222,7 +223,9 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         cutoff = parse_time(since)
         if cutoff is None:
             raise UsageError(f"--since {since!r}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z")
-    stream = _open(path)
+    # with grep's offsets the reader seeks from hit to hit, and each seek refills the buffer: a small one
+    use_grep = skip is not None and path != "-" and os.path.isfile(path) and shutil.which("grep") is not None
+    stream = _open(path, _SMALL if use_grep else _CHUNK)
     grep = None
     try:
         try:
@@ -233,7 +236,7 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
             raise UsageError(f"--log {path}: not a UTF-8 text log (binary data in its first bytes)")
         start = head.lstrip()
         array = start[:1] == b"[" and start[1:].lstrip()[:1] in (b"{", b"]")  # not a "[2024-05-01 ...]" line
-        if skip is not None and not array and path != "-" and os.path.isfile(path) and shutil.which("grep"):
+        if use_grep and not array and skip is not None:
             grep = _Grep(path, skip.triggers)
         records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
         for number, record in records:

@@ -75,13 +75,12 @@ def _literal(alternative: str) -> str:
 
 
 # Texts without which a line can neither start a traceback nor be a note (``logs.Skip``): the header, a
-# ``File "`` line (as written, or as JSON escapes it), the top of an exception group's box, and short texts
-# each note pattern's alternatives hold (several share one; fewer texts are fewer passes over the log). A
-# test checks that every alternative holds one.
-TRIGGERS = (b"Traceback (most recent call last):", b"File ", b"Group: ", b"orker", b"gunicorn", b"startup",
-            b"server", b"Uvicorn running", b"Listening at: ", b"Running on http", b"Shutting down: Master",
-            b"failed", b"ASGI app", b"Back-off restarting", b"exit", b"Exception on /", b"Internal Server Error",
-            b"Error handling request")
+# ``File "`` line (as written, or as JSON escapes it), the top of an exception group's box, and the literal
+# text each alternative of each note pattern starts with. Long texts keep grep's one pass fast (its shifts
+# are as long as the shortest text).
+TRIGGERS = tuple(dict.fromkeys(
+    [b"Traceback (most recent call last):", b'File "', b'File \\"', b"Group: "]
+    + [_literal(a).encode() for p in _NOTE_PATTERNS.values() for a in p.split("|")]))
 
 
 def note_literals() -> list[str]:
