@@ -76,3 +76,29 @@ def test_a_log_larger_than_the_memory_it_takes(tmp_path):
     code, peak = _peak_rss_mb(["audit", "--log", str(log), "--format", "json"])
     assert code == 1
     assert peak < 150, f"{peak:.0f} MiB for a {size_mb:.0f} MiB log"
+
+
+def test_exception_groups_nested_past_any_real_depth(tmp_path):
+    # what CPython would print for groups nested 1500 deep, were it not limited to 10
+    lines = []
+    for depth in range(1500):
+        pad = "  " * depth
+        lines += [f"{pad}  | ExceptionGroup: level {depth} (1 sub-exception)", f"{pad}  +-+---------------- 1 ----------------"]
+    lines.append("  " * 1500 + "  | ValueError: bottom")
+    log = tmp_path / "deep.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = cli("audit", "--log", log, "--format", "json")
+    assert code == 1 and "internal error" not in err, err
+    assert json.loads(out)["groups"][0]["exc_type"] == "ExceptionGroup"
+
+
+def test_long_words_in_messages_are_redacted_without_backtracking(tmp_path):
+    # a message of long words built of secret-looking names: the redaction must stay linear in them
+    word = "token" * 800
+    lines = ["Traceback (most recent call last):", '  File "/app/main.py", line 1, in <module>',
+             f"ValueError: {word}", *([word] * 90), f"api_token={'a1' * 20}"]
+    log = tmp_path / "words.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = cli("audit", "--log", log, "--format", "json")
+    assert code == 1, err
+    assert "a1a1a1a1" not in out

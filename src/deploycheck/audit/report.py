@@ -16,8 +16,15 @@ from deploycheck.audit.model import Traceback
 from deploycheck.contract.scrub import scrub
 
 MAX_ERROR_LINES = 80
-_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]*)(['\"]?\s*[=:]\s*['\"]?)([^\s'\",;&}]+)")
+# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
+# long word of the log.
+_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
+                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)([^\s'\",;&}]+)")
+# Lines of a traceback, in an exception group's box or not: the margin is one character class, so that a
+# long margin cannot make the match backtrack.
+_FILE_LINE = re.compile(r'^[\s|+]*File "([^"]*)", line \d+')
+_EXCEPTION_LINE = re.compile(r"^[\s|+]*[A-Za-z_][\w.]*(:|$)")
+_MARK_LINE = re.compile(r"^[\s|+]*[~^]+\s*$")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -110,18 +117,18 @@ def trimmed(tb: Traceback) -> list[str]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        m = re.match(r'^\s*(?:[|+] )*\s*File "([^"]*)", line \d+', line)
+        m = _FILE_LINE.match(line)
         if m and not in_app_path(m.group(1)):
             folded += 1
             i += 1
-            while i < len(lines) and not re.match(r'^\s*(?:[|+] )*\s*File "', lines[i]) and lines[i][:1].isspace() \
-                    and not re.match(r"^\s*(?:[|+] )*[A-Za-z_][\w.]*(:|$)", lines[i].strip()):
+            while i < len(lines) and not _FILE_LINE.match(lines[i]) and lines[i][:1].isspace() \
+                    and not _EXCEPTION_LINE.match(lines[i].strip()):
                 i += 1
             continue
         if folded:
             out.append(f"  ... {folded} library frame{'s' if folded > 1 else ''} ...")
             folded = 0
-        if not re.match(r"^\s*(?:[|+] )*\s*[~^]+\s*$", line):
+        if not _MARK_LINE.match(line):
             out.append(redacted(line))
         i += 1
     if folded:

@@ -37,10 +37,11 @@ MAX_HELD = 64 * 1024 * 1024  # characters held by all open tracebacks together
 MAX_MESSAGE = 100  # lines of one exception's message
 MAX_FOREIGN = 200  # other requests' lines skipped inside one split traceback before it is given up
 MAX_FOREIGN_AFTER = 20  # and after its exception line, waiting for a chained exception
+MAX_DEPTH = 12  # exception groups nested in exception groups, parsed
 MAX_STREAMS = 256  # streams with a traceback open at once; past it the oldest is closed
 
 _HEADER = re.compile(r"(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*?))?\s*$')
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
 _BARE_FRAME = re.compile(r'^  File "[^"]*", line \d+\s*$')  # a SyntaxError of the main script: no header
 # An exception group raised with no traceback of its own (``except*`` re-raising) starts at its box.
 _GROUP_TOP = re.compile(r"^\s*\| [\w.]*Group: .*\(\d+ sub-exceptions?\)\s*$")
@@ -326,7 +327,7 @@ def parse(lines: list[str]) -> Traceback:
     return _chain(lines, col, tuple(lines))
 
 
-def _chain(lines: list[str], col: int, raw: tuple[str, ...]) -> Traceback:
+def _chain(lines: list[str], col: int, raw: tuple[str, ...], depth: int = 0) -> Traceback:
     segments: list[tuple[str | None, list[str]]] = [(None, [])]
     depth = 0
     for line in lines:
@@ -343,7 +344,7 @@ def _chain(lines: list[str], col: int, raw: tuple[str, ...]) -> Traceback:
         segments[-1][1].append(line)
     result: Traceback | None = None
     for how, seg in segments:
-        one = _one(seg, col, raw)
+        one = _one(seg, col, raw, depth)
         if result is not None:
             one = replace(one, cause=result) if how == "cause" else replace(one, context=result)
         result = one
@@ -356,7 +357,7 @@ def _box_end(line: str, col: int) -> bool:
     return line[:col].strip(" |") == "" and re.fullmatch(r"\+-+\s*", rest) is not None
 
 
-def _one(lines: list[str], col: int, raw: tuple[str, ...]) -> Traceback:
+def _one(lines: list[str], col: int, raw: tuple[str, ...], depth: int = 0) -> Traceback:
     frames: list[Frame] = []
     exc_type, message_lines = "", []
     subs: list[list[str]] = []
@@ -395,7 +396,8 @@ def _one(lines: list[str], col: int, raw: tuple[str, ...]) -> Traceback:
                 if nxt.strip() and nxt[:1].isspace() and not _FRAME.match(nxt) and not _MARKS.match(nxt):
                     source = nxt.strip()
                     i += 1
-            frames.append(Frame(frame.group("path"), int(frame.group("line")), frame.group("func") or "", source))
+            frames.append(Frame(frame.group("path"), int(frame.group("line")), (frame.group("func") or "").strip(),
+                                source))
             i += 1
             continue
         if not stripped or _MARKS.match(text) or _HEADER.search(stripped) or stripped.startswith("+ Exception"):
@@ -409,6 +411,7 @@ def _one(lines: list[str], col: int, raw: tuple[str, ...]) -> Traceback:
         i += 1
     while message_lines and not message_lines[-1].strip():
         message_lines.pop()
-    group = tuple(_chain(sub, col + 2, tuple(sub)) for sub in subs if sub)
+    # CPython prints groups 10 deep at most (max_group_depth); a log nesting deeper is not parsed further
+    group = tuple(_chain(sub, col + 2, tuple(sub), depth + 1) for sub in subs if sub) if depth < MAX_DEPTH else ()
     return Traceback(exc_type=exc_type, message="\n".join(message_lines), frames=tuple(frames), group=group,
                      raw=raw, truncated=not exc_type)
