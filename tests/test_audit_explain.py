@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 from audit_crash import commit, crash, git
 
@@ -57,7 +58,7 @@ def test_rename_left_a_use_suspect_by_pickaxe_and_fixed_at_head(tmp_path):
     assert ex.suspect is not None and ex.suspect.id == b and ex.suspect.subject == "rename DATABASE_URL to DB_URL"
     assert "git log -S" in ex.suspect_how
     assert f"commit {c[:12]}" in ex.head and "finish the rename" in ex.head
-    assert "reports no DC201 in app/settings.py" in ex.head
+    assert f"`deploycheck check . --python {sys.executable}` at HEAD reports no DC201 in app/settings.py" in ex.head
     blob = git(repo, "rev-parse", f"{b}:app/settings.py").strip()
     assert any(f"blob {blob}" in w.evidence for w in ex.whys)
     assert (ex.rule, ex.command) == ("DC201", "deploycheck check . --python PYTHON")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 from deploycheck.audit import head as head_mod
@@ -235,7 +236,8 @@ def _run_rule(out: Explanation, repo: str, head: str, path: str, kind: Kind, pyt
         return
     hits = [f for f in findings if f[0] == out.rule and f[1] == path and (kind.name is None or kind.name in
                                                                           (f[3] or "") or kind.name in f[4])]
-    command = (out.command or "").replace(" --python PYTHON", "" if python is None else f" --python {python}")
+    # the command as it was run (on HEAD's files; the interpreter named, since the check used it)
+    command = (out.command or "").replace("PYTHON", python or sys.executable)
     if hits:
         code, rel, line, _, message = hits[0]
         out.head += f" `{command}` reports it at HEAD: {code} at {rel}:{line} ({message})."
