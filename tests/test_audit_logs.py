@@ -236,3 +236,14 @@ def test_every_note_is_found_by_a_trigger():
     missing = [literal for literal in tracebacks.note_literals()
                if not any(t.decode() in literal for t in tracebacks.TRIGGERS)]
     assert missing == []
+
+
+def test_kubectl_prefix_streams_interleaved(tmp_path):
+    err_a = crash(tmp_path / "a", CHAINED, "-m", "app.main")
+    err_b = crash(tmp_path / "b", {"w.py": "import os\nos.environ['DATABASE_URL']\n"}, "w.py")
+    a = [f"[pod/api-7d9f-abc/api] {line}" for line in stamped(err_a).splitlines()]
+    b = [f"[pod/api-7d9f-def/api] {line}" for line in stamped(err_b).splitlines()]
+    mixed = [line for pair in zip(a, b) for line in pair] + a[len(b):] + b[len(a):]
+    found = crashes(tmp_path, "\n".join(mixed) + "\n")
+    assert sorted(t.exc_type.rpartition(".")[2] for t in found) == ["KeyError", "StartupError"]
+    assert {t.spot.stream for t in found} == {"pod/api-7d9f-abc/api", "pod/api-7d9f-def/api"}
