@@ -1,5 +1,7 @@
 """Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format FORMAT]``,
-``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
+``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``,
+``deploycheck audit --log FILE|- [--source REPO] [--rev REV]`` (exit 0: no crash in the log, 1: a crash
+reported, 2: bad input).
 
 The output options (``--format``, ``--output-file``, baselines, the exit-code policy) are ``outputs``'s.
 
