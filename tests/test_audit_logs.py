@@ -247,3 +247,14 @@ def test_kubectl_prefix_streams_interleaved(tmp_path):
     found = crashes(tmp_path, "\n".join(mixed) + "\n")
     assert sorted(t.exc_type.rpartition(".")[2] for t in found) == ["KeyError", "StartupError"]
     assert {t.spot.stream for t in found} == {"pod/api-7d9f-abc/api", "pod/api-7d9f-def/api"}
+
+
+def test_newest_first_export_is_refused(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['SECRET_KEY']\n"}, "w.py")
+    entries = cloud_run(err, "api-00007-xyz", "i-9")
+    path = tmp_path / "desc.json"
+    path.write_text(json.dumps(entries[::-1]))
+    with pytest.raises(UsageError, match="newest first"):
+        list(logs.read(str(path)))
+    path.write_text(json.dumps(entries))  # the same entries oldest first are read
+    assert len(list(logs.read(str(path)))) == len(entries)

@@ -209,6 +209,36 @@ class _Grep:
                 self.proc.stdout.close()
 
 
+class _Order:
+    """Refuses a log exported newest first (``gcloud logging read``'s default order): among the first
+    ``LOOK`` entries' distinct times, at least ``DESCENTS`` steps back in time and none forward. Tracebacks
+    are reassembled in the log's order, so such a log would put a split traceback's lines backwards."""
+
+    LOOK, DESCENTS = 200, 5
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.last: datetime | None = None
+        self.down = self.up = 0
+
+    def see(self, entry: Entry) -> None:
+        if self.seen >= self.LOOK or not entry.spot.timestamp or not entry.last:
+            return
+        self.seen += 1
+        when = parse_time(entry.spot.timestamp)
+        if when is None:
+            return
+        if self.last is not None and when != self.last:
+            if when < self.last:
+                self.down += 1
+            else:
+                self.up += 1
+        self.last = when
+        if self.down >= self.DESCENTS and self.up == 0:
+            raise UsageError("--log: its entries are newest first; give them oldest first "
+                             "(gcloud logging read --order=asc, or reverse the file with tac)")
+
+
 def read(path: str, since: str | None = None, stats: Stats | None = None, skip: Skip | None = None) \
         -> Iterator[Entry]:
     """The entries of the log at ``path`` (``-``: standard input), in the log's order.
@@ -239,8 +269,10 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         if use_grep and not array and skip is not None:
             grep = _Grep(path, skip.triggers)
         records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
+        order = _Order()
         for number, record in records:
             for entry in _entries(number, record, stats):
+                order.see(entry)
                 if cutoff is not None and entry.spot.timestamp:
                     when = parse_time(entry.spot.timestamp)
                     if when is not None and when < cutoff:
