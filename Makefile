@@ -27,9 +27,10 @@ incident: $(STAMP)
 #   private socket and load those images into;
 # - `config --connect`: throwaway PostgreSQL clusters (initdb), a Redis server, openssl for TLS certificates;
 # - the crash test of `migrate apply --write`: strace's fault injection kills the real process mid-write;
-# - `deploycheck start`: bubblewrap's sandbox.
+# - `deploycheck start`: bubblewrap's sandbox;
+# - `deploycheck audit --format html`: the page rendered by a real headless browser, chromium.
 SYSTEM_TOOLS := buildah:buildah skopeo:skopeo debootstrap:debootstrap docker-registry:docker-registry \
-	dockerd:docker.io redis-server:redis-server openssl:openssl strace:strace bwrap:bubblewrap
+	dockerd:docker.io redis-server:redis-server openssl:openssl strace:strace bwrap:bubblewrap chromium:chromium
 
 system-tools:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \

@@ -1,5 +1,7 @@
 """Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format FORMAT]``,
-``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``.
+``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``,
+``deploycheck audit --log FILE|- [--source REPO] [--rev REV]`` (exit 0: no crash in the log, 1: a crash
+reported, 2: bad input).
 
 The output options (``--format``, ``--output-file``, baselines, the exit-code policy) are ``outputs``'s.
 
@@ -118,6 +120,16 @@ def build_parser():
     start.add_argument("--format", choices=["text", "json"], default="text")
     start.add_argument("--platform", default="linux/amd64", help="for an image index: which platform to run")
     start.add_argument("--tls-verify", choices=["true", "false"], help="for docker://REF (as for check)")
+    audit = sub.add_parser("audit", help="turn a crash in the logs into an evidence-backed incident report")
+    audit.add_argument("--log", required=True, metavar="FILE", help="the log to read (`-`: standard input)")
+    audit.add_argument("--source", metavar="REPO", help="the service's git repository")
+    audit.add_argument("--rev", help="with --source: the deployed revision (default: the log's revision label "
+                                     "when it names a commit, else HEAD)")
+    audit.add_argument("--since", metavar="TIME", help="read only entries from this RFC 3339 time on")
+    audit.add_argument("--python", help="interpreter for the check run on HEAD (default: deploycheck's own)")
+    audit.add_argument("--no-rules", action="store_true", help="do not run deploycheck's check on HEAD")
+    audit.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
+    audit.add_argument("-o", "--output-file", metavar="FILE", help="write the report here (default: stdout)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -211,6 +223,31 @@ def _check(args) -> int:
                         outputs.Renderers(lambda stream, color: text_render.render(result, stream, color),
                                           lambda stream: json_render.render(result, stream)),
                         result.suppressed)
+
+
+def _audit(args) -> int:
+    import json
+
+    from deploycheck.audit import run as audit_run
+    from deploycheck.render import audit_html, audit_markdown
+
+    report = audit_run.run(audit_run.Options(log=args.log, source=args.source, rev=args.rev, since=args.since,
+                                             python=args.python, run_rules=not args.no_rules))
+    if args.format == "json":
+        text = json.dumps({"version": 1, **report.as_dict()}, indent=2) + "\n"
+    elif args.format == "html":
+        text = audit_html.page(report)
+    else:
+        text = "\n".join(audit_markdown.lines(report, plain=args.format == "text")) + "\n"
+    if not args.output_file:
+        sys.stdout.write(text)
+        return 1 if report.crashed else 0
+    try:  # the report is a few hundred lines at most: written whole
+        with open(args.output_file, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise UsageError(f"--output-file {args.output_file}: cannot write it ({exc.strerror or exc})") from None
+    return 1 if report.crashed else 0
 
 
 def _start(args) -> int:
@@ -331,7 +368,7 @@ def _tell_nonblocking(stream, text: str) -> None:
 
 # Options naming a path: an empty one is refused rather than read as the working directory.
 _PATH_OPTIONS = {"path": "PATH", "source": "--source", "containerfile": "--containerfile",
-                 "app_dir": "--app-dir", "cache_dir": "--cache-dir", "env_file": "--env-file",
+                 "app_dir": "--app-dir", "cache_dir": "--cache-dir", "log": "--log", "env_file": "--env-file",
                  "manifest": "--manifest", "output_file": "--output-file", "baseline": "--baseline",
                  "write_baseline": "--write-baseline"}
 
@@ -416,7 +453,7 @@ def _run(argv: list[str] | None) -> int:
         except SystemExit as exc:  # --help, --version, or a usage error argparse has reported
             return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
         command = {"check": _check, "migrate": _migrate, "config": _config, "start": _start,
-                   "rule": lambda args: _rule(args.code)}[args.command]
+                   "audit": _audit, "rule": lambda args: _rule(args.code)}[args.command]
         if getattr(args, "no_project_python", False):
             os.environ[_NO_PROJECT_PYTHON] = "1"  # the flag is the variable, for this run (check.py reads it)
         empty = _empty_path(args)

@@ -28,12 +28,15 @@ class LogSpot:
 
     ``timestamp`` is the log's timestamp text, ``revision`` a deployed revision label (Cloud Run's
     ``resource.labels.revision_name``) and ``severity`` the entry's severity, each None when the shape has none.
+    ``stream`` names the stream the lines came from (revision and instance, pod and container; "" for a plain
+    log): lines of one traceback are reassembled within one stream.
     """
 
     line: int
     timestamp: str | None = None
     revision: str | None = None
     severity: str | None = None
+    stream: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,13 @@ class Traceback:
     spot: LogSpot = field(default_factory=lambda: LogSpot(0))
     raw: tuple[str, ...] = ()
     truncated: bool = False
+
+    def headline(self) -> str:
+        """``Type: first line of the message``, or what a traceback without its exception line is."""
+        if not self.exc_type:
+            return "a traceback cut short before its exception line"
+        first = self.message.partition("\n")[0]
+        return f"{self.exc_type}: {first}" if first else self.exc_type
 
     def chain(self) -> list[Traceback]:
         """The exceptions from the first raised to this one, in the order the log printed them."""

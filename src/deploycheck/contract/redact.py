@@ -16,8 +16,9 @@ _SECRET = re.compile(r"(PASSW(OR)?D|PASS$|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CRED
 _SECRET_QUERY = re.compile(r"(pass|pwd|secret|token|key|auth|sig|credential)", re.IGNORECASE)
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*)://(?P<userinfo>[^@/?#]*@)?(?P<rest>.*)$", re.DOTALL)
 # A URL inside text (a source line, a message): it ends at white space, a quote, an angle bracket or a
-# terminal escape sequence.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]*://[^\s'\"`<>\x1b]+")
+# terminal escape sequence. The scheme is bounded: an unbounded one backtracks over every long word that is
+# not followed by "://" (quadratic in a log line of one long word).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]{0,63}://[^\s'\"`<>\x1b]+")
 # Schemes whose user name, given without a password, is a role name (trust, peer, certificate or IAM
 # authentication) and is shown. Elsewhere (https: a Sentry DSN, ``https://TOKEN@github.com``) it is the key.
 _ROLE_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "mysql", "mariadb", "oracle", "mssql", "cockroachdb",

@@ -1,0 +1,283 @@
+"""Explain a crash from the repository: the failing line at the deployed revision and at HEAD, the commit
+suspected of causing it, and whether a deploycheck rule reports it at HEAD.
+
+Every statement carries its evidence (a file and line at a commit with the file's blob id, a commit, a log
+line); where the evidence stops the statement is "unknown", with what would decide it.
+
+The revision: ``--rev``, else the log's revision label when it names a commit of the repository (a label
+such as Cloud Run's ``api-00042-abc`` usually does not), else HEAD, and the report says which. Suspects are
+searched up to that revision, never after it: ``git log -S NAME`` for the commit that removed or renamed a
+missing name (git-log(1)), else ``git blame`` of the failing line.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from deploycheck.audit import head as head_mod
+from deploycheck.audit import history
+from deploycheck.audit.classify import Kind
+from deploycheck.audit.groups import Group
+from deploycheck.audit.history import Commit, GitError
+
+# The rule that reports each kind before deploy, and the command that runs it.
+RULES = {
+    "undefined-name": ("DC201", "deploycheck check . --python PYTHON"),
+    "import-name": ("DC102", "deploycheck check . --python PYTHON"),
+    "missing-module": ("DC101", "deploycheck check . --python PYTHON"),
+    "module-attribute": ("DC103", "deploycheck check . --python PYTHON"),
+    "python-too-old": ("DC202", ("deploycheck check . --python PYTHON (the service's interpreter), or DC503 with "
+                                "deploycheck check IMAGE --source .")),
+    "missing-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
+    "invalid-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
+    "db-sslmode": ("DC404", "deploycheck config . --env ENVIRONMENT"),
+    "db-localhost": ("DC403", "deploycheck config . --env ENVIRONMENT"),
+    "db-auth": ("DC405", "deploycheck config . --env ENVIRONMENT --connect"),
+    "db-refused": ("DC405", "deploycheck config . --env ENVIRONMENT --connect"),
+}
+_CODE_RULES = {"DC201", "DC102", "DC101", "DC103", "DC202"}  # rules a check of the source alone can run
+_NAME_KINDS = {"undefined-name", "import-name", "module-attribute"}
+
+
+@dataclass(frozen=True)
+class Why:
+    """One step of the root cause: a statement and the evidence it rests on (citations)."""
+
+    statement: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass
+class Explanation:
+    """What the repository says about a crash. ``revision`` is the full commit id used and ``revision_from``
+    how it was chosen; ``path`` the repository file of the failing frame; ``suspect`` the commit suspected
+    and ``suspect_how`` by which search; ``head`` one sentence on HEAD; ``rule``/``command`` what would have
+    caught it. ``unknowns`` are the questions the evidence left open, each with what would decide it."""
+
+    kind: Kind
+    whys: list[Why] = field(default_factory=list)
+    revision: str | None = None
+    revision_from: str = ""
+    path: str | None = None
+    line_at_revision: str | None = None
+    line_at_head: str | None = None
+    suspect: Commit | None = None
+    suspect_how: str = ""
+    head: str = ""
+    rule: str | None = None
+    command: str | None = None
+    fix: str = ""
+    test: str = ""
+    verify: list[str] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)
+
+
+def _log_why(group: Group, kind: Kind) -> Why:
+    spot = group.first_seen
+    tb = kind.exception
+    cites = [f"log line {spot.line}" + (f" ({spot.timestamp})" if spot and spot.timestamp else "")]
+    if group.count > 1 and group.last_seen:
+        cites.append(f"{group.count} times, last at log line {group.last_seen.line}")
+    if group.revisions:
+        cites.append("revision label " + ", ".join(group.revisions))
+    where = f" in {kind.frame.path}, line {kind.frame.line}" if kind.frame else ""
+    return Why(f"The service crashed with {tb.headline()}{where}: {kind.sentence}.", tuple(cites))
+
+
+def explain(group: Group, kind: Kind, repo: str | None, rev: str | None, python: str | None = None,
+            run_rules: bool = True) -> Explanation:
+    """Explain ``group``'s crash (classified as ``kind``) from the repository ``repo`` at ``rev``.
+
+    Without ``repo`` only the log's evidence is given and the rest is "unknown". ``python``: the interpreter
+    the HEAD check uses (default deploycheck's own). ``run_rules``: run the rule on HEAD. Raises
+    ``UsageError`` when ``repo`` is not a git repository or ``rev`` is given but names no commit.
+    """
+    out = Explanation(kind)
+    out.rule, out.command = RULES.get(kind.kind, (None, None))
+    out.whys.append(_log_why(group, kind))
+    _fix(out)
+    if repo is None:
+        out.unknowns.append("which commit introduced it: pass --source REPO (and --rev, the deployed commit)")
+        return out
+    top = history.check_repository(repo)
+    _revision(out, top, rev, group)
+    if out.revision is None:
+        return out
+    try:
+        _from_repository(out, top, kind, python, run_rules)
+    except GitError as exc:  # a damaged repository, or git giving up: the evidence stops there
+        out.unknowns.append(f"what the repository says beyond this point: git failed ({exc})")
+    return out
+
+
+def _from_repository(out: Explanation, top: str, kind: Kind, python: str | None, run_rules: bool) -> None:
+    assert out.revision is not None
+    frame = kind.frame
+    if frame is None:
+        out.unknowns.append("where in the repository: the traceback has no frame")
+        return
+    tree = history.paths(top, out.revision)
+    path, candidates = history.map_path(frame.path, tree)
+    if path is None:
+        out.unknowns.append(f"which repository file {frame.path} is: " + (
+            f"several end the same way ({', '.join(candidates)})" if candidates else
+            f"no file of {out.revision[:12]} ends with its name (a library's file, or not committed)"))
+        return
+    out.path = path
+    blob = tree[path]
+    out.line_at_revision = history.line_at(top, out.revision, path, frame.line)
+    shown = out.line_at_revision.strip() if out.line_at_revision is not None else "(no such line)"
+    agree = "" if frame.text is None or out.line_at_revision is None else (
+        " — the same line the traceback printed" if frame.text.strip() == out.line_at_revision.strip()
+        else f" — but the traceback printed {frame.text.strip()!r}: the service ran another version of the file")
+    if agree.startswith(" — but"):
+        out.unknowns.append(f"which revision the service ran: its {path} is not {out.revision[:12]}'s (check "
+                            "--rev, or whether the image holds the files of the revision it claims)")
+    out.whys.append(Why(f"{path} line {frame.line} at {out.revision[:12]} is `{shown}`{agree}.",
+                        (f"{path}:{frame.line} at {out.revision[:12]}", f"blob {blob}")))
+    _suspect(out, top, kind, path, frame.line)
+    head = history.resolve(top, "HEAD")
+    if head is not None:
+        _head(out, top, head, kind, path, frame, python, run_rules)
+
+
+def _revision(out: Explanation, repo: str, rev: str | None, group: Group) -> None:
+    if rev is not None:
+        out.revision = history.resolve(repo, rev)
+        if out.revision is None:
+            from deploycheck.errors import UsageError
+
+            raise UsageError(f"--rev {rev}: no such commit in {repo}")
+        out.revision_from = f"--rev {rev}"
+        return
+    for label in group.revisions:
+        for candidate in [label, *re.findall(r"[0-9a-f]{7,40}", label)]:
+            resolved = history.resolve(repo, candidate) if re.fullmatch(r"[\w./-]+", candidate) else None
+            if resolved is not None:
+                out.revision, out.revision_from = resolved, f"the log's revision label {label}"
+                return
+    out.revision = history.resolve(repo, "HEAD")
+    if out.revision is None:
+        out.unknowns.append("the deployed revision: the repository has no commit")
+        return
+    labels = f" (its labels {', '.join(group.revisions)} name no commit)" if group.revisions else ""
+    out.revision_from = "HEAD, since neither --rev nor the log named a commit" + labels
+    out.unknowns.append("whether HEAD is what was deployed: pass --rev with the deployed commit")
+
+
+def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> None:
+    assert out.revision is not None
+    if kind.kind in _NAME_KINDS and kind.name:
+        try:
+            found = history.removed(repo, out.revision, kind.name)
+        except GitError:
+            found = None
+        if found is not None:
+            now = history.count(repo, out.revision, kind.name)
+            out.suspect, out.suspect_how = found, f"git log -S{kind.name!r}: it removed or renamed {kind.name}"
+            out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) removed "
+                                f"or renamed {kind.name}; the word still occurs {now} time(s) at {out.revision[:12]}.",
+                                (f"commit {found.id}", f"git log -S{kind.name} {out.revision[:12]}")))
+            return
+    found = history.blame(repo, out.revision, path, line)
+    if found is not None:
+        out.suspect, out.suspect_how = found, f"git blame: it last changed {path}:{line}"
+        out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last "
+                            f"changed {path} line {line}.", (f"commit {found.id}", f"git blame -L {line},{line}")))
+    else:
+        out.unknowns.append(f"which commit introduced {path}:{line}: git blame found none")
+
+
+def _head(out: Explanation, repo: str, head: str, kind: Kind, path: str, frame, python, run_rules) -> None:
+    lines = history.file_lines(repo, head, path)
+    text = (frame.text or (out.line_at_revision or "")).strip()
+    still = [i + 1 for i, line in enumerate(lines or []) if text and line.strip() == text]
+    if lines is None:
+        out.line_at_head = None
+    elif still:
+        out.line_at_head = lines[still[0] - 1]
+    if head == out.revision:
+        where = f"{path}:{still[0]}" if still else path
+        out.head = f"HEAD is the deployed revision: the failing line is still at {where}."
+    elif still:
+        out.head = f"the failing line is still at HEAD ({head[:12]}), {path}:{still[0]}."
+    elif lines is None:
+        out.head = f"{path} is gone at HEAD ({head[:12]})."
+    else:
+        fixed = _fixing_commit(repo, out.revision or "", head, path, text)
+        out.head = (f"the failing line is gone at HEAD ({head[:12]}): commit {fixed.short} ({fixed.subject!r}) "
+                    "removed it." if fixed else f"the failing line is gone at HEAD ({head[:12]}).")
+    if out.rule in _CODE_RULES and run_rules:
+        _run_rule(out, repo, head, path, kind, python)
+    elif out.rule:
+        out.unknowns.append(f"whether HEAD would still fail: the cause lies in the environment, not the code; "
+                            f"`{out.command}` ({out.rule}) decides it")
+    out.whys.append(Why(out.head[:1].upper() + out.head[1:], (f"HEAD {head}",)))
+
+
+def _fixing_commit(repo: str, old: str, new: str, path: str, text: str) -> Commit | None:
+    for c in history.commits_between(repo, old, new, path):
+        lines = history.file_lines(repo, c.id, path)
+        if lines is None or not any(line.strip() == text for line in lines):
+            return c
+    return None
+
+
+def _run_rule(out: Explanation, repo: str, head: str, path: str, kind: Kind, python: str | None) -> None:
+    from deploycheck.errors import UsageError
+
+    try:
+        findings, _ = head_mod.run_check(repo, head, python)
+    except (UsageError, GitError, OSError, subprocess.TimeoutExpired) as exc:
+        out.unknowns.append(f"whether {out.rule} reports it at HEAD: the check could not run ({exc})")
+        return
+    hits = [f for f in findings if f[0] == out.rule and f[1] == path and (kind.name is None or kind.name in
+                                                                          (f[3] or "") or kind.name in f[4])]
+    # the command as it was run (on HEAD's files; the interpreter named, since the check used it)
+    command = (out.command or "").replace("PYTHON", python or sys.executable)
+    if hits:
+        code, rel, line, _, message = hits[0]
+        out.head += f" `{command}` reports it at HEAD: {code} at {rel}:{line} ({message})."
+    else:
+        out.head += f" `{command}` at HEAD reports no {out.rule} in {path}."
+
+
+def _fix(out: Explanation) -> None:
+    k = out.kind
+    name = k.name or k.module or ""
+    fixes = {
+        "undefined-name": ((f"define {name} again or finish the rename: replace every use of {name} with its new "
+                           "name"), (f"a test that imports the module using {name} (an import-time NameError "
+                           "fails it), and `deploycheck check` in CI (DC201)")),
+        "import-name": (f"import {name} from where it lives now, or restore it in {k.module}",
+                        "a test that imports the importing module; `deploycheck check` in CI (DC102)"),
+        "module-attribute": (f"use the attribute's new name, or restore {k.module}.{name}",
+                             "a test that runs the failing line; `deploycheck check` in CI (DC103)"),
+        "missing-module": (f"declare and install the distribution that provides {k.module}",
+                           "`deploycheck check` against the deployed environment or image in CI (DC101)"),
+        "missing-setting": (f"set {name} in the deployment (manifest, env file or secret), or give it a default",
+                            "`deploycheck config --env ENVIRONMENT` in CI for every environment (DC402)"),
+        "invalid-setting": (f"provide a valid {name} in the deployment",
+                            ("a test that loads the settings from the deployment's environment; "
+                            "`deploycheck config` (DC402)")),
+        "db-sslmode": ("remove sslmode from the URL given to asyncpg (use ssl=... in connect_args)",
+                       "`deploycheck config` (DC404) in CI"),
+        "db-localhost": ("give the service the database URL of the environment (it fell back to localhost)",
+                         "`deploycheck config` (DC403) in CI"),
+        "db-auth": ("rotate or correct the password the deployment gives the service",
+                    "`deploycheck config --connect` against the environment before deploy (DC405)"),
+        "db-refused": ("check the database host and port the deployment gives, and that it accepts connections",
+                       "`deploycheck config --connect` (DC405)"),
+        "python-too-old": ((f"run the service on Python {k.version} or later (the image's base), or avoid the "
+                           "newer feature; declare requires-python"), ("`deploycheck check IMAGE --source .` "
+                           "(DC503, DC202) in CI")),
+    }
+    out.fix, out.test = fixes.get(k.kind, ("unknown: the crash is not of a kind deploycheck recognises",
+                                           "a test that reproduces the traceback"))
+    out.verify = [("redeploy the fixed revision and read its logs with `deploycheck audit --log -` again: "
+                  "exit code 0 means no crash")]
+    if out.command:
+        out.verify.insert(0, f"`{out.command}` exits 0 on the fixed revision")

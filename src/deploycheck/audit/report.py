@@ -1,0 +1,185 @@
+"""The incident report: what the renderers (``deploycheck.render.audit_markdown``, ``audit_html``) show.
+
+Built from the grouping and the explanation; every text taken from the log passes through ``redacted``
+first: URLs lose their credentials and known secrets are masked as ``deploycheck config`` does
+(``contract.scrub``), and ``key=value`` pairs and bearer tokens whose key says secret lose their value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from deploycheck.audit.explain import Explanation, Why
+from deploycheck.audit.groups import Grouping, in_app
+from deploycheck.audit.model import Traceback
+from deploycheck.contract.scrub import scrub
+
+MAX_ERROR_LINES = 80
+# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
+# long word of the log.
+_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
+                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)([^\s'\",;&}]+)")
+# Lines of a traceback, in an exception group's box or not: the margin is one character class, so that a
+# long margin cannot make the match backtrack.
+_FILE_LINE = re.compile(r'^[\s|+]*File "([^"]*)", line \d+')
+_EXCEPTION_LINE = re.compile(r"^[\s|+]*[A-Za-z_][\w.]*(:|$)")
+_MARK_LINE = re.compile(r"^[\s|+]*[~^]+\s*$")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def redacted(text: str) -> str:
+    """``text`` safe to show: secret ``key=value`` values and bearer tokens masked, then ``contract.scrub``
+    (registered secrets in every form, URL credentials)."""
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    return scrub(text)
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    """One crash group as the report lists it."""
+
+    exc_type: str
+    message: str
+    count: int
+    first_line: int
+    first_time: str | None
+    last_line: int
+    last_time: str | None
+    revisions: tuple[str, ...]
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One event of the timeline: log line, its time (or None), kind and text."""
+
+    line: int
+    time: str | None
+    kind: str
+    text: str
+
+
+@dataclass
+class Report:
+    """Everything the renderers show. ``crashed`` is False when the log held no crash (exit code 0)."""
+
+    log: str
+    crashed: bool
+    summary: str
+    lines_read: int | None = 0  # None: the end of the log was skipped without counting its lines
+    bytes_read: int = 0
+    lines_cut: int = 0
+    lines_skipped: int = 0
+    crashes: int = 0
+    groups: list[GroupLine] = field(default_factory=list)
+    stopped_why: list[str] = field(default_factory=list)
+    error: list[str] = field(default_factory=list)
+    timeline: list[TimelineLine] = field(default_factory=list)
+    whys: list[Why] = field(default_factory=list)
+    revision: str | None = None
+    revision_from: str = ""
+    path: str | None = None
+    suspect: str | None = None
+    caught_by: str | None = None
+    fix: str = ""
+    test: str = ""
+    verify: list[str] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)
+    kind: str | None = None
+
+    def as_dict(self) -> dict:
+        """The report as JSON-ready data (for ``--format json``)."""
+        return asdict(self)
+
+
+def _size(report: Report) -> str:
+    if report.lines_read is not None:
+        return f"{report.lines_read} lines"
+    return f"{report.bytes_read / 2**20:.1f} MiB"
+
+
+def amount(report: Report) -> str:
+    """How much of the log was read, as the renderers say it."""
+    if report.lines_read is not None:
+        return f"{report.lines_read} log lines read"
+    return (f"{report.bytes_read / 2**20:.1f} MiB of log read (its lines after the last traceback or server "
+            "message were passed over uncounted)")
+
+
+def trimmed(tb: Traceback) -> list[str]:
+    """The traceback's lines as the log printed them, library frames between in-app ones folded into one
+    line, at most ``MAX_ERROR_LINES`` lines (the end kept)."""
+    out: list[str] = []
+    folded = 0
+    lines = list(tb.raw)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _FILE_LINE.match(line)
+        if m and not in_app_path(m.group(1)):
+            folded += 1
+            i += 1
+            while i < len(lines) and not _FILE_LINE.match(lines[i]) and lines[i][:1].isspace() \
+                    and not _EXCEPTION_LINE.match(lines[i].strip()):
+                i += 1
+            continue
+        if folded:
+            out.append(f"  ... {folded} library frame{'s' if folded > 1 else ''} ...")
+            folded = 0
+        if not _MARK_LINE.match(line):
+            out.append(redacted(line))
+        i += 1
+    if folded:
+        out.append(f"  ... {folded} library frame{'s' if folded > 1 else ''} ...")
+    if len(out) > MAX_ERROR_LINES:
+        out = ["  ... (earlier lines left out) ...", *out[-MAX_ERROR_LINES:]]
+    if tb.truncated:
+        out.append("(the traceback was cut short in the log)")
+    return out
+
+
+def in_app_path(path: str) -> bool:
+    from deploycheck.audit.model import Frame
+
+    return in_app(Frame(path, 0, ""))
+
+
+def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) -> Report:
+    """The report of a log: ``grouping`` (``groups.group``), the explanation of the stopping crash (None when
+    there is no crash) and the reader's ``logs.Stats``."""
+    report = Report(log=log, crashed=grouping.stopped is not None, summary="",
+                    lines_read=stats.lines if stats.lines_known else None, bytes_read=stats.bytes,
+                    lines_cut=stats.cut, lines_skipped=stats.skipped,
+                    crashes=grouping.crashes)
+    for g in grouping.groups:
+        report.groups.append(GroupLine(
+            g.sample.exc_type, redacted(g.sample.headline().partition(": ")[2])[:500], g.count,
+            g.first_seen.line if g.first_seen else 0, g.first_seen.timestamp if g.first_seen else None,
+            g.last_seen.line if g.last_seen else 0, g.last_seen.timestamp if g.last_seen else None,
+            tuple(g.revisions), g is grouping.stopped))
+    report.timeline = [TimelineLine(e.spot.line, e.spot.timestamp, e.kind, redacted(e.text)[:300])
+                       for e in grouping.timeline]
+    if grouping.stopped is None or explanation is None:
+        report.summary = f"No Python traceback in {log} ({_size(report)} read)."
+        return report
+    stopped = grouping.stopped
+    report.stopped_why = [redacted(w) for w in grouping.why]
+    report.error = trimmed(stopped.sample)
+    ex = explanation
+    report.kind = ex.kind.kind
+    report.whys = [Why(redacted(w.statement), tuple(redacted(e) for e in w.evidence)) for w in ex.whys]
+    report.revision, report.revision_from, report.path = ex.revision, ex.revision_from, ex.path
+    if ex.suspect is not None:
+        report.suspect = f"{ex.suspect.id} {redacted(ex.suspect.subject)} ({ex.suspect_how})"
+    if ex.rule:
+        report.caught_by = f"{ex.rule}: `{ex.command}`"
+    report.fix, report.test = redacted(ex.fix), redacted(ex.test)
+    report.verify = [redacted(v) for v in ex.verify]
+    report.unknowns = [redacted(u) for u in ex.unknowns]
+    where = f" at {ex.path}:{ex.kind.frame.line}" if ex.path and ex.kind.frame else ""
+    suspect = f"; suspect commit {ex.suspect.short}" if ex.suspect else ""
+    report.summary = redacted(f"The service stopped on {stopped.sample.headline()}{where} "
+                              f"({ex.kind.kind}, {stopped.count} time{'s' if stopped.count > 1 else ''}){suspect}.")
+    return report

@@ -1,0 +1,46 @@
+"""``deploycheck audit``: read a log, find the crash that stopped the service, explain it from the repository,
+and build the report (``report.Report``); the CLI renders it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from deploycheck.audit import classify, explain, groups, logs, report, tracebacks
+from deploycheck.errors import UsageError
+
+
+@dataclass
+class Options:
+    """``log``: a file or ``-``; ``source``: the repository; ``rev``: the deployed revision; ``since``: an
+    RFC 3339 time; ``python``: the interpreter of the HEAD check; ``run_rules``: run the rule on HEAD."""
+
+    log: str
+    source: str | None = None
+    rev: str | None = None
+    since: str | None = None
+    python: str | None = None
+    run_rules: bool = True
+
+
+def run(opts: Options) -> report.Report:
+    """The report of ``opts.log``. Raises ``UsageError`` for bad input (an unreadable or binary log, a
+    ``--source`` that is not a repository, a ``--rev`` it lacks)."""
+    if opts.rev is not None and opts.source is None:
+        raise UsageError("--rev needs --source (the repository the revision is in)")
+    if opts.source is not None and not os.path.isdir(opts.source):
+        raise UsageError(f"--source {opts.source}: not a directory")
+    stats = logs.Stats()
+    collector = tracebacks.Collector()
+    entries = logs.read(opts.log, opts.since, stats, logs.Skip(collector.idle, tracebacks.TRIGGERS))
+    grouping = groups.group(collector.events(entries))
+    name = "standard input" if opts.log == "-" else opts.log
+    if grouping.stopped is None:
+        if opts.source is not None:
+            from deploycheck.audit import history
+
+            history.check_repository(opts.source)
+        return report.build(name, grouping, None, stats)
+    kind = classify.classify(grouping.stopped.sample)
+    explanation = explain.explain(grouping.stopped, kind, opts.source, opts.rev, opts.python, opts.run_rules)
+    return report.build(name, grouping, explanation, stats)

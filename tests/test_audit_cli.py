@@ -1,0 +1,188 @@
+"""audit: the command line — exit codes, formats, redaction, escaping and bad input, on real crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from audit_crash import crash
+from conftest import cli
+from test_audit_explain import deployed_crash, history
+
+SECRET = "s3cr3t-Pa55word"
+
+
+def test_exit_codes_and_formats(tmp_path):
+    repo = tmp_path / "repo"
+    _, b, _ = history(repo)
+    log = tmp_path / "svc.log"
+    log.write_text(deployed_crash(tmp_path, repo, b))
+    code, out, err = cli("audit", "--log", log, "--source", repo, "--rev", b, "--format", "json", "--no-rules")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["version"] == 1 and doc["crashed"] and doc["kind"] == "undefined-name"
+    assert doc["path"] == "app/settings.py" and doc["revision"] == b and doc["suspect"].startswith(b)
+    assert doc["caught_by"].startswith("DC201")
+    code, out, _ = cli("audit", "--log", log, "--source", repo, "--rev", b, "--format", "markdown", "--no-rules")
+    assert code == 1 and "## Root cause" in out and "rename DATABASE\\_URL to DB\\_URL" in out
+    report = tmp_path / "out" / "r.html"
+    report.parent.mkdir()
+    code, out, _ = cli("audit", "--log", log, "--format", "html", "-o", report)
+    assert code == 1 and out == "" and report.read_text().startswith("<!DOCTYPE html>")
+    cut = tmp_path / "cut.log"
+    cut.write_text("".join(log.read_text().splitlines(keepends=True)[:4]))
+    code, out, _ = cli("audit", "--log", cut)
+    assert code == 1 and "a traceback cut short before its exception line" in out
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("INFO: Application startup complete.\n")
+    code, out, _ = cli("audit", "--log", quiet)
+    assert code == 0 and "No Python traceback" in out
+
+
+def test_standard_input(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['DATABASE_URL']\n"}, "w.py")
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.run([str(exe), "audit", "--log", "-", "--format", "json"], input=err, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["kind"] == "missing-setting"
+    assert json.loads(proc.stdout)["log"] == "standard input"
+
+
+def test_secrets_in_the_log_are_redacted_in_every_format(tmp_path):
+    prog = ("import os\n"
+            "url = os.environ['DATABASE_URL']\n"
+            "raise ConnectionError(f'could not connect to {url}: api_token=' + os.environ['TOKEN'])\n")
+    env = {**os.environ, "DATABASE_URL": f"postgresql://app:{SECRET}@db.internal:5432/app",
+           "TOKEN": "tok_9f8e7d6c5b4a3210"}
+    root = tmp_path / "svc"
+    root.mkdir()
+    (root / "c.py").write_text(prog)
+    proc = subprocess.run([sys.executable, "c.py"], cwd=root, env=env, capture_output=True, text=True, check=False)
+    assert SECRET in proc.stderr and "tok_9f8e7d6c5b4a3210" in proc.stderr
+    log = tmp_path / "svc.log"
+    log.write_text(proc.stderr)
+    for fmt in ("text", "json", "markdown", "html"):
+        code, out, _ = cli("audit", "--log", log, "--format", fmt)
+        assert code == 1
+        assert SECRET not in out and "tok_9f8e7d6c5b4a3210" not in out, fmt
+        assert "db.internal" in out  # the rest of the URL stays readable
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.urls = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+def test_html_is_escaped_and_self_contained(tmp_path):
+    prog = "raise ValueError('<script>alert(1)</script> <img src=http://evil.example/x.png> \\x1b[2J')\n"
+    err = crash(tmp_path / "svc", {"x.py": prog}, "x.py")
+    log = tmp_path / "svc.log"
+    log.write_text(err)
+    code, out, _ = cli("audit", "--log", log, "--format", "html")
+    assert code == 1
+    parsed = _Collect()
+    parsed.feed(out)
+    assert "script" not in parsed.tags and "img" not in parsed.tags and parsed.urls == []
+    assert "&lt;script&gt;" in out and "\x1b" not in out and "\\x1b[2J" in out
+    code, md, _ = cli("audit", "--log", log, "--format", "markdown")
+    # raw only inside fenced code, which Markdown shows as text
+    outside = "".join(part for i, part in enumerate(md.split("```")) if i % 2 == 0)
+    assert "<script>" not in outside and "&lt;script&gt;" in outside and "\x1b" not in md
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    binary = tmp_path / "core"
+    binary.write_bytes(os.urandom(4096) + b"\0" * 4096)
+    repo_less = tmp_path / "plain"
+    repo_less.mkdir()
+    log = tmp_path / "ok.log"
+    log.write_text("nothing\n")
+    cases = [
+        (["--log", tmp_path / "missing.log"], "cannot read it"),
+        (["--log", binary], "not a UTF-8 text log"),
+        (["--log", tmp_path], "is a directory"),
+        (["--log", log, "--rev", "HEAD"], "--rev needs --source"),
+        (["--log", log, "--since", "last tuesday"], "RFC 3339"),
+        (["--log", log, "--source", repo_less], "not a git repository"),
+        (["--log", ""], "--log is empty"),
+        (["--log", log, "-o", "/dev/full"], "cannot write it"),
+    ]
+    for args, message in cases:
+        code, _, err = cli("audit", *args)
+        assert code == 2, (args, err)
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, (args, err)
+    repo = tmp_path / "repo"
+    _, b, _ = history(repo)
+    crashed = tmp_path / "svc.log"
+    crashed.write_text(deployed_crash(tmp_path, repo, b))
+    code, _, err = cli("audit", "--log", crashed, "--source", repo, "--rev", "no-such-rev")
+    assert code == 2 and "no such commit" in err
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.pre, self.sections, self._in_pre = [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "pre":
+            self._in_pre = True
+            self.pre.append("")
+        if tag == "section":
+            self.sections.append(dict(attrs).get("id"))
+
+    def handle_endtag(self, tag):
+        if tag == "pre":
+            self._in_pre = False
+
+    def handle_data(self, data):
+        if self._in_pre:
+            self.pre[-1] += data
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs chromium (make system-tools)")
+def test_html_report_in_a_real_headless_browser(tmp_path):
+    prog = ("def boot():\n    raise RuntimeError('<script>document.title=\"pwned\"</script>"
+            "<img src=x onerror=alert(1)> </pre><b>bold</b>')\nboot()\n")
+    err = crash(tmp_path / "svc", {"x.py": prog}, "x.py")
+    log = tmp_path / "svc.log"
+    log.write_text(err)
+    page = tmp_path / "report.html"
+    code, _, _ = cli("audit", "--log", log, "--format", "html", "-o", page)
+    assert code == 1
+    home = tmp_path / "home"
+    home.mkdir()
+    browser = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={home}"]
+    proc = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180,
+                          check=False, env={**os.environ, "HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = _Dom()
+    dom.feed(proc.stdout)
+    # the browser built the page: no element came from the log, the traceback kept its lines
+    assert not {"script", "img", "b", "iframe", "link"} & set(dom.tags)
+    assert ["summary", "error", "groups", "timeline", "root-cause", "caught-by", "fix", "test", "verify",
+            "unknown"] == dom.sections
+    assert len(dom.pre) == 1 and len(dom.pre[0].splitlines()) >= 5
+    assert "<script>document.title" in dom.pre[0] and dom.pre[0].splitlines()[-1].startswith("RuntimeError:")
+    assert "<title>Incident report:" in proc.stdout and "pwned</title>" not in proc.stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+                   capture_output=True, timeout=180, check=False, env={**os.environ, "HOME": str(home)})
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,260 @@
+"""audit: reading logs and reassembling tracebacks, from real crashes of real programs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from audit_crash import cloud_run, crash, interleave, stamped
+
+from deploycheck.audit import logs, tracebacks
+from deploycheck.audit.tracebacks import Note
+from deploycheck.errors import UsageError
+
+CHAINED = {
+    "app/db.py": "def connect(url):\n    raise ConnectionRefusedError(111, 'Connection refused')\n",
+    "app/main.py": (
+        "from app import db\n\n"
+        "class StartupError(RuntimeError):\n    pass\n\n"
+        "def boot():\n    try:\n        db.connect('postgresql://localhost/app')\n"
+        "    except OSError as exc:\n        raise StartupError('cannot reach the database\\nsecond line') from exc\n\n"
+        "boot()\n"),
+    "app/__init__.py": "",
+}
+
+
+def events(tmp_path, text: str, name: str = "log.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return list(tracebacks.collect(logs.read(str(path))))
+
+
+def crashes(tmp_path, text: str):
+    return [e for e in events(tmp_path, text) if not isinstance(e, Note)]
+
+
+def test_plain_stderr_chain_with_cause_and_multiline_message(tmp_path):
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    [tb] = crashes(tmp_path, "starting\n" + err + "[2024-05-01 12:00:01 +0000] [8] [INFO] Worker exiting (pid: 8)\n")
+    assert tb.exc_type == "app.main.StartupError" or tb.exc_type == "StartupError"
+    assert tb.message == "cannot reach the database\nsecond line"
+    assert tb.cause is not None and tb.context is None
+    assert tb.cause.exc_type == "ConnectionRefusedError"
+    assert tb.cause.frames[-1].path.endswith("app/db.py") and tb.cause.frames[-1].line == 2
+    assert tb.cause.frames[-1].text == "raise ConnectionRefusedError(111, 'Connection refused')"
+    assert [t.exc_type for t in tb.chain()] == ["ConnectionRefusedError", tb.exc_type]
+    assert tb.frames[-1].function == "boot" and tb.spot.line == 2
+    assert not tb.truncated
+
+
+def test_context_chain_and_311_marker_lines_are_ignored(tmp_path):
+    err = crash(tmp_path / "svc", {"m.py": (
+        "settings = {'a': [1]}\n"
+        "def read():\n    try:\n        return settings['a'][0] + settings['b'][1]\n"
+        "    except KeyError:\n        return 1 / 0\nread()\n")}, "m.py")
+    assert "~~~~~~~~^^^^^" in err or "^^^^" in err  # the interpreter marks the failing part (PEP 657)
+    [tb] = crashes(tmp_path, err)
+    assert tb.exc_type == "ZeroDivisionError" and tb.message == "division by zero"
+    assert tb.context is not None and tb.context.exc_type == "KeyError" and tb.context.message == "'b'"
+    assert all("^" not in (f.text or "") and "~" not in (f.text or "") for t in tb.chain() for f in t.frames)
+
+
+def test_syntax_error_with_and_without_header(tmp_path):
+    files = {"bad.py": "x = 1\ndef f(:\n    pass\n", "main.py": "import bad\n"}
+    imported = crash(tmp_path / "svc", files, "main.py")
+    direct = crash(tmp_path / "svc", files, "bad.py")
+    [a, b] = crashes(tmp_path, imported + "INFO: retrying\n" + direct)
+    assert a.exc_type == b.exc_type == "SyntaxError"
+    assert [f.function for f in a.frames] == ["<module>", ""]
+    assert a.frames[-1].line == 2 and a.frames[-1].text == "def f(:"
+    assert b.frames == (a.frames[-1],)
+
+
+def test_exception_group_boxes_nested(tmp_path):
+    err = crash(tmp_path / "svc", {"g.py": (
+        "def f():\n    raise ValueError('a')\n"
+        "try:\n    raise ExceptionGroup('outer', [TypeError('t'), ExceptionGroup('inner', [f_err := KeyError('k')])])\n"
+        "except* TypeError:\n    raise RuntimeError('handled badly')\n")}, "g.py")
+    [tb] = crashes(tmp_path, err + "next line of the log\n")
+    assert "ExceptionGroup" in tb.exc_type
+    flat = []
+
+    def walk(t, depth):
+        for c in t.chain():
+            flat.append((depth, c.exc_type, c.message))
+            for g in c.group:
+                walk(g, depth + 1)
+
+    walk(tb, 0)
+    types = [t for _, t, _ in flat]
+    assert "RuntimeError" in types and "TypeError" in types and "KeyError" in types
+    assert ("inner (1 sub-exception)" in [m for _, _, m in flat])
+    assert max(d for d, _, _ in flat) >= 2
+
+
+def test_kubectl_timestamps_and_since(tmp_path):
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    text = stamped("booting\n" + err, start=0) + stamped(err, start=30)
+    all_crashes = crashes(tmp_path, text)
+    assert len(all_crashes) == 2
+    assert all_crashes[0].spot.timestamp == "2024-05-01T12:00:01.123456789Z"
+    path = tmp_path / "k.log"
+    path.write_text(text)
+    later = [e for e in tracebacks.collect(logs.read(str(path), since="2024-05-01T12:00:29Z"))
+             if not isinstance(e, Note)]
+    assert len(later) == 1 and later[0].spot.timestamp.startswith("2024-05-01T12:00:30")
+    with pytest.raises(UsageError, match="RFC 3339"):
+        list(logs.read(str(path), since="yesterday"))
+
+
+def test_cloud_run_split_lines_interleaved_by_instance(tmp_path):
+    err_a = crash(tmp_path / "a", CHAINED, "-m", "app.main")
+    err_b = crash(tmp_path / "b", {"w.py": "import os\nos.environ['DATABASE_URL']\n"}, "w.py")
+    chatter = [{"textPayload": f"GET /health 200 {i}", "timestamp": f"2024-05-01T12:00:{i:02d}Z",
+                "labels": {"instanceId": "i-1"}, "resource": {"labels": {"revision_name": "api-00042-abc"}}}
+               for i in range(30)]
+    text = interleave(cloud_run(err_a, "api-00042-abc", "i-1"), chatter, cloud_run(err_b, "api-00043-def", "i-2"))
+    found = crashes(tmp_path, text)
+    by_type = {t.exc_type.rpartition(".")[2]: t for t in found}
+    assert set(by_type) == {"StartupError", "KeyError"}
+    assert by_type["StartupError"].spot.revision == "api-00042-abc"
+    assert by_type["StartupError"].cause.exc_type == "ConnectionRefusedError"
+    assert by_type["KeyError"].message == "'DATABASE_URL'"
+    assert by_type["KeyError"].spot.revision == "api-00043-def"
+
+
+def test_structured_logger_exception_field(tmp_path):
+    prog = (
+        "import json, logging, sys\n"
+        "class J(logging.Formatter):\n"
+        "    def format(self, r):\n"
+        "        d = {'message': r.getMessage(), 'level': r.levelname, 'time': '2024-05-01T12:00:00Z'}\n"
+        "        if r.exc_info: d['exc_info'] = self.formatException(r.exc_info)\n"
+        "        return json.dumps(d)\n"
+        "h = logging.StreamHandler(); h.setFormatter(J()); logging.root.addHandler(h)\n"
+        "try:\n    {}['missing']\nexcept KeyError:\n    logging.exception('request failed')\n"
+        "logging.error('after')\n"
+        "sys.exit(3)\n")
+    err = crash(tmp_path / "svc", {"j.py": prog}, "j.py")
+    [tb] = crashes(tmp_path, err)
+    assert tb.exc_type == "KeyError" and tb.message == "'missing'"
+    assert tb.spot.severity == "ERROR" and tb.spot.line == 1
+
+
+def test_docker_json_file_records(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['SECRET_KEY']\n"}, "w.py")
+    text = "".join(json.dumps({"log": line + "\n", "stream": "stderr", "time": "2024-05-01T12:00:00.1Z"}) + "\n"
+                   for line in err.splitlines())
+    [tb] = crashes(tmp_path, text)
+    assert tb.exc_type == "KeyError" and tb.frames[0].line == 2 and tb.frames[0].path.endswith("/w.py")
+
+
+def test_gcloud_json_array(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['SECRET_KEY']\n"}, "w.py")
+    text = json.dumps(cloud_run(err, "api-00007-xyz", "i-9"), indent=2)
+    [tb] = crashes(tmp_path, text)
+    assert tb.exc_type == "KeyError" and tb.spot.revision == "api-00007-xyz"
+
+
+def test_truncated_traceback_no_traceback_and_notes(tmp_path):
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    cut = "\n".join(err.splitlines()[:3]) + "\n"
+    [tb] = crashes(tmp_path, cut)
+    assert tb.truncated and tb.exc_type == ""
+    got = events(tmp_path, "[2024-05-01 12:00:00 +0000] [1] [INFO] Starting gunicorn 22.0.0\nhello\n"
+                           "[2024-05-01 12:00:01 +0000] [1] [INFO] Reason: Worker failed to boot.\n")
+    assert [(e.kind, e.spot.line) for e in got] == [("start", 1), ("stop", 3)]
+
+
+def test_binary_log_and_long_line(tmp_path):
+    blob = tmp_path / "core"
+    blob.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(UsageError, match="not a UTF-8 text log"):
+        list(logs.read(str(blob)))
+    long = tmp_path / "long.log"
+    long.write_text("x" * (3 * logs.MAX_LINE) + "\nafter\n")
+    stats = logs.Stats()
+    got = list(logs.read(str(long), stats=stats))
+    assert [len(e.text) for e in got] == [logs.MAX_LINE, 5] and stats.cut == 1
+    with pytest.raises(UsageError, match="is a directory"):
+        list(logs.read(str(tmp_path)))
+
+
+def test_huge_traceback_is_bounded(tmp_path):
+    # f and g in turn: the interpreter collapses only repeats of one line, so every frame is printed
+    err = crash(tmp_path / "svc", {"r.py": "import sys\nsys.setrecursionlimit(3000)\n"
+                                           "def f(n):\n    return g(n + 1)\ndef g(n):\n    return f(n + 1)\nf(0)\n"},
+                "r.py")
+    assert len(err.splitlines()) > tracebacks.HEAD + tracebacks.TAIL
+    [tb] = crashes(tmp_path, err)
+    assert tb.exc_type == "RecursionError" and tb.truncated
+    assert len(tb.raw) <= tracebacks.HEAD + tracebacks.TAIL
+
+
+@pytest.mark.parametrize("how", ["grep", "find", "grep-fails"])
+def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
+    """The fast paths (``logs.Skip``: grep's offsets, or bytes.find windows when grep is missing or fails)
+    give the same events, line numbers included, as reading every line."""
+    if how == "find":
+        monkeypatch.setattr(logs.shutil, "which", lambda name: None)
+    elif how == "grep-fails":
+        monkeypatch.setattr(logs._Grep, "MEMORY", 64 * 1024)  # grep cannot even start within it
+    import random
+
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    group_err = crash(tmp_path / "g", {"g.py": "raise ExceptionGroup('eg', [ValueError(1), TypeError(2)])\n"}, "g.py")
+    rng = random.Random(7)
+    parts = []
+    for i in range(3000):
+        parts.append(f"2024-05-01T12:00:00Z INFO request {i} served in {rng.randint(1, 999)} ms\n")
+        if i % 150 == 7:
+            parts.append([err, group_err, "[1] [INFO] Booting worker with pid: 9\n",
+                          "INFO:     Application startup complete.\n", "x" * 70000 + "\n",
+                          "[1] [ERROR] Reason: Worker failed to boot.\n"][i // 150 % 6])
+    path = tmp_path / "mixed.log"
+    path.write_text("".join(parts))
+
+    def seen(skip):
+        collector = tracebacks.Collector()
+        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS) if skip else None)
+        return [(type(e).__name__, e.spot.line, getattr(e, "exc_type", getattr(e, "kind", "")))
+                for e in collector.events(entries)]
+
+    slow, fast = seen(False), seen(True)
+    assert fast == slow and len(slow) >= 15
+    stats = logs.Stats()
+    collector = tracebacks.Collector()
+    list(collector.events(logs.read(str(path), stats=stats, skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))))
+    assert stats.bytes == path.stat().st_size
+    if how == "grep":  # the quiet lines after the last trigger were passed over uncounted
+        assert not stats.lines_known
+    else:
+        assert stats.lines_known and stats.lines == path.read_text().count("\n")
+
+
+def test_every_note_is_found_by_a_trigger():
+    missing = [literal for literal in tracebacks.note_literals()
+               if not any(t.decode() in literal for t in tracebacks.TRIGGERS)]
+    assert missing == []
+
+
+def test_kubectl_prefix_streams_interleaved(tmp_path):
+    err_a = crash(tmp_path / "a", CHAINED, "-m", "app.main")
+    err_b = crash(tmp_path / "b", {"w.py": "import os\nos.environ['DATABASE_URL']\n"}, "w.py")
+    a = [f"[pod/api-7d9f-abc/api] {line}" for line in stamped(err_a).splitlines()]
+    b = [f"[pod/api-7d9f-def/api] {line}" for line in stamped(err_b).splitlines()]
+    mixed = [line for pair in zip(a, b) for line in pair] + a[len(b):] + b[len(a):]
+    found = crashes(tmp_path, "\n".join(mixed) + "\n")
+    assert sorted(t.exc_type.rpartition(".")[2] for t in found) == ["KeyError", "StartupError"]
+    assert {t.spot.stream for t in found} == {"pod/api-7d9f-abc/api", "pod/api-7d9f-def/api"}
+
+
+def test_newest_first_export_is_refused(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['SECRET_KEY']\n"}, "w.py")
+    entries = cloud_run(err, "api-00007-xyz", "i-9")
+    path = tmp_path / "desc.json"
+    path.write_text(json.dumps(entries[::-1]))
+    with pytest.raises(UsageError, match="newest first"):
+        list(logs.read(str(path)))
+    path.write_text(json.dumps(entries))  # the same entries oldest first are read
+    assert len(list(logs.read(str(path)))) == len(entries)
