@@ -21,7 +21,7 @@ from deploycheck.findings.suppress import Suppressor
 from deploycheck.index import ruff
 from deploycheck.index.conditions import Facts
 from deploycheck.index.finder import ModuleFinder
-from deploycheck.index.program import Program
+from deploycheck.index.program import Hop, Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.render import progress
 from deploycheck.rules import RULES
@@ -226,7 +226,7 @@ def _run_image(opts: Options) -> Result:
         config = image.config
         env = image_python.environment(config)
         workdir = config.get("WorkingDir") or "/"
-        launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), env, workdir)
+        launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), env, workdir, files.is_file)
         program_name = None
         argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         if argv and posixpath.basename(argv[0]).startswith("python"):
@@ -236,7 +236,8 @@ def _run_image(opts: Options) -> Result:
         launch = [e for e in entrypoints.resolve_scripts(launch, sites, files)
                   if not e.candidate or e.module]  # a program that is no console script is not ours to check
         roots = list(dict.fromkeys([e.search_dir for e in launch if e.search_dir] or [workdir]))
-        entries = list(opts.entries) or [e.module or posixpath.basename(e.script or "")[:-3] for e in launch]
+        entries = list(opts.entries) or [e.loaded_as or e.module or posixpath.basename(e.script or "")[:-3]
+                                         for e in launch]
         entries = [e for e in entries if e]
         settings = env.get("DJANGO_SETTINGS_MODULE", "")
         if entries and not opts.entries and settings and all(p.isidentifier() for p in settings.split(".")):
@@ -307,6 +308,10 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
+    for e in launch:  # files a launcher runs under a module name of its own (gunicorn's configuration)
+        if e.loaded_as and e.script:
+            program.finder.from_files[e.loaded_as] = e.script
+            program.launched[e.loaded_as] = Hop(e.launcher.split()[0], None, 0, e.step or "")
     distributions = Distributions(spath.site_dirs, files)
     default = None
     try:

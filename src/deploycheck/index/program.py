@@ -88,6 +88,9 @@ class Program:
     entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
     launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
     starts: list = field(default_factory=list)  # objects the entries name (target.entry.Start: `pkg:app()`)
+    # Entries a launcher runs while it starts, before the application (gunicorn's configuration file): the
+    # hop that begins their chains, naming the launcher's step; they run at start-up.
+    launched: dict[str, Hop] = field(default_factory=dict)
     # The target's environment variables when they are known (an image's Env), else None; and what the
     # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
     environ: dict[str, str] | None = None
@@ -495,7 +498,7 @@ class Program:
                 continue
             self._add_parents(e, None, 0, queue)
             if e not in self.nodes:
-                self.nodes[e] = Node(mod, self.origin(mod), None, 0)
+                self.nodes[e] = Node(mod, self.origin(mod), None, 0, STARTUP if e in self.launched else IMPORT)
                 queue.append(e)
         # Passes by the strength of the edge that reaches a module: (shield, phase). Each module keeps its least
         # protected chain, and of those the one that runs earliest.
@@ -727,7 +730,8 @@ class Program:
         self._opened.clear()
 
     def chain(self, module: str) -> list[Hop]:
-        """Import chain from an entry to ``module``: each hop is the importing module and the line."""
+        """Import chain from an entry to ``module``: each hop is the importing module and the line; an entry a
+        launcher runs (``launched``) is preceded by the launcher's hop."""
         hops: list[Hop] = []
         seen: set[str] = set()
         cur = module
@@ -740,5 +744,7 @@ class Program:
             pnode = self.nodes.get(pmod)
             hops.append(Hop(pmod, pnode.module.path if pnode else None, line, node.step))
             cur = pmod
+        if cur in self.launched and self.nodes.get(cur) is not None and self.nodes[cur].parent is None:
+            hops.append(self.launched[cur])
         hops.reverse()
         return hops
