@@ -96,3 +96,17 @@ def test_a_missing_configuration_file_named_with_c(tmp_path, python_layer):  # n
     argv = ["gunicorn", "-c", "conf/none.py", "app.main:app"]
     assert "conf/none.py' doesn't exist" in _gunicorn_fails(tmp_path / "host", argv[1:])
     assert [f[:2] for f in _check(tmp_path, python_layer, APP, argv)] == [("DC505", "<image command: gunicorn --config>")]
+
+
+def test_an_image_command_naming_no_object(tmp_path, python_layer):  # noqa: F811
+    tree = {**APP, "app/dotted.py": "from app import main as holder  # noqa: F401\n"}
+    write_tree(tmp_path / "host", tree)
+    argv = ["gunicorn", "app.main:create()"]
+    assert _gunicorn_fails(tmp_path / "host", argv[1:]) == \
+        "gunicorn.errors.AppImportError: Failed to find attribute 'create' in 'app.main'."
+    assert _check(tmp_path, python_layer, tree, argv) == [("DC505", "app/main.py", 0, "create", "startup", "")]
+    # uvicorn's MODULE:NAME.ATTR looks up each part in turn: only the first is the module's
+    python = venv(["uvicorn==0.30.6"])
+    code = "from uvicorn.importer import import_from_string as load\nload('app.dotted:holder.app')"
+    assert subprocess.run([python, "-c", code], cwd=tmp_path / "host", check=False).returncode == 0
+    assert _check(tmp_path / "2", python_layer, tree, ["uvicorn", "app.dotted:holder.app"]) == []

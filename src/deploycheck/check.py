@@ -206,7 +206,8 @@ def run(opts: Options) -> Result:
     entries = opts.entries or project.config.entries
     if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
-    return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root))
+    return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root),
+                    from_config=not opts.entries)
 
 
 def _run_image(opts: Options) -> Result:
@@ -298,10 +299,16 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict,
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None,
-             settings_given: bool = False, environ: dict[str, str] | None = None) -> Result:
+             settings_given: bool = False, environ: dict[str, str] | None = None,
+             from_config: bool = False) -> Result:
     """Walk the closure and run the rules. No ``entries`` is default mode (``scripts``): every module of the
-    project's packages is an entry and each directory of scripts is checked with its own search path."""
+    project's packages is an entry and each directory of scripts is checked with its own search path.
+    ``from_config``: the entries are the configuration's (findings about them point at its lines)."""
     starts = check_entries(entries)
+    if from_config and entries:
+        pyproject = os.path.join(project.root, "pyproject.toml")
+        starts = [s._replace(declared=(pyproject, declared.value_line(pyproject, s.text, "entries")))
+                  for s in starts]
     entries = list(dict.fromkeys(s.module for s in starts))
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     program.starts = [s for s in starts if s.attribute]
