@@ -118,7 +118,7 @@ def test_gunicorn_configuration_file_and_where_it_is_looked_for():
     assert _config(["gunicorn", "-cconf.py", "-c", "last.py", "app:app"]) == [
         ("/srv/last.py", "__config__", "/srv", "runs its configuration file (-c last.py)")]
     assert _config(["python", "-m", "gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "-c python:svc.gconf"}) == [
-        ("svc.gconf", None, "/srv", None)]
+        ("svc.gconf", None, "/srv", "imports its configuration module (GUNICORN_CMD_ARGS -c python:svc.gconf)")]
     assert _config(["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "-c 'unclosed"}) == []
     # the other servers have no such file
     assert _config(["uvicorn", "app:app"], present={"/srv/gunicorn.conf.py"}) == []

@@ -110,3 +110,13 @@ def test_an_image_command_naming_no_object(tmp_path, python_layer):  # noqa: F81
     code = "from uvicorn.importer import import_from_string as load\nload('app.dotted:holder.app')"
     assert subprocess.run([python, "-c", code], cwd=tmp_path / "host", check=False).returncode == 0
     assert _check(tmp_path / "2", python_layer, tree, ["uvicorn", "app.dotted:holder.app"]) == []
+
+
+def test_a_configuration_module_named_with_python(tmp_path, python_layer):  # noqa: F811
+    tree = {**APP, "app/gconf.py": "import yaml_gone  # noqa: F401\n"}
+    write_tree(tmp_path / "host", tree)
+    argv = ["gunicorn", "-c", "python:app.gconf", "app.main:app"]
+    assert _gunicorn_fails(tmp_path / "host", argv[1:]) == "Error: No module named 'yaml_gone'"
+    assert _check(tmp_path, python_layer, tree, argv) == [
+        ("DC101", "app/gconf.py", 1, "yaml_gone", "startup",
+         "gunicorn → imports its configuration module (-c python:app.gconf)")]

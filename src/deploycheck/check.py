@@ -315,10 +315,11 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
-    for e in launch:  # files a launcher runs under a module name of its own (gunicorn's configuration)
-        if e.loaded_as and e.script:
+    for e in launch:  # what a launcher runs before the application (gunicorn's configuration)
+        if e.loaded_as and e.script:  # a file, under a module name of the launcher's
             program.finder.from_files[e.loaded_as] = e.script
-            program.launched[e.loaded_as] = Hop(e.launcher.split()[0], None, 0, e.step or "")
+        if e.step and (e.loaded_as or e.module):
+            program.launched[e.loaded_as or e.module] = Hop(e.launcher.split()[0], None, 0, e.step)
     distributions = Distributions(spath.site_dirs, files)
     default = None
     try:

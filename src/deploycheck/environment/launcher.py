@@ -220,7 +220,8 @@ def _gunicorn_config(args: list[str], env: dict[str, str], workdir: str, is_file
     if value.startswith("python:"):
         module = value[len("python:"):]
         ok = module and all(p.isidentifier() for p in module.split("."))
-        return [LaunchEntry(module, None, None, "gunicorn --config", workdir)] if ok else []
+        return [LaunchEntry(module, None, None, "gunicorn --config", workdir,
+                            step=f"imports its configuration module ({where.format(value)})")] if ok else []
     path = value.removeprefix("file:")
     if not path:
         return []
