@@ -64,3 +64,15 @@ def test_a_name_bound_after_the_importing_line_is_not_predicted(tmp_path):
     assert _crash(tmp_path, "main")[1].startswith("ImportError: cannot import name 'late' from partially "
                                                   "initialized module 'app'")
     assert check(tmp_path, entries=["main"]).findings == []
+
+
+def test_an_attribute_read_in_a_package_being_imported(tmp_path):
+    # DC103 likewise: app fails later on (line 5), but app.m4 imports fine while app runs, so the read on
+    # line 3 fails first; each line is the interpreter's crash once the lines before it are fixed
+    init = "import app.m4\n\nY = app.m4.nothere\n\nfrom app.m4 import gone  # noqa: E402,F401\n"
+    write_tree(tmp_path, {"app/__init__.py": init, **STAR})
+    assert _crash(tmp_path, "main") == ("app/__init__.py:3", "AttributeError: module 'app.m4' has no attribute 'nothere'")
+    got = [(f.code, f.line, f.symbol) for f in check(tmp_path, entries=["main"]).findings]
+    assert got == [("DC103", 3, "nothere"), ("DC102", 5, "gone")]
+    write_tree(tmp_path, {"app/__init__.py": init.replace("Y = app.m4.nothere", "")})
+    assert _crash(tmp_path, "main")[0] == "app/__init__.py:5"
