@@ -76,7 +76,7 @@ def test_image_findings_and_entry_point(tmp_path, python_layer):
     assert doc["target"]["entries"] == ["app.main"]
     # the text names the module file without pointing at a line (it pointed at line 1, `import json`)
     code, out, _ = cli("check", target, "--no-cache")
-    assert ("/srv/app/app/main.py: DC505 [error, at import] the image's command (uvicorn) uses "
+    assert ("/srv/app/app/main.py: DC505 [error, at start-up] the image's command (uvicorn) uses "
             "'app.main:application', but 'app.main' has no attribute 'application'\n\n") in out
     image = doc["target"]["image"]
     assert (image["transport"], image["platform"]) == ("oci", "linux/amd64") and image["manifest"].startswith("sha256:")

@@ -79,15 +79,46 @@ def test_parameter_expansion():
     (["flask", "run"], {"FLASK_APP": "src/shop.py"}, [("src.shop", None, "flask", None)]),
     (["python", "-m", "flask", "--app=shop:make()", "run"], {}, [("shop", "make", "flask", True)]),
     (["flask", "run"], {}, []),
-    # gunicorn imports its configuration file before the application
+    # gunicorn runs its configuration file before the application
     (["gunicorn", "-c", "conf/gunicorn_conf.py", "app:app"], {},
      [(None, None, "gunicorn --config", False), ("app", "app", "gunicorn", False)]),
     (["gunicorn", "--config=python:svc.gconf", "app:app"], {},
      [("svc.gconf", None, "gunicorn --config", False), ("app", "app", "gunicorn", False)]),
-    (["gunicorn", "-c", "gunicorn.conf.py", "app:app"], {}, [("app", "app", "gunicorn", False)]),
+    (["gunicorn", "-c", "gunicorn.conf.py", "app:app"], {},
+     [(None, None, "gunicorn --config", False), ("app", "app", "gunicorn", False)]),
 ])
 def test_factories_and_configuration_files(cmd, env, expected):
     got = entries(None, cmd, env, "/srv")
     assert [(e.module, e.attribute, e.launcher, e.call) for e in got] == expected
     scripts = [e.script for e in got if e.script]
-    assert scripts == (["/srv/conf/gunicorn_conf.py"] if "conf/gunicorn_conf.py" in cmd else [])
+    assert scripts == ([f"/srv/{cmd[2]}"] if cmd[1] == "-c" else [])
+
+
+def _config(cmd, env=None, present=()):
+    got = entries(None, cmd, env or {}, "/srv", is_file=lambda p: p in present)
+    return [(e.script or e.module, e.loaded_as, e.search_dir, e.step) for e in got if e.launcher == "gunicorn --config"]
+
+
+def test_gunicorn_configuration_file_and_where_it_is_looked_for():
+    # Application.load_config: -c of the command line, else -c of GUNICORN_CMD_ARGS, else ./gunicorn.conf.py
+    # in the working directory when it exists; a file runs as the module __config__ with the working
+    # directory (not --chdir's) on the search path, since gunicorn applies --chdir after reading it
+    default = ("/srv/gunicorn.conf.py", "__config__", "/srv",
+               "runs its configuration file (the default ./gunicorn.conf.py)")
+    assert _config(["gunicorn", "app:app"], present={"/srv/gunicorn.conf.py"}) == [default]
+    assert _config(["gunicorn", "--chdir", "src", "app:app"], present={"/srv/gunicorn.conf.py"}) == [default]
+    assert _config(["gunicorn", "--chdir", "src", "app:app"], present={"/srv/src/gunicorn.conf.py"}) == []
+    assert _config(["gunicorn", "app:app"]) == []
+    assert entries(None, ["gunicorn", "app:app"], {}, "/srv")[0].module == "app"  # not looked for: no files
+    env = {"GUNICORN_CMD_ARGS": "--workers 2 -c 'etc/g conf.py'"}
+    assert _config(["gunicorn", "app:app"], env, {"/srv/gunicorn.conf.py"}) == [
+        ("/srv/etc/g conf.py", "__config__", "/srv", "runs its configuration file (GUNICORN_CMD_ARGS -c etc/g conf.py)")]
+    assert _config(["gunicorn", "--chdir", "src", "-c", "file:conf/g.py", "app:app"], env) == [
+        ("/srv/conf/g.py", "__config__", "/srv", "runs its configuration file (-c file:conf/g.py)")]
+    assert _config(["gunicorn", "-cconf.py", "-c", "last.py", "app:app"]) == [
+        ("/srv/last.py", "__config__", "/srv", "runs its configuration file (-c last.py)")]
+    assert _config(["python", "-m", "gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "-c python:svc.gconf"}) == [
+        ("svc.gconf", None, "/srv", "imports its configuration module (GUNICORN_CMD_ARGS -c python:svc.gconf)")]
+    assert _config(["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "-c 'unclosed"}) == []
+    # the other servers have no such file
+    assert _config(["uvicorn", "app:app"], present={"/srv/gunicorn.conf.py"}) == []

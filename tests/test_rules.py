@@ -44,6 +44,39 @@ def test_foreign_extension_files_are_what_the_interpreter_cannot_find():
         assert error.startswith("ModuleNotFoundError") == (module in named), error
 
 
+def test_entries_naming_no_object_are_what_the_interpreter_cannot_find():
+    # DC505 on the configuration's entries agrees with the interpreter: the module imported, then the name's
+    # first part looked up as a launcher does (MAYBE=1: the conditional binding is on some path)
+    import subprocess
+    import tomllib
+
+    fixture = FIXTURES / "rules" / "DC505"
+    entries = tomllib.loads((fixture / "pyproject.toml").read_text())["tool"]["deploycheck"]["entries"]
+    reported = {line.split()[4] for line in (fixture / "expected.txt").read_text().splitlines()}
+    assert reported == {"application", "create_app"}
+    for entry in entries:
+        module, _, attr = entry.partition(":")
+        name = attr.split("(")[0].partition(".")[0]
+        code = f"import importlib\ngetattr(importlib.import_module({module!r}), {name!r})"
+        proc = subprocess.run([sys.executable, "-B", "-c", code], cwd=fixture, capture_output=True, text=True,
+                              env={"MAYBE": "1", "PATH": os.environ.get("PATH", "")}, check=False)
+        assert (proc.returncode != 0) == (name in reported), (entry, proc.stderr)
+        if name in reported:
+            assert proc.stderr.strip().splitlines()[-1] == f"AttributeError: module {module!r} has no attribute {name!r}"
+
+
+def test_an_entry_given_with_entry_names_its_module(tmp_path):
+    # --entry has no line to point at: the finding is about the module's file
+    write_tree(tmp_path, {"svc/__init__.py": "", "svc/wsgi.py": "app = object()\n",
+                          "pyproject.toml": '[tool.deploycheck]\nentries = ["svc.wsgi:app"]\n'})
+    got = [(f.code, f.path, f.line, f.symbol, f.when, f.message)
+           for f in check(tmp_path, entries=["svc.wsgi:application()"]).findings]
+    message = ("the entry 'svc.wsgi:application()' names 'application', but 'svc.wsgi' has no attribute "
+               "'application': the launcher fails to find it")
+    assert got == [("DC505", str(tmp_path / "svc" / "wsgi.py"), 0, "application", "startup", message)]
+    assert check(tmp_path).findings == []  # the configuration's entry names what is there
+
+
 def test_a_submodule_nothing_imports_is_not_an_attribute_of_its_package(tmp_path):
     # `import app` then `app.jobs.run()`: AttributeError unless something imports app.jobs first
     import subprocess

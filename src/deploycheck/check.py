@@ -21,7 +21,7 @@ from deploycheck.findings.suppress import Suppressor
 from deploycheck.index import ruff
 from deploycheck.index.conditions import Facts
 from deploycheck.index.finder import ModuleFinder
-from deploycheck.index.program import Program
+from deploycheck.index.program import Hop, Program
 from deploycheck.index.store import Cache, SummaryStore, default_cache_dir
 from deploycheck.render import progress
 from deploycheck.rules import RULES
@@ -206,7 +206,8 @@ def run(opts: Options) -> Result:
     entries = opts.entries or project.config.entries
     if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")
-    return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root))
+    return _analyze(opts, project, interp, HostFiles(), entries, [], start, declared.read(project.root),
+                    from_config=not opts.entries)
 
 
 def _run_image(opts: Options) -> Result:
@@ -226,7 +227,7 @@ def _run_image(opts: Options) -> Result:
         config = image.config
         env = image_python.environment(config)
         workdir = config.get("WorkingDir") or "/"
-        launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), env, workdir)
+        launch = launcher.entries(config.get("Entrypoint"), config.get("Cmd"), env, workdir, files.is_file)
         program_name = None
         argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         if argv and posixpath.basename(argv[0]).startswith("python"):
@@ -236,7 +237,8 @@ def _run_image(opts: Options) -> Result:
         launch = [e for e in entrypoints.resolve_scripts(launch, sites, files)
                   if not e.candidate or e.module]  # a program that is no console script is not ours to check
         roots = list(dict.fromkeys([e.search_dir for e in launch if e.search_dir] or [workdir]))
-        entries = list(opts.entries) or [e.module or posixpath.basename(e.script or "")[:-3] for e in launch]
+        entries = list(opts.entries) or [e.loaded_as or e.module or posixpath.basename(e.script or "")[:-3]
+                                         for e in launch]
         entries = [e for e in entries if e]
         settings = env.get("DJANGO_SETTINGS_MODULE", "")
         if entries and not opts.entries and settings and all(p.isidentifier() for p in settings.split(".")):
@@ -297,16 +299,27 @@ def _image_source(opts: Options, files: ImageFiles, labels: dict,
 
 def _analyze(opts: Options, project: Project, interp: Interpreter, files, entries: list[str],
              launch: list, start: float, declarations=None, stale: copymap.ImageSource | None = None,
-             settings_given: bool = False, environ: dict[str, str] | None = None) -> Result:
+             settings_given: bool = False, environ: dict[str, str] | None = None,
+             from_config: bool = False) -> Result:
     """Walk the closure and run the rules. No ``entries`` is default mode (``scripts``): every module of the
-    project's packages is an entry and each directory of scripts is checked with its own search path."""
+    project's packages is an entry and each directory of scripts is checked with its own search path.
+    ``from_config``: the entries are the configuration's (findings about them point at its lines)."""
     starts = check_entries(entries)
+    if from_config and entries:
+        pyproject = os.path.join(project.root, "pyproject.toml")
+        starts = [s._replace(declared=(pyproject, declared.value_line(pyproject, s.text, "entries")))
+                  for s in starts]
     entries = list(dict.fromkeys(s.module for s in starts))
     program, cache = open_program(interp, project.roots, files, opts.cache_dir, opts.no_cache)
     program.starts = [s for s in starts if s.attribute]
     program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
+    for e in launch:  # what a launcher runs before the application (gunicorn's configuration)
+        if e.loaded_as and e.script:  # a file, under a module name of the launcher's
+            program.finder.from_files[e.loaded_as] = e.script
+        if e.step and (e.loaded_as or e.module):
+            program.launched[e.loaded_as or e.module] = Hop(e.launcher.split()[0], None, 0, e.step)
     distributions = Distributions(spath.site_dirs, files)
     default = None
     try:

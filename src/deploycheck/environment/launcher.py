@@ -3,7 +3,8 @@
 Understands ``uvicorn pkg.mod:app``, ``gunicorn pkg.wsgi:application`` (also ``--app``-less positional forms
 and ``-k`` options), ``hypercorn``, ``celery -A pkg worker``, ``python -m pkg``, ``python path/script.py``, and
 ``sh -c "..."`` / ``bash -c`` wrapping any of these, with ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
-``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2). Celery's
+``${VAR-default}`` expanded from the image's ``Env`` (shell parameter expansion, POSIX 2.6.2), and the
+configuration file gunicorn runs first (``-c``, ``GUNICORN_CMD_ARGS``, else ``./gunicorn.conf.py``). Celery's
 subcommand is kept (``worker``, or a plugin's command such as ``flower``), and the arguments of a script, of
 ``python -m``'s module and of another program (Django's ``manage.py migrate``); any other program is a
 candidate that ``frameworks.entrypoints.resolve_scripts`` may find to be a console script of an installed
@@ -51,6 +52,10 @@ class LaunchEntry:
     # `django-admin migrate`): what the entry's own command line reads.
     arguments: tuple[str, ...] = field(default=(), compare=False)
     console_script: str | None = field(default=None, compare=False)  # found as `name = module:function`
+    # The module name a launcher runs ``script`` under when it loads the file itself, not by a module name
+    # (gunicorn's configuration file runs as ``__config__``); the first step of its chains (``step``).
+    loaded_as: str | None = field(default=None, compare=False)
+    step: str | None = field(default=None, compare=False)
     candidate: bool = field(default=False, compare=False)  # a program not recognized: a console script?
     # Whether the launcher calls ``attribute`` at start-up: True for a factory (``gunicorn 'pkg:create_app()'``,
     # ``uvicorn --factory``), None when it does if it is a function (``flask --app pkg:create_app``).
@@ -73,13 +78,16 @@ def expand(text: str, env: dict[str, str]) -> str:
     return _VAR.sub(sub, text)
 
 
-def entries(entrypoint: list[str] | None, cmd: list[str] | None, env: dict[str, str], workdir: str = "/") -> list[LaunchEntry]:
-    """The Python entries an image's ``Entrypoint`` + ``Cmd`` (OCI image config) start; [] when unknown."""
+def entries(entrypoint: list[str] | None, cmd: list[str] | None, env: dict[str, str], workdir: str = "/",
+            is_file=None) -> list[LaunchEntry]:
+    """The Python entries an image's ``Entrypoint`` + ``Cmd`` (OCI image config) start; [] when unknown.
+    ``is_file(path)`` says whether the image holds a file: gunicorn's default configuration file
+    (``./gunicorn.conf.py``) is an entry only where it is; without ``is_file`` it is not looked for."""
     argv = list(entrypoint or []) + list(cmd or [])
-    return _argv(argv, env, workdir or "/", depth=0)
+    return _argv(argv, env, workdir or "/", 0, is_file)
 
 
-def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> list[LaunchEntry]:
+def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int, is_file=None) -> list[LaunchEntry]:
     if not argv or depth > 4:
         return []
     prog = posixpath.basename(argv[0])
@@ -89,7 +97,7 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
             rest = rest[1:]  # the user
         while rest and (rest[0].startswith("-") or (prog == "env" and "=" in rest[0])):
             rest = rest[1:]
-        return _argv(rest, env, workdir, depth + 1)
+        return _argv(rest, env, workdir, depth + 1, is_file)
     if prog in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-ce", "-lc"):
         script = expand(argv[2], env)
         found: list[LaunchEntry] = []
@@ -102,15 +110,15 @@ def _argv(argv: list[str], env: dict[str, str], workdir: str, depth: int) -> lis
                 words = words[1:]
             while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
                 words = words[1:]  # VAR=value prefixes
-            found.extend(_argv(words, env, workdir, depth + 1))
+            found.extend(_argv(words, env, workdir, depth + 1, is_file))
         return found
     argv = [expand(a, env) for a in argv]
     if re.fullmatch(r"python(3(\.\d+)?)?", prog):
-        return _python(argv[1:], workdir)
+        return _python(argv[1:], workdir, env, is_file)
     if prog.endswith(".py") and len(prog) > 3:  # a script run by its ``#!`` line (``./manage.py migrate``)
-        return _python(argv, workdir)
+        return _python(argv, workdir, env, is_file)
     if prog in _ASGI_WSGI:
-        return _needing(_server(prog, argv[1:], workdir), program=argv[0], path=env.get("PATH"))
+        return _needing(_server(prog, argv[1:], workdir, env, is_file), program=argv[0], path=env.get("PATH"))
     if prog == "celery":
         return _needing(_celery(argv[1:], workdir), program=argv[0], path=env.get("PATH"))
     if prog == "flask":
@@ -127,14 +135,14 @@ def _needing(found: list[LaunchEntry], program: str | None = None, runner: str |
     return [dataclasses.replace(e, program=program, runner=runner, path=path) for e in found]
 
 
-def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
+def _python(args: list[str], workdir: str, env: dict[str, str], is_file=None) -> list[LaunchEntry]:
     i = 0
     while i < len(args):
         a = args[i]
         if a == "-m" and i + 1 < len(args):
             module = args[i + 1]
             if module in _ASGI_WSGI:
-                return _needing(_server(module, args[i + 2:], workdir), runner=module)
+                return _needing(_server(module, args[i + 2:], workdir, env, is_file), runner=module)
             if module == "celery":
                 return _needing(_celery(args[i + 2:], workdir), runner=module)
             if module == "flask":
@@ -152,21 +160,15 @@ def _python(args: list[str], workdir: str) -> list[LaunchEntry]:
     return []
 
 
-def _server(prog: str, args: list[str], workdir: str) -> list[LaunchEntry]:
-    """The application a server loads, and gunicorn's configuration file, which it imports first
-    (``-c``/``--config``: a file path, or ``python:MODULE``; gunicorn's settings documentation, "config")."""
+def _server(prog: str, args: list[str], workdir: str, env: dict[str, str], is_file=None) -> list[LaunchEntry]:
+    """The application a server loads, and gunicorn's configuration file, which it runs first."""
     chdir = workdir
     factory = "--factory" in args  # uvicorn: the attribute is a factory it calls
-    config: str | None = None
     i = 0
     while i < len(args):
         a = args[i]
         if a in ("--chdir", "--app-dir") and i + 1 < len(args):
             chdir = posixpath.normpath(posixpath.join(workdir, args[i + 1]))
-        if prog == "gunicorn" and a in ("-c", "--config") and i + 1 < len(args):
-            config = args[i + 1]
-        elif prog == "gunicorn" and a.startswith("--config="):
-            config = a.partition("=")[2]
         if a.startswith("-"):
             i += 2 if (a in _VALUED and "=" not in a) else 1
             continue
@@ -174,23 +176,58 @@ def _server(prog: str, args: list[str], workdir: str) -> list[LaunchEntry]:
         if module and all(p.isidentifier() for p in module.split(".")):
             name = attr.split("(")[0] or ("application" if prog == "gunicorn" else None)
             found = [LaunchEntry(module, name, None, prog, chdir, call="(" in attr or (factory and bool(name)))]
-            return _config(config, chdir) + found
+            return _gunicorn_config(args, env, workdir, is_file) + found if prog == "gunicorn" else found
         i += 1
-    return _config(config, chdir)
+    return _gunicorn_config(args, env, workdir, is_file) if prog == "gunicorn" else []
 
 
-def _config(value: str | None, chdir: str) -> list[LaunchEntry]:
-    if not value:
-        return []
+CONFIG_MODULE = "__config__"  # the module name gunicorn runs its configuration file under
+DEFAULT_CONFIG = "gunicorn.conf.py"
+
+
+def _config_option(args: list[str]) -> str | None:
+    """The value of the last ``-c``/``--config`` in ``args`` (argparse keeps the last one)."""
+    value = None
+    for i, a in enumerate(args):
+        if a in ("-c", "--config") and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith("--config="):
+            value = a.partition("=")[2]
+        elif a.startswith("-c") and len(a) > 2 and not a.startswith("--"):
+            value = a[2:]
+    return value
+
+
+def _gunicorn_config(args: list[str], env: dict[str, str], workdir: str, is_file) -> list[LaunchEntry]:
+    """The configuration file gunicorn runs before it loads the application (gunicorn's settings
+    documentation, "config", and ``Application.load_config``): ``-c``/``--config`` of the command line, else of
+    ``GUNICORN_CMD_ARGS``, else ``./gunicorn.conf.py`` when it exists. ``python:MODULE`` is imported by name;
+    any other value (``file:PATH`` or a path) is a file run as the module ``__config__``. Relative paths and the
+    search path are the working directory's: gunicorn reads its configuration before it applies ``--chdir``."""
+    value = _config_option(args)
+    where = "-c {}"
+    if value is None and env.get("GUNICORN_CMD_ARGS"):
+        try:
+            value = _config_option(shlex.split(env["GUNICORN_CMD_ARGS"]))
+        except ValueError:
+            value = None  # gunicorn fails on it too, before any of the service's code runs
+        where = "GUNICORN_CMD_ARGS -c {}"
+    if value is None:
+        default = posixpath.join(workdir, DEFAULT_CONFIG)
+        if is_file is None or not is_file(default):
+            return []
+        value, where = DEFAULT_CONFIG, "the default ./{}"
     if value.startswith("python:"):
         module = value[len("python:"):]
         ok = module and all(p.isidentifier() for p in module.split("."))
-        return [LaunchEntry(module, None, None, "gunicorn --config", chdir)] if ok else []
-    script = value if value.startswith("/") else posixpath.normpath(posixpath.join(chdir, value))
-    name = posixpath.basename(script)
-    if not name.endswith(".py") or not name[:-3].isidentifier():
-        return []  # `gunicorn.conf.py` is no module name; its settings are not followed
-    return [LaunchEntry(None, None, script, "gunicorn --config", posixpath.dirname(script))]
+        return [LaunchEntry(module, None, None, "gunicorn --config", workdir,
+                            step=f"imports its configuration module ({where.format(value)})")] if ok else []
+    path = value.removeprefix("file:")
+    if not path:
+        return []
+    script = posixpath.normpath(posixpath.join(workdir, path))
+    return [LaunchEntry(None, None, script, "gunicorn --config", workdir, loaded_as=CONFIG_MODULE,
+                        step=f"runs its configuration file ({where.format(value)})")]
 
 
 def _flask(args: list[str], env: dict[str, str], workdir: str) -> list[LaunchEntry]:

@@ -74,6 +74,9 @@ class ModuleFinder:
         # directories the program's own code adds to sys.path (index.syspath): searched only for a top-level
         # name found nowhere else, so that nothing found before is hidden
         self.late: list[str] = []
+        # modules a launcher runs from a file under a name of its own (gunicorn's configuration file runs as
+        # ``__config__``, through ``importlib.util.spec_from_file_location``): name -> file
+        self.from_files: dict[str, str] = {}
         self._cache: dict[str, Module | None] = {}
 
     def find(self, fullname: str) -> Module | None:
@@ -98,6 +101,9 @@ class ModuleFinder:
         self._cache.clear()
 
     def _find_top(self, name: str) -> Module | None:
+        if name in self.from_files:
+            path = self.from_files[name]
+            return Module(name, SOURCE, path) if self.files.is_file(path) else None
         if name in self.builtin:
             return Module(name, BUILTIN, None)
         if name in self.overrides:

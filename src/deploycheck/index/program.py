@@ -77,6 +77,7 @@ class Program:
     _names: dict[tuple[str, str], str] = field(default_factory=dict)
     _exports: dict[tuple[str, str], str] = field(default_factory=dict)
     _fails: dict[str, bool | None] = field(default_factory=dict)
+    _fails_within: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
     _opened: dict[str, bool] = field(default_factory=dict)  # index.writers
@@ -88,6 +89,9 @@ class Program:
     entries: list[str] = field(default_factory=list)  # what the closure is walked from (build_closure)
     launch: list = field(default_factory=list)  # what an image's command starts (environment.launcher)
     starts: list = field(default_factory=list)  # objects the entries name (target.entry.Start: `pkg:app()`)
+    # Entries a launcher runs while it starts, before the application (gunicorn's configuration file): the
+    # hop that begins their chains, naming the launcher's step; they run at start-up.
+    launched: dict[str, Hop] = field(default_factory=dict)
     # The target's environment variables when they are known (an image's Env), else None; and what the
     # framework loaders keep between the rounds of ``frameworks.close`` (by loader).
     environ: dict[str, str] | None = None
@@ -430,6 +434,43 @@ class Program:
         with self._deeper():
             return self._module_fails(modname)
 
+    def module_fails_within(self, modname: str, importer: str) -> bool | None:
+        """``module_fails`` for an import statement of module ``importer``: the modules being imported while
+        ``importer`` runs (itself, the modules of its chain from the entries, and their packages) are in
+        ``sys.modules`` already, so importing them again runs nothing and raises nothing (the import system's
+        ``_find_and_load``: a module in ``sys.modules`` is returned as it is, partially initialised). So
+        ``from app.m4 import x`` in ``app/__init__.py`` does not fail because importing ``app`` would. A name
+        such a module binds only after the importing line is still taken to be there (a circular-import
+        failure is not predicted)."""
+        fails = self.module_fails(modname)
+        if not fails:
+            return fails
+        stack = self._import_stack(importer)
+        if all(self.module_fails(m) is False for m in stack):
+            return fails  # nothing being imported fails by itself: the answer is the same
+        key = (modname, importer)
+        if key not in self._fails_within:
+            # every answer may depend on what is taken to be imported already: a fresh set of caches, with the
+            # stack marked as in progress (as ``_module_fails`` marks a module while it reads it)
+            saved = self._names, self._exports, self._fails, self._outcomes
+            self._names, self._exports, self._outcomes = {}, {}, {}
+            self._fails = dict.fromkeys(stack, False)
+            try:
+                self._fails_within[key] = self.module_fails(modname)
+            finally:
+                self._names, self._exports, self._fails, self._outcomes = saved
+        return self._fails_within[key]
+
+    def _import_stack(self, importer: str) -> set[str]:
+        """The modules in ``sys.modules`` while ``importer`` runs, as far as the closure tells: ``importer``,
+        the modules of its chain, and each one's packages."""
+        names = {importer} | {hop.module for hop in self.chain(importer) if hop.module in self.nodes}
+        out = set()
+        for name in names:
+            parts = name.split(".")
+            out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return out
+
     def _module_fails(self, modname: str) -> bool | None:
         mod = self.find(modname)
         if mod is None:
@@ -495,7 +536,7 @@ class Program:
                 continue
             self._add_parents(e, None, 0, queue)
             if e not in self.nodes:
-                self.nodes[e] = Node(mod, self.origin(mod), None, 0)
+                self.nodes[e] = Node(mod, self.origin(mod), None, 0, STARTUP if e in self.launched else IMPORT)
                 queue.append(e)
         # Passes by the strength of the edge that reaches a module: (shield, phase). Each module keeps its least
         # protected chain, and of those the one that runs earliest.
@@ -723,11 +764,13 @@ class Program:
         self._names.clear()
         self._exports.clear()
         self._fails.clear()
+        self._fails_within.clear()
         self._outcomes.clear()
         self._opened.clear()
 
     def chain(self, module: str) -> list[Hop]:
-        """Import chain from an entry to ``module``: each hop is the importing module and the line."""
+        """Import chain from an entry to ``module``: each hop is the importing module and the line; an entry a
+        launcher runs (``launched``) is preceded by the launcher's hop."""
         hops: list[Hop] = []
         seen: set[str] = set()
         cur = module
@@ -740,5 +783,7 @@ class Program:
             pnode = self.nodes.get(pmod)
             hops.append(Hop(pmod, pnode.module.path if pnode else None, line, node.step))
             cur = pmod
+        if cur in self.launched and self.nodes.get(cur) is not None and self.nodes[cur].parent is None:
+            hops.append(self.launched[cur])
         hops.reverse()
         return hops

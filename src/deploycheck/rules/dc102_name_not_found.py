@@ -7,7 +7,10 @@ neither bound in ``M`` after ``M`` runs nor a submodule of package ``M``.
 conditional and ``try`` bindings), re-exports through ``import``/``from`` (with aliases), star imports (honouring
 ``__all__``), submodules, and attributes other modules assign to ``M``. Modules whose namespace is decided at
 run time (module ``__getattr__``, writes through ``globals()`` or ``sys.modules``, extension modules) are never
-reported. The finding names the distribution and version that provide ``M``.
+reported. The finding names the distribution and version that provide ``M``. When importing ``M`` fails by
+itself, that failure is reported instead, where it happens; the modules being imported while the statement runs
+(its own module, the chain that leads to it, their packages) are already in ``sys.modules`` and do not count
+(``from app.m4 import x, nothere`` in ``app/__init__.py``, where ``app.m4`` imports ``app`` again).
 
 Example (flask 2.0.3 with werkzeug 3.0.1)::
 
@@ -48,7 +51,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not site.names:
             continue
         base = program.absolute(name, node.module.is_package, site.module, site.level)
-        if base is None or program.module_status(base)[0] != FOUND or program.module_fails(base):
+        if base is None or program.module_status(base)[0] != FOUND or program.module_fails_within(base, name):
             continue  # a module whose own import fails is reported where it fails
         if site.names == ("*",):
             yield from _stale_all(ctx, name, node, site, sev, base)

@@ -65,7 +65,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if current is None:
                     break
                 status = program.has_name(current, attr)
-                if status == MISSING and program.module_fails(current):
+                if status == MISSING and program.module_fails_within(current, name):
                     break  # the import of `current` itself fails; that is the finding, not this read
                 if status == MISSING:
                     when = None

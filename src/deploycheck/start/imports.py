@@ -109,6 +109,7 @@ def plan(image: str, platform: str, tls_verify: bool | None, config: dict,
                               workdir)
     as_main = {e.module for e in launch if e.module and e.launcher.startswith("python -m")}
     as_main |= {posixpath.basename(e.script)[:-3] for e in launch if e.script and e.script.endswith(".py")}
+    as_main.add(launcher.CONFIG_MODULE)  # gunicorn runs its configuration file by path, not by this name
     firm = [(name, result.phases.get(name, IMPORT)) for name, (_origin, shield) in result.closure.items()
             if shield == 0 and name not in as_main]
     steps = [name for name, phase in firm if phase == IMPORT]

@@ -103,8 +103,15 @@ class _Lines:
     def key(self, name: str) -> int:
         return self._keys.get(name, 1)
 
-    def value(self, text: str) -> int:
-        return self._values.get(text, self._keys.get("dependencies", 1))
+    def value(self, text: str, key: str = "dependencies") -> int:
+        """The line of the string ``text``, else of ``key``."""
+        return self._values.get(text, self._keys.get(key, 1))
+
+
+def value_line(path: str, text: str, key: str) -> int:
+    """The 1-based line of TOML file ``path`` where the string ``text`` is written, else where ``key`` is, else
+    1 (a value written with escapes, a multi-line string)."""
+    return _Lines(path).value(text, key)
 
 
 class _Includes:

@@ -18,12 +18,15 @@ class Start(NamedTuple):
     """A launcher loads ``module`` and then ``attribute`` of it (None: the module only). ``call`` is True when
     it calls that attribute at start-up (an application factory), None when it calls it only if it is a
     function (``flask --app pkg:name``), False when it only uses the object; ``who`` names the launcher for
-    chains (``gunicorn``; ``the launcher`` for an entry)."""
+    chains (``gunicorn``; ``the launcher`` for an entry). ``text`` is the entry as written and ``declared``
+    the ``(file, line)`` that declares it (the configuration's ``entries``), None when unknown (``--entry``)."""
 
     module: str
     attribute: str | None
     call: bool | None
     who: str
+    text: str = ""
+    declared: tuple[str, int] | None = None
 
 
 def parse(text: str, who: str = "the launcher") -> Start | None:
@@ -37,4 +40,4 @@ def parse(text: str, who: str = "the launcher") -> Start | None:
         return None
     if attr is not None and not all(p.isidentifier() for p in attr.split(".")):
         return None
-    return Start(module, attr, bool(m.group("call")), who)
+    return Start(module, attr, bool(m.group("call")), who, text.strip())
