@@ -118,6 +118,9 @@ def build_parser():
     start.add_argument("--format", choices=["text", "json"], default="text")
     start.add_argument("--platform", default="linux/amd64", help="for an image index: which platform to run")
     start.add_argument("--tls-verify", choices=["true", "false"], help="for docker://REF (as for check)")
+    start.add_argument("--cache-dir", help="where the check's summaries and the import probe's plan per image "
+                                           "are cached (default: ~/.cache/deploycheck)")
+    start.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
     return parser
@@ -224,7 +227,7 @@ def _start(args) -> int:
         container=args.container, health=args.health, timeout=args.timeout, platform=args.platform,
         dependencies=list(dict.fromkeys(args.with_)),
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
-        progress=args.format == "text",
+        progress=args.format == "text", cache_dir=args.cache_dir, no_cache=args.no_cache,
     ))
     (report.render_json if args.format == "json" else report.render_text)(result)
     return 1 if result.errors else 0

@@ -37,6 +37,8 @@ class Options:
     platform: str = "linux/amd64"
     tls_verify: bool | None = None
     progress: bool = False
+    cache_dir: str | None = None  # the check's cache, which also keeps the import probe's plan per image
+    no_cache: bool = False
 
 
 @dataclass
@@ -98,6 +100,8 @@ def run(opts: Options) -> Result:
             raise UsageError(f"{opts.image}: the image has no Entrypoint or Cmd to start")
         _say(opts, "unpacking the image's layers")
         root, cached = rootfs.unpack(image, sandbox.host_owner())
+        static_key = imports.cache_key(config, [f"{la.digest}:{la.diff_id}" for la in image.layers],
+                                       image.platform)
     finally:
         image.close()
     try:
@@ -120,10 +124,23 @@ def run(opts: Options) -> Result:
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
-    limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
-    _say(opts, "finding what the service imports (deploycheck check on the image)")
-    plan, obs.imports_note = imports.plan(opts.image, opts.platform, opts.tls_verify, config, env)
     workdir = config.get("WorkingDir") or "/"
+    limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
+    _say(opts, "finding what the service imports (deploycheck check on the image, or its cached answer)")
+    from deploycheck.index.store import Cache, default_cache_dir
+
+    cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
+    plan, obs.imports_note = imports.plan(
+        lambda: imports.static(opts.image, opts.platform, opts.tls_verify, static_key, cache, opts.cache_dir,
+                               opts.no_cache), config, env)
+    probed_key = None
+    if plan is not None:
+        probed_key = imports.probe_key(static_key, plan, [sorted(env.items()), workdir, uid, gid, volumes,
+                                                          [(w.host, w.port) for w in wanted], opts.dependencies])
+        if cache.get_many(imports.PROBED_SPACE, [probed_key]).get(probed_key) == b"%d" % len(plan.steps):
+            obs.imports_remembered, obs.imports_probed = True, len(plan.steps)
+            obs.imports_left_out = len(plan.left_out)
+            plan = None
     net = Network()
     prober = proc = reader = None
     started: list[deps.Dependency] = []
@@ -139,6 +156,9 @@ def run(opts: Options) -> Result:
                 scrub.scrub, max(timeout, imports.BATCH_SECONDS))
             obs.import_failures = [f.to_json() for f in failures]
             obs.imports_left_out = len(plan.left_out) + max(0, len(plan.steps) - obs.imports_probed)
+            if not failures and obs.imports_probed == len(plan.steps):  # only a clean probe is remembered
+                cache.put(imports.PROBED_SPACE, probed_key, b"%d" % len(plan.steps))
+            cache.close()
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
         proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts)
@@ -173,6 +193,7 @@ def run(opts: Options) -> Result:
             obs.dependencies.append({"dependency": dep.describe(), "setting": dep.setting, "refused": refused})
             deps.stop(dep)
         net.close()
+        cache.close()
     findings = _rules(obs)
     return Result(opts.image, obs, findings, time.monotonic() - began, cached)
 
