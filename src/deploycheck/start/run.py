@@ -38,6 +38,8 @@ class Options:
     tls_verify: bool | None = None
     progress: bool = False
     cache_dir: str | None = None  # the check's cache, which also keeps the import probe's plan per image
+    source: str | None = None  # the repository the image was built from: findings placed in it
+    containerfile: str | None = None  # its build file (default: Containerfile, then Dockerfile, in source)
     no_cache: bool = False
 
 
@@ -48,6 +50,8 @@ class Result:
     findings: list[Finding]
     seconds: float
     rootfs_cached: bool
+    mapping: object = None  # target.copymap.CopyMap of --source's build file (start.place.image_map)
+    build_file: str | None = None
 
     @property
     def errors(self) -> int:
@@ -104,6 +108,9 @@ def run(opts: Options) -> Result:
                                        image.platform)
     finally:
         image.close()
+    from deploycheck.start import place
+
+    mapping, build_file = place.image_map(opts.source, opts.containerfile, root)
     try:
         uid, gid, home = sandbox.resolve_user(root, config.get("User") or "")
     except sandbox.UserNotFound as exc:
@@ -195,7 +202,7 @@ def run(opts: Options) -> Result:
         net.close()
         cache.close()
     findings = _rules(obs)
-    return Result(opts.image, obs, findings, time.monotonic() - began, cached)
+    return Result(opts.image, obs, findings, time.monotonic() - began, cached, mapping, build_file)
 
 
 def _is_address(host: str) -> bool:
