@@ -38,13 +38,9 @@ def image_map(source: str | None, build_file: str | None, root: str):
     UsageError for a source that is not a directory or a build file that cannot be read or parsed."""
     from deploycheck.target import containerfile
 
+    path = build_path(source, build_file)
     if source is None:
-        if build_file is not None:
-            raise UsageError("--containerfile needs --source (the repository the image was built from)")
         return None, None
-    if not os.path.isdir(source):
-        raise UsageError(f"--source {source}: not a directory")
-    path = containerfile.find(source, build_file)
     if path is None:
         import sys
 
@@ -52,6 +48,21 @@ def image_map(source: str | None, build_file: str | None, root: str):
                          "keep their paths in the image\n")
         return None, None
     return containerfile.parse(path, source, lambda p: is_dir(root, p)), os.path.abspath(path)
+
+
+def build_path(source: str | None, build_file: str | None) -> str | None:
+    """The build file of ``--source`` (``--containerfile``, else Containerfile, then Dockerfile, in it), None
+    when there is none. Raises UsageError for a source that is not a directory, a build file that is not a
+    file, or ``--containerfile`` without ``--source``: before the image is read."""
+    from deploycheck.target import containerfile
+
+    if source is None:
+        if build_file is not None:
+            raise UsageError("--containerfile needs --source (the repository the image was built from)")
+        return None
+    if not os.path.isdir(source):
+        raise UsageError(f"--source {source}: not a directory")
+    return containerfile.find(source, build_file)
 
 
 def is_dir(root: str, path: str) -> bool:

@@ -96,6 +96,9 @@ def run(opts: Options) -> Result:
     if opts.health:
         health.parse(opts.health, DEFAULT_PORT)  # bad input refused before the image is read
     provided = _environment(opts, opts.path)
+    from deploycheck.start import place
+
+    place.build_path(opts.source, opts.containerfile)  # bad input refused before the image is read
     image = open_image(opts.image, opts.platform, opts.tls_verify)
     try:
         config = image.config
@@ -108,8 +111,6 @@ def run(opts: Options) -> Result:
                                        image.platform)
     finally:
         image.close()
-    from deploycheck.start import place
-
     mapping, build_file = place.image_map(opts.source, opts.containerfile, root)
     try:
         uid, gid, home = sandbox.resolve_user(root, config.get("User") or "")
