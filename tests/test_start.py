@@ -411,3 +411,54 @@ def _marked(pid: str) -> bool:
             return RUN_MARK.encode() in f.read()
     except OSError:
         return False
+
+
+def _imports(image, project, cache, *args):
+    code, doc = cli_json("start", image, "--env-file", "prod.env", "--cache-dir", cache, *args, cwd=project)
+    return code, doc["measures"]["imports"]
+
+
+def _cached(cache) -> dict[str, list[tuple[str, bytes]]]:
+    import sqlite3
+
+    with sqlite3.connect(cache / "cache-v1.sqlite") as db:
+        rows = db.execute("SELECT space, key, value FROM kv WHERE space LIKE 'start-%'").fetchall()
+    out: dict[str, list] = {}
+    for space, key, value in rows:
+        out.setdefault(space, []).append((key, value))
+    return out
+
+
+def test_import_probe_plan_cached_per_image_and_a_clean_probe_remembered(image, tmp_path):
+    cache = tmp_path / "cache"
+    project = _project(tmp_path, "ok")
+    code, first = _imports(image, project, cache)
+    assert code == 0 and not first["remembered"] and first["probed"] > 5 and first["failures"] == []
+    stored = _cached(cache)
+    assert len(stored["start-plan"]) == 1 and len(stored["start-imports"]) == 1
+    code, second = _imports(image, project, cache)  # same image, same sandbox: nothing imported again
+    assert code == 0 and second["remembered"] and second["probed"] == first["probed"]
+    (project / "prod.env").write_text("MODE=ok\nFEATURE=on\n")  # another environment: imported again
+    code, third = _imports(image, project, cache)
+    assert code == 0 and not third["remembered"] and third["probed"] == first["probed"]
+    code, fourth = _imports(image, project, cache, "--no-cache")
+    assert code == 0 and not fourth["remembered"]
+    # the plan comes from the cache: an entry naming one module makes the probe import that one only
+    import sqlite3
+
+    [(key, value)] = _cached(cache)["start-plan"]
+    python, roots, _closure, phases, found = json.loads(value)
+    with sqlite3.connect(cache / "cache-v1.sqlite") as db:
+        db.execute("UPDATE kv SET value = ? WHERE space = 'start-plan' AND key = ?",
+                   (json.dumps([python, roots, {"json": 0}, phases, found]).encode(), key))
+    code, fifth = _imports(image, project, cache)
+    assert code == 0 and (fifth["probed"], fifth["remembered"]) == (1, False)
+
+
+def test_failing_imports_are_never_remembered(failing_imports, tmp_path):
+    cache = tmp_path / "cache"
+    project = _project(tmp_path, "ok")
+    for _ in range(2):
+        code, imports = _imports(failing_imports, project, cache, "--timeout", "5")
+        assert code == 1 and not imports["remembered"] and len(imports["failures"]) == 3
+    assert "start-imports" not in _cached(cache)
