@@ -231,6 +231,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
     _event(obs, 0.0, "started", command=obs.command)
     next_probe, failures = probe.initial_delay, 0
     cpu = 0.0
+    last_error = ""
     while True:
         now = time.monotonic() - t0
         rss, cpu_now, _count = tree.sample(proc.pid)
@@ -248,7 +249,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
             break
         if now >= timeout:
             obs.timed_out = True
-            _event(obs, now, "timed out", waited=timeout)
+            _event(obs, now, "timed out", waited=timeout, **({"error": last_error} if last_error else {}))
             break
         if now >= next_probe:
             result = attempt(probe)
@@ -257,6 +258,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
                 obs.healthy_at = done
                 _event(obs, done, "healthy", probe=probe.describe(), status=result.get("status"))
                 break
+            last_error = result.get("error") or (f"HTTP status {result['status']}" if result.get("status") else "")
             failures += done >= probe.start_period  # Docker: failures in the start period do not count
             if probe.failure_threshold is not None and failures >= probe.failure_threshold:
                 obs.timed_out = True
