@@ -84,7 +84,7 @@ def _on_host() -> tuple[float, float]:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             healthy = time.perf_counter() - t0
         except OSError:
-            time.sleep(0.05)  # deploycheck's own period is 0.25 s; this favours the host
+            time.sleep(0.05)  # deploycheck's own period is 0.1 s; this favours the host
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
     if healthy is None:
