@@ -19,6 +19,11 @@ the start's wait (``--timeout``, at least BATCH_SECONDS): what is left then is c
 frames of its traceback; failures raised at the same statement with the same exception are one, listing the
 modules whose import reached it. Each is compared with the static check's findings: the deepest frame of
 the traceback where ``check`` reported something is named (``check agreed``), else none.
+
+Cached, in the check's cache: what ``check`` found (``Static``) per image (``cache_key``: its config, layers,
+platform and the analyzer's version), and that a probe imported every step without a failure per image,
+plan and sandbox (``probe_key``), so that a warm start with the same inputs neither checks nor imports again.
+A probe with a failure is never remembered.
 """
 
 from __future__ import annotations
