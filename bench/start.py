@@ -4,11 +4,13 @@
    tree written and, as root, owned by the sandbox's user) against ``tar -xzf`` of the same layer blobs
    into one directory, one after the other. Each deploycheck run starts from an empty cache (its own
    ``TMPDIR``). Target: within 1.2x.
-2. Warm start: ``deploycheck start IMAGE`` with the root filesystem and the check's cache warm, against
-   starting the same service directly on the host (the host's python3, the same module, a free port),
-   waiting for the same TCP health and stopping it with SIGTERM. Reported: the whole run's wall time (the
-   import probe, the sandbox, the network namespace, the probes, the stop), and the time to healthy as each
-   measures it. Target: the sandbox adds less than 1 s to the time to healthy.
+2. Warm start: ``deploycheck start IMAGE`` with the root filesystem and the check's cache warm (the import
+   probe's plan cached per image, the clean probe remembered), against starting the same service directly
+   on the host (the host's python3, the same module, a free port), waiting for the same TCP health and
+   stopping it with SIGTERM. Reported: the whole run's wall time (deploycheck's own start-up, the image's
+   manifest and config, the sandbox, the network namespace, the probes, the stop), and the time to healthy
+   as each measures it. Targets: the sandbox adds less than 1 s to the time to healthy, and the whole warm
+   run less than 1 s to the host's start and stop.
 
 The image is the tests' service image (tests/fixtures/start/service, built daemonless like the test images)
 unless ``--image`` names another. Run with the project's environment:
@@ -68,13 +70,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _on_host() -> tuple[float, float]:
+def _on_host(service: Path) -> tuple[float, float]:
     """Start the service on the host, wait for a TCP connection to succeed, stop it with SIGTERM: (seconds to
     healthy, seconds of the whole run)."""
     port = _free_port()
     env = {**os.environ, "MODE": "ok", "PORT": str(port)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["python3", "-m", "app.main"], cwd=SERVICE, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(["python3", "-m", "app.main"], cwd=service, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     healthy = None
     while healthy is None and proc.poll() is None and time.perf_counter() - t0 < 60:
@@ -82,7 +84,7 @@ def _on_host() -> tuple[float, float]:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             healthy = time.perf_counter() - t0
         except OSError:
-            time.sleep(0.05)  # deploycheck's own period is 0.25 s; this favours the host
+            time.sleep(0.05)  # deploycheck's own period is 0.1 s; this favours the host
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
     if healthy is None:
@@ -126,6 +128,9 @@ def main() -> int:
             tar.append(time.perf_counter() - start)
             shutil.rmtree(dest)
 
+        # the host runs a copy: its bytecode must not land in the fixture, which the tests' images are built from
+        host_copy = work / "host"
+        shutil.copytree(SERVICE / "app", host_copy / "app")
         project = work / "project"
         project.mkdir()
         (project / "prod.env").write_text("MODE=ok\n")
@@ -140,7 +145,7 @@ def main() -> int:
             if proc.returncode != 0 or not doc["target"]["rootfs_cached"]:
                 raise SystemExit(f"deploycheck start failed or was not warm: {proc.stderr.decode()[-500:]}")
             healthy_in.append(doc["measures"]["healthy_after_seconds"])
-            h, total = _on_host()
+            h, total = _on_host(host_copy)
             host_healthy.append(h)
             host_total.append(total)
 
@@ -152,7 +157,9 @@ def main() -> int:
               f"the sandbox adds {med(healthy_in) - med(host_healthy):.2f} s (target < 1 s)")
         print(f"whole run (warm): deploycheck start {med(started):.2f} s, the host's start and stop "
               f"{med(host_total):.2f} s; ratio {med(started) / med(host_total):.1f}, "
-              f"{med(started) - med(host_total):.2f} s more (the import probe, the check, namespaces, the report)")
+              f"{med(started) - med(host_total):.2f} s more (target < 1 s)")
+        print(f"all runs: deploycheck start {', '.join(f'{x:.2f}' for x in started)}; "
+              f"host {', '.join(f'{x:.2f}' for x in host_total)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -104,3 +104,29 @@ def test_gitlab_template_job_script_run_as_a_runner_would(tmp_path):
     assert (issue["check_name"], issue["location"]) == ("DC102", {"path": "app/main.py", "lines": {"begin": 1}})
     suite = ET.parse(proj / "deploycheck-junit.xml").getroot().find("testsuite")
     assert [(c.get("classname"), c.get("name")) for c in suite.findall("testcase")] == [("DC102", "app/main.py")]
+
+
+def test_gitlab_template_migrate_status_job(tmp_path):
+    """The template's migrate status job, run as the runner would: the references left are Code Quality
+    findings (warnings while the migration is under way), and the job fails only on DEPLOYCHECK_MIGRATE_FAIL_ON."""
+    job = yaml.safe_load((ROOT / "ci" / "gitlab" / "deploycheck.gitlab-ci.yml").read_text())[
+        "deploycheck-migrate-status"]
+    assert job["artifacts"]["reports"] == {"codequality": "gl-code-quality-migrations.json"}
+    lines = [line for line in job["script"] if '"deploycheck${DEPLOYCHECK_VERSION}"' not in line]
+    assert len(lines) == len(job["script"]) - 1
+    root, _python = project(tmp_path)
+
+    def run(**variables: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **{k: str(v) for k, v in job["variables"].items()}, "DEPLOYCHECK_INSTALL": "true",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **variables}
+        return subprocess.run(["bash", "-e", "-c", "\n".join(lines)], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+
+    proc = run(DEPLOYCHECK_MIGRATE_ARGS=". --no-cache")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a migration under way fails nothing
+    assert "2 references left of 2" in proc.stdout  # the progress report in the job's log
+    issues = json.loads((root / "gl-code-quality-migrations.json").read_text())
+    assert [(i["check_name"], i["severity"]) for i in issues] == [("DC301", "minor")] * 2
+    assert all(i["location"]["path"].startswith("svc/") for i in issues)
+    proc = run(DEPLOYCHECK_MIGRATE_ARGS=". --no-cache", DEPLOYCHECK_MIGRATE_FAIL_ON="warning")
+    assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -65,6 +65,20 @@ def with_deps(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def with_deps_non_root(with_deps, tmp_path_factory):
+    """The same service run as a user with no account in the image (USER 1000:1000), as images built to
+    run unprivileged do."""
+    ctx = tmp_path_factory.mktemp("deps-user")
+    shutil.copytree(FIXTURES / "start" / "deps" / "app", ctx / "app")
+    site = pip_target(["pg8000==1.31.2", "scramp==1.4.5", "asn1crypto==1.5.1", "python-dateutil==2.9.0.post0",
+                       "six==1.16.0"])
+    shutil.copytree(site, ctx / "site", ignore=shutil.ignore_patterns(".complete"))
+    containerfile = CONTAINERFILE.replace("app.main", "app.serve").replace(
+        "COPY app", "COPY site /usr/local/lib/python3.11/dist-packages\nCOPY app") + "USER 1000:1000\n"
+    return build(ctx, containerfile, "dc-start-deps-user:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+
+
+@pytest.fixture(scope="module")
 def healthcheck_image(tmp_path_factory):
     """The service's image with a HEALTHCHECK (Docker format) that runs a script inside the sandbox."""
     ctx = tmp_path_factory.mktemp("healthcheck")
@@ -140,6 +154,16 @@ def test_with_postgres_and_redis_healthy(with_deps, tmp_path):
     assert doc["measures"]["listening"] == ["0.0.0.0:5433", "0.0.0.0:6380", "0.0.0.0:8080", ":::5433", ":::6380"]
     assert [d["dependency"] for d in doc["measures"]["dependencies"]] == [
         "PostgreSQL at db.internal:5433 (DATABASE_URL)", "Redis at cache:6380 (REDIS_URL)"]
+    assert "Right-pass-7f3k" not in json.dumps(doc) and "Redis-pass-9q2w" not in json.dumps(doc)
+    assert _settled() == []
+
+
+def test_with_postgres_and_redis_for_a_non_root_user(with_deps_non_root, tmp_path):
+    extra = DB + "REDIS_URL=redis://:Redis-pass-9q2w@cache:6380/0\n"
+    code, doc, got = _start(with_deps_non_root, tmp_path, "ok", "", extra, "--with", "postgres", "--with", "redis")
+    assert (code, got) == (0, []), doc["measures"]["log_tail"]
+    tail = doc["measures"]["log_tail"]
+    assert "database answers [['app', 'orders']]" in tail and "redis answers +OK" in tail
     assert "Right-pass-7f3k" not in json.dumps(doc) and "Redis-pass-9q2w" not in json.dumps(doc)
     assert _settled() == []
 
@@ -411,3 +435,134 @@ def _marked(pid: str) -> bool:
             return RUN_MARK.encode() in f.read()
     except OSError:
         return False
+
+
+def _imports(image, project, cache, *args):
+    code, doc = cli_json("start", image, "--env-file", "prod.env", "--cache-dir", cache, *args, cwd=project)
+    return code, doc["measures"]["imports"]
+
+
+def _cached(cache) -> dict[str, list[tuple[str, bytes]]]:
+    import sqlite3
+
+    with sqlite3.connect(cache / "cache-v1.sqlite") as db:
+        rows = db.execute("SELECT space, key, value FROM kv WHERE space LIKE 'start-%'").fetchall()
+    out: dict[str, list] = {}
+    for space, key, value in rows:
+        out.setdefault(space, []).append((key, value))
+    return out
+
+
+def test_import_probe_plan_cached_per_image_and_a_clean_probe_remembered(image, tmp_path):
+    cache = tmp_path / "cache"
+    project = _project(tmp_path, "ok")
+    code, first = _imports(image, project, cache)
+    assert code == 0 and not first["remembered"] and first["probed"] > 5 and first["failures"] == []
+    stored = _cached(cache)
+    assert len(stored["start-plan"]) == 1 and len(stored["start-imports"]) == 1
+    code, second = _imports(image, project, cache)  # same image, same sandbox: nothing imported again
+    assert code == 0 and second["remembered"] and second["probed"] == first["probed"]
+    (project / "prod.env").write_text("MODE=ok\nFEATURE=on\n")  # another environment: imported again
+    code, third = _imports(image, project, cache)
+    assert code == 0 and not third["remembered"] and third["probed"] == first["probed"]
+    code, fourth = _imports(image, project, cache, "--no-cache")
+    assert code == 0 and not fourth["remembered"]
+    # the plan comes from the cache: an entry naming one module makes the probe import that one only
+    import sqlite3
+
+    [(key, value)] = _cached(cache)["start-plan"]
+    python, roots, _closure, phases, found = json.loads(value)
+    with sqlite3.connect(cache / "cache-v1.sqlite") as db:
+        db.execute("UPDATE kv SET value = ? WHERE space = 'start-plan' AND key = ?",
+                   (json.dumps([python, roots, {"json": 0}, phases, found]).encode(), key))
+    code, fifth = _imports(image, project, cache)
+    assert code == 0 and (fifth["probed"], fifth["remembered"]) == (1, False)
+
+
+def test_failing_imports_are_never_remembered(failing_imports, tmp_path):
+    cache = tmp_path / "cache"
+    project = _project(tmp_path, "ok")
+    for _ in range(2):
+        code, imports = _imports(failing_imports, project, cache, "--timeout", "5")
+        assert code == 1 and not imports["remembered"] and len(imports["failures"]) == 3
+    assert "start-imports" not in _cached(cache)
+
+
+def test_manifest_http_probe_host_is_where_the_kubelet_connects(image, tmp_path):
+    """httpGet.host is the host the kubelet connects to (from the node): 127.0.0.1 is the node's loopback,
+    which never reaches the pod, unless the pod shares the node's network (hostNetwork: true)."""
+    probe = "          readinessProbe: {httpGet: {path: /healthz, port: 8080, host: 127.0.0.1}, periodSeconds: 1}"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", probe))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", "--timeout", "3", cwd=tmp_path)
+    assert (code, [f["code"] for f in doc["findings"]]) == (1, ["DC602"])
+    assert doc["measures"]["health"] == "http 127.0.0.1:8080/healthz (readinessProbe of deploy.yaml)"
+    assert doc["measures"]["listening"] == ["0.0.0.0:8080"]  # the service was there: the probe went elsewhere
+    shared = (MANIFEST % ("ok", probe)).replace("    spec:\n      containers:", "    spec:\n      hostNetwork: true\n"
+                                                                           "      containers:")
+    (tmp_path / "deploy.yaml").write_text(shared)
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", "--timeout", "10", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert doc["timeline"][1]["event"] == "healthy" and doc["timeline"][1]["status"] == 200
+
+
+def _until(predicate, seconds: float = 120) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _mounts_under(path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line for line in f if str(path) in line]
+
+
+def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_file(image, tmp_path):
+    """With a TMPDIR of its own, `deploycheck start` interrupted by SIGINT while it unpacks the image, then
+    while the service runs, exits 130 and leaves no process, no mount and nothing in TMPDIR but the one
+    complete tree a finished run cached."""
+    import signal
+    import sys
+    from pathlib import Path
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp_path / "p").mkdir()
+    project = _project(tmp_path / "p", "unhealthy")
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    exe = Path(sys.executable).with_name("deploycheck")
+    argv = [str(exe), "start", image, "--env-file", "prod.env", "--health", "/never", "--timeout", "120"]
+
+    def interrupted(ready) -> None:
+        proc = subprocess.Popen(argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert _until(lambda: ready() or proc.poll() is not None), "never got there"
+            assert proc.poll() is None, proc.communicate()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert _settled() == []
+        assert _mounts_under(tmp) == []
+
+    def unpacking() -> bool:
+        return any(p.name.startswith(".unpack-") for p in tmp.glob("deploycheck-rootfs-*/*"))
+
+    interrupted(unpacking)
+    assert list(tmp.rglob("*")) == [tmp / f"deploycheck-rootfs-{os.geteuid()}"]  # no partial tree
+
+    (project / "prod.env").write_text("MODE=crash\n")  # a finished run caches the tree
+    code, doc = cli_json("start", image, "--env-file", "prod.env", cwd=project, env=env)
+    assert code == 1 and not doc["target"]["rootfs_cached"]
+    [tree] = (tmp / f"deploycheck-rootfs-{os.geteuid()}").iterdir()
+
+    (project / "prod.env").write_text("MODE=unhealthy\n")
+    interrupted(lambda: bool(_sandboxes()))
+    assert list(tmp.iterdir()) == [tmp / f"deploycheck-rootfs-{os.geteuid()}"]
+    assert list(tree.parent.iterdir()) == [tree]

@@ -141,3 +141,23 @@ def test_import_probe_that_cannot_run_is_one_failure(tmp_path):
     failures, attempted = imports.run(plan, spawn, str, 60)
     assert attempted == 3 and [f.modules for f in failures] == [["a", "b", "c"]]
     assert failures[0].exception == f"the interpreter ended with code 127: sh: 1: {tmp_path / 'no-python'}: not found"
+
+
+def test_image_directories_are_read_inside_the_tree(tmp_path):
+    """`start.place.is_dir` answers for the image's tree: links are followed inside it (an absolute target is
+    the tree's root), never to the host's directories."""
+    import os
+
+    from deploycheck.start.place import is_dir
+
+    root = tmp_path / "root"
+    (root / "srv" / "app").mkdir(parents=True)
+    (root / "srv" / "file").write_text("x")
+    os.symlink("/srv/app", root / "app")  # absolute: the tree's /srv/app
+    os.symlink("../srv", root / "srv" / "up")
+    os.symlink(str(tmp_path), root / "host")  # a host directory by name: not in the tree
+    os.symlink("loop", root / "loop")
+    assert is_dir(str(root), "/srv/app") and is_dir(str(root), "/app") and is_dir(str(root), "/srv/up/app")
+    assert not is_dir(str(root), "/srv/file") and not is_dir(str(root), "/nope")
+    assert not is_dir(str(root), "/host") and not is_dir(str(root), "/loop")
+    assert is_dir(str(root), "/../../srv")  # '..' stops at the tree's root, as in the container

@@ -117,9 +117,17 @@ def build_parser():
     start.add_argument("--with", dest="with_", action="append", default=[], choices=["postgres", "redis"],
                        help="start a throwaway PostgreSQL or Redis where the environment's URL points (repeatable)")
     start.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for healthy (default 60)")
-    start.add_argument("--format", choices=["text", "json"], default="text")
+    outputs.add_options(start)
+    start.add_argument("--source", metavar="DIR",
+                       help="the repository the image was built from: findings in its files are placed there")
+    start.add_argument("--containerfile", metavar="FILE",
+                       help="with --source: the build file whose COPY/ADD lines map the repository into the image "
+                            "(default: Containerfile, then Dockerfile, in --source)")
     start.add_argument("--platform", default="linux/amd64", help="for an image index: which platform to run")
     start.add_argument("--tls-verify", choices=["true", "false"], help="for docker://REF (as for check)")
+    start.add_argument("--cache-dir", help="where the check's summaries and the import probe's plan per image "
+                                           "are cached (default: ~/.cache/deploycheck)")
+    start.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     audit = sub.add_parser("audit", help="turn a crash in the logs into an evidence-backed incident report")
     audit.add_argument("--log", required=True, metavar="FILE", help="the log to read (`-`: standard input)")
     audit.add_argument("--source", metavar="REPO", help="the service's git repository")
@@ -251,7 +259,8 @@ def _audit(args) -> int:
 
 
 def _start(args) -> int:
-    from deploycheck.start import report
+    from deploycheck import outputs
+    from deploycheck.start import place, report
     from deploycheck.start import run as start_run
 
     if args.timeout is not None and not 0 < args.timeout <= 86400:
@@ -261,10 +270,14 @@ def _start(args) -> int:
         container=args.container, health=args.health, timeout=args.timeout, platform=args.platform,
         dependencies=list(dict.fromkeys(args.with_)),
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
-        progress=args.format == "text",
+        progress=args.format == "text" or args.output_file is not None, cache_dir=args.cache_dir,
+        no_cache=args.no_cache, source=args.source, containerfile=args.containerfile,
     ))
-    (report.render_json if args.format == "json" else report.render_text)(result)
-    return 1 if result.errors else 0
+    root = outputs.repository_root(args.source or ".")
+    return outputs.emit(args, "start", root, result.findings,
+                        place.StartPlacer(root, args.image, result.mapping, result.build_file),
+                        outputs.Renderers(lambda stream, color: report.render_text(result, stream),
+                                          lambda stream: report.render_json(result, stream)))
 
 
 _NO_PROJECT_PYTHON = "DEPLOYCHECK_NO_PROJECT_PYTHON"  # check.NO_PROJECT_PYTHON, without importing check here

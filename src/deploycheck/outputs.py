@@ -1,5 +1,5 @@
 """The output options every command that reports findings shares (``check``, ``config``, ``migrate
-status``): ``--format``, ``--output-file``, ``--baseline``, ``--write-baseline``, ``--exit-zero`` and
+status``, ``start``): ``--format``, ``--output-file``, ``--baseline``, ``--write-baseline``, ``--exit-zero`` and
 ``--fail-on``, and the exit code they decide.
 
 Formats: ``text`` and ``json`` (each command's own), ``json-lines``, ``sarif`` (SARIF 2.1.0), ``junit``

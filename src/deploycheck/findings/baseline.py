@@ -35,8 +35,10 @@ class Entry:
 
 
 def entry(item: Located) -> Entry:
-    """The baseline entry of a placed finding."""
-    return Entry(item.finding.code, item.location.uri, item.finding.symbol, item.fingerprint)
+    """The baseline entry of a placed finding. A finding about an image as a whole has the path ``<image>``:
+    the image's name or archive path is the run's, not the repository's."""
+    path = "<image>" if item.location.whole else item.location.uri
+    return Entry(item.finding.code, path, item.finding.symbol, item.fingerprint)
 
 
 def read(path: str) -> list[Entry]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from deploycheck.index.program import Hop
+if TYPE_CHECKING:  # an annotation only: a command that reports findings need not load the import closure's code
+    from deploycheck.index.program import Hop
 
 ERROR = "error"
 WARNING = "warning"

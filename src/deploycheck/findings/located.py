@@ -22,7 +22,8 @@ from deploycheck.findings.finding import Finding
 class Location:
     """``uri``: POSIX path relative to the repository root when ``in_repository``, else the absolute path
     (on the host, or in the image when ``in_image``). ``line`` 1-based (0: the file as a whole),
-    ``column`` and ``end_column`` 1-based, the end exclusive (the symbol's extent)."""
+    ``column`` and ``end_column`` 1-based, the end exclusive (the symbol's extent). ``whole``: the finding
+    is about the image as a whole and no file holds it; ``uri`` is then the image as the user named it."""
 
     uri: str
     in_repository: bool
@@ -30,13 +31,14 @@ class Location:
     column: int = 1
     end_column: int = 2
     in_image: bool = False
+    whole: bool = False
 
 
 @dataclass
 class Located:
     """A finding with its location, the import chain as locations with a message each, and its fingerprint
     (``findings.fingerprint``). ``via``: how the location was found when not the finding's own file
-    (``requirement`` or ``image map``); ``suppression``: ``inSource`` (``# noqa``), ``external``
+    (``requirement``, ``image map`` or ``build file``); ``suppression``: ``inSource`` (``# noqa``), ``external``
     (configuration, baseline) or None, with its ``justification``."""
 
     finding: Finding

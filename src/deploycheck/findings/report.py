@@ -12,7 +12,7 @@ from deploycheck.findings.located import Located
 
 @dataclass
 class Report:
-    """``command``: ``check``, ``config`` or ``migrate status``; ``root``: the repository root (absolute);
+    """``command``: ``check``, ``config``, ``migrate status`` or ``start``; ``root``: the repository root (absolute);
     ``reported``: the findings to show; ``suppressed``: those a ``# noqa``, the configuration or the baseline
     hides (SARIF lists them as suppressed results); ``stale``: baseline entries nothing matched."""
 

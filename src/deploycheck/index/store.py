@@ -77,6 +77,13 @@ class Cache:
             pass
         self._pending.clear()
 
+    def close(self) -> None:
+        """Flush and close the database (a cache used once in a long run need not stay open)."""
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
 
 def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -2,7 +2,8 @@
 
 One run; ``tool.driver`` lists every rule (its docstring's first line is the short description, the whole
 docstring the full one). Each result's location is relative to ``%SRCROOT%``, the repository root, when it
-is in the repository, with the import chain as ``relatedLocations`` and the finding's fingerprint
+is in the repository (none for a finding about an image as a whole that no build file line holds), with
+the import chain as ``relatedLocations`` and the finding's fingerprint
 (``findings.fingerprint``) as ``partialFingerprints``. Findings a ``# noqa``, the configuration or the
 baseline hides are results with ``suppressions``. Columns count Unicode code points, as ``ast`` does.
 Messages are shown to people by the viewer: their control and bidirectional characters are escaped
@@ -69,6 +70,8 @@ def _message(item: Located) -> str:
     text = f.message
     if item.via == "requirement":
         text += f" (in {f.distribution[0]} {f.distribution[1]}, installed by this requirement)"
+    elif loc.whole:
+        text += f" (about the image {loc.uri} as a whole; no build file line to place it)"
     elif not loc.in_repository:
         text += " (a path in the image, not mapped to the repository)" if loc.in_image else \
             " (a file outside the repository)"
@@ -82,7 +85,8 @@ def result(item: Located, index: dict[str, int]) -> dict:
         "ruleId": f.code,
         "level": "error" if f.severity == "error" else "warning",
         "message": {"text": escape(_message(item))},
-        "locations": [{"physicalLocation": _physical(item.location)}],
+        # about the image as a whole: no file holds it (SARIF 2.1.0 3.27.12 allows no location)
+        "locations": [] if item.location.whole else [{"physicalLocation": _physical(item.location)}],
         "partialFingerprints": {FINGERPRINT_KEY: item.fingerprint},
         "properties": {"when": f.when, "module": f.module, "symbol": f.symbol, "origin": f.origin},
     }

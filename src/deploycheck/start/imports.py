@@ -19,6 +19,11 @@ the start's wait (``--timeout``, at least BATCH_SECONDS): what is left then is c
 frames of its traceback; failures raised at the same statement with the same exception are one, listing the
 modules whose import reached it. Each is compared with the static check's findings: the deepest frame of
 the traceback where ``check`` reported something is named (``check agreed``), else none.
+
+Cached, in the check's cache: what ``check`` found (``Static``) per image (``cache_key``: its config, layers,
+platform and the analyzer's version), and that a probe imported every step without a failure per image,
+plan and sandbox (``probe_key``), so that a warm start with the same inputs neither checks nor imports again.
+A probe with a failure is never remembered.
 """
 
 from __future__ import annotations
@@ -90,18 +95,90 @@ class Plan:
     check: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def plan(image: str, platform: str, tls_verify: bool | None, config: dict,
-         env: dict[str, str]) -> tuple[Plan | None, str]:
-    """The plan for ``image`` (its config ``config``; ``env`` the service's environment), or None and why
-    not (a one-line note: no Python interpreter on the image's PATH, a command that starts no Python module
-    ``check`` recognizes...)."""
-    from deploycheck import check
+CACHE_SPACE = "start-plan"
+
+
+@dataclass
+class Static:
+    """What the import probe takes from ``deploycheck check`` on the image: ``python`` its interpreter,
+    ``roots`` the entries' directories, ``closure`` module name -> shield (0: imported with nothing between
+    an entry and the import), ``phases`` module name -> ``index.program.PHASES`` entry, ``found`` the
+    findings as ``(code, path, line)``."""
+
+    python: str
+    roots: list[str]
+    closure: dict[str, int]
+    phases: dict[str, str]
+    found: list[tuple[str, str, int]]
+
+    def to_json(self) -> bytes:
+        return json.dumps([self.python, self.roots, self.closure, self.phases, self.found]).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Static | None:
+        try:
+            python, roots, closure, phases, found = json.loads(data)
+            return cls(python, roots, closure, phases, [(c, p, int(n)) for c, p, n in found])
+        except (ValueError, TypeError):
+            return None  # an entry another version wrote: checked again
+
+
+def cache_key(config: dict, layers: list[str], platform: str) -> str:
+    """The key of an image's ``Static`` in the check's cache: a digest of the image's config, its layers
+    (``rootfs.key``: each blob's digest and diff_id, checked when read) and platform, and of deploycheck's
+    version and ``ANALYZER_VERSION``, so that a new analyzer checks the image again."""
+    import hashlib
+
+    from deploycheck import ANALYZER_VERSION, __version__
+
+    doc = json.dumps([config, layers, platform, __version__, ANALYZER_VERSION], sort_keys=True, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def static(image: str, platform: str, tls_verify: bool | None, key: str, cache, cache_dir: str | None,
+           no_cache: bool) -> Static:
+    """``Static`` of ``image``: from ``cache`` (an ``index.store.Cache``) under ``key`` (``cache_key``), else
+    by running ``deploycheck check`` on it (with ``cache_dir``/``no_cache`` for its summaries) and storing
+    the answer. Raises UsageError or ImageError as ``check.run`` does."""
+    got = cache.get_many(CACHE_SPACE, [key]).get(key)
+    known = Static.from_json(got) if got is not None else None
+    if known is not None:
+        return known
+    from deploycheck import check  # the analyzer is loaded only when its answer is not cached
+
+    result = check.run(check.Options(path=image, platform=platform, tls_verify=tls_verify, cache_dir=cache_dir,
+                                     no_cache=no_cache))
+    out = Static(result.interp.executable, list(result.project.roots),
+                 {name: shield for name, (_origin, shield) in result.closure.items()},
+                 dict(result.phases), [(f.code, f.path, f.line) for f in result.findings])
+    cache.put(CACHE_SPACE, key, out.to_json())
+    cache.flush()
+    return out
+
+
+PROBED_SPACE = "start-imports"
+
+
+def probe_key(static_key: str, p: Plan, sandbox: list) -> str:
+    """The key of an import probe that imported every step of ``p`` without a failure: the image
+    (``static_key``), the plan, and ``sandbox``, everything else the imports can see (the environment, the
+    working directory, the user, the volumes, the throwaway services started)."""
+    import hashlib
+
+    doc = json.dumps([static_key, p.python, p.path, p.argv, p.steps, sandbox], sort_keys=True, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def plan(analyze, config: dict, env: dict[str, str]) -> tuple[Plan | None, str]:
+    """The plan for an image (its config ``config``; ``env`` the service's environment) from
+    ``analyze()`` (its ``Static``), or None and why not (a one-line note: no Python interpreter on the
+    image's PATH, a command that starts no Python module ``check`` recognizes...)."""
     from deploycheck.artifact.image.errors import ImageError
     from deploycheck.environment import image_python, launcher
     from deploycheck.index.program import IMPORT, STARTUP
 
     try:
-        result = check.run(check.Options(path=image, platform=platform, tls_verify=tls_verify))
+        result = analyze()
     except (UsageError, ImageError) as exc:  # no Python the check recognizes: the smoke start still runs
         return None, f"not run: {exc}"
     workdir = config.get("WorkingDir") or "/"
@@ -110,7 +187,7 @@ def plan(image: str, platform: str, tls_verify: bool | None, config: dict,
     as_main = {e.module for e in launch if e.module and e.launcher.startswith("python -m")}
     as_main |= {posixpath.basename(e.script)[:-3] for e in launch if e.script and e.script.endswith(".py")}
     as_main.add(launcher.CONFIG_MODULE)  # gunicorn runs its configuration file by path, not by this name
-    firm = [(name, result.phases.get(name, IMPORT)) for name, (_origin, shield) in result.closure.items()
+    firm = [(name, result.phases.get(name, IMPORT)) for name, shield in result.closure.items()
             if shield == 0 and name not in as_main]
     steps = [name for name, phase in firm if phase == IMPORT]
     startup = [name for name, phase in firm if phase == STARTUP]
@@ -120,8 +197,7 @@ def plan(image: str, platform: str, tls_verify: bool | None, config: dict,
     else:
         left_out = startup
     argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    found = [(f.code, f.path, f.line) for f in result.findings]
-    return Plan(result.interp.executable, list(result.project.roots), argv[:1], steps, left_out, found), ""
+    return Plan(result.python, list(result.roots), argv[:1], steps, left_out, list(result.found)), ""
 
 
 @dataclass

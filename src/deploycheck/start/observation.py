@@ -34,7 +34,8 @@ class Observation:
     ``stop_exit_code``; the budgets; ``imports_probed`` how many modules the import probe imported
     (``start.imports``), ``imports_left_out`` modules it did not import (start-up modules
     of a framework set-up it does not know, or out of time), ``imports_note`` why it did not
-    run, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
+    run, ``imports_remembered`` whether an earlier run with the same image and sandbox imported them all
+    (``imports.probe_key``) and so none was imported again, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
     with ``--with`` (``{"dependency": "PostgreSQL at db:5432 (DATABASE_URL)", "setting", "refused": [the
     logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``."""
 
@@ -64,6 +65,7 @@ class Observation:
     imports_probed: int = 0
     imports_left_out: int = 0
     imports_note: str = ""
+    imports_remembered: bool = False
     import_failures: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
 

@@ -33,7 +33,7 @@ def measures(result: Result) -> dict:
         "log_tail": o.log_tail,
         "dependencies": o.dependencies,
         "imports": {"probed": o.imports_probed, "left_out": o.imports_left_out, "note": o.imports_note,
-                    "failures": o.import_failures},
+                    "remembered": o.imports_remembered, "failures": o.import_failures},
     }
 
 
@@ -77,8 +77,10 @@ def render_text(result: Result, stream=None) -> None:
     else:
         left = (f"; {o.imports_left_out} left out (start-up modules of a framework set-up it does not know, "
                 "or out of time)" if o.imports_left_out else "")
+        again = (" (remembered: an earlier run of this image with the same environment imported them all; "
+                 "--no-cache imports them again)" if o.imports_remembered else "")
         stream.write(f"import probe: {o.imports_probed} module(s) imported in the image, "
-                     f"{len(o.import_failures)} failure(s){left}\n")
+                     f"{len(o.import_failures)} failure(s){left}{again}\n")
     for dep in o.dependencies:
         refused = f"; refused {len(dep['refused'])} login(s)" if dep["refused"] else ""
         stream.write(f"with: {escape(dep['dependency'])}, throwaway{refused}\n")

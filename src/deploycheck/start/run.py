@@ -37,6 +37,10 @@ class Options:
     platform: str = "linux/amd64"
     tls_verify: bool | None = None
     progress: bool = False
+    cache_dir: str | None = None  # the check's cache, which also keeps the import probe's plan per image
+    source: str | None = None  # the repository the image was built from: findings placed in it
+    containerfile: str | None = None  # its build file (default: Containerfile, then Dockerfile, in source)
+    no_cache: bool = False
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Result:
     findings: list[Finding]
     seconds: float
     rootfs_cached: bool
+    mapping: object = None  # target.copymap.CopyMap of --source's build file (start.place.image_map)
+    build_file: str | None = None
 
     @property
     def errors(self) -> int:
@@ -90,6 +96,9 @@ def run(opts: Options) -> Result:
     if opts.health:
         health.parse(opts.health, DEFAULT_PORT)  # bad input refused before the image is read
     provided = _environment(opts, opts.path)
+    from deploycheck.start import place
+
+    place.build_path(opts.source, opts.containerfile)  # bad input refused before the image is read
     image = open_image(opts.image, opts.platform, opts.tls_verify)
     try:
         config = image.config
@@ -98,8 +107,11 @@ def run(opts: Options) -> Result:
             raise UsageError(f"{opts.image}: the image has no Entrypoint or Cmd to start")
         _say(opts, "unpacking the image's layers")
         root, cached = rootfs.unpack(image, sandbox.host_owner())
+        static_key = imports.cache_key(config, [f"{la.digest}:{la.diff_id}" for la in image.layers],
+                                       image.platform)
     finally:
         image.close()
+    mapping, build_file = place.image_map(opts.source, opts.containerfile, root)
     try:
         uid, gid, home = sandbox.resolve_user(root, config.get("User") or "")
     except sandbox.UserNotFound as exc:
@@ -120,10 +132,23 @@ def run(opts: Options) -> Result:
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
-    limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
-    _say(opts, "finding what the service imports (deploycheck check on the image)")
-    plan, obs.imports_note = imports.plan(opts.image, opts.platform, opts.tls_verify, config, env)
     workdir = config.get("WorkingDir") or "/"
+    limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
+    _say(opts, "finding what the service imports (deploycheck check on the image, or its cached answer)")
+    from deploycheck.index.store import Cache, default_cache_dir
+
+    cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
+    plan, obs.imports_note = imports.plan(
+        lambda: imports.static(opts.image, opts.platform, opts.tls_verify, static_key, cache, opts.cache_dir,
+                               opts.no_cache), config, env)
+    probed_key = None
+    if plan is not None:
+        probed_key = imports.probe_key(static_key, plan, [sorted(env.items()), workdir, uid, gid, volumes,
+                                                          [(w.host, w.port) for w in wanted], opts.dependencies])
+        if cache.get_many(imports.PROBED_SPACE, [probed_key]).get(probed_key) == b"%d" % len(plan.steps):
+            obs.imports_remembered, obs.imports_probed = True, len(plan.steps)
+            obs.imports_left_out = len(plan.left_out)
+            plan = None
     net = Network()
     prober = proc = reader = None
     started: list[deps.Dependency] = []
@@ -139,6 +164,9 @@ def run(opts: Options) -> Result:
                 scrub.scrub, max(timeout, imports.BATCH_SECONDS))
             obs.import_failures = [f.to_json() for f in failures]
             obs.imports_left_out = len(plan.left_out) + max(0, len(plan.steps) - obs.imports_probed)
+            if not failures and obs.imports_probed == len(plan.steps):  # only a clean probe is remembered
+                cache.put(imports.PROBED_SPACE, probed_key, b"%d" % len(plan.steps))
+            cache.close()
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
         proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts)
@@ -173,8 +201,9 @@ def run(opts: Options) -> Result:
             obs.dependencies.append({"dependency": dep.describe(), "setting": dep.setting, "refused": refused})
             deps.stop(dep)
         net.close()
+        cache.close()
     findings = _rules(obs)
-    return Result(opts.image, obs, findings, time.monotonic() - began, cached)
+    return Result(opts.image, obs, findings, time.monotonic() - began, cached, mapping, build_file)
 
 
 def _is_address(host: str) -> bool:
@@ -202,6 +231,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
     _event(obs, 0.0, "started", command=obs.command)
     next_probe, failures = probe.initial_delay, 0
     cpu = 0.0
+    last_error = ""
     while True:
         now = time.monotonic() - t0
         rss, cpu_now, _count = tree.sample(proc.pid)
@@ -219,7 +249,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
             break
         if now >= timeout:
             obs.timed_out = True
-            _event(obs, now, "timed out", waited=timeout)
+            _event(obs, now, "timed out", waited=timeout, **({"error": last_error} if last_error else {}))
             break
         if now >= next_probe:
             result = attempt(probe)
@@ -228,6 +258,7 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
                 obs.healthy_at = done
                 _event(obs, done, "healthy", probe=probe.describe(), status=result.get("status"))
                 break
+            last_error = result.get("error") or (f"HTTP status {result['status']}" if result.get("status") else "")
             failures += done >= probe.start_period  # Docker: failures in the start period do not count
             if probe.failure_threshold is not None and failures >= probe.failure_threshold:
                 obs.timed_out = True

@@ -31,6 +31,7 @@ from deploycheck.target.boundary import Boundary, quote
 from deploycheck.target.copymap import Copy, CopyMap, Ignore
 
 NAMES = ("Containerfile", "Dockerfile")  # the order buildah and podman look for them
+RUNTIME = ("CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "USER")  # what the image runs, and how
 _FLAG = re.compile(r"--([A-Za-z][\w-]*)(?:=(\S*))?\s*")
 _DEFAULTS = re.compile(r"\$\{(\w+):([-+])([^}]*)\}")
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
@@ -99,6 +100,7 @@ class _Stage:
     workdir: str = "/"
     copies: list[Copy] = field(default_factory=list)
     dirs: set[str] = field(default_factory=lambda: {"/"})  # image directories the build file makes
+    lines: dict[str, int] = field(default_factory=dict)  # RUNTIME instruction -> its line
 
 
 def parse(path: str, context: str, image_is_dir: Callable[[str], bool] | None = None) -> CopyMap:
@@ -127,6 +129,7 @@ def parse(path: str, context: str, image_is_dir: Callable[[str], bool] | None = 
             stage = _Stage(name.lower() if name else None)
             if parent is not None:  # FROM an earlier stage: its files and WORKDIR carry on
                 stage.workdir, stage.copies, stage.dirs = parent.workdir, list(parent.copies), set(parent.dirs)
+                stage.lines = dict(parent.lines)
             stages.append(stage)
         elif not stages:
             continue  # ARG before the first FROM: dockerfile-parse keeps its value for the stages
@@ -137,8 +140,11 @@ def parse(path: str, context: str, image_is_dir: Callable[[str], bool] | None = 
         elif kind in ("COPY", "ADD"):
             line = " ".join(instr["content"].split())
             _copy(kind, value, ctx, stages, mapping, where, line, image_is_dir)
+        if stages and kind in RUNTIME:
+            stages[-1].lines[kind] = instr["startline"] + 1
     if stages:
         mapping.copies = stages[-1].copies
+        mapping.instructions = stages[-1].lines
     return mapping
 
 

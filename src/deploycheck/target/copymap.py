@@ -103,13 +103,16 @@ class Ignore:
 class CopyMap:
     """Repository paths ↔ image paths. ``build_file`` is the build file's name for messages (None for
     ``--app-dir``); ``notes`` are the lines that bring files the map does not follow (URLs, archives, other
-    images), with the reason."""
+    images), with the reason; ``instructions`` the 1-based line of the instructions that set what the image
+    runs (``CMD``, ``ENTRYPOINT``, ``EXPOSE``, ``HEALTHCHECK``, ``STOPSIGNAL``, ``USER``) in the final stage
+    (or a stage it is built FROM), the last of each kind, as the build keeps the last."""
 
     context: str
     copies: list[Copy]
     ignore: Ignore | None = None
     build_file: str | None = None
     notes: list[str] = field(default_factory=list)
+    instructions: dict[str, int] = field(default_factory=dict)
 
     def excluded_by(self, rel: str) -> str | None:
         return self.ignore.excluded_by(rel) if self.ignore else None

@@ -22,7 +22,8 @@ from deploycheck.start.network import POD_IP
 @dataclass(frozen=True)
 class Probe:
     """``kind`` ``tcp``, ``http`` or ``exec``; ``port``; ``path`` and ``host`` (the Host header) and
-    ``scheme`` of an HTTP probe; ``command`` of an exec probe (run inside the sandbox); seconds ``period``,
+    ``scheme`` of an HTTP probe; ``address`` the address it connects to ('' for the pod's), ``refused``
+    why no connection is tried (the address is not the pod's as the kubelet sees it: every attempt fails); ``command`` of an exec probe (run inside the sandbox); seconds ``period``,
     ``timeout``, ``initial_delay``; ``failure_threshold`` attempts, failures before ``start_period`` seconds
     not counted (Docker's start period); ``source`` where it was declared (``probe.sources``)."""
 
@@ -31,13 +32,15 @@ class Probe:
     path: str = "/"
     host: str = POD_IP
     scheme: str = "http"
-    period: float = 0.25
+    period: float = 0.1  # ours (the default TCP probe, --health): a connection is cheap, the time precise
     timeout: float = 1.0
     initial_delay: float = 0.0
     failure_threshold: int | None = None  # None: until the wait for health times out
     command: tuple[str, ...] = ()
     start_period: float = 0.0
     source: str = ""
+    address: str = ""
+    refused: str = ""
 
     def describe(self) -> str:
         """``tcp :8080``, ``http :8080/healthz``, ``exec curl -f ...``, with `` (source)`` when declared."""
@@ -45,7 +48,8 @@ class Probe:
             text = "exec " + " ".join(self.command)
             text = text if len(text) <= 80 else text[:77] + "..."
         else:
-            text = f"tcp :{self.port}" if self.kind == "tcp" else f"{self.scheme} :{self.port}{self.path}"
+            where = f"{self.address}:{self.port}" if self.address else f":{self.port}"
+            text = f"tcp {where}" if self.kind == "tcp" else f"{self.scheme} {where}{self.path}"
         return f"{text} ({self.source})" if self.source else text
 
 
@@ -133,8 +137,10 @@ class Prober:
 
     def attempt(self, probe: Probe) -> dict:
         """One attempt: ``{"ok": bool, "status": int | None, "error": str}``."""
+        if probe.refused:
+            return {"ok": False, "status": None, "error": probe.refused}
         request = {"kind": probe.kind, "port": probe.port, "path": probe.path, "host": probe.host,
-                   "scheme": probe.scheme, "timeout": probe.timeout, "address": POD_IP}
+                   "scheme": probe.scheme, "timeout": probe.timeout, "address": probe.address or POD_IP}
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()

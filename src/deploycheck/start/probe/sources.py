@@ -4,7 +4,8 @@ manifest's ``startupProbe``, else its ``readinessProbe`` (Kubernetes core/v1 ``P
 config); else a TCP connection to ``$PORT``.
 
 Kubernetes' fields and defaults (Pod lifecycle, "Container probes"): ``httpGet`` (``path`` "/", ``port`` a
-number or the name of one of the container's ``ports``, ``host``, ``scheme`` HTTP or HTTPS), ``tcpSocket``
+number or the name of one of the container's ``ports``, ``host`` the host name to connect to, the pod's IP
+by default, ``httpHeaders`` whose ``Host`` is the Host header, ``scheme`` HTTP or HTTPS), ``tcpSocket``
 (``port``), ``exec`` (``command``); ``initialDelaySeconds`` 0, ``periodSeconds`` 10, ``timeoutSeconds`` 1,
 ``failureThreshold`` 3. A startup probe that fails ``failureThreshold`` times in a row fails the start (the
 kubelet restarts the container); a readiness probe only keeps the pod out of service, so the wait goes on
@@ -41,12 +42,30 @@ def from_manifests(paths: list[str], container: str | None) -> Probe | None:
         docs = yamlfile.load_all(path)
         if compose.is_compose(docs):
             continue  # docker-compose: its healthcheck is not read here
-        found += [(path, c) for c in kube.containers(path, docs, container)]
+        found += [(path, c, _host_network(docs, c)) for c in kube.containers(path, docs, container)]
     for field in ("startupProbe", "readinessProbe"):
-        for path, c in found:
+        for path, c, host_network in found:
             if c.get(field) is not None:
-                return _kubernetes(c[field], c, f"{field} of {os.path.basename(path)}", field == "startupProbe")
+                return _kubernetes(c[field], c, f"{field} of {os.path.basename(path)}", field == "startupProbe",
+                                   host_network)
     return None
+
+
+def _host_network(docs: list[object], container: dict) -> bool:
+    """Whether the pod spec holding ``container`` (the same object) sets ``hostNetwork: true``."""
+    todo: list[object] = list(docs)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("containers"), list) and any(c is container for c in node["containers"]):
+                return node.get("hostNetwork") is True
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return False
+
+
+_LOOPBACK = ("localhost", "127.", "::1", "[::1]", "0:0:0:0:0:0:0:1")
 
 
 def _seconds(probe: dict, key: str, default: int, least: int, where: str) -> int:
@@ -56,7 +75,7 @@ def _seconds(probe: dict, key: str, default: int, least: int, where: str) -> int
     return value
 
 
-def _kubernetes(probe: object, container: dict, where: str, startup: bool) -> Probe:
+def _kubernetes(probe: object, container: dict, where: str, startup: bool, host_network: bool = False) -> Probe:
     if not isinstance(probe, dict):
         raise UsageError(f"{where}: must be a mapping")
     initial = _seconds(probe, "initialDelaySeconds", 0, 0, where)
@@ -72,8 +91,20 @@ def _kubernetes(probe: object, container: dict, where: str, startup: bool) -> Pr
             raise UsageError(f"{where}: httpGet.scheme must be HTTP or HTTPS")
         path = str(get.get("path") or "/")
         kwargs = {"path": path if path.startswith("/") else "/" + path, "scheme": scheme, **timing}
+        headers = get.get("httpHeaders") or []
+        if not isinstance(headers, list) or not all(isinstance(h, dict) for h in headers):
+            raise UsageError(f"{where}: httpGet.httpHeaders must be a list of name/value mappings")
+        named = [str(h.get("value") or "") for h in headers if str(h.get("name") or "").lower() == "host"]
         if get.get("host"):
-            kwargs["host"] = str(get["host"])
+            # the kubelet connects to this host, from the node: its loopback is the node's, not the pod's
+            # (unless the pod shares the node's network)
+            host = str(get["host"])
+            kwargs["host"] = kwargs["address"] = host.strip("[]")
+            if host.lower().startswith(_LOOPBACK) and not host_network:
+                kwargs["refused"] = (f"httpGet.host {host}: the kubelet connects from the node, whose loopback "
+                                     "is not the pod's (without hostNetwork: true the probe never reaches it)")
+        if named:
+            kwargs["host"] = named[-1]
         return Probe("http", _port(get.get("port"), container, f"{where}: httpGet.port"), **kwargs)
     if isinstance(probe.get("tcpSocket"), dict):
         return Probe("tcp", _port(probe["tcpSocket"].get("port"), container, f"{where}: tcpSocket.port"), **timing)
