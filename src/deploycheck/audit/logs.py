@@ -463,10 +463,10 @@ def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
 
 def _plain(number: int, text: str, stats: Stats) -> Iterator[Entry]:
     key = ""
-    m = _KUBE_PREFIX.match(text)
+    m = _KUBE_PREFIX.match(text) if text.startswith("[pod/") else None
     if m:
         key, text = m.group("key"), m.group("rest")
-    m = _STAMP.match(text)
+    m = _STAMP.match(text) if text[:4].isdigit() else None  # most lines of a plain log start otherwise
     if m and "T" in m.group("ts")[10:11]:  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
         stats.saw("timestamped")
         yield Entry(m.group("rest"), LogSpot(number, m.group("ts"), stream=key), key)
