@@ -219,3 +219,17 @@ def test_audit_image_bad_input(incident, tmp_path):
     code, out, err = cli("audit", "--log", str(incident.logs), "--source", str(incident.repo), "--no-rules",
                          "--image", f"oci-archive:{missing}")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_audit_with_the_image_and_the_revision_it_really_holds(incident):
+    # --rev naming the commit the image was built from: its files match, and the audit examines that commit
+    commits = incident.facts["commits"]
+    doc = _audit(incident, "--image", incident.image["oci-archive"], "--rev", commits["left-use"][:12])
+    v = doc["image"]
+    assert (v["commit"], v["claim_source"], v["stale"]) == (commits["left-use"], "--rev", False)
+    assert {f["rel"]: f["state"] for f in v["files"]} == {"app/db/postgres_core.py": "matches",
+                                                          "app/main.py": "matches"}
+    assert any(n.startswith("the image's label org.opencontainers.image.revision is " + commits["fix"])
+               for n in v["notes"])
+    assert doc["revision"] == commits["left-use"] and doc["revision_from"].startswith("--rev")
+    assert doc["suspect"].startswith(commits["left-use"]) and "older code" not in doc["summary"]
