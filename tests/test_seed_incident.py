@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli_json
+from conftest import cli, cli_json
 from images import registry
 from images.build import CACHE, tools_missing
 
@@ -153,3 +153,83 @@ def test_check_would_have_caught_the_stale_image(incident):
         ("DC501", "/srv/app/app/db/postgres_core.py", "app/db/postgres_core.py")]
     [stale] = [f for f in doc["findings"] if f["code"] == "DC501" and "postgres_core" in f["path"]]
     assert f"the image's version is from commit {commits['left-use'][:12]}" in stale["message"]
+
+
+def _audit(incident, *extra):
+    code, doc = cli_json("audit", "--log", str(incident.logs), "--source", str(incident.repo), "--no-rules", *extra)
+    assert code == 1
+    return doc
+
+
+def test_audit_with_the_image_finds_the_code_that_ran_and_the_commit_that_broke_it(incident):
+    commits = incident.facts["commits"]
+    doc = _audit(incident, "--image", incident.image["oci-archive"])
+    assert doc["kind"] == "undefined-name" and doc["path"] == "app/db/postgres_core.py"
+    # the label claims the fix, the image ran the files of the commit that left the use: that is the revision
+    assert doc["revision"] == commits["left-use"] and "image's verdict" in doc["revision_from"]
+    assert doc["suspect"].startswith(f"{commits['left-use']} db: postgres_core reads get_unified_config()")
+    assert "removed or renamed DatabaseConfig" in doc["suspect"]
+    v = doc["image"]
+    assert (v["commit"], v["claim_source"], v["stale"]) == (commits["fix"], "label", True)
+    assert v["summary"].startswith(f"the image held older code than the commit {commits['fix'][:12]}")
+    got = {f["rel"]: (f["state"], [o["commit"] for o in f["origins"]]) for f in v["files"]}
+    assert got == {"app/db/postgres_core.py": ("older", [commits["left-use"]]), "app/main.py": ("matches", [])}
+    [why] = [w for w in doc["whys"] if w["statement"].startswith("The image held older code")]
+    [stale] = [f for f in v["files"] if f["state"] == "older"]
+    assert f"/srv/app/app/db/postgres_core.py in the image: blob {stale['image_blob']}" in why["evidence"]
+    assert f"app/db/postgres_core.py at {commits['fix'][:12]}: blob {stale['source_blob']}" in why["evidence"]
+    # the line the traceback printed is the one of the commit examined, and HEAD (the fix) removed it
+    [line] = [w for w in doc["whys"] if w["statement"].startswith("app/db/postgres_core.py line 9 at")]
+    assert "the same line the traceback printed" in line["statement"]
+    assert f"commit {commits['fix'][:12]} " in doc["whys"][-1]["statement"] and "removed it" in doc["whys"][-1]["statement"]
+    assert not any("which revision the service ran" in u or "whether HEAD is what was deployed" in u
+                   for u in doc["unknowns"])
+
+
+def test_audit_without_the_image_cannot_see_past_the_label(incident):
+    # the known limit --image lifts: the tree examined is HEAD (the fix), whose line is not the one that ran
+    commits = incident.facts["commits"]
+    doc = _audit(incident)
+    assert doc["image"] is None and doc["revision"] == commits["fix"]
+    assert any("which revision the service ran" in u for u in doc["unknowns"])
+    # --no-rules leaves HEAD unchecked: said so, not blamed on the environment (the crash is the code's)
+    assert any("--no-rules" in u for u in doc["unknowns"])
+    assert not any("lies in the environment" in u for u in doc["unknowns"])
+
+
+def test_audit_with_the_image_in_every_format(incident, tmp_path):
+    commits = incident.facts["commits"]
+    common = ("audit", "--log", str(incident.logs), "--source", str(incident.repo), "--no-rules",
+              "--image", incident.image["oci-archive"])
+    for fmt in ("text", "markdown", "html"):
+        code, out, err = cli(*common, "--format", fmt)
+        assert code == 1, err
+        out = out.replace("\\_", "_") if fmt == "markdown" else out
+        assert f"older code than the commit {commits['fix'][:12]}" in out
+        assert f"app/db/postgres_core.py: older: older code: app/db/postgres_core.py is the file of commit " \
+               f"{commits['left-use'][:12]}" in out
+        assert ('<section id="image">' in out) == (fmt == "html")
+
+
+def test_audit_image_bad_input(incident, tmp_path):
+    code, out, err = cli("audit", "--log", str(incident.logs), "--image", incident.image["oci-archive"])
+    assert (code, out) == (2, "") and err.strip().endswith("--image needs --source (the repository its files "
+                                                           "are compared with)")
+    missing = tmp_path / "none.tar"
+    code, out, err = cli("audit", "--log", str(incident.logs), "--source", str(incident.repo), "--no-rules",
+                         "--image", f"oci-archive:{missing}")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_audit_with_the_image_and_the_revision_it_really_holds(incident):
+    # --rev naming the commit the image was built from: its files match, and the audit examines that commit
+    commits = incident.facts["commits"]
+    doc = _audit(incident, "--image", incident.image["oci-archive"], "--rev", commits["left-use"][:12])
+    v = doc["image"]
+    assert (v["commit"], v["claim_source"], v["stale"]) == (commits["left-use"], "--rev", False)
+    assert {f["rel"]: f["state"] for f in v["files"]} == {"app/db/postgres_core.py": "matches",
+                                                          "app/main.py": "matches"}
+    assert any(n.startswith("the image's label org.opencontainers.image.revision is " + commits["fix"])
+               for n in v["notes"])
+    assert doc["revision"] == commits["left-use"] and doc["revision_from"].startswith("--rev")
+    assert doc["suspect"].startswith(commits["left-use"]) and "older code" not in doc["summary"]

@@ -1,6 +1,6 @@
 """Command line: ``deploycheck check [PATH] [--python PY] [--entry MODULE]... [--format FORMAT]``,
 ``deploycheck migrate status [PATH]``, ``deploycheck migrate apply ID [PATH] [--write]``, ``deploycheck rule``,
-``deploycheck audit --log FILE|- [--source REPO] [--rev REV]`` (exit 0: no crash in the log, 1: a crash
+``deploycheck audit --log FILE|- [--source REPO] [--rev REV] [--image IMAGE]`` (exit 0: no crash in the log, 1: a crash
 reported, 2: bad input).
 
 The output options (``--format``, ``--output-file``, baselines, the exit-code policy) are ``outputs``'s.
@@ -136,6 +136,14 @@ def build_parser():
     audit.add_argument("--since", metavar="TIME", help="read only entries from this RFC 3339 time on")
     audit.add_argument("--python", help="interpreter for the check run on HEAD (default: deploycheck's own)")
     audit.add_argument("--no-rules", action="store_true", help="do not run deploycheck's check on HEAD")
+    audit.add_argument("--image", metavar="IMAGE",
+                       help="with --source: the image the service ran (as check reads it); does it hold the files "
+                            "of the revision it claims, and if not, which commit they came from")
+    audit.add_argument("--app-dir", metavar="PATH",
+                       help="with --image: where the repository's root was copied (overrides the build file)")
+    audit.add_argument("--platform", default="linux/amd64", help="with --image, for an image index: which "
+                       "platform to read (default linux/amd64)")
+    audit.add_argument("--tls-verify", choices=["true", "false"], help="with --image docker://REF: as for check")
     audit.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
     audit.add_argument("-o", "--output-file", metavar="FILE", help="write the report here (default: stdout)")
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
@@ -240,7 +248,9 @@ def _audit(args) -> int:
     from deploycheck.render import audit_html, audit_markdown
 
     report = audit_run.run(audit_run.Options(log=args.log, source=args.source, rev=args.rev, since=args.since,
-                                             python=args.python, run_rules=not args.no_rules))
+                                             python=args.python, run_rules=not args.no_rules,
+                                             image=args.image, app_dir=args.app_dir, platform=args.platform,
+                                             tls_verify=None if args.tls_verify is None else args.tls_verify == "true"))
     if args.format == "json":
         text = json.dumps({"version": 1, **report.as_dict()}, indent=2) + "\n"
     elif args.format == "html":

@@ -15,12 +15,14 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deploycheck.errors import UsageError
-from deploycheck.findings import baseline
-from deploycheck.findings.finding import Finding
-from deploycheck.findings.located import Placer, place_all
-from deploycheck.findings.report import Report
+
+if TYPE_CHECKING:  # the findings' modules load the index: imported when findings are emitted, not for parsing
+    from deploycheck.findings.finding import Finding
+    from deploycheck.findings.located import Placer
+    from deploycheck.findings.report import Report
 
 FORMATS = ["text", "json", "json-lines", "sarif", "junit", "github", "gitlab"]
 
@@ -75,6 +77,10 @@ def emit(args, command: str, root: str, findings: list[Finding], placer: Placer,
     baseline options, write the chosen format and return the exit code: 0, or 1 when a finding of
     ``--fail-on`` severity or worse is reported and ``--exit-zero`` is not given. Raises ``UsageError`` for
     a baseline or output file that cannot be read or written."""
+    from deploycheck.findings import baseline
+    from deploycheck.findings.located import place_all
+    from deploycheck.findings.report import Report
+
     shown, hidden = place_all(placer, findings, suppressed)
     lines: list[str] = []
     if args.write_baseline:

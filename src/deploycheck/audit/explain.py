@@ -4,8 +4,11 @@ suspected of causing it, and whether a deploycheck rule reports it at HEAD.
 Every statement carries its evidence (a file and line at a commit with the file's blob id, a commit, a log
 line); where the evidence stops the statement is "unknown", with what would decide it.
 
-The revision: ``--rev``, else the log's revision label when it names a commit of the repository (a label
-such as Cloud Run's ``api-00042-abc`` usually does not), else HEAD, and the report says which. Suspects are
+The revision: with ``--image``, the commit the image's file of the failing frame came from when the image's
+verdict (``audit.image``) finds it is not the claimed revision's (the image held other code than it claims, so
+the claim is not what ran); else ``--rev``, else the log's revision label when it names a commit of the
+repository (a label such as Cloud Run's ``api-00042-abc`` usually does not), else the image's revision label
+when its files of the crash's frames are that commit's, else HEAD, and the report says which. Suspects are
 searched up to that revision, never after it: ``git log -S NAME`` for the commit that removed or renamed a
 missing name (git-log(1)), else ``git blame`` of the failing line.
 """
@@ -16,12 +19,16 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deploycheck.audit import head as head_mod
 from deploycheck.audit import history
 from deploycheck.audit.classify import Kind
 from deploycheck.audit.groups import Group
 from deploycheck.audit.history import Commit, GitError
+
+if TYPE_CHECKING:  # the image reader is imported only when --image is given
+    from deploycheck.audit.image import ImageVerdict
 
 # The rule that reports each kind before deploy, and the command that runs it.
 RULES = {
@@ -88,11 +95,12 @@ def _log_why(group: Group, kind: Kind) -> Why:
 
 
 def explain(group: Group, kind: Kind, repo: str | None, rev: str | None, python: str | None = None,
-            run_rules: bool = True) -> Explanation:
+            run_rules: bool = True, image: ImageVerdict | None = None) -> Explanation:
     """Explain ``group``'s crash (classified as ``kind``) from the repository ``repo`` at ``rev``.
 
     Without ``repo`` only the log's evidence is given and the rest is "unknown". ``python``: the interpreter
-    the HEAD check uses (default deploycheck's own). ``run_rules``: run the rule on HEAD. Raises
+    the HEAD check uses (default deploycheck's own). ``run_rules``: run the rule on HEAD. ``image``: the image's
+verdict on the crash's files (``audit.image.verdict``), which can name the code that really ran. Raises
     ``UsageError`` when ``repo`` is not a git repository or ``rev`` is given but names no commit.
     """
     out = Explanation(kind)
@@ -103,7 +111,10 @@ def explain(group: Group, kind: Kind, repo: str | None, rev: str | None, python:
         out.unknowns.append("which commit introduced it: pass --source REPO (and --rev, the deployed commit)")
         return out
     top = history.check_repository(repo)
-    _revision(out, top, rev, group)
+    if image is not None:
+        out.whys.append(_image_why(image))
+    if not (image is not None and _image_revision(out, image, kind)):
+        _revision(out, top, rev, group, image)
     if out.revision is None:
         return out
     try:
@@ -144,7 +155,45 @@ def _from_repository(out: Explanation, top: str, kind: Kind, python: str | None,
         _head(out, top, head, kind, path, frame, python, run_rules)
 
 
-def _revision(out: Explanation, repo: str, rev: str | None, group: Group) -> None:
+def _image_why(image: ImageVerdict) -> Why:
+    """The image's verdict as a step of the root cause, citing blob ids and the commits found."""
+    from deploycheck.audit.image import DIFFERS, IN_HISTORY
+
+    cites: list[str] = [f"image {image.image}"]
+    if image.commit is not None:
+        cites.append(f"claimed revision {image.commit} ({image.claim_source})")
+    for f in image.files:
+        if f.image_blob:
+            cites.append(f"{f.image_path} in the image: blob {f.image_blob}")
+        if f.source_blob and f.source_blob != f.image_blob and image.commit:
+            cites.append(f"{f.rel} at {image.commit[:12]}: blob {f.source_blob}")
+        if f.origins and f.state in DIFFERS + (IN_HISTORY,):
+            cites.append(f"{f.rel} in the image is the file of commit {f.origins[0].commit}")
+    summary = image.summary()
+    return Why(summary[:1].upper() + summary[1:] + ".", tuple(cites) + image.notes)
+
+
+def _image_revision(out: Explanation, image: ImageVerdict, kind: Kind) -> bool:
+    """Take the revision from the image's verdict when it names the code that ran: the commit the image's
+    file of the failing frame (else of another frame, innermost first) came from when that file is not the
+    claimed revision's. Returns whether it did."""
+    from deploycheck.audit.image import ELSEWHERE, IN_HISTORY, NEWER, OLDER
+
+    failing = kind.frame.path if kind.frame else None
+    moved = [f for f in image.files if f.origins and f.state in (OLDER, NEWER, ELSEWHERE, IN_HISTORY)]
+    moved.sort(key=lambda f: f.path != failing)
+    if not moved:
+        return False
+    f = moved[0]
+    origin = f.origins[0]
+    out.revision = origin.commit
+    claim = f"; the image claims {image.commit[:12]}" if image.commit else ""
+    out.revision_from = f"the commit the image's {f.rel} came from, by the image's verdict{claim}"
+    return True
+
+
+def _revision(out: Explanation, repo: str, rev: str | None, group: Group,
+              image: ImageVerdict | None = None) -> None:
     if rev is not None:
         out.revision = history.resolve(repo, rev)
         if out.revision is None:
@@ -159,6 +208,12 @@ def _revision(out: Explanation, repo: str, rev: str | None, group: Group) -> Non
             if resolved is not None:
                 out.revision, out.revision_from = resolved, f"the log's revision label {label}"
                 return
+    if image is not None and image.commit is not None and not image.stale and \
+            any(f.state == "matches" for f in image.files):
+        out.revision = image.commit
+        out.revision_from = (f"the image's revision label {image.label}, whose files of the crash's frames "
+                             "are that commit's")
+        return
     out.revision = history.resolve(repo, "HEAD")
     if out.revision is None:
         out.unknowns.append("the deployed revision: the repository has no commit")
@@ -212,6 +267,9 @@ def _head(out: Explanation, repo: str, head: str, kind: Kind, path: str, frame, 
                     "removed it." if fixed else f"the failing line is gone at HEAD ({head[:12]}).")
     if out.rule in _CODE_RULES and run_rules:
         _run_rule(out, repo, head, path, kind, python)
+    elif out.rule in _CODE_RULES:
+        out.unknowns.append(f"whether {out.rule} still reports it at HEAD: not checked (--no-rules); "
+                            f"`{out.command}` decides it")
     elif out.rule:
         out.unknowns.append(f"whether HEAD would still fail: the cause lies in the environment, not the code; "
                             f"`{out.command}` ({out.rule}) decides it")

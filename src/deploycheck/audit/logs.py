@@ -37,6 +37,7 @@ MAX_ENTRY = 4 * 1024 * 1024  # bytes of one entry of a JSON array
 _CHUNK = 1024 * 1024
 _SMALL = 64 * 1024
 _PEEK = 64 * 1024
+_NEAR = 4 * 1024  # bytes before a hit first searched for the start of its line
 
 _STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?(?P<rest>.*)$",
                     re.DOTALL)
@@ -159,21 +160,39 @@ class _Finder:
         return best
 
 
+def searcher() -> str | None:
+    """The program that finds the triggers in a log file: ripgrep (``rg``, beside deploycheck's interpreter
+    or on ``PATH``), else GNU ``grep``, else None. ripgrep's many-string search (SIMD "Teddy") runs several
+    times faster than grep's when there are tens of strings; both print ``line:offset:match``."""
+    where = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)])
+    for name in ("rg", "grep"):
+        found = shutil.which(name, path=where)
+        if found is not None:
+            return found
+    return None
+
+
 class _Grep:
-    """Where the lines holding a trigger are, from one ``grep -F`` pass over a log file (GNU grep searches
-    for many fixed strings at once, in one pass, far faster than one ``bytes.find`` pass per string):
-    ``(line number, byte offset of the match)`` in file order. grep runs with a memory limit (a log of one
-    huge line would make it hold that line); when it fails, ``failed`` is set and the caller goes on without
-    it from where it is."""
+    """Where the lines holding a trigger are, from one fixed-string pass over a log file by ``searcher()``
+    (ripgrep or GNU grep search for many fixed strings at once, in one pass, far faster than one
+    ``bytes.find`` pass per string): ``(line number, byte offset of the match)`` in file order. The program
+    runs with a memory limit (a log of one huge line would make it hold that line); when it fails,
+    ``failed`` is set and the caller goes on without it from where it is."""
 
     MEMORY = 512 * 1024 * 1024
 
-    def __init__(self, path: str, triggers: tuple[bytes, ...]) -> None:
+    def __init__(self, path: str, triggers: tuple[bytes, ...], program: str) -> None:
         self.failed = False
         self.done = False
         args = [a for t in triggers for a in (b"-e", t)]
+        if os.path.basename(program) == "rg":  # no config file, no mmap of the whole log, bytes as they are
+            options = [b"--no-config", b"--no-mmap", b"--encoding", b"none", b"-j1", b"--no-filename",
+                       b"--no-heading", b"--color", b"never"]
+        else:
+            options = []
         try:
-            self.proc = subprocess.Popen([b"grep", b"-n", b"-b", b"-o", b"-a", b"-F", *args, b"--", os.fsencode(path)],
+            self.proc = subprocess.Popen([os.fsencode(program), *options, b"-n", b"-b", b"-o", b"-a", b"-F", *args,
+                                          b"--", os.fsencode(path)],
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                          env={**os.environ, "LC_ALL": "C"},
                                          # the log is read before any thread of deploycheck starts
@@ -254,7 +273,8 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         if cutoff is None:
             raise UsageError(f"--since {since!r}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z")
     # with grep's offsets the reader seeks from hit to hit, and each seek refills the buffer: a small one
-    use_grep = skip is not None and path != "-" and os.path.isfile(path) and shutil.which("grep") is not None
+    program = searcher() if skip is not None and path != "-" and os.path.isfile(path) else None
+    use_grep = program is not None
     stream = _open(path, _SMALL if use_grep else _CHUNK)
     grep = None
     try:
@@ -267,7 +287,7 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         start = head.lstrip()
         array = start[:1] == b"[" and start[1:].lstrip()[:1] in (b"{", b"]")  # not a "[2024-05-01 ...]" line
         if use_grep and not array and skip is not None:
-            grep = _Grep(path, skip.triggers)
+            grep = _Grep(path, skip.triggers, program)
         records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
         order = _Order()
         for number, record in records:
@@ -344,13 +364,15 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
 def _line_start(stream, offset: int, at: int) -> int | None:
     """The offset of the line holding byte ``at`` (``offset``, where the stream is, starts a line), or None
     when that line starts more than ``MAX_LINE`` bytes before ``at``."""
-    low = max(offset, at - MAX_LINE)
-    stream.seek(low)
-    before = stream.read(at - low)
-    newline = before.rfind(b"\n")
-    if newline >= 0:
-        return low + newline + 1
-    return low if low == offset else None
+    for back in (_NEAR, MAX_LINE):  # most lines are short: look just before the hit first
+        low = max(offset, at - back)
+        stream.seek(low)
+        newline = stream.read(at - low).rfind(b"\n")
+        if newline >= 0:
+            return low + newline + 1
+        if low == offset:
+            return low
+    return None
 
 
 def _array(stream, stats: Stats) -> Iterator[tuple[int, str | dict]]:
@@ -441,10 +463,10 @@ def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
 
 def _plain(number: int, text: str, stats: Stats) -> Iterator[Entry]:
     key = ""
-    m = _KUBE_PREFIX.match(text)
+    m = _KUBE_PREFIX.match(text) if text.startswith("[pod/") else None
     if m:
         key, text = m.group("key"), m.group("rest")
-    m = _STAMP.match(text)
+    m = _STAMP.match(text) if text[:4].isdigit() else None  # most lines of a plain log start otherwise
     if m and "T" in m.group("ts")[10:11]:  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
         stats.saw("timestamped")
         yield Entry(m.group("rest"), LogSpot(number, m.group("ts"), stream=key), key)

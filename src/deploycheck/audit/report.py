@@ -88,6 +88,8 @@ class Report:
     verify: list[str] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)
     kind: str | None = None
+    image: dict | None = None  # the image's verdict (``audit.image.ImageVerdict.to_json``) with --image
+    image_files: list[str] = field(default_factory=list)  # one line per frame file compared
 
     def as_dict(self) -> dict:
         """The report as JSON-ready data (for ``--format json``)."""
@@ -146,9 +148,10 @@ def in_app_path(path: str) -> bool:
     return in_app(Frame(path, 0, ""))
 
 
-def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) -> Report:
+def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, image=None) -> Report:
     """The report of a log: ``grouping`` (``groups.group``), the explanation of the stopping crash (None when
-    there is no crash) and the reader's ``logs.Stats``."""
+    there is no crash), the reader's ``logs.Stats`` and the image's verdict (``audit.image.ImageVerdict``,
+    None without --image)."""
     report = Report(log=log, crashed=grouping.stopped is not None, summary="",
                     lines_read=stats.lines if stats.lines_known else None, bytes_read=stats.bytes,
                     lines_cut=stats.cut, lines_skipped=stats.skipped,
@@ -182,4 +185,13 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats) 
     suspect = f"; suspect commit {ex.suspect.short}" if ex.suspect else ""
     report.summary = redacted(f"The service stopped on {stopped.sample.headline()}{where} "
                               f"({ex.kind.kind}, {stopped.count} time{'s' if stopped.count > 1 else ''}){suspect}.")
+    if image is not None:
+        report.image = image.to_json()
+        for key in ("summary", "image"):
+            report.image[key] = redacted(report.image[key])
+        report.image["notes"] = [redacted(n) for n in report.image["notes"]]
+        report.image_files = [redacted(f"{f.rel or f.image_path}: {f.state}: {f.sentence}") for f in image.files]
+        if image.stale:
+            said = image.summary()
+            report.summary += " " + redacted(said[:1].upper() + said[1:].partition(": ")[0]) + "."
     return report

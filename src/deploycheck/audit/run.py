@@ -13,7 +13,9 @@ from deploycheck.errors import UsageError
 @dataclass
 class Options:
     """``log``: a file or ``-``; ``source``: the repository; ``rev``: the deployed revision; ``since``: an
-    RFC 3339 time; ``python``: the interpreter of the HEAD check; ``run_rules``: run the rule on HEAD."""
+    RFC 3339 time; ``python``: the interpreter of the HEAD check; ``run_rules``: run the rule on HEAD; ``image``: the image the
+    service ran (any target ``check`` reads), compared with the repository (``audit.image``), read as ``check``
+    reads it with ``app_dir``, ``platform`` and ``tls_verify``."""
 
     log: str
     source: str | None = None
@@ -21,6 +23,10 @@ class Options:
     since: str | None = None
     python: str | None = None
     run_rules: bool = True
+    image: str | None = None
+    app_dir: str | None = None
+    platform: str = "linux/amd64"
+    tls_verify: bool | None = None
 
 
 def run(opts: Options) -> report.Report:
@@ -28,6 +34,10 @@ def run(opts: Options) -> report.Report:
     ``--source`` that is not a repository, a ``--rev`` it lacks)."""
     if opts.rev is not None and opts.source is None:
         raise UsageError("--rev needs --source (the repository the revision is in)")
+    if opts.image is not None and opts.source is None:
+        raise UsageError("--image needs --source (the repository its files are compared with)")
+    if opts.app_dir is not None and opts.image is None:
+        raise UsageError("--app-dir needs --image")
     if opts.source is not None and not os.path.isdir(opts.source):
         raise UsageError(f"--source {opts.source}: not a directory")
     stats = logs.Stats()
@@ -42,5 +52,19 @@ def run(opts: Options) -> report.Report:
             history.check_repository(opts.source)
         return report.build(name, grouping, None, stats)
     kind = classify.classify(grouping.stopped.sample)
-    explanation = explain.explain(grouping.stopped, kind, opts.source, opts.rev, opts.python, opts.run_rules)
-    return report.build(name, grouping, explanation, stats)
+    seen = _image_verdict(opts, grouping.stopped.sample) if opts.image is not None else None
+    explanation = explain.explain(grouping.stopped, kind, opts.source, opts.rev, opts.python, opts.run_rules,
+                                  image=seen)
+    return report.build(name, grouping, explanation, stats, seen)
+
+
+def _image_verdict(opts: Options, tb):
+    """The image's verdict on the in-app files of the crash's frames (its whole chain), innermost first."""
+    from pathlib import Path
+
+    from deploycheck.audit import image
+
+    frames = [f.path for t in reversed(tb.chain()) for f in reversed(t.frames) if groups.in_app(f)]
+    assert opts.image is not None and opts.source is not None
+    return image.verdict(opts.image, Path(opts.source), opts.rev, frames, app_dir=opts.app_dir,
+                         platform=opts.platform, tls_verify=opts.tls_verify)

@@ -54,7 +54,13 @@ def page(r: Report) -> str:
         for w in r.whys:
             evidence = "; ".join(f"<code>{h(e)}</code>" for e in w.evidence)
             out.append(f"<li>{h(w.statement)}" + (f"<br>Evidence: {evidence}" if evidence else "") + "</li>")
-        out += ["</ol></section>", '<section id="caught-by"><h2>What would have caught it</h2>',
+        out.append("</ol></section>")
+        if r.image is not None:
+            out += ['<section id="image"><h2>The image</h2>',
+                    f"<p><code>{h(r.image['image'])}</code>: {h(r.image['summary'])}.</p><ul>"]
+            out += [f"<li>{h(f)}</li>" for f in [*r.image_files, *r.image["notes"]]]
+            out.append("</ul></section>")
+        out += ['<section id="caught-by"><h2>What would have caught it</h2>',
                 (f"<p>{h(r.caught_by) if r.caught_by else 'unknown: no deploycheck rule covers this kind of crash.'}"
                 "</p></section>"), f'<section id="fix"><h2>Suggested fix</h2><p>{h(r.fix)}</p></section>',
                 f'<section id="test"><h2>Regression test</h2><p>{h(r.test)}</p></section>',

@@ -74,6 +74,10 @@ def lines(r: Report, plain: bool = False) -> list[str]:
         out.append(f"{i}. {text(w.statement)}")
         if w.evidence:
             out.append("   Evidence: " + "; ".join(code(e) for e in w.evidence))
+    if r.image is not None:
+        out += ["", "## The image", "", f"{code(r.image['image'])}: {text(r.image['summary'])}.", ""]
+        out += [f"- {text(f)}" for f in r.image_files]
+        out += [f"- {text(n)}" for n in r.image["notes"]]
     out += ["", "## What would have caught it", ""]
     out.append(text(r.caught_by) if r.caught_by else "unknown: no deploycheck rule covers this kind of crash.")
     out += ["", "## Suggested fix", "", text(r.fix), "", "## Regression test", "", text(r.test), "",
