@@ -183,3 +183,86 @@ def suppressed(node: ast.expr) -> set[str]:
             out |= exception_names(a)
         return out
     return set()
+
+
+# How a module ``__getattr__`` serves submodules (``lazy_submodules``): not at all; a submodule for some
+# names (others may be served otherwise); every submodule and nothing else.
+NO_SUBMODULES, SOME_SUBMODULES, ONLY_SUBMODULES = 0, 1, 2
+
+
+def lazy_submodules(defs: list[ast.FunctionDef]) -> int:
+    """Whether a module ``__getattr__`` (PEP 562) imports the submodule its argument names, as lazy packages
+    do (prefect's ``importlib.import_module(f"{__name__}.{name}")``; importlib's documentation of
+    ``import_module`` for the relative form ``import_module(f".{name}", package=__name__)``).
+
+    ``ONLY_SUBMODULES`` when that import is the function's only way to a value: nothing before it returns,
+    and every handler of the ``try`` around it raises (a name with no submodule raises ``AttributeError``,
+    or the import's own error). ``SOME_SUBMODULES`` when the import is there but other paths may serve other
+    names; ``NO_SUBMODULES`` otherwise."""
+    if len(defs) != 1 or not defs[0].args.args:
+        return NO_SUBMODULES
+    fn = defs[0]
+    param = fn.args.args[0].arg
+    names: set[str] = set()  # local names bound to the submodule's name
+    for stmt in ast.walk(fn):
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and _submodule_name(stmt.value, param, absolute=True)):
+            names.add(stmt.targets[0].id)
+    found = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and _imports_submodule(n, param, names)]
+    if not found:
+        return NO_SUBMODULES
+    for stmt in fn.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id in names):
+            continue
+        if (isinstance(stmt, ast.Try) and not stmt.finalbody and stmt.handlers and len(stmt.body) == 1
+                and all(always_raises(h.body) for h in stmt.handlers)
+                and any(n in found for n in ast.walk(stmt.body[0]))):
+            return ONLY_SUBMODULES
+        if (isinstance(stmt, (ast.Assign, ast.Return)) and stmt.value is not None
+                and any(n in found for n in ast.walk(stmt.value))):
+            return ONLY_SUBMODULES  # no try: a name with no submodule raises ModuleNotFoundError
+        break
+    return SOME_SUBMODULES
+
+
+def _imports_submodule(call: ast.Call, param: str, names: set[str]) -> bool:
+    if (dotted_name(call.func) or "").rpartition(".")[2] != "import_module" or not call.args:
+        return False
+    arg = call.args[0]
+    if isinstance(arg, ast.Name) and arg.id in names or _submodule_name(arg, param, absolute=True):
+        return len(call.args) == 1 and not call.keywords
+    package = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "package"), None)
+    return package is not None and is_dunder_name(package) and _submodule_name(arg, param, absolute=False)
+
+
+def _submodule_name(e: ast.expr, param: str, absolute: bool) -> bool:
+    """``e`` is ``f"{__name__}.{param}"`` / ``__name__ + "." + param`` (absolute), or ``f".{param}"`` /
+    ``"." + param`` (relative to the package)."""
+    if isinstance(e, ast.JoinedStr):
+        parts: list[ast.expr] = [v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1
+                                 and v.format_spec is None else v for v in e.values]
+    elif isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add):
+        parts = []
+        stack: list[ast.expr] = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, ast.BinOp) and isinstance(x.op, ast.Add):
+                stack += [x.right, x.left]
+            else:
+                parts.append(x)
+    else:
+        return False
+    want: list = (["__name__"] if absolute else []) + [".", param]
+    if len(parts) != len(want):
+        return False
+    for got, w in zip(parts, want):
+        if w == ".":
+            if not (isinstance(got, ast.Constant) and got.value == "."):
+                return False
+        elif not (isinstance(got, ast.Name) and got.id == w):
+            return False
+    return True

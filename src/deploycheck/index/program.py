@@ -17,6 +17,7 @@ from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
 from deploycheck.index import startup, writers
+from deploycheck.index.idioms import NO_SUBMODULES, ONLY_SUBMODULES
 from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
@@ -245,11 +246,12 @@ class Program:
             # `try: from _locale import * / except ImportError: LC_ALL = 6` binds LC_ALL through the star.
         if "." + name in summ.registered:
             return FOUND
-        if summ.has_getattr:
+        if summ.has_getattr and summ.getattr_submodules != ONLY_SUBMODULES:
             if summ.getattr_names is None:
                 return UNKNOWN
             if name in summ.getattr_names:
                 return FOUND
+        # else every name the __getattr__ serves is a submodule, found above; any other raises AttributeError
         if summ.dynamic or (mod.is_package and summ.path_dynamic) or writers.opened(self, modname):
             return UNKNOWN
         unknown = False
@@ -591,6 +593,18 @@ class Program:
                     strength = (max(edge, node.shield), phase)
                     for target in self.site_targets(name, node.module.is_package, site):
                         self._reach(target, name, site.line, strength, key, queue, deferred, "")
+                for read in summ.reads if summ is not None else ():
+                    if read.context == TYPING or (read.context == FUNCTION and node.origin != "project"):
+                        continue
+                    runs = self.branch_runs(name, read.branch)
+                    if runs is False:
+                        continue
+                    for target, certain in self.lazy_targets(name, node.module.is_package, read):
+                        edge = 0 if certain and read.context == MODULE and not (
+                            read.conditional or read.guarded or runs is None) else 2
+                        strength = (max(edge, node.shield), phase)
+                        step = f"{target.rpartition('.')[0]}.__getattr__ imports it"
+                        self._reach(target, name, read.positions[0][0], strength, key, queue, deferred, step)
                 for target, line, step, when, shield in self._edges_from.get(name, ()):
                     strength = (max(node.shield, shield), max(phase, PHASES.index(when)))
                     parts = target.split(".")
@@ -694,6 +708,29 @@ class Program:
             if mod is not None and prefix not in self.nodes:
                 self.nodes[prefix] = Node(mod, self.origin(mod), parent, shield)
                 queue.append(prefix)
+
+    def lazy_targets(self, importer: str, is_package: bool, read) -> list[tuple[str, bool]]:
+        """Submodules an attribute read imports through a package's module ``__getattr__`` that imports the
+        submodule of the name asked for (``idioms.lazy_submodules``; PEP 562): ``api.flows.router`` imports
+        ``api.flows`` when ``api`` binds no ``flows``. Each with whether that ``__getattr__`` surely serves
+        it so (it serves only submodules)."""
+        current = self.descriptor_module(importer, is_package, read.target)
+        out: list[tuple[str, bool]] = []
+        for attr in read.attrs:
+            if current is None:
+                break
+            mod = self.find(current)
+            summ = self.summary(current) if mod is not None and mod.has_source else None
+            if (summ is not None and summ.has_getattr and summ.getattr_submodules != NO_SUBMODULES
+                    and not summ.bindings.get(attr)):
+                sub = f"{current}.{attr}"
+                if self.find(sub) is None:
+                    break
+                out.append((sub, summ.getattr_submodules == ONLY_SUBMODULES))
+                current = sub
+            else:
+                current = self.member_module(current, attr)
+        return out
 
     def site_targets(self, importer: str, is_package: bool, site: ImportSite) -> list[str]:
         """Modules an import statement loads: every package on the dotted path, and submodules named in a

@@ -20,6 +20,7 @@ from deploycheck.index.idioms import (
     is_globals_call,
     literal_strings,
     raise_text,
+    lazy_submodules,
     reraises,
     served_names,
     suppressed,
@@ -114,6 +115,7 @@ class Walker:
         self._pending_aliases: list[tuple] = []
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
+        self._getattr_param: str | None = None  # the argument of the module __getattr__ being walked
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
         self._loop_values: dict[str, list[str]] = {}  # `for name in ("a", "b"):`, while in its body
@@ -144,6 +146,7 @@ class Walker:
         if s.has_getattr:
             constants = {k: v[0] for k, v in self._str_constants.items() if len(v) == 1}  # bound once: a constant
             s.getattr_names = served_names(self._getattr_defs, self._literals, constants)
+            s.getattr_submodules = lazy_submodules(self._getattr_defs)
         self._unreached(tree)
         for scope, name, attrs, positions, state in self._pending_reads:
             target, unless = self._lookup_full(scope, name)
@@ -423,7 +426,11 @@ class Walker:
         outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
         outer_def, self._def = self._def, len(self._def_names) - 1
         qual.extend((node.name, "<locals>"))
+        outer_param = self._getattr_param
+        if node.name == "__getattr__" and st.scope is self.module and all_args:
+            self._getattr_param = all_args[0].arg
         self.body(node.body, inner)
+        self._getattr_param = outer_param
         del qual[-2:]
         self._in_function, self._def = outer, outer_def
 
@@ -562,7 +569,8 @@ class Walker:
             self._mutation(t, st)
         elif isinstance(t, ast.Subscript):
             self._mutation(t, st)
-            self.expr(t.value, st)
+            if not self._caches_served(t):  # globals() itself is not handed anywhere
+                self.expr(t.value, st)
             self.expr(t.slice, st)
 
     def _pattern(self, p: ast.pattern, st: _State) -> None:
@@ -819,10 +827,17 @@ class Walker:
             if effects.writes_given_module(base):
                 self.summary.writes_modules = True
             self._dynamic("sys.modules[...]")
-        if isinstance(t, ast.Subscript) and (is_globals_call(t.value) or self._is_alias(t.value)):
+        if isinstance(t, ast.Subscript) and (is_globals_call(t.value) or self._is_alias(t.value)) \
+                and not self._caches_served(t):
             self._dynamic("globals()")
         if isinstance(t, ast.Name) and t.id == "__path__":
             self.summary.path_dynamic = True
+
+    def _caches_served(self, t: ast.Subscript) -> bool:
+        """``globals()[name] = value`` in the module ``__getattr__``, ``name`` its argument: it caches the name
+        it serves (PEP 562), and binds nothing the ``__getattr__`` would not serve anyway."""
+        return (self._getattr_param is not None and is_globals_call(t.value) and isinstance(t.slice, ast.Name)
+                and t.slice.id == self._getattr_param)
 
     def _call_markers(self, node: ast.Call, st: _State) -> bool:
         """Record dynamic effects of a call; True when the call's children were visited here."""
