@@ -266,3 +266,47 @@ def _submodule_name(e: ast.expr, param: str, absolute: bool) -> bool:
         elif not (isinstance(got, ast.Name) and got.id == w):
             return False
     return True
+
+
+# Class-body calls that may bind names no statement shows.
+_CLASS_DYNAMIC = {"locals", "vars", "exec", "setattr", "eval"}
+
+
+def class_facts(node: ast.ClassDef, bound: set[str]) -> tuple:
+    """What a module-level class statement makes, for reading its attributes (the language reference's
+    "Class definitions": the body's namespace becomes the class's ``__dict__``; attributes not there are
+    looked up along the bases): ``(bases, names, opaque)``. ``bases``: each ``("n", name)`` (a module-level
+    name) or ``("a", root, "dotted.rest")``, ``object`` left out; ``names``: what the body binds, with
+    ``__slots__`` entries and ``cls.X = ...`` stores in its methods; ``opaque`` when more may be bound than
+    that (decorators, a metaclass or class keywords, ``__init_subclass__``/``__set_name__``-style hooks,
+    ``setattr``/``locals()`` in the body, a base that is not a plain name)."""
+    opaque = bool(node.decorator_list or node.keywords)
+    bases: list[tuple] = []
+    for b in node.bases:
+        d = dotted_name(b)
+        if d is None:
+            opaque = True
+        elif d != "object":
+            root, _, rest = d.partition(".")
+            bases.append(("a", root, rest) if rest else ("n", root))
+    names = set(bound)
+    if names & {"__init_subclass__", "__getattr__", "__class_getitem__", "__prepare__"}:
+        opaque = True  # hooks that change classes made from this one (and its own lookups)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _CLASS_DYNAMIC:
+            opaque = True
+        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+            v = n.value
+            if isinstance(v, ast.Name) and v.id in ("cls", node.name):
+                names.add(n.attr)
+            elif (isinstance(v, ast.Attribute) and v.attr == "__class__") or (
+                    isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "type"):
+                opaque = True  # `self.__class__.x = ...`, `type(self).x = ...`: the class itself changes
+        elif (isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in n.targets)):
+            slots = literal_strings(n.value) if not isinstance(n.value, ast.Constant) else (
+                {n.value.value} if isinstance(n.value.value, str) else None)
+            if slots is None:
+                opaque = True
+            else:
+                names |= slots
+    return bases, sorted(names), opaque

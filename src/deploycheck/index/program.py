@@ -22,6 +22,7 @@ from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
 FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
+_TYPE_ATTRS = frozenset(dir(type))  # what every class has from its metaclass ``type`` (``Cls.mro``)
 
 # How many name or import questions may wait on one another (``has_name`` -> ``exports`` -> ``has_name``
 # ... down a chain of re-exports, star imports or modules importing each other). Deeper than this the answer
@@ -332,6 +333,65 @@ class Program:
         _, module, level, name = desc
         base = self.absolute(importer, is_package, module, level)
         return None if base is None else self.member_module(base, name, depth)
+
+    def class_of(self, modname: str, name: str, depth: int = 0) -> tuple[str, str] | None:
+        """Where attribute ``name`` of module ``modname`` is a class statement of a module we read (not the
+        standard library's), following re-exports (``from .client import Client``): ``(module, class
+        name)``, or None (not a class, bound more than once, or unknown)."""
+        if depth > 20:
+            return None
+        mod = self.find(modname)
+        if mod is None or not mod.has_source or self.origin(mod) == "stdlib":
+            return None
+        summ = self.summary(modname)
+        if summ is None or summ.syntax_error:
+            return None
+        descs = summ.bindings.get(name)
+        if name in summ.classes:
+            return (modname, name) if descs == [VALUE] else None
+        if not descs or len(descs) != 1 or not isinstance(descs[0], (tuple, list)) or descs[0][0] != "f":
+            return None
+        _, src, level, attr = descs[0]
+        base = self.absolute(modname, mod.is_package, src, level)
+        if base is None or self.member_module(base, attr) is not None:
+            return None
+        return self.class_of(base, attr, depth + 1)
+
+    def class_has(self, cls: tuple[str, str], name: str, depth: int = 0) -> str:
+        """Does the class ``cls`` (``class_of``) have attribute ``name``, from its body or its bases (the
+        language reference's "Class definitions"; ``type``'s own attributes count, as ``Cls.mro`` finds
+        them)? FOUND, MISSING, or UNKNOWN when anything on the way may bind more than its statements show
+        (``idioms.class_facts``'s opaque, a base that is not a class we read)."""
+        if name in _TYPE_ATTRS or (name.startswith("__") and name.endswith("__")):
+            return FOUND
+        if depth > 50:
+            return UNKNOWN
+        module, cname = cls
+        mod = self.find(module)
+        summ = self.summary(module)
+        if mod is None or summ is None:
+            return UNKNOWN
+        bases, names, opaque = summ.classes[cname]
+        if name in names:
+            return FOUND
+        if opaque:
+            return UNKNOWN
+        for base in bases:
+            if base[0] == "n":
+                found = self.class_of(module, base[1])
+            else:
+                desc = summ.bindings.get(base[1])
+                target = self.descriptor_module(module, mod.is_package, desc[0]) if desc and len(desc) == 1 else None
+                parts = base[2].split(".")
+                for p in parts[:-1]:
+                    target = self.member_module(target, p) if target is not None else None
+                found = self.class_of(target, parts[-1]) if target is not None else None
+            if found is None:
+                return UNKNOWN
+            r = self.class_has(found, name, depth + 1)
+            if r != MISSING:
+                return r
+        return MISSING
 
     def member_module(self, modname: str, name: str, depth: int = 0) -> str | None:
         """If attribute ``name`` of module ``modname`` is itself a module, its name."""

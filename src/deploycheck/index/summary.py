@@ -105,6 +105,8 @@ class Summary:
     # callee), and the callees: a qualname of this module, or (import descriptor, dotted attributes after it).
     defs: tuple = ("", b"")
     calls: tuple = (b"", [])
+    # Module-level classes (``idioms.class_facts``): name -> (bases, names the class body binds, opaque).
+    classes: dict[str, tuple] = field(default_factory=dict)
 
     def to_plain(self) -> tuple:
         return (
@@ -114,7 +116,7 @@ class Summary:
             self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names,
             self.getattr_submodules, self.syntax_error, self.future_annotations,
             self.computed_imports, [tuple(i) for i in self.settings], self.path_inserts, self.installs,
-            self.requires, self.namers, self.made, self.writes_modules, self.defs, self.calls,
+            self.requires, self.namers, self.made, self.writes_modules, self.defs, self.calls, self.classes,
         )
 
     @classmethod

@@ -18,6 +18,7 @@ from deploycheck.index.idioms import (
     hasattr_pairs,
     is_dunder_name,
     is_globals_call,
+    class_facts,
     lazy_submodules,
     literal_strings,
     raise_text,
@@ -116,6 +117,10 @@ class Walker:
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
         self._getattr_param: str | None = None  # the argument of the module __getattr__ being walked
+        self._module_binds: dict[str, int] = {}  # how many statements bind each module-level name
+        self._classes: dict[str, tuple] = {}  # module-level classes: name -> (bases, names, opaque)
+        self._name_stores: dict[str, set[str]] = {}  # `Name.attr = ...` anywhere: Name -> attrs
+        self._setattr_names: set[str] = set()  # names handed to setattr() as the object
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
         self._loop_values: dict[str, list[str]] = {}  # `for name in ("a", "b"):`, while in its body
@@ -147,6 +152,9 @@ class Walker:
             constants = {k: v[0] for k, v in self._str_constants.items() if len(v) == 1}  # bound once: a constant
             s.getattr_names = served_names(self._getattr_defs, self._literals, constants)
             s.getattr_submodules = lazy_submodules(self._getattr_defs)
+        for name, (bases, names, opaque) in self._classes.items():
+            opaque = opaque or self._module_binds.get(name, 0) > 1 or name in self._setattr_names
+            s.classes[name] = (bases, sorted(set(names) | self._name_stores.get(name, set())), opaque)
         self._unreached(tree)
         for scope, name, attrs, positions, state in self._pending_reads:
             target, unless = self._lookup_full(scope, name)
@@ -273,6 +281,8 @@ class Walker:
             self._qual.append(node.name)
             self.body(node.body, st.but(scope=cls))
             self._qual.pop()
+            if st.scope is self.module and not self._in_typing:
+                self._classes[node.name] = class_facts(node, cls.others | cls.imports.keys())
             if any((dotted_name(d.func if isinstance(d, ast.Call) else d) or "").endswith("global_enum") for d in node.decorator_list):
                 # enum.global_enum copies the members into the module namespace (Python 3.11+, `re`, `ssl`).
                 for name in cls.others:
@@ -546,6 +556,8 @@ class Walker:
             self.eval.aliases[name] = desc[1]  # `import os as _os`: `_os.name` is `os.name`
         if desc == ("f", "sys", 0, "modules"):
             self.eval.aliases[name] = "sys.modules"  # `from sys import modules as sys_modules`
+        if scope is self.module:
+            self._module_binds[name] = self._module_binds.get(name, 0) + 1
         if desc == VALUE:
             scope.others.add(name)
         else:
@@ -564,6 +576,8 @@ class Walker:
         elif isinstance(t, ast.Attribute):
             if isinstance(t.value, ast.Name):
                 self._pending_stores.append((st.scope, t.value.id, t.attr))
+                if t.value.id != "self":
+                    self._name_stores.setdefault(t.value.id, set()).add(t.attr)
             else:
                 self.expr(t.value, st)
             self._mutation(t, st)
@@ -910,6 +924,8 @@ class Walker:
             self._builtin_from_args(node)
         if name == "setattr" and len(args) >= 2:
             self._module_setattr(node)
+            if isinstance(args[0], ast.Name):
+                self._setattr_names.add(args[0].id)
         if dotted and ("nstall" in dotted or kinds & _MAY_NAME_PACKAGES) and effects.installs(node, dotted):
             self.summary.installs.append(node.lineno)
         if dotted:
