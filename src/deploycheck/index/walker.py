@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from deploycheck.index import effects, reach
 from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts, is_type_checking
 from deploycheck.index.idioms import (
+    class_facts,
     dotted_name,
     exception_names,
     guard_level,
     hasattr_pairs,
     is_dunder_name,
     is_globals_call,
-    class_facts,
     lazy_submodules,
     literal_strings,
     raise_text,
