@@ -62,8 +62,9 @@ from deploycheck.frameworks import (  # noqa: E402
     django,
     entrypoints,
     flask,
+    jinja,
     launchers,
     shims,
 )
 
-LOADERS.extend([shims, django, celery, entrypoints, launchers, flask, blueprints])
+LOADERS.extend([shims, django, celery, entrypoints, launchers, flask, blueprints, jinja])

@@ -376,22 +376,40 @@ class Program:
             return FOUND
         if opaque:
             return UNKNOWN
-        for base in bases:
-            if base[0] == "n":
-                found = self.class_of(module, base[1])
-            else:
-                desc = summ.bindings.get(base[1])
-                target = self.descriptor_module(module, mod.is_package, desc[0]) if desc and len(desc) == 1 else None
-                parts = base[2].split(".")
-                for p in parts[:-1]:
-                    target = self.member_module(target, p) if target is not None else None
-                found = self.class_of(target, parts[-1]) if target is not None else None
+        for found in self.class_bases(cls):
             if found is None:
                 return UNKNOWN
             r = self.class_has(found, name, depth + 1)
             if r != MISSING:
                 return r
         return MISSING
+
+    def class_bases(self, cls: tuple[str, str]) -> list[tuple[str, str] | None]:
+        """The bases of class ``cls`` (``class_of``) as classes (``object`` left out), each None when it is
+        not a class statement we read."""
+        module, cname = cls
+        mod = self.find(module)
+        summ = self.summary(module)
+        if mod is None or summ is None:
+            return [None]
+        out: list[tuple[str, str] | None] = []
+        for base in summ.classes[cname][0]:
+            if base[0] == "n":
+                out.append(self.class_of(module, base[1]))
+                continue
+            out.append(self.dotted_class(module, mod.is_package, base[1], base[2]))
+        return out
+
+    def dotted_class(self, module: str, is_package: bool, root: str, rest: str) -> tuple[str, str] | None:
+        """The class ``root.rest`` names in ``module`` when ``root`` is bound by an import of a module
+        (``jinja2.Environment``, ``engineio.client.Client``), or None."""
+        summ = self.summary(module)
+        desc = summ.bindings.get(root) if summ is not None else None
+        target = self.descriptor_module(module, is_package, desc[0]) if desc and len(desc) == 1 else None
+        parts = rest.split(".")
+        for p in parts[:-1]:
+            target = self.member_module(target, p) if target is not None else None
+        return self.class_of(target, parts[-1]) if target is not None else None
 
     def member_module(self, modname: str, name: str, depth: int = 0) -> str | None:
         """If attribute ``name`` of module ``modname`` is itself a module, its name."""
