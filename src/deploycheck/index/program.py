@@ -371,7 +371,7 @@ class Program:
         summ = self.summary(module)
         if mod is None or summ is None:
             return UNKNOWN
-        bases, names, opaque = summ.classes[cname]
+        _bases, names, opaque = summ.classes[cname]
         if name in names:
             return FOUND
         if opaque:
