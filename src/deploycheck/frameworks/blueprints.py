@@ -326,20 +326,18 @@ def discovered(program, module: str, found: tuple) -> list[str] | None:
             return None
         top = posixpath.dirname(mod.path)
     body = ast.parse(source).body
+    ev = _Eval({})  # one budget of steps for the whole walk
     try:
-        names: list = []
         for dirpath, _dirs, filenames in walk(program.finder.files, top):
-            env = {v: top for v in variables}
-            env[root_var] = dirpath
-            env[files_var] = filenames
-            ev = _Eval(env)
+            ev.env = {v: top for v in variables}
+            ev.env[root_var] = dirpath
+            ev.env[files_var] = filenames
             for f in filenames:
-                env[file_var] = f
+                ev.env[file_var] = f
                 ev.body(body)
-            names += ev.out
     except _Unsupported:
         return None
-    return sorted({n for n in names if isinstance(n, str) and n and all(p.isidentifier() for p in n.split("."))})
+    return sorted({n for n in ev.out if isinstance(n, str) and n and all(p.isidentifier() for p in n.split("."))})
 
 
 def load(program):
