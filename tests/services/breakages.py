@@ -76,7 +76,7 @@ def caught(result, breakage: dict, project: Path, python: str) -> dict:
             continue
         if f.severity == "error":
             return {"caught": True, "finding": corpus.finding_key(f, project, python), "when": f.when,
-                    "chain": [h.module for h in f.chain]}
+                    "chain": [h.module for h in f.chain] or [f.module], "steps": [h.step for h in f.chain]}
         warned = warned or {"finding": corpus.finding_key(f, project, python), "when": f.when,
                             "chain": [h.module for h in f.chain]}
     return {"caught": False, "warning": warned,

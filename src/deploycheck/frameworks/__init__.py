@@ -56,6 +56,15 @@ def close(program, entries: list[str], settings_given: bool = False, loaders=Non
 
 
 # The loaders, imported once the vocabulary they use (``Loaded``) is defined.
-from deploycheck.frameworks import celery, django, entrypoints, flask, launchers, shims  # noqa: E402
+from deploycheck.frameworks import (  # noqa: E402
+    blueprints,
+    celery,
+    django,
+    entrypoints,
+    flask,
+    jinja,
+    launchers,
+    shims,
+)
 
-LOADERS.extend([shims, django, celery, entrypoints, launchers, flask])
+LOADERS.extend([shims, django, celery, entrypoints, launchers, flask, blueprints, jinja])

@@ -63,7 +63,7 @@ class _Objects(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _flask_users(program) -> list[str]:
+def flask_users(program) -> list[str]:
     """Project modules of the closure that import Flask."""
     if "flask" not in program.nodes:
         return []
@@ -79,7 +79,7 @@ def _flask_users(program) -> list[str]:
 
 def _config_edges(program) -> list[Edge]:
     edges = []
-    for module, facts in sorted(syntax.read(program, _flask_users(program), extract, SPACE).items()):
+    for module, facts in sorted(syntax.read(program, flask_users(program), extract, SPACE).items()):
         node = program.nodes[module]
         for text, line, conditional in facts["objects"]:
             parts = text.split(".")

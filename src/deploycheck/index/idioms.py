@@ -196,3 +196,130 @@ def suppressed(node: ast.expr) -> set[str]:
             out |= exception_names(a)
         return out
     return set()
+
+
+# How a module ``__getattr__`` serves submodules (``lazy_submodules``): not at all; a submodule for some
+# names (others may be served otherwise); every submodule and nothing else.
+NO_SUBMODULES, SOME_SUBMODULES, ONLY_SUBMODULES = 0, 1, 2
+
+
+def lazy_submodules(defs: list[ast.FunctionDef]) -> int:
+    """Whether a module ``__getattr__`` (PEP 562) imports the submodule its argument names, as lazy packages
+    do (prefect's ``importlib.import_module(f"{__name__}.{name}")``; importlib's documentation of
+    ``import_module`` for the relative form ``import_module(f".{name}", package=__name__)``).
+
+    ``ONLY_SUBMODULES`` when that import is the function's only way to a value: nothing before it returns,
+    and every handler of the ``try`` around it raises (a name with no submodule raises ``AttributeError``,
+    or the import's own error). ``SOME_SUBMODULES`` when the import is there but other paths may serve other
+    names; ``NO_SUBMODULES`` otherwise."""
+    if len(defs) != 1 or not defs[0].args.args:
+        return NO_SUBMODULES
+    fn = defs[0]
+    param = fn.args.args[0].arg
+    names: set[str] = set()  # local names bound to the submodule's name
+    for stmt in ast.walk(fn):
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and _submodule_name(stmt.value, param, absolute=True)):
+            names.add(stmt.targets[0].id)
+    found = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and _imports_submodule(n, param, names)]
+    if not found:
+        return NO_SUBMODULES
+    for stmt in fn.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id in names):
+            continue
+        if (isinstance(stmt, ast.Try) and not stmt.finalbody and stmt.handlers and len(stmt.body) == 1
+                and all(always_raises(h.body) for h in stmt.handlers)
+                and any(n in found for n in ast.walk(stmt.body[0]))):
+            return ONLY_SUBMODULES
+        if (isinstance(stmt, (ast.Assign, ast.Return)) and stmt.value is not None
+                and any(n in found for n in ast.walk(stmt.value))):
+            return ONLY_SUBMODULES  # no try: a name with no submodule raises ModuleNotFoundError
+        break
+    return SOME_SUBMODULES
+
+
+def _imports_submodule(call: ast.Call, param: str, names: set[str]) -> bool:
+    if (dotted_name(call.func) or "").rpartition(".")[2] != "import_module" or not call.args:
+        return False
+    arg = call.args[0]
+    if isinstance(arg, ast.Name) and arg.id in names or _submodule_name(arg, param, absolute=True):
+        return len(call.args) == 1 and not call.keywords
+    package = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "package"), None)
+    return package is not None and is_dunder_name(package) and _submodule_name(arg, param, absolute=False)
+
+
+def _submodule_name(e: ast.expr, param: str, absolute: bool) -> bool:
+    """``e`` is ``f"{__name__}.{param}"`` / ``__name__ + "." + param`` (absolute), or ``f".{param}"`` /
+    ``"." + param`` (relative to the package)."""
+    if isinstance(e, ast.JoinedStr):
+        parts: list[ast.expr] = [v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1
+                                 and v.format_spec is None else v for v in e.values]
+    elif isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add):
+        parts = []
+        stack: list[ast.expr] = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, ast.BinOp) and isinstance(x.op, ast.Add):
+                stack += [x.right, x.left]
+            else:
+                parts.append(x)
+    else:
+        return False
+    want: list = (["__name__"] if absolute else []) + [".", param]
+    if len(parts) != len(want):
+        return False
+    for got, w in zip(parts, want):
+        if w == ".":
+            if not (isinstance(got, ast.Constant) and got.value == "."):
+                return False
+        elif not (isinstance(got, ast.Name) and got.id == w):
+            return False
+    return True
+
+
+# Class-body calls that may bind names no statement shows.
+_CLASS_DYNAMIC = {"locals", "vars", "exec", "setattr", "eval"}
+
+
+def class_facts(node: ast.ClassDef, bound: set[str]) -> tuple:
+    """What a module-level class statement makes, for reading its attributes (the language reference's
+    "Class definitions": the body's namespace becomes the class's ``__dict__``; attributes not there are
+    looked up along the bases): ``(bases, names, opaque)``. ``bases``: each ``("n", name)`` (a module-level
+    name) or ``("a", root, "dotted.rest")``, ``object`` left out; ``names``: what the body binds, with
+    ``__slots__`` entries and ``cls.X = ...`` stores in its methods; ``opaque`` when more may be bound than
+    that (decorators, a metaclass or class keywords, ``__init_subclass__``/``__set_name__``-style hooks,
+    ``setattr``/``locals()`` in the body, a base that is not a plain name)."""
+    opaque = bool(node.decorator_list or node.keywords)
+    bases: list[tuple] = []
+    for b in node.bases:
+        d = dotted_name(b)
+        if d is None:
+            opaque = True
+        elif d != "object":
+            root, _, rest = d.partition(".")
+            bases.append(("a", root, rest) if rest else ("n", root))
+    names = set(bound)
+    if names & {"__init_subclass__", "__getattr__", "__class_getitem__", "__prepare__"}:
+        opaque = True  # hooks that change classes made from this one (and its own lookups)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _CLASS_DYNAMIC:
+            opaque = True
+        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+            v = n.value
+            if isinstance(v, ast.Name) and v.id in ("cls", node.name):
+                names.add(n.attr)
+            elif (isinstance(v, ast.Attribute) and v.attr == "__class__") or (
+                    isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "type"):
+                opaque = True  # `self.__class__.x = ...`, `type(self).x = ...`: the class itself changes
+        elif (isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in n.targets)):
+            slots = literal_strings(n.value) if not isinstance(n.value, ast.Constant) else (
+                {n.value.value} if isinstance(n.value.value, str) else None)
+            if slots is None:
+                opaque = True
+            else:
+                names |= slots
+    return bases, sorted(names), opaque

@@ -17,10 +17,12 @@ from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
 from deploycheck.index import startup, writers
+from deploycheck.index.idioms import NO_SUBMODULES, ONLY_SUBMODULES
 from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
 
 FOUND, MISSING, UNKNOWN = "found", "missing", "unknown"
+_TYPE_ATTRS = frozenset(dir(type))  # what every class has from its metaclass ``type`` (``Cls.mro``)
 
 # How many name or import questions may wait on one another (``has_name`` -> ``exports`` -> ``has_name``
 # ... down a chain of re-exports, star imports or modules importing each other). Deeper than this the answer
@@ -249,11 +251,12 @@ class Program:
             # `try: from _locale import * / except ImportError: LC_ALL = 6` binds LC_ALL through the star.
         if "." + name in summ.registered:
             return FOUND
-        if summ.has_getattr:
+        if summ.has_getattr and summ.getattr_submodules != ONLY_SUBMODULES:
             if summ.getattr_names is None:
                 return UNKNOWN
             if name in summ.getattr_names:
                 return FOUND
+        # else every name the __getattr__ serves is a submodule, found above; any other raises AttributeError
         if summ.dynamic or (mod.is_package and summ.path_dynamic) or writers.opened(self, modname):
             return UNKNOWN
         unknown = False
@@ -334,6 +337,83 @@ class Program:
         _, module, level, name = desc
         base = self.absolute(importer, is_package, module, level)
         return None if base is None else self.member_module(base, name, depth)
+
+    def class_of(self, modname: str, name: str, depth: int = 0) -> tuple[str, str] | None:
+        """Where attribute ``name`` of module ``modname`` is a class statement of a module we read (not the
+        standard library's), following re-exports (``from .client import Client``): ``(module, class
+        name)``, or None (not a class, bound more than once, or unknown)."""
+        if depth > 20:
+            return None
+        mod = self.find(modname)
+        if mod is None or not mod.has_source or self.origin(mod) == "stdlib":
+            return None
+        summ = self.summary(modname)
+        if summ is None or summ.syntax_error:
+            return None
+        descs = summ.bindings.get(name)
+        if name in summ.classes:
+            return (modname, name) if descs == [VALUE] else None
+        if not descs or len(descs) != 1 or not isinstance(descs[0], (tuple, list)) or descs[0][0] != "f":
+            return None
+        _, src, level, attr = descs[0]
+        base = self.absolute(modname, mod.is_package, src, level)
+        if base is None or self.member_module(base, attr) is not None:
+            return None
+        return self.class_of(base, attr, depth + 1)
+
+    def class_has(self, cls: tuple[str, str], name: str, depth: int = 0) -> str:
+        """Does the class ``cls`` (``class_of``) have attribute ``name``, from its body or its bases (the
+        language reference's "Class definitions"; ``type``'s own attributes count, as ``Cls.mro`` finds
+        them)? FOUND, MISSING, or UNKNOWN when anything on the way may bind more than its statements show
+        (``idioms.class_facts``'s opaque, a base that is not a class we read)."""
+        if name in _TYPE_ATTRS or (name.startswith("__") and name.endswith("__")):
+            return FOUND
+        if depth > 50:
+            return UNKNOWN
+        module, cname = cls
+        mod = self.find(module)
+        summ = self.summary(module)
+        if mod is None or summ is None:
+            return UNKNOWN
+        _bases, names, opaque = summ.classes[cname]
+        if name in names:
+            return FOUND
+        if opaque:
+            return UNKNOWN
+        for found in self.class_bases(cls):
+            if found is None:
+                return UNKNOWN
+            r = self.class_has(found, name, depth + 1)
+            if r != MISSING:
+                return r
+        return MISSING
+
+    def class_bases(self, cls: tuple[str, str]) -> list[tuple[str, str] | None]:
+        """The bases of class ``cls`` (``class_of``) as classes (``object`` left out), each None when it is
+        not a class statement we read."""
+        module, cname = cls
+        mod = self.find(module)
+        summ = self.summary(module)
+        if mod is None or summ is None:
+            return [None]
+        out: list[tuple[str, str] | None] = []
+        for base in summ.classes[cname][0]:
+            if base[0] == "n":
+                out.append(self.class_of(module, base[1]))
+                continue
+            out.append(self.dotted_class(module, mod.is_package, base[1], base[2]))
+        return out
+
+    def dotted_class(self, module: str, is_package: bool, root: str, rest: str) -> tuple[str, str] | None:
+        """The class ``root.rest`` names in ``module`` when ``root`` is bound by an import of a module
+        (``jinja2.Environment``, ``engineio.client.Client``), or None."""
+        summ = self.summary(module)
+        desc = summ.bindings.get(root) if summ is not None else None
+        target = self.descriptor_module(module, is_package, desc[0]) if desc and len(desc) == 1 else None
+        parts = rest.split(".")
+        for p in parts[:-1]:
+            target = self.member_module(target, p) if target is not None else None
+        return self.class_of(target, parts[-1]) if target is not None else None
 
     def member_module(self, modname: str, name: str, depth: int = 0) -> str | None:
         """If attribute ``name`` of module ``modname`` is itself a module, its name."""
@@ -632,6 +712,18 @@ class Program:
                     strength = (max(edge, node.shield), phase)
                     for target in self.site_targets(name, node.module.is_package, site):
                         self._reach(target, name, site.line, strength, key, queue, deferred, "")
+                for read in summ.reads if summ is not None else ():
+                    if read.context == TYPING or (read.context == FUNCTION and node.origin != "project"):
+                        continue
+                    runs = self.branch_runs(name, read.branch)
+                    if runs is False:
+                        continue
+                    for target, certain in self.lazy_targets(name, node.module.is_package, read):
+                        edge = 0 if certain and read.context == MODULE and not (
+                            read.conditional or read.guarded or runs is None) else 2
+                        strength = (max(edge, node.shield), phase)
+                        step = f"{target.rpartition('.')[0]}.__getattr__ imports it"
+                        self._reach(target, name, read.positions[0][0], strength, key, queue, deferred, step)
                 for target, line, step, when, shield in self._edges_from.get(name, ()):
                     strength = (max(node.shield, shield), max(phase, PHASES.index(when)))
                     parts = target.split(".")
@@ -735,6 +827,29 @@ class Program:
             if mod is not None and prefix not in self.nodes:
                 self.nodes[prefix] = Node(mod, self.origin(mod), parent, shield)
                 queue.append(prefix)
+
+    def lazy_targets(self, importer: str, is_package: bool, read) -> list[tuple[str, bool]]:
+        """Submodules an attribute read imports through a package's module ``__getattr__`` that imports the
+        submodule of the name asked for (``idioms.lazy_submodules``; PEP 562): ``api.flows.router`` imports
+        ``api.flows`` when ``api`` binds no ``flows``. Each with whether that ``__getattr__`` surely serves
+        it so (it serves only submodules)."""
+        current = self.descriptor_module(importer, is_package, read.target)
+        out: list[tuple[str, bool]] = []
+        for attr in read.attrs:
+            if current is None:
+                break
+            mod = self.find(current)
+            summ = self.summary(current) if mod is not None and mod.has_source else None
+            if (summ is not None and summ.has_getattr and summ.getattr_submodules != NO_SUBMODULES
+                    and not summ.bindings.get(attr)):
+                sub = f"{current}.{attr}"
+                if self.find(sub) is None:
+                    break
+                out.append((sub, summ.getattr_submodules == ONLY_SUBMODULES))
+                current = sub
+            else:
+                current = self.member_module(current, attr)
+        return out
 
     def site_targets(self, importer: str, is_package: bool, site: ImportSite) -> list[str]:
         """Modules an import statement loads: every package on the dotted path, and submodules named in a

@@ -83,6 +83,7 @@ class Summary:
     function_spans: list[tuple[int, int]] = field(default_factory=list)
     refusals: list[tuple[int, int, str, int]] = field(default_factory=list)  # line, col, raise text, branch
     getattr_names: list[str] | None = None
+    getattr_submodules: int = 0  # the module __getattr__ imports submodules (idioms.lazy_submodules)
     syntax_error: tuple[str, int, int] | None = None
     future_annotations: bool = False
     computed_imports: bool = False  # imports by a computed name (import_module(f"{pkg}.{n}"), autodiscovery)
@@ -104,15 +105,18 @@ class Summary:
     # callee), and the callees: a qualname of this module, or (import descriptor, dotted attributes after it).
     defs: tuple = ("", b"")
     calls: tuple = (b"", [])
+    # Module-level classes (``idioms.class_facts``): name -> (bases, names the class body binds, opaque).
+    classes: dict[str, tuple] = field(default_factory=dict)
 
     def to_plain(self) -> tuple:
         return (
             self.bindings, self.all_names, self.all_refs, self.all_unknown, self.has_getattr, self.dynamic,
             self.path_dynamic, self.syspath_hack, [tuple(i) for i in self.imports],
             [tuple(r) for r in self.reads], self.stores, self.builtins_added, self.quiet_spans,
-            self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names, self.syntax_error, self.future_annotations,
+            self.registered, self.module_aliases, self.function_spans, self.refusals, self.getattr_names,
+            self.getattr_submodules, self.syntax_error, self.future_annotations,
             self.computed_imports, [tuple(i) for i in self.settings], self.path_inserts, self.installs,
-            self.requires, self.namers, self.made, self.writes_modules, self.defs, self.calls,
+            self.requires, self.namers, self.made, self.writes_modules, self.defs, self.calls, self.classes,
         )
 
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from deploycheck.index import effects, reach
 from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts, is_type_checking
 from deploycheck.index.idioms import (
+    class_facts,
     dotted_name,
     exception_names,
     guard_level,
@@ -19,6 +20,7 @@ from deploycheck.index.idioms import (
     hasattr_pairs,
     is_dunder_name,
     is_globals_call,
+    lazy_submodules,
     literal_strings,
     raise_text,
     reraises,
@@ -115,6 +117,11 @@ class Walker:
         self._pending_aliases: list[tuple] = []
         self._tries = 0
         self._getattr_defs: list[ast.FunctionDef] = []
+        self._getattr_param: str | None = None  # the argument of the module __getattr__ being walked
+        self._module_binds: dict[str, int] = {}  # how many statements bind each module-level name
+        self._classes: dict[str, tuple] = {}  # module-level classes: name -> (bases, names, opaque)
+        self._name_stores: dict[str, set[str]] = {}  # `Name.attr = ...` anywhere: Name -> attrs
+        self._setattr_names: set[str] = set()  # names handed to setattr() as the object
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
         self._str_constants: dict[str, list[str]] = {}  # module-level names bound to a str constant, each time
         self._loop_values: dict[str, list[str]] = {}  # `for name in ("a", "b"):`, while in its body
@@ -145,6 +152,10 @@ class Walker:
         if s.has_getattr:
             constants = {k: v[0] for k, v in self._str_constants.items() if len(v) == 1}  # bound once: a constant
             s.getattr_names = served_names(self._getattr_defs, self._literals, constants)
+            s.getattr_submodules = lazy_submodules(self._getattr_defs)
+        for name, (bases, names, opaque) in self._classes.items():
+            opaque = opaque or self._module_binds.get(name, 0) > 1 or name in self._setattr_names
+            s.classes[name] = (bases, sorted(set(names) | self._name_stores.get(name, set())), opaque)
         self._unreached(tree)
         for scope, name, attrs, positions, state in self._pending_reads:
             target, unless = self._lookup_full(scope, name)
@@ -271,6 +282,8 @@ class Walker:
             self._qual.append(node.name)
             self.body(node.body, st.but(scope=cls))
             self._qual.pop()
+            if st.scope is self.module and not self._in_typing:
+                self._classes[node.name] = class_facts(node, cls.others | cls.imports.keys())
             if any((dotted_name(d.func if isinstance(d, ast.Call) else d) or "").endswith("global_enum") for d in node.decorator_list):
                 # enum.global_enum copies the members into the module namespace (Python 3.11+, `re`, `ssl`).
                 for name in cls.others:
@@ -424,7 +437,11 @@ class Walker:
         outer, self._in_function = self._in_function, (node.lineno, node.end_lineno or node.lineno)
         outer_def, self._def = self._def, len(self._def_names) - 1
         qual.extend((node.name, "<locals>"))
+        outer_param = self._getattr_param
+        if node.name == "__getattr__" and st.scope is self.module and all_args:
+            self._getattr_param = all_args[0].arg
         self.body(node.body, inner)
+        self._getattr_param = outer_param
         del qual[-2:]
         self._in_function, self._def = outer, outer_def
 
@@ -543,6 +560,8 @@ class Walker:
             self.eval.aliases[name] = desc[1]  # `import os as _os`: `_os.name` is `os.name`
         if desc == ("f", "sys", 0, "modules"):
             self.eval.aliases[name] = "sys.modules"  # `from sys import modules as sys_modules`
+        if scope is self.module:
+            self._module_binds[name] = self._module_binds.get(name, 0) + 1
         if desc == VALUE:
             scope.others.add(name)
         else:
@@ -561,12 +580,15 @@ class Walker:
         elif isinstance(t, ast.Attribute):
             if isinstance(t.value, ast.Name):
                 self._pending_stores.append((st.scope, t.value.id, t.attr))
+                if t.value.id != "self":
+                    self._name_stores.setdefault(t.value.id, set()).add(t.attr)
             else:
                 self.expr(t.value, st)
             self._mutation(t, st)
         elif isinstance(t, ast.Subscript):
             self._mutation(t, st)
-            self.expr(t.value, st)
+            if not self._caches_served(t):  # globals() itself is not handed anywhere
+                self.expr(t.value, st)
             self.expr(t.slice, st)
 
     def _pattern(self, p: ast.pattern, st: _State) -> None:
@@ -823,10 +845,17 @@ class Walker:
             if effects.writes_given_module(base):
                 self.summary.writes_modules = True
             self._dynamic("sys.modules[...]")
-        if isinstance(t, ast.Subscript) and (is_globals_call(t.value) or self._is_alias(t.value)):
+        if isinstance(t, ast.Subscript) and (is_globals_call(t.value) or self._is_alias(t.value)) \
+                and not self._caches_served(t):
             self._dynamic("globals()")
         if isinstance(t, ast.Name) and t.id == "__path__":
             self.summary.path_dynamic = True
+
+    def _caches_served(self, t: ast.Subscript) -> bool:
+        """``globals()[name] = value`` in the module ``__getattr__``, ``name`` its argument: it caches the name
+        it serves (PEP 562), and binds nothing the ``__getattr__`` would not serve anyway."""
+        return (self._getattr_param is not None and is_globals_call(t.value) and isinstance(t.slice, ast.Name)
+                and t.slice.id == self._getattr_param)
 
     def _call_markers(self, node: ast.Call, st: _State) -> bool:
         """Record dynamic effects of a call; True when the call's children were visited here."""
@@ -899,6 +928,8 @@ class Walker:
             self._builtin_from_args(node)
         if name == "setattr" and len(args) >= 2:
             self._module_setattr(node)
+            if isinstance(args[0], ast.Name):
+                self._setattr_names.add(args[0].id)
         if dotted and ("nstall" in dotted or kinds & _MAY_NAME_PACKAGES) and effects.installs(node, dotted):
             self.summary.installs.append(node.lineno)
         if dotted:

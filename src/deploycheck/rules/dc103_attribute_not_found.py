@@ -20,6 +20,12 @@ standard library or of a distribution stays a warning there: such a condition is
 (``if PY311: ... else: enum._decompose(...)``) that cannot be decided. In a function that runs at start-up (``index.startup``), a read fails
 the deploy like one at import.
 
+An attribute of a class read through a module (``engineio.Client.reason`` in a class body) is checked the
+same way when the class statement can be read: the names its body binds (with ``__slots__`` and
+``cls.X = ...`` in its methods), then its bases, then what ``type`` gives every class. A class with a
+decorator, a metaclass or class keywords, ``__init_subclass__``, ``setattr`` or ``locals()`` in its body, or
+a base that is not a class we read, is not judged.
+
 Only names bound by an import are followed (``import asyncio``, ``import a.b as c``, ``from pkg import mod``),
 and only while they are not rebound in the same scope. Reads guarded by ``try: ... except AttributeError`` (or
 broader), ``hasattr`` checks and other undecidable conditions are not reported as errors. Resolution is the
@@ -61,7 +67,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             if sev is None:
                 continue
             current = program.descriptor_module(name, node.module.is_package, read.target)
-            for attr, (line, col) in zip(read.attrs, read.positions):
+            for i, (attr, (line, col)) in enumerate(zip(read.attrs, read.positions)):
                 if current is None:
                     break
                 status = program.has_name(current, attr)
@@ -86,7 +92,16 @@ def check(ctx: Context) -> Iterator[Finding]:
                                       f"(add `import {current}.{attr}`)", name, node, line, col, symbol=attr,
                                       context=read.context)
                     break
+                module = current
                 current = program.member_module(current, attr)
+                if current is None and i + 1 < len(read.attrs):
+                    # `engineio.Client.reason`: an attribute of a class the module defines or re-exports
+                    cls = program.class_of(module, attr)
+                    nxt, (line, col) = read.attrs[i + 1], read.positions[i + 1]
+                    if cls is not None and program.class_has(cls, nxt) == MISSING:
+                        yield ctx.finding(CODE, sev, f"class '{cls[0]}.{cls[1]}' ({ctx.provider(cls[0])}) has no "
+                                          f"attribute '{nxt}'", name, node, line, col, symbol=nxt,
+                                          context=read.context)
 
 
 def _own(program, module: str) -> bool:
