@@ -30,6 +30,8 @@ _TYPE_ATTRS = frozenset(dir(type))  # what every class has from its metaclass ``
 # recursion limit the analysis then needs (a level takes at most about 8 frames).
 RESOLVE_DEPTH = 2000
 FRAMES = RESOLVE_DEPTH * 10
+# How many sets of caches ``module_fails_within`` keeps, one per set of failing modules being imported.
+MAX_CACHES_WITHIN = 64
 
 # When code runs, in this order (``frameworks.base``): module-level code of what the entries import, framework
 # set-up and app factories, what the first request loads, and function bodies nobody is known to call.
@@ -79,7 +81,8 @@ class Program:
     _names: dict[tuple[str, str], str] = field(default_factory=dict)
     _exports: dict[tuple[str, str], str] = field(default_factory=dict)
     _fails: dict[str, bool | None] = field(default_factory=dict)
-    _fails_within: dict[tuple[str, str], bool | None] = field(default_factory=dict)
+    _fails_within: dict[tuple[str, frozenset], bool | None] = field(default_factory=dict)
+    _caches_within: dict[frozenset, tuple] = field(default_factory=dict)
     _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
     _opened: dict[str, bool] = field(default_factory=dict)  # index.writers
@@ -525,21 +528,64 @@ class Program:
         fails = self.module_fails(modname)
         if not fails:
             return fails
-        stack = self._import_stack(importer)
-        if all(self.module_fails(m) is False for m in stack):
+        # only the modules of the stack that surely fail by themselves change an answer (one that does not
+        # fail stays so when fewer failures are assumed; an undecided one is left undecided), so importers
+        # with the same such set share one set of caches
+        failing = frozenset(m for m in self._import_stack(importer) if self.module_fails(m))
+        if not failing:
             return fails  # nothing being imported fails by itself: the answer is the same
-        key = (modname, importer)
+        path = self._failure_path(modname)
+        if path is not None and failing.isdisjoint(path):
+            return fails  # it fails for a reason none of them takes part in
+        key = (modname, failing)
         if key not in self._fails_within:
-            # every answer may depend on what is taken to be imported already: a fresh set of caches, with the
-            # stack marked as in progress (as ``_module_fails`` marks a module while it reads it)
-            saved = self._names, self._exports, self._fails, self._outcomes
-            self._names, self._exports, self._outcomes = {}, {}, {}
-            self._fails = dict.fromkeys(stack, False)
+            # what fails and which try bodies fail depend on what is taken to be imported already: those
+            # caches are per set; where names are bound does not, and a module that does not fail does not
+            # fail when fewer failures are assumed, so those answers are kept
+            caches = self._caches_within.get(failing)
+            if caches is None:
+                caches = ({m: v for m, v in self._fails.items() if v is False} | dict.fromkeys(failing, False), {})
+                if len(self._caches_within) < MAX_CACHES_WITHIN:  # each may grow to the program's size
+                    self._caches_within[failing] = caches
+            saved = self._fails, self._outcomes
+            self._fails, self._outcomes = caches
             try:
                 self._fails_within[key] = self.module_fails(modname)
             finally:
-                self._names, self._exports, self._fails, self._outcomes = saved
+                self._fails, self._outcomes = saved
         return self._fails_within[key]
+
+    def _failure_path(self, modname: str) -> list[str] | None:
+        """The modules through which ``modname`` fails, from it down to the one whose own statement raises
+        (a module not found, a name missing, a refusal): at each, the first module-level import that surely
+        runs and fails, and the module it imports that fails, if any. None when no such path is certain (a
+        cycle, an undecided step): the caller then decides the long way."""
+        path: list[str] = []
+        current: str | None = modname
+        while current is not None:
+            if current in path or len(path) > RESOLVE_DEPTH:
+                return None
+            path.append(current)
+            mod = self.find(current)
+            summ = self.summary(current) if mod is not None and mod.has_source else None
+            if summ is None:
+                return path if mod is None and self.module_status(current)[0] == MISSING else None
+            following = None
+            for site in summ.imports:
+                if site.context != MODULE or site.guarded or site.conditional:
+                    continue
+                if self.branch_runs(current, site.branch) is not True:
+                    continue
+                following = next((t for t in self.site_targets(current, mod.is_package, site)
+                                  if self.module_fails(t)), None)
+                if following is not None or self.site_fails(current, mod.is_package, site):
+                    break
+            else:
+                return path if self.module_fails(current) else None  # a refusal raises it, or undecided
+            if following is None:
+                return path  # the statement itself fails: a module not found or a name missing
+            current = following
+        return None
 
     def _import_stack(self, importer: str) -> set[str]:
         """The modules in ``sys.modules`` while ``importer`` runs, as far as the closure tells: ``importer``,
@@ -880,6 +926,7 @@ class Program:
         self._exports.clear()
         self._fails.clear()
         self._fails_within.clear()
+        self._caches_within.clear()
         self._outcomes.clear()
         self._opened.clear()
 
