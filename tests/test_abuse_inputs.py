@@ -510,8 +510,9 @@ def test_linear_patterns_mean_what_pathspec_means(segments, lead, trail, path):
     import pathspec
 
     pattern = lead + "/".join("".join(s) for s in segments) + trail
-    try:  # in git a bracket never matches '/' (wildmatch); pathspec's [!a] does, its [!a/] does not
-        expected = pathspec.GitIgnoreSpec.from_lines([pattern.replace("[!a]", "[!a/]")])
+    try:  # in git a bracket never matches '/' (wildmatch) and pathspec's [!a] does: over the paths' alphabet
+        # (a, b, *, /) git's [!a] is [b*], which pathspec reads as git does ([!a/] would split the segment)
+        expected = pathspec.GitIgnoreSpec.from_lines([pattern.replace("[!a]", "[b*]")])
     except Exception:  # noqa: BLE001 -- whatever pathspec refuses, there is nothing to compare
         return
     file = "/".join(path)
@@ -523,6 +524,9 @@ def test_a_negated_bracket_after_a_globstar_never_takes_a_slash():
     # the '/'); `git check-ignore` does not, nor do we
     assert not gitignore_spec(["**/*[!a]*a"]).match_file("*/a")
     assert gitignore_spec(["**/*[!a]*a"]).match_file("x/*ba")
+    # and in a pattern of one segment, which matches at any depth: pathspec's regex let [!a] take the '/'
+    assert not gitignore_spec(["a[!a]a"]).match_file("a/a")
+    assert gitignore_spec(["a[!a]a"]).match_file("x/aba")
 
 
 def test_patterns_that_backtrack_are_matched_in_linear_time(sandbox):

@@ -27,6 +27,9 @@ _STAR = "[^/]*"  # what pathspec makes of a `*` within a path segment
 _DEEP = "(?:/.+)?/"  # what it makes of a `/**/` between segments
 
 
+_NEGATED_CLASS = re.compile(r"(?<!\\)\[\^")
+
+
 def _linear_segment(regex: str) -> str:
     """A segment's regular expression in which no two `*` backtrack against each other.
 
@@ -62,7 +65,9 @@ if GitIgnoreSpecPattern is not None:
 
         @staticmethod
         def _translate_segment_glob(pattern, range_error):
-            return _linear_segment(GitIgnoreSpecPattern._translate_segment_glob(pattern, range_error))
+            regex = GitIgnoreSpecPattern._translate_segment_glob(pattern, range_error)
+            # git's wildmatch never lets a bracket take '/'; pathspec's negated class ([!a] -> [^a]) does
+            return _linear_segment(_NEGATED_CLASS.sub("[^/", regex))
 
         @classmethod
         def pattern_to_regex(cls, pattern):
