@@ -27,7 +27,7 @@ _STAR = "[^/]*"  # what pathspec makes of a `*` within a path segment
 _DEEP = "(?:/.+)?/"  # what it makes of a `/**/` between segments
 
 
-_NEGATED_CLASS = re.compile(r"(?<!\\)\[\^")
+_NEGATED_CLASS = re.compile(r"(?<!\\)\[\^(?!/\])")  # a negated class, not a star's [^/]
 
 
 def _linear_segment(regex: str) -> str:
@@ -67,7 +67,7 @@ if GitIgnoreSpecPattern is not None:
         def _translate_segment_glob(pattern, range_error):
             regex = GitIgnoreSpecPattern._translate_segment_glob(pattern, range_error)
             # git's wildmatch never lets a bracket take '/'; pathspec's negated class ([!a] -> [^a]) does
-            return _linear_segment(_NEGATED_CLASS.sub("[^/", regex))
+            return _NEGATED_CLASS.sub("[^/", _linear_segment(regex))
 
         @classmethod
         def pattern_to_regex(cls, pattern):
