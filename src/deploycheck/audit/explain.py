@@ -36,8 +36,9 @@ RULES = {
     "import-name": ("DC102", "deploycheck check . --python PYTHON"),
     "missing-module": ("DC101", "deploycheck check . --python PYTHON"),
     "module-attribute": ("DC103", "deploycheck check . --python PYTHON"),
-    "python-too-old": ("DC202", ("deploycheck check . --python PYTHON (the service's interpreter), or DC503 with "
-                                "deploycheck check IMAGE --source .")),
+    # newer syntax is DC202 on the service's interpreter; a newer name or `X | Y` at run time parses on any
+    # Python, so only DC503 (requires-python against the interpreter) reports it: see ``_rule``
+    "python-too-old": ("DC503", "deploycheck check . --python PYTHON"),
     "missing-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
     "invalid-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
     "db-sslmode": ("DC404", "deploycheck config . --env ENVIRONMENT"),
@@ -47,6 +48,14 @@ RULES = {
 }
 _CODE_RULES = {"DC201", "DC102", "DC101", "DC103", "DC202"}  # rules a check of the source alone can run
 _NAME_KINDS = {"undefined-name", "import-name", "module-attribute"}
+
+
+def _rule(kind: Kind) -> tuple[str | None, str | None]:
+    """The rule that reports ``kind``'s crash before deploy and its command (``RULES``; for Python too old,
+    DC202 when the interpreter could not parse the file, else DC503)."""
+    if kind.kind == "python-too-old" and kind.exception.exc_type.rpartition(".")[2] == "SyntaxError":
+        return "DC202", "deploycheck check . --python PYTHON"
+    return RULES.get(kind.kind, (None, None))
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ verdict on the crash's files (``audit.image.verdict``), which can name the code 
     ``UsageError`` when ``repo`` is not a git repository or ``rev`` is given but names no commit.
     """
     out = Explanation(kind)
-    out.rule, out.command = RULES.get(kind.kind, (None, None))
+    out.rule, out.command = _rule(kind)
     out.whys.append(_log_why(group, kind))
     _fix(out)
     if repo is None:
@@ -330,8 +339,8 @@ def _fix(out: Explanation) -> None:
         "db-refused": ("check the database host and port the deployment gives, and that it accepts connections",
                        "`deploycheck config --connect` (DC405)"),
         "python-too-old": ((f"run the service on Python {k.version} or later (the image's base), or avoid the "
-                           "newer feature; declare requires-python"), ("`deploycheck check IMAGE --source .` "
-                           "(DC503, DC202) in CI")),
+                           "newer feature; declare requires-python"), ("`deploycheck check` with the service's "
+                           "interpreter, or `deploycheck check IMAGE --source .`, in CI (DC503, DC202)")),
     }
     out.fix, out.test = fixes.get(k.kind, ("unknown: the crash is not of a kind deploycheck recognises",
                                            "a test that reproduces the traceback"))

@@ -158,14 +158,33 @@ def pickaxe(repo: str, rev: str, text: str) -> list[Commit]:
     return [_commit(r.strip()) for r in out.split("\x01") if r.strip()]
 
 
+def definitions(repo: str, rev: str, name: str) -> int:
+    """How many lines at ``rev`` define ``name`` in Python's own ways: ``def``/``class`` statements and
+    assignments at the start of a line (``git grep -E``; an import of it is a use, not a definition)."""
+    if not name.isidentifier():
+        return 0
+    pattern = rf"^\s*((async\s+)?def|class)\s+{name}\b|^\s*{name}\s*(:[^=]*)?=[^=]"
+    try:
+        out = git(repo, "grep", "-h", "-E", "--no-textconv", "-e", pattern, rev, "--", "*.py", "*.pyi")
+    except GitError:  # git grep exits 1 when nothing matches
+        return 0
+    return out.count("\n")
+
+
 def removed(repo: str, rev: str, name: str) -> Commit | None:
-    """The newest commit up to ``rev`` after which ``name`` occurs less often as a word than before it (it
-    removed or renamed the name), or None."""
+    """The newest commit up to ``rev`` that removed a definition of ``name`` (``definitions``), else the
+    newest after which ``name`` occurs less often as a word than before it (it removed or renamed the name),
+    or None. A rename done file by file lowers the count in every step; the step that broke the remaining
+    uses is the one that took the definition away."""
+    fewer: Commit | None = None
     for c in pickaxe(repo, rev, name):
         parent = resolve(repo, f"{c.id}^")
-        if parent is not None and count(repo, c.id, name) < count(repo, parent, name):
+        if parent is None or count(repo, c.id, name) >= count(repo, parent, name):
+            continue
+        if definitions(repo, c.id, name) < definitions(repo, parent, name):
             return c
-    return None
+        fewer = fewer or c
+    return fewer
 
 
 def blame(repo: str, rev: str, path: str, number: int) -> Commit | None:
@@ -190,3 +209,4 @@ def commits_between(repo: str, old: str, new: str, path: str) -> list[Commit]:
     out = git(repo, "log", *gitenv.LOG_OPTIONS, "--reverse", "--format=%H%x00%s%x00%an%x00%aI%x01",
               f"{old}..{new}", "--", path)
     return [_commit(r.strip()) for r in out.split("\x01") if r.strip()][:MAX_COMMITS]
+

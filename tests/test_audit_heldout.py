@@ -1,0 +1,133 @@
+"""audit on incidents built apart from the others (a rename done file by file, Cloud Run's exit line after a
+split traceback, Python too old at run time) and on hostile log text (authorization headers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from audit_crash import cloud_run, commit, crash, interleave
+
+from deploycheck.audit import classify, explain, groups, logs, tracebacks
+from deploycheck.audit.report import redacted
+
+CONFIG_OLD = "def load_settings():\n    return {'currency': 'EUR'}\n"
+CONFIG_NEW = "def read_settings():\n    return {'currency': 'EUR'}\n"
+WORKER_OLD = "from shop.config import load_settings\n\nSETTINGS = load_settings()\n"
+WORKER_NEW = "from shop.config import read_settings\n\nSETTINGS = read_settings()\n"
+APP = "from shop.config import *  # noqa\n\nSETTINGS = load_settings()\n"
+
+
+def _grouping(tmp_path, text):
+    path = tmp_path / "svc.log"
+    path.write_text(text)
+    return groups.group(tracebacks.collect(logs.read(str(path))))
+
+
+def test_rename_file_by_file_suspect_is_the_step_that_removed_the_definition(tmp_path):
+    repo = tmp_path / "repo"
+    commit(repo, {"shop/__init__.py": "", "shop/config.py": CONFIG_OLD, "shop/worker.py": WORKER_OLD,
+                  "shop/app.py": APP}, "shop service")
+    renamed = commit(repo, {"shop/config.py": CONFIG_NEW}, "config: rename load_settings to read_settings")
+    commit(repo, {"README.md": "shop\n"}, "docs")
+    # the next step of the rename also lowers the count of load_settings, but broke nothing
+    worker = commit(repo, {"shop/worker.py": WORKER_NEW}, "worker: use read_settings")
+    text = crash(repo, {}, "-m", "shop.app")
+    g = _grouping(tmp_path, text).stopped
+    kind = classify.classify(g.sample)
+    assert (kind.kind, kind.name) == ("undefined-name", "load_settings")
+    ex = explain.explain(g, kind, str(repo), worker, run_rules=False)
+    assert ex.suspect is not None and ex.suspect.id == renamed
+
+
+def test_removed_without_a_definition_gone_keeps_the_newest_commit_that_lowered_the_count(tmp_path):
+    # the name was never defined in the repository (it came from a library): the newest drop is the suspect
+    repo = tmp_path / "repo"
+    commit(repo, {"a.py": "from lib import helper\nhelper()\n", "b.py": "from lib import helper\nhelper()\n"},
+           "start")
+    commit(repo, {"a.py": "from lib import assist\nassist()\n"}, "a: assist")
+    last = commit(repo, {"b.py": "from lib import assist\nassist()\n"}, "b: assist")
+    from deploycheck.audit import history
+
+    assert history.definitions(str(repo), last, "helper") == 0
+    assert history.removed(str(repo), last, "helper").id == last
+
+
+def test_container_exit_after_a_split_traceback_is_the_stop_line(tmp_path):
+    text = crash(tmp_path / "svc", {"app.py": "import missing_module_xyz\n"}, "app.py")
+    ours = cloud_run(text, "api-00042-kex", "inst-new")
+    ours.append({"textPayload": "Container called exit(1).", "severity": "WARNING",
+                 "timestamp": "2024-05-01T12:00:59.000000Z", "labels": {"instanceId": "inst-new"},
+                 "resource": {"type": "cloud_run_revision", "labels": {"revision_name": "api-00042-kex"}}})
+    others = cloud_run("\n".join(f"GET /orders/{i} 200" for i in range(10)), "api-00041-vum", "inst-old")
+    grouping = _grouping(tmp_path, interleave(ours, others))
+    assert grouping.stopped is not None and grouping.stopped.sample.exc_type == "ModuleNotFoundError"
+    exit_line = next(i + 1 for i, line in enumerate(interleave(ours, others).splitlines())
+                     if "Container called exit" in line)
+    assert f"followed by 'Container called exit(1).' (log line {exit_line})" in grouping.why
+    assert [(e.kind, e.text) for e in grouping.timeline] == [
+        ("crash", "ModuleNotFoundError: No module named 'missing_module_xyz'"),
+        ("stop", "Container called exit(1).")]
+
+
+def test_union_annotation_on_old_python_is_dc503_not_dc202(tmp_path):
+    text = ('Traceback (most recent call last):\n'
+            '  File "/usr/local/lib/python3.8/runpy.py", line 194, in _run_module_as_main\n'
+            '  File "/app/svc/lookup.py", line 3, in <module>\n'
+            '    def find(key: str) -> str | None:\n'
+            "TypeError: unsupported operand type(s) for |: 'type' and 'NoneType'\n")
+    g = _grouping(tmp_path, text).stopped
+    kind = classify.classify(g.sample)
+    assert kind.kind == "python-too-old"
+    ex = explain.explain(g, kind, None, None)
+    assert (ex.rule, ex.command) == ("DC503", "deploycheck check . --python PYTHON")
+
+
+def test_newer_syntax_on_old_python_stays_dc202(tmp_path):
+    text = ('  File "/app/svc/route.py", line 4\n'
+            '    match command:\n'
+            '          ^\n'
+            'SyntaxError: invalid syntax\n')
+    g = _grouping(tmp_path, text).stopped
+    kind = classify.classify(g.sample)
+    assert kind.kind == "python-too-old"
+    assert explain.explain(g, kind, None, None).rule == "DC202"
+
+
+def test_authorization_header_token_masked():
+    assert redacted("Authorization: Basic QkFTSUNTRUNSRVQ=") == "Authorization: Basic ***"
+    assert redacted("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig") == "Authorization: Bearer ***"
+    assert redacted("auth=Bearer abcdefgh12345") == "auth=Bearer ***"
+
+
+def test_authorization_header_masked_in_every_format(tmp_path):
+    log = tmp_path / "svc.log"
+    log.write_text('Traceback (most recent call last):\n  File "/app/client.py", line 3, in <module>\n'
+                   '    fetch()\nRuntimeError: refused: Authorization: Basic QkFTSUNTRUNSRVQ= and '
+                   'authorization: Bearer eyJhbGciOiJIUzI1NiJ9.U0VDUkVU.sig\n')
+    for fmt in ("text", "json", "markdown", "html"):
+        proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log), "--format", fmt],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert "QkFTSUNTRUNSRVQ" not in proc.stdout and "U0VDUkVU" not in proc.stdout, fmt
+        if fmt == "json":
+            assert "Basic ***" in json.loads(proc.stdout)["error"][-1]
+
+
+def test_small_log_read_past_its_last_traceback_says_its_size_in_bytes(tmp_path):
+    text = crash(tmp_path / "svc", {"app.py": "import missing_module_xyz\n"}, "app.py")
+    log = tmp_path / "svc.log"
+    entries = cloud_run(text, "api-00042-kex", "inst-new")
+    entries += cloud_run("Container called exit(1).", "api-00042-kex", "inst-new", second=30)
+    log.write_text(interleave(entries))
+    proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log), "--format", "json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    data = json.loads(proc.stdout)
+    proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert data["lines_read"] is None  # the lines after the last traceback or server message: passed over
+    assert 1024 <= data["bytes_read"] < 2**20
+    assert f"\n{data['bytes_read'] / 1024:.1f} KiB of log read (its lines after" in proc.stdout
+    assert "0.0 MiB" not in proc.stdout
+
