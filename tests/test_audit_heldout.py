@@ -131,3 +131,77 @@ def test_small_log_read_past_its_last_traceback_says_its_size_in_bytes(tmp_path)
     assert f"\n{data['bytes_read'] / 1024:.1f} KiB of log read (its lines after" in proc.stdout
     assert "0.0 MiB" not in proc.stdout
 
+
+LEDGER_2 = "def total(xs):\n    return sum(xs)\n\n\ndef round_money(x):\n    return round(x, 2)\n"
+INVOICE = "from ledgerlib import round_half_even, total\n\n\ndef invoice(lines):\n    return round_half_even(total(lines))\n"
+
+
+def _ledger_env(tmp_path):
+    """A real environment holding ledgerlib 2.0.0, placed as an installer places it (files and RECORD)."""
+    from conftest import bare_venv
+
+    python, site = bare_venv(tmp_path)
+    (site / "ledgerlib").mkdir()
+    (site / "ledgerlib" / "__init__.py").write_text(LEDGER_2)
+    info = site / "ledgerlib-2.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ledgerlib\nVersion: 2.0.0\n")
+    (info / "RECORD").write_text("ledgerlib/__init__.py,,\nledgerlib-2.0.0.dist-info/METADATA,,\n"
+                                 "ledgerlib-2.0.0.dist-info/RECORD,,\n")
+    return python
+
+
+def _run_crash(python, repo, module):
+    proc = subprocess.run([python, "-m", module], cwd=repo, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 1, proc.stdout
+    return proc.stderr
+
+
+def test_dependency_drift_names_the_distribution_its_requirement_and_the_commit_that_loosened_it(tmp_path):
+    repo = tmp_path / "repo"
+    commit(repo, {"billing/__init__.py": "", "billing/invoice.py": INVOICE,
+                  "billing/server.py": "from billing.invoice import invoice\n",
+                  "requirements.txt": "ledgerlib==1.4.2\n"}, "billing service")
+    unpinned = commit(repo, {"requirements.txt": "# money\nledgerlib>=1.4\n"}, "requirements: unpin ledgerlib")
+    last = commit(repo, {"README.md": "billing\n"}, "docs")
+    python = _ledger_env(tmp_path)
+    g = _grouping(tmp_path, _run_crash(python, repo, "billing.server")).stopped
+    kind = classify.classify(g.sample)
+    assert (kind.kind, kind.distribution, kind.name, kind.module) == (
+        "dependency-drift", "ledgerlib", "round_half_even", "ledgerlib")
+    ex = explain.explain(g, kind, str(repo), last, python=python, run_rules=True)
+    assert ex.suspect is not None and ex.suspect.id == unpinned
+    statements = [w.statement for w in ex.whys]
+    assert (f"At {last[:12]} the project declares ledgerlib as requirements.txt:2 `ledgerlib>=1.4`: a range that "
+            "lets another version of ledgerlib than the code was written for be installed.") in statements
+    assert any(s.startswith(f"Commit {unpinned[:12]} ('requirements: unpin ledgerlib'") and
+               s.endswith("last changed the requirement on ledgerlib; before it: `ledgerlib==1.4.2`.")
+               for s in statements)
+    assert ex.rule == "DC102" and "(ledgerlib 2.0.0)" in ex.head
+    assert "pin ledgerlib" in ex.fix
+
+
+def test_dependency_drift_without_a_requirement_naming_it_says_so(tmp_path):
+    repo = tmp_path / "repo"
+    first = commit(repo, {"billing/__init__.py": "", "billing/invoice.py": INVOICE,
+                          "billing/server.py": "from billing.invoice import invoice\n",
+                          "requirements.txt": "flask\n"}, "billing service")
+    last = commit(repo, {"README.md": "billing\n"}, "docs")
+    python = _ledger_env(tmp_path)
+    g = _grouping(tmp_path, _run_crash(python, repo, "billing.server")).stopped
+    kind = classify.classify(g.sample)
+    ex = explain.explain(g, kind, str(repo), last, run_rules=False)
+    assert (f"No requirement file at {last[:12]} names ledgerlib (requirements.txt read): whatever version the "
+            "build resolved was installed.") in [w.statement for w in ex.whys]
+    assert ex.suspect is not None and ex.suspect.id == first and "git blame" in ex.suspect_how
+
+
+def test_import_name_from_an_installed_single_module_is_drift_and_from_the_app_is_not(tmp_path):
+    drift = ('Traceback (most recent call last):\n  File "/app/api/main.py", line 1, in <module>\n'
+             '    from six import moves_x\n'
+             "ImportError: cannot import name 'moves_x' from 'six' (/usr/lib/python3/dist-packages/six.py)\n")
+    kind = classify.classify(_grouping(tmp_path, drift).stopped.sample)
+    assert (kind.kind, kind.distribution) == ("dependency-drift", "six")
+    own = drift.replace("/usr/lib/python3/dist-packages/six.py", "/app/six.py")
+    assert classify.classify(_grouping(tmp_path, own).stopped.sample).kind == "import-name"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the image reader is imported only when --image is given
 RULES = {
     "undefined-name": ("DC201", "deploycheck check . --python PYTHON"),
     "import-name": ("DC102", "deploycheck check . --python PYTHON"),
+    "dependency-drift": ("DC102", "deploycheck check . --python PYTHON"),
     "missing-module": ("DC101", "deploycheck check . --python PYTHON"),
     "module-attribute": ("DC103", "deploycheck check . --python PYTHON"),
     # newer syntax is DC202 on the service's interpreter; a newer name or `X | Y` at run time parses on any
@@ -232,8 +233,44 @@ def _revision(out: Explanation, repo: str, rev: str | None, group: Group,
     out.unknowns.append("whether HEAD is what was deployed: pass --rev with the deployed commit")
 
 
+def _drift(out: Explanation, repo: str, kind: Kind) -> Commit | None:
+    """For a dependency's drift: the requirement lines naming the distribution at the revision and the commit
+    that last changed one (the suspect), each a step of the root cause."""
+    assert out.revision is not None and kind.distribution is not None
+    dist = kind.distribution
+    out.unknowns.append(f"which version of {dist} the service ran: `pip show {dist}` where it runs, or "
+                        f"`deploycheck check IMAGE --source .` (DC102 names the distribution and its version)")
+    files = history.requirement_files(history.paths(repo, out.revision))
+    lines = history.requirement_lines(repo, out.revision, files, dist)
+    if not lines:
+        out.whys.append(Why(f"No requirement file at {out.revision[:12]} names {dist} ({', '.join(files) or 'none'}"
+                            " read): whatever version the build resolved was installed.",
+                            tuple(f"{f} at {out.revision[:12]}" for f in files)))
+        return None
+    shown = "; ".join(f"{p}:{n} `{text}`" for p, n, text in lines[:5])
+    out.whys.append(Why(f"At {out.revision[:12]} the project declares {dist} as {shown}: a range that lets "
+                        f"another version of {dist} than the code was written for be installed."
+                        if not any("==" in text for _, _, text in lines) else
+                        f"At {out.revision[:12]} the project declares {dist} as {shown}.",
+                        tuple(f"{p}:{n} at {out.revision[:12]}" for p, n, _ in lines[:5])))
+    found = history.requirement_changed(repo, out.revision, files, dist)
+    if found is None:
+        return None
+    parent = history.resolve(repo, f"{found.id}^")
+    before = history.requirement_lines(repo, parent, files, dist) if parent else []
+    was = ("; before it: " + "; ".join(f"`{text}`" for _, _, text in before[:5])) if before else \
+        f"; before it no requirement named {dist}"
+    out.suspect, out.suspect_how = found, f"git log -G{dist!r}: it last changed the requirement on {dist}"
+    out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last changed the "
+                        f"requirement on {dist}{was}.", (f"commit {found.id}", f"git log -G {dist} -- "
+                                                         + " ".join(files[:5]))))
+    return found
+
+
 def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> None:
     assert out.revision is not None
+    if kind.kind == "dependency-drift" and _drift(out, repo, kind) is not None:
+        return
     if kind.kind in _NAME_KINDS and kind.name:
         try:
             found = history.removed(repo, out.revision, kind.name)
@@ -321,6 +358,10 @@ def _fix(out: Explanation) -> None:
                            "fails it), and `deploycheck check` in CI (DC201)")),
         "import-name": (f"import {name} from where it lives now, or restore it in {k.module}",
                         "a test that imports the importing module; `deploycheck check` in CI (DC102)"),
+        "dependency-drift": ((f"pin {k.distribution} to the version the code was written for (the requirement "
+                              f"before the suspect commit), or port the code to the installed version, where "
+                              f"{name} is gone from {k.module}"),
+                             "`deploycheck check` against the environment or image built for deploy, in CI (DC102)"),
         "module-attribute": (f"use the attribute's new name, or restore {k.module}.{name}",
                              "a test that runs the failing line; `deploycheck check` in CI (DC103)"),
         "missing-module": (f"declare and install the distribution that provides {k.module}",

@@ -9,6 +9,7 @@ can start; ``blame`` and ``log`` with ``--no-textconv``). Every read is bounded:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -210,3 +211,43 @@ def commits_between(repo: str, old: str, new: str, path: str) -> list[Commit]:
               f"{old}..{new}", "--", path)
     return [_commit(r.strip()) for r in out.split("\x01") if r.strip()][:MAX_COMMITS]
 
+
+# Files that declare a project's requirements (pip's requirements and constraints files, PEP 621's
+# pyproject.toml, setuptools' setup.cfg and setup.py, pipenv's Pipfile); lock files are left out.
+_REQUIREMENT_FILE = re.compile(r"(^|/)((requirements|constraints)[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|setup\.py|"
+                               r"Pipfile)$")
+
+
+def _named(distribution: str) -> str:
+    """A regular expression (POSIX extended, for git and ``re``) matching ``distribution`` as a word, with
+    ``-``, ``_`` and ``.`` interchangeable (PEP 503 normalisation)."""
+    parts = [re.escape(p) for p in re.split(r"[-_.]+", distribution) if p]
+    return r"(^|[^A-Za-z0-9_.-])" + "[-_.]+".join(parts) + r"([^A-Za-z0-9_.-]|$)"
+
+
+def requirement_files(tree: dict[str, str]) -> list[str]:
+    """The paths of ``tree`` (``paths``) that declare requirements, sorted."""
+    return sorted(p for p in tree if _REQUIREMENT_FILE.search(p))
+
+
+def requirement_lines(repo: str, rev: str, files: list[str], distribution: str) -> list[tuple[str, int, str]]:
+    """``(path, line number, line)`` of each line of ``files`` at ``rev`` that names ``distribution``
+    (comments left out)."""
+    pattern = re.compile(_named(distribution), re.IGNORECASE)
+    out = []
+    for path in files:
+        for number, line in enumerate(file_lines(repo, rev, path) or [], start=1):
+            if pattern.search(line.split("#", 1)[0]):
+                out.append((path, number, line.strip()))
+    return out
+
+
+def requirement_changed(repo: str, rev: str, files: list[str], distribution: str) -> Commit | None:
+    """The newest commit up to ``rev`` that added, removed or changed a line of ``files`` naming
+    ``distribution`` (``git log -G``), or None."""
+    if not files:
+        return None
+    out = git(repo, "log", *gitenv.LOG_OPTIONS, "-n1", "-G", _named(distribution),
+              "--format=%H%x00%s%x00%an%x00%aI%x01", rev, "--", *files)
+    found = [_commit(r.strip()) for r in out.split("\x01") if r.strip()]
+    return found[0] if found else None
