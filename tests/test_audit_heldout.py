@@ -205,3 +205,17 @@ def test_import_name_from_an_installed_single_module_is_drift_and_from_the_app_i
     assert (kind.kind, kind.distribution) == ("dependency-drift", "six")
     own = drift.replace("/usr/lib/python3/dist-packages/six.py", "/app/six.py")
     assert classify.classify(_grouping(tmp_path, own).stopped.sample).kind == "import-name"
+
+
+def test_a_restart_loop_cites_the_first_lines_of_the_server_giving_up_and_counts_the_rest(tmp_path):
+    text = crash(tmp_path / "svc", {"app.py": "import missing_module_xyz\n"}, "app.py")
+    giving_up = ("[2024-05-01 12:00:00 +0000] [7] [ERROR] Worker (pid:8) exited with code 3\n"
+                 "[2024-05-01 12:00:00 +0000] [7] [ERROR] Shutting down: Master\n"
+                 "[2024-05-01 12:00:00 +0000] [7] [ERROR] Reason: Worker failed to boot.\n")
+    start = "[2024-05-01 12:00:00 +0000] [8] [INFO] Booting worker with pid: 8\n"
+    grouping = _grouping(tmp_path, (start + text + giving_up) * 500)
+    followed = [w for w in grouping.why if w.startswith("followed by")]
+    n = len(text.splitlines())
+    cited = [f"followed by {line!r} (log line {n + 2 + i})" for i, line in enumerate(giving_up.splitlines())]
+    assert followed == [*cited, "followed by 1497 more lines of the server giving up (1500 in all)"]
+    assert grouping.stopped.count == 500
