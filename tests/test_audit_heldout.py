@@ -4,12 +4,15 @@ split traceback, Python too old at run time) and on hostile log text (authorizat
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
+import pytest
 from audit_crash import cloud_run, commit, crash, interleave
 
-from deploycheck.audit import classify, explain, groups, logs, tracebacks
+from deploycheck.audit import classify, explain, groups, history, logs, tracebacks
 from deploycheck.audit.report import redacted
 
 CONFIG_OLD = "def load_settings():\n    return {'currency': 'EUR'}\n"
@@ -48,8 +51,6 @@ def test_removed_without_a_definition_gone_keeps_the_newest_commit_that_lowered_
            "start")
     commit(repo, {"a.py": "from lib import assist\nassist()\n"}, "a: assist")
     last = commit(repo, {"b.py": "from lib import assist\nassist()\n"}, "b: assist")
-    from deploycheck.audit import history
-
     assert history.definitions(str(repo), last, "helper") == 0
     assert history.removed(str(repo), last, "helper").id == last
 
@@ -219,3 +220,20 @@ def test_a_restart_loop_cites_the_first_lines_of_the_server_giving_up_and_counts
     cited = [f"followed by {line!r} (log line {n + 2 + i})" for i, line in enumerate(giving_up.splitlines())]
     assert followed == [*cited, "followed by 1497 more lines of the server giving up (1500 in all)"]
     assert grouping.stopped.count == 500
+
+
+def test_a_repository_another_user_owns_is_refused_with_git_s_reason(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("giving the repository to another user needs root")
+    repo = tmp_path / "repo"
+    commit(repo, {"app.py": "import missing_module_xyz\n"}, "start")
+    shutil.chown(repo, "nobody")
+    log = tmp_path / "svc.log"
+    log.write_text(crash(tmp_path / "run", {"app.py": "import missing_module_xyz\n"}, "app.py"))
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_SYSTEM": "/dev/null"}
+    proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log), "--source", str(repo)],
+                          capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"deploycheck: error: --source {repo}: git refuses a repository another user owns "
+                           "(dubious ownership); if you trust it: git config --global --add safe.directory "
+                           f"{repo}\n")

@@ -9,6 +9,7 @@ can start; ``blame`` and ``log`` with ``--no-textconv``). Every read is bounded:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -62,7 +63,11 @@ def check_repository(repo: str) -> str:
     except GitError:
         try:
             git(repo, "rev-parse", "--git-dir")
-        except GitError:
+        except GitError as exc:
+            if "dubious ownership" in str(exc):  # git's safe.directory check (git-config(1)), not our call
+                raise UsageError(f"--source {repo}: git refuses a repository another user owns (dubious "
+                                 "ownership); if you trust it: git config --global --add safe.directory "
+                                 f"{os.path.abspath(repo)}") from None
             raise UsageError(f"--source {repo}: not a git repository") from None
         return repo
     return top or repo
