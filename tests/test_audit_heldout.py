@@ -237,3 +237,31 @@ def test_a_repository_another_user_owns_is_refused_with_git_s_reason(tmp_path):
     assert proc.stderr == (f"deploycheck: error: --source {repo}: git refuses a repository another user owns "
                            "(dubious ownership); if you trust it: git config --global --add safe.directory "
                            f"{repo}\n")
+
+
+def test_a_refused_password_names_no_suspect_commit(tmp_path):
+    from services import start_cluster
+
+    repo = tmp_path / "repo"
+    first = commit(repo, {"orders/__init__.py": "",
+                          "orders/db.py": "import os\n\nimport psycopg\n\nconn = psycopg.connect(os.environ['DB'])\n"},
+                   "orders service")
+    commit(repo, {"README.md": "orders\n"}, "docs")
+    cluster = start_cluster(["host all all 127.0.0.1/32 scram-sha-256"])
+    try:
+        cluster.sql("CREATE ROLE orders LOGIN PASSWORD 'right-password'")
+        proc = subprocess.run([sys.executable, "-m", "orders.db"], cwd=repo, capture_output=True, text=True,
+                              timeout=120, check=False,
+                              env={**os.environ, "DB": f"postgresql://orders:Wr0ng@127.0.0.1:{cluster.port}/postgres"})
+    finally:
+        cluster.stop()
+    log = tmp_path / "svc.log"
+    log.write_text(proc.stderr)
+    out = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log), "--source", str(repo),
+                          "--format", "json"], capture_output=True, text=True, timeout=120, check=False)
+    data = json.loads(out.stdout)
+    assert data["kind"] == "db-auth" and data["suspect"] is None
+    assert data["summary"].endswith(" at orders/db.py:5 (db-auth, 1 time); no suspect commit: the cause lies in "
+                                    "the environment.")
+    assert any(w["statement"].startswith(f"Commit {first[:12]} ('orders service'") and
+               w["statement"].endswith("so no commit is the suspect.") for w in data["whys"])

@@ -49,6 +49,9 @@ RULES = {
 }
 _CODE_RULES = {"DC201", "DC102", "DC101", "DC103", "DC202"}  # rules a check of the source alone can run
 _NAME_KINDS = {"undefined-name", "import-name", "module-attribute"}
+# Kinds whose cause is the database's answer, not a line of code: the line that connects is cited, but its
+# last commit is no suspect (a rotated password or a stopped server is nobody's commit).
+ENVIRONMENT_KINDS = {"db-auth", "db-refused"}
 
 
 def _rule(kind: Kind) -> tuple[str | None, str | None]:
@@ -284,7 +287,12 @@ def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> N
                                 (f"commit {found.id}", f"git log -S{kind.name} {out.revision[:12]}")))
             return
     found = history.blame(repo, out.revision, path, line)
-    if found is not None:
+    if found is not None and kind.kind in ENVIRONMENT_KINDS:
+        out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last "
+                            f"changed {path} line {line}; the refusal is the database's answer to what the "
+                            "deployment gave, so no commit is the suspect.",
+                            (f"commit {found.id}", f"git blame -L {line},{line}")))
+    elif found is not None:
         out.suspect, out.suspect_how = found, f"git blame: it last changed {path}:{line}"
         out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last "
                             f"changed {path} line {line}.", (f"commit {found.id}", f"git blame -L {line},{line}")))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from deploycheck.audit.explain import Explanation, Why
+from deploycheck.audit.explain import ENVIRONMENT_KINDS, Explanation, Why
 from deploycheck.audit.groups import Grouping, in_app
 from deploycheck.audit.model import Traceback
 from deploycheck.contract.scrub import scrub
@@ -194,6 +194,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
     report.unknowns = [redacted(u) for u in ex.unknowns]
     where = f" at {ex.path}:{ex.kind.frame.line}" if ex.path and ex.kind.frame else ""
     suspect = f"; suspect commit {ex.suspect.short}" if ex.suspect else ""
+    if ex.suspect is None and ex.path and ex.kind.kind in ENVIRONMENT_KINDS:
+        suspect = "; no suspect commit: the cause lies in the environment"
     report.summary = redacted(f"The service stopped on {stopped.sample.headline()}{where} "
                               f"({ex.kind.kind}, {stopped.count} time{'s' if stopped.count > 1 else ''}){suspect}.")
     if image is not None:
