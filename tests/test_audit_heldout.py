@@ -265,3 +265,60 @@ def test_a_refused_password_names_no_suspect_commit(tmp_path):
                                     "the environment.")
     assert any(w["statement"].startswith(f"Commit {first[:12]} ('orders service'") and
                w["statement"].endswith("so no commit is the suspect.") for w in data["whys"])
+
+
+UTILS_OLD = "import re\n\n\ndef slugify(text):\n    return re.sub('[^a-z0-9]+', '-', text.lower())\n"
+SLUG = "import re\n\n\ndef slugify(text):\n    return re.sub('[^a-z0-9]+', '-', text.lower())\n"
+MODELS_OLD = "from notes.utils import slugify\n"
+MODELS_NEW = "from notes.text.slug import slugify\n"
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bwrap to run the image's files at its paths")
+def test_stale_image_examines_the_newest_commit_holding_its_file_and_finds_the_suspect_after_it(tmp_path):
+    from test_image_layers import _tar, oci_layout
+
+    repo = tmp_path / "repo"
+    commit(repo, {"notes/__init__.py": "", "notes/utils.py": UTILS_OLD, "notes/models.py": MODELS_OLD,
+                  "notes/main.py": "from notes import models\n"}, "notes service")
+    commit(repo, {"notes/text/__init__.py": "", "notes/text/slug.py": SLUG}, "text: add slug module")
+    dropped = commit(repo, {"notes/utils.py": "def shout(t):\n    return t.upper()\n"}, "utils: drop slugify")
+    built = commit(repo, {"README.md": "notes\n"}, "docs")
+    fixed = commit(repo, {"notes/models.py": MODELS_NEW}, "models: import slugify from notes.text.slug")
+    # the image: the files of `built`, labelled with the fix (a stale build cache)
+    files = {p: subprocess.run(["git", "-C", str(repo), "show", f"{built}:{p}"], capture_output=True,
+                               check=True).stdout
+             for p in ("notes/__init__.py", "notes/utils.py", "notes/models.py", "notes/main.py",
+                       "notes/text/__init__.py", "notes/text/slug.py")}
+    layout = tmp_path / "layout"
+    oci_layout(layout, [_tar([(f"srv/app/{p}", "file", data) for p, data in files.items()])],
+               config={"WorkingDir": "/srv/app", "Labels": {"org.opencontainers.image.revision": fixed}})
+    # run those files at the image's paths, as the container did
+    app = tmp_path / "app"
+    for p, data in files.items():
+        (app / p).parent.mkdir(parents=True, exist_ok=True)
+        (app / p).write_bytes(data)
+    proc = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/srv",
+                           "--ro-bind", str(app), "/srv/app", "--chdir", "/srv/app", sys.executable, "-B", "-m",
+                           "notes.main"], capture_output=True, text=True, timeout=120, check=False)
+    assert 'File "/srv/app/notes/models.py", line 1' in proc.stderr, proc.stderr
+    log = tmp_path / "svc.log"
+    log.write_text(proc.stderr)
+    out = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", str(log), "--source", str(repo),
+                          "--image", f"oci:{layout}", "--app-dir", "/srv/app", "--no-rules", "--format", "json"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    data = json.loads(out.stdout)
+    assert data["image"]["stale"] and data["revision"] == built
+    assert data["revision_from"].startswith("the newest commit whose notes/models.py is the image's")
+    assert data["suspect"].startswith(f"{dropped} utils: drop slugify (git log -S'slugify'")
+
+
+def test_head_without_the_failing_line_is_not_said_to_still_hold_it(tmp_path):
+    repo = tmp_path / "repo"
+    commit(repo, {"notes/__init__.py": "", "notes/utils.py": "def shout(t):\n    return t\n",
+                  "notes/models.py": MODELS_OLD, "notes/main.py": "from notes import models\n"}, "notes service")
+    text = crash(repo, {}, "-B", "-m", "notes.main")
+    commit(repo, {"notes/text/__init__.py": "", "notes/text/slug.py": SLUG, "notes/models.py": MODELS_NEW}, "fix")
+    g = _grouping(tmp_path, text).stopped
+    ex = explain.explain(g, classify.classify(g.sample), str(repo), None, run_rules=False)
+    assert ex.head == ("HEAD is the deployed revision, but its notes/models.py does not hold the failing line: "
+                       "the service ran another version of the file.")

@@ -126,7 +126,7 @@ verdict on the crash's files (``audit.image.verdict``), which can name the code 
     top = history.check_repository(repo)
     if image is not None:
         out.whys.append(_image_why(image))
-    if not (image is not None and _image_revision(out, image, kind)):
+    if not (image is not None and _image_revision(out, top, image, kind)):
         _revision(out, top, rev, group, image)
     if out.revision is None:
         return out
@@ -186,7 +186,7 @@ def _image_why(image: ImageVerdict) -> Why:
     return Why(summary[:1].upper() + summary[1:] + ".", tuple(cites) + image.notes)
 
 
-def _image_revision(out: Explanation, image: ImageVerdict, kind: Kind) -> bool:
+def _image_revision(out: Explanation, repo: str, image: ImageVerdict, kind: Kind) -> bool:
     """Take the revision from the image's verdict when it names the code that ran: the commit the image's
     file of the failing frame (else of another frame, innermost first) came from when that file is not the
     claimed revision's. Returns whether it did."""
@@ -202,6 +202,17 @@ def _image_revision(out: Explanation, image: ImageVerdict, kind: Kind) -> bool:
     out.revision = origin.commit
     claim = f"; the image claims {image.commit[:12]}" if image.commit else ""
     out.revision_from = f"the commit the image's {f.rel} came from, by the image's verdict{claim}"
+    # the file's version lasted past the commit that brought it: the newest commit still holding it is
+    # examined, so that what changed elsewhere before the build (a name removed in another file) is seen
+    if f.state == OLDER and image.commit and f.rel and f.image_blob:
+        try:
+            newest = history.last_holding(repo, origin.commit, image.commit, f.rel, f.image_blob)
+        except GitError:
+            newest = None
+        if newest is not None:
+            out.revision = newest.id
+            out.revision_from = (f"the newest commit whose {f.rel} is the image's (blob {f.image_blob[:12]}, "
+                                 f"brought by {origin.commit[:12]}), by the image's verdict{claim}")
     return True
 
 
@@ -308,9 +319,11 @@ def _head(out: Explanation, repo: str, head: str, kind: Kind, path: str, frame, 
         out.line_at_head = None
     elif still:
         out.line_at_head = lines[still[0] - 1]
-    if head == out.revision:
-        where = f"{path}:{still[0]}" if still else path
-        out.head = f"HEAD is the deployed revision: the failing line is still at {where}."
+    if head == out.revision and still:
+        out.head = f"HEAD is the deployed revision: the failing line is still at {path}:{still[0]}."
+    elif head == out.revision:
+        out.head = (f"HEAD is the deployed revision, but its {path} does not hold the failing line: the service "
+                    "ran another version of the file.")
     elif still:
         out.head = f"the failing line is still at HEAD ({head[:12]}), {path}:{still[0]}."
     elif lines is None:

@@ -256,3 +256,21 @@ def requirement_changed(repo: str, rev: str, files: list[str], distribution: str
               "--format=%H%x00%s%x00%an%x00%aI%x01", rev, "--", *files)
     found = [_commit(r.strip()) for r in out.split("\x01") if r.strip()]
     return found[0] if found else None
+
+
+def last_holding(repo: str, origin: str, claimed: str, path: str, blob: str) -> Commit | None:
+    """The newest commit between ``origin`` (which brought ``path``'s version ``blob``) and ``claimed`` (a
+    descendant) that still holds that version: the parent of the first commit on the ancestry path that
+    changed ``path``. None when none is found or that parent's file is not ``blob``. A stale image was built
+    from one of the commits from ``origin`` to it; the newest has every other change the image may hold."""
+    changes = git(repo, "rev-list", "--reverse", "--ancestry-path", f"{origin}..{claimed}", "--", path).split()
+    if not changes:
+        return None
+    parent = resolve(repo, f"{changes[0]}^")
+    if parent is None or parent == origin:
+        return None
+    try:
+        held = git(repo, "rev-parse", "--verify", "--quiet", f"{parent}:{path}").strip()
+    except GitError:
+        return None
+    return commit(repo, parent) if held == blob else None
