@@ -322,3 +322,24 @@ def test_head_without_the_failing_line_is_not_said_to_still_hold_it(tmp_path):
     ex = explain.explain(g, classify.classify(g.sample), str(repo), None, run_rules=False)
     assert ex.head == ("HEAD is the deployed revision, but its notes/models.py does not hold the failing line: "
                        "the service ran another version of the file.")
+
+
+def test_the_project_installed_into_site_packages_is_its_own_code_not_a_dependency(tmp_path):
+    from conftest import bare_venv
+
+    repo = tmp_path / "repo"
+    commit(repo, {"src/notes/__init__.py": "", "src/notes/utils.py": UTILS_OLD, "src/notes/models.py": MODELS_OLD,
+                  "src/notes/main.py": "from notes import models\n"}, "notes service")
+    dropped = commit(repo, {"src/notes/utils.py": "def shout(t):\n    return t.upper()\n"}, "utils: drop slugify")
+    python, site = bare_venv(tmp_path)
+    shutil.copytree(repo / "src" / "notes", site / "notes")  # as `pip install .` puts it
+    text = _run_crash(python, tmp_path, "notes.main")
+    assert f"from 'notes.utils' ({site}/notes/utils.py)" in text
+    g = _grouping(tmp_path, text).stopped
+    kind = classify.classify(g.sample)
+    assert (kind.kind, kind.distribution) == ("dependency-drift", "notes")  # from the log alone
+    ex = explain.explain(g, kind, str(repo), dropped, run_rules=False)
+    assert (ex.kind.kind, ex.rule) == ("import-name", "DC102")
+    assert ex.whys[0].statement.endswith(": the module notes.utils has no name slugify.")
+    assert ex.suspect is not None and ex.suspect.id == dropped
+    assert ex.fix == "import slugify from where it lives now, or restore it in notes.utils"

@@ -6,7 +6,9 @@ asyncpg and SQLAlchemy messages; pydantic's ValidationError):
 - ``undefined-name``: ``NameError: name 'X' is not defined`` (a rename or a migration left a use behind);
 - ``import-name``: ``ImportError: cannot import name 'X' from 'M'``;
 - ``dependency-drift``: the same, with M's file under ``site-packages`` or ``dist-packages`` (CPython prints
-  the module's file after the name): an installed distribution no longer has the name the code imports;
+  the module's file after the name): an installed distribution no longer has the name the code imports
+  (``explain`` makes it ``import-name`` again when that file is the repository's own, a project installed
+  into site-packages);
 - ``missing-module``: ``ModuleNotFoundError: No module named 'M'``;
 - ``module-attribute``: ``AttributeError: module 'M' has no attribute 'X'``;
 - ``missing-setting``: ``KeyError: 'X'`` raised reading ``os.environ``;
@@ -78,6 +80,7 @@ class Kind:
     module: str | None = None
     version: str | None = None  # for python-too-old: the version that added what failed
     distribution: str | None = None  # for dependency-drift: the installed package's top directory
+    module_file: str | None = None  # for dependency-drift: the module's file, as the message gives it
 
 
 def failing_frame(tb: Traceback) -> Frame | None:
@@ -151,7 +154,8 @@ def _one(t: Traceback, running: str | None) -> Kind | None:
             if installed is not None:
                 top = re.sub(r"\.(py|pyc|so|pyd)$|\.cpython-.*$", "", installed.group("top"))
                 return Kind("dependency-drift", t, frame, f"the installed {top} has no name {name} (the code was "
-                            f"written for another version of it)", name, module, distribution=top)
+                            f"written for another version of it)", name, module, distribution=top,
+                            module_file=installed.group(0).strip()[1:-1])
             return Kind(kind, t, frame, f"the module {module} has no name {name}", name, module)
         return Kind(kind, t, frame, f"the module {module} has no attribute {name}", name, module)
     if base == "KeyError" and any("environ" in (f.text or "") or f.path.endswith(("/os.py", "<frozen os>"))

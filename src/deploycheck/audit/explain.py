@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from deploycheck.audit import head as head_mod
@@ -130,6 +130,7 @@ verdict on the crash's files (``audit.image.verdict``), which can name the code 
         _revision(out, top, rev, group, image)
     if out.revision is None:
         return out
+    kind = _own_code(out, top, group, kind)
     try:
         _from_repository(out, top, kind, python, run_rules)
     except GitError as exc:  # a damaged repository, or git giving up: the evidence stops there
@@ -166,6 +167,26 @@ def _from_repository(out: Explanation, top: str, kind: Kind, python: str | None,
     head = history.resolve(top, "HEAD")
     if head is not None:
         _head(out, top, head, kind, path, frame, python, run_rules)
+
+
+def _own_code(out: Explanation, repo: str, group: Group, kind: Kind) -> Kind:
+    """``kind`` as it is, unless it is a dependency's drift whose module file is a file of the repository at
+    the revision (the project itself installed into site-packages): then it is ``import-name``, and the
+    explanation's rule, first statement and fix follow."""
+    if kind.kind != "dependency-drift" or not kind.module_file or out.revision is None:
+        return kind
+    # the whole path below site-packages must be the end of a repository path: a bare ``__init__.py`` says
+    # nothing about whose package it is
+    below = re.split(r"[/\\](?:site|dist)-packages[/\\]", kind.module_file)[-1].replace("\\", "/")
+    if not any(p == below or p.endswith("/" + below) for p in history.paths(repo, out.revision)):
+        return kind
+    kind = replace(kind, kind="import-name", sentence=f"the module {kind.module} has no name {kind.name}",
+                   distribution=None)
+    out.kind = kind
+    out.rule, out.command = _rule(kind)
+    out.whys[0] = _log_why(group, kind)
+    _fix(out)
+    return kind
 
 
 def _image_why(image: ImageVerdict) -> Why:
