@@ -343,3 +343,18 @@ def test_the_project_installed_into_site_packages_is_its_own_code_not_a_dependen
     assert ex.whys[0].statement.endswith(": the module notes.utils has no name slugify.")
     assert ex.suspect is not None and ex.suspect.id == dropped
     assert ex.fix == "import slugify from where it lives now, or restore it in notes.utils"
+
+
+def test_a_traceback_printed_after_a_long_unended_line_is_found_in_a_file_and_on_standard_input(tmp_path):
+    text = crash(tmp_path / "svc", {"app.py": "import missing_module_xyz\n"}, "app.py")
+    progress = "#" * (300 * 1024)  # a progress bar written without a newline, past the 64 KiB a line keeps
+    log = tmp_path / "svc.log"
+    log.write_text("starting\n" + progress + text)
+    # the file is read through ripgrep's or grep's pass (the header lies past 64 KiB into its line), standard
+    # input line by line (the header is in the last 64 KiB of the line kept)
+    for given, stdin in ((str(log), None), ("-", "starting\n" + progress + text)):
+        proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", given, "--format", "json"],
+                              input=stdin, capture_output=True, text=True, timeout=120, check=False)
+        data = json.loads(proc.stdout)
+        assert proc.returncode == 1, given
+        assert data["error"][-1] == "ModuleNotFoundError: No module named 'missing_module_xyz'", given
