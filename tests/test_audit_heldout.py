@@ -358,3 +358,15 @@ def test_a_traceback_printed_after_a_long_unended_line_is_found_in_a_file_and_on
         data = json.loads(proc.stdout)
         assert proc.returncode == 1, given
         assert data["error"][-1] == "ModuleNotFoundError: No module named 'missing_module_xyz'", given
+
+
+def test_a_traceback_past_64_kib_into_a_json_record_is_no_made_up_crash(tmp_path):
+    text = crash(tmp_path / "svc", {"app.py": "import missing_module_xyz\n"}, "app.py")
+    log = tmp_path / "svc.log"
+    log.write_text(json.dumps({"message": "x" * (100 * 1024) + text, "severity": "ERROR"}) + "\n"
+                   + json.dumps({"message": "ok"}) + "\n")
+    for given, stdin in ((str(log), None), ("-", log.read_text())):
+        proc = subprocess.run([sys.executable, "-m", "deploycheck", "audit", "--log", given, "--format", "json"],
+                              input=stdin, capture_output=True, text=True, timeout=120, check=False)
+        data = json.loads(proc.stdout)
+        assert (proc.returncode, data["crashed"], data["groups"]) == (0, False, []), given

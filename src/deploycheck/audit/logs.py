@@ -319,8 +319,14 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
                 return
             if hit is not None:
                 start = _line_start(stream, offset, hit[1])
-                if start is None:  # the trigger lies past MAX_LINE in its line: read from the trigger on
-                    start = hit[1]  # (a traceback printed after a long unended line starts there)
+                if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read ...
+                    stream.seek(hit[1])
+                    probe = stream.read(len(TRACEBACK_HEADER) + 1)
+                    if probe not in (TRACEBACK_HEADER, TRACEBACK_HEADER + b"\n", TRACEBACK_HEADER + b"\r"):
+                        stream.seek(offset)
+                        continue
+                    start = hit[1]  # ... unless it is a header that ends the line: a traceback printed after
+                    # a long unended line (a progress bar) starts there; in a long JSON record it would not
                 stream.seek(start)
                 offset, number = start, hit[0] - 1
                 stats.lines = number
@@ -353,7 +359,7 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
                     break
             # a traceback printed after a long unended line (a progress bar) starts inside it: keep it
             header = tail.rfind(TRACEBACK_HEADER)
-            if header >= 0:
+            if header >= 0 and tail[header:].rstrip(b"\r\n") == TRACEBACK_HEADER:
                 raw = tail[header:]
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if text.startswith("{"):
