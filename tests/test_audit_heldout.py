@@ -274,7 +274,7 @@ MODELS_NEW = "from notes.text.slug import slugify\n"
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bwrap to run the image's files at its paths")
-def test_stale_image_examines_the_newest_commit_holding_its_file_and_finds_the_suspect_after_it(tmp_path):
+def test_stale_image_examines_the_first_commit_holding_its_file_that_lacks_the_name(tmp_path):
     from test_image_layers import _tar, oci_layout
 
     repo = tmp_path / "repo"
@@ -307,8 +307,10 @@ def test_stale_image_examines_the_newest_commit_holding_its_file_and_finds_the_s
                           "--image", f"oci:{layout}", "--app-dir", "/srv/app", "--no-rules", "--format", "json"],
                          capture_output=True, text=True, timeout=300, check=False)
     data = json.loads(out.stdout)
-    assert data["image"]["stale"] and data["revision"] == built
-    assert data["revision_from"].startswith("the newest commit whose notes/models.py is the image's")
+    # the image's models.py came with the first commit, where utils.py still had slugify: the crash could
+    # not happen there; the first commit holding that models.py without slugify is the one examined
+    assert data["image"]["stale"] and data["revision"] == dropped
+    assert data["revision_from"].startswith("the first commit whose notes/models.py is the image's")
     assert data["suspect"].startswith(f"{dropped} utils: drop slugify (git log -S'slugify'")
 
 

@@ -223,18 +223,29 @@ def _image_revision(out: Explanation, repo: str, image: ImageVerdict, kind: Kind
     out.revision = origin.commit
     claim = f"; the image claims {image.commit[:12]}" if image.commit else ""
     out.revision_from = f"the commit the image's {f.rel} came from, by the image's verdict{claim}"
-    # the file's version lasted past the commit that brought it: the newest commit still holding it is
-    # examined, so that what changed elsewhere before the build (a name removed in another file) is seen
-    if f.state == OLDER and image.commit and f.rel and f.image_blob:
+    # the file's version lasted past the commit that brought it, and the build may come from any commit
+    # that holds it: the first of them at which the missing name was already removed is examined (at the
+    # commit that brought the file the name may still have been defined elsewhere, and the crash impossible)
+    if f.state == OLDER and image.commit and f.rel and f.image_blob and kind.kind in _NAME_KINDS and kind.name:
         try:
-            newest = history.last_holding(repo, origin.commit, image.commit, f.rel, f.image_blob)
+            first = _first_without(repo, origin.commit, image.commit, f.rel, f.image_blob, kind.name)
         except GitError:
-            newest = None
-        if newest is not None:
-            out.revision = newest.id
-            out.revision_from = (f"the newest commit whose {f.rel} is the image's (blob {f.image_blob[:12]}, "
-                                 f"brought by {origin.commit[:12]}), by the image's verdict{claim}")
+            first = None
+        if first is not None and first != origin.commit:
+            out.revision = first
+            out.revision_from = (f"the first commit whose {f.rel} is the image's (blob {f.image_blob[:12]}, "
+                                 f"brought by {origin.commit[:12]}) and that lacks {kind.name}, by the image's "
+                                 f"verdict{claim}")
     return True
+
+
+def _first_without(repo: str, origin: str, claimed: str, path: str, blob: str, name: str) -> str | None:
+    """The oldest commit from ``origin`` on the way to ``claimed`` whose ``path`` is still ``blob`` and after
+    which some commit had removed ``name`` (``history.removed``), or None."""
+    for c in [origin, *history.holding(repo, origin, claimed, path, blob)]:
+        if history.removed(repo, c, name) is not None:
+            return c
+    return None
 
 
 def _revision(out: Explanation, repo: str, rev: str | None, group: Group,

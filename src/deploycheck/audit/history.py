@@ -258,19 +258,18 @@ def requirement_changed(repo: str, rev: str, files: list[str], distribution: str
     return found[0] if found else None
 
 
-def last_holding(repo: str, origin: str, claimed: str, path: str, blob: str) -> Commit | None:
-    """The newest commit between ``origin`` (which brought ``path``'s version ``blob``) and ``claimed`` (a
-    descendant) that still holds that version: the parent of the first commit on the ancestry path that
-    changed ``path``. None when none is found or that parent's file is not ``blob``. A stale image was built
-    from one of the commits from ``origin`` to it; the newest has every other change the image may hold."""
-    changes = git(repo, "rev-list", "--reverse", "--ancestry-path", f"{origin}..{claimed}", "--", path).split()
-    if not changes:
-        return None
-    parent = resolve(repo, f"{changes[0]}^")
-    if parent is None or parent == origin:
-        return None
-    try:
-        held = git(repo, "rev-parse", "--verify", "--quiet", f"{parent}:{path}").strip()
-    except GitError:
-        return None
-    return commit(repo, parent) if held == blob else None
+def holding(repo: str, origin: str, claimed: str, path: str, blob: str) -> list[str]:
+    """The commits after ``origin`` on the ancestry path to ``claimed`` (a descendant), oldest first, up to the
+    first that changed ``path`` away from ``blob`` (``origin`` brought that version); at most ``MAX_COMMITS``.
+    A stale image holding ``blob`` was built from ``origin`` or one of these."""
+    out = git(repo, "rev-list", "--reverse", "--ancestry-path", "--first-parent", f"{origin}..{claimed}", "--")
+    found = []
+    for c in out.split()[:MAX_COMMITS]:
+        try:
+            held = git(repo, "rev-parse", "--verify", "--quiet", f"{c}:{path}").strip()
+        except GitError:
+            break
+        if held != blob:
+            break
+        found.append(c)
+    return found
