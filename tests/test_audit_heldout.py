@@ -1,5 +1,7 @@
 """audit on incidents built apart from the others (a rename done file by file, Cloud Run's exit line after a
-split traceback, Python too old at run time) and on hostile log text (authorization headers)."""
+split traceback, Python too old at run time, a dependency's drift, a restart loop, a refused password, a
+stale image, the project installed into site-packages) and on hostile input (authorization headers, long
+unended lines, a repository another user owns)."""
 
 from __future__ import annotations
 
