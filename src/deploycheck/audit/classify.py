@@ -5,6 +5,10 @@ asyncpg and SQLAlchemy messages; pydantic's ValidationError):
 
 - ``undefined-name``: ``NameError: name 'X' is not defined`` (a rename or a migration left a use behind);
 - ``import-name``: ``ImportError: cannot import name 'X' from 'M'``;
+- ``dependency-drift``: the same, with M's file under ``site-packages`` or ``dist-packages`` (CPython prints
+  the module's file after the name): an installed distribution no longer has the name the code imports
+  (``explain`` makes it ``import-name`` again when that file is the repository's own, a project installed
+  into site-packages);
 - ``missing-module``: ``ModuleNotFoundError: No module named 'M'``;
 - ``module-attribute``: ``AttributeError: module 'M' has no attribute 'X'``;
 - ``missing-setting``: ``KeyError: 'X'`` raised reading ``os.environ``;
@@ -42,6 +46,8 @@ NEWER_SYNTAX = [(re.compile(r"^\s*match\s+[^=]+:\s*$|^\s*case\s+.+:\s*$"), "3.10
                 (re.compile(r"^\s*type\s+\w+(\[.*\])?\s*="), "3.12", "a type alias statement (PEP 695)"),
                 (re.compile(r"^\s*(async\s+)?(def|class)\s+\w+\["), "3.12", "type parameters (PEP 695)")]
 _PYTHON_IN_PATH = re.compile(r"/python(\d+\.\d+)/")
+# ImportError's message ends with the module's file: ``... from 'M' (/usr/lib/python3/site-packages/m/x.py)``
+_INSTALLED_FILE = re.compile(r"\([^()]*[/\\](?:site|dist)-packages[/\\](?P<top>[A-Za-z_][\w.-]*?)(?:[/\\][^()]*)?\)\s*$")
 
 _QUOTED = r"['\"](?P<name>[^'\"]+)['\"]"
 _PATTERNS = [
@@ -73,6 +79,8 @@ class Kind:
     name: str | None = None
     module: str | None = None
     version: str | None = None  # for python-too-old: the version that added what failed
+    distribution: str | None = None  # for dependency-drift: the installed package's top directory
+    module_file: str | None = None  # for dependency-drift: the module's file, as the message gives it
 
 
 def failing_frame(tb: Traceback) -> Frame | None:
@@ -142,6 +150,12 @@ def _one(t: Traceback, running: str | None) -> Kind | None:
         if kind == "undefined-name":
             return Kind(kind, t, frame, f"the name {name} is used but defined nowhere it could come from", name)
         if kind == "import-name":
+            installed = _INSTALLED_FILE.search(message.partition("\n")[0])
+            if installed is not None:
+                top = re.sub(r"\.(py|pyc|so|pyd)$|\.cpython-.*$", "", installed.group("top"))
+                return Kind("dependency-drift", t, frame, f"the installed {top} has no name {name} (the code was "
+                            f"written for another version of it)", name, module, distribution=top,
+                            module_file=installed.group(0).strip()[1:-1])
             return Kind(kind, t, frame, f"the module {module} has no name {name}", name, module)
         return Kind(kind, t, frame, f"the module {module} has no attribute {name}", name, module)
     if base == "KeyError" and any("environ" in (f.text or "") or f.path.endswith(("/os.py", "<frozen os>"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from deploycheck.audit import head as head_mod
@@ -34,10 +34,12 @@ if TYPE_CHECKING:  # the image reader is imported only when --image is given
 RULES = {
     "undefined-name": ("DC201", "deploycheck check . --python PYTHON"),
     "import-name": ("DC102", "deploycheck check . --python PYTHON"),
+    "dependency-drift": ("DC102", "deploycheck check . --python PYTHON"),
     "missing-module": ("DC101", "deploycheck check . --python PYTHON"),
     "module-attribute": ("DC103", "deploycheck check . --python PYTHON"),
-    "python-too-old": ("DC202", ("deploycheck check . --python PYTHON (the service's interpreter), or DC503 with "
-                                "deploycheck check IMAGE --source .")),
+    # newer syntax is DC202 on the service's interpreter; a newer name or `X | Y` at run time parses on any
+    # Python, so only DC503 (requires-python against the interpreter) reports it: see ``_rule``
+    "python-too-old": ("DC503", "deploycheck check . --python PYTHON"),
     "missing-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
     "invalid-setting": ("DC402", "deploycheck config . --env ENVIRONMENT"),
     "db-sslmode": ("DC404", "deploycheck config . --env ENVIRONMENT"),
@@ -47,6 +49,17 @@ RULES = {
 }
 _CODE_RULES = {"DC201", "DC102", "DC101", "DC103", "DC202"}  # rules a check of the source alone can run
 _NAME_KINDS = {"undefined-name", "import-name", "module-attribute"}
+# Kinds whose cause is the database's answer, not a line of code: the line that connects is cited, but its
+# last commit is no suspect (a rotated password or a stopped server is nobody's commit).
+ENVIRONMENT_KINDS = {"db-auth", "db-refused"}
+
+
+def _rule(kind: Kind) -> tuple[str | None, str | None]:
+    """The rule that reports ``kind``'s crash before deploy and its command (``RULES``; for Python too old,
+    DC202 when the interpreter could not parse the file, else DC503)."""
+    if kind.kind == "python-too-old" and kind.exception.exc_type.rpartition(".")[2] == "SyntaxError":
+        return "DC202", "deploycheck check . --python PYTHON"
+    return RULES.get(kind.kind, (None, None))
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,7 @@ verdict on the crash's files (``audit.image.verdict``), which can name the code 
     ``UsageError`` when ``repo`` is not a git repository or ``rev`` is given but names no commit.
     """
     out = Explanation(kind)
-    out.rule, out.command = RULES.get(kind.kind, (None, None))
+    out.rule, out.command = _rule(kind)
     out.whys.append(_log_why(group, kind))
     _fix(out)
     if repo is None:
@@ -113,10 +126,11 @@ verdict on the crash's files (``audit.image.verdict``), which can name the code 
     top = history.check_repository(repo)
     if image is not None:
         out.whys.append(_image_why(image))
-    if not (image is not None and _image_revision(out, image, kind)):
+    if not (image is not None and _image_revision(out, top, image, kind)):
         _revision(out, top, rev, group, image)
     if out.revision is None:
         return out
+    kind = _own_code(out, top, group, kind)
     try:
         _from_repository(out, top, kind, python, run_rules)
     except GitError as exc:  # a damaged repository, or git giving up: the evidence stops there
@@ -155,6 +169,26 @@ def _from_repository(out: Explanation, top: str, kind: Kind, python: str | None,
         _head(out, top, head, kind, path, frame, python, run_rules)
 
 
+def _own_code(out: Explanation, repo: str, group: Group, kind: Kind) -> Kind:
+    """``kind`` as it is, unless it is a dependency's drift whose module file is a file of the repository at
+    the revision (the project itself installed into site-packages): then it is ``import-name``, and the
+    explanation's rule, first statement and fix follow."""
+    if kind.kind != "dependency-drift" or not kind.module_file or out.revision is None:
+        return kind
+    # the whole path below site-packages must be the end of a repository path: a bare ``__init__.py`` says
+    # nothing about whose package it is
+    below = re.split(r"[/\\](?:site|dist)-packages[/\\]", kind.module_file)[-1].replace("\\", "/")
+    if not any(p == below or p.endswith("/" + below) for p in history.paths(repo, out.revision)):
+        return kind
+    kind = replace(kind, kind="import-name", sentence=f"the module {kind.module} has no name {kind.name}",
+                   distribution=None)
+    out.kind = kind
+    out.rule, out.command = _rule(kind)
+    out.whys[0] = _log_why(group, kind)
+    _fix(out)
+    return kind
+
+
 def _image_why(image: ImageVerdict) -> Why:
     """The image's verdict as a step of the root cause, citing blob ids and the commits found."""
     from deploycheck.audit.image import DIFFERS, IN_HISTORY
@@ -173,7 +207,7 @@ def _image_why(image: ImageVerdict) -> Why:
     return Why(summary[:1].upper() + summary[1:] + ".", tuple(cites) + image.notes)
 
 
-def _image_revision(out: Explanation, image: ImageVerdict, kind: Kind) -> bool:
+def _image_revision(out: Explanation, repo: str, image: ImageVerdict, kind: Kind) -> bool:
     """Take the revision from the image's verdict when it names the code that ran: the commit the image's
     file of the failing frame (else of another frame, innermost first) came from when that file is not the
     claimed revision's. Returns whether it did."""
@@ -189,7 +223,29 @@ def _image_revision(out: Explanation, image: ImageVerdict, kind: Kind) -> bool:
     out.revision = origin.commit
     claim = f"; the image claims {image.commit[:12]}" if image.commit else ""
     out.revision_from = f"the commit the image's {f.rel} came from, by the image's verdict{claim}"
+    # the file's version lasted past the commit that brought it, and the build may come from any commit
+    # that holds it: the first of them at which the missing name was already removed is examined (at the
+    # commit that brought the file the name may still have been defined elsewhere, and the crash impossible)
+    if f.state == OLDER and image.commit and f.rel and f.image_blob and kind.kind in _NAME_KINDS and kind.name:
+        try:
+            first = _first_without(repo, origin.commit, image.commit, f.rel, f.image_blob, kind.name)
+        except GitError:
+            first = None
+        if first is not None and first != origin.commit:
+            out.revision = first
+            out.revision_from = (f"the first commit whose {f.rel} is the image's (blob {f.image_blob[:12]}, "
+                                 f"brought by {origin.commit[:12]}) and that lacks {kind.name}, by the image's "
+                                 f"verdict{claim}")
     return True
+
+
+def _first_without(repo: str, origin: str, claimed: str, path: str, blob: str, name: str) -> str | None:
+    """The oldest commit from ``origin`` on the way to ``claimed`` whose ``path`` is still ``blob`` and after
+    which some commit had removed ``name`` (``history.removed``), or None."""
+    for c in [origin, *history.holding(repo, origin, claimed, path, blob)]:
+        if history.removed(repo, c, name) is not None:
+            return c
+    return None
 
 
 def _revision(out: Explanation, repo: str, rev: str | None, group: Group,
@@ -223,8 +279,44 @@ def _revision(out: Explanation, repo: str, rev: str | None, group: Group,
     out.unknowns.append("whether HEAD is what was deployed: pass --rev with the deployed commit")
 
 
+def _drift(out: Explanation, repo: str, kind: Kind) -> Commit | None:
+    """For a dependency's drift: the requirement lines naming the distribution at the revision and the commit
+    that last changed one (the suspect), each a step of the root cause."""
+    assert out.revision is not None and kind.distribution is not None
+    dist = kind.distribution
+    out.unknowns.append(f"which version of {dist} the service ran: `pip show {dist}` where it runs, or "
+                        f"`deploycheck check IMAGE --source .` (DC102 names the distribution and its version)")
+    files = history.requirement_files(history.paths(repo, out.revision))
+    lines = history.requirement_lines(repo, out.revision, files, dist)
+    if not lines:
+        out.whys.append(Why(f"No requirement file at {out.revision[:12]} names {dist} ({', '.join(files) or 'none'}"
+                            " read): whatever version the build resolved was installed.",
+                            tuple(f"{f} at {out.revision[:12]}" for f in files)))
+        return None
+    shown = "; ".join(f"{p}:{n} `{text}`" for p, n, text in lines[:5])
+    out.whys.append(Why(f"At {out.revision[:12]} the project declares {dist} as {shown}: a range that lets "
+                        f"another version of {dist} than the code was written for be installed."
+                        if not any("==" in text for _, _, text in lines) else
+                        f"At {out.revision[:12]} the project declares {dist} as {shown}.",
+                        tuple(f"{p}:{n} at {out.revision[:12]}" for p, n, _ in lines[:5])))
+    found = history.requirement_changed(repo, out.revision, files, dist)
+    if found is None:
+        return None
+    parent = history.resolve(repo, f"{found.id}^")
+    before = history.requirement_lines(repo, parent, files, dist) if parent else []
+    was = ("; before it: " + "; ".join(f"`{text}`" for _, _, text in before[:5])) if before else \
+        f"; before it no requirement named {dist}"
+    out.suspect, out.suspect_how = found, f"git log -G{dist!r}: it last changed the requirement on {dist}"
+    out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last changed the "
+                        f"requirement on {dist}{was}.", (f"commit {found.id}", f"git log -G {dist} -- "
+                                                         + " ".join(files[:5]))))
+    return found
+
+
 def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> None:
     assert out.revision is not None
+    if kind.kind == "dependency-drift" and _drift(out, repo, kind) is not None:
+        return
     if kind.kind in _NAME_KINDS and kind.name:
         try:
             found = history.removed(repo, out.revision, kind.name)
@@ -238,7 +330,12 @@ def _suspect(out: Explanation, repo: str, kind: Kind, path: str, line: int) -> N
                                 (f"commit {found.id}", f"git log -S{kind.name} {out.revision[:12]}")))
             return
     found = history.blame(repo, out.revision, path, line)
-    if found is not None:
+    if found is not None and kind.kind in ENVIRONMENT_KINDS:
+        out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last "
+                            f"changed {path} line {line}; the refusal is the database's answer to what the "
+                            "deployment gave, so no commit is the suspect.",
+                            (f"commit {found.id}", f"git blame -L {line},{line}")))
+    elif found is not None:
         out.suspect, out.suspect_how = found, f"git blame: it last changed {path}:{line}"
         out.whys.append(Why(f"Commit {found.short} ({found.subject!r}, {found.author}, {found.date}) last "
                             f"changed {path} line {line}.", (f"commit {found.id}", f"git blame -L {line},{line}")))
@@ -254,9 +351,11 @@ def _head(out: Explanation, repo: str, head: str, kind: Kind, path: str, frame, 
         out.line_at_head = None
     elif still:
         out.line_at_head = lines[still[0] - 1]
-    if head == out.revision:
-        where = f"{path}:{still[0]}" if still else path
-        out.head = f"HEAD is the deployed revision: the failing line is still at {where}."
+    if head == out.revision and still:
+        out.head = f"HEAD is the deployed revision: the failing line is still at {path}:{still[0]}."
+    elif head == out.revision:
+        out.head = (f"HEAD is the deployed revision, but its {path} does not hold the failing line: the service "
+                    "ran another version of the file.")
     elif still:
         out.head = f"the failing line is still at HEAD ({head[:12]}), {path}:{still[0]}."
     elif lines is None:
@@ -312,6 +411,10 @@ def _fix(out: Explanation) -> None:
                            "fails it), and `deploycheck check` in CI (DC201)")),
         "import-name": (f"import {name} from where it lives now, or restore it in {k.module}",
                         "a test that imports the importing module; `deploycheck check` in CI (DC102)"),
+        "dependency-drift": ((f"pin {k.distribution} to the version the code was written for (the requirement "
+                              f"before the suspect commit), or port the code to the installed version, where "
+                              f"{name} is gone from {k.module}"),
+                             "`deploycheck check` against the environment or image built for deploy, in CI (DC102)"),
         "module-attribute": (f"use the attribute's new name, or restore {k.module}.{name}",
                              "a test that runs the failing line; `deploycheck check` in CI (DC103)"),
         "missing-module": (f"declare and install the distribution that provides {k.module}",
@@ -330,8 +433,8 @@ def _fix(out: Explanation) -> None:
         "db-refused": ("check the database host and port the deployment gives, and that it accepts connections",
                        "`deploycheck config --connect` (DC405)"),
         "python-too-old": ((f"run the service on Python {k.version} or later (the image's base), or avoid the "
-                           "newer feature; declare requires-python"), ("`deploycheck check IMAGE --source .` "
-                           "(DC503, DC202) in CI")),
+                           "newer feature; declare requires-python"), ("`deploycheck check` with the service's "
+                           "interpreter, or `deploycheck check IMAGE --source .`, in CI (DC503, DC202)")),
     }
     out.fix, out.test = fixes.get(k.kind, ("unknown: the crash is not of a kind deploycheck recognises",
                                            "a test that reproduces the traceback"))

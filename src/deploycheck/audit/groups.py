@@ -24,6 +24,7 @@ from deploycheck.audit.tracebacks import Note
 MAX_GROUPS = 200
 MAX_TIMELINE = 200
 MAX_REVISIONS = 20
+MAX_STOPS_CITED = 3  # lines of the server giving up cited per group; a restart loop repeats them endlessly
 MAX_STREAMS = 10_000  # streams whose last start, request and crash are remembered
 SAMPLE_HEAD, SAMPLE_TAIL = 40, 200  # lines a group keeps of its sample traceback's text
 
@@ -75,6 +76,7 @@ class Group:
     revisions: list[str] = field(default_factory=list)
     startup: list[str] = field(default_factory=list)
     request: str | None = None
+    stops: int = 0  # lines of the server giving up after a crash of this group (the first few are cited)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,9 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
             elif event.kind == "stop":
                 target = last_crash.get(key) or any_last
                 if target is not None:
-                    target.startup.append(f"followed by {event.text!r} (log line {event.spot.line})")
+                    target.stops += 1
+                    if target.stops <= MAX_STOPS_CITED:
+                        target.startup.append(f"followed by {event.text!r} (log line {event.spot.line})")
             if event.kind != "request":
                 timeline(event.spot, event.kind, event.text)
             continue
@@ -182,6 +186,9 @@ def _pick(out: Grouping) -> None:
     if at_startup:
         out.stopped = at_startup[0]
         out.why = list(dict.fromkeys(out.stopped.startup))
+        if out.stopped.stops > MAX_STOPS_CITED:
+            out.why.append(f"followed by {out.stopped.stops - MAX_STOPS_CITED} more lines of the server giving up "
+                           f"({out.stopped.stops} in all)")
         if len(at_startup) > 1:
             out.why.append(f"the first of {len(at_startup)} crash groups with start-up evidence in the log")
         return

@@ -9,6 +9,8 @@ can start; ``blame`` and ``log`` with ``--no-textconv``). Every read is bounded:
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -61,7 +63,11 @@ def check_repository(repo: str) -> str:
     except GitError:
         try:
             git(repo, "rev-parse", "--git-dir")
-        except GitError:
+        except GitError as exc:
+            if "dubious ownership" in str(exc):  # git's safe.directory check (git-config(1)), not our call
+                raise UsageError(f"--source {repo}: git refuses a repository another user owns (dubious "
+                                 "ownership); if you trust it: git config --global --add safe.directory "
+                                 f"{os.path.abspath(repo)}") from None
             raise UsageError(f"--source {repo}: not a git repository") from None
         return repo
     return top or repo
@@ -158,14 +164,33 @@ def pickaxe(repo: str, rev: str, text: str) -> list[Commit]:
     return [_commit(r.strip()) for r in out.split("\x01") if r.strip()]
 
 
+def definitions(repo: str, rev: str, name: str) -> int:
+    """How many lines at ``rev`` define ``name`` in Python's own ways: ``def``/``class`` statements and
+    assignments at the start of a line (``git grep -E``; an import of it is a use, not a definition)."""
+    if not name.isidentifier():
+        return 0
+    pattern = rf"^\s*((async\s+)?def|class)\s+{name}\b|^\s*{name}\s*(:[^=]*)?=[^=]"
+    try:
+        out = git(repo, "grep", "-h", "-E", "--no-textconv", "-e", pattern, rev, "--", "*.py", "*.pyi")
+    except GitError:  # git grep exits 1 when nothing matches
+        return 0
+    return out.count("\n")
+
+
 def removed(repo: str, rev: str, name: str) -> Commit | None:
-    """The newest commit up to ``rev`` after which ``name`` occurs less often as a word than before it (it
-    removed or renamed the name), or None."""
+    """The newest commit up to ``rev`` that removed a definition of ``name`` (``definitions``), else the
+    newest after which ``name`` occurs less often as a word than before it (it removed or renamed the name),
+    or None. A rename done file by file lowers the count in every step; the step that broke the remaining
+    uses is the one that took the definition away."""
+    fewer: Commit | None = None
     for c in pickaxe(repo, rev, name):
         parent = resolve(repo, f"{c.id}^")
-        if parent is not None and count(repo, c.id, name) < count(repo, parent, name):
+        if parent is None or count(repo, c.id, name) >= count(repo, parent, name):
+            continue
+        if definitions(repo, c.id, name) < definitions(repo, parent, name):
             return c
-    return None
+        fewer = fewer or c
+    return fewer
 
 
 def blame(repo: str, rev: str, path: str, number: int) -> Commit | None:
@@ -190,3 +215,61 @@ def commits_between(repo: str, old: str, new: str, path: str) -> list[Commit]:
     out = git(repo, "log", *gitenv.LOG_OPTIONS, "--reverse", "--format=%H%x00%s%x00%an%x00%aI%x01",
               f"{old}..{new}", "--", path)
     return [_commit(r.strip()) for r in out.split("\x01") if r.strip()][:MAX_COMMITS]
+
+
+# Files that declare a project's requirements (pip's requirements and constraints files, PEP 621's
+# pyproject.toml, setuptools' setup.cfg and setup.py, pipenv's Pipfile); lock files are left out.
+_REQUIREMENT_FILE = re.compile(r"(^|/)((requirements|constraints)[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|setup\.py|"
+                               r"Pipfile)$")
+
+
+def _named(distribution: str) -> str:
+    """A regular expression (POSIX extended, for git and ``re``) matching ``distribution`` as a word, with
+    ``-``, ``_`` and ``.`` interchangeable (PEP 503 normalisation)."""
+    parts = [re.escape(p) for p in re.split(r"[-_.]+", distribution) if p]
+    return r"(^|[^A-Za-z0-9_.-])" + "[-_.]+".join(parts) + r"([^A-Za-z0-9_.-]|$)"
+
+
+def requirement_files(tree: dict[str, str]) -> list[str]:
+    """The paths of ``tree`` (``paths``) that declare requirements, sorted."""
+    return sorted(p for p in tree if _REQUIREMENT_FILE.search(p))
+
+
+def requirement_lines(repo: str, rev: str, files: list[str], distribution: str) -> list[tuple[str, int, str]]:
+    """``(path, line number, line)`` of each line of ``files`` at ``rev`` that names ``distribution``
+    (comments left out)."""
+    pattern = re.compile(_named(distribution), re.IGNORECASE)
+    out = []
+    for path in files:
+        for number, line in enumerate(file_lines(repo, rev, path) or [], start=1):
+            if pattern.search(line.split("#", 1)[0]):
+                out.append((path, number, line.strip()))
+    return out
+
+
+def requirement_changed(repo: str, rev: str, files: list[str], distribution: str) -> Commit | None:
+    """The newest commit up to ``rev`` that added, removed or changed a line of ``files`` naming
+    ``distribution`` (``git log -G``), or None."""
+    if not files:
+        return None
+    out = git(repo, "log", *gitenv.LOG_OPTIONS, "-n1", "-G", _named(distribution),
+              "--format=%H%x00%s%x00%an%x00%aI%x01", rev, "--", *files)
+    found = [_commit(r.strip()) for r in out.split("\x01") if r.strip()]
+    return found[0] if found else None
+
+
+def holding(repo: str, origin: str, claimed: str, path: str, blob: str) -> list[str]:
+    """The commits after ``origin`` on the ancestry path to ``claimed`` (a descendant), oldest first, up to the
+    first that changed ``path`` away from ``blob`` (``origin`` brought that version); at most ``MAX_COMMITS``.
+    A stale image holding ``blob`` was built from ``origin`` or one of these."""
+    out = git(repo, "rev-list", "--reverse", "--ancestry-path", "--first-parent", f"{origin}..{claimed}", "--")
+    found = []
+    for c in out.split()[:MAX_COMMITS]:
+        try:
+            held = git(repo, "rev-parse", "--verify", "--quiet", f"{c}:{path}").strip()
+        except GitError:
+            break
+        if held != blob:
+            break
+        found.append(c)
+    return found

@@ -319,8 +319,14 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
                 return
             if hit is not None:
                 start = _line_start(stream, offset, hit[1])
-                if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read
-                    continue
+                if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read ...
+                    stream.seek(hit[1])
+                    probe = stream.read(len(TRACEBACK_HEADER) + 1)
+                    if probe not in (TRACEBACK_HEADER, TRACEBACK_HEADER + b"\n", TRACEBACK_HEADER + b"\r"):
+                        stream.seek(offset)
+                        continue
+                    start = hit[1]  # ... unless it is a header that ends the line: a traceback printed after
+                    # a long unended line (a progress bar) starts there; in a long JSON record it would not
                 stream.seek(start)
                 offset, number = start, hit[0] - 1
                 stats.lines = number
@@ -344,11 +350,17 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             raw = raw[:MAX_LINE]
             stats.cut += 1
-            while True:  # skip the rest of the line without keeping it
+            tail = b""
+            while True:  # skip the rest of the line, keeping only its last MAX_LINE bytes
                 rest = stream.readline(_CHUNK)
                 offset += len(rest)
+                tail = (tail + rest)[-MAX_LINE:]
                 if not rest or rest.endswith(b"\n"):
                     break
+            # a traceback printed after a long unended line (a progress bar) starts inside it: keep it
+            header = tail.rfind(TRACEBACK_HEADER)
+            if header >= 0 and tail[header:].rstrip(b"\r\n") == TRACEBACK_HEADER:
+                raw = tail[header:]
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if text.startswith("{"):
             try:
@@ -359,6 +371,9 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: _Grep | None = 
                 yield number, value
                 continue
         yield number, text
+
+
+TRACEBACK_HEADER = b"Traceback (most recent call last):"
 
 
 def _line_start(stream, offset: int, at: int) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from deploycheck.audit.explain import Explanation, Why
+from deploycheck.audit.explain import ENVIRONMENT_KINDS, Explanation, Why
 from deploycheck.audit.groups import Grouping, in_app
 from deploycheck.audit.model import Traceback
 from deploycheck.contract.scrub import scrub
@@ -19,7 +19,8 @@ MAX_ERROR_LINES = 80
 # Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
 # long word of the log.
 _SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)([^\s'\",;&}]+)")
+                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)"
+                          r"(?!(?:bearer|basic) \*\*\*)([^\s'\",;&}]+)")  # a scheme whose token is masked stays
 # Lines of a traceback, in an exception group's box or not: the margin is one character class, so that a
 # long margin cannot make the match backtrack.
 _FILE_LINE = re.compile(r'^[\s|+]*File "([^"]*)", line \d+')
@@ -31,8 +32,9 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 def redacted(text: str) -> str:
     """``text`` safe to show: secret ``key=value`` values and bearer tokens masked, then ``contract.scrub``
     (registered secrets in every form, URL credentials)."""
-    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return scrub(text)
 
 
@@ -96,17 +98,26 @@ class Report:
         return asdict(self)
 
 
+def _bytes(n: int) -> str:
+    """``n`` bytes in the unit that keeps a digit that is not 0 (a small log is not "0.0 MiB")."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 2**20:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 2**20:.1f} MiB"
+
+
 def _size(report: Report) -> str:
     if report.lines_read is not None:
         return f"{report.lines_read} lines"
-    return f"{report.bytes_read / 2**20:.1f} MiB"
+    return _bytes(report.bytes_read)
 
 
 def amount(report: Report) -> str:
     """How much of the log was read, as the renderers say it."""
     if report.lines_read is not None:
         return f"{report.lines_read} log lines read"
-    return (f"{report.bytes_read / 2**20:.1f} MiB of log read (its lines after the last traceback or server "
+    return (f"{_bytes(report.bytes_read)} of log read (its lines after the last traceback or server "
             "message were passed over uncounted)")
 
 
@@ -183,6 +194,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
     report.unknowns = [redacted(u) for u in ex.unknowns]
     where = f" at {ex.path}:{ex.kind.frame.line}" if ex.path and ex.kind.frame else ""
     suspect = f"; suspect commit {ex.suspect.short}" if ex.suspect else ""
+    if ex.suspect is None and ex.path and ex.kind.kind in ENVIRONMENT_KINDS:
+        suspect = "; no suspect commit: the cause lies in the environment"
     report.summary = redacted(f"The service stopped on {stopped.sample.headline()}{where} "
                               f"({ex.kind.kind}, {stopped.count} time{'s' if stopped.count > 1 else ''}){suspect}.")
     if image is not None:

@@ -178,6 +178,12 @@ class Collector:
         """The events ``entry`` completes (tracebacks it ends, a note it is)."""
         current = self._open.get(entry.key)
         if current is not None:
+            if entry.split and not entry.text[:1].isspace() and (note := note_of(entry)) and note.kind == "stop":
+                # the service giving up ends its open traceback (Cloud Run's "Container called exit(1)." comes
+                # one entry after the exception line, where another request's line would be passed over)
+                yield self._close(entry.key)
+                yield note
+                return
             before = current.size
             taken = self._continue(current, entry)
             if taken:
