@@ -126,6 +126,7 @@ def run(opts: Options) -> Result:
         if want.port == port:
             raise UsageError(f"--with: {want.setting} names port {want.port}, the service's PORT")
     hosts = [w.host for w in wanted if not _is_address(w.host)]
+    sandbox.refuse_nul(argv, env, config.get("WorkingDir") or "/", sorted(config.get("Volumes") or {}))
     probe = sources.choose(opts.health, opts.manifests, opts.container, config, port)
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
     volumes = sorted(config.get("Volumes") or {})

@@ -18,6 +18,7 @@ environment included, reach bwrap through a memory file (``--args``), never the 
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -113,10 +114,27 @@ def environment(image_env: list[str], extra: dict[str, str], home: str) -> dict[
     return env
 
 
+def refuse_nul(argv: list[str], env: dict[str, str], workdir: str, volumes: list[str]) -> None:
+    """Raise UsageError naming the first command argument, variable, working directory or volume that holds
+    a NUL character. No process can be given one (``execve(2)`` takes NUL-terminated strings, so a container
+    runtime refuses to start such an image), and bwrap's ``--args`` file separates its options by NUL: one
+    let through would become options of its own (``--bind / /mnt``: the host's root in the sandbox)."""
+    named = [(f"the command's argument {a.split(chr(0), 1)[0][:60]!r}...", a) for a in argv]
+    named += [(f"the variable {k.split(chr(0), 1)[0][:60]!r}", k + v) for k, v in env.items()]  # no value: a secret
+    named += [(f"the working directory {workdir.split(chr(0), 1)[0][:60]!r}...", workdir)]
+    named += [(f"the volume {v.split(chr(0), 1)[0][:60]!r}...", v) for v in volumes]
+    for what, value in named:
+        if "\0" in value:
+            raise UsageError(f"{what} holds a NUL character: no process can be given it (a container runtime "
+                             "refuses to start the image)")
+
+
 def bwrap_args(root: str, env: dict[str, str], workdir: str, uid: int, gid: int, volumes: list[str],
                hosts_fd: int) -> list[str]:
     """bwrap's options (for ``--args``; the command ``argv`` follows them on its command line, as bwrap
-    reads it): the sandbox of the module docstring."""
+    reads it): the sandbox of the module docstring. Raises UsageError for a NUL character in any of them
+    (``refuse_nul``)."""
+    refuse_nul([], env, workdir, volumes)
     args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--uid", str(uid), "--gid", str(gid), "--hostname", env.get("HOSTNAME", "deploycheck"),
             "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
@@ -149,7 +167,9 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
           gid: int, volumes: list[str], limits: Limits, dependency_hosts: list[str]) -> subprocess.Popen:
     """Start ``argv`` in the sandbox; its standard output and error together on the returned process's
     ``stdout`` (bytes). The process is bwrap's; ``--as-pid-1`` makes the program its only child, PID 1 of
-    the sandbox, as in a container without an init."""
+    the sandbox, as in a container without an init. Raises UsageError for a NUL character in what it is
+    given (``refuse_nul``) or a command longer than ``execve(2)`` takes (E2BIG)."""
+    refuse_nul(argv, {}, "/", [])
     hosts = _memfd("hosts", hosts_file(dependency_hosts))
     args = _memfd("args", b"\0".join(a.encode("utf-8", "surrogateescape") for a in
                                      bwrap_args(root, env, workdir, uid, gid, volumes, hosts)) + b"\0")
@@ -168,6 +188,12 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
                                  str(args), "--", *argv],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(args, hosts), start_new_session=True)
+    except OSError as exc:
+        if exc.errno != errno.E2BIG:
+            raise
+        size = sum(len(a.encode("utf-8", "surrogateescape")) + 1 for a in argv)
+        raise UsageError(f"the image's command ({len(argv)} arguments, {size} bytes) is longer than the kernel "
+                         "lets a program be started with (E2BIG; a container runtime cannot start it either)") from None
     finally:
         os.close(args)
         os.close(hosts)

@@ -1,0 +1,91 @@
+"""`deploycheck start` on images whose config is hostile: each a real image (the start tests' service image,
+built daemonless) with its config changed and its manifest and index written again, as a registry would
+serve it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, cli
+from images.build import build, tools_missing
+
+_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
+
+CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
+                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    """The oci: layout of the start tests' service image."""
+    ctx = tmp_path_factory.mktemp("context")
+    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
+    return Path(build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci"].partition(":")[2])
+
+
+def _blob(root: Path, data: bytes) -> dict:
+    digest = hashlib.sha256(data).hexdigest()
+    (root / "blobs" / "sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def _changed(layout: Path, out: Path, change) -> str:
+    """An oci: layout of ``layout``'s image with ``change(config)`` applied to its config's ``config``
+    object; the layers are linked, not copied."""
+    (out / "blobs" / "sha256").mkdir(parents=True)
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        os.link(blob, out / "blobs" / "sha256" / blob.name)
+    shutil.copy(layout / "oci-layout", out / "oci-layout")
+    index = json.loads((layout / "index.json").read_text())
+    entry = index["manifests"][0]
+    manifest = json.loads((layout / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes())
+    config = json.loads((layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    change(config["config"])
+    manifest["config"].update(_blob(out, json.dumps(config).encode()))
+    entry.update(_blob(out, json.dumps(manifest).encode()))
+    index["manifests"] = [entry]
+    (out / "index.json").write_text(json.dumps(index))
+    return f"oci:{out}"
+
+
+def test_a_nul_in_an_env_entry_is_refused_and_never_becomes_a_sandbox_option(layout, tmp_path):
+    # bwrap reads its options NUL-separated: this entry, let through, would bind the host's root at /mnt
+    # (a directory the image has) writable inside the sandbox
+    mark = f"host-root-reached-{uuid.uuid4().hex}"
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(
+        Env=c["Env"] + ["MODE=x\0--bind\0/\0/mnt", f"MARK={mark}"],
+        Cmd=["sh", "-c", f"touch /mnt/tmp/{mark}; exec python3 -m app.main"]))
+    code, out, err = cli("start", image, "--timeout", "20", cwd=tmp_path)
+    assert code == 2, out + err
+    assert err.strip().splitlines() == [
+        "deploycheck: error: the variable 'MODE' holds a NUL character: no process can be given it (a container "
+        "runtime refuses to start the image)"]
+    assert not os.path.exists(f"/tmp/{mark}")
+
+
+def test_a_nul_in_the_command_or_a_volume_is_refused_in_one_line(layout, tmp_path):
+    cmd = _changed(layout, tmp_path / "cmd", lambda c: c.update(Cmd=["python3", "-c", "print(1)\0--bind"]))
+    code, _, err = cli("start", cmd, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, (
+        "deploycheck: error: the command's argument 'print(1)'... holds a NUL character: no process can be given "
+        "it (a container runtime refuses to start the image)"))
+    vol = _changed(layout, tmp_path / "vol", lambda c: c.update(Volumes={"/data\0--bind": {}}))
+    code, _, err = cli("start", vol, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, (
+        "deploycheck: error: the volume '/data'... holds a NUL character: no process can be given it (a "
+        "container runtime refuses to start the image)"))
+
+
+def test_a_command_longer_than_execve_takes_is_one_line(layout, tmp_path):
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(Cmd=["python3", "-c", "pass"] + ["a" * 999] * 4000))
+    code, _, err = cli("start", image, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, (
+        "deploycheck: error: the image's command (4003 arguments, 4000016 bytes) is longer than the kernel lets a "
+        "program be started with (E2BIG; a container runtime cannot start it either)"))
