@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, cli, cli_json
 from images.build import build, tools_missing
 
 _missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
@@ -89,3 +89,26 @@ def test_a_command_longer_than_execve_takes_is_one_line(layout, tmp_path):
     assert (code, err.strip()) == (2, (
         "deploycheck: error: the image's command (4003 arguments, 4000016 bytes) is longer than the kernel lets a "
         "program be started with (E2BIG; a container runtime cannot start it either)"))
+
+
+@pytest.fixture(scope="module")
+def imports_layout(tmp_path_factory):
+    """The oci: layout of the start tests' import-probe image (modules that fail only when run)."""
+    ctx = tmp_path_factory.mktemp("imports")
+    shutil.copytree(FIXTURES / "start" / "imports" / "app", ctx / "app")
+    containerfile = CONTAINERFILE.replace("app.main", "app.web")
+    return Path(build(ctx, containerfile, "dc-start-imports:1", tmp_path_factory.mktemp("out"))["oci"].partition(":")[2])
+
+
+def test_entry_names_what_the_import_probe_imports_when_the_command_is_not_recognized(imports_layout, tmp_path):
+    # `nice` is no launcher `check` follows: without --entry the probe says why it did not run, and how to
+    # make it run (an option start has)
+    image = _changed(imports_layout, tmp_path / "image", lambda c: c.update(Cmd=["nice", "python3", "-m", "app.web"]))
+    code, doc = cli_json("start", image, "--timeout", "5", "--no-cache", cwd=tmp_path)
+    assert [f["code"] for f in doc["findings"]] == ["DC601"]  # the service itself fails importing them
+    assert doc["measures"]["imports"]["note"].endswith("name the entries with --entry")
+    code, doc = cli_json("start", image, "--timeout", "5", "--no-cache", "--entry", "app.views", "--entry", "app.fast",
+                         cwd=tmp_path)
+    found = sorted((f["code"], f["symbol"]) for f in doc["findings"])
+    assert (code, found) == (1, [("DC601", "1"), ("DC609", "app.fast"), ("DC609", "app.views")])
+    assert doc["measures"]["imports"]["note"] == ""

@@ -41,6 +41,7 @@ class Options:
     source: str | None = None  # the repository the image was built from: findings placed in it
     containerfile: str | None = None  # its build file (default: Containerfile, then Dockerfile, in source)
     no_cache: bool = False
+    entries: list[str] = field(default_factory=list)  # --entry: the import probe's entries, else the command's
 
 
 @dataclass
@@ -108,7 +109,7 @@ def run(opts: Options) -> Result:
         _say(opts, "unpacking the image's layers")
         root, cached = rootfs.unpack(image, sandbox.host_owner())
         static_key = imports.cache_key(config, [f"{la.digest}:{la.diff_id}" for la in image.layers],
-                                       image.platform)
+                                       image.platform, opts.entries)
     finally:
         image.close()
     mapping, build_file = place.image_map(opts.source, opts.containerfile, root)
@@ -141,7 +142,7 @@ def run(opts: Options) -> Result:
     cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
     plan, obs.imports_note = imports.plan(
         lambda: imports.static(opts.image, opts.platform, opts.tls_verify, static_key, cache, opts.cache_dir,
-                               opts.no_cache), config, env)
+                               opts.no_cache, opts.entries), config, env)
     probed_key = None
     if plan is not None:
         probed_key = imports.probe_key(static_key, plan, [sorted(env.items()), workdir, uid, gid, volumes,
