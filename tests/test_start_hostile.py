@@ -112,3 +112,36 @@ def test_entry_names_what_the_import_probe_imports_when_the_command_is_not_recog
     found = sorted((f["code"], f["symbol"]) for f in doc["findings"])
     assert (code, found) == (1, [("DC601", "1"), ("DC609", "app.fast"), ("DC609", "app.views")])
     assert doc["measures"]["imports"]["note"] == ""
+
+
+def test_a_service_filling_tmp_is_bounded_by_the_memory_limit(layout, tmp_path):
+    # tmpfs pages are the host's memory, counted in no process's: unbounded, a service writing to /tmp or a
+    # volume could take all of it while its peak memory read a few MB
+    (tmp_path / "pyproject.toml").write_text('[tool.deploycheck.start]\nmemory-limit = "512M"\n')
+    write = "head -c 700000000 /dev/zero > {0}/fill; echo wrote-{0}=$?; ls -s {0}/fill"
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(
+        Volumes={"/data": {}},
+        Cmd=["sh", "-c", f"{write.format('/tmp')}; {write.format('/data')}; exec python3 -m app.main"]))
+    code, doc = cli_json("start", image, "--timeout", "20", cwd=tmp_path)
+    tail = doc["measures"]["log_tail"]
+    assert [line for line in tail if line.startswith("wrote-")] == ["wrote-/tmp=1", "wrote-/data=1"], tail
+    sizes = [int(line.split()[0]) for line in tail if line.endswith("/fill")]
+    assert len(sizes) == 2 and all(s <= 512 * 1024 for s in sizes)  # KiB: stopped at the bound
+    assert (code, [f["code"] for f in doc["findings"]]) == (0, [])
+
+
+def test_volumes_are_made_where_a_runtime_makes_them_or_refused(layout, tmp_path):
+    # a volume the image has no directory for is made (moby makes its mount point), one through a link is
+    # placed where the link leads inside the root (/bin is usr/bin in Debian)
+    check = "for d in /data/cache /bin/spool /usr/bin/spool; do touch $d/f && echo vol-$d=ok; done"
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(
+        Volumes={"/data/cache": {}, "/bin/spool": {}}, Cmd=["sh", "-c", f"{check}; exec python3 -m app.main"]))
+    code, doc = cli_json("start", image, "--timeout", "20", cwd=tmp_path)
+    assert [line for line in doc["measures"]["log_tail"] if line.startswith("vol-")] == [
+        "vol-/data/cache=ok", "vol-/bin/spool=ok", "vol-/usr/bin/spool=ok"]
+    assert (code, doc["findings"]) == (0, [])
+    for volume, why in (("/", "it is the root"), ("/etc/hostname/x", "a file or a broken link is on its path")):
+        bad = _changed(layout, tmp_path / volume.replace("/", "_"), lambda c: c.update(Volumes={volume: {}}))
+        code, _, err = cli("start", bad, "--timeout", "20", cwd=tmp_path)
+        assert (code, err.strip()) == (2, f"deploycheck: error: {bad}: the image's volume {volume!r} cannot be "
+                                          f"mounted: {why} (a container runtime refuses to start it)")

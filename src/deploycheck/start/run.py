@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start import budgets as budgets_mod
-from deploycheck.start import deps, imports, rootfs, sandbox, tree
+from deploycheck.start import deps, imports, inside, rootfs, sandbox, tree
 from deploycheck.start.logs import LogReader
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
@@ -127,10 +127,17 @@ def run(opts: Options) -> Result:
         if want.port == port:
             raise UsageError(f"--with: {want.setting} names port {want.port}, the service's PORT")
     hosts = [w.host for w in wanted if not _is_address(w.host)]
-    sandbox.refuse_nul(argv, env, config.get("WorkingDir") or "/", sorted(config.get("Volumes") or {}))
     probe = sources.choose(opts.health, opts.manifests, opts.container, config, port)
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
-    volumes = sorted(config.get("Volumes") or {})
+    sandbox.refuse_nul(argv, env, config.get("WorkingDir") or "/", sorted(config.get("Volumes") or {}))
+    volumes = []
+    for volume in sorted(config.get("Volumes") or {}):
+        placed = inside.mount_point(root, volume)
+        if placed is None or placed == "/":
+            raise UsageError(f"{opts.image}: the image's volume {volume[:200]!r} cannot be mounted: "
+                             f"{'it is the root' if placed else 'a file or a broken link is on its path'} "
+                             "(a container runtime refuses to start it)")
+        volumes.append(placed)
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]

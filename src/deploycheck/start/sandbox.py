@@ -2,7 +2,8 @@
 it, without a daemon and without host root.
 
 What the program gets (OCI runtime-spec ``config.md`` and the Docker defaults it describes): the image's
-root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares; ``/proc``; a
+root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares, each holding at
+most the memory limit (tmpfs pages are the host's memory, which no process's is counted in); ``/proc``; a
 minimal ``/dev``; a new session, PID, IPC, UTS and user namespace; the image's ``User`` (``name``,
 ``uid``, ``uid:gid``, resolved in the image's ``/etc/passwd`` and ``/etc/group``; none: root) inside the
 user namespace, mapped to an unprivileged host user (the caller, or SANDBOX_UID when deploycheck runs as
@@ -130,18 +131,19 @@ def refuse_nul(argv: list[str], env: dict[str, str], workdir: str, volumes: list
 
 
 def bwrap_args(root: str, env: dict[str, str], workdir: str, uid: int, gid: int, volumes: list[str],
-               hosts_fd: int) -> list[str]:
+               hosts_fd: int, tmpfs_bytes: int) -> list[str]:
     """bwrap's options (for ``--args``; the command ``argv`` follows them on its command line, as bwrap
-    reads it): the sandbox of the module docstring. Raises UsageError for a NUL character in any of them
-    (``refuse_nul``)."""
+    reads it): the sandbox of the module docstring, each tmpfs holding at most ``tmpfs_bytes``. Raises
+    UsageError for a NUL character in any of them (``refuse_nul``)."""
     refuse_nul([], env, workdir, volumes)
     args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--uid", str(uid), "--gid", str(gid), "--hostname", env.get("HOSTNAME", "deploycheck"),
-            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(tmpfs_bytes), "--tmpfs", "/tmp",
             "--ro-bind-data", str(hosts_fd), "/etc/hosts",
             "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
     for volume in volumes:
-        args += ["--tmpfs", volume]
+        args += ["--size", str(tmpfs_bytes), "--tmpfs", volume]
     if uid == 0:
         for cap in ROOT_CAPS:
             args += ["--cap-add", cap]
@@ -172,7 +174,8 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
     refuse_nul(argv, {}, "/", [])
     hosts = _memfd("hosts", hosts_file(dependency_hosts))
     args = _memfd("args", b"\0".join(a.encode("utf-8", "surrogateescape") for a in
-                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts)) + b"\0")
+                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts,
+                                                limits.memory)) + b"\0")
 
     # prlimit(1) sets the limits in the child (no preexec_fn: deploycheck has threads); without
     # CAP_SYS_RESOURCE no hard limit is raised, so a value above the current one is lowered to it
