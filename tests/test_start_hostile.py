@@ -145,3 +145,24 @@ def test_volumes_are_made_where_a_runtime_makes_them_or_refused(layout, tmp_path
         code, _, err = cli("start", bad, "--timeout", "20", cwd=tmp_path)
         assert (code, err.strip()) == (2, f"deploycheck: error: {bad}: the image's volume {volume!r} cannot be "
                                           f"mounted: {why} (a container runtime refuses to start it)")
+
+
+def test_a_missing_working_directory_is_made_as_runc_makes_it(layout, tmp_path):
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(
+        WorkingDir="/srv/state/run", Cmd=["sh", "-c", "echo cwd=$(pwd); cd /srv/app && exec python3 -m app.main"]))
+    code, doc = cli_json("start", image, "--timeout", "20", cwd=tmp_path)
+    assert "cwd=/srv/state/run" in doc["measures"]["log_tail"]
+    assert (code, doc["findings"]) == (0, [])
+    bad = _changed(layout, tmp_path / "bad", lambda c: c.update(WorkingDir="/etc/hostname/run"))
+    code, _, err = cli("start", bad, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, f"deploycheck: error: {bad}: the image's WorkingDir '/etc/hostname/run' cannot "
+                                      "be made: a file or a broken link is on its path (a container runtime refuses "
+                                      "to start it)")
+
+
+def test_a_user_id_linux_has_not_is_one_line(layout, tmp_path):
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(User="4294967295:99999999999"))
+    code, _, err = cli("start", image, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, f"deploycheck: error: {image}: the image's User '4294967295:99999999999': not "
+                                      "a user and group id Linux has (0 to 4294967294) (a container runtime refuses "
+                                      "to start it)")

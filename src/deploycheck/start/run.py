@@ -142,6 +142,9 @@ def run(opts: Options) -> Result:
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
     workdir = config.get("WorkingDir") or "/"
+    if inside.mount_point(root, workdir) is None:  # made when missing, as runc makes the working directory
+        raise UsageError(f"{opts.image}: the image's WorkingDir {workdir[:200]!r} cannot be made: a file or a "
+                         "broken link is on its path (a container runtime refuses to start it)")
     limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
     _say(opts, "finding what the service imports (deploycheck check on the image, or its cached answer)")
     from deploycheck.index.store import Cache, default_cache_dir

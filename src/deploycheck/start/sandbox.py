@@ -30,6 +30,7 @@ from deploycheck.errors import UsageError
 from deploycheck.start import inside
 
 SANDBOX_UID = int(os.environ.get("DEPLOYCHECK_SANDBOX_UID", "2000000000"))  # no account uses it
+MAX_ID = 2**32 - 2  # the largest uid or gid; 2**32 - 1 is (uid_t) -1, "no id" (credentials(7))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Docker's default capability set for a container's root (moby's oci/caps/defaults.go).
 ROOT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -88,6 +89,8 @@ def resolve_user(root: str, user: str) -> tuple[int, int, str]:
     entry = next((p for p in passwd if p[0] == name or (name.isdigit() and p[2] == name)), None)
     if entry is None and not name.isdigit():
         raise UserNotFound(f"the image's User {user!r}: no account {name!r} in the image's /etc/passwd")
+    if entry is not None and not entry[2].isdigit():
+        raise UserNotFound(f"the image's User {user!r}: its /etc/passwd line has no numeric uid")
     uid = int(entry[2]) if entry else int(name)
     gid = int(entry[3]) if entry and entry[3].isdigit() else 0
     home = entry[5] if entry else "/"
@@ -96,7 +99,11 @@ def resolve_user(root: str, user: str) -> tuple[int, int, str]:
         found = next((g for g in groups if len(g) >= 3 and (g[0] == group or g[2] == group)), None)
         if found is None and not group.isdigit():
             raise UserNotFound(f"the image's User {user!r}: no group {group!r} in the image's /etc/group")
+        if found is not None and not found[2].isdigit():
+            raise UserNotFound(f"the image's User {user!r}: its /etc/group line has no numeric gid")
         gid = int(found[2]) if found else int(group)
+    if not (0 <= uid <= MAX_ID and 0 <= gid <= MAX_ID):
+        raise UserNotFound(f"the image's User {user!r}: not a user and group id Linux has (0 to {MAX_ID})")
     return uid, gid, home
 
 
