@@ -166,3 +166,16 @@ def test_a_user_id_linux_has_not_is_one_line(layout, tmp_path):
     assert (code, err.strip()) == (2, f"deploycheck: error: {image}: the image's User '4294967295:99999999999': not "
                                       "a user and group id Linux has (0 to 4294967294) (a container runtime refuses "
                                       "to start it)")
+
+
+def test_a_healthcheck_docker_refuses_is_one_line(layout, tmp_path):
+    # a 1 ns interval had the probe started without pause, starving the service of the CPU
+    fast = _changed(layout, tmp_path / "fast", lambda c: c.update(
+        Healthcheck={"Test": ["CMD", "true"], "Interval": 1, "Timeout": 1}))
+    code, _, err = cli("start", fast, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, "deploycheck: error: the image's HEALTHCHECK Interval of 1 ns: less than 1 ms, "
+                                      "which Docker refuses")
+    nul = _changed(layout, tmp_path / "nul", lambda c: c.update(Healthcheck={"Test": ["CMD", "true\0--x"]}))
+    code, _, err = cli("start", nul, "--timeout", "20", cwd=tmp_path)
+    assert (code, err.strip()) == (2, "deploycheck: error: the image's HEALTHCHECK holds a NUL character: no process "
+                                      "can be given it")
