@@ -65,8 +65,8 @@ def test_a_nul_in_an_env_entry_is_refused_and_never_becomes_a_sandbox_option(lay
     code, out, err = cli("start", image, "--timeout", "20", cwd=tmp_path)
     assert code == 2, out + err
     assert err.strip().splitlines() == [
-        "deploycheck: error: the variable 'MODE' holds a NUL character: no process can be given it (a container "
-        "runtime refuses to start the image)"]
+        ("deploycheck: error: the variable 'MODE' holds a NUL character: no process can be given it (a container "
+        "runtime refuses to start the image)")]
     assert not os.path.exists(f"/tmp/{mark}")
 
 
@@ -141,10 +141,10 @@ def test_volumes_are_made_where_a_runtime_makes_them_or_refused(layout, tmp_path
         "vol-/data/cache=ok", "vol-/bin/spool=ok", "vol-/usr/bin/spool=ok"]
     assert (code, doc["findings"]) == (0, [])
     for volume, why in (("/", "it is the root"), ("/etc/hostname/x", "a file or a broken link is on its path")):
-        bad = _changed(layout, tmp_path / volume.replace("/", "_"), lambda c: c.update(Volumes={volume: {}}))
+        bad = _changed(layout, tmp_path / volume.replace("/", "_"), lambda c, v=volume: c.update(Volumes={v: {}}))
         code, _, err = cli("start", bad, "--timeout", "20", cwd=tmp_path)
-        assert (code, err.strip()) == (2, f"deploycheck: error: {bad}: the image's volume {volume!r} cannot be "
-                                          f"mounted: {why} (a container runtime refuses to start it)")
+        assert (code, err.strip()) == (2, (f"deploycheck: error: {bad}: the image's volume {volume!r} cannot be "
+                                          f"mounted: {why} (a container runtime refuses to start it)"))
 
 
 def test_a_missing_working_directory_is_made_as_runc_makes_it(layout, tmp_path):
@@ -155,17 +155,17 @@ def test_a_missing_working_directory_is_made_as_runc_makes_it(layout, tmp_path):
     assert (code, doc["findings"]) == (0, [])
     bad = _changed(layout, tmp_path / "bad", lambda c: c.update(WorkingDir="/etc/hostname/run"))
     code, _, err = cli("start", bad, "--timeout", "20", cwd=tmp_path)
-    assert (code, err.strip()) == (2, f"deploycheck: error: {bad}: the image's WorkingDir '/etc/hostname/run' cannot "
+    assert (code, err.strip()) == (2, (f"deploycheck: error: {bad}: the image's WorkingDir '/etc/hostname/run' cannot "
                                       "be made: a file or a broken link is on its path (a container runtime refuses "
-                                      "to start it)")
+                                      "to start it)"))
 
 
 def test_a_user_id_linux_has_not_is_one_line(layout, tmp_path):
     image = _changed(layout, tmp_path / "image", lambda c: c.update(User="4294967295:99999999999"))
     code, _, err = cli("start", image, "--timeout", "20", cwd=tmp_path)
-    assert (code, err.strip()) == (2, f"deploycheck: error: {image}: the image's User '4294967295:99999999999': not "
+    assert (code, err.strip()) == (2, (f"deploycheck: error: {image}: the image's User '4294967295:99999999999': not "
                                       "a user and group id Linux has (0 to 4294967294) (a container runtime refuses "
-                                      "to start it)")
+                                      "to start it)"))
 
 
 def test_a_healthcheck_docker_refuses_is_one_line(layout, tmp_path):
@@ -173,9 +173,9 @@ def test_a_healthcheck_docker_refuses_is_one_line(layout, tmp_path):
     fast = _changed(layout, tmp_path / "fast", lambda c: c.update(
         Healthcheck={"Test": ["CMD", "true"], "Interval": 1, "Timeout": 1}))
     code, _, err = cli("start", fast, "--timeout", "20", cwd=tmp_path)
-    assert (code, err.strip()) == (2, "deploycheck: error: the image's HEALTHCHECK Interval of 1 ns: less than 1 ms, "
-                                      "which Docker refuses")
+    assert (code, err.strip()) == (2, ("deploycheck: error: the image's HEALTHCHECK Interval of 1 ns: less than 1 ms, "
+                                      "which Docker refuses"))
     nul = _changed(layout, tmp_path / "nul", lambda c: c.update(Healthcheck={"Test": ["CMD", "true\0--x"]}))
     code, _, err = cli("start", nul, "--timeout", "20", cwd=tmp_path)
-    assert (code, err.strip()) == (2, "deploycheck: error: the image's HEALTHCHECK holds a NUL character: no process "
-                                      "can be given it")
+    assert (code, err.strip()) == (2, ("deploycheck: error: the image's HEALTHCHECK holds a NUL character: no process "
+                                      "can be given it"))
