@@ -117,6 +117,9 @@ def build_parser():
     start.add_argument("--with", dest="with_", action="append", default=[], choices=["postgres", "redis"],
                        help="start a throwaway PostgreSQL or Redis where the environment's URL points (repeatable)")
     start.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for healthy (default 60)")
+    start.add_argument("--entry", action="append", default=[], metavar="MODULE",
+                       help="for the import probe: module the service starts from, as for check (repeatable; "
+                            "default: what the image's command runs)")
     outputs.add_options(start)
     start.add_argument("--source", metavar="DIR",
                        help="the repository the image was built from: findings in its files are placed there")
@@ -281,7 +284,7 @@ def _start(args) -> int:
         dependencies=list(dict.fromkeys(args.with_)),
         tls_verify=None if args.tls_verify is None else args.tls_verify == "true",
         progress=args.format == "text" or args.output_file is not None, cache_dir=args.cache_dir,
-        no_cache=args.no_cache, source=args.source, containerfile=args.containerfile,
+        no_cache=args.no_cache, source=args.source, containerfile=args.containerfile, entries=args.entry,
     ))
     root = outputs.repository_root(args.source or ".")
     return outputs.emit(args, "start", root, result.findings,

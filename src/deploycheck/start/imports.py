@@ -123,23 +123,26 @@ class Static:
             return None  # an entry another version wrote: checked again
 
 
-def cache_key(config: dict, layers: list[str], platform: str) -> str:
+def cache_key(config: dict, layers: list[str], platform: str, entries: list[str] = ()) -> str:
     """The key of an image's ``Static`` in the check's cache: a digest of the image's config, its layers
-    (``rootfs.key``: each blob's digest and diff_id, checked when read) and platform, and of deploycheck's
-    version and ``ANALYZER_VERSION``, so that a new analyzer checks the image again."""
+    (``rootfs.key``: each blob's digest and diff_id, checked when read) and platform, the entries given
+    (``--entry``), and of deploycheck's version and ``ANALYZER_VERSION``, so that a new analyzer checks the
+    image again."""
     import hashlib
 
     from deploycheck import ANALYZER_VERSION, __version__
 
-    doc = json.dumps([config, layers, platform, __version__, ANALYZER_VERSION], sort_keys=True, default=str)
+    doc = json.dumps([config, layers, platform, __version__, ANALYZER_VERSION] + ([list(entries)] if entries else []),
+                     sort_keys=True, default=str)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
 def static(image: str, platform: str, tls_verify: bool | None, key: str, cache, cache_dir: str | None,
-           no_cache: bool) -> Static:
+           no_cache: bool, entries: list[str] = ()) -> Static:
     """``Static`` of ``image``: from ``cache`` (an ``index.store.Cache``) under ``key`` (``cache_key``), else
-    by running ``deploycheck check`` on it (with ``cache_dir``/``no_cache`` for its summaries) and storing
-    the answer. Raises UsageError or ImageError as ``check.run`` does."""
+    by running ``deploycheck check`` on it (with ``cache_dir``/``no_cache`` for its summaries, ``entries``
+    as its ``--entry``, none: the image's command) and storing the answer. Raises UsageError or ImageError
+    as ``check.run`` does."""
     got = cache.get_many(CACHE_SPACE, [key]).get(key)
     known = Static.from_json(got) if got is not None else None
     if known is not None:
@@ -147,7 +150,7 @@ def static(image: str, platform: str, tls_verify: bool | None, key: str, cache, 
     from deploycheck import check  # the analyzer is loaded only when its answer is not cached
 
     result = check.run(check.Options(path=image, platform=platform, tls_verify=tls_verify, cache_dir=cache_dir,
-                                     no_cache=no_cache))
+                                     no_cache=no_cache, entries=list(entries)))
     out = Static(result.interp.executable, list(result.project.roots),
                  {name: shield for name, (_origin, shield) in result.closure.items()},
                  dict(result.phases), [(f.code, f.path, f.line) for f in result.findings])

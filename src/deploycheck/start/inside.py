@@ -56,3 +56,28 @@ def is_file(root: str, path: str) -> bool:
     """Whether image path ``path`` is a regular file (links resolved inside the root)."""
     real = resolve(root, posixpath.normpath(path))
     return real is not None and os.path.isfile(real)
+
+
+def mount_point(root: str, path: str) -> str | None:
+    """The image path a volume at ``path`` is mounted on, as a container runtime places it (links resolved
+    inside the root, as moby's ``FollowSymlinkInScope``), its missing directories made under ``root`` as
+    the runtime makes them; None when something on the way is not a directory or the links loop."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []  # image path of the part resolved so far
+    for i, part in enumerate(parts):
+        found = resolve(root, "/".join([*done, part]))
+        if found is None:
+            here = os.path.join(root, *done, part)
+            if os.path.lexists(here):
+                return None  # a link whose target is missing, or one that loops
+            try:
+                os.mkdir(here, 0o755)
+            except FileExistsError:
+                pass  # made meanwhile by another start of the same tree
+            except OSError:
+                return None
+            found = here
+        if not os.path.isdir(found):
+            return None
+        done = [p for p in os.path.relpath(found, root).split("/") if p not in ("", ".")]
+    return "/" + "/".join(done)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start import budgets as budgets_mod
-from deploycheck.start import deps, imports, rootfs, sandbox, tree
+from deploycheck.start import deps, imports, inside, rootfs, sandbox, tree
 from deploycheck.start.logs import LogReader
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
@@ -41,6 +41,7 @@ class Options:
     source: str | None = None  # the repository the image was built from: findings placed in it
     containerfile: str | None = None  # its build file (default: Containerfile, then Dockerfile, in source)
     no_cache: bool = False
+    entries: list[str] = field(default_factory=list)  # --entry: the import probe's entries, else the command's
 
 
 @dataclass
@@ -108,7 +109,7 @@ def run(opts: Options) -> Result:
         _say(opts, "unpacking the image's layers")
         root, cached = rootfs.unpack(image, sandbox.host_owner())
         static_key = imports.cache_key(config, [f"{la.digest}:{la.diff_id}" for la in image.layers],
-                                       image.platform)
+                                       image.platform, opts.entries)
     finally:
         image.close()
     mapping, build_file = place.image_map(opts.source, opts.containerfile, root)
@@ -128,11 +129,22 @@ def run(opts: Options) -> Result:
     hosts = [w.host for w in wanted if not _is_address(w.host)]
     probe = sources.choose(opts.health, opts.manifests, opts.container, config, port)
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
-    volumes = sorted(config.get("Volumes") or {})
+    sandbox.refuse_nul(argv, env, config.get("WorkingDir") or "/", sorted(config.get("Volumes") or {}))
+    volumes = []
+    for volume in sorted(config.get("Volumes") or {}):
+        placed = inside.mount_point(root, volume)
+        if placed is None or placed == "/":
+            raise UsageError(f"{opts.image}: the image's volume {volume[:200]!r} cannot be mounted: "
+                             f"{'it is the root' if placed else 'a file or a broken link is on its path'} "
+                             "(a container runtime refuses to start it)")
+        volumes.append(placed)
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
     workdir = config.get("WorkingDir") or "/"
+    if inside.mount_point(root, workdir) is None:  # made when missing, as runc makes the working directory
+        raise UsageError(f"{opts.image}: the image's WorkingDir {workdir[:200]!r} cannot be made: a file or a "
+                         "broken link is on its path (a container runtime refuses to start it)")
     limits = sandbox.Limits(budgets.memory_limit, budgets.processes, budgets.open_files)
     _say(opts, "finding what the service imports (deploycheck check on the image, or its cached answer)")
     from deploycheck.index.store import Cache, default_cache_dir
@@ -140,7 +152,7 @@ def run(opts: Options) -> Result:
     cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
     plan, obs.imports_note = imports.plan(
         lambda: imports.static(opts.image, opts.platform, opts.tls_verify, static_key, cache, opts.cache_dir,
-                               opts.no_cache), config, env)
+                               opts.no_cache, opts.entries), config, env)
     probed_key = None
     if plan is not None:
         probed_key = imports.probe_key(static_key, plan, [sorted(env.items()), workdir, uid, gid, volumes,

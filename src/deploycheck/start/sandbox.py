@@ -2,7 +2,8 @@
 it, without a daemon and without host root.
 
 What the program gets (OCI runtime-spec ``config.md`` and the Docker defaults it describes): the image's
-root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares; ``/proc``; a
+root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares, each holding at
+most the memory limit (tmpfs pages are the host's memory, which no process's is counted in); ``/proc``; a
 minimal ``/dev``; a new session, PID, IPC, UTS and user namespace; the image's ``User`` (``name``,
 ``uid``, ``uid:gid``, resolved in the image's ``/etc/passwd`` and ``/etc/group``; none: root) inside the
 user namespace, mapped to an unprivileged host user (the caller, or SANDBOX_UID when deploycheck runs as
@@ -18,6 +19,7 @@ environment included, reach bwrap through a memory file (``--args``), never the 
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -28,6 +30,7 @@ from deploycheck.errors import UsageError
 from deploycheck.start import inside
 
 SANDBOX_UID = int(os.environ.get("DEPLOYCHECK_SANDBOX_UID", "2000000000"))  # no account uses it
+MAX_ID = 2**32 - 2  # the largest uid or gid; 2**32 - 1 is (uid_t) -1, "no id" (credentials(7))
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Docker's default capability set for a container's root (moby's oci/caps/defaults.go).
 ROOT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -86,6 +89,8 @@ def resolve_user(root: str, user: str) -> tuple[int, int, str]:
     entry = next((p for p in passwd if p[0] == name or (name.isdigit() and p[2] == name)), None)
     if entry is None and not name.isdigit():
         raise UserNotFound(f"the image's User {user!r}: no account {name!r} in the image's /etc/passwd")
+    if entry is not None and not entry[2].isdigit():
+        raise UserNotFound(f"the image's User {user!r}: its /etc/passwd line has no numeric uid")
     uid = int(entry[2]) if entry else int(name)
     gid = int(entry[3]) if entry and entry[3].isdigit() else 0
     home = entry[5] if entry else "/"
@@ -94,7 +99,11 @@ def resolve_user(root: str, user: str) -> tuple[int, int, str]:
         found = next((g for g in groups if len(g) >= 3 and (g[0] == group or g[2] == group)), None)
         if found is None and not group.isdigit():
             raise UserNotFound(f"the image's User {user!r}: no group {group!r} in the image's /etc/group")
+        if found is not None and not found[2].isdigit():
+            raise UserNotFound(f"the image's User {user!r}: its /etc/group line has no numeric gid")
         gid = int(found[2]) if found else int(group)
+    if not (0 <= uid <= MAX_ID and 0 <= gid <= MAX_ID):
+        raise UserNotFound(f"the image's User {user!r}: not a user and group id Linux has (0 to {MAX_ID})")
     return uid, gid, home
 
 
@@ -113,17 +122,35 @@ def environment(image_env: list[str], extra: dict[str, str], home: str) -> dict[
     return env
 
 
+def refuse_nul(argv: list[str], env: dict[str, str], workdir: str, volumes: list[str]) -> None:
+    """Raise UsageError naming the first command argument, variable, working directory or volume that holds
+    a NUL character. No process can be given one (``execve(2)`` takes NUL-terminated strings, so a container
+    runtime refuses to start such an image), and bwrap's ``--args`` file separates its options by NUL: one
+    let through would become options of its own (``--bind / /mnt``: the host's root in the sandbox)."""
+    named = [(f"the command's argument {a.split(chr(0), 1)[0][:60]!r}...", a) for a in argv]
+    named += [(f"the variable {k.split(chr(0), 1)[0][:60]!r}", k + v) for k, v in env.items()]  # no value: a secret
+    named += [(f"the working directory {workdir.split(chr(0), 1)[0][:60]!r}...", workdir)]
+    named += [(f"the volume {v.split(chr(0), 1)[0][:60]!r}...", v) for v in volumes]
+    for what, value in named:
+        if "\0" in value:
+            raise UsageError(f"{what} holds a NUL character: no process can be given it (a container runtime "
+                             "refuses to start the image)")
+
+
 def bwrap_args(root: str, env: dict[str, str], workdir: str, uid: int, gid: int, volumes: list[str],
-               hosts_fd: int) -> list[str]:
+               hosts_fd: int, tmpfs_bytes: int) -> list[str]:
     """bwrap's options (for ``--args``; the command ``argv`` follows them on its command line, as bwrap
-    reads it): the sandbox of the module docstring."""
+    reads it): the sandbox of the module docstring, each tmpfs holding at most ``tmpfs_bytes``. Raises
+    UsageError for a NUL character in any of them (``refuse_nul``)."""
+    refuse_nul([], env, workdir, volumes)
     args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--uid", str(uid), "--gid", str(gid), "--hostname", env.get("HOSTNAME", "deploycheck"),
-            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(tmpfs_bytes), "--tmpfs", "/tmp",
             "--ro-bind-data", str(hosts_fd), "/etc/hosts",
             "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
     for volume in volumes:
-        args += ["--tmpfs", volume]
+        args += ["--size", str(tmpfs_bytes), "--tmpfs", volume]
     if uid == 0:
         for cap in ROOT_CAPS:
             args += ["--cap-add", cap]
@@ -149,10 +176,13 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
           gid: int, volumes: list[str], limits: Limits, dependency_hosts: list[str]) -> subprocess.Popen:
     """Start ``argv`` in the sandbox; its standard output and error together on the returned process's
     ``stdout`` (bytes). The process is bwrap's; ``--as-pid-1`` makes the program its only child, PID 1 of
-    the sandbox, as in a container without an init."""
+    the sandbox, as in a container without an init. Raises UsageError for a NUL character in what it is
+    given (``refuse_nul``) or a command longer than ``execve(2)`` takes (E2BIG)."""
+    refuse_nul(argv, {}, "/", [])
     hosts = _memfd("hosts", hosts_file(dependency_hosts))
     args = _memfd("args", b"\0".join(a.encode("utf-8", "surrogateescape") for a in
-                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts)) + b"\0")
+                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts,
+                                                limits.memory)) + b"\0")
 
     # prlimit(1) sets the limits in the child (no preexec_fn: deploycheck has threads); without
     # CAP_SYS_RESOURCE no hard limit is raised, so a value above the current one is lowered to it
@@ -168,6 +198,12 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
                                  str(args), "--", *argv],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(args, hosts), start_new_session=True)
+    except OSError as exc:
+        if exc.errno != errno.E2BIG:
+            raise
+        size = sum(len(a.encode("utf-8", "surrogateescape")) + 1 for a in argv)
+        raise UsageError(f"the image's command ({len(argv)} arguments, {size} bytes) is longer than the kernel "
+                         "lets a program be started with (E2BIG; a container runtime cannot start it either)") from None
     finally:
         os.close(args)
         os.close(hosts)

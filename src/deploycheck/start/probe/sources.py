@@ -144,9 +144,13 @@ def from_healthcheck(config: dict) -> Probe | None:
         command = ("/bin/sh", "-c", str(test[1]))
     else:
         raise UsageError(f"the image's HEALTHCHECK {test!r}: expected CMD or CMD-SHELL")
+    if any("\0" in a for a in command):
+        raise UsageError("the image's HEALTHCHECK holds a NUL character: no process can be given it")
 
     def seconds(key: str, default: float) -> float:
         value = check.get(key) or 0
+        if isinstance(value, int) and 0 < value < NS // 1000:  # moby refuses to create such a container
+            raise UsageError(f"the image's HEALTHCHECK {key} of {value} ns: less than 1 ms, which Docker refuses")
         return value / NS if isinstance(value, int) and value > 0 else default
 
     interval = seconds("Interval", 30.0)
