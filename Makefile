@@ -43,8 +43,10 @@ system-tools:
 	  else echo "note:$$missing not installed: the tests that need them will be skipped"; fi; \
 	fi
 
+# Two workers, a test file each at a time: most tests wait on subprocesses (pip, buildah, servers), and files
+# share their module fixtures.
 test: $(STAMP) system-tools
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py
