@@ -37,25 +37,7 @@ def extract(tree: ast.Module) -> dict:
     return {"objects": finder.found}
 
 
-class _Objects(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.found: list[tuple[str, int, bool]] = []
-        self.depth = 0  # conditional statements around the call, within its function
-
-    def visit_FunctionDef(self, node) -> None:
-        outer, self.depth = self.depth, 0
-        self.generic_visit(node)
-        self.depth = outer
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def _nested(self, node) -> None:
-        self.depth += 1
-        self.generic_visit(node)
-        self.depth -= 1
-
-    visit_If = visit_For = visit_While = visit_Try = visit_With = visit_IfExp = visit_BoolOp = _nested
-
+class _Objects(syntax.ConditionDepth):
     def visit_Call(self, node: ast.Call) -> None:
         if ((dotted_name(node.func) or "").endswith(".config.from_object") and len(node.args) == 1
                 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):

@@ -32,25 +32,7 @@ def extract(tree: ast.Module) -> dict:
     return {"environments": finder.found}
 
 
-class _Calls(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.found: list[tuple] = []
-        self.depth = 0
-
-    def visit_FunctionDef(self, node) -> None:
-        outer, self.depth = self.depth, 0
-        self.generic_visit(node)
-        self.depth = outer
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def _nested(self, node) -> None:
-        self.depth += 1
-        self.generic_visit(node)
-        self.depth -= 1
-
-    visit_If = visit_For = visit_While = visit_Try = visit_With = visit_IfExp = visit_BoolOp = _nested
-
+class _Calls(syntax.ConditionDepth):
     def visit_Call(self, node: ast.Call) -> None:
         callee = dotted_name(node.func)
         for k in node.keywords:

@@ -96,3 +96,27 @@ def read(program, modules: list[str], extract: Callable[[ast.Module], object],
             out[name] = kept[(space, name)] = result
             store.cache.put(cache_space, keys[name], marshal.dumps(result))
     return out
+
+
+class ConditionDepth(ast.NodeVisitor):
+    """A visitor that knows, at each node, how many conditional statements or expressions (``if``, loops,
+    ``try``, ``with``, ``x if c else y``, ``and``/``or``) surround it within its function (``self.depth``; 0:
+    the call runs whenever its function or module body does). Subclasses add ``visit_Call`` and collect."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple] = []
+        self.depth = 0
+
+    def visit_FunctionDef(self, node) -> None:
+        outer, self.depth = self.depth, 0
+        self.generic_visit(node)
+        self.depth = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _nested(self, node) -> None:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_If = visit_For = visit_While = visit_Try = visit_With = visit_IfExp = visit_BoolOp = _nested
