@@ -859,3 +859,8 @@ def test_a_repository_whose_git_never_answers(tmp_path, monkeypatch):
     monkeypatch.setattr(gitsource, "GIT_TIMEOUT", 2)
     with pytest.raises(UsageError, match=r"^git rev-parse .*: no answer within 2 s$"):
         gitsource.resolve(str(repo), "HEAD")
+    # the question whether a directory is a repository at all: a FIFO for HEAD (a Python traceback too)
+    os.unlink(repo / ".git" / "HEAD")
+    os.mkfifo(repo / ".git" / "HEAD")
+    with pytest.raises(UsageError, match=r"^git rev-parse in .*: no answer within 2 s$"):
+        gitsource.is_repository(str(repo))

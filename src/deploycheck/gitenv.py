@@ -13,6 +13,8 @@ optional lock.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 # ``-c`` options given before the command (``git [OPTIONS] -C DIR COMMAND``).
 CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.pager=cat", "-c", "core.sshCommand=false",
@@ -38,3 +40,20 @@ def environment() -> dict[str, str]:
     env.update(GIT_ALLOW_PROTOCOL="", GIT_TERMINAL_PROMPT="0", GIT_NO_LAZY_FETCH="1", GIT_OPTIONAL_LOCKS="0",
                GIT_PAGER="cat", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C")
     return env
+
+
+class NoAnswer(Exception):
+    """git did not finish within its time (a FIFO where it reads a file, a stalled file system)."""
+
+
+def run(repo: str, *args: str, timeout: float) -> subprocess.CompletedProcess | None:
+    """``git -C repo ARGS`` with ``CONFIG`` and ``environment()``, standard input closed, output captured as
+    bytes; None when there is no git command. Raises ``NoAnswer`` after ``timeout`` seconds (the process is
+    killed). The caller judges the exit status and says what failed in its own words."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        return subprocess.run(["git", *CONFIG, "-C", repo, *args], capture_output=True, timeout=timeout,
+                              check=False, stdin=subprocess.DEVNULL, env=environment())
+    except subprocess.TimeoutExpired:
+        raise NoAnswer from None

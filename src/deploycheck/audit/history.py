@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 from deploycheck import gitenv
@@ -44,13 +42,12 @@ class Commit:
 def git(repo: str, *args: str, limit: int = 64 * 1024 * 1024) -> str:
     """Run ``git -C repo ARGS`` and return its stdout (at most ``limit`` bytes are kept). Raises
     ``GitError`` when git fails and ``UsageError`` when the git command is missing."""
-    if shutil.which("git") is None:
-        raise UsageError("--source needs the git command")
     try:
-        proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, timeout=120,
-                              check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
-    except subprocess.TimeoutExpired:
+        proc = gitenv.run(repo, *args, timeout=120)
+    except gitenv.NoAnswer:
         raise GitError(f"git {args[0]} took more than 120 s") from None
+    if proc is None:
+        raise UsageError("--source needs the git command")
     if proc.returncode != 0:
         raise GitError(proc.stderr.decode("utf-8", "replace").strip().partition("\n")[0])
     return proc.stdout[:limit].decode("utf-8", "replace")

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import subprocess
 
 from deploycheck import gitenv
 from deploycheck.errors import UsageError
@@ -37,16 +35,16 @@ GIT_TIMEOUT = 120  # seconds; a repository's hooks or filters cannot hang the ch
 
 
 def _git(repo: str, *args: str) -> str:
-    if shutil.which("git") is None:
-        raise UsageError("--source with a revision needs the git command")
     try:
-        proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, *args], capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT, check=False, stdin=subprocess.DEVNULL, env=gitenv.environment())
-    except subprocess.TimeoutExpired:
+        proc = gitenv.run(repo, *args, timeout=GIT_TIMEOUT)
+    except gitenv.NoAnswer:
         raise UsageError(f"git {' '.join(args)} in {repo}: no answer within {GIT_TIMEOUT} s") from None
+    if proc is None:
+        raise UsageError("--source with a revision needs the git command")
     if proc.returncode != 0:
-        raise UsageError(f"git {' '.join(args)} in {repo}: {_said(proc.stderr, repo) or 'failed'}")
-    return proc.stdout
+        said = _said(proc.stderr.decode("utf-8", "replace"), repo)
+        raise UsageError(f"git {' '.join(args)} in {repo}: {said or 'failed'}")
+    return proc.stdout.decode("utf-8", "replace")
 
 
 _PATH = re.compile(r"/[^\s'\"`]+")
@@ -67,13 +65,13 @@ def _said(stderr: str, repo: str) -> str:
 
 
 def is_repository(path: str) -> bool:
-    """Whether ``path`` is inside a git work tree (False too when the git command is missing)."""
-    if shutil.which("git") is None:
-        return False
-    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", path, "rev-parse", "--is-inside-work-tree"],
-                          capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
-                          env=gitenv.environment())
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
+    """Whether ``path`` is inside a git work tree (False too when the git command is missing); raises
+    UsageError when git does not answer within ``GIT_TIMEOUT`` seconds."""
+    try:
+        proc = gitenv.run(path, "rev-parse", "--is-inside-work-tree", timeout=GIT_TIMEOUT)
+    except gitenv.NoAnswer:
+        raise UsageError(f"git rev-parse in {path}: no answer within {GIT_TIMEOUT} s") from None
+    return proc is not None and proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
 def resolve(repo: str, rev: str) -> str:
