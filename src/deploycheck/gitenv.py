@@ -46,14 +46,17 @@ class NoAnswer(Exception):
     """git did not finish within its time (a FIFO where it reads a file, a stalled file system)."""
 
 
-def run(repo: str, *args: str, timeout: float) -> subprocess.CompletedProcess | None:
-    """``git -C repo ARGS`` with ``CONFIG`` and ``environment()``, standard input closed, output captured as
-    bytes; None when there is no git command. Raises ``NoAnswer`` after ``timeout`` seconds (the process is
-    killed). The caller judges the exit status and says what failed in its own words."""
+def run(repo: str, *args: str, timeout: float,
+        input: bytes | None = None) -> subprocess.CompletedProcess | None:
+    """``git -C repo ARGS`` with ``CONFIG`` and ``environment()``, standard input ``input`` (else closed),
+    output captured as bytes; None when there is no git command. Raises ``NoAnswer`` after ``timeout``
+    seconds (the process is killed). The caller judges the exit status and says what failed in its own
+    words."""
     if shutil.which("git") is None:
         return None
     try:
+        given = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
         return subprocess.run(["git", *CONFIG, "-C", repo, *args], capture_output=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL, env=environment())
+                              check=False, env=environment(), **given)
     except subprocess.TimeoutExpired:
         raise NoAnswer from None

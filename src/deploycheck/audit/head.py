@@ -11,7 +11,6 @@ skipped.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from deploycheck import gitenv, private
@@ -41,10 +40,12 @@ def materialize(repo: str, rev: str, into: str) -> int:
         wanted.append((parts[2], target))
     if not wanted:
         return 0
-    proc = subprocess.run(["git", *gitenv.CONFIG, "-C", repo, "cat-file", "--batch"],
-                          input="".join(f"{blob}\n" for blob, _ in wanted).encode(), capture_output=True,
-                          timeout=300, check=False, env=gitenv.environment())
-    data = proc.stdout
+    try:
+        proc = gitenv.run(repo, "cat-file", "--batch", timeout=300,
+                          input="".join(f"{blob}\n" for blob, _ in wanted).encode())
+    except gitenv.NoAnswer:
+        raise history.GitError("git cat-file took more than 300 s") from None
+    data = proc.stdout if proc is not None else b""
     at = 0
     written = 0
     for blob, target in wanted:
