@@ -13,29 +13,21 @@ from dataclasses import asdict, dataclass, field
 from deploycheck.audit.explain import ENVIRONMENT_KINDS, Explanation, Why
 from deploycheck.audit.groups import Grouping, in_app
 from deploycheck.audit.model import Traceback
+from deploycheck.contract import redact
 from deploycheck.contract.scrub import scrub
 
 MAX_ERROR_LINES = 80
-# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
-# long word of the log.
-_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)"
-                          r"(?!(?:bearer|basic) \*\*\*)([^\s'\",;&}]+)")  # a scheme whose token is masked stays
 # Lines of a traceback, in an exception group's box or not: the margin is one character class, so that a
 # long margin cannot make the match backtrack.
 _FILE_LINE = re.compile(r'^[\s|+]*File "([^"]*)", line \d+')
 _EXCEPTION_LINE = re.compile(r"^[\s|+]*[A-Za-z_][\w.]*(:|$)")
 _MARK_LINE = re.compile(r"^[\s|+]*[~^]+\s*$")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
 def redacted(text: str) -> str:
     """``text`` safe to show: secret ``key=value`` values and bearer tokens masked, then ``contract.scrub``
     (registered secrets in every form, URL credentials)."""
-    # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
-    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
-    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    return scrub(text)
+    return scrub(redact.pairs_in(text))
 
 
 @dataclass(frozen=True)

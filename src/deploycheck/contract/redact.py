@@ -202,6 +202,22 @@ def urls_in(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), text)
 
 
+# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
+# long word of free text.
+_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
+                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)"
+                          r"(?!(?:bearer|basic) \*\*\*)([^\s'\",;&}]+)")  # a scheme whose token is masked stays
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def pairs_in(text: str) -> str:
+    """``text`` (free text: a log line, an exception message) with the value of every ``name=value`` or
+    ``name: value`` whose name says it is a secret, and every ``Bearer``/``Basic`` token, masked."""
+    # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
 def shown(name: str, value: str | None) -> str | None:
     """How a value may be shown: a URL redacted, a secret name's value masked, anything else as is."""
     if value is None:
