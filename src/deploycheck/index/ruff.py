@@ -1,4 +1,5 @@
-"""In-file analysis by ruff: undefined names (pyflakes' F821) and syntax errors for the target version.
+"""In-file analysis by ruff: undefined names (pyflakes' F821, and F405 where a star import may bind them),
+imports only type checkers see (TC004), and syntax errors for the target version.
 
 Why ruff: it is maintained, fast (Rust, parallel), knows each Python version's builtins, and reports syntax that
 the *target* version rejects even when the host's parser accepts it (a 3.11 host checking code for 3.8) or
@@ -30,13 +31,17 @@ from deploycheck.index.store import Cache, content_key
 from deploycheck.inputs import open_regular
 
 _SUPPORTED_MINORS = range(7, 15)
+# F405 is F821 in a module with a star import: "may be undefined, or defined from star imports"
+# (index.stars decides which)
+_CODES = ("F821", "F405", "TC004")
+_SELECT = ",".join(_CODES)
 _BATCH = 1000
 _BATCH_BYTES = 64 * 1024 * 1024  # copies held in the private directory at once
 
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """``code`` is ``F821``, ``TC004`` or ``syntax``; ``line`` is 1-based, ``column`` 0-based."""
+    """``code`` is ``F821``, ``F405``, ``TC004`` or ``syntax``; ``line`` is 1-based, ``column`` 0-based."""
 
     code: str
     message: str
@@ -69,7 +74,7 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
     ``UsageError`` when ruff cannot be run or answers nonsense."""
     tv = target_version(version)
     binary = ruff_binary()
-    space = f"ruff-{tv}-{_ruff_version(binary)}-F821-TC004"
+    space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}"
     out: dict[str, list[Diagnostic]] = {}
     reader = files or HostFiles()
     # ruff reads a package's __init__ by its own rules (``__path__`` is defined there): those files keep
@@ -209,7 +214,7 @@ def _ruff_version(binary: str) -> str:
 
 
 def _command(binary: str, tv: str) -> list[str]:
-    return [binary, "check", "--select", "F821,TC004", "--target-version", tv, "--output-format", "json", "--no-cache",
+    return [binary, "check", "--select", _SELECT, "--target-version", tv, "--output-format", "json", "--no-cache",
             "--isolated", "--exit-zero", "--quiet"]
 
 
@@ -231,7 +236,7 @@ def _parse(proc: subprocess.CompletedProcess) -> dict[str, list[Diagnostic]]:
     out: dict[str, list[Diagnostic]] = {}
     for item in items:
         code = item.get("code")
-        if code in ("F821", "TC004"):
+        if code in _CODES:
             kind = code
         elif code in (None, "invalid-syntax") or str(item.get("name")) == "invalid-syntax":
             kind = "syntax"

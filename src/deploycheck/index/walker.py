@@ -617,9 +617,11 @@ class Walker:
             if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
                 return
             self.summary.all_names = []
+            self.summary.all_unknown |= st.conditional or bool(st.branch)  # which list is the last, unknown
             self._all_value(node.value, st)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
             self.summary.all_names = []
+            self.summary.all_unknown |= st.conditional or bool(st.branch)
             if node.value is not None:
                 self._all_value(node.value, st)
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":

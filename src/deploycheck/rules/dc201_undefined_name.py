@@ -16,6 +16,12 @@ closure adds to ``builtins`` (``gettext.install``) are defined. Modules that wri
 (ruff's TC004) is an error unless the module also binds it at run time (an import or assignment outside the
 block: the block never runs, so that binding is the one used).
 
+In a module with a star import, ruff reports an unbound name as F405 ("may be undefined, or defined from star
+imports"): it is undefined when no star import can bind it (``index.stars``: ``__all__`` when the module
+has one, else its public names, followed through star imports of star imports and cycles; the language
+reference's import statement), and unknown, so not reported, when a module on the way decides its names at
+run time.
+
 Example::
 
     def engine():
@@ -28,7 +34,8 @@ import re
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import ERROR, WARNING, Finding
-from deploycheck.index.program import FOUND
+from deploycheck.index import stars
+from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import TYPING
 from deploycheck.rules.context import Context
 
@@ -75,7 +82,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                     f"name '{symbol}' is imported only under `if TYPE_CHECKING:` but used at run time",
                     name, node, d.line, d.column, symbol=symbol, context="function")
                 continue
-            if d.code != "F821":
+            if d.code not in ("F821", "F405"):
                 continue
             m = _NAME.search(d.message)
             symbol = m.group(1) if m else ""
@@ -84,10 +91,37 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
+            searched = ""
+            if d.code == "F405":  # the module has a star import: undefined only if no star import binds it
+                verdict, followed = stars.provided(ctx.program, name, node.module.is_package, summ, symbol)
+                if verdict != MISSING:
+                    continue
+                searched = _searched(ctx, name, node.module.is_package, summ, followed)
             in_function = any(a <= d.line <= b for a, b in summ.function_spans)
             reach = ctx.startup_reach(name, d.line) if in_function else None
             shield = max(node.shield, reach.shield) if reach is not None else node.shield
             sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
-            yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}", name, node, d.line, d.column,
-                              symbol=symbol, context="function" if in_function else "module")
+            yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}{searched}", name, node,
+                              d.line, d.column, symbol=symbol, context="function" if in_function else "module")
+
+
+def _searched(ctx: Context, name: str, is_package: bool, summ, followed: list[str]) -> str:
+    """What the message says of the star imports searched: the module's own, as written, then the modules
+    their star imports led to."""
+    own = stars.sites(summ)
+    if not own:
+        return ""  # its star imports never run (a branch false on the target, `if TYPE_CHECKING:`)
+    written = list(dict.fromkeys(f"`{stars.written(s)}`" for s in own))
+    if len(written) == 1:
+        text = f", and {written[0]} does not bind it"
+    elif len(written) == 2:
+        text = f", and neither {written[0]} nor {written[1]} binds it"
+    else:
+        text = f", and none of {', '.join(written)} binds it"
+    direct = {ctx.program.absolute(name, is_package, s.module, s.level) for s in own}
+    further = [m for m in followed if m not in direct]
+    if further:
+        they = "it leads" if len(written) == 1 else "they lead"
+        text += f" (nor do the star imports {they} to: {', '.join(further)})"
+    return text
