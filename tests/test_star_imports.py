@@ -99,6 +99,19 @@ def test_an_all_chosen_at_run_time_is_not_known(tmp_path):
     assert check(tmp_path, entries=["shop.app"]).findings == []
 
 
+def test_a_name_of_all_is_no_use_of_it(tmp_path):
+    # ruff reports the strings of __all__ that a star import may bind as F405 too: listing a name runs nothing
+    # (importing the module works), only a star import of it fails (DC102 there)
+    _tree(tmp_path, {**SHOP, "shop/app.py": """
+        from shop.config import *  # noqa
+        __all__ = ["read_settings", "load_settings"]
+        """, "shop/main.py": "from shop.app import *  # noqa\n"})
+    assert _last_error(tmp_path, "shop.app") == ""
+    assert _last_error(tmp_path, "shop.main") == "AttributeError: module 'shop.app' has no attribute 'load_settings'"
+    assert _got(check(tmp_path, entries=["shop.main"])) == [("DC102", "error", "import", "shop.main", 1,
+                                                             "load_settings")]
+
+
 def test_all_listing_a_name_the_module_lacks_fails_at_the_star_import(tmp_path):
     # `from m import *` fetches every name of m.__all__: the missing one raises AttributeError at the star
     # import itself, so the use after it never runs (DC102 at the star import, no DC201)

@@ -92,6 +92,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             if kind in ("dead", "guarded"):
                 continue
             searched = ""
+            if d.code == "F405" and (d.end_line, d.end_column) != (d.line, d.column + len(symbol)):
+                continue  # a string of __all__, not a name: it fails only a star import of this module (DC102)
             if d.code == "F405":  # the module has a star import: undefined only if no star import binds it
                 verdict, followed = stars.provided(ctx.program, name, node.module.is_package, summ, symbol)
                 if verdict != MISSING:
