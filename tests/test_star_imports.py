@@ -218,11 +218,14 @@ def test_the_module_getattr_is_asked_only_for_names_of_all(tmp_path):
 
 
 def test_noqa_for_other_tools_does_not_hide_the_undefined_name(tmp_path):
-    # `# noqa: F405` is what linters ask for on each use of a star import's name, and a bare `# noqa` is for
-    # linters too: the crash is still one; deploycheck's own code silences it
-    _tree(tmp_path, {**SHOP, "shop/app.py": "from shop.config import *  # noqa: F403\n"
-                                            "SETTINGS = load_settings()  # noqa: F405\nOTHER = gone()  # noqa\n"
-                                            "KNOWN = gone_too()  # noqa: DC201\n"})
+    # linters ask for a noqa comment naming F405 on each use of a star import's name, and a bare one is for
+    # linters too: the crash is still one; a noqa comment naming DC201 silences it
+    _tree(tmp_path, {**SHOP, "shop/app.py": """
+        from shop.config import *  # noqa: F403
+        SETTINGS = load_settings()  # noqa: F405
+        OTHER = gone()  # noqa
+        KNOWN = gone_too()  # noqa: DC201
+        """})
     result = check(tmp_path, entries=["shop.app"])
     assert _got(result) == [("DC201", "error", "import", "shop.app", 2, "load_settings"),
                             ("DC201", "error", "import", "shop.app", 3, "gone")]
