@@ -92,9 +92,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             if kind in ("dead", "guarded"):
                 continue
             searched = ""
-            if d.code == "F405" and (d.end_line, d.end_column) != (d.line, d.column + len(symbol)):
-                continue  # a string of __all__, not a name: it fails only a star import of this module (DC102)
             if d.code == "F405":  # the module has a star import: undefined only if no star import binds it
+                if (d.end_line, d.end_column) != (d.line, d.column + len(symbol)):
+                    continue  # a string of __all__: only a star import of this module fails (DC102)
                 verdict, followed = stars.provided(ctx.program, name, node.module.is_package, summ, symbol)
                 if verdict != MISSING:
                     continue
@@ -104,8 +104,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             shield = max(node.shield, reach.shield) if reach is not None else node.shield
             sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
+            context = "function" if in_function else "module"
             yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}{searched}", name, node,
-                              d.line, d.column, symbol=symbol, context="function" if in_function else "module")
+                              d.line, d.column, symbol=symbol, context=context)
 
 
 def _searched(ctx: Context, name: str, is_package: bool, summ, followed: list[str]) -> str:
