@@ -4,9 +4,7 @@ imports only type checkers see (TC004), and syntax errors for the target version
 Why ruff: it is maintained, fast (Rust, parallel), knows each Python version's builtins, and reports syntax that
 the *target* version rejects even when the host's parser accepts it (a 3.11 host checking code for 3.8) or
 the reverse (a 3.13 target's syntax on a 3.11 host). It is run with ``--isolated`` (no user configuration can
-change its verdicts), ``--ignore-noqa`` (a ``# noqa`` written for linters, such as the ``# noqa: F405`` on each
-use of a star import's name, does not hide a crash; deploycheck's own ``# noqa: DC201`` is honoured by
-``findings.suppress``) and ``--no-cache`` (nothing is written into the target). Results are cached per file
+change its verdicts) and ``--no-cache`` (nothing is written into the target). Results are cached per file
 content hash here.
 
 ruff never opens a file of the target by its name: a name checked as a regular file can be swapped for a
@@ -76,7 +74,7 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
     ``UsageError`` when ruff cannot be run or answers nonsense."""
     tv = target_version(version)
     binary = ruff_binary()
-    space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}-ignore-noqa"
+    space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}"
     out: dict[str, list[Diagnostic]] = {}
     reader = files or HostFiles()
     # ruff reads a package's __init__ by its own rules (``__path__`` is defined there): those files keep
@@ -217,7 +215,7 @@ def _ruff_version(binary: str) -> str:
 
 def _command(binary: str, tv: str) -> list[str]:
     return [binary, "check", "--select", _SELECT, "--target-version", tv, "--output-format", "json", "--no-cache",
-            "--isolated", "--ignore-noqa", "--exit-zero", "--quiet"]
+            "--isolated", "--exit-zero", "--quiet"]
 
 
 def _run(binary: str, tv: str, paths: list[str], fds: list[int] = ()) -> dict[str, list[Diagnostic]]:
