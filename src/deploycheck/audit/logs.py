@@ -290,8 +290,8 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
         plain = _Plain(stats)
         for number, record in records:
             # most records are a plain line: one entry, made without a generator of its own
-            for entry in (plain.entry(number, record),) if isinstance(record, str) else _entries(number, record,
-                                                                                                stats):
+            entries = (plain.entry(number, record),) if isinstance(record, str) else _entries(number, record, stats)
+            for entry in entries:
                 if order.seen < order.LOOK:
                     order.see(entry)
                 if cutoff is not None and entry.spot.timestamp:
