@@ -140,7 +140,8 @@ LAUNCH = ("import os, sys\n"
 
 def measure(cmd: list[str], cwd: str | Path | None = None, env: dict | None = None,
             stdout: str | Path | None = None, timeout: float = 3600) -> Sample:
-    """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else is discarded. Peak RSS
+    """Run ``cmd`` once; its output goes to the file ``stdout`` (both streams), else to /dev/null (which some
+    programs notice: GNU grep then stops at its first match, like ``-q``; give such a command a file). Peak RSS
     is the command's own (see ``LAUNCH``), with a floor of the launcher's (about 8 MB: posix_spawn is a vfork
     too); CPU time and the process tree's PSS include the small launcher."""
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL

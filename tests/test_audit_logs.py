@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from audit_crash import cloud_run, crash, interleave, stamped
@@ -236,6 +238,25 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
         assert not stats.lines_known
     else:
         assert stats.lines_known and stats.lines == path.read_text().count("\n")
+
+
+def test_a_hard_memory_limit_below_the_search_program_s_is_a_failed_search(tmp_path):
+    """A process whose hard address-space limit is below the one the search program gets (``_Grep.MEMORY``)
+    cannot give it that limit: the search fails and the log is read without it, to the same report (it was
+    an internal error: the limit was set in a preexec_fn, whose error Popen raises as SubprocessError)."""
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    log = tmp_path / "svc.log"
+    log.write_text("INFO served\n" * 2000 + err)
+    limited = ("import resource, sys\n"
+               "resource.setrlimit(resource.RLIMIT_AS, (384 * 2**20, 384 * 2**20))\n"
+               "from deploycheck.cli import main\n"
+               "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", limited, "audit", "--log", str(log), "--format", "json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(g["exc_type"], g["first_line"]) for g in report["groups"]] == [("StartupError", 2001)]
+    assert report["lines_read"] == 2000 + len(err.splitlines())  # every line read: no search program ran
 
 
 def test_every_note_is_found_by_a_trigger():

@@ -248,7 +248,6 @@ def _audit(args) -> int:
     import json
 
     from deploycheck.audit import run as audit_run
-    from deploycheck.render import audit_html, audit_markdown
 
     report = audit_run.run(audit_run.Options(log=args.log, source=args.source, rev=args.rev, since=args.since,
                                              python=args.python, run_rules=not args.no_rules,
@@ -257,8 +256,12 @@ def _audit(args) -> int:
     if args.format == "json":
         text = json.dumps({"version": 1, **report.as_dict()}, indent=2) + "\n"
     elif args.format == "html":
+        from deploycheck.render import audit_html
+
         text = audit_html.page(report)
     else:
+        from deploycheck.render import audit_markdown
+
         text = "\n".join(audit_markdown.lines(report, plain=args.format == "text")) + "\n"
     if not args.output_file:
         sys.stdout.write(text)

@@ -60,3 +60,28 @@ def run(repo: str, *args: str, timeout: float,
                               check=False, env=environment(), **given)
     except subprocess.TimeoutExpired:
         raise NoAnswer from None
+
+
+def batch_answer(stream, keep: int) -> tuple[bytes, bytes | None] | None:
+    """One answer of ``git cat-file --batch`` read from the binary ``stream``: ``<id> <type> <size>\\n``, the
+    content and a newline (git-cat-file(1), "BATCH OUTPUT"); or ``<object> missing\\n`` /
+    ``<object> ambiguous\\n``. Returns ``(type, content)``, the content None when it is over ``keep`` bytes
+    (read past in pieces, never held whole); None for a missing or ambiguous object. Raises ``ValueError``
+    when what is there is not a whole answer (git ended, or its output was cut)."""
+    header = stream.readline(4096)
+    parts = header.split()
+    if len(parts) != 3 or not parts[2].isdigit():
+        if header.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        raise ValueError("git cat-file ended")
+    kind, size = parts[1], int(parts[2])
+    held = size <= keep
+    chunks, left = [], size + 1  # the content and its newline
+    while left:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            raise ValueError("git cat-file ended")
+        if held:
+            chunks.append(chunk)
+        left -= len(chunk)
+    return kind, b"".join(chunks)[:-1] if held else None

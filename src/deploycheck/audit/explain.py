@@ -21,7 +21,6 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from deploycheck.audit import head as head_mod
 from deploycheck.audit import history
 from deploycheck.audit.classify import Kind
 from deploycheck.audit.groups import Group
@@ -384,6 +383,7 @@ def _fixing_commit(repo: str, old: str, new: str, path: str, text: str) -> Commi
 
 
 def _run_rule(out: Explanation, repo: str, head: str, path: str, kind: Kind, python: str | None) -> None:
+    from deploycheck.audit import head as head_mod  # here: a report without --source never needs it
     from deploycheck.errors import UsageError
 
     try:

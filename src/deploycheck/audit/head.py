@@ -10,6 +10,7 @@ skipped.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -45,23 +46,18 @@ def materialize(repo: str, rev: str, into: str) -> int:
                           input="".join(f"{blob}\n" for blob, _ in wanted).encode())
     except gitenv.NoAnswer:
         raise history.GitError("git cat-file took more than 300 s") from None
-    data = proc.stdout if proc is not None else b""
-    at = 0
+    answers = io.BytesIO(proc.stdout if proc is not None else b"")
     written = 0
-    for blob, target in wanted:
-        end = data.find(b"\n", at)
-        if end < 0:
+    for _blob, target in wanted:  # one answer per id asked, in order
+        try:
+            answer = gitenv.batch_answer(answers, history.MAX_BLOB)
+        except ValueError:  # git's output ends here
             break
-        header = data[at:end].split()
-        if len(header) != 3 or header[1] != b"blob":
-            at = end + 1
+        if answer is None or answer[0] != b"blob" or answer[1] is None:
             continue
-        size = int(header[2])
-        body = data[end + 1:end + 1 + size]
-        at = end + 1 + size + 1
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as out:
-            out.write(body)
+            out.write(answer[1])
         written += 1
     return written
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from deploycheck.audit.model import LogSpot
 from deploycheck.errors import UsageError
@@ -35,12 +35,12 @@ from deploycheck.errors import UsageError
 MAX_LINE = 64 * 1024  # bytes of one line kept; the rest of a longer line is skipped
 MAX_ENTRY = 4 * 1024 * 1024  # bytes of one entry of a JSON array
 _CHUNK = 1024 * 1024
-_SMALL = 64 * 1024
+_SMALL = 16 * 1024  # a jump to a hit refills the buffer: room for _NEAR bytes before it and the lines after
 _PEEK = 64 * 1024
 _NEAR = 4 * 1024  # bytes before a hit first searched for the start of its line
 
-_STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?(?P<rest>.*)$",
-                    re.DOTALL)
+# the line's text follows the match (``end()``): not captured, which would copy it once more per line
+_STAMP = re.compile(r"(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?")
 _KUBE_PREFIX = re.compile(r"^\[(?P<key>pod/[^\]\s]+)\] (?P<rest>.*)$", re.DOTALL)
 _MESSAGE_FIELDS = ("message", "msg", "event", "log", "textPayload")
 _EXCEPTION_FIELDS = ("exc_info", "exception", "stack_trace", "stacktrace", "traceback", "exc_text", "stack")
@@ -48,9 +48,9 @@ _SEVERITY_FIELDS = ("severity", "level", "levelname", "log.level")
 _TIME_FIELDS = ("timestamp", "time", "ts", "@timestamp", "asctime", "receiveTimestamp")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One line of the log with its envelope removed.
+class Entry(NamedTuple):
+    """One line of the log with its envelope removed (a named tuple: one is made per line read, and a
+    frozen dataclass costs several times as much to make).
 
     ``text`` never ends with a newline. ``key`` names the stream the line belongs to ("" for a plain log).
     ``spot.line`` is the log line (1-based) of the record: several entries share it when one record held
@@ -176,8 +176,10 @@ class _Grep:
     """Where the lines holding a trigger are, from one fixed-string pass over a log file by ``searcher()``
     (ripgrep or GNU grep search for many fixed strings at once, in one pass, far faster than one
     ``bytes.find`` pass per string): ``(line number, byte offset of the match)`` in file order. The program
-    runs with a memory limit (a log of one huge line would make it hold that line); when it fails,
-    ``failed`` is set and the caller goes on without it from where it is."""
+    runs with a memory limit (a log of one huge line would make it hold that line), set by ``sh``'s
+    ``ulimit -v`` (POSIX sh; dash and bash take it) before it execs the program: a ``preexec_fn`` would
+    make Python fork instead of spawn, and run deploycheck's at-fork handlers in the child before the search
+    starts. When it fails, ``failed`` is set and the caller goes on without it from where it is."""
 
     MEMORY = 512 * 1024 * 1024
 
@@ -190,20 +192,15 @@ class _Grep:
                        b"--no-heading", b"--color", b"never"]
         else:
             options = []
+        limit = b'ulimit -v %d && exec "$@"' % (self.MEMORY // 1024)  # KiB; the hard limit too (-v sets both)
         try:
-            self.proc = subprocess.Popen([os.fsencode(program), *options, b"-n", b"-b", b"-o", b"-a", b"-F", *args,
-                                          b"--", os.fsencode(path)],
+            self.proc = subprocess.Popen([b"/bin/sh", b"-c", limit, b"sh", os.fsencode(program), *options, b"-n",
+                                          b"-b", b"-o", b"-a", b"-F", *args, b"--", os.fsencode(path)],
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, "LC_ALL": "C"},
-                                         # the log is read before any thread of deploycheck starts
-                                         preexec_fn=self._limit)  # noqa: PLW1509
+                                         env={**os.environ, "LC_ALL": "C"})
         except OSError:
             self.proc = None
             self.failed = True
-
-    @classmethod
-    def _limit(cls) -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (cls.MEMORY, cls.MEMORY))
 
     def next_after(self, number: int) -> tuple[int, int] | None:
         """The first hit on a line after ``number``, or None when there is none (or grep failed)."""
@@ -290,9 +287,13 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
             grep = _Grep(path, skip.triggers, program)
         records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
         order = _Order()
+        plain = _Plain(stats)
         for number, record in records:
-            for entry in _entries(number, record, stats):
-                order.see(entry)
+            # most records are a plain line: one entry, made without a generator of its own
+            entries = (plain.entry(number, record),) if isinstance(record, str) else _entries(number, record, stats)
+            for entry in entries:
+                if order.seen < order.LOOK:
+                    order.see(entry)
                 if cutoff is not None and entry.spot.timestamp:
                     when = parse_time(entry.spot.timestamp)
                     if when is not None and when < cutoff:
@@ -445,10 +446,8 @@ def _text(value) -> str | None:
     return None
 
 
-def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
-    if isinstance(record, str):
-        yield from _plain(number, record, stats)
-        return
+def _entries(number: int, record: dict, stats: Stats) -> Iterator[Entry]:
+    """The entries of one JSON record (a plain line's is ``_Plain.entry``)."""
     stats.saw("json")
     payload = record.get("jsonPayload") if isinstance(record.get("jsonPayload"), dict) else record
     message = next((t for f in _MESSAGE_FIELDS if (t := _text(payload.get(f))) is not None), None)
@@ -476,15 +475,29 @@ def _entries(number: int, record: str | dict, stats: Stats) -> Iterator[Entry]:
         yield Entry(text, spot, key, last=i == len(lines) - 1, whole=len(lines) > 1, split=split)
 
 
-def _plain(number: int, text: str, stats: Stats) -> Iterator[Entry]:
-    key = ""
-    m = _KUBE_PREFIX.match(text) if text.startswith("[pod/") else None
-    if m:
-        key, text = m.group("key"), m.group("rest")
-    m = _STAMP.match(text) if text[:4].isdigit() else None  # most lines of a plain log start otherwise
-    if m and "T" in m.group("ts")[10:11]:  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
-        stats.saw("timestamped")
-        yield Entry(m.group("rest"), LogSpot(number, m.group("ts"), stream=key), key)
-        return
-    stats.saw("plain")
-    yield Entry(text, LogSpot(number, stream=key), key)
+class _Plain:
+    """Entries of plain lines: a ``kubectl logs --prefix`` key, then an RFC 3339 timestamp, each removed when
+    the line starts with one. The shapes met are told to ``stats`` once each (not once per line)."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.told: set[str] = set()
+
+    def entry(self, number: int, text: str) -> Entry:
+        key = ""
+        if text.startswith("[pod/"):
+            m = _KUBE_PREFIX.match(text)
+            if m:
+                key, text = m.group("key"), m.group("rest")
+        if text[:4].isdigit():  # most lines of a plain log start otherwise
+            m = _STAMP.match(text)
+            if m and text[10:11] == "T":  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
+                self._saw("timestamped")
+                return Entry(text[m.end():], LogSpot(number, m.group("ts"), stream=key), key)
+        self._saw("plain")
+        return Entry(text, LogSpot(number, stream=key), key)
+
+    def _saw(self, shape: str) -> None:
+        if shape not in self.told:
+            self.told.add(shape)
+            self.stats.saw(shape)

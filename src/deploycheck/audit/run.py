@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING
 
-from deploycheck.audit import classify, explain, groups, logs, report, tracebacks
+from deploycheck.audit import groups, logs, tracebacks
 from deploycheck.errors import UsageError
+
+if TYPE_CHECKING:  # imported while the log's search runs (``run``)
+    from deploycheck.audit import report
 
 
 @dataclass
@@ -43,7 +48,12 @@ def run(opts: Options) -> report.Report:
     stats = logs.Stats()
     collector = tracebacks.Collector()
     entries = logs.read(opts.log, opts.since, stats, logs.Skip(collector.idle, tracebacks.TRIGGERS))
-    grouping = groups.group(collector.events(entries))
+    # The first entry opens the log and starts its search (ripgrep runs beside this process); the modules
+    # that explain and report are imported meanwhile, not before.
+    first = next(entries, None)
+    from deploycheck.audit import classify, explain, report
+
+    grouping = groups.group(collector.events(entries if first is None else chain((first,), entries)))
     name = "standard input" if opts.log == "-" else opts.log
     if grouping.stopped is None:
         if opts.source is not None:

@@ -39,6 +39,10 @@ MAX_FOREIGN = 200  # other requests' lines skipped inside one split traceback be
 MAX_FOREIGN_AFTER = 20  # and after its exception line, waiting for a chained exception
 MAX_DEPTH = 12  # exception groups nested in exception groups, parsed
 MAX_STREAMS = 256  # streams with a traceback open at once; past it the oldest is closed
+# A crash loop prints one traceback over and over: blocks already parsed are kept, keyed by their lines, up to
+# PARSED_KEPT blocks of at most PARSED_SIZE characters each (parsing is pure, so the result is the same).
+PARSED_KEPT = 64
+PARSED_SIZE = 16 * 1024
 
 _HEADER = re.compile(r"(?:\+ )?(?:Exception Group )?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*))?$')
@@ -155,7 +159,12 @@ def _start(entry: Entry) -> tuple[str, str] | None:
     text = entry.text
     at = text.find("Traceback (most recent call last):")
     if at >= 0:
-        begin = re.search(r"(?:\+ )?(?:Exception Group )?$", text[:at]).start()
+        begin = at  # before it, "Exception Group " and then "+ " are the header's own (strings: a regex
+        # anchored at the end is tried at every position of the line)
+        if text.endswith("Exception Group ", 0, begin):
+            begin -= len("Exception Group ")
+        if text.endswith("+ ", 0, begin):
+            begin -= 2
         # indentation kept (an exception group's box has its column); a logger's prefix dropped
         return "body", text if not text[:begin].strip() else text[begin:]
     if _BARE_FRAME.match(text) or _GROUP_TOP.match(text):
@@ -169,6 +178,7 @@ class Collector:
     def __init__(self) -> None:
         self._open: dict[str, _Open] = {}
         self._held = 0
+        self._parsed: dict[tuple[str, ...], Traceback] = {}
 
     def idle(self) -> bool:
         """Whether no traceback is open (then only a line holding one of ``TRIGGERS`` can matter)."""
@@ -222,7 +232,14 @@ class Collector:
     def _close(self, key: str) -> Traceback:
         current = self._open.pop(key)
         self._held -= current.size
-        parsed = parse(current.lines())
+        lines = tuple(current.lines())
+        parsed = self._parsed.get(lines)
+        if parsed is None:
+            parsed = parse(list(lines))
+            if sum(map(len, lines)) <= PARSED_SIZE:
+                if len(self._parsed) >= PARSED_KEPT:
+                    del self._parsed[next(iter(self._parsed))]
+                self._parsed[lines] = parsed
         return replace(parsed, spot=current.spot, truncated=parsed.truncated or current.dropped > 0)
 
     @staticmethod

@@ -148,23 +148,8 @@ class History:
 
 
 def _read_blob(stream) -> bytes | None:
-    """One answer of ``git cat-file --batch``: ``<id> blob <size>\\n<content>\\n`` or ``<rev> missing\\n``.
-    Content over ``MAX_SOURCE_BYTES`` is skipped unread into memory (None). Raises ``ValueError`` on output
+    """The content of the next answer of ``git cat-file --batch`` when it is a blob of at most
+    ``MAX_SOURCE_BYTES`` (a larger one is read past, not kept), else None. Raises ``ValueError`` on output
     that is not an answer (the process ended)."""
-    header = stream.readline(4096)
-    parts = header.split()
-    if len(parts) != 3:
-        if header.endswith(b" missing\n") or header.endswith(b" ambiguous\n"):
-            return None
-        raise ValueError("git cat-file ended")
-    kind, size = parts[1], int(parts[2])
-    keep = kind == b"blob" and size <= MAX_SOURCE_BYTES
-    chunks, left = [], size + 1  # the content and its newline
-    while left:
-        chunk = stream.read(min(left, 1 << 20))
-        if not chunk:
-            raise ValueError("git cat-file ended")
-        if keep:
-            chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)[:-1] if keep else None
+    answer = gitenv.batch_answer(stream, MAX_SOURCE_BYTES)
+    return answer[1] if answer is not None and answer[0] == b"blob" else None
