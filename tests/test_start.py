@@ -362,8 +362,10 @@ def test_the_sandbox(image, tmp_path):
     trees = _cached_trees()
     assert trees and not os.path.exists("/usr/written-by-service")
     assert not [t for t in trees if os.path.exists(os.path.join(t, "usr", "written-by-service"))]
-    assert not [t for t in trees if os.path.exists(os.path.join(t, "srv/app/app/__init__.py"))
-                and "changed by the service" in open(os.path.join(t, "srv/app/app/__init__.py")).read()]
+    from pathlib import Path
+
+    inits = [Path(t, "srv/app/app/__init__.py") for t in trees]
+    assert not [p for p in inits if p.is_file() and "changed by the service" in p.read_text()]
     assert facts["tmp-write"] == "ok" and not os.path.exists(marker)  # its /tmp is its own, and gone
     inside, outside, count = facts["uid-map"].split("-")
     assert (inside, count) == ("0", "1") and outside != "0"  # root inside only: never host root
@@ -588,7 +590,20 @@ def _mounts_under(path) -> list[str]:
         return [line for line in f if str(path) in line]
 
 
-def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_file(image, tmp_path):
+@pytest.fixture
+def sandbox_tmpdir():
+    """A TMPDIR the sandbox's user (another uid when the tests run as root) can pass through, as /tmp is:
+    pytest's own directory (mode 0700) is not, and bwrap could then not reach the tree at all."""
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.mkdtemp(prefix="dc-start-tmpdir-", dir="/tmp"))
+    tmp.chmod(0o711)
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_file(image, tmp_path, sandbox_tmpdir):
     """With a TMPDIR of its own, `deploycheck start` interrupted by SIGINT while it unpacks the image, then
     while the service runs, exits 130 and leaves no process, no mount and nothing in TMPDIR but the one
     complete tree a finished run cached."""
@@ -596,8 +611,7 @@ def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_fil
     import sys
     from pathlib import Path
 
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = sandbox_tmpdir
     (tmp_path / "p").mkdir()
     project = _project(tmp_path / "p", "unhealthy")
     env = {**os.environ, "TMPDIR": str(tmp)}
@@ -627,6 +641,8 @@ def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_fil
     (project / "prod.env").write_text("MODE=crash\n")  # a finished run caches the tree
     code, doc = cli_json("start", image, "--env-file", "prod.env", cwd=project, env=env)
     assert code == 1 and not doc["target"]["rootfs_cached"]
+    # the service's own crash (not a sandbox that could not reach the tree)
+    assert [f["code"] for f in doc["findings"]] == ["DC601"] and "KeyError: 'DATABASE_URL'" in doc["findings"][0]["message"]
     [tree] = (tmp / f"deploycheck-rootfs-{os.geteuid()}").iterdir()
 
     (project / "prod.env").write_text("MODE=unhealthy\n")

@@ -38,7 +38,8 @@ class Observation:
     (``imports.probe_key``) and so none was imported again, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
     with ``--with`` (``{"dependency": "PostgreSQL at db:5432 (DATABASE_URL)", "setting", "refused": [the
     logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``; ``port_note`` which ``PORT`` was given and why
-    (``start.platform.port``); ``root`` how the image's root was mounted (``writable (...)``, ``read-only
+    (``start.platform.port``), ``port_name`` what ``port`` is to the platform (``PORT``, or a Kubernetes
+    ``containerPort``); ``root`` how the image's root was mounted (``writable (...)``, ``read-only
     (...)``)."""
 
     command: list[str]
@@ -71,6 +72,7 @@ class Observation:
     import_failures: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
     port_note: str = ""
+    port_name: str = "PORT"
     root: str = ""
 
     def to_json(self) -> dict:

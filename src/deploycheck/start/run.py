@@ -119,13 +119,16 @@ def run(opts: Options) -> Result:
     except sandbox.UserNotFound as exc:
         raise UsageError(f"{opts.image}: {exc} (a container runtime refuses to start it)") from None
     given, port_note = platform.port(plat, provided, _image_env(config))
-    port_text = given or _image_env(config).get("PORT") or str(plat.container_port or DEFAULT_PORT)
+    exposed = [p.partition("/")[0] for p in (config.get("ExposedPorts") or {}) if p.endswith("/tcp") or "/" not in p]
+    fallback = exposed[0] if plat.name == "kubernetes" and len(exposed) == 1 else str(DEFAULT_PORT)
+    port_text = given or _image_env(config).get("PORT") or str(plat.container_port or fallback)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"PORT={port_text!r}: not a port number")
     port = plat.container_port if plat.name == "kubernetes" and plat.container_port else int(port_text)
     if plat.name == "kubernetes":
         port_note += (f"; traffic and the default health check go to containerPort {port} of {plat.source}"
-                      if plat.container_port else f"; no containerPort in {plat.source}: port {port} is probed")
+                      if plat.container_port else f"; no containerPort in {plat.source}: port {port} is probed"
+                      + (" (the image's only EXPOSE)" if port_text == fallback and fallback != str(DEFAULT_PORT) else ""))
     env = sandbox.environment(config.get("Env") or [], {**provided, **({"PORT": given} if given else {})}, home)
     wanted = [deps.target(kind, env) for kind in opts.dependencies]
     for want in wanted:
@@ -147,6 +150,7 @@ def run(opts: Options) -> Result:
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
     obs.port_note = port_note
+    obs.port_name = "containerPort" if plat.name == "kubernetes" and plat.container_port else "PORT"
     obs.root = (f"read-only (securityContext.readOnlyRootFilesystem of {plat.source})" if plat.read_only_root
                 else "writable (a private layer, discarded afterwards, as a container's)")
     workdir = config.get("WorkingDir") or "/"
