@@ -188,7 +188,7 @@ def run(opts: Options) -> Result:
             _say(opts, f"importing {len(plan.steps)} module(s) in the sandbox")
             failures, obs.imports_probed = imports.run(
                 plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts,
-                                   plat.read_only_root),
+                                                 plat.read_only_root),
                 shown, max(timeout, imports.BATCH_SECONDS))
             obs.import_failures = [f.to_json() for f in failures]
             obs.imports_left_out = len(plan.left_out) + max(0, len(plan.steps) - obs.imports_probed)
@@ -198,7 +198,7 @@ def run(opts: Options) -> Result:
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
         proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts,
-                                   plat.read_only_root)
+                             plat.read_only_root)
         reader = LogReader(proc.stdout, shown)
         def attempt(p: health.Probe) -> dict:
             if p.kind != "exec":
