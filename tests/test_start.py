@@ -344,6 +344,12 @@ def test_error_lines_are_warnings(image, tmp_path):
     assert "cannot reach the cache" in doc["findings"][0]["message"]
 
 
+def _cached_trees() -> list[str]:
+    import tempfile
+
+    return glob.glob(os.path.join(tempfile.gettempdir(), f"deploycheck-rootfs-{os.geteuid()}", "*"))
+
+
 def test_the_sandbox(image, tmp_path):
     marker = "/tmp/deploycheck-sandbox-marker"
     if os.path.exists(marker):
@@ -351,12 +357,52 @@ def test_the_sandbox(image, tmp_path):
     code, doc, got = _start(image, tmp_path, "sandbox")
     assert (code, got) == (0, [])
     facts = _facts(doc)
-    assert facts["root-write"] == "30"  # EROFS: the image's root is read-only
+    # the root is writable as a container's is: a private layer, never the cached tree nor the host
+    assert facts["root-write"] == "ok" and doc["measures"]["root"].startswith("writable")
+    trees = _cached_trees()
+    assert trees and not os.path.exists("/usr/written-by-service")
+    assert not [t for t in trees if os.path.exists(os.path.join(t, "usr", "written-by-service"))]
+    from pathlib import Path
+
+    inits = [Path(t, "srv/app/app/__init__.py") for t in trees]
+    assert not [p for p in inits if p.is_file() and "changed by the service" in p.read_text()]
     assert facts["tmp-write"] == "ok" and not os.path.exists(marker)  # its /tmp is its own, and gone
     inside, outside, count = facts["uid-map"].split("-")
     assert (inside, count) == ("0", "1") and outside != "0"  # root inside only: never host root
     assert facts["uid"] == "0" and facts["pid1"] == "python3"
     assert facts["hostname"] == "1"  # EPERM: no CAP_SYS_ADMIN, as in a container, even in its own namespace
+
+
+READ_ONLY = "          securityContext: {readOnlyRootFilesystem: true}"
+
+
+def test_read_only_root_filesystem_of_the_manifest(image, tmp_path):
+    """readOnlyRootFilesystem: true makes the root, /tmp included, read-only as Kubernetes does; a write
+    there fails, and the finding says why."""
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("sandbox", READ_ONLY))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, []), doc["measures"]["log_tail"]
+    facts = _facts(doc)
+    assert (facts["root-write"], facts["tmp-write"]) == ("30", "30")  # EROFS
+    assert doc["measures"]["root"] == "read-only (securityContext.readOnlyRootFilesystem of deploy.yaml)"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("writes", READ_ONLY))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, [f["code"] for f in doc["findings"]]) == (1, ["DC601"])
+    message = doc["findings"][0]["message"]
+    assert "OSError: [Errno 30] Read-only file system: '/var/run/app.pid'" in message
+    assert "the root filesystem is read-only (securityContext.readOnlyRootFilesystem of deploy.yaml)" in message
+    # the same service with an emptyDir where it writes starts
+    mounted = READ_ONLY + "\n          volumeMounts: [{name: run, mountPath: /run}, {name: home, mountPath: /root}]"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("writes", mounted))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, []), doc["measures"]["log_tail"]
+
+
+def test_a_service_writing_at_start_up_is_healthy(image, tmp_path):
+    """A pid file in /var/run and a cache in $HOME, as a container's writable root takes them."""
+    code, doc, got = _start(image, tmp_path, "writes")
+    assert (code, got) == (0, []), doc["measures"]["log_tail"]
+    assert not [t for t in _cached_trees() if os.path.exists(os.path.join(t, "run", "app.pid"))]
 
 
 def test_fork_bomb_is_contained(image, tmp_path):
@@ -462,6 +508,29 @@ def test_import_probe_plan_cached_per_image_and_a_clean_probe_remembered(image, 
     assert len(stored["start-plan"]) == 1 and len(stored["start-imports"]) == 1
     code, second = _imports(image, project, cache)  # same image, same sandbox: nothing imported again
     assert code == 0 and second["remembered"] and second["probed"] == first["probed"]
+    # the key is an HMAC under a private random key, not a plain digest of the environment (which has secrets)
+    secret = cache / "start-probe-key"
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) == 32
+    secret.unlink()  # another key: the entry remembered under the old one is not found
+    code, again = _imports(image, project, cache)
+    assert code == 0 and not again["remembered"] and again["probed"] == first["probed"]
+    code, again = _imports(image, project, cache)
+    assert code == 0 and again["remembered"]
+
+    # a sandbox that cannot be set up (bwrap cannot clone past a process limit of 1) is said in one line,
+    # exit 2: never a finding of the service (DC601) nor of the static check (DC609); the smoke start
+    # (the probe remembered), then the import probe (--no-cache)
+    (project / "pyproject.toml").write_text("[tool.deploycheck.start]\nprocesses = 1\n")
+    for more in ([], ["--no-cache"]):
+        code, out, err = cli("start", image, "--env-file", "prod.env", "--cache-dir", cache, *more, cwd=project)
+        assert (code, out) == (2, "") and len(err.strip().splitlines()) == 1
+        # bwrap's clone, or the exec of bwrap itself when another process of the sandbox's user is running
+        assert err.startswith("deploycheck: error: the sandbox could not be set up, so the service was not run ("
+                              ), err
+        assert ("(bwrap: Creating new namespace failed: Resource temporarily unavailable): not a failure of the "
+                "service" in err or "(nsenter: failed to execute bwrap: Resource temporarily unavailable): not a "
+                "failure of the service" in err), err
+    (project / "pyproject.toml").write_text("[tool.deploycheck.start]\n")
     (project / "prod.env").write_text("MODE=ok\nFEATURE=on\n")  # another environment: imported again
     code, third = _imports(image, project, cache)
     assert code == 0 and not third["remembered"] and third["probed"] == first["probed"]
@@ -521,7 +590,20 @@ def _mounts_under(path) -> list[str]:
         return [line for line in f if str(path) in line]
 
 
-def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_file(image, tmp_path):
+@pytest.fixture
+def sandbox_tmpdir():
+    """A TMPDIR the sandbox's user (another uid when the tests run as root) can pass through, as /tmp is:
+    pytest's own directory (mode 0700) is not, and bwrap could then not reach the tree at all."""
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.mkdtemp(prefix="dc-start-tmpdir-", dir="/tmp"))
+    tmp.chmod(0o711)
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_file(image, tmp_path, sandbox_tmpdir):
     """With a TMPDIR of its own, `deploycheck start` interrupted by SIGINT while it unpacks the image, then
     while the service runs, exits 130 and leaves no process, no mount and nothing in TMPDIR but the one
     complete tree a finished run cached."""
@@ -529,8 +611,7 @@ def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_fil
     import sys
     from pathlib import Path
 
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = sandbox_tmpdir
     (tmp_path / "p").mkdir()
     project = _project(tmp_path / "p", "unhealthy")
     env = {**os.environ, "TMPDIR": str(tmp)}
@@ -560,9 +641,81 @@ def test_sigint_while_unpacking_and_while_waiting_leaves_no_process_mount_or_fil
     (project / "prod.env").write_text("MODE=crash\n")  # a finished run caches the tree
     code, doc = cli_json("start", image, "--env-file", "prod.env", cwd=project, env=env)
     assert code == 1 and not doc["target"]["rootfs_cached"]
+    # the service's own crash (not a sandbox that could not reach the tree)
+    assert [f["code"] for f in doc["findings"]] == ["DC601"] and "KeyError: 'DATABASE_URL'" in doc["findings"][0]["message"]
     [tree] = (tmp / f"deploycheck-rootfs-{os.geteuid()}").iterdir()
 
     (project / "prod.env").write_text("MODE=unhealthy\n")
     interrupted(lambda: bool(_sandboxes()))
     assert list(tmp.iterdir()) == [tmp / f"deploycheck-rootfs-{os.geteuid()}"]
     assert list(tree.parent.iterdir()) == [tree]
+
+
+KNATIVE = """apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - image: web
+%s          env: [{name: MODE, value: port}]
+"""
+
+
+def test_port_as_each_platform_gives_it(image, tmp_path):
+    """Cloud Run sets PORT to the containerPort (8080 without one); Kubernetes sets none, and traffic and
+    the default health check go to the containerPort; without a manifest, Cloud Run's 8080, said why."""
+    (tmp_path / "run.yaml").write_text(KNATIVE % "          ports: [{containerPort: 8000}]\n")
+    code, doc = cli_json("start", image, "--manifest", "run.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, []), doc["measures"]["log_tail"]
+    assert (_facts(doc)["port"], doc["measures"]["port"], doc["measures"]["listening"]) == ("8000", 8000, ["0.0.0.0:8000"])
+    assert doc["measures"]["port_note"] == "PORT=8000: set by Cloud Run (containerPort of run.yaml)"
+    (tmp_path / "run.yaml").write_text(KNATIVE % "")
+    code, doc = cli_json("start", image, "--manifest", "run.yaml", cwd=tmp_path)
+    assert (code, _facts(doc)["port"], doc["measures"]["port"]) == (0, "8080", 8080)
+    assert doc["measures"]["port_note"] == "PORT=8080: set by Cloud Run (Cloud Run's default, run.yaml declares no containerPort)"
+
+    kube = (MANIFEST % ("port", "")).replace("containerPort: 8080", "containerPort: 8000").replace(
+        "env: [{name: MODE, value: port}]", "env: [{name: MODE, value: port}, {name: APP_PORT, value: '8000'}]")
+    (tmp_path / "deploy.yaml").write_text(kube)
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, []), doc["measures"]["log_tail"]
+    assert (_facts(doc)["port"], doc["measures"]["port"], doc["measures"]["health"]) == ("-", 8000, "tcp :8000")
+    assert doc["measures"]["port_note"] == ("no PORT: Kubernetes sets none and neither the manifest nor the image "
+                                            "does; traffic and the default health check go to containerPort 8000 "
+                                            "of deploy.yaml")
+
+    (tmp_path / "p").mkdir()
+    project = _project(tmp_path / "p", "port")
+    code, out, _err = cli("start", image, "--env-file", "prod.env", cwd=project)
+    assert code == 0
+    assert ("port: PORT=8080: as Cloud Run sets it when no containerPort is given (no --manifest; an image's "
+            "EXPOSE and Env PORT do not change it there)\n") in out
+
+
+def test_secrets_the_service_prints_are_masked_in_every_format(image, tmp_path):
+    _project(tmp_path, "secrets")
+    outputs = []
+    for fmt in ("json", "text", "json-lines", "sarif", "junit", "github", "gitlab"):
+        code, out, err = cli("start", image, "--env-file", "prod.env", "--format", fmt, cwd=tmp_path)
+        assert code == 0, err
+        outputs.append(out + err)
+    doc = json.loads(outputs[0])
+    assert "connecting with DB password=***" in doc["measures"]["log_tail"]
+    assert "error logged while starting: ERROR: upstream refused Authorization: Bearer ***" in [
+        f["message"] for f in doc["findings"]]
+    for out in outputs:
+        assert "hunter2-xyz" not in out and "abc.def" not in out and "hunter2" not in out
+
+
+def test_exec_probe_timeout_cut_to_what_is_left_of_the_wait(image, tmp_path):
+    """An exec probe whose timeoutSeconds (60) is longer than --timeout (2) runs no longer than the wait."""
+    probe = "          startupProbe: {exec: {command: [sleep, '100']}, timeoutSeconds: 60, initialDelaySeconds: 1}"
+    (tmp_path / "deploy.yaml").write_text(MANIFEST % ("ok", probe))
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", "--timeout", "2", cwd=tmp_path)
+    assert (code, [f["code"] for f in doc["findings"]]) == (1, ["DC602"])
+    [ended] = [e for e in doc["timeline"] if e["event"] == "timed out"]
+    assert ended["waited"] == 2
+    said = ended["error"]
+    assert said.startswith("did not finish within ") and float(said.split()[-2]) <= 2, said

@@ -179,3 +179,17 @@ def test_a_healthcheck_docker_refuses_is_one_line(layout, tmp_path):
     code, _, err = cli("start", nul, "--timeout", "20", cwd=tmp_path)
     assert (code, err.strip()) == (2, ("deploycheck: error: the image's HEALTHCHECK holds a NUL character: no process "
                                       "can be given it"))
+
+
+def test_kubernetes_without_a_container_port_probes_the_image_s_only_exposed_port(layout, tmp_path):
+    """Kubernetes sets no PORT; with no containerPort, the port probed is the image's only EXPOSE."""
+    image = _changed(layout, tmp_path / "image", lambda c: c.update(ExposedPorts={"9999/tcp": {}}))
+    (tmp_path / "deploy.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n"
+        "    - {name: web, image: web, env: [{name: MODE, value: otherport}]}\n")
+    code, doc = cli_json("start", image, "--manifest", "deploy.yaml", cwd=tmp_path)
+    assert (code, doc["findings"]) == (0, []), doc["measures"]["log_tail"]
+    m = doc["measures"]
+    assert (m["port"], m["health"], m["listening"]) == (9999, "tcp :9999", ["0.0.0.0:9999"])
+    assert m["port_note"] == ("no PORT: Kubernetes sets none and neither the manifest nor the image does; no "
+                              "containerPort in deploy.yaml: port 9999 is probed (the image's only EXPOSE)")

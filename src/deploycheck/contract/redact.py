@@ -206,7 +206,7 @@ def urls_in(text: str) -> str:
 # long word of free text.
 _SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
                           r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)"
-                          r"(?!(?:bearer|basic) \*\*\*)([^\s'\",;&}]+)")  # a scheme whose token is masked stays
+                          r"((?:bearer|basic)\s+)?([^\s'\",;&}]+)")  # the scheme stays, its token is masked
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -215,7 +215,7 @@ def pairs_in(text: str) -> str:
     ``name: value`` whose name says it is a secret, and every ``Bearer``/``Basic`` token, masked."""
     # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{MASK}", text)
 
 
 def shown(name: str, value: str | None) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
-from deploycheck.start.findings import finding, last_traceback
+from deploycheck.start.findings import finding, last_traceback, read_only_hint
 from deploycheck.start.observation import Observation
 
 CODE = "DC601"
@@ -28,6 +28,6 @@ def check(obs: Observation) -> Iterator[Finding]:
     if obs.exited_at is None or obs.healthy_at is not None:
         return
     tb = last_traceback(obs)
-    why = f": {tb.exception}" if tb else ""
+    why = f": {tb.exception}{read_only_hint(obs, tb.exception)}" if tb else ""
     yield finding(CODE, f"the service exited with code {obs.exit_code} after {obs.exited_at:.2f} s, before it was "
                   f"healthy ({obs.health}){why}", obs, symbol=str(obs.exit_code), traceback=tb)

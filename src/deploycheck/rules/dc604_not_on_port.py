@@ -1,8 +1,10 @@
-"""DC604 not-on-port: the service listens, but not on the port the platform gives it in $PORT.
+"""DC604 not-on-port: the service listens, but not on the port the platform routes to ($PORT, or the
+container's ``containerPort`` under Kubernetes, which sets no PORT).
 
-Why it fails the deploy: Cloud Run, Heroku, App Engine and most Kubernetes charts route to $PORT; a service
-with a port hardcoded elsewhere is never reached, and its probes fail. Found by ``deploycheck start``: with
-PORT set, the sandbox's listening sockets (the dependencies' own excluded) hold no socket on $PORT.
+Why it fails the deploy: Cloud Run, Heroku, App Engine and most Kubernetes charts route to $PORT, a Kubernetes
+Service to the containerPort; a service with a port hardcoded elsewhere is never reached, and its probes
+fail. Found by ``deploycheck start``: the sandbox's listening sockets (the dependencies' own excluded) hold
+none on that port.
 """
 
 from __future__ import annotations
@@ -22,4 +24,4 @@ def check(obs: Observation) -> Iterator[Finding]:
     own = [(a, p) for a, p in obs.listening if p not in obs.dependency_ports]
     if own and all(p != obs.port for _, p in own):
         ports = ", ".join(f"{a}:{p}" for a, p in own)
-        yield finding(CODE, f"the service listens on {ports}, not on PORT={obs.port}", obs, symbol=str(obs.port))
+        yield finding(CODE, f"the service listens on {ports}, not on {obs.port_name}={obs.port}", obs, symbol=str(obs.port))

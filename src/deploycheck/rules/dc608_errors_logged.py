@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import WARNING, Finding
-from deploycheck.start.findings import finding, last_traceback
+from deploycheck.start.findings import finding, last_traceback, read_only_hint
 from deploycheck.start.observation import Observation
 
 CODE = "DC608"
@@ -26,8 +26,8 @@ def check(obs: Observation) -> Iterator[Finding]:
         if tb is ending:
             continue
         times = f" ({tb.count} times)" if tb.count > 1 else ""
-        yield finding(CODE, f"traceback while starting: {tb.exception}{times}", obs, severity=WARNING,
+        yield finding(CODE, f"traceback while starting: {tb.exception}{times}{read_only_hint(obs, tb.exception)}", obs, severity=WARNING,
                       symbol=tb.exception.partition(":")[0], traceback=tb)
     for line, count in obs.errors.items():
         times = f" ({count} times)" if count > 1 else ""
-        yield finding(CODE, f"error logged while starting: {line.strip()}{times}", obs, severity=WARNING)
+        yield finding(CODE, f"error logged while starting: {line.strip()}{times}{read_only_hint(obs, line)}", obs, severity=WARNING)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from deploycheck.findings.finding import Finding
-from deploycheck.start.findings import finding, own_frame
+from deploycheck.start.findings import finding, own_frame, read_only_hint
 from deploycheck.start.observation import Observation, Traceback
 
 CODE = "DC609"
@@ -37,5 +37,5 @@ def check(obs: Observation) -> Iterator[Finding]:
         statement = frame[3] if frame else ""
         said = f" at `{statement}`" if statement else ""
         agreed = f"check agreed: {failure['check']}" if failure.get("check") else "the static check missed this"
-        yield finding(CODE, f"importing {names} fails in the image{said}: {failure['exception']} ({agreed})", obs,
+        yield finding(CODE, f"importing {names} fails in the image{said}: {failure['exception']}{read_only_hint(obs, failure['exception'])} ({agreed})", obs,
                       symbol=modules[0], traceback=tb)

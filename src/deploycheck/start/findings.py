@@ -39,5 +39,18 @@ def last_traceback(obs: Observation) -> Traceback | None:
     return obs.tracebacks[-1] if obs.tracebacks else None
 
 
+_READ_ONLY = re.compile(r"Read-only file system|\[Errno 30\]|EROFS")
+
+
+def read_only_hint(obs: Observation, text: str) -> str:
+    """`` (the root filesystem is read-only: ...)`` when ``text`` (an exception, a log line) is a write
+    refused because the manifest makes the root read-only (``Observation.root``), else ``""``: the write
+    would fail on the platform too, and the fix is a volume mounted there or readOnlyRootFilesystem false."""
+    if not obs.root.startswith("read-only") or not _READ_ONLY.search(text):
+        return ""
+    return (f" (the root filesystem is {obs.root}, as the platform will mount it: mount a volume, such as an "
+            "emptyDir, where the service writes)")
+
+
 def megabytes(n: int) -> str:
     return f"{n / 1024**2:.0f} MB"

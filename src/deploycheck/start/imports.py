@@ -22,7 +22,7 @@ the traceback where ``check`` reported something is named (``check agreed``), el
 
 Cached, in the check's cache: what ``check`` found (``Static``) per image (``cache_key``: its config, layers,
 platform and the analyzer's version), and that a probe imported every step without a failure per image,
-plan and sandbox (``probe_key``), so that a warm start with the same inputs neither checks nor imports again.
+plan and sandbox (``probe_key``, keyed: the environment holds secrets), so that a warm start with the same inputs neither checks nor imports again.
 A probe with a failure is never remembered.
 """
 
@@ -33,6 +33,7 @@ import os
 import posixpath
 import secrets
 import select
+import stat
 import time
 from dataclasses import dataclass, field
 
@@ -162,14 +163,52 @@ def static(image: str, platform: str, tls_verify: bool | None, key: str, cache, 
 PROBED_SPACE = "start-imports"
 
 
-def probe_key(static_key: str, p: Plan, sandbox: list) -> str:
+KEY_FILE = "start-probe-key"  # in the cache directory: the key of probe_key's HMAC
+KEY_BYTES = 32
+
+
+def probe_secret(cache_dir: str | None) -> bytes:
+    """The key of ``probe_key``: ``KEY_BYTES`` random bytes kept in ``cache_dir/KEY_FILE``, made with mode
+    0600 when missing (``O_EXCL``: two runs never make two). A key that is not a regular file of this user,
+    readable by no one else and of the right size is not used, nor is one that cannot be made; then, as
+    with no cache directory, a fresh key of this run only (nothing it remembers is found again)."""
+    fresh = os.urandom(KEY_BYTES)
+    if cache_dir is None:
+        return fresh
+    path = os.path.join(cache_dir, KEY_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    except OSError:
+        return fresh
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(fresh)
+        return fresh
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return fresh
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        key = f.read(KEY_BYTES + 1)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077 or len(key) != KEY_BYTES:
+        return fresh
+    return key
+
+
+def probe_key(static_key: str, p: Plan, sandbox: list, secret: bytes) -> str:
     """The key of an import probe that imported every step of ``p`` without a failure: the image
     (``static_key``), the plan, and ``sandbox``, everything else the imports can see (the environment, the
-    working directory, the user, the volumes, the throwaway services started)."""
+    working directory, the user, the volumes, the throwaway services started). An HMAC-SHA-256 (RFC 2104)
+    under ``secret`` (``probe_secret``), not a plain digest: the environment holds secrets, and a plain
+    digest of it in the cache would let anyone who reads the cache test guesses of a weak password."""
     import hashlib
+    import hmac
 
     doc = json.dumps([static_key, p.python, p.path, p.argv, p.steps, sandbox], sort_keys=True, default=str)
-    return hashlib.sha256(doc.encode()).hexdigest()
+    return hmac.new(secret, doc.encode(), hashlib.sha256).hexdigest()
 
 
 def plan(analyze, config: dict, env: dict[str, str]) -> tuple[Plan | None, str]:
@@ -222,7 +261,9 @@ class Failure:
 def run(p: Plan, spawn, scrub, seconds: float) -> tuple[list[Failure], int]:
     """Import ``p.steps`` in batches; ``spawn(argv)`` starts a program in the sandbox (a ``Popen`` whose
     ``stdout`` carries its output), ``scrub(text)`` masks secrets; no batch starts or runs past ``seconds``
-    from now. Returns the failures and how many steps were attempted (the rest: out of time)."""
+    from now. Returns the failures and how many steps were attempted (the rest: out of time). Raises
+    ``sandbox.SetupError`` when the sandbox could not be set up (``sandbox.setup_failure``): that is no
+    module's failure."""
     todo = list(p.steps)
     failures: dict[tuple, Failure] = {}
     attempted = 0
@@ -326,6 +367,12 @@ def _batch(p: Plan, batch: list[str], spawn, seconds: float) -> tuple[list[dict]
             proc.kill()
         code = proc.wait()
         proc.stdout.close()
+    if not reports and not ended:
+        from deploycheck.start import sandbox
+
+        failed = sandbox.setup_failure(other)
+        if failed is not None:  # the sandbox was never set up: no module was imported, none failed
+            raise sandbox.setup_error(failed)
     if not ended:
         ended = f"the interpreter ended with code {128 - code if code < 0 else code}"
         if other:

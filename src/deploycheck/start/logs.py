@@ -1,7 +1,7 @@
 """The output of a starting service, read as it comes: the last lines kept, Python tracebacks and
 ``ERROR``/``CRITICAL`` log lines grouped and counted. Bounded whatever the service writes: a line is cut at
-MAX_LINE characters, at most MAX_GROUPS groups and MAX_TAIL lines are kept; every line is scrubbed of the
-secrets the run knows (``contract.scrub``) before it is kept."""
+MAX_LINE characters, at most MAX_GROUPS groups and MAX_TAIL lines are kept; every line is scrubbed before it
+is kept (``shown``): of the secrets the run knows, and of those the service prints itself."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ MAX_FRAMES = 5
 _LEVEL = re.compile(r"(?:^|[\s\[:|])(ERROR|CRITICAL|FATAL)(?:$|[\s\]:|])")
 _FRAME = re.compile(r'^\s+File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
 _VARYING = re.compile(r"\d+|0x[0-9a-f]+", re.IGNORECASE)  # times, ids, pids: one group for one message
+
+
+def shown(text: str) -> str:
+    """``text`` written by the service (or a dependency, a probe) made safe to show in any report: secret
+    ``name=value`` pairs and ``Bearer``/``Basic`` tokens masked (``contract.redact.pairs_in``: a service
+    printing ``password=...`` itself), then every form of every registered secret and every URL's
+    credentials (``contract.scrub.scrub``)."""
+    from deploycheck.contract import redact, scrub
+
+    return scrub.scrub(redact.pairs_in(text))
 
 
 class LogReader:

@@ -37,7 +37,10 @@ class Observation:
     run, ``imports_remembered`` whether an earlier run with the same image and sandbox imported them all
     (``imports.probe_key``) and so none was imported again, ``import_failures`` its failures (``imports.Failure.to_json``); ``dependencies`` those started
     with ``--with`` (``{"dependency": "PostgreSQL at db:5432 (DATABASE_URL)", "setting", "refused": [the
-    logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``."""
+    logins it refused, from its log]}``); ``timeline`` events ``{"t": s, "event": name, ...}``; ``port_note`` which ``PORT`` was given and why
+    (``start.platform.port``), ``port_name`` what ``port`` is to the platform (``PORT``, or a Kubernetes
+    ``containerPort``); ``root`` how the image's root was mounted (``writable (...)``, ``read-only
+    (...)``)."""
 
     command: list[str]
     port: int
@@ -68,6 +71,9 @@ class Observation:
     imports_remembered: bool = False
     import_failures: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
+    port_note: str = ""
+    port_name: str = "PORT"
+    root: str = ""
 
     def to_json(self) -> dict:
         """The observation as JSON-ready data."""

@@ -19,7 +19,7 @@ def measures(result: Result) -> dict:
     """The measured values: seconds, bytes, CPU seconds, sockets, exit codes."""
     o = result.observation
     return {
-        "port": o.port, "health": o.health, "healthy_after_seconds": o.healthy_at,
+        "port": o.port, "port_note": o.port_note, "root": o.root, "health": o.health, "healthy_after_seconds": o.healthy_at,
         "exited_after_seconds": o.exited_at, "exit_code": o.exit_code, "timed_out": o.timed_out,
         "peak_memory_bytes": o.peak_memory, "killed_for_memory": o.killed_for_memory,
         "cpu_seconds": o.cpu_seconds, "listening": [f"{a}:{p}" for a, p in o.listening],
@@ -72,6 +72,10 @@ def render_text(result: Result, stream=None) -> None:
             if o.stopped_after is not None else "")
     stream.write(f"start: {escape(' '.join(o.command))} ({o.health}): {state}; peak memory "
                  f"{megabytes(o.peak_memory)}; CPU {o.cpu_seconds:.2f} s{stop}\n")
+    if o.port_note:
+        stream.write(f"port: {escape(o.port_note)}\n")
+    if o.root:
+        stream.write(f"root filesystem: {escape(o.root)}\n")
     if o.imports_note:
         stream.write(f"import probe: {escape(o.imports_note)}\n")
     else:

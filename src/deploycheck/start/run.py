@@ -4,6 +4,7 @@ and the grace period -> rules DC6xx (those whose ``COMMAND`` is ``start``) -> re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field
 from deploycheck.errors import UsageError
 from deploycheck.findings.finding import ERROR, Finding
 from deploycheck.start import budgets as budgets_mod
-from deploycheck.start import deps, imports, inside, rootfs, sandbox, tree
-from deploycheck.start.logs import LogReader
+from deploycheck.start import deps, imports, inside, platform, rootfs, sandbox, tree
+from deploycheck.start.logs import LogReader, shown
 from deploycheck.start.network import Network
 from deploycheck.start.observation import Observation
 from deploycheck.start.probe import health, sources
@@ -89,7 +90,6 @@ def run(opts: Options) -> Result:
     """Start ``opts.image`` as the module docstring says. Raises UsageError (or ImageError, one) for bad
     input, a missing tool, or a host that refuses the sandbox."""
     from deploycheck.artifact.image.source import open_image
-    from deploycheck.contract import scrub
     from deploycheck.target.config import load
 
     began = time.monotonic()
@@ -97,6 +97,7 @@ def run(opts: Options) -> Result:
     if opts.health:
         health.parse(opts.health, DEFAULT_PORT)  # bad input refused before the image is read
     provided = _environment(opts, opts.path)
+    plat = platform.read(opts.manifests, opts.container)  # bad input refused before the image is read
     from deploycheck.start import place
 
     place.build_path(opts.source, opts.containerfile)  # bad input refused before the image is read
@@ -117,11 +118,18 @@ def run(opts: Options) -> Result:
         uid, gid, home = sandbox.resolve_user(root, config.get("User") or "")
     except sandbox.UserNotFound as exc:
         raise UsageError(f"{opts.image}: {exc} (a container runtime refuses to start it)") from None
-    port_text = provided.get("PORT") or _image_env(config).get("PORT") or str(DEFAULT_PORT)
+    given, port_note = platform.port(plat, provided, _image_env(config))
+    exposed = [p.partition("/")[0] for p in (config.get("ExposedPorts") or {}) if p.endswith("/tcp") or "/" not in p]
+    fallback = exposed[0] if plat.name == "kubernetes" and len(exposed) == 1 else str(DEFAULT_PORT)
+    port_text = given or _image_env(config).get("PORT") or str(plat.container_port or fallback)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"PORT={port_text!r}: not a port number")
-    port = int(port_text)
-    env = sandbox.environment(config.get("Env") or [], {**provided, "PORT": str(port)}, home)
+    port = plat.container_port if plat.name == "kubernetes" and plat.container_port else int(port_text)
+    if plat.name == "kubernetes":
+        port_note += (f"; traffic and the default health check go to containerPort {port} of {plat.source}"
+                      if plat.container_port else f"; no containerPort in {plat.source}: port {port} is probed"
+                      + (" (the image's only EXPOSE)" if port_text == fallback and fallback != str(DEFAULT_PORT) else ""))
+    env = sandbox.environment(config.get("Env") or [], {**provided, **({"PORT": given} if given else {})}, home)
     wanted = [deps.target(kind, env) for kind in opts.dependencies]
     for want in wanted:
         if want.port == port:
@@ -131,7 +139,7 @@ def run(opts: Options) -> Result:
     timeout = opts.timeout if opts.timeout is not None else budgets.timeout_seconds
     sandbox.refuse_nul(argv, env, config.get("WorkingDir") or "/", sorted(config.get("Volumes") or {}))
     volumes = []
-    for volume in sorted(config.get("Volumes") or {}):
+    for volume in sorted(config.get("Volumes") or {}) + plat.mounts:
         placed = inside.mount_point(root, volume)
         if placed is None or placed == "/":
             raise UsageError(f"{opts.image}: the image's volume {volume[:200]!r} cannot be mounted: "
@@ -141,6 +149,10 @@ def run(opts: Options) -> Result:
     obs = Observation(argv, port, probe.describe(), budgets.startup_seconds, budgets.memory,
                       budgets.grace_seconds, timeout, memory_limit=budgets.memory_limit)
     obs.dependency_ports = [w.port for w in wanted]
+    obs.port_note = port_note
+    obs.port_name = "containerPort" if plat.name == "kubernetes" and plat.container_port else "PORT"
+    obs.root = (f"read-only (securityContext.readOnlyRootFilesystem of {plat.source})" if plat.read_only_root
+                else "writable (a private layer, discarded afterwards, as a container's)")
     workdir = config.get("WorkingDir") or "/"
     if inside.mount_point(root, workdir) is None:  # made when missing, as runc makes the working directory
         raise UsageError(f"{opts.image}: the image's WorkingDir {workdir[:200]!r} cannot be made: a file or a "
@@ -149,14 +161,17 @@ def run(opts: Options) -> Result:
     _say(opts, "finding what the service imports (deploycheck check on the image, or its cached answer)")
     from deploycheck.index.store import Cache, default_cache_dir
 
-    cache = Cache(None if opts.no_cache else (opts.cache_dir or default_cache_dir()))
+    cache_dir = None if opts.no_cache else (opts.cache_dir or default_cache_dir())
+    cache = Cache(cache_dir)
     plan, obs.imports_note = imports.plan(
         lambda: imports.static(opts.image, opts.platform, opts.tls_verify, static_key, cache, opts.cache_dir,
                                opts.no_cache, opts.entries), config, env)
     probed_key = None
     if plan is not None:
         probed_key = imports.probe_key(static_key, plan, [sorted(env.items()), workdir, uid, gid, volumes,
-                                                          [(w.host, w.port) for w in wanted], opts.dependencies])
+                                                          [(w.host, w.port) for w in wanted], opts.dependencies,
+                                                          plat.read_only_root],
+                                       imports.probe_secret(cache_dir))
         if cache.get_many(imports.PROBED_SPACE, [probed_key]).get(probed_key) == b"%d" % len(plan.steps):
             obs.imports_remembered, obs.imports_probed = True, len(plan.steps)
             obs.imports_left_out = len(plan.left_out)
@@ -172,8 +187,9 @@ def run(opts: Options) -> Result:
         if plan is not None:
             _say(opts, f"importing {len(plan.steps)} module(s) in the sandbox")
             failures, obs.imports_probed = imports.run(
-                plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts),
-                scrub.scrub, max(timeout, imports.BATCH_SECONDS))
+                plan, lambda argv: sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts,
+                                                 plat.read_only_root),
+                shown, max(timeout, imports.BATCH_SECONDS))
             obs.import_failures = [f.to_json() for f in failures]
             obs.imports_left_out = len(plan.left_out) + max(0, len(plan.steps) - obs.imports_probed)
             if not failures and obs.imports_probed == len(plan.steps):  # only a clean probe is remembered
@@ -181,8 +197,9 @@ def run(opts: Options) -> Result:
             cache.close()
         prober = health.Prober(net.enter)
         _say(opts, f"starting {' '.join(argv)} (waiting for {probe.describe()}, at most {timeout:g} s)")
-        proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts)
-        reader = LogReader(proc.stdout, scrub.scrub)
+        proc = sandbox.spawn(net.enter, root, argv, env, workdir, uid, gid, volumes, limits, hosts,
+                             plat.read_only_root)
+        reader = LogReader(proc.stdout, shown)
         def attempt(p: health.Probe) -> dict:
             if p.kind != "exec":
                 return prober.attempt(p)
@@ -190,7 +207,7 @@ def run(opts: Options) -> Result:
             if pid is None:
                 return {"ok": False, "status": None, "error": "the service is not running"}
             result = health.run_exec(p, pid, uid, gid, env)
-            return {**result, "error": scrub.scrub(result["error"])}
+            return {**result, "error": shown(result["error"])}
 
         _watch(obs, proc, net, attempt, probe, timeout)
         if obs.healthy_at is not None:
@@ -209,11 +226,15 @@ def run(opts: Options) -> Result:
         if prober is not None:
             prober.close()
         for dep in started:
-            refused = [scrub.scrub(line) for line in deps.refusals(dep)]
+            refused = [shown(line) for line in deps.refusals(dep)]
             obs.dependencies.append({"dependency": dep.describe(), "setting": dep.setting, "refused": refused})
             deps.stop(dep)
         net.close()
         cache.close()
+    if obs.exited_at is not None and obs.healthy_at is None and not obs.tracebacks:
+        failed = sandbox.setup_failure(obs.log_tail)
+        if failed is not None:  # bwrap (or a tool before it) gave up: the service never ran
+            raise sandbox.setup_error(failed)
     findings = _rules(obs)
     return Result(opts.image, obs, findings, time.monotonic() - began, cached, mapping, build_file)
 
@@ -237,8 +258,9 @@ def _event(obs: Observation, t: float, event: str, **more) -> None:
 
 
 def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, timeout: float) -> None:
-    """Watch the sandbox until healthy, exited, killed for memory, or out of time; fills ``obs``.
-    ``attempt(probe)`` makes one attempt (``health.Prober.attempt``'s answer)."""
+    """Watch the sandbox until healthy, exited, killed for memory, or out of time (``timeout`` seconds, which
+    bounds each attempt too); fills ``obs``. ``attempt(probe)`` makes one attempt (``health.Prober.attempt``'s
+    answer)."""
     t0 = time.monotonic()
     _event(obs, 0.0, "started", command=obs.command)
     next_probe, failures = probe.initial_delay, 0
@@ -264,7 +286,9 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
             _event(obs, now, "timed out", waited=timeout, **({"error": last_error} if last_error else {}))
             break
         if now >= next_probe:
-            result = attempt(probe)
+            # no attempt runs past the wait: a probe's own timeout (an exec probe's timeoutSeconds) is cut
+            # to what is left of it
+            result = attempt(dataclasses.replace(probe, timeout=max(TICK, min(probe.timeout, timeout - now))))
             done = time.monotonic() - t0
             if result["ok"]:
                 obs.healthy_at = done

@@ -2,8 +2,18 @@
 it, without a daemon and without host root.
 
 What the program gets (OCI runtime-spec ``config.md`` and the Docker defaults it describes): the image's
-root read-only at ``/``; a tmpfs at ``/tmp`` and at each volume the image config declares, each holding at
-most the memory limit (tmpfs pages are the host's memory, which no process's is counted in); ``/proc``; a
+root at ``/``, writable as a container's is: Docker and Kubernetes give a container a copy-on-write layer
+over the image, discarded with the container. Here that layer is a kernel overlayfs (``overlayfs`` in the
+kernel's filesystems documentation; unprivileged in a user namespace since Linux 5.11, its extended
+attributes in the ``user.`` namespace: ``userxattr``) whose upper directory lives on a tmpfs of the
+sandbox's own mount namespace: a write lands there, never in the cached tree nor anywhere on the host, and
+is gone when the sandbox ends. bwrap 0.8 (Debian 12) has no overlay option of its own, so a small helper
+(``_LAYER``) mounts it in a new mount namespace and then runs bwrap there. With ``read_only`` (Kubernetes'
+``securityContext.readOnlyRootFilesystem: true``, ``docker run --read-only``) the root, ``/tmp`` included,
+is read-only as the platform makes it, and only the volumes are writable. Then a tmpfs at ``/tmp`` (unless
+read-only) and at each volume the image config declares or the manifest mounts; the private layer and
+each tmpfs hold at most the memory limit (tmpfs pages are the host's memory, which no process's is counted
+in); ``/proc``; a
 minimal ``/dev``; a new session, PID, IPC, UTS and user namespace; the image's ``User`` (``name``,
 ``uid``, ``uid:gid``, resolved in the image's ``/etc/passwd`` and ``/etc/group``; none: root) inside the
 user namespace, mapped to an unprivileged host user (the caller, or SANDBOX_UID when deploycheck runs as
@@ -24,6 +34,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from deploycheck.errors import UsageError
@@ -138,17 +149,19 @@ def refuse_nul(argv: list[str], env: dict[str, str], workdir: str, volumes: list
 
 
 def bwrap_args(root: str, env: dict[str, str], workdir: str, uid: int, gid: int, volumes: list[str],
-               hosts_fd: int, tmpfs_bytes: int) -> list[str]:
+               hosts_fd: int, tmpfs_bytes: int, read_only: bool = False) -> list[str]:
     """bwrap's options (for ``--args``; the command ``argv`` follows them on its command line, as bwrap
-    reads it): the sandbox of the module docstring, each tmpfs holding at most ``tmpfs_bytes``. Raises
-    UsageError for a NUL character in any of them (``refuse_nul``)."""
+    reads it): the sandbox of the module docstring, each tmpfs holding at most ``tmpfs_bytes``. ``root``
+    is what bwrap binds at ``/``: the private layer's merged tree (``_LAYER``), or the cached tree itself,
+    read-only, when ``read_only``. Raises UsageError for a NUL character in any of them (``refuse_nul``)."""
     refuse_nul([], env, workdir, volumes)
     args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--uid", str(uid), "--gid", str(gid), "--hostname", env.get("HOSTNAME", "deploycheck"),
-            "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev",
-            "--size", str(tmpfs_bytes), "--tmpfs", "/tmp",
-            "--ro-bind-data", str(hosts_fd), "/etc/hosts",
-            "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
+            "--ro-bind" if read_only else "--bind", root, "/", "--proc", "/proc", "--dev", "/dev"]
+    if not read_only:  # a read-only root has no writable /tmp unless a volume is mounted there
+        args += ["--size", str(tmpfs_bytes), "--tmpfs", "/tmp"]
+    args += ["--ro-bind-data", str(hosts_fd), "/etc/hosts",
+             "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
     for volume in volumes:
         args += ["--size", str(tmpfs_bytes), "--tmpfs", volume]
     if uid == 0:
@@ -172,17 +185,91 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
+# Runs (``python -I -S``) in a new mount namespace of the sandbox's user namespace, before bwrap: a tmpfs of
+# SIZE bytes over BASE (the directory holding the cached trees: hidden in this namespace only), the upper and
+# work directories of an overlay on it, the overlay of TREE (opened before BASE was covered) mounted at
+# BASE/m, then the rest of its arguments run. Paths go to the kernel as /proc/self/fd/N, so that no comma or
+# colon of a path is read as an option. Its upper directory takes the tree's owner and mode, which the root
+# of the overlay shows. It says what failed in one line starting with "deploycheck-layer:".
+_LAYER = r"""
+import ctypes, os, sys
+tree, base, size = sys.argv[1:4]
+libc = ctypes.CDLL(None, use_errno=True)
+def mount(fs, target, data):
+    if libc.mount(fs.encode(), target.encode(), fs.encode(), 0, data.encode()) != 0:
+        err = ctypes.get_errno()
+        sys.stderr.write("deploycheck-layer: cannot mount the private %s layer: %s\n" % (fs, os.strerror(err)))
+        sys.stderr.flush()
+        os._exit(125)
+low = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+st = os.fstat(low)
+mount("tmpfs", base, "size=%d,mode=0711" % int(size))
+top = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+for name in ("u", "w", "m"):
+    os.mkdir(os.path.join(base, name), 0o700)
+os.chown(os.path.join(base, "u"), st.st_uid, st.st_gid)
+os.chmod(os.path.join(base, "u"), st.st_mode & 0o7777)
+mount("overlay", os.path.join(base, "m"), "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d/u,"
+      "workdir=/proc/self/fd/%d/w,userxattr" % (low, top, top))
+os.close(low)
+os.close(top)
+os.execvp(sys.argv[5], sys.argv[5:])
+"""
+# What the tools that set the sandbox up print when they give up, before the program ever runs (bwrap's
+# die(): "bwrap: MESSAGE"; util-linux: "nsenter: ...", "unshare: ...", "prlimit: ..."; the layer's helper).
+# bwrap's "execvp" is the image's command not found: the program's failure, as a container runtime reports it.
+_SETUP_TOOLS = ("bwrap: ", "nsenter: ", "unshare: ", "prlimit: ", "deploycheck-layer: ")
+
+
+class SetupError(UsageError):
+    """The sandbox could not be set up (bwrap refused an option, a mount failed, namespaces were refused):
+    not the service's failure, nor the static check's."""
+
+
+def setup_failure(lines: list[str]) -> str | None:
+    """The set-up tool's message when ``lines`` (all a sandboxed program printed before it ended) are only
+    a set-up tool giving up before the program ran; None otherwise."""
+    said = [line.strip() for line in lines if line.strip()]
+    if not said or not all(line.startswith(_SETUP_TOOLS) for line in said):
+        return None
+    if any(line.startswith("bwrap: execvp ") for line in said):
+        return None
+    return said[-1]
+
+
+def setup_error(message: str) -> SetupError:
+    """The one-line error for a sandbox that could not be set up (``setup_failure``'s message)."""
+    return SetupError(f"the sandbox could not be set up, so the service was not run ({message[:300]}): not a "
+                      "failure of the service; check the [tool.deploycheck.start] limits (processes, open-files, "
+                      f"memory-limit) and that this host allows the sandbox: {_FIX}; Linux 5.11 or later for "
+                      "the private root layer (overlayfs in a user namespace)")
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not close-on-exec: bwrap reads it
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, str], workdir: str, uid: int,
-          gid: int, volumes: list[str], limits: Limits, dependency_hosts: list[str]) -> subprocess.Popen:
+          gid: int, volumes: list[str], limits: Limits, dependency_hosts: list[str],
+          read_only: bool = False) -> subprocess.Popen:
     """Start ``argv`` in the sandbox; its standard output and error together on the returned process's
-    ``stdout`` (bytes). The process is bwrap's; ``--as-pid-1`` makes the program its only child, PID 1 of
-    the sandbox, as in a container without an init. Raises UsageError for a NUL character in what it is
-    given (``refuse_nul``) or a command longer than ``execve(2)`` takes (E2BIG)."""
+    ``stdout`` (bytes). ``root`` is the cached tree: with ``read_only`` bound as it is, else under a private
+    layer of at most ``limits.memory`` bytes (``_LAYER``). The process is bwrap's (or the layer's helper,
+    which becomes bwrap); ``--as-pid-1`` makes the program its only child, PID 1 of the sandbox, as in a
+    container without an init. Raises UsageError for a NUL character in what it is given (``refuse_nul``)
+    or a command longer than ``execve(2)`` takes (E2BIG)."""
     refuse_nul(argv, {}, "/", [])
+    base = os.path.dirname(os.path.abspath(root))
+    shown_root = root if read_only else os.path.join(base, "m")
     hosts = _memfd("hosts", hosts_file(dependency_hosts))
     args = _memfd("args", b"\0".join(a.encode("utf-8", "surrogateescape") for a in
-                                     bwrap_args(root, env, workdir, uid, gid, volumes, hosts,
-                                                limits.memory)) + b"\0")
+                                     bwrap_args(shown_root, env, workdir, uid, gid, volumes, hosts,
+                                                limits.memory, read_only)) + b"\0")
+    layer = [] if read_only else ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-I",
+                                  "-S", "-c", _LAYER, root, base, str(limits.memory), "--"]
 
     # prlimit(1) sets the limits in the child (no preexec_fn: deploycheck has threads); without
     # CAP_SYS_RESOURCE no hard limit is raised, so a value above the current one is lowered to it
@@ -194,8 +281,8 @@ def spawn(network_enter: list[str], root: str, argv: list[str], env: dict[str, s
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         bounds.append(f"{option}={value}")
     try:
-        return subprocess.Popen(["prlimit", *bounds, "--", *network_enter, *_as_owner(), "bwrap", "--args",
-                                 str(args), "--", *argv],
+        return subprocess.Popen(["prlimit", *bounds, "--", *network_enter, *layer, *_as_owner(), "bwrap",
+                                 "--args", str(args), "--", *argv],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(args, hosts), start_new_session=True)
     except OSError as exc:
