@@ -51,6 +51,8 @@ RATIO_AFTER_BYTES = 1024**3
 MAX_RATIO = 500
 _CHUNK = 1 << 20
 AHEAD_CHUNKS = 4  # decompressed chunks read ahead of the tar reader (memory: 4 MiB)
+WRITERS = 2  # threads writing kept files when unpacking (FileTree keep_all)
+WRITTEN_BEHIND = 32  # files at most waiting for a writer, each at most _CHUNK bytes (memory: 32 MiB)
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 
@@ -296,6 +298,82 @@ class _Inflated(io.RawIOBase):
         super().close()
 
 
+class _Writers:
+    """Kept files of at most _CHUNK bytes written by WRITERS threads while the caller reads on: creating a
+    file waits on the file system (its journal), which a reader of the next members need not wait for, as
+    ``tar`` does. At most WRITTEN_BEHIND files wait; ``wait(blob)`` before a kept file is deleted,
+    ``finish()`` at the end of a layer (raising the first error, as ImageError), ``cancel()`` however the
+    layer ends (nothing is written after it returns)."""
+
+    def __init__(self, workdir: str, path: Callable[[int], str], owner: tuple[int, int] | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.workdir, self.path, self.owner = workdir, path, owner
+        self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="deploycheck-write")
+        self.pending: dict[int, object] = {}  # blob -> Future
+        self.slots = threading.BoundedSemaphore(WRITTEN_BEHIND)
+
+    def submit(self, blob: int, data: bytes, mode: int) -> None:
+        self.slots.acquire()
+        try:
+            future = self.pool.submit(self._write, blob, data, mode)
+        except BaseException:
+            self.slots.release()
+            raise
+        self.pending[blob] = future
+        if len(self.pending) > 4 * WRITTEN_BEHIND:  # forget the written ones, raising an error now
+            for done in [b for b, f in self.pending.items() if f.done()]:
+                self._result(self.pending.pop(done))
+
+    def _write(self, blob: int, data: bytes, mode: int) -> None:
+        try:
+            _write_file(self.path(blob), data, mode, self.owner)
+        finally:
+            self.slots.release()
+
+    def _result(self, future) -> None:
+        try:
+            future.result()
+        except OSError as exc:
+            raise ImageError(f"cannot keep a file of the image in the private directory {self.workdir} "
+                             f"({exc.strerror})") from None
+
+    def wait(self, blob: int) -> None:
+        future = self.pending.pop(blob, None)
+        if future is not None:
+            self._result(future)
+
+    def finish(self) -> None:
+        pending, self.pending = self.pending, {}
+        errors = []
+        for future in pending.values():
+            try:
+                self._result(future)
+            except ImageError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending = {}
+
+
+def _write_file(path: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+    """A new file (O_EXCL: in the private directory, nothing else is touched) holding ``data``, with the
+    permission bits ``mode`` and ``owner`` set on its descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
+    finally:
+        os.close(fd)
+
+
 def _hasher(digest: str | None):
     if digest and digest.startswith(("sha256:", "sha512:")):
         return hashlib.new(digest.split(":", 1)[0])
@@ -322,6 +400,7 @@ class FileTree:
         self.workdir = workdir
         self.keep_all = keep_all
         self.owner = owner
+        self._writers: _Writers | None = None  # with keep_all, during apply_layer
         self.limits = limits or Limits.from_environment()
         self.ratio_after = ratio_after
         self.root = Node("dir")
@@ -348,6 +427,8 @@ class FileTree:
         what = f"layer {index + 1}"
         raw = opener()
         inflated = None
+        if self.keep_all:
+            self._writers = _Writers(self.workdir, self.blob_path, self.owner)
         try:
             compressed = _Compressed(raw, digest, size, what, self, on_bytes)
             inflated = _Inflated(io.BufferedReader(compressed, _CHUNK), what, self, diff_id)
@@ -361,6 +442,8 @@ class FileTree:
                                  "archive")
             _check(inflated.sha, diff_id, f"{what} content digest (diff_id)")
             compressed.finish()
+            if self._writers is not None:
+                self._writers.finish()
         except ImageError:
             raise
         except (OSError, EOFError, ValueError, zlib.error) as exc:
@@ -368,6 +451,9 @@ class FileTree:
         except Exception as exc:  # noqa: BLE001 - zstandard raises its own error type
             raise ImageError(f"{what} cannot be read ({type(exc).__name__}: {exc})") from None
         finally:
+            if self._writers is not None:
+                self._writers.cancel()
+                self._writers = None
             if inflated is not None:
                 inflated.close()
             raw.close()
@@ -455,6 +541,12 @@ class FileTree:
                              f"({raise_hint('private_bytes')})")
         self._blobs += 1
         self.kept += m.size
+        if self._writers is not None and m.size <= _CHUNK:
+            data = reader.read(m.size)
+            if len(data) < m.size:
+                raise ImageError(f"{what}: the tar archive is truncated")
+            self._writers.submit(self._blobs, data, m.mode & 0o1777)
+            return self._blobs
         try:
             # O_EXCL in our own private directory: nothing outside it is touched, whatever the member name.
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -550,6 +642,8 @@ class FileTree:
                 if left > 1:
                     self._links[node.blob] = left
                 elif left == 0:
+                    if self._writers is not None:
+                        self._writers.wait(node.blob)  # written before it is deleted
                     os.unlink(self.blob_path(node.blob))
                     self.kept -= node.size
             if node.children:
