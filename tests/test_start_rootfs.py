@@ -56,7 +56,9 @@ def test_unpacked_tree_modes_links_whiteouts_and_owner(tmp_path, own_tmpdir):
                  ("srv/conf", "file", b"secret=1\n", 0o640), ("srv/gone", "file", b"g\n", 0o644),
                  ("srv/old/", "dir", None, 0o755), ("srv/old/a", "file", b"a\n", 0o644),
                  ("srv/lib.py", "file", b"V = 1\n", 0o644), ("srv/empty", "file", b"", 0o600),
-                 ("srv/ro/", "dir", None, 0o555), ("srv/ro/f", "file", b"f\n", 0o444)])
+                 ("srv/ro/", "dir", None, 0o555), ("srv/ro/f", "file", b"f\n", 0o444),
+                 # written twice in one layer: the first copy, maybe still being written, is deleted
+                 ("srv/twice", "file", b"1\n", 0o644), ("srv/twice", "file", b"2\n", 0o644)])
     top = _tar([("srv/.wh.gone", "file", b"", 0o644), ("srv/old/.wh..wh..opq", "file", b"", 0o644),
                 ("srv/old/b", "file", b"b\n", 0o600), ("srv/also.sh", "hard", "srv/run.sh", 0o644),
                 ("srv/kept.py", "hard", "srv/lib.py", 0o644), ("srv/lib.py", "file", b"V = 2\n", 0o644),
@@ -77,7 +79,9 @@ def test_unpacked_tree_modes_links_whiteouts_and_owner(tmp_path, own_tmpdir):
         return stat.S_IMODE(os.lstat(os.path.join(srv, name)).st_mode)
 
     assert sorted(os.listdir(srv)) == ["also.sh", "conf", "empty", "kept.py", "lib.py", "link", "old", "ro",
-                                       "run.sh"]
+                                       "run.sh", "twice"]
+    with open(os.path.join(srv, "twice"), "rb") as f:
+        assert f.read() == b"2\n"
     assert os.listdir(os.path.join(srv, "old")) == ["b"]
     assert (mode("run.sh"), mode("conf"), mode("empty"), mode("old/b"), mode("ro/f")) == (
         0o755, 0o640, 0o600, 0o600, 0o444)
