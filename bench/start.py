@@ -12,6 +12,11 @@
    as each measures it. Targets: the sandbox adds less than 1 s to the time to healthy, and the whole warm
    run less than 1 s to the host's start and stop.
 
+Rounds are interleaved (deploycheck, then its anchor) and each round's ratio or difference is printed
+with the medians, with the other load (CPUs kept busy by other processes, ``_common.measure``): on a
+shared machine a round's pair is the fairer comparison. deploycheck's bytecode is compiled first, as a
+wheel installs it (under ``PYTHONDONTWRITEBYTECODE`` every run would otherwise compile its modules again).
+
 The image is the tests' service image (tests/fixtures/start/service, built daemonless like the test images)
 unless ``--image`` names another. Run with the project's environment:
 
@@ -38,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import measure
+from _common import describe_machine, machine, measure
 from images.build import build, tools_missing
 
 SERVICE = ROOT / "tests" / "fixtures" / "start" / "service"
@@ -84,7 +89,7 @@ def _on_host(service: Path) -> tuple[float, float]:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             healthy = time.perf_counter() - t0
         except OSError:
-            time.sleep(0.05)  # deploycheck's own period is 0.1 s; this favours the host
+            time.sleep(0.05)  # as deploycheck's default TCP probe
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
     if healthy is None:
@@ -110,8 +115,12 @@ def main() -> int:
         blobs = _layers(target.split(":", 1)[1], work)
         size = sum(p.stat().st_size for p in blobs)
         exe = str(Path(sys.executable).with_name("deploycheck"))
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "deploycheck")],
+                       stdout=subprocess.DEVNULL, check=True)
+        print(describe_machine(machine()), flush=True)
 
         unpack, tar = [], []
+        untar = "for f in \"$@\"; do tar -xzf \"$f\" -C \"$DEST\" 2>/dev/null; done"
         for i in range(args.runs):
             tmp = work / f"tmp-{i}"
             tmp.mkdir()
@@ -122,11 +131,11 @@ def main() -> int:
             shutil.rmtree(tmp)
             dest = work / f"tar-{i}"
             dest.mkdir()
-            start = time.perf_counter()
-            for p in blobs:
-                subprocess.run(["tar", "-xzf", str(p), "-C", str(dest)], check=False, stderr=subprocess.DEVNULL)
-            tar.append(time.perf_counter() - start)
+            anchor = measure(["sh", "-c", untar, "sh", *map(str, blobs)], env={**os.environ, "DEST": str(dest)})
+            tar.append(anchor.wall)
             shutil.rmtree(dest)
+            print(f"  round {i + 1}: unpacking {unpack[-1]:.2f} s (other load {sample.others:.1f} CPUs), "
+                  f"tar -xzf {tar[-1]:.2f} s ({anchor.others:.1f}): {unpack[-1] / tar[-1]:.2f}", flush=True)
 
         # the host runs a copy: its bytecode must not land in the fixture, which the tests' images are built from
         host_copy = work / "host"
@@ -148,16 +157,24 @@ def main() -> int:
             h, total = _on_host(host_copy)
             host_healthy.append(h)
             host_total.append(total)
+            print(f"  round {len(started)}: deploycheck start {started[-1]:.2f} s (healthy after "
+                  f"{healthy_in[-1]:.2f} s), the host {total:.2f} s (healthy after {h:.2f} s): "
+                  f"{started[-1] - total:.2f} s more", flush=True)
 
         med = statistics.median
         print(f"image {target}: {len(blobs)} layers, {size / 1e6:.0f} MB compressed; {args.runs} runs")
-        print(f"unpacking (cold): deploycheck {med(unpack):.2f} s (all: {', '.join(f'{x:.2f}' for x in unpack)}); "
-              f"tar -xzf {med(tar):.2f} s; ratio {med(unpack) / med(tar):.2f} (target <= 1.2)")
+        ratios = [u / t for u, t in zip(unpack, tar)]
+        print(f"unpacking (cold): deploycheck {med(unpack):.2f} s ({min(unpack):.2f}-{max(unpack):.2f}); "
+              f"tar -xzf {med(tar):.2f} s ({min(tar):.2f}-{max(tar):.2f}); ratio of the medians "
+              f"{med(unpack) / med(tar):.2f}, median of the rounds' ratios {med(ratios):.2f} "
+              f"({min(ratios):.2f}-{max(ratios):.2f}) (target <= 1.2)")
         print(f"time to healthy: in the sandbox {med(healthy_in):.2f} s, on the host {med(host_healthy):.2f} s; "
               f"the sandbox adds {med(healthy_in) - med(host_healthy):.2f} s (target < 1 s)")
+        more = [a - b for a, b in zip(started, host_total)]
         print(f"whole run (warm): deploycheck start {med(started):.2f} s, the host's start and stop "
               f"{med(host_total):.2f} s; ratio {med(started) / med(host_total):.1f}, "
-              f"{med(started) - med(host_total):.2f} s more (target < 1 s)")
+              f"{med(started) - med(host_total):.2f} s more; median of the rounds' differences {med(more):.2f} s "
+              f"({min(more):.2f}-{max(more):.2f}) (target < 1 s)")
         print(f"all runs: deploycheck start {', '.join(f'{x:.2f}' for x in started)}; "
               f"host {', '.join(f'{x:.2f}' for x in host_total)}")
     finally:

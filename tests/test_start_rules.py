@@ -33,6 +33,17 @@ def test_every_start_rule_has_a_fixture():
     assert codes == {p.name for p in RULE_DIRS}
 
 
+def test_a_command_imports_exactly_its_own_rules():
+    """`start` and `config` import only the rule modules of their series (rules.SERIES): every rule of the
+    command must be named in it, or it would never run."""
+    from deploycheck.rules import RULES, SERIES, of_command
+
+    for command in SERIES:
+        expected = [r.__name__ for r in RULES if getattr(r, "COMMAND", "check") == command]
+        assert expected and [r.__name__ for r in of_command(command)] == expected
+    assert not [r.CODE for r in of_command("check") if r.CODE[:3].lower() in SERIES.values()]
+
+
 def test_output_reader_groups_tracebacks_and_errors_and_scrubs():
     import subprocess
     import sys

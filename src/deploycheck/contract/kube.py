@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from deploycheck.contract import template
 from deploycheck.contract.limits import Budget
 from deploycheck.contract.model import Provided
-from deploycheck.contract.yamlfile import Mapping
 from deploycheck.errors import UsageError
 
 _POD_PATHS = {
@@ -154,10 +153,14 @@ def _flatten(path: str, docs: list[object]):
 
 
 def _line(obj: object) -> int:
+    from deploycheck.contract.yamlfile import Mapping  # here: only manifests read from YAML have lines
+
     return obj.line if isinstance(obj, Mapping) else 1
 
 
 def _line_of(mapping: dict, key: object) -> int:
+    from deploycheck.contract.yamlfile import Mapping
+
     return mapping.line_of(key) if isinstance(mapping, Mapping) else _line(mapping)
 
 

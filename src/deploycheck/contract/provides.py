@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from deploycheck.contract import compose, dotenv_file, kube, scrub, yamlfile
+from deploycheck.contract import dotenv_file, kube, scrub
 from deploycheck.contract.limits import Budget
 from deploycheck.contract.model import OpenSource, Provided
 from deploycheck.contract.settings import EnvironmentConfig
@@ -68,6 +68,8 @@ def gather(cfg: EnvironmentConfig, root: str, env_files: list[str], manifests: l
         _register(provided)
         env.provided += provided
     kube_state = kube.Manifests()
+    if yamls:  # the YAML parser only when a file needs it (`deploycheck start --env-file` does without)
+        from deploycheck.contract import compose, yamlfile
     for path, what, within, why in yamls:
         docs = yamlfile.load_all(path, budget, within, why, what or "--manifest")
         if compose.is_compose(docs):

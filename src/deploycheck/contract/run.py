@@ -117,13 +117,11 @@ def run(opts: Options) -> Result:
         scrubber.value(p.name, p.value, p.kind == "secret")
         scrub.register_template(p.template)  # a password resolved from an earlier variable
     ctx = Context(project, env, code, settings, opts.connect)
-    from deploycheck.rules import RULES
+    from deploycheck.rules import of_command
 
     suppressor = Suppressor(project.config, project.root, [], files)
     findings: list[Finding] = []
-    for rule in RULES:
-        if getattr(rule, "COMMAND", "check") != "config":
-            continue
+    for rule in of_command("config"):
         for f in rule.check(ctx):
             f.message = scrubber(f.message)
             if not suppressor.suppressed(f):

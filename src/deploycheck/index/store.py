@@ -12,12 +12,17 @@ import marshal
 import os
 import sqlite3
 import sys
+from typing import TYPE_CHECKING
 
 from deploycheck import ANALYZER_VERSION
 from deploycheck.index.conditions import Facts
-from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, Parser, not_analyzed_reason
 from deploycheck.index.summary import Summary
-from deploycheck.index.walker import summarize
+
+if TYPE_CHECKING:
+    from deploycheck.index.parsing import Parser
+
+# The parser pool and the syntax walker are imported when a file is parsed: the key-value Cache alone (the
+# warm path of `deploycheck start`) needs neither.
 
 _BATCH = 512
 # File contents held at once while waiting to be parsed, in bytes (each file is at most MAX_SOURCE_BYTES).
@@ -91,6 +96,8 @@ def content_key(data: bytes) -> str:
 
 def _work(item: tuple[str, bytes, Facts]) -> tuple[str, tuple]:
     path, data, facts = item
+    from deploycheck.index.walker import summarize
+
     return path, summarize(data, facts).to_plain()
 
 
@@ -160,6 +167,8 @@ class SummaryStore:
             if enabled:
                 gc.enable()
         del misses
+        from deploycheck.index.parsing import NEEDS_MEMORY, TOO_NESTED, not_analyzed_reason
+
         for p, result in zip(paths, results, strict=True):
             if result == TOO_NESTED:  # as summarize reports the parser's other nesting limits
                 result = (p, Summary(syntax_error=("too deeply nested for the parser", 1, 0)).to_plain())
@@ -175,6 +184,9 @@ class SummaryStore:
 
     def _parsing(self) -> Parser:
         if self._parser is None:
+            from deploycheck.index import walker  # noqa: F401 - before the workers fork: they inherit it
+            from deploycheck.index.parsing import Parser
+
             self._parser = Parser(_work)
         return self._parser
 

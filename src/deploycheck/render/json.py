@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from deploycheck.check import Result
 from deploycheck.findings.finding import Finding
 from deploycheck.render.scrubbed import scrubbed
+
+if TYPE_CHECKING:  # only annotations: `start` and `config` use finding_dict without the analyzer
+    from deploycheck.check import Result
 
 SCHEMA_VERSION = 1
 

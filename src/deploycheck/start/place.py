@@ -36,11 +36,10 @@ def image_map(source: str | None, build_file: str | None, root: str):
     Dockerfile, in the source), with the image's directories read from its unpacked ``root``; ``(None,
     None)`` without ``--source``, ``(None, None)`` and a warning when the source has no build file. Raises
     UsageError for a source that is not a directory or a build file that cannot be read or parsed."""
-    from deploycheck.target import containerfile
-
     path = build_path(source, build_file)
     if source is None:
         return None, None
+    from deploycheck.target import containerfile
     if path is None:
         import sys
 
@@ -54,12 +53,12 @@ def build_path(source: str | None, build_file: str | None) -> str | None:
     """The build file of ``--source`` (``--containerfile``, else Containerfile, then Dockerfile, in it), None
     when there is none. Raises UsageError for a source that is not a directory, a build file that is not a
     file, or ``--containerfile`` without ``--source``: before the image is read."""
-    from deploycheck.target import containerfile
-
     if source is None:
         if build_file is not None:
             raise UsageError("--containerfile needs --source (the repository the image was built from)")
         return None
+    from deploycheck.target import containerfile  # here: the build file's parser only with --source
+
     if not os.path.isdir(source):
         raise UsageError(f"--source {source}: not a directory")
     return containerfile.find(source, build_file)

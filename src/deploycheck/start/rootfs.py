@@ -2,8 +2,9 @@
 
 The layers are applied as ``artifact.image.layers.FileTree`` applies them (OCI image-spec ``layer.md``:
 order, whiteouts, opaque directories, hard links, links resolved inside the root), with every file's
-contents kept, then written out: directories made, contents linked into place from the private directory
-they were streamed to, symbolic links created as stored (they are only followed inside the sandbox, where
+contents kept, then written out: directories made, contents moved into place (renamed; hard-linked for
+a second name) from the private directory they were streamed to, where they got their mode and owner as
+they were written, symbolic links created as stored (they are only followed inside the sandbox, where
 the tree is ``/``), permission bits from the headers without set-user-ID and set-group-ID bits. Device
 nodes and FIFOs are not made (the sandbox has its own ``/dev``). Mount points a container runtime provides
 (``/proc``, ``/dev``, ``/tmp``, ``/etc/hosts``...) are made when the image lacks them, as runc does.
@@ -85,7 +86,7 @@ def unpack(image: Image, owner: tuple[int, int] | None, limits: Limits | None = 
         blobs = os.path.join(work, "blobs")
         root = os.path.join(work, "root")
         os.mkdir(blobs, 0o700)
-        tree = FileTree(blobs, limits, keep_all=True)
+        tree = FileTree(blobs, limits, keep_all=True, owner=owner)
         for i, layer in enumerate(image.layers):
             tree.apply_layer(i, lambda layer=layer: image.opener(layer.name), layer.digest, lambda p: True,
                              layer.diff_id, on_bytes, layer.size)
@@ -104,7 +105,10 @@ def unpack(image: Image, owner: tuple[int, int] | None, limits: Limits | None = 
 
 
 def _write(tree: FileTree, root: str, owner: tuple[int, int] | None) -> None:
+    """Make ``tree`` at ``root``. Kept contents already have their mode and owner (``FileTree``): each is
+    renamed into place at its last name, and hard-linked for the names before that."""
     os.mkdir(root, 0o700)
+    names: dict[int, int] = {}  # blob -> its names not made yet, for blobs with more than one
     dirs: list[tuple[str, int]] = [(root, 0o755)]
     todo: list[tuple[str, Node]] = [(root, tree.root)]
     while todo:
@@ -120,10 +124,15 @@ def _write(tree: FileTree, root: str, owner: tuple[int, int] | None) -> None:
             elif child.kind == "file":
                 if child.blob is None:
                     raise ImageError(f"{dest[len(root):]}: a sparse file, which deploycheck does not unpack")
-                if child.blob == EMPTY:
-                    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-                else:
-                    os.link(tree.blob_path(child.blob), dest)
+                if child.blob != EMPTY:
+                    left = names.get(child.blob) or tree.names(child.blob)
+                    if left > 1:
+                        os.link(tree.blob_path(child.blob), dest)
+                        names[child.blob] = left - 1
+                    else:
+                        os.rename(tree.blob_path(child.blob), dest)
+                    continue
+                os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
                 os.chmod(dest, child.mode & 0o1777)
             else:
                 continue  # devices, FIFOs, sockets: not made

@@ -267,7 +267,8 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
     cpu = 0.0
     last_error = ""
     while True:
-        now = time.monotonic() - t0
+        tick = time.monotonic()
+        now = tick - t0
         rss, cpu_now, _count = tree.sample(proc.pid)
         cpu = max(cpu, cpu_now)
         obs.peak_memory = max(obs.peak_memory, rss)
@@ -301,7 +302,8 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
                 _event(obs, done, "probe failed", failures=failures, error=result.get("error"))
                 break
             next_probe = max(next_probe + probe.period, done)
-        time.sleep(TICK)
+        # the rest of the tick, and not past the next attempt: the work above is not added to every tick
+        time.sleep(max(0.0, min(tick + TICK, t0 + next_probe) - time.monotonic()))
     obs.cpu_seconds = round(cpu, 3)
     obs.listening = net.listening()
     _event(obs, time.monotonic() - t0, "listening", sockets=[f"{a}:{p}" for a, p in obs.listening])
@@ -320,7 +322,7 @@ def _stop(obs: Observation, proc, grace: float) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    while time.monotonic() - t0 < grace:
+    while (tick := time.monotonic()) - t0 < grace:
         rss, _cpu, _n = tree.sample(proc.pid)
         obs.peak_memory = max(obs.peak_memory, rss)
         code = proc.poll()
@@ -329,17 +331,16 @@ def _stop(obs: Observation, proc, grace: float) -> None:
             obs.stop_exit_code = 128 - code if code < 0 else code
             _event(obs, base + obs.stopped_after, "stopped", code=obs.stop_exit_code)
             return
-        time.sleep(TICK)
+        time.sleep(max(0.0, tick + TICK - time.monotonic()))
     proc.kill()
     _event(obs, base + grace, "killed", why=f"still running {grace:g} s after SIGTERM")
 
 
 def _rules(obs: Observation) -> list[Finding]:
-    from deploycheck.rules import RULES
+    from deploycheck.rules import of_command
 
     findings = []
-    for rule in RULES:
-        if getattr(rule, "COMMAND", "check") == "start":
-            findings.extend(rule.check(obs))
+    for rule in of_command("start"):
+        findings.extend(rule.check(obs))
     findings.sort(key=lambda f: f.code)
     return findings

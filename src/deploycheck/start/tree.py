@@ -17,18 +17,26 @@ def _stat(pid: int) -> list[bytes] | None:
 
 
 def descendants(root: int) -> list[int]:
-    """``root`` and every process below it now."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields is not None and len(fields) > 1:
-                parents.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [root]
+    """``root`` and every process below it now, found from each thread's ``children`` file (proc(5):
+    ``/proc/PID/task/TID/children``), so the cost grows with the tree, not with every process of the host
+    (reading all of ``/proc`` every tick took about 15 ms on a busy machine)."""
+    out, todo, seen = [], [root], set()
     while todo:
         pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
         out.append(pid)
-        todo.extend(parents.get(pid, []))
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone meanwhile
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    todo.extend(int(x) for x in f.read().split())
+            except (OSError, ValueError):
+                continue
     return out
 
 

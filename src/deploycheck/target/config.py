@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from deploycheck.errors import UsageError
 from deploycheck.target.boundary import MAX_SETTINGS_BYTES, Boundary, quote
-from deploycheck.target.patterns import gitignore_spec
 
 # Not entries by default: test suites and build scripts do not run in the deployed service (they may still be
 # checked when an entry imports them, or by naming them with --entry).
@@ -111,6 +110,9 @@ def load(root: str) -> Config:
     if unknown:
         known = ", ".join(sorted(KNOWN_KEYS))
         raise UsageError(f"{where}: unknown setting `{quote(unknown[0])}` (known: {known})")
+    # imported here: pathspec only for a project with a pyproject.toml
+    from deploycheck.target.patterns import gitignore_spec
+
     cfg = Config()
     cfg.roots = _str_list(table, "roots", where)
     cfg.entries = _str_list(table, "entries", where) or []

@@ -23,6 +23,8 @@ import hashlib
 import io
 import os
 import posixpath
+import queue
+import threading
 import zlib
 from collections.abc import Callable
 
@@ -48,6 +50,9 @@ MAX_LOOKUP_STEPS = 50_000_000
 RATIO_AFTER_BYTES = 1024**3
 MAX_RATIO = 500
 _CHUNK = 1 << 20
+AHEAD_CHUNKS = 4  # decompressed chunks read ahead of the tar reader (memory: 4 MiB)
+WRITERS = 2  # threads writing kept files when unpacking (FileTree keep_all)
+WRITTEN_BEHIND = 32  # files at most waiting for a writer, each at most _CHUNK bytes (memory: 32 MiB)
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 
@@ -173,49 +178,200 @@ class _Gunzip:
         return b""
 
 
+class _Ahead:
+    """Runs ``read(n)`` (a decompressing reader: its compressed input read, hashed and decompressed) in a
+    thread of its own, at most AHEAD_CHUNKS chunks of _CHUNK bytes ahead of the caller, and hashes what it
+    returns with ``sha`` there too. zlib, zstandard, hashlib and file reads release the GIL while they work,
+    so decompression overlaps the caller's work on the tar stream (parsing, writing files) as a ``gzip -d``
+    process overlaps ``tar``'s; the bytes and their order are the same. An exception of ``read`` is raised to
+    the caller at the point of the stream where it happened."""
+
+    def __init__(self, read: Callable[[int], bytes], sha) -> None:
+        self._source, self.sha = read, sha
+        self._queue: queue.Queue = queue.Queue(AHEAD_CHUNKS)
+        self._stop = threading.Event()
+        self._chunk, self._at = b"", 0
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, name="deploycheck-inflate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._source(_CHUNK)
+                if self.sha is not None and data:
+                    self.sha.update(data)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
+            self._put(exc)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes; b"" at the end of the stream."""
+        while self._at >= len(self._chunk):
+            if self._ended:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._ended = True
+                self._thread.join()
+                raise item
+            if not item:
+                self._ended = True
+                self._thread.join()  # its last read is done: the blob may be checked to its end now
+                return b""
+            self._chunk, self._at = item, 0
+        if self._at == 0 and n >= len(self._chunk):
+            out, self._chunk = self._chunk, b""
+            return out
+        out = self._chunk[self._at:self._at + n]
+        self._at += len(out)
+        return out
+
+    def close(self) -> None:
+        """Stop the thread (it ends within one chunk's work) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 class _Inflated(io.RawIOBase):
     """The uncompressed tar of a layer: gzip, zstd (all frames, RFC 8878) or none, detected by its first
     bytes; counted against the image's size limit and expansion ratio; hashed when a ``diff_id`` is to be
-    checked (image-spec ``config.md``: the digest of the uncompressed layer tar)."""
+    checked (image-spec ``config.md``: the digest of the uncompressed layer tar). A compressed layer is
+    read, hashed and decompressed ahead in a thread (``_Ahead``)."""
 
     def __init__(self, source: io.BufferedReader, what: str, tree: FileTree, diff_id: str | None) -> None:
         self.what, self.tree, self.diff_id = what, tree, diff_id
         self.sha = _hasher(diff_id)
         self._close = None
+        self._ahead: _Ahead | None = None
         head = source.peek(4)[:4]
         if head[:2] == _GZIP:
-            self._read = _Gunzip(source, what).read
+            self._ahead = _Ahead(_Gunzip(source, what).read, self.sha)
         elif head == _ZSTD:
             try:
                 import zstandard
             except ImportError:
                 raise ImageError(f"{what} is zstd-compressed: install the zstandard package") from None
             reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-            self._read, self._close = reader.read, reader.close
+            self._close = reader.close
+            self._ahead = _Ahead(reader.read, self.sha)
         else:
-            self._read = None
             self._readinto = source.readinto
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b) -> int:
-        if self._read is None:  # not compressed: no copy
+        if self._ahead is None:  # not compressed: no copy
             n = self._readinto(b)
-        else:
-            data = self._read(len(b))
+            if self.sha is not None:
+                self.sha.update(memoryview(b)[:n])
+        else:  # hashed in the thread
+            data = self._ahead.read(len(b))
             n = len(data)
             b[:n] = data
         self.tree.inflate(n, self.what)
-        if self.sha is not None:
-            self.sha.update(memoryview(b)[:n])
         return n
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()  # before the decompressor it uses is closed
+            self._ahead = None
         if self._close is not None:
             self._close()
             self._close = None
         super().close()
+
+
+class _Writers:
+    """Kept files of at most _CHUNK bytes written by WRITERS threads while the caller reads on: creating a
+    file waits on the file system (its journal), which a reader of the next members need not wait for, as
+    ``tar`` does. At most WRITTEN_BEHIND files wait; ``wait(blob)`` before a kept file is deleted,
+    ``finish()`` at the end of a layer (raising the first error, as ImageError), ``cancel()`` however the
+    layer ends (nothing is written after it returns)."""
+
+    def __init__(self, workdir: str, path: Callable[[int], str], owner: tuple[int, int] | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.workdir, self.path, self.owner = workdir, path, owner
+        self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="deploycheck-write")
+        self.pending: dict[int, object] = {}  # blob -> Future
+        self.slots = threading.BoundedSemaphore(WRITTEN_BEHIND)
+
+    def submit(self, blob: int, data: bytes, mode: int) -> None:
+        self.slots.acquire()
+        try:
+            future = self.pool.submit(self._write, blob, data, mode)
+        except BaseException:
+            self.slots.release()
+            raise
+        self.pending[blob] = future
+        if len(self.pending) > 4 * WRITTEN_BEHIND:  # forget the written ones, raising an error now
+            for done in [b for b, f in self.pending.items() if f.done()]:
+                self._result(self.pending.pop(done))
+
+    def _write(self, blob: int, data: bytes, mode: int) -> None:
+        try:
+            _write_file(self.path(blob), data, mode, self.owner)
+        finally:
+            self.slots.release()
+
+    def _result(self, future) -> None:
+        try:
+            future.result()
+        except OSError as exc:
+            raise ImageError(f"cannot keep a file of the image in the private directory {self.workdir} "
+                             f"({exc.strerror})") from None
+
+    def wait(self, blob: int) -> None:
+        future = self.pending.pop(blob, None)
+        if future is not None:
+            self._result(future)
+
+    def finish(self) -> None:
+        pending, self.pending = self.pending, {}
+        errors = []
+        for future in pending.values():
+            try:
+                self._result(future)
+            except ImageError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending = {}
+
+
+def _write_file(path: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+    """A new file (O_EXCL: in the private directory, nothing else is touched) holding ``data``, with the
+    permission bits ``mode`` and ``owner`` set on its descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
+    finally:
+        os.close(fd)
 
 
 def _hasher(digest: str | None):
@@ -232,12 +388,19 @@ def _check(sha, digest: str | None, what: str) -> None:
 class FileTree:
     """The final tree (``root``, a directory Node) of the layers applied so far, and the kept contents in
     ``workdir`` (a private directory the caller owns). ``limits`` bound the whole image; ``ratio_after``
-    (bytes) is when the expansion ratio starts to be checked."""
+    (bytes) is when the expansion ratio starts to be checked. ``keep_all`` keeps every file's contents,
+    whatever their size, for unpacking a root filesystem: each kept file then gets, as it is written, the
+    permission bits of its header less set-user-ID and set-group-ID, and ``owner`` (uid, gid) when given,
+    so that unpacking only has to move it into place (all the names of one contents share its inode, as
+    ``link()`` makes them, and so its mode: the mode of the member that wrote it)."""
 
     def __init__(self, workdir: str, limits: Limits | None = None,
-                 ratio_after: int = RATIO_AFTER_BYTES, keep_all: bool = False) -> None:
+                 ratio_after: int = RATIO_AFTER_BYTES, keep_all: bool = False,
+                 owner: tuple[int, int] | None = None) -> None:
         self.workdir = workdir
-        self.keep_all = keep_all  # every file's contents, whatever their size (unpacking a root filesystem)
+        self.keep_all = keep_all
+        self.owner = owner
+        self._writers: _Writers | None = None  # with keep_all, during apply_layer
         self.limits = limits or Limits.from_environment()
         self.ratio_after = ratio_after
         self.root = Node("dir")
@@ -264,6 +427,8 @@ class FileTree:
         what = f"layer {index + 1}"
         raw = opener()
         inflated = None
+        if self.keep_all:
+            self._writers = _Writers(self.workdir, self.blob_path, self.owner)
         try:
             compressed = _Compressed(raw, digest, size, what, self, on_bytes)
             inflated = _Inflated(io.BufferedReader(compressed, _CHUNK), what, self, diff_id)
@@ -277,6 +442,8 @@ class FileTree:
                                  "archive")
             _check(inflated.sha, diff_id, f"{what} content digest (diff_id)")
             compressed.finish()
+            if self._writers is not None:
+                self._writers.finish()
         except ImageError:
             raise
         except (OSError, EOFError, ValueError, zlib.error) as exc:
@@ -284,6 +451,9 @@ class FileTree:
         except Exception as exc:  # noqa: BLE001 - zstandard raises its own error type
             raise ImageError(f"{what} cannot be read ({type(exc).__name__}: {exc})") from None
         finally:
+            if self._writers is not None:
+                self._writers.cancel()
+                self._writers = None
             if inflated is not None:
                 inflated.close()
             raw.close()
@@ -358,6 +528,10 @@ class FileTree:
         """Where kept contents number ``blob`` are (not for EMPTY)."""
         return os.path.join(self.workdir, f"{blob:08d}")
 
+    def names(self, blob: int) -> int:
+        """How many paths of the tree name kept contents ``blob`` (hard links: more than one)."""
+        return self._links.get(blob, 1)
+
     def _keep(self, reader: Reader, m: Member, what: str) -> int:
         if m.size == 0:
             return EMPTY
@@ -367,6 +541,12 @@ class FileTree:
                              f"({raise_hint('private_bytes')})")
         self._blobs += 1
         self.kept += m.size
+        if self._writers is not None and m.size <= _CHUNK:
+            data = reader.read(m.size)
+            if len(data) < m.size:
+                raise ImageError(f"{what}: the tar archive is truncated")
+            self._writers.submit(self._blobs, data, m.mode & 0o1777)
+            return self._blobs
         try:
             # O_EXCL in our own private directory: nothing outside it is touched, whatever the member name.
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -374,6 +554,10 @@ class FileTree:
             try:
                 while chunk := reader.read(_CHUNK):
                     os.write(fd, chunk)  # a regular file takes all of it (or raises: disk full)
+                if self.keep_all:  # on the descriptor: no path looked up again, nothing else reaches the file
+                    os.fchmod(fd, m.mode & 0o1777)
+                    if self.owner is not None:
+                        os.fchown(fd, *self.owner)
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -458,6 +642,8 @@ class FileTree:
                 if left > 1:
                     self._links[node.blob] = left
                 elif left == 0:
+                    if self._writers is not None:
+                        self._writers.wait(node.blob)  # written before it is deleted
                     os.unlink(self.blob_path(node.blob))
                     self.kept -= node.size
             if node.children:

@@ -35,6 +35,9 @@ def choose(health: str | None, manifests: list[str], container: str | None, conf
 
 def from_manifests(paths: list[str], container: str | None) -> Probe | None:
     """The startup probe of the first container of ``paths`` that has one, else its readiness probe."""
+    if not paths:
+        return None
+    # imported here: the YAML parser only when there are files
     from deploycheck.contract import compose, kube, yamlfile
 
     found = []
