@@ -1,5 +1,7 @@
-"""DC604 not-on-port: the service listens, but not on the port the platform routes to ($PORT, or the
-container's ``containerPort`` under Kubernetes, which sets no PORT).
+"""DC604 not-on-port: the service listens, but not on the port the platform routes to.
+
+The port is $PORT where the platform sets it (Cloud Run, Heroku, App Engine), or the container's
+``containerPort`` under Kubernetes, which sets no PORT.
 
 Why it fails the deploy: Cloud Run, Heroku, App Engine and most Kubernetes charts route to $PORT, a Kubernetes
 Service to the containerPort; a service with a port hardcoded elsewhere is never reached, and its probes
