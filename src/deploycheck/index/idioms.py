@@ -285,41 +285,63 @@ def _submodule_name(e: ast.expr, param: str, absolute: bool) -> bool:
 _CLASS_DYNAMIC = {"locals", "vars", "exec", "setattr", "eval"}
 
 
-def class_facts(node: ast.ClassDef, bound: set[str]) -> tuple:
+class ClassFacts:
     """What a module-level class statement makes, for reading its attributes (the language reference's
     "Class definitions": the body's namespace becomes the class's ``__dict__``; attributes not there are
-    looked up along the bases): ``(bases, names, opaque)``. ``bases``: each ``("n", name)`` (a module-level
-    name) or ``("a", root, "dotted.rest")``, ``object`` left out; ``names``: what the body binds, with
-    ``__slots__`` entries and ``cls.X = ...`` stores in its methods; ``opaque`` when more may be bound than
-    that (decorators, a metaclass or class keywords, ``__init_subclass__``/``__set_name__``-style hooks,
-    ``setattr``/``locals()`` in the body, a base that is not a plain name)."""
-    opaque = bool(node.decorator_list or node.keywords)
-    bases: list[tuple] = []
-    for b in node.bases:
-        d = dotted_name(b)
-        if d is None:
-            opaque = True
-        elif d != "object":
-            root, _, rest = d.partition(".")
-            bases.append(("a", root, rest) if rest else ("n", root))
-    names = set(bound)
-    if names & {"__init_subclass__", "__getattr__", "__class_getitem__", "__prepare__"}:
-        opaque = True  # hooks that change classes made from this one (and its own lookups)
-    for n in ast.walk(node):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _CLASS_DYNAMIC:
-            opaque = True
-        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
-            v = n.value
-            if isinstance(v, ast.Name) and v.id in ("cls", node.name):
-                names.add(n.attr)
-            elif (isinstance(v, ast.Attribute) and v.attr == "__class__") or (
-                    isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "type"):
-                opaque = True  # `self.__class__.x = ...`, `type(self).x = ...`: the class itself changes
-        elif (isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in n.targets)):
-            slots = literal_strings(n.value) if not isinstance(n.value, ast.Constant) else (
-                {n.value.value} if isinstance(n.value.value, str) else None)
-            if slots is None:
-                opaque = True
-            else:
-                names |= slots
-    return bases, sorted(names), opaque
+    looked up along the bases), gathered while the walker goes through the class statement once (its body,
+    methods and nested classes): the walker calls ``call`` for each call, ``store`` for each attribute
+    assigned to and ``assign`` for each assignment, then ``result``."""
+
+    __slots__ = ("bases", "name", "names", "opaque")
+
+    def __init__(self, node: ast.ClassDef) -> None:
+        self.name = node.name
+        self.opaque = bool(node.decorator_list or node.keywords)
+        self.bases: list[tuple] = []
+        for b in node.bases:
+            d = dotted_name(b)
+            if d is None:
+                self.opaque = True
+            elif d != "object":
+                root, _, rest = d.partition(".")
+                self.bases.append(("a", root, rest) if rest else ("n", root))
+        self.names: set[str] = set()
+
+    def call(self, func: ast.expr) -> None:
+        """A call in the class statement: ``setattr``/``locals()``/``exec`` may bind names no statement shows."""
+        if type(func) is ast.Name and func.id in _CLASS_DYNAMIC:
+            self.opaque = True
+
+    def store(self, target: ast.Attribute) -> None:
+        """``cls.X = ...`` or ``Name.X = ...`` binds X on the class; ``self.__class__.x = ...`` and
+        ``type(self).x = ...`` change the class in ways we do not follow."""
+        v = target.value
+        if type(v) is ast.Name:
+            if v.id == "cls" or v.id == self.name:
+                self.names.add(target.attr)
+        elif (type(v) is ast.Attribute and v.attr == "__class__") or (
+                type(v) is ast.Call and type(v.func) is ast.Name and v.func.id == "type"):
+            self.opaque = True
+
+    def assign(self, node: ast.Assign) -> None:
+        """``__slots__ = (...)``: each entry is a descriptor on the class."""
+        if not any(type(t) is ast.Name and t.id == "__slots__" for t in node.targets):
+            return
+        v = node.value
+        slots = literal_strings(v) if not isinstance(v, ast.Constant) else (
+            {v.value} if isinstance(v.value, str) else None)
+        if slots is None:
+            self.opaque = True
+        else:
+            self.names |= slots
+
+    def result(self, bound: set[str]) -> tuple:
+        """``(bases, names, opaque)``. ``bases``: each ``("n", name)`` (a module-level name) or ``("a", root,
+        "dotted.rest")``, ``object`` left out; ``names``: what the body binds (``bound``), with ``__slots__``
+        entries and ``cls.X = ...`` stores in its methods, sorted; ``opaque`` when more may be bound than that
+        (decorators, a metaclass or class keywords, ``__init_subclass__``/``__set_name__``-style hooks,
+        ``setattr``/``locals()`` in the body, a base that is not a plain name)."""
+        names = self.names | bound
+        # hooks that change classes made from this one (and its own lookups)
+        opaque = self.opaque or bool(names & {"__init_subclass__", "__getattr__", "__class_getitem__", "__prepare__"})
+        return self.bases, sorted(names), opaque

@@ -368,7 +368,7 @@ class Program:
         """Does the class ``cls`` (``class_of``) have attribute ``name``, from its body or its bases (the
         language reference's "Class definitions"; ``type``'s own attributes count, as ``Cls.mro`` finds
         them)? FOUND, MISSING, or UNKNOWN when anything on the way may bind more than its statements show
-        (``idioms.class_facts``'s opaque, a base that is not a class we read)."""
+        (``idioms.ClassFacts``' opaque, a base that is not a class we read)."""
         if name in _TYPE_ATTRS or (name.startswith("__") and name.endswith("__")):
             return FOUND
         if depth > 50:

@@ -105,7 +105,7 @@ class Summary:
     # callee), and the callees: a qualname of this module, or (import descriptor, dotted attributes after it).
     defs: tuple = ("", b"")
     calls: tuple = (b"", [])
-    # Module-level classes (``idioms.class_facts``): name -> (bases, names the class body binds, opaque).
+    # Module-level classes (``idioms.ClassFacts``): name -> (bases, names the class body binds, opaque).
     classes: dict[str, tuple] = field(default_factory=dict)
 
     def to_plain(self) -> tuple:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from deploycheck.index import effects, reach
 from deploycheck.index.conditions import TYPE_CHECKING, Evaluator, Facts, is_type_checking
 from deploycheck.index.idioms import (
-    class_facts,
+    ClassFacts,
     dotted_name,
     exception_names,
     guard_level,
@@ -120,6 +120,7 @@ class Walker:
         self._getattr_param: str | None = None  # the argument of the module __getattr__ being walked
         self._module_binds: dict[str, int] = {}  # how many statements bind each module-level name
         self._classes: dict[str, tuple] = {}  # module-level classes: name -> (bases, names, opaque)
+        self._class: ClassFacts | None = None  # the module-level class statement being walked
         self._name_stores: dict[str, set[str]] = {}  # `Name.attr = ...` anywhere: Name -> attrs
         self._setattr_names: set[str] = set()  # names handed to setattr() as the object
         self._literals: dict[str, set[str]] = {}  # module-level names bound to literal str collections
@@ -280,10 +281,15 @@ class Walker:
             self._bind(st.scope, node.name, VALUE)
             cls = _Scope("class", st.scope)
             self._qual.append(node.name)
+            facts = ClassFacts(node) if st.scope is self.module and not self._in_typing else None
+            outer_class = self._class
+            if facts is not None:
+                self._class = facts  # gathered in this one walk (methods and nested classes included)
             self.body(node.body, st.but(scope=cls))
+            self._class = outer_class
             self._qual.pop()
-            if st.scope is self.module and not self._in_typing:
-                self._classes[node.name] = class_facts(node, cls.others | cls.imports.keys())
+            if facts is not None:
+                self._classes[node.name] = facts.result(cls.others | cls.imports.keys())
             if any((dotted_name(d.func if isinstance(d, ast.Call) else d) or "").endswith("global_enum") for d in node.decorator_list):
                 # enum.global_enum copies the members into the module namespace (Python 3.11+, `re`, `ssl`).
                 for name in cls.others:
@@ -327,6 +333,8 @@ class Walker:
                 return
             self.expr(node.value, st)
             self._assigned(node, st)
+            if self._class is not None:
+                self._class.assign(node)
             for t in node.targets:
                 added = effects.sys_path_assignment(t, node.value, self._path_names(st)) \
                     if type(t) is not ast.Name and effects.names_sys_path(t) else None
@@ -361,6 +369,8 @@ class Walker:
                 self._dunder_all(node, st)
             elif not isinstance(node.target, ast.Name):
                 self.expr(node.target, st)
+                if self._class is not None and type(node.target) is ast.Attribute:
+                    self._class.store(node.target)
         elif isinstance(node, ast.Global):
             st.scope.declared_global.update(node.names)
         elif isinstance(node, ast.Nonlocal):
@@ -578,6 +588,8 @@ class Walker:
         elif isinstance(t, ast.Starred):
             self._target(t.value, st)
         elif isinstance(t, ast.Attribute):
+            if self._class is not None:
+                self._class.store(t)
             if isinstance(t.value, ast.Name):
                 self._pending_stores.append((st.scope, t.value.id, t.attr))
                 if t.value.id != "self":
@@ -712,6 +724,8 @@ class Walker:
                 self.expr(base, st)
             return
         if isinstance(node, ast.Call):
+            if self._class is not None:
+                self._class.call(node.func)
             if self._def != -2 and st.context != TYPING:
                 self._note_call(node.func, st)
             if self._call_markers(node, st):
