@@ -14,28 +14,14 @@ import os
 import tarfile
 
 import pytest
+from layer_tar import tar_layer
 
 from deploycheck.artifact.image.errors import ImageError
 from deploycheck.artifact.image.files import ImageFiles
 from deploycheck.artifact.image.limits import Limits
 from deploycheck.artifact.image.source import open_image
 
-
-def _tar(members: list[tuple]) -> bytes:
-    """members: (name, kind, data-or-linkname); kind in file/dir/sym/hard."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, payload in members:
-            info = tarfile.TarInfo(name)
-            if kind == "file":
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-                continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE}[kind]
-            if kind in ("sym", "hard"):
-                info.linkname = payload
-            tar.addfile(info)
-    return buf.getvalue()
+_tar = tar_layer  # members: (name, kind, payload[, mode])
 
 
 def _digest(data: bytes) -> str:

@@ -8,37 +8,20 @@ image builder, no sandbox, so the test is cheap."""
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import stat
-import tarfile
 import tempfile
 import threading
 
 import pytest
+from layer_tar import tar_layer
 from test_image_layers import oci_layout
 
 from deploycheck.artifact.image.errors import ImageError
 from deploycheck.artifact.image.source import open_image
 from deploycheck.start import rootfs, sandbox
 
-
-def _tar(members: list[tuple]) -> bytes:
-    """members: (name, kind, payload, mode); kind in file/dir/sym/hard (payload: data or link name)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, payload, mode in members:
-            info = tarfile.TarInfo(name)
-            info.mode = mode
-            if kind == "file":
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-                continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE}[kind]
-            if kind in ("sym", "hard"):
-                info.linkname = payload
-            tar.addfile(info)
-    return buf.getvalue()
+_tar = tar_layer  # members: (name, kind, payload[, mode])
 
 
 @pytest.fixture
