@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 from conftest import FIXTURES, cli, cli_json
-from images.build import build, pip_target, tools_missing
+from images.build import build, pip_target
+from images.start_service import CONTAINERFILE, missing, service_image
 
 RUN_MARK = f"DEPLOYCHECK_TEST_RUN={uuid.uuid4().hex}"  # in the environment of every command these tests run
 
@@ -25,18 +26,13 @@ def _mark_run():
         yield
 
 
-_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+_missing = missing()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
-
-CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
-                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    ctx = tmp_path_factory.mktemp("context")
-    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
-    return build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+    return service_image(tmp_path_factory)["oci-archive"]
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,17 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, cli, cli_json
-from images.build import build, tools_missing
+from images.build import build
+from images.start_service import CONTAINERFILE, missing, service_image
 
-_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+_missing = missing()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
-
-CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
-                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
 
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory):
     """The oci: layout of the start tests' service image."""
-    ctx = tmp_path_factory.mktemp("context")
-    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
-    return Path(build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci"].partition(":")[2])
+    return Path(service_image(tmp_path_factory)["oci"].partition(":")[2])
 
 
 def _blob(root: Path, data: bytes) -> dict:

@@ -14,23 +14,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import FIXTURES, cli
-from images.build import build, tools_missing
+from images.start_service import CONTAINERFILE, missing, service_image
 
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "sarif-2.1.0-rtm.5.json"
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "ci"
-CONTAINERFILE = ("FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /srv/app\n"
-                 "COPY app /srv/app/app\nCMD [\"python3\", \"-m\", \"app.main\"]\n")
 FORMATS = ["sarif", "junit", "github", "gitlab", "json-lines"]
 
-_missing = tools_missing() + [t for t in ("bwrap", "unshare", "nsenter", "prlimit") if shutil.which(t) is None]
+_missing = missing()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing), reason=f"needs {_missing}")]
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    ctx = tmp_path_factory.mktemp("context")
-    shutil.copytree(FIXTURES / "start" / "service" / "app", ctx / "app")
-    return build(ctx, CONTAINERFILE, "dc-start:1", tmp_path_factory.mktemp("out"))["oci-archive"]
+    return service_image(tmp_path_factory)["oci-archive"]
 
 
 @pytest.fixture
