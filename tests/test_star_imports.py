@@ -239,3 +239,26 @@ def test_a_star_import_from_a_distribution_without_source_says_nothing(tmp_path)
     project = _tree(tmp_path / "project", {"svc.py": "from vendored import *  # noqa\nS = load_settings()\n"})
     assert _last_error(project, "svc", python) == ""
     assert check(project, python=python, entries=["svc"]).findings == []
+
+
+def test_del_of_a_name_a_star_import_binds_is_no_error(tmp_path):
+    # ruff reports `del one` after `from r.base import *` as F821, not F405: found by an adversary as a false error
+    _tree(tmp_path, {
+        "r/__init__.py": "",
+        "r/base.py": """
+            __all__ = ("one",)
+            one = 1
+            """,
+        "r/deleter.py": """
+            from r.base import *
+            del one
+            """,
+        "r/gone.py": """
+            from r.base import *
+            del two
+            """,
+    })
+    assert _last_error(tmp_path, "r.deleter") == ""
+    assert _got(check(tmp_path, entries=["r.deleter"])) == []
+    assert _last_error(tmp_path, "r.gone") == "NameError: name 'two' is not defined"
+    assert _got(check(tmp_path, entries=["r.gone"])) == [("DC201", "error", "import", "r.gone", 2, "two")]

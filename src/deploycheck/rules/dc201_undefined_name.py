@@ -92,8 +92,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             if kind in ("dead", "guarded"):
                 continue
             searched = ""
-            if d.code == "F405":  # the module has a star import: undefined only if no star import binds it
-                if (d.end_line, d.end_column) != (d.line, d.column + len(symbol)):
+            # In a module with a star import, undefined only if no star import binds it. ruff says F405 for a
+            # read there, but F821 for `del name` (the adversary's `from r.base import *` then `del one`).
+            if d.code == "F405" or (d.code == "F821" and stars.sites(summ)):
+                if d.code == "F405" and (d.end_line, d.end_column) != (d.line, d.column + len(symbol)):
                     continue  # a string of __all__: only a star import of this module fails (DC102)
                 verdict, followed = stars.provided(ctx.program, name, node.module.is_package, summ, symbol)
                 if verdict != MISSING:
