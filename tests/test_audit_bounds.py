@@ -102,3 +102,16 @@ def test_long_words_in_messages_are_redacted_without_backtracking(tmp_path):
     code, out, err = cli("audit", "--log", log, "--format", "json")
     assert code == 1, err
     assert "a1a1a1a1" not in out
+
+
+def test_a_line_cut_short_never_shows_half_a_secret(tmp_path):
+    # an adversary's log: the cut at MAX_TRACEBACK_LINE went through a URL's password, which then lacked its
+    # '@' and was shown nearly whole by every report format
+    for pad in (4058, 4064, 4070):
+        log = tmp_path / f"l{pad}.log"
+        log.write_text("Traceback (most recent call last):\n  File \"/app/a.py\", line 1, in <module>\n    x\n"
+                       f"ValueError: {'B' * pad} https://bob:BOBPASSWORDXYZ@host/\n")
+        for fmt in ("text", "json", "markdown", "html"):
+            code, out, _ = cli("audit", "--log", str(log), "--no-rules", "--format", fmt)
+            assert code == 1 and "BOBPASS" not in out, (pad, fmt)
+    assert tracebacks.MAX_TRACEBACK_LINE < 4058 + len("ValueError: ") + 40

@@ -33,6 +33,13 @@ from deploycheck.audit.model import Frame, LogSpot, Traceback
 HEAD = 200  # lines kept from the start of one traceback
 TAIL = 800  # and from its end; the lines between are dropped (the traceback is marked truncated)
 MAX_TRACEBACK_LINE = 4096  # characters kept of one line of a traceback
+
+
+def _cut(line: str) -> str:
+    """``line`` cut to at most MAX_TRACEBACK_LINE characters, without the word the cut went through: half a
+    secret (``https://user:pa``) is no longer recognized as one by the redaction applied when it is shown."""
+    kept = line[:MAX_TRACEBACK_LINE]
+    return kept[:kept.rfind(" ") + 1].rstrip() + " …"
 MAX_HELD = 64 * 1024 * 1024  # characters held by all open tracebacks together
 MAX_MESSAGE = 100  # lines of one exception's message
 MAX_FOREIGN = 200  # other requests' lines skipped inside one split traceback before it is given up
@@ -139,7 +146,8 @@ class _Open:
 
     def add(self, text: str) -> None:
         for line in self.pending + [text]:
-            line = line[:MAX_TRACEBACK_LINE]
+            if len(line) > MAX_TRACEBACK_LINE:
+                line = _cut(line)
             if len(self.head) < HEAD:
                 self.head.append(line)
             else:
