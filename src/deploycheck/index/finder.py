@@ -10,7 +10,7 @@ Stub files (``.pyi``) are never loaded at run time and are ignored.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deploycheck.artifact.files import HostFiles
 
@@ -21,6 +21,7 @@ EXTENSION = "extension"
 BYTECODE = "bytecode"
 BUILTIN = "builtin"
 FROZEN = "frozen"
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,14 @@ class Module:
     kind: str
     path: str | None
     locations: tuple[str, ...] = ()
+    # decided once: the closure walk and the rules ask these hundreds of thousands of times per run
+    is_package: bool = field(init=False, repr=False, compare=False)
+    has_source: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_package(self) -> bool:
-        return self.kind in (PACKAGE, NAMESPACE) or (self.kind in (EXTENSION, BYTECODE) and bool(self.locations))
-
-    @property
-    def has_source(self) -> bool:
-        return self.kind in (SOURCE, PACKAGE)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_package", self.kind in (PACKAGE, NAMESPACE) or (
+            self.kind in (EXTENSION, BYTECODE) and bool(self.locations)))
+        object.__setattr__(self, "has_source", self.kind in (SOURCE, PACKAGE))
 
 
 class ModuleFinder:
@@ -85,8 +86,9 @@ class ModuleFinder:
         A parent that is not a package (a plain module, an extension, a built-in) has no submodules here;
         callers decide whether such a parent may create them dynamically.
         """
-        if fullname in self._cache:
-            return self._cache[fullname]
+        found = self._cache.get(fullname, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
         parent_name, _, tail = fullname.rpartition(".")
         if parent_name:
             parent = self.find(parent_name)

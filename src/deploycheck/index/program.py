@@ -86,6 +86,8 @@ class Program:
     _aliases: dict[str, F.Module | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, int], bool | None] = field(default_factory=dict)
     _opened: dict[str, bool] = field(default_factory=dict)  # index.writers
+    _statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # module_status, until the effects change
+    _origins: dict[str, str] = field(default_factory=dict)  # origin by file (or module name): the search path's
     # What framework loaders add (``frameworks.close``): edges (``frameworks.base.Edge``) and start-up calls
     # (``frameworks.base.StartupCall``), followed by the walk like import statements.
     edges: list = field(default_factory=list)
@@ -134,6 +136,13 @@ class Program:
         return found
 
     def origin(self, module: F.Module) -> str:
+        key = module.path or module.name
+        found = self._origins.get(key)
+        if found is None:
+            found = self._origins[key] = self._origin(module)
+        return found
+
+    def _origin(self, module: F.Module) -> str:
         if module.path is None:
             if module.kind in (F.BUILTIN, F.FROZEN):
                 return "stdlib"
@@ -144,9 +153,11 @@ class Program:
         mod = self.find(name)
         if mod is None or not mod.has_source or mod.path is None:
             return None
-        if mod.path not in self.store.summaries:
+        found = self.store.summaries.get(mod.path)
+        if found is None:
             self.store.load([mod.path])
-        return self.store.summaries[mod.path]
+            found = self.store.summaries[mod.path]
+        return found
 
     def absolute(self, importer: str, is_package: bool, module: str, level: int) -> str | None:
         """Resolve a relative import (PEP 328) made in module ``importer``; None when it goes beyond the
@@ -162,6 +173,12 @@ class Program:
 
     def module_status(self, name: str) -> tuple[str, str]:
         """Can ``import name`` find it? Returns (FOUND|MISSING|UNKNOWN, the first missing dotted prefix)."""
+        found = self._statuses.get(name)
+        if found is None:
+            found = self._statuses[name] = self._module_status(name)
+        return found
+
+    def _module_status(self, name: str) -> tuple[str, str]:
         parts = name.split(".")
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])
@@ -646,6 +663,7 @@ class Program:
         self.reached.clear()
         self._waiting.clear()
         self._walked.clear()
+        self._statuses.clear()
         missing = self._walk_from(entries)
         self._collect_effects()
         self._execution_order(entries)
@@ -976,6 +994,7 @@ class Program:
         self._caches_within.clear()
         self._outcomes.clear()
         self._opened.clear()
+        self._statuses.clear()
 
     def chain(self, module: str) -> list[Hop]:
         """Import chain from an entry to ``module``: each hop is the importing module and the line; an entry a

@@ -63,6 +63,7 @@ def extend(program) -> bool:
     program.search_path.added.extend(added)
     program.finder.clear()
     program._aliases.clear()
+    program._statuses.clear()
     return True
 
 

@@ -37,6 +37,8 @@ class Context:
     # what the project's own program does not check already (check.py)
     only: set[str] | None = None
     _imported: set[str] | None = None
+    _import_sites: list | None = None
+    _modules: dict = field(default_factory=dict)  # modules(every) -> the list, worked out once
 
     def imported_modules(self) -> set[str]:
         """Every module some import statement of the closure names (``import a.b`` names ``a`` and ``a.b``;
@@ -69,6 +71,12 @@ class Context:
     def modules(self, every: bool = False) -> Iterator[tuple[str, Node, Summary]]:
         """Closure modules that have a parsed summary, in a stable order: those rules report on (``only``),
         or ``every`` one."""
+        found = self._modules.get(every)
+        if found is None:
+            found = self._modules[every] = list(self._listed(every))
+        return iter(found)
+
+    def _listed(self, every: bool) -> Iterator[tuple[str, Node, Summary]]:
         for name in sorted(self.program.nodes):
             if not every and self.only is not None and name not in self.only:
                 continue
@@ -172,7 +180,14 @@ def _shielded(shield: int, raises: str) -> bool:
 
 
 def import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite, str]]:
-    """Every import statement of the closure that would crash the service if it failed, with its severity."""
+    """Every import statement of the closure that would crash the service if it failed, with its severity
+    (worked out once per context: several rules ask)."""
+    if ctx._import_sites is None:
+        ctx._import_sites = list(_import_sites(ctx))
+    return iter(ctx._import_sites)
+
+
+def _import_sites(ctx: Context) -> Iterator[tuple[str, Node, Summary, ImportSite, str]]:
     for name, node, summ in ctx.modules():
         for site in summ.imports:
             runs = ctx.program.branch_runs(name, site.branch)
