@@ -262,3 +262,25 @@ def test_del_of_a_name_a_star_import_binds_is_no_error(tmp_path):
     assert _got(check(tmp_path, entries=["r.deleter"])) == []
     assert _last_error(tmp_path, "r.gone") == "NameError: name 'two' is not defined"
     assert _got(check(tmp_path, entries=["r.gone"])) == [("DC201", "error", "import", "r.gone", 2, "two")]
+
+
+def test_path_of_a_package_after_a_star_import_is_defined(tmp_path):
+    # ruff says F405 for `__path__` after a star import even in a package's __init__ (and, read as a plain
+    # module, F821): the import system sets __path__ in a package, nowhere else
+    _tree(tmp_path, {
+        "plugins/__init__.py": """
+            from plugins.base import *
+            SEARCHED = list(__path__)
+            """,
+        "plugins/base.py": "NAME = 'base'\n",
+        "extend/__init__.py": "from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n",
+        "single.py": """
+            from plugins.base import *
+            SEARCHED = list(__path__)
+            """,
+    })
+    assert _last_error(tmp_path, "plugins") == ""
+    assert _last_error(tmp_path, "single") == "NameError: name '__path__' is not defined"
+    assert _last_error(tmp_path, "extend") == ""
+    result = check(tmp_path, entries=["plugins", "single", "extend"])
+    assert _got(result) == [("DC201", "error", "import", "single", 2, "__path__")]

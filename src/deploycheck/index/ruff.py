@@ -77,32 +77,24 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
     space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}"
     out: dict[str, list[Diagnostic]] = {}
     reader = files or HostFiles()
-    # ruff reads a package's __init__ by its own rules (``__path__`` is defined there): those files keep
-    # their name, as copies, and their verdicts are cached apart from the same bytes as a plain module
-    inits = {p: d for p, d in paths.items() if _is_init(p)}
-    plain = {p: d for p, d in paths.items() if p not in inits}
+    # A package's __init__ goes with the rest: ruff reads it as a plain module then, and on 3,000 real
+    # __init__ files that differs only in an F821 for ``__path__``, which DC201 knows a package has.
     by_fd = files is None and os.path.isdir(_FD_DIR)
-    for group, where, run, size in ((plain, space, _run_open if by_fd else _run_copies,
-                                     _fd_batch() if by_fd else _BATCH),
-                                    (inits, f"{space}-package", _run_copies, _BATCH)):
-        cached = cache.get_many(where, list(set(group.values()))) if group else {}
-        todo = []
-        for path, digest in group.items():
-            try:
-                out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
-            except Exception:  # not cached, or a damaged entry
-                todo.append(path)
-        for i in range(0, len(todo), size):
-            found = run(binary, tv, {p: paths[p] for p in todo[i : i + size]}, reader)
-            for p in todo[i : i + size]:
-                out[p] = found.get(p, [])
-                if p in found:
-                    cache.put(where, paths[p], json.dumps([list(d.__dict__.values()) for d in found[p]]).encode())
+    run, size = (_run_open, _fd_batch()) if by_fd else (_run_copies, _BATCH)
+    cached = cache.get_many(space, list(set(paths.values()))) if paths else {}
+    todo = []
+    for path, digest in paths.items():
+        try:
+            out[path] = [Diagnostic(*d) for d in json.loads(cached[digest])]
+        except Exception:  # not cached, or a damaged entry
+            todo.append(path)
+    for i in range(0, len(todo), size):
+        found = run(binary, tv, {p: paths[p] for p in todo[i : i + size]}, reader)
+        for p in todo[i : i + size]:
+            out[p] = found.get(p, [])
+            if p in found:
+                cache.put(space, paths[p], json.dumps([list(d.__dict__.values()) for d in found[p]]).encode())
     return out
-
-
-def _is_init(path: str) -> bool:
-    return os.path.basename(path) in ("__init__.py", "__init__.pyi")
 
 
 _FD_DIR = "/dev/fd"
@@ -154,8 +146,7 @@ def _run_open(binary: str, tv: str, digests: dict[str, str], reader=None) -> dic
 def _run_copies(binary: str, tv: str, digests: dict[str, str], reader) -> dict[str, list[Diagnostic]]:
     """ruff's diagnostics for the files of ``digests`` (path -> content hash), read with ``reader``, from
     copies in a private directory named by number (a stub keeps its ``.pyi``: ruff reads stubs by their own
-    rules, a package's ``__init__`` its name, in a directory of its own). A file that cannot be read or
-    changed is left out; the copies held at once are bounded
+    rules). A file that cannot be read or changed is left out; the copies held at once are bounded
     (``_BATCH_BYTES``)."""
     out: dict[str, list[Diagnostic]] = {}
     where = private.make("deploycheck-ruff-")
@@ -169,11 +160,7 @@ def _run_copies(binary: str, tv: str, digests: dict[str, str], reader) -> dict[s
                 continue
             if content_key(data) != digest:
                 continue
-            if _is_init(path):
-                os.mkdir(os.path.join(where, str(n)))
-                copy = os.path.join(where, str(n), os.path.basename(path))
-            else:
-                copy = os.path.join(where, f"{n}.pyi" if path.endswith(".pyi") else f"{n}.py")
+            copy = os.path.join(where, f"{n}.pyi" if path.endswith(".pyi") else f"{n}.py")
             with open(copy, "xb") as f:
                 f.write(data)
             names[copy] = path
@@ -196,8 +183,6 @@ def _copies_done(binary: str, tv: str, names: dict[str, str]) -> dict[str, list[
     found = _run(binary, tv, list(names))
     for copy in names:
         os.unlink(copy)
-        if _is_init(copy):
-            os.rmdir(os.path.dirname(copy))
     return {path: found.get(copy, []) for copy, path in names.items()}
 
 
