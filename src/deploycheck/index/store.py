@@ -94,11 +94,13 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _work(item: tuple[str, bytes, Facts]) -> tuple[str, tuple]:
+def _work(item: tuple[str, bytes, Facts]) -> tuple[str, bytes]:
+    """``(path, source, facts) -> (path, the summary as marshal bytes)``: the form the cache keeps, made in the
+    parse worker so the main process only loads it (bytes cross the pipe for less than the objects would)."""
     path, data, facts = item
     from deploycheck.index.walker import summarize
 
-    return path, summarize(data, facts).to_plain()
+    return path, marshal.dumps(summarize(data, facts).to_plain())
 
 
 class SummaryStore:
@@ -178,16 +180,16 @@ class SummaryStore:
 
         for p, result in zip(paths, results, strict=True):
             if result == TOO_NESTED:  # as summarize reports the parser's other nesting limits
-                result = (p, Summary(syntax_error=("too deeply nested for the parser", 1, 0)).to_plain())
+                result = (p, marshal.dumps(Summary(syntax_error=("too deeply nested for the parser", 1, 0)).to_plain()))
             elif result == NEEDS_MEMORY:
                 # Not cached (the outcome depends on the limit), not handed to ruff: nothing in it is checked.
                 self.summaries[p] = Summary(syntax_error=(f"not analyzed: {not_analyzed_reason()}", 1, 0),
                                             dynamic=["not analyzed"])
                 del self.hashes[p]
                 continue
-            plain = result[1]
-            self.summaries[p] = Summary.from_plain(plain)
-            self.cache.put(self._space, self.hashes[p], marshal.dumps(plain))
+            blob = result[1]
+            self.summaries[p] = Summary.from_plain(marshal.loads(blob))
+            self.cache.put(self._space, self.hashes[p], blob)
 
     def _parsing(self) -> Parser:
         if self._parser is None:

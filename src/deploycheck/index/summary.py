@@ -121,10 +121,13 @@ class Summary:
 
     @classmethod
     def from_plain(cls, t: tuple) -> Summary:
-        if len(t) != len(fields(cls)):
+        if len(t) != _FIELDS:
             raise ValueError("summary of another analyzer version")
         s = cls(*t)
         s.imports = [ImportSite(*i) for i in s.imports]
         s.reads = [AttrRead(*r) for r in s.reads]
         s.settings = [ImportSite(*i) for i in s.settings]
         return s
+
+
+_FIELDS = len(fields(Summary))  # to tell a summary of another analyzer version
