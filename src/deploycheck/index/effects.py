@@ -167,6 +167,14 @@ def sys_path_assignment(target: ast.expr, value: ast.expr, names: dict[str, tupl
     return None
 
 
+def may_install(args: list[ast.expr], last: str) -> bool:
+    """Whether ``installs`` could say yes for a call with these arguments whose dotted name ends in ``last``:
+    a quick test first (most calls have constant arguments, and none of them install anything)."""
+    return "install" in last.lower() or any(
+        type(a) is ast.List or type(a) is ast.Tuple or (type(a) is ast.Constant and type(a.value) is str
+                                                        and "install" in a.value) for a in args)
+
+
 def installs(node: ast.Call, dotted: str | None) -> bool:
     """A call that installs distributions while the program runs: ``install_packages([...])``-style
     helpers (a function named for installing packages or requirements), ``pip.main(["install", ...])``,

@@ -43,6 +43,7 @@ _ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}
 _NAME_ERRORS = {"NameError", "UnboundLocalError", "Exception", "BaseException"}
 _DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "clear", "popitem"}
 _PATH_MUTATORS = {"insert", "append", "extend", "__setitem__", "remove", "clear"}
+_COMPREHENSIONS = frozenset((ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
 _MAY_NAME_PACKAGES = {ast.List, ast.Tuple, ast.Constant}  # argument kinds that may name what a call installs
 
 
@@ -709,35 +710,34 @@ class Walker:
             attrs: list[str] = []
             positions: list[tuple[int, int]] = []
             base: ast.expr = node
-            while isinstance(base, ast.Attribute):
+            while type(base) is ast.Attribute:
                 attrs.append(base.attr)
                 end_col = base.end_col_offset or 0
                 positions.append((base.end_lineno or base.lineno, max(end_col - len(base.attr), 0)))
                 base = base.value
             attrs.reverse()
             positions.reverse()
-            if isinstance(base, ast.Name):
-                if isinstance(node.ctx, ast.Load) and (base.id, attrs[0]) not in st.has:
+            if type(base) is ast.Name:
+                if type(node.ctx) is ast.Load and (base.id, attrs[0]) not in st.has:
                     self._pending_reads.append((st.scope, base.id, tuple(attrs), tuple(positions), st))
-                self._markers(node, st)
             else:
                 self.expr(base, st)
             return
-        if isinstance(node, ast.Call):
+        if kind is ast.Call:
             if self._class is not None:
                 self._class.call(node.func)
             if self._def != -2 and st.context != TYPING:
                 self._note_call(node.func, st)
             if self._call_markers(node, st):
                 return
-        elif isinstance(node, ast.NamedExpr):
+        elif kind is ast.NamedExpr:
             scope = st.scope
             while scope.kind == "comprehension" and scope.parent is not None:
                 scope = scope.parent
             self._bind(scope, node.target.id, VALUE)
             self.expr(node.value, st)
             return
-        elif isinstance(node, ast.Lambda):
+        elif kind is ast.Lambda:
             fn = _Scope("function", st.scope)
             a = node.args
             for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
@@ -748,7 +748,7 @@ class Walker:
             self.expr(node.body, st.but(scope=fn, context=FUNCTION if st.context != TYPING else TYPING))
             self._def = outer_def
             return
-        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        elif kind in _COMPREHENSIONS:
             comp = _Scope("comprehension", st.scope)
             inner = st.but(scope=comp)
             for i, gen in enumerate(node.generators):
@@ -762,15 +762,15 @@ class Walker:
             else:
                 self.expr(node.elt, inner)
             return
-        elif isinstance(node, ast.Subscript):
+        elif kind is ast.Subscript:
             self._markers(node, st)
             if is_globals_call(node.value) and isinstance(node.ctx, ast.Load):
                 self.expr(node.slice, st)  # a read of the namespace changes nothing
                 return
-        elif isinstance(node, ast.BoolOp):
+        elif kind is ast.BoolOp:
             self._short_circuit(node, st)
             return
-        elif isinstance(node, ast.IfExp):
+        elif kind is ast.IfExp:
             truth = self.eval.truth(node.test)
             self.expr(node.test, st)
             if truth is True or truth is False:
@@ -779,7 +779,7 @@ class Walker:
                 self.expr(node.body, st.but(conditional=True))
                 self.expr(node.orelse, st.but(conditional=True))
             return
-        elif isinstance(node, ast.Compare) and any(is_globals_call(c) for c in node.comparators):
+        elif kind is ast.Compare and any(is_globals_call(c) for c in node.comparators):
             self.expr(node.left, st)
             return
         for field in kind._fields:
@@ -876,13 +876,16 @@ class Walker:
     def _call_markers(self, node: ast.Call, st: _State) -> bool:
         """Record dynamic effects of a call; True when the call's children were visited here."""
         func = node.func
-        name = func.id if type(func) is ast.Name else None
-        dotted = dotted_name(func)
+        ftype = type(func)
+        name = func.id if ftype is ast.Name else None
+        dotted = name if name is not None else dotted_name(func) if ftype is ast.Attribute else None
         args = node.args
+        keywords = node.keywords
         kinds = {type(a) for a in args}
-        kinds.update(type(k.value) for k in node.keywords)
-        if type(func) is ast.Attribute:
-            if self._is_alias(func.value) and func.attr in _DICT_WRITERS:
+        if keywords:
+            kinds.update(type(k.value) for k in keywords)
+        if ftype is ast.Attribute:
+            if self._globals_aliases and self._is_alias(func.value) and func.attr in _DICT_WRITERS:
                 self._dynamic("globals()")
             if is_globals_call(func.value):
                 if func.attr in _DICT_WRITERS:
@@ -890,31 +893,32 @@ class Walker:
                 for a in args:
                     self.expr(a, st)
                 return True
-        if name in ("globals", "vars") and not args:
+        if (name == "globals" or name == "vars") and not args:
             self._dynamic("globals()")  # the namespace escapes into a variable or a call
-        if ast.Name in kinds and self._globals_aliases and any(self._is_alias(a) for a in args):
+        if self._globals_aliases and ast.Name in kinds and any(self._is_alias(a) for a in args):
             self._dynamic("globals()")
         if ast.Call in kinds and (any(is_globals_call(a) for a in args)
-                                  or any(is_globals_call(k.value) for k in node.keywords)):
+                                  or any(is_globals_call(k.value) for k in keywords)):
             self._dynamic("globals()")  # the namespace is handed to code that may write into it
-        if (dotted in ("importlib.import_module", "import_module", "__import__") and len(node.args) == 1
-                and not node.keywords and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                and node.args[0].value and not node.args[0].value.startswith(".")):
-            # importlib.import_module("pkg.mod") with a constant name is an import like any other.
-            self._import(node.args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
-        looped = (dotted in ("importlib.import_module", "import_module") and len(node.args) == 1
-                  and not node.keywords and isinstance(node.args[0], ast.Name)
-                  and node.args[0].id in self._loop_values)
-        for value in self._loop_values[node.args[0].id] if looped else ():  # type: ignore[union-attr]
-            if value and not value.startswith(".") and all(p.isidentifier() for p in value.split(".")):
-                self._import(value, 0, (), node, st, [])  # type: ignore[arg-type]
-        last = (dotted or "").rpartition(".")[2]
-        if (last in ("import_module", "__import__") and not looped and not (
-                len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant))) \
-                or last in _DISCOVERY:
-            self.summary.computed_imports = True  # which modules it imports is decided at run time
-        if (dotted or "").endswith("environ.setdefault") and len(node.args) == 2 and not node.keywords:
-            self._settings_module(node.args[0], node.args[1], node, st)
+        last = dotted.rpartition(".")[2] if dotted else ""
+        looped = False
+        if last == "import_module" or last == "__import__":
+            if (dotted in ("importlib.import_module", "import_module", "__import__") and len(args) == 1
+                    and not keywords and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
+                    and args[0].value and not args[0].value.startswith(".")):
+                # importlib.import_module("pkg.mod") with a constant name is an import like any other.
+                self._import(args[0].value, 0, (), node, st, [])  # type: ignore[arg-type]
+            looped = (dotted in ("importlib.import_module", "import_module") and len(args) == 1
+                      and not keywords and isinstance(args[0], ast.Name) and args[0].id in self._loop_values)
+            for value in self._loop_values[args[0].id] if looped else ():  # type: ignore[union-attr]
+                if value and not value.startswith(".") and all(p.isidentifier() for p in value.split(".")):
+                    self._import(value, 0, (), node, st, [])  # type: ignore[arg-type]
+            if not looped and not (len(args) == 1 and not keywords and isinstance(args[0], ast.Constant)):
+                self.summary.computed_imports = True  # which modules it imports is decided at run time
+        elif last in _DISCOVERY:
+            self.summary.computed_imports = True
+        if last == "setdefault" and dotted.endswith("environ.setdefault") and len(args) == 2 and not keywords:
+            self._settings_module(args[0], args[1], node, st)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "__all__":
             self._all_call(func.attr, node, st)
         if isinstance(func, ast.Attribute) and func.attr in ("extend_path", "declare_namespace"):
@@ -946,7 +950,8 @@ class Walker:
             self._module_setattr(node)
             if isinstance(args[0], ast.Name):
                 self._setattr_names.add(args[0].id)
-        if dotted and ("nstall" in dotted or kinds & _MAY_NAME_PACKAGES) and effects.installs(node, dotted):
+        if dotted and ("nstall" in dotted or (kinds & _MAY_NAME_PACKAGES and effects.may_install(args, last))) \
+                and effects.installs(node, dotted):
             self.summary.installs.append(node.lineno)
         if dotted:
             head, _, method = dotted.rpartition(".")
