@@ -43,6 +43,7 @@ _ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}
 _NAME_ERRORS = {"NameError", "UnboundLocalError", "Exception", "BaseException"}
 _DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "clear", "popitem"}
 _PATH_MUTATORS = {"insert", "append", "extend", "__setitem__", "remove", "clear"}
+_ENDS_BLOCK = frozenset((ast.Raise, ast.Return, ast.Continue, ast.Break))
 _COMPREHENSIONS = frozenset((ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
 _MAY_NAME_PACKAGES = {ast.List, ast.Tuple, ast.Constant}  # argument kinds that may name what a call installs
 
@@ -243,9 +244,9 @@ class Walker:
         """Walk a block; True when it always ends in raise/return/break/continue on the target."""
         for i, stmt in enumerate(stmts):
             ends = self.stmt(stmt, st)
-            if isinstance(stmt, (ast.Raise, ast.Return, ast.Continue, ast.Break)):
+            if type(stmt) in _ENDS_BLOCK:
                 ends = True
-                if isinstance(stmt, ast.Raise) and st.scope is self.module and not (st.conditional or st.in_try):
+                if type(stmt) is ast.Raise and st.scope is self.module and not (st.conditional or st.in_try):
                     self.summary.refusals.append((stmt.lineno, stmt.col_offset, raise_text(stmt), st.branch))
             if ends:
                 self._quiet(stmts[i + 1:], "dead")  # nothing after it in this block ever runs
@@ -255,6 +256,18 @@ class Walker:
     def stmt(self, node: ast.stmt, st: _State) -> bool:
         """Walk one statement; True when it always ends the enclosing block (a decided ``if`` whose taken
         branch raises, for instance)."""
+        kind = type(node)
+        # the commonest statements first: each would otherwise go through every test below
+        if kind is ast.Expr:
+            self._discarded = node.value  # a call made for its effect: its value is dropped
+            self.expr(node.value, st)
+            return None
+        if kind is ast.Return:
+            if node.value is not None:
+                self.expr(node.value, st)
+            return None
+        if kind is ast.Pass or kind is ast.Break or kind is ast.Continue:
+            return None
         if isinstance(node, ast.Import):
             for alias in node.names:
                 self._import(alias.name, 0, (), node, st, [alias])
