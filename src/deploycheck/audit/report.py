@@ -2,7 +2,8 @@
 
 Built from the grouping and the explanation; every text taken from the log passes through ``redacted``
 first: URLs lose their credentials and known secrets are masked as ``deploycheck config`` does
-(``contract.scrub``), and ``key=value`` pairs and bearer tokens whose key says secret lose their value.
+(``contract.scrub``), and what is secret by its shape (``key=value`` pairs whose key says secret, bearer
+tokens, cookies, vendors' tokens, passwords on command lines) is masked (``contract.redact.pairs_in``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ _MARK_LINE = re.compile(r"^[\s|+]*[~^]+\s*$")
 
 
 def redacted(text: str) -> str:
-    """``text`` safe to show: secret ``key=value`` values and bearer tokens masked, then ``contract.scrub``
-    (registered secrets in every form, URL credentials)."""
+    """``text`` safe to show: what is secret by its shape masked (``contract.redact.pairs_in``), then
+    ``contract.scrub`` (registered secrets in every form, URL credentials)."""
     return scrub(redact.pairs_in(text))
 
 

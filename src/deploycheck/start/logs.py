@@ -22,10 +22,10 @@ _VARYING = re.compile(r"\d+|0x[0-9a-f]+", re.IGNORECASE)  # times, ids, pids: on
 
 
 def shown(text: str) -> str:
-    """``text`` written by the service (or a dependency, a probe) made safe to show in any report: secret
-    ``name=value`` pairs and ``Bearer``/``Basic`` tokens masked (``contract.redact.pairs_in``: a service
-    printing ``password=...`` itself), then every form of every registered secret and every URL's
-    credentials (``contract.scrub.scrub``)."""
+    """``text`` written by the service (or a dependency, a probe) made safe to show in any report: what is
+    secret by its shape masked (``contract.redact.pairs_in``: a service printing ``password=...``, a cookie
+    header, a vendor's token or a client's command line itself), then every form of every registered secret
+    and every URL's credentials (``contract.scrub.scrub``), as audit's report does."""
     from deploycheck.contract import redact, scrub
 
     return scrub.scrub(redact.pairs_in(text))
