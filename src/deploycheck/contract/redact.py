@@ -205,15 +205,15 @@ def urls_in(text: str) -> str:
 # Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
 # long word of free text. The value is a quoted string (masked whole, up to its closing quote), a Python
 # tuple ``(user, password)`` (``requests``' ``auth=``: only its second item is masked), or a bare word; a
-# ``Bearer``/``Basic`` scheme before it stays.
+# ``Bearer``/``Basic`` scheme before it stays. A name ending in Error, Exception or Warning (PEP 8, "Exception
+# Names") is an exception's before its message (``AuthenticationError: Invalid API key``), not a pair; the
+# message is searched on its own.
 _SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*)"
+                          r"credential|private[_-]?key)[\w.-]{0,40}(?-i:(?<!Error)(?<!Exception)(?<!Warning)))"
+                          r"(['\"]?\s*[=:]\s*)"
                           r"(?:(\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)(\4\s*\))"
                           r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\7)"
                           r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+))")
-# PEP 8, "Exception Names": an exception class's name ends in Error (the standard library's also in Exception
-# and Warning)
-_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
@@ -244,15 +244,14 @@ _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "prior
 # ``--password=VALUE`` is a pair above), and ``-pVALUE`` after the MySQL and MariaDB clients, whose ``-p``
 # takes the password attached (MySQL reference manual, "Specifying Passwords": ``--password[=pass]``,
 # ``-p[pass]``, "no space between -p and the password"). ``-p`` alone (prompt) and ``-P`` (port) stay.
-_PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)([^\s'\",]+)")
+_PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
+                              r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
 _MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap))?(?![\w.-])(.*)")
-_MYSQL_P = re.compile(r"(?<=[\s'\"])-p([^\s'\",\]]+)")
+_MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
 
 
 def _pair(m: re.Match) -> str:
     name_sep = m.group(1) + m.group(2)
-    if m.group(1).endswith(_EXCEPTION_SUFFIXES) and ":" in m.group(2):
-        return m.group(0)  # "AuthenticationError: Invalid API key": an exception's message, not a value
     if m.group(3) is not None:  # a tuple: (user, password)
         return f"{name_sep}{m.group(3)}{m.group(4)}{MASK}{m.group(6)}"
     if m.group(7) is not None:  # a quoted value
