@@ -105,6 +105,23 @@ def test_secrets_shown_by_their_shape_are_masked_by_audit(tmp_path, start):
         assert "RuntimeError" in out, fmt
 
 
+def test_a_token_as_an_exception_type_name_is_masked(tmp_path):
+    """The exception's type is text of the log too: a class named by a token is shown masked."""
+    (tmp_path / "name.txt").write_text("sk_live_4eC39HqLyjWDarjtT1zdp7dcQ26")
+    (tmp_path / "svc.py").write_text("raise type(open('name.txt').read(), (Exception,), {})('denied')\n")
+    proc = subprocess.run([sys.executable, "svc.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ26: denied" in proc.stderr
+    (tmp_path / "svc.log").write_text(proc.stderr)
+    code, out, err = cli("audit", "--log", tmp_path / "svc.log", "--format", "json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert (doc["groups"][0]["exc_type"], doc["groups"][0]["message"]) == ("***", "denied")
+    for fmt in ("text", "markdown", "html"):
+        code, out, err = cli("audit", "--log", tmp_path / "svc.log", "--format", fmt)
+        assert code == 1 and "4eC39HqLyjWDarjtT1zdp7dcQ26" not in out, fmt
+
+
 def test_secrets_shown_by_their_shape_are_masked_in_start_log_lines():
     """``start`` keeps the service's lines through ``start.logs.shown``, the same masking as audit's."""
     program = "import sys\nfor line in sys.argv[1:]:\n    print(line, flush=True)\n"
