@@ -242,11 +242,12 @@ _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "prior
                       "httponly"}
 # Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
 # ``--password=VALUE`` is a pair above), and ``-pVALUE`` after the MySQL and MariaDB clients, whose ``-p``
-# takes the password attached (MySQL reference manual, "Specifying Passwords": ``--password[=pass]``,
-# ``-p[pass]``, "no space between -p and the password"). ``-p`` alone (prompt) and ``-P`` (port) stay.
+# takes the password attached (MySQL Reference Manual 6.2.2.1, "Using Options on the Command Line": the
+# password is ``--password=pass_val`` or ``-ppass_val``, with no space; ``mysql -p test`` prompts and uses
+# database test). ``-p`` alone and ``-P`` (the port) stay.
 _PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
                               r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
-_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap))?(?![\w.-])(.*)")
+_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])(.*)")
 _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
 
 
