@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import cli
 
-from deploycheck.start.logs import LogReader, shown
+from deploycheck.start.logs import MAX_LINE, LogReader, shown
 
 # (line as the service wrote it, line as it must be shown, the secret it holds)
 CASES = [
@@ -131,3 +131,20 @@ def test_secrets_shown_by_their_shape_are_masked_in_start_log_lines():
     proc.wait(30)
     tail, _, _ = reader.snapshot()
     assert tail == [c[1] for c in CASES]
+
+
+def test_a_token_cut_by_the_line_bounds_of_start_is_never_half_shown():
+    """``start`` keeps MAX_LINE characters of a line and reads a longer one MAX_LINE * 4 bytes at a time: a
+    token the cut goes through loses its prefix or its length, and would no longer be recognized."""
+    token = "ghp_A1bC2dE3fH4iJ5kL6mN7oP8qR9sT0uVwXyQ27"
+    at_cut = "w " * ((MAX_LINE - 20) // 2) + token + " tail"  # the token spans character MAX_LINE
+    at_read = "v " * ((MAX_LINE * 4 - 10) // 2) + token + " tail"  # ... and byte MAX_LINE * 4
+    program = "import sys\nfor line in sys.argv[1:]:\n    print(line, flush=True)\n"
+    proc = subprocess.Popen([sys.executable, "-c", program, at_cut, at_read, "after"], stdout=subprocess.PIPE)
+    reader = LogReader(proc.stdout, shown)
+    reader.join(30)
+    proc.wait(30)
+    tail, _, _ = reader.snapshot()
+    assert [line[-11:] for line in tail] == ["w w w w w …", "v v v v v …", "… tail", "after"]
+    assert not [line for line in tail if "A1bC2dE3" in line or "0uVwXyQ27" in line]
+    assert max(len(line) for line in tail) <= MAX_LINE
