@@ -162,11 +162,11 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
                     crashes=grouping.crashes)
     for g in grouping.groups:
         report.groups.append(GroupLine(
-            g.sample.exc_type and redacted(g.sample.exc_type), redacted(g.sample.headline().partition(": ")[2])[:500],
-            g.count,
+            g.sample.exc_type and redacted(g.sample.exc_type),
+            redacted(g.sample.headline().partition(": ")[2])[:500], g.count,
             g.first_seen.line if g.first_seen else 0, g.first_seen.timestamp if g.first_seen else None,
             g.last_seen.line if g.last_seen else 0, g.last_seen.timestamp if g.last_seen else None,
-            tuple(redacted(r) for r in g.revisions), g is grouping.stopped))  # names from the log, as its text
+            tuple(redacted(r) for r in g.revisions), g is grouping.stopped))  # labels are the log's text
     report.timeline = [TimelineLine(e.spot.line, e.spot.timestamp, e.kind, redacted(e.text)[:300])
                        for e in grouping.timeline]
     if grouping.stopped is None or explanation is None:
@@ -178,7 +178,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
     ex = explanation
     report.kind = ex.kind.kind
     report.whys = [Why(redacted(w.statement), tuple(redacted(e) for e in w.evidence)) for w in ex.whys]
-    report.revision, report.revision_from, report.path = ex.revision and redacted(ex.revision), ex.revision_from, ex.path
+    report.revision = ex.revision and redacted(ex.revision)  # perhaps the log's revision label
+    report.revision_from, report.path = ex.revision_from, ex.path
     if ex.suspect is not None:
         report.suspect = f"{ex.suspect.id} {redacted(ex.suspect.subject)} ({ex.suspect_how})"
     if ex.rule:

@@ -209,7 +209,8 @@ def urls_in(text: str) -> str:
 # Names") is an exception's before its message (``AuthenticationError: Invalid API key``), not a pair; the
 # message is searched on its own.
 _SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40}(?-i:(?<!Error)(?<!Exception)(?<!Warning)))"
+                          r"credential|private[_-]?key)[\w.-]{0,40}"
+                          r"(?-i:(?<!Error)(?<!Exception)(?<!Warning)))"
                           r"(['\"]?\s*[=:]\s*)"
                           r"(?:(\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)(\4\s*\))"
                           r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\7)"
@@ -247,7 +248,8 @@ _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "prior
 # database test). ``-p`` alone and ``-P`` (the port) stay.
 _PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
                               r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
-_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])(.*)")
+_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
+                    r"(.*)")
 _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
 
 
