@@ -56,6 +56,11 @@ CASES = [
     ("mysql -p'My Q24 pass' -h db app", "mysql -p*** -h db app", "My Q24 pass"),
     ("psycopg.OperationalError: connection failed: password=OpQ25pass sslmode=require",
      "psycopg.OperationalError: connection failed: password=*** sslmode=require", "OpQ25pass"),
+    ("session answered set-cookie: a=CkQ28x; Path=/, b=CkQ29y; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure",
+     "session answered set-cookie: a=***; Path=/, b=***; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure",
+     "CkQ29y"),
+    ('requests.get(url, auth=HTTPBasicAuth("svc-user", "TupQ30pass")) failed',
+     'requests.get(url, auth=HTTPBasicAuth("svc-user", "***")) failed', "TupQ30pass"),
     # ordinary words, flags and ids that look close to a secret stay as written
     ("commit 4468c18a3a315e6951bd7d521252098a492ab0c1 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 skill_live_x",
      "commit 4468c18a3a315e6951bd7d521252098a492ab0c1 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 skill_live_x",

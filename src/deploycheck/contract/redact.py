@@ -204,15 +204,16 @@ def urls_in(text: str) -> str:
 
 # Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
 # long word of free text. The value is a quoted string (masked whole, up to its closing quote), a Python
-# tuple ``(user, password)`` (``requests``' ``auth=``: only its second item is masked), or a bare word; a
-# ``Bearer``/``Basic`` scheme before it stays. A name ending in Error, Exception or Warning (PEP 8, "Exception
-# Names") is an exception's before its message (``AuthenticationError: Invalid API key``), not a pair; the
-# message is searched on its own.
+# tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
+# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays. A name ending in
+# Error, Exception or Warning (PEP 8, "Exception Names") is an exception's before its message
+# (``AuthenticationError: Invalid API key``), not a pair; the message is searched on its own.
 _SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
                           r"credential|private[_-]?key)[\w.-]{0,40}"
                           r"(?-i:(?<!Error)(?<!Exception)(?<!Warning)))"
                           r"(['\"]?\s*[=:]\s*)"
-                          r"(?:(\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)(\4\s*\))"
+                          r"(?:([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
+                          r"(\4\s*\))"
                           r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\7)"
                           r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+))")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
@@ -237,8 +238,9 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
 # Cookies: the value of every ``name=value`` of a ``Cookie:`` or ``Set-Cookie:`` header (RFC 6265 sections
 # 4.1 and 4.2), not of Set-Cookie's attributes (Expires, Max-Age, Domain, Path, SameSite ...).
 _COOKIE = re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)")
-# a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1)
-_COOKIE_PAIR = re.compile(r"(^|;)(\s*)([^=;\s]+)=(\"[^;\s,\"\\]*\"|[^;\s,\"\\]*)")
+# a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1); a pair also starts
+# after a comma, where a client joined several Set-Cookie headers in one (requests' headers do)
+_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^;\s,\"\\]*\"|[^;\s,\"\\]*)")
 _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "priority", "partitioned", "secure",
                       "httponly"}
 # Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
