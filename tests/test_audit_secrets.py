@@ -61,6 +61,8 @@ CASES = [
      "CkQ29y"),
     ('requests.get(url, auth=HTTPBasicAuth("svc-user", "TupQ30pass")) failed',
      'requests.get(url, auth=HTTPBasicAuth("svc-user", "***")) failed', "TupQ30pass"),
+    ("env MY_SERVICE_PRODUCTION_PRIMARY_DATABASE_CONNECTION_PASSWORD=LongQ31pass set",
+     "env MY_SERVICE_PRODUCTION_PRIMARY_DATABASE_CONNECTION_PASSWORD=*** set", "LongQ31pass"),
     # ordinary words, flags and ids that look close to a secret stay as written
     ("commit 4468c18a3a315e6951bd7d521252098a492ab0c1 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 skill_live_x",
      "commit 4468c18a3a315e6951bd7d521252098a492ab0c1 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 skill_live_x",

@@ -202,20 +202,21 @@ def urls_in(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), text)
 
 
-# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
-# long word of free text. The value is a quoted string (masked whole, up to its closing quote), a Python
+# A pair is a name, a separator and a value. The name is a whole run of ``[\w.-]`` (possessive, and started
+# only where a run starts: each run is scanned once, so the search is linear in the line) followed by ``=`` or
+# ``:``; it is secret when it holds one of ``_SECRET_WORD`` and does not end in Error, Exception or Warning
+# (PEP 8, "Exception Names": ``AuthenticationError: Invalid API key`` is an exception and its message, which
+# is searched on its own). The value is a quoted string (masked whole, up to its closing quote), a Python
 # tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
-# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays. A name ending in
-# Error, Exception or Warning (PEP 8, "Exception Names") is an exception's before its message
-# (``AuthenticationError: Invalid API key``), not a pair; the message is searched on its own.
-_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40}"
-                          r"(?-i:(?<!Error)(?<!Exception)(?<!Warning)))"
-                          r"(['\"]?\s*[=:]\s*)"
-                          r"(?:([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
-                          r"(\4\s*\))"
-                          r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\7)"
-                          r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+))")
+# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays.
+_NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
+_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|credential|"
+                          r"private[_-]?key")
+_EXCEPTION_NAME = ("Error", "Exception", "Warning")
+_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
+                    r"(\2\s*\))"
+                    r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
+                    r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+)")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
@@ -255,13 +256,29 @@ _MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show
 _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
 
 
-def _pair(m: re.Match) -> str:
-    name_sep = m.group(1) + m.group(2)
-    if m.group(3) is not None:  # a tuple: (user, password)
-        return f"{name_sep}{m.group(3)}{m.group(4)}{MASK}{m.group(6)}"
-    if m.group(7) is not None:  # a quoted value
-        return f"{name_sep}{m.group(7)}{m.group(8) or ''}{MASK}"
-    return f"{name_sep}{m.group(10) or ''}{MASK}"
+def _value(m: re.Match) -> str:
+    if m.group(1) is not None:  # a tuple or a call: (user, password)
+        return f"{m.group(1)}{m.group(2)}{MASK}{m.group(4)}"
+    if m.group(5) is not None:  # a quoted value (its closing quote stays, after the match)
+        return f"{m.group(5)}{m.group(6) or ''}{MASK}"
+    return f"{m.group(8) or ''}{MASK}"
+
+
+def _pairs(text: str) -> str:
+    """``text`` with the value of every secret pair masked (see ``_NAME_SEP``)."""
+    out: list[str] = []
+    done = at = 0
+    while (m := _NAME_SEP.search(text, at)) is not None:
+        at = m.end()  # a name that is not secret: its value may hold a pair ("a=password=x")
+        name = m.group(1)
+        if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
+            continue
+        value = _VALUE.match(text, at)
+        if value is not None:
+            out += [text[done:at], _value(value)]
+            done = at = value.end()
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _cookies(m: re.Match) -> str:
@@ -302,7 +319,7 @@ def pairs_in(text: str) -> str:
     if "-p" in text and ("mysql" in low or "mariadb" in low):
         text = _MYSQL.sub(_mysql, text)
     if any(word in low for word in _PAIR_WORDS):
-        text = _SECRET_PAIR.sub(_pair, text)
+        text = _pairs(text)
     return text
 
 
