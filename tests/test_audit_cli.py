@@ -129,6 +129,73 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert code == 2 and "no such commit" in err
 
 
+# A writer of a named pipe: opens it after DELAY seconds, stays silent HOLD seconds, writes the log, leaves.
+_WRITER = """import sys, time
+path, log, delay, hold = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+time.sleep(delay)
+with open(path, "wb") as pipe:
+    time.sleep(hold)
+    with open(log, "rb") as f:
+        pipe.write(f.read())
+"""
+
+
+def _audit_pipe(fifo, wait: str, writer: list[str] | None):
+    proc = None
+    if writer is not None:
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(fifo), *writer])
+    exe = Path(sys.executable).with_name("deploycheck")
+    try:  # a minute at most: a run that waits forever for the writer fails here rather than hangs
+        done = subprocess.run([str(exe), "audit", "--log", str(fifo), "--format", "json"], capture_output=True,
+                              text=True, timeout=60, check=False, env={**os.environ, "DEPLOYCHECK_LOG_WAIT": wait})
+        return done.returncode, done.stdout, done.stderr
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
+def test_log_as_a_named_pipe_with_and_without_a_writer(tmp_path):
+    err = crash(tmp_path / "svc", {"w.py": "import os\nos.environ['DATABASE_URL']\n"}, "w.py")
+    log = tmp_path / "svc.log"
+    log.write_text(err)
+    fifo = tmp_path / "logs.pipe"
+    os.mkfifo(fifo)
+    # no program ever opens it for writing: a one-line error after the wait, not a hang
+    code, out, err = _audit_pipe(fifo, "1", None)
+    assert (code, out) == (2, "")
+    assert err == (f"deploycheck: error: --log {fifo}: a named pipe that no program opened for writing within "
+                   "1 s; start the program that writes it first, or give a file (DEPLOYCHECK_LOG_WAIT=SECONDS "
+                   "sets another bound)\n")
+    # a writer that comes after 0.3 s and is silent 1.5 s more: past the 1 s bound, but it is there
+    code, out, err = _audit_pipe(fifo, "1", [str(log), "0.3", "1.5"])
+    assert code == 1, err
+    assert json.loads(out)["kind"] == "missing-setting"
+    # a writer that opens it and leaves without a word: an empty log
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    code, out, err = _audit_pipe(fifo, "5", [str(empty), "0.2", "0"])
+    assert code == 0, err
+    assert json.loads(out)["crashed"] is False
+    # a shell's <(command): a pipe whose writer is there from the start
+    exe = Path(sys.executable).with_name("deploycheck")
+    proc = subprocess.run(["bash", "-c", '"$0" audit --log <(sleep 0.5; cat "$1") --format json', str(exe),
+                           str(log)], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "DEPLOYCHECK_LOG_WAIT": "0.2"})
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["kind"] == "missing-setting"
+
+
+def test_bad_log_wait_is_one_line_and_exit_2(tmp_path):
+    fifo = tmp_path / "logs.pipe"
+    os.mkfifo(fifo)
+    for value in ("abc", "0", "-1", "nan", "1e9"):
+        code, _, err = _audit_pipe(fifo, value, None)
+        assert code == 2, value
+        assert err == ("deploycheck: error: DEPLOYCHECK_LOG_WAIT must be a number of seconds, more than 0 "
+                       "and at most 86400\n")
+
+
 def _chromium() -> str | None:
     import shutil
 

@@ -701,8 +701,14 @@ def test_secrets_the_service_prints_are_masked_in_every_format(image, tmp_path):
     assert "connecting with DB password=***" in doc["measures"]["log_tail"]
     assert "error logged while starting: ERROR: upstream refused Authorization: Bearer ***" in [
         f["message"] for f in doc["findings"]]
+    tail = doc["measures"]["log_tail"]
+    for line in ("upstream answered Set-Cookie: sid=***; Path=/; HttpOnly",
+                 "backup ran: mysql -u root -p*** -h db app", "clone failed with *** as token"):
+        assert line in tail, line
     for out in outputs:
         assert "hunter2-xyz" not in out and "abc.def" not in out and "hunter2" not in out
+        assert "Kk38sPq0wQ3" not in out and "TopQ15secret" not in out
+        assert "A1bC2dE3fH4iJ5kL6mN7oP8qR9sT0uVwXyQ7" not in out
 
 
 def test_exec_probe_timeout_cut_to_what_is_left_of_the_wait(image, tmp_path):

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -108,6 +109,10 @@ def _open(path: str, buffering: int = _CHUNK):
     if path == "-":
         return open(sys.stdin.fileno(), "rb", buffering=_CHUNK, closefd=False)
     try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):  # a named pipe, or <(command): a bounded wait for its writer
+            from deploycheck.audit.pipe import open_pipe
+
+            return open_pipe(path, buffering)
         return open(path, "rb", buffering=buffering)
     except IsADirectoryError:
         raise UsageError(f"--log {path}: is a directory, not a log file") from None

@@ -2,7 +2,8 @@
 
 Built from the grouping and the explanation; every text taken from the log passes through ``redacted``
 first: URLs lose their credentials and known secrets are masked as ``deploycheck config`` does
-(``contract.scrub``), and ``key=value`` pairs and bearer tokens whose key says secret lose their value.
+(``contract.scrub``), and what is secret by its shape (``key=value`` pairs whose key says secret, bearer
+tokens, cookies, vendors' tokens, passwords on command lines) is masked (``contract.redact.pairs_in``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ _MARK_LINE = re.compile(r"^[\s|+]*[~^]+\s*$")
 
 
 def redacted(text: str) -> str:
-    """``text`` safe to show: secret ``key=value`` values and bearer tokens masked, then ``contract.scrub``
-    (registered secrets in every form, URL credentials)."""
+    """``text`` safe to show: what is secret by its shape masked (``contract.redact.pairs_in``), then
+    ``contract.scrub`` (registered secrets in every form, URL credentials)."""
     return scrub(redact.pairs_in(text))
 
 
@@ -161,10 +162,11 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
                     crashes=grouping.crashes)
     for g in grouping.groups:
         report.groups.append(GroupLine(
-            g.sample.exc_type, redacted(g.sample.headline().partition(": ")[2])[:500], g.count,
+            g.sample.exc_type and redacted(g.sample.exc_type),
+            redacted(g.sample.headline().partition(": ")[2])[:500], g.count,
             g.first_seen.line if g.first_seen else 0, g.first_seen.timestamp if g.first_seen else None,
             g.last_seen.line if g.last_seen else 0, g.last_seen.timestamp if g.last_seen else None,
-            tuple(g.revisions), g is grouping.stopped))
+            tuple(redacted(r) for r in g.revisions), g is grouping.stopped))  # labels are the log's text
     report.timeline = [TimelineLine(e.spot.line, e.spot.timestamp, e.kind, redacted(e.text)[:300])
                        for e in grouping.timeline]
     if grouping.stopped is None or explanation is None:
@@ -176,7 +178,8 @@ def build(log: str, grouping: Grouping, explanation: Explanation | None, stats, 
     ex = explanation
     report.kind = ex.kind.kind
     report.whys = [Why(redacted(w.statement), tuple(redacted(e) for e in w.evidence)) for w in ex.whys]
-    report.revision, report.revision_from, report.path = ex.revision, ex.revision_from, ex.path
+    report.revision = ex.revision and redacted(ex.revision)  # perhaps the log's revision label
+    report.revision_from, report.path = ex.revision_from, ex.path
     if ex.suspect is not None:
         report.suspect = f"{ex.suspect.id} {redacted(ex.suspect.subject)} ({ex.suspect_how})"
     if ex.rule:

@@ -202,20 +202,125 @@ def urls_in(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), text)
 
 
-# Key names are bounded ({0,40}): unbounded runs on both sides of the keyword backtrack quadratically on a
-# long word of free text.
-_SECRET_PAIR = re.compile(r"(?i)\b([\w.-]{0,40}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|"
-                          r"credential|private[_-]?key)[\w.-]{0,40})(['\"]?\s*[=:]\s*['\"]?)"
-                          r"((?:bearer|basic)\s+)?([^\s'\",;&}]+)")  # the scheme stays, its token is masked
+# A pair is a name, a separator and a value. The name is a whole run of ``[\w.-]`` (possessive, and started
+# only where a run starts: each run is scanned once, so the search is linear in the line) followed by ``=`` or
+# ``:``; it is secret when it holds one of ``_SECRET_WORD`` and does not end in Error, Exception or Warning
+# (PEP 8, "Exception Names": ``AuthenticationError: Invalid API key`` is an exception and its message, which
+# is searched on its own). The value is a quoted string (masked whole, up to its closing quote), a Python
+# tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
+# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays.
+_NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
+_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|credential|"
+                          r"private[_-]?key")
+_EXCEPTION_NAME = ("Error", "Exception", "Warning")
+_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
+                    r"(\2\s*\))"
+                    r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
+                    r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+)")
+_PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
+# Stripe's live secret and restricted keys ``sk_live_``/``rk_live_`` (docs.stripe.com/keys); GitHub's
+# ``ghp_ gho_ ghu_ ghs_ ghr_`` and fine-grained ``github_pat_`` (github.blog changelog 2021-03-31,
+# "Authentication token format updates"); Slack's ``xoxa- xoxb- xoxp- xoxr- xoxs-`` and app-level ``xapp-``
+# (api.slack.com/authentication/token-types); AWS access key ids ``AKIA`` (long-term) and ``ASIA``
+# (temporary), 20 upper-case letters and digits (AWS STS GetAccessKeyInfo); JSON Web Tokens, whose header
+# and payload are base64url JSON objects and so start ``eyJ`` (RFC 7519 section 3); Google API keys,
+# ``AIza`` and 35 more characters (cloud.google.com/docs/authentication/api-keys). None of them is hex, so
+# the commit and blob ids a report cites never match. A token starts a word: a JWT also not after ``-`` or
+# ``_``, its own characters, else each ``eyJ`` of a run like ``eyJ-eyJ-...`` would rescan the run (quadratic).
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
+                    r"[sr]k_live_[0-9A-Za-z]{10,}"
+                    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+                    r"|xox[abprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
+                    r"|A[KS]IA[0-9A-Z]{16}(?![0-9A-Z])"
+                    r"|(?<![_-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+                    r"|AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-]))")
+# Cookies: the value of every ``name=value`` of a ``Cookie:`` or ``Set-Cookie:`` header (RFC 6265 sections
+# 4.1 and 4.2), not of Set-Cookie's attributes (Expires, Max-Age, Domain, Path, SameSite ...).
+_COOKIE = re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)")
+# a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1); a pair also starts
+# after a comma, where a client joined several Set-Cookie headers in one (requests' headers do)
+_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^;\s,\"\\]*\"|[^;\s,\"\\]*)")
+_COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "priority", "partitioned", "secure",
+                      "httponly"}
+# Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
+# ``--password=VALUE`` is a pair above), and ``-pVALUE`` after the MySQL and MariaDB clients, whose ``-p``
+# takes the password attached (MySQL Reference Manual 6.2.2.1, "Using Options on the Command Line": the
+# password is ``--password=pass_val`` or ``-ppass_val``, with no space; ``mysql -p test`` prompts and uses
+# database test). ``-p`` alone and ``-P`` (the port) stay.
+_PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
+                              r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
+_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
+                    r"(.*)")
+_MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
+
+
+def _value(m: re.Match) -> str:
+    if m.group(1) is not None:  # a tuple or a call: (user, password)
+        return f"{m.group(1)}{m.group(2)}{MASK}{m.group(4)}"
+    if m.group(5) is not None:  # a quoted value (its closing quote stays, after the match)
+        return f"{m.group(5)}{m.group(6) or ''}{MASK}"
+    return f"{m.group(8) or ''}{MASK}"
+
+
+def _pairs(text: str) -> str:
+    """``text`` with the value of every secret pair masked (see ``_NAME_SEP``)."""
+    out: list[str] = []
+    done = at = 0
+    while (m := _NAME_SEP.search(text, at)) is not None:
+        at = m.end()  # a name that is not secret: its value may hold a pair ("a=password=x")
+        name = m.group(1)
+        if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
+            continue
+        value = _VALUE.match(text, at)
+        if value is not None:
+            out += [text[done:at], _value(value)]
+            done = at = value.end()
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _cookies(m: re.Match) -> str:
+    def one(p: re.Match) -> str:
+        if p.group(3).lower() in _COOKIE_ATTRIBUTES:
+            return p.group(0)
+        return f"{p.group(1)}{p.group(2)}{p.group(3)}={MASK}"
+
+    quote, value = m.group(2), m.group(3)
+    end = value.find(quote) if quote else -1  # a quoted header value (a repr, JSON) ends at its quote
+    head, rest = (value, "") if end < 0 else (value[:end], value[end:])
+    return m.group(1) + quote + _COOKIE_PAIR.sub(one, head) + rest
+
+
+def _mysql(m: re.Match) -> str:
+    args = m.group(1)
+    return m.group(0)[:len(m.group(0)) - len(args)] + _MYSQL_P.sub(f"-p{MASK}", args)
 
 
 def pairs_in(text: str) -> str:
-    """``text`` (free text: a log line, an exception message) with the value of every ``name=value`` or
-    ``name: value`` whose name says it is a secret, and every ``Bearer``/``Basic`` token, masked."""
-    # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{MASK}", text)
+    """``text`` (free text: a log line, an exception message) with what is secret in it by its shape masked:
+    the value of every ``name=value``, ``name: value``, ``name="a value"`` or ``name=(user, password)``
+    whose name says it is a secret (the password only, in a tuple); every ``Bearer``/``Basic`` token; the
+    cookie values of ``Cookie:``/``Set-Cookie:`` headers; tokens whose issuer's prefix tells them
+    (``_TOKEN``); and passwords on command lines (``--password VALUE``, ``mysql -pVALUE``).
+    ``contract.scrub.scrub`` then masks the secrets known by value and URL credentials."""
+    # Each pattern runs only on a line holding its keyword: a case-insensitive regex search costs several
+    # times a lower-casing and a few substring tests, and most log lines hold none.
+    low = text.lower()
+    if "bearer" in low or "basic" in low:
+        # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    text = _TOKEN.sub(MASK, text)
+    if "cookie" in low:
+        text = _COOKIE.sub(_cookies, text)
+    if "--" in text and "passw" in low:
+        text = _PASSWORD_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if "-p" in text and ("mysql" in low or "mariadb" in low):
+        text = _MYSQL.sub(_mysql, text)
+    if any(word in low for word in _PAIR_WORDS):
+        text = _pairs(text)
+    return text
 
 
 def shown(name: str, value: str | None) -> str | None:

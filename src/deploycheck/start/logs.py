@@ -22,13 +22,25 @@ _VARYING = re.compile(r"\d+|0x[0-9a-f]+", re.IGNORECASE)  # times, ids, pids: on
 
 
 def shown(text: str) -> str:
-    """``text`` written by the service (or a dependency, a probe) made safe to show in any report: secret
-    ``name=value`` pairs and ``Bearer``/``Basic`` tokens masked (``contract.redact.pairs_in``: a service
-    printing ``password=...`` itself), then every form of every registered secret and every URL's
-    credentials (``contract.scrub.scrub``)."""
+    """``text`` written by the service (or a dependency, a probe) made safe to show in any report: what is
+    secret by its shape masked (``contract.redact.pairs_in``: a service printing ``password=...``, a cookie
+    header, a vendor's token or a client's command line itself), then every form of every registered secret
+    and every URL's credentials (``contract.scrub.scrub``), as audit's report does."""
     from deploycheck.contract import redact, scrub
 
     return scrub.scrub(redact.pairs_in(text))
+
+
+def _whole_words(line: str, continued: bool, goes_on: bool) -> str:
+    """``line`` cut to at most MAX_LINE characters, without the word a cut went through: at its end when it
+    is longer or ``goes_on`` (the next read continues it), at its start when it ``continued`` the last read.
+    Half a token or password is not recognized as one by ``shown``, and would be shown."""
+    if continued:
+        line = "… " + line.partition(" ")[2]
+    if goes_on or len(line) > MAX_LINE:
+        kept = line[:MAX_LINE - 2]  # room for " …"
+        line = kept[:kept.rfind(" ") + 1].rstrip() + " …"
+    return line
 
 
 class LogReader:
@@ -46,12 +58,15 @@ class LogReader:
         self._thread.start()
 
     def _read(self, stream) -> None:
+        continued = False  # the last read ended inside a line (longer than MAX_LINE * 4 bytes)
         try:
             while True:
                 raw = stream.readline(MAX_LINE * 4)
                 if not raw:
                     break
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")[:MAX_LINE]
+                goes_on = not raw.endswith(b"\n") and len(raw) == MAX_LINE * 4  # the next read continues it
+                line = _whole_words(raw.decode("utf-8", "replace").rstrip("\r\n"), continued, goes_on)
+                continued = goes_on
                 with self._lock:
                     self._line(self.scrub(line))
         except (OSError, ValueError):
