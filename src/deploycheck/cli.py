@@ -218,9 +218,6 @@ def _check(args) -> int:
     from deploycheck import check as check_mod
     from deploycheck import outputs
     from deploycheck.findings.located import Placer
-    from deploycheck.render import json as json_render
-    from deploycheck.render import text as text_render
-
     result = check_mod.run(check_mod.Options(
         path=args.path, python=args.python, entries=args.entry, cache_dir=args.cache_dir, no_cache=args.no_cache,
         platform=args.platform, source=args.source, rev=args.rev, app_dir=args.app_dir,
@@ -238,9 +235,17 @@ def _check(args) -> int:
                     outputs.image_to_repository(mapping, root) if result.image else None,
                     [(req.name, path, line) for req, path, line in declared.requirements] if declared else [],
                     image=bool(result.image))
-    return outputs.emit(args, "check", root, result.findings, placer,
-                        outputs.Renderers(lambda stream, color: text_render.render(result, stream, color),
-                                          lambda stream: json_render.render(result, stream)),
+    def text(stream, color) -> None:
+        from deploycheck.render import text as text_render  # rich: only when text is written
+
+        text_render.render(result, stream, color)
+
+    def json(stream) -> None:
+        from deploycheck.render import json as json_render
+
+        json_render.render(result, stream)
+
+    return outputs.emit(args, "check", root, result.findings, placer, outputs.Renderers(text, json),
                         result.suppressed)
 
 
