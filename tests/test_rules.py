@@ -195,3 +195,39 @@ def test_an_attribute_of_the_project_on_no_path_fails_whenever_its_line_runs(tmp
     proc = subprocess.run([sys.executable, "-c", "import pkg.main; pkg.main.run()"], cwd=tmp_path, check=False,
                           capture_output=True, text=True, env={**os.environ, "AUDIT": "1", "PY311": "1"})
     assert "module 'pkg.util' has no attribute 'old_name'" in proc.stderr
+
+
+def test_a_type_checking_import_with_an_alias_is_judged_by_the_alias(tmp_path):
+    # ruff's TC004 names the module (`json`); the name bound is the alias. Bound at run time by a function
+    # that declares it global (the interpreter runs this module), it is no error; used at run time and bound
+    # nowhere else, the message names the alias the code reads
+    import subprocess
+
+    (tmp_path / "loaded.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import json as js\n\n\n"
+        "def _load():\n    global js\n    import json as js\n\n\n_load()\n\n\ndef f():\n    return js.dumps(1)\n\n\n"
+        "VALUE = f()\n")
+    (tmp_path / "typed.py").write_text(
+        "import typing\n\nif typing.TYPE_CHECKING:\n    import collections.abc as cabc\n\n\n"
+        "def f(x):\n    return isinstance(x, cabc.Mapping)\n")
+    run = "import loaded, typed\nprint(loaded.VALUE)\ntry:\n    typed.f(1)\nexcept NameError as e:\n    print(e)\n"
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.splitlines() == ["1", "name 'cabc' is not defined"]
+    result = check(tmp_path, entries=["loaded", "typed"])
+    assert [(f.code, f.module, f.line, f.symbol, f.when) for f in result.findings] == [
+        ("DC201", "typed", 4, "cabc", "call")]
+    assert result.findings[0].message == "name 'cabc' is imported only under `if TYPE_CHECKING:` but used at run time"
+
+
+def test_a_bare_noqa_does_not_hide_a_crash(tmp_path):
+    # the README: a bare `# noqa`, or one naming other tools' codes, does not silence deploycheck (ruff would
+    # drop its own F821 there before deploycheck saw it); `# noqa: DC201` does
+    import subprocess
+
+    (tmp_path / "app.py").write_text("import os\n\nVALUE = load_settings()  # noqa\nOTHER = other()  # noqa: F821\n"
+                                     "KEPT = kept()  # noqa: DC201\n")
+    proc = subprocess.run([sys.executable, "-c", "import app"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.stderr.strip().splitlines()[-1] == "NameError: name 'load_settings' is not defined"
+    result = check(tmp_path, entries=["app"])
+    assert [(f.code, f.line, f.symbol) for f in result.findings] == [("DC201", 3, "load_settings"),
+                                                                    ("DC201", 4, "other")]

@@ -200,7 +200,7 @@ def _ruff_version(binary: str) -> str:
 
 def _command(binary: str, tv: str) -> list[str]:
     return [binary, "check", "--select", _SELECT, "--target-version", tv, "--output-format", "json", "--no-cache",
-            "--isolated", "--exit-zero", "--quiet"]
+            "--isolated", "--exit-zero", "--quiet", "--ignore-noqa"]
 
 
 def _run(binary: str, tv: str, paths: list[str], fds: list[int] = ()) -> dict[str, list[Diagnostic]]:

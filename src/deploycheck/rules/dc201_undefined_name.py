@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from deploycheck.artifact.files import source_lines
 from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index import stars
 from deploycheck.index.program import FOUND, MISSING
@@ -55,13 +56,23 @@ def _span_kind(spans, line: int, col: int) -> str | None:
     return None
 
 
-def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str) -> bool:
-    """The name that the type-checking import at ``line`` binds (``from m import symbol``, ``import symbol``)
-    is bound at run time too. ``import pkg.sub`` binds ``pkg``, so the submodule is another matter."""
+def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str, bound: str) -> bool:
+    """The name that the type-checking import at ``line`` binds (``from m import symbol``, ``import symbol``,
+    or ``bound`` for one with ``as bound``) is bound at run time too. ``import pkg.sub`` binds ``pkg``, so
+    the submodule is another matter."""
     sites = [s for s in summ.imports if s.line == line and s.context == TYPING]
-    if not symbol or not any(symbol in s.names or (not s.names and s.module == symbol) for s in sites):
+    if not bound or not (bound != symbol or any(symbol in s.names or (not s.names and s.module == symbol)
+                                                for s in sites)):
         return False
-    return ctx.program.has_name(module, symbol) == FOUND
+    return bool(sites) and ctx.program.has_name(module, bound) == FOUND
+
+
+def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
+    """The name a type-checking import binds, where ruff's TC004 points: ``np`` of ``import numpy as np``
+    (ruff's message names ``numpy``), else ``symbol``."""
+    lines = source_lines(path, ctx.program.finder.files) if path and d.end_line == d.line else []
+    text = lines[d.line - 1][d.column:d.end_column] if 0 < d.line <= len(lines) else ""
+    return text if text.isidentifier() else symbol
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -75,12 +86,13 @@ def check(ctx: Context) -> Iterator[Finding]:
             if d.code == "TC004":
                 m = _NAME.search(d.message)
                 symbol = m.group(1).rpartition(".")[2] if m else ""
-                if _bound_at_run_time(ctx, name, summ, d.line, symbol):
+                bound = _bound_name(ctx, node.module.path, d, symbol)
+                if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
-                    f"name '{symbol}' is imported only under `if TYPE_CHECKING:` but used at run time",
-                    name, node, d.line, d.column, symbol=symbol, context="function")
+                    f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time",
+                    name, node, d.line, d.column, symbol=bound, context="function")
                 continue
             if d.code not in ("F821", "F405"):
                 continue
