@@ -231,3 +231,22 @@ def test_a_bare_noqa_does_not_hide_a_crash(tmp_path):
     result = check(tmp_path, entries=["app"])
     assert [(f.code, f.line, f.symbol) for f in result.findings] == [("DC201", 3, "load_settings"),
                                                                     ("DC201", 4, "other")]
+
+
+def test_a_bare_noqa_hides_nothing_with_a_cache_written_before(tmp_path):
+    # the verdicts ruff gave with its noqa comments applied were cached by the content of the file: a cache
+    # entry of such a run must not be reused by one that ignores them
+    from deploycheck.index import ruff
+    from deploycheck.index.store import Cache, content_key
+
+    project = tmp_path / "p"
+    project.mkdir()
+    source = "VALUE = load_settings()  # noqa\n"
+    (project / "app.py").write_text(source)
+    cache = Cache(str(tmp_path / "cache"))
+    tv = ruff.target_version(sys.version_info[:3])
+    old_space = f"ruff-{tv}-{ruff._ruff_version(ruff.ruff_binary())}-{ruff._SELECT.replace(',', '-')}"
+    cache.put(old_space, content_key(source.encode()), b"[]")  # what a run that applied noqa cached
+    cache.close()
+    result = check(project, entries=["app"], cache_dir=tmp_path / "cache")
+    assert [(f.code, f.symbol) for f in result.findings] == [("DC201", "load_settings")]

@@ -74,7 +74,7 @@ def analyze(paths: dict[str, str], version: tuple[int, ...], cache: Cache, files
     ``UsageError`` when ruff cannot be run or answers nonsense."""
     tv = target_version(version)
     binary = ruff_binary()
-    space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}"
+    space = f"ruff-{tv}-{_ruff_version(binary)}-{_SELECT.replace(',', '-')}-all"  # "all": noqa comments ignored
     out: dict[str, list[Diagnostic]] = {}
     reader = files or HostFiles()
     # A package's __init__ goes with the rest: ruff reads it as a plain module then, and on 3,000 real
