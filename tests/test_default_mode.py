@@ -204,3 +204,39 @@ def test_a_repository_of_scripts_only(tmp_path):
     assert result.entries == ["deploy-db"]
     run = subprocess.run([sys.executable, "deploy-db.py"], cwd=tmp_path, capture_output=True, text=True)
     assert run.stderr.strip().splitlines()[-1] == "ModuleNotFoundError: No module named 'not_installed_here'"
+
+
+GUNICORN_CONF = {
+    "app/__init__.py": "",
+    "app/settings.py": "WORKERS = 2\n",
+    "gunicorn.conf.py": """
+        from app.settings import WORKERS, TIMEOUT
+        bind = "0.0.0.0:8000"
+        workers = compute_workers(WORKERS)
+        """,
+}
+
+
+def test_the_gunicorn_configuration_file_is_checked_as_gunicorn_runs_it(tmp_path):
+    # gunicorn started in the project root without -c runs ./gunicorn.conf.py as the module __config__ before
+    # the application; its name is no module name, and it was skipped without a word
+    _tree(tmp_path, GUNICORN_CONF)
+    run = ("import runpy, sys\nsys.path.insert(0, '.')\ntry:\n    runpy.run_path('gunicorn.conf.py', "
+           "run_name='__config__')\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.strip() == "ImportError cannot import name 'TIMEOUT' from 'app.settings' " \
+                          f"({tmp_path}/app/settings.py)"
+    result = check(tmp_path)
+    assert _got(result, tmp_path) == [("DC102", "error", "gunicorn.conf.py", 1, "TIMEOUT"),
+                                      ("DC201", "error", "gunicorn.conf.py", 3, "compute_workers")]
+    assert [f.when for f in result.findings] == ["startup", "startup"]
+    assert [h.step for h in result.findings[0].chain][:1] == ["runs its configuration file (the default "
+                                                            "./gunicorn.conf.py)"]
+    assert any(n.startswith("gunicorn.conf.py checked as gunicorn runs it") for n in result.notes)
+
+
+def test_an_excluded_gunicorn_configuration_file_is_not_checked(tmp_path):
+    _tree(tmp_path, {**GUNICORN_CONF, "pyproject.toml": '[tool.deploycheck]\nextend-exclude = ["gunicorn.conf.py"]\n'})
+    result = check(tmp_path)
+    assert _got(result, tmp_path) == []
+    assert not any("gunicorn" in n for n in result.notes)

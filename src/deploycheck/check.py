@@ -13,6 +13,7 @@ from deploycheck import frameworks, scripts
 from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.artifact.image.source import parse_target
 from deploycheck.environment import interpreter as interp_mod
+from deploycheck.environment import launcher
 from deploycheck.environment import searchpath
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
@@ -164,6 +165,20 @@ def _project_and_interpreter(path: str, python: str | None) -> tuple[Project, In
             probed.cancel()
             raise
         return project, probed.result()
+
+
+def _gunicorn_config(project: Project, program: Program) -> str | None:
+    """Default mode: the project root's ``gunicorn.conf.py`` (not excluded), set up to run as gunicorn runs it
+    when started there without ``-c`` (gunicorn's settings documentation, "config": the file
+    ``./gunicorn.conf.py`` is read by default, as the module ``__config__``, before the application
+    loads). Its name is no module name, so the project walk lists it with the scripts."""
+    path = os.path.join(project.root, launcher.DEFAULT_CONFIG)
+    if path not in project.scripts:
+        return None
+    program.finder.from_files[launcher.CONFIG_MODULE] = path
+    program.launched[launcher.CONFIG_MODULE] = Hop(
+        "gunicorn", None, 0, f"runs its configuration file (the default ./{launcher.DEFAULT_CONFIG})")
+    return path
 
 
 def _inside(path: str, root: str) -> bool:
@@ -343,9 +358,13 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
         if entries:
             missing = frameworks.close(program, entries, settings_given)
         else:
+            config = _gunicorn_config(project, program)
             default = scripts.run(project, program, layout.describe(program, distributions),
                                   lambda roots: program_on(interp, roots + project.roots, files, store),
-                                  settings_given)
+                                  settings_given, extra=[launcher.CONFIG_MODULE] if config else [])
+            if config:
+                default.notes.append(f"{launcher.DEFAULT_CONFIG} checked as gunicorn runs it when it starts in "
+                                     "the project root (its configuration file, before the application)")
             entries, missing = default.entries, []
     finally:
         store.close()

@@ -46,14 +46,14 @@ class DefaultRun:
     notes: list[str] = field(default_factory=list)
 
 
-def run(project, program, owner, make_program, settings_given: bool = False) -> DefaultRun:
+def run(project, program, owner, make_program, settings_given: bool = False, extra: list[str] = ()) -> DefaultRun:
     """Walk ``program`` (the project's packages) from every module of them, then each script directory's
     program (``make_program(roots)`` builds one sharing the summary store). A file of a script directory that
     a module of the packages imports by its namespace name (pgAdmin imports ``pgacloud.utils.azure_cache``,
     whose directory also holds the ``pgacloud.py`` script) is checked where the packages import it, not as a
-    script."""
+    script. ``extra``: entries walked with the packages' (a launcher's configuration file)."""
     layout = layout_mod.plan(project, program, owner)
-    entries = list(layout.entries)
+    entries = list(layout.entries) + [e for e in extra if e not in layout.entries]
     frameworks.close(program, entries, settings_given)
     out = DefaultRun(entries, layout)
     out.programs = _programs(layout.scripts, program, make_program, settings_given, out.notes)
