@@ -11,6 +11,7 @@ environment of whoever reads it), refused like a device.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -83,6 +84,22 @@ def whole_number(variable: str, default: int, unit: str = "") -> int:
     if not text.isdigit():
         raise UsageError(f"{variable} must be a whole number{unit}")
     return int(text)
+
+
+def seconds(variable: str, default: float, zero: bool = False) -> float:
+    """The number of seconds that the environment variable ``variable`` sets, else ``default``: more than 0
+    (or 0 too, with ``zero``) and at most a day. Raises ``UsageError`` for anything else."""
+    raw = os.environ.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 <= value if zero else 0 < value) or not value <= 86400:
+        bounds = " from 0 to 86400" if zero else ", more than 0 and at most 86400"
+        raise UsageError(f"{variable} must be a number of seconds{bounds}")
+    return value
 
 
 def amount(variable: str, default: int) -> int:

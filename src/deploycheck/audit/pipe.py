@@ -16,11 +16,11 @@ One case cannot be told apart: a writer that opened the pipe before deploycheck 
 from __future__ import annotations
 
 import io
-import math
 import os
 import select
 import time
 
+from deploycheck import inputs
 from deploycheck.errors import UsageError
 
 WAIT = 30.0  # seconds a named pipe may stay without a writer
@@ -32,16 +32,7 @@ _READ = 64 * 1024
 def wait_seconds() -> float:
     """``WAIT``, or ``DEPLOYCHECK_LOG_WAIT`` (seconds, more than 0 and at most 86400). Raises ``UsageError``
     for another value."""
-    raw = os.environ.get(WAIT_ENV)
-    if raw is None:
-        return WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 86400:
-        raise UsageError(f"{WAIT_ENV} must be a number of seconds, more than 0 and at most 86400")
-    return value
+    return inputs.seconds(WAIT_ENV, WAIT)
 
 
 class _Prefixed(io.RawIOBase):

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from deploycheck import inputs
 from deploycheck.errors import UsageError
 
 # How long (seconds) a migrate command waits for another one on the same project before giving up.
@@ -29,16 +30,7 @@ _POLL = 0.1
 
 
 def _wait() -> float:
-    raw = os.environ.get(WAIT_ENV)
-    if raw is None:
-        return LOCK_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86400:
-        raise UsageError(f"{WAIT_ENV} must be a number of seconds from 0 to 86400")
-    return value
+    return inputs.seconds(WAIT_ENV, LOCK_WAIT, zero=True)
 
 
 @contextlib.contextmanager
