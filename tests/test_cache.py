@@ -69,3 +69,18 @@ def test_an_unusable_cache_directory_is_said_and_the_check_still_runs(tmp_path):
     assert code == 1 and "DC201" in out
     assert err == (f"deploycheck: warning: cache directory {blocker} cannot be used (a file, not a directory); "
                    "checking without a cache\n")
+
+
+def test_a_check_in_process_leaves_nothing_frozen(tmp_path):
+    # the summary store freezes the summaries it loads (the collector need not walk them during the run);
+    # a process that runs many checks must get them, and any cyclic garbage frozen with them, back
+    import gc
+
+    from conftest import check
+
+    (tmp_path / "app.py").write_text("import json\nX = json.dumps(1)\n")
+    garbage = []
+    garbage.append(garbage)  # a cycle nothing refers to once dropped
+    del garbage
+    check(tmp_path, entries=["app"])
+    assert gc.get_freeze_count() == 0

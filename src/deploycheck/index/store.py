@@ -200,6 +200,9 @@ class SummaryStore:
         return self._parser
 
     def close(self) -> None:
+        """Release the parser, and give what ``load`` froze back to the collector: a process that runs many
+        checks (a test session, ``migrate``'s re-checks) must not keep the cyclic garbage of each."""
         if self._parser is not None:
             self._parser.close()
             self._parser = None
+        gc.unfreeze()
