@@ -14,7 +14,10 @@ where the NameError still ended the start-up). Names the
 closure adds to ``builtins`` (``gettext.install``) are defined. Modules that write their namespace through
 ``globals()`` get warnings, not errors. A name imported only under ``if TYPE_CHECKING:`` and used at run time
 (ruff's TC004) is an error unless the module also binds it at run time (an import or assignment outside the
-block: the block never runs, so that binding is the one used).
+block: the block never runs, so that binding is the one used). ruff reports it at the import; it fails where the
+name is read, so its ``when`` comes from the first read that runs: at import for module level, a class body, or
+the annotations, defaults and decorators of a ``def`` (evaluated when the ``def`` runs unless ``from __future__
+import annotations``: the language reference, "Function definitions"), else that of the function holding it.
 
 In a module with a star import, ruff reports an unbound name as F405 ("may be undefined, or defined from star
 imports"): it is undefined when no star import can bind it (``index.stars``: ``__all__`` when the module
@@ -30,10 +33,11 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
-from deploycheck.artifact.files import source_lines
+from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.findings.finding import ERROR, WARNING, Finding
 from deploycheck.index import stars
 from deploycheck.index.program import FOUND, MISSING
@@ -75,6 +79,48 @@ def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
     return text if text.isidentifier() else symbol
 
 
+def _reads(tree: ast.AST, name: str) -> Iterator[tuple[int, int, bool]]:
+    """Each read of ``name`` as ``(line, column, in_function)``: ``in_function`` when it sits in the body of a
+    ``def`` or ``lambda`` (it runs when called); a ``def``'s decorators, defaults and annotations belong to the
+    scope around it, since they are evaluated when the ``def`` statement runs."""
+    todo: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while todo:
+        node, inner = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            outer = [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
+            outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                      if x is not None and x.annotation is not None]
+            outer += [node.returns] if node.returns is not None else []
+            todo += [(n, inner) for n in outer] + [(n, True) for n in node.body]
+            continue
+        if isinstance(node, ast.Lambda):
+            todo += [(n, inner) for n in (*node.args.defaults, *node.args.kw_defaults) if n is not None]
+            todo.append((node.body, True))
+            continue
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store):
+            yield node.lineno, node.col_offset, inner
+        todo += [(n, inner) for n in ast.iter_child_nodes(node)]
+
+
+def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_line: int):
+    """The read of ``name`` that makes a type-checking-only import fail, as ``(line, in_function)``: the first
+    one that runs at import if any, else the first in a function body; None when the file cannot be read.
+    Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks and dead branches do not count."""
+    if not path:
+        return None
+    try:
+        tree = ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    reads = sorted((line, inner) for line, col, inner in _reads(tree, name)
+                   if line != import_line and _span_kind(summ.quiet_spans, line, col) is None)
+    for line, inner in reads:
+        if not inner:
+            return line, False
+    return (reads[0][0], True) if reads else None
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     added = set()
     for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
@@ -89,10 +135,14 @@ def check(ctx: Context) -> Iterator[Finding]:
                 bound = _bound_name(ctx, node.module.path, d, symbol)
                 if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
+                use = _first_run_time_use(ctx, node.module.path, summ, bound, d.line)
+                at_import = use is not None and not use[1]
+                where = f" (line {use[0]})" if use is not None else ""
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
-                    f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time",
-                    name, node, d.line, d.column, symbol=bound, context="function")
+                    f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time{where}",
+                    name, node, d.line, d.column, symbol=bound, context="module" if at_import else "function",
+                    at=use[0] if use is not None else None)
                 continue
             if d.code not in ("F821", "F405"):
                 continue
