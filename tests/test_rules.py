@@ -279,3 +279,17 @@ def test_a_bare_noqa_hides_nothing_with_a_cache_written_before(tmp_path):
     cache.close()
     result = check(project, entries=["app"], cache_dir=tmp_path / "cache")
     assert [(f.code, f.symbol) for f in result.findings] == [("DC201", "load_settings")]
+
+
+def test_deferred_annotations_read_nothing_at_import():
+    # Python 3.14 evaluates annotations only when asked (PEP 649), like `from __future__ import annotations`:
+    # a type-checking-only name read by an annotation then fails only where a function body reads it
+    import ast
+
+    from deploycheck.rules.dc201_undefined_name import _reads
+
+    tree = ast.parse("def f(x: Decimal = Decimal(0)) -> Decimal:\n    return Decimal(x)\n\n\n"
+                     "class Row:\n    price: Decimal\n    zero: Decimal = Decimal(0)\n")
+    assert sorted(_reads(tree, "Decimal")) == [(1, 9, False), (1, 19, False), (1, 34, False), (2, 11, True),
+                                               (6, 11, False), (7, 10, False), (7, 20, False)]
+    assert sorted(_reads(tree, "Decimal", lazy=True)) == [(1, 19, False), (2, 11, True), (7, 20, False)]

@@ -79,20 +79,26 @@ def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
     return text if text.isidentifier() else symbol
 
 
-def _reads(tree: ast.AST, name: str) -> Iterator[tuple[int, int, bool]]:
+def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, int, bool]]:
     """Each read of ``name`` as ``(line, column, in_function)``: ``in_function`` when it sits in the body of a
     ``def`` or ``lambda`` (it runs when called); a ``def``'s decorators, defaults and annotations belong to the
-    scope around it, since they are evaluated when the ``def`` statement runs."""
+    scope around it, since they are evaluated when the ``def`` statement runs. With ``lazy`` (``from
+    __future__ import annotations``, or Python 3.14's deferred annotations, PEP 649) annotations are not
+    evaluated there, so their reads are left out."""
     todo: list[tuple[ast.AST, bool]] = [(tree, False)]
     while todo:
         node, inner = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = node.args
             outer = [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
-            outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
-                      if x is not None and x.annotation is not None]
-            outer += [node.returns] if node.returns is not None else []
+            if not lazy:
+                outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                          if x is not None and x.annotation is not None]
+                outer += [node.returns] if node.returns is not None else []
             todo += [(n, inner) for n in outer] + [(n, True) for n in node.body]
+            continue
+        if lazy and isinstance(node, ast.AnnAssign):
+            todo += [(n, inner) for n in (node.target, node.value) if n is not None]
             continue
         if isinstance(node, ast.Lambda):
             todo += [(n, inner) for n in (*node.args.defaults, *node.args.kw_defaults) if n is not None]
@@ -113,7 +119,8 @@ def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_
         tree = ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path))
     except (OSError, SyntaxError, ValueError):
         return None
-    reads = sorted((line, inner) for line, col, inner in _reads(tree, name)
+    lazy = summ.future_annotations or tuple(ctx.interp.version[:2]) >= (3, 14)
+    reads = sorted((line, inner) for line, col, inner in _reads(tree, name, lazy)
                    if line != import_line and _span_kind(summ.quiet_spans, line, col) is None)
     for line, inner in reads:
         if not inner:
