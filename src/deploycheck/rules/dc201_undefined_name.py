@@ -19,6 +19,10 @@ name is read, so its ``when`` comes from the first read that runs: at import for
 the annotations, defaults and decorators of a ``def`` (evaluated when the ``def`` runs unless ``from __future__
 import annotations``: the language reference, "Function definitions"), else that of the function holding it.
 
+A string annotation ``Annotated["Name", strawberry.lazy("module")]`` is looked up in that module when
+strawberry builds its schema (``frameworks.strawberry``): defined there, it is no finding; missing there, the
+warning names that module.
+
 In a module with a star import, ruff reports an unbound name as F405 ("may be undefined, or defined from star
 imports"): it is undefined when no star import can bind it (``index.stars``: ``__all__`` when the module
 has one, else its public names, followed through star imports of star imports and cycles; the language
@@ -39,6 +43,7 @@ from collections.abc import Iterator
 
 from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.frameworks import strawberry
 from deploycheck.index import stars
 from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import TYPING
@@ -128,10 +133,29 @@ def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_
     return (reads[0][0], True) if reads else None
 
 
+def _lazy_module(ctx: Context, name: str, node, d, symbol: str, lazies: dict) -> str | None:
+    """The module ``strawberry.lazy`` looks ``symbol`` up in when ruff's diagnostic ``d`` sits in the string
+    of ``Annotated["symbol", strawberry.lazy("module")]``; None elsewhere."""
+    path = node.module.path
+    if not path:
+        return None
+    if path not in lazies:
+        try:
+            lazies[path] = strawberry.lazy_names(
+                ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path)))
+        except (OSError, SyntaxError, ValueError):
+            lazies[path] = []
+    for l1, c1, l2, c2, text, written in lazies[path]:
+        if text == symbol and (l1, c1) <= (d.line, d.column) < (l2, c2):
+            return strawberry.resolve(ctx.program, name, node.module.is_package, written)
+    return None
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     added = set()
     for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
+    lazies: dict[str, list] = {}  # path -> strawberry's lazy type strings of the file
     for name, node, summ in ctx.modules():
         if node.origin != "project":
             continue
@@ -162,6 +186,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
+            lazy = _lazy_module(ctx, name, node, d, symbol, lazies) if kind == "typing" else None
+            if lazy is not None and ctx.program.has_name(lazy, symbol) != MISSING:
+                continue  # strawberry looks the name up in that module (frameworks.strawberry)
             searched = ""
             # In a module with a star import, undefined only if no star import binds it. ruff says F405 for a
             # read there, but F821 for `del name` (the adversary's `from r.base import *` then `del one`).
@@ -177,6 +204,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             shield = max(node.shield, reach.shield) if reach is not None else node.shield
             sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
+            if lazy is not None:
+                where = f" in {lazy}, where `strawberry.lazy` looks it up"
             context = "function" if in_function else "module"
             yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}{searched}", name, node,
                               d.line, d.column, symbol=symbol, context=context)
