@@ -431,3 +431,36 @@ def test_random_settings_programs_agree_with_the_interpreter(tmp_path_factory, p
     finally:
         program.store.close()
     assert known >= len(modules)  # the prelude's names at least: the comparison is not empty
+
+
+DEDUPED = {
+    "proj/__init__.py": "",
+    "proj/settings.py": (
+        "import os\n"
+        "PLUGINS = os.environ['PLUGINS'].split(',') if os.environ.get('PLUGINS') else []\n"
+        "INSTALLED_APPS = ['django.contrib.auth', 'core', 'tenancy', 'core']\n"
+        "for plugin in PLUGINS:\n"
+        "    INSTALLED_APPS.extend([plugin])\n"
+        "    # NetBox's settings: keep the last occurrence of each app\n"
+        "    sorted_apps = reversed(list(dict.fromkeys(reversed(INSTALLED_APPS))))\n"
+        "    INSTALLED_APPS = list(sorted_apps)\n"
+        "DEDUP = list(reversed(list(dict.fromkeys(reversed(['a', 'b', 'a', 'c'])))))\n"
+        "KEYS = dict.fromkeys(['x', 'y', 'x'], 0)\n"
+        "BACKWARDS = tuple(reversed(('p', 'q')))\n"),
+}
+
+
+def test_reversed_and_dict_fromkeys_keep_the_items(tmp_path, python):
+    # NetBox deduplicates INSTALLED_APPS in its plugin loop with reversed() and dict.fromkeys(): both were
+    # calls the evaluator did not model, so every app became possible and each app's ready() a warning
+    root = write_tree(tmp_path / "p", DEDUPED)
+    settings = evaluated(python, root, "proj.settings")
+    unset = real(python, root, "proj.settings")
+    with_plugin = real(python, root, "proj.settings", {"PLUGINS": "extra"})
+    assert with_plugin["INSTALLED_APPS"] == {"list": ["django.contrib.auth", "tenancy", "core", "extra"]}
+    known = agree(settings, unset, with_plugin)
+    assert known["DEDUP"] == {"list": ["b", "a", "c"]}
+    assert known["KEYS"] == {"dict": [["x", 0], ["y", 0]]}
+    assert known["BACKWARDS"] == {"tuple": ["q", "p"]}
+    # the loop may run or not: the apps written in the list are there either way
+    assert set(items_present(settings.value("INSTALLED_APPS"))) == {"django.contrib.auth", "core", "tenancy"}

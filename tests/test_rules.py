@@ -216,7 +216,36 @@ def test_a_type_checking_import_with_an_alias_is_judged_by_the_alias(tmp_path):
     result = check(tmp_path, entries=["loaded", "typed"])
     assert [(f.code, f.module, f.line, f.symbol, f.when) for f in result.findings] == [
         ("DC201", "typed", 4, "cabc", "call")]
-    assert result.findings[0].message == "name 'cabc' is imported only under `if TYPE_CHECKING:` but used at run time"
+    assert result.findings[0].message == ("name 'cabc' is imported only under `if TYPE_CHECKING:` but used at run "
+                                          "time (line 8)")
+
+
+def test_a_type_checking_import_read_by_an_evaluated_annotation_fails_at_import(tmp_path):
+    # flaskbb's plugins/manager.py: `def __init__(self, dist: Distribution)` in a class body, with Distribution
+    # imported only for type checkers. The annotation is evaluated when the def runs, so the import of the
+    # module fails (it was "when called"); a read only in a function body stays "when called", and with
+    # `from __future__ import annotations` the annotation never runs (ruff reports nothing)
+    import subprocess
+
+    head = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from decimal import Decimal\n\n\n"
+    (tmp_path / "signature.py").write_text(head + "class Meta:\n    def __init__(self, d: Decimal) -> None:\n"
+                                           "        self.d = d\n")
+    (tmp_path / "field.py").write_text(head + "class Row:\n    price: list[Decimal] = []\n")
+    (tmp_path / "body.py").write_text(head + "def price(d: 'Decimal'):\n    return Decimal(d)\n")
+    (tmp_path / "lazy.py").write_text("from __future__ import annotations\n\n" + head +
+                                      "def price(d: Decimal):\n    return d\n")
+    run = ("import importlib\nfor m in ('signature', 'field', 'body', 'lazy'):\n    try:\n"
+           "        importlib.import_module(m)\n        print(m, 'ok')\n    except NameError as e:\n"
+           "        print(m, e)\n")
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.splitlines() == ["signature name 'Decimal' is not defined", "field name 'Decimal' is not defined",
+                                "body ok", "lazy ok"]
+    result = check(tmp_path, entries=["signature", "field", "body", "lazy"])
+    got = [(f.code, f.module, f.line, f.symbol, f.when, f.severity) for f in result.findings]
+    assert got == [("DC201", "body", 4, "Decimal", "call", "error"),
+                   ("DC201", "field", 4, "Decimal", "import", "error"),
+                   ("DC201", "signature", 4, "Decimal", "import", "error")]
+    assert [f.message.rpartition("(")[2] for f in result.findings] == ["line 8)", "line 8)", "line 8)"]
 
 
 def test_a_bare_noqa_does_not_hide_a_crash(tmp_path):
@@ -250,3 +279,17 @@ def test_a_bare_noqa_hides_nothing_with_a_cache_written_before(tmp_path):
     cache.close()
     result = check(project, entries=["app"], cache_dir=tmp_path / "cache")
     assert [(f.code, f.symbol) for f in result.findings] == [("DC201", "load_settings")]
+
+
+def test_deferred_annotations_read_nothing_at_import():
+    # Python 3.14 evaluates annotations only when asked (PEP 649), like `from __future__ import annotations`:
+    # a type-checking-only name read by an annotation then fails only where a function body reads it
+    import ast
+
+    from deploycheck.rules.dc201_undefined_name import _reads
+
+    tree = ast.parse("def f(x: Decimal = Decimal(0)) -> Decimal:\n    return Decimal(x)\n\n\n"
+                     "class Row:\n    price: Decimal\n    zero: Decimal = Decimal(0)\n")
+    assert sorted(_reads(tree, "Decimal")) == [(1, 9, False), (1, 19, False), (1, 34, False), (2, 11, True),
+                                               (6, 11, False), (7, 10, False), (7, 20, False)]
+    assert sorted(_reads(tree, "Decimal", lazy=True)) == [(1, 19, False), (2, 11, True), (7, 20, False)]

@@ -72,10 +72,18 @@ _BUILTINS = {"list", "tuple", "set", "frozenset", "dict", "str", "int", "float",
              "AttributeError", "TypeError", "OSError", "IOError", "RuntimeError", "NameError", "LookupError",
              "IndexError", "FileNotFoundError",
              "PermissionError", "NotImplementedError", "SyntaxError", "Warning", "DeprecationWarning"}
-_PURE = {"builtins.len", "builtins.isinstance", "builtins.hasattr", "builtins.print", "builtins.repr",
+_PURE = {"builtins.reversed", "builtins.dict.fromkeys", "builtins.len", "builtins.isinstance", "builtins.hasattr", "builtins.print", "builtins.repr",
          "builtins.any", "builtins.all", "builtins.min", "builtins.max", "builtins.str", "builtins.bool",
          "builtins.int", "builtins.float"}
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 class _Budget(Exception):
@@ -1106,6 +1114,27 @@ class Interpreter:
             if fn in ("set", "frozenset", "sorted"):
                 out.exact = False
             return out
+        if fn == "reversed" and len(args) == 1 and not kwargs:
+            # the same items, last first (a list, a tuple or a dict's keys: the reversed() docs)
+            out = Seq("list")
+            self.extend(out, args[0])
+            out.items.reverse()
+            out.exact = out.exact and not out.open
+            return out
+        if fn == "dict.fromkeys" and 1 <= len(args) <= 2 and not kwargs:
+            # a dict whose keys are the items, each once (settings dedupe INSTALLED_APPS this way)
+            keys = Seq("list")
+            self.extend(keys, args[0])
+            value = args[1] if len(args) > 1 else Const(None)
+            out_map = Map(open=keys.open)
+            for item, presence in keys.items:
+                if not isinstance(item, Const) or not _hashable(item.value):
+                    out_map.open = True
+                    continue
+                entry = out_map.entries.get(item.value)
+                if entry is None or presence < entry[1]:  # certain < default < maybe
+                    out_map.entries[item.value] = [value, presence]
+            return out_map
         if fn == "dict" and len(args) <= 1:
             out_map = Map()
             if args:

@@ -187,7 +187,7 @@ def copy(value: Value, memo: dict) -> Value:
         out.items = [[copy(v, memo), p] for v, p in value.items]
         return out
     if isinstance(value, Map):
-        out = Map({}, value.open, value.oid)
+        out = Map({}, value.open or not value.entries, value.oid)
         memo[key] = out
         out.entries = {k: [copy(v, memo), p] for k, (v, p) in value.entries.items()}
         return out
@@ -205,7 +205,9 @@ def demote(value: Value, level: int, memo: dict | None = None) -> Value:
     if key in memo:
         return memo[key]
     if isinstance(value, Seq):
-        out = Seq(value.kind, [], value.open, value.oid, value.exact)  # the positions of the default's world
+        # the positions of the default's world; an empty one has no item to say that it is only the default
+        # (`X if os.environ.get("X") else []`), so it may hold items: a loop over it may run
+        out = Seq(value.kind, [], value.open or not value.items, value.oid, value.exact)
         memo[key] = out
         out.items = [[demote(v, level, memo), max(p, level)] for v, p in value.items]
         return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.environment.searchpath import SearchPath
 from deploycheck.index import finder as F
-from deploycheck.index import startup, writers
+from deploycheck.index import hooks, startup, writers
 from deploycheck.index.idioms import NO_SUBMODULES, ONLY_SUBMODULES
 from deploycheck.index.store import SummaryStore
 from deploycheck.index.summary import FUNCTION, MODULE, TYPING, VALUE, ImportSite, Summary
@@ -113,6 +113,8 @@ class Program:
     _walked: set[str] = field(default_factory=set)
     _fn_tables: dict = field(default_factory=dict)
     _calls_from: dict[str, list] = field(default_factory=dict)
+    # pluggy hooks called at start-up (``index.hooks``): ``{hook name: Reach}`` of the call
+    _hooks: dict[str, startup.Reach] = field(default_factory=dict)
 
     # -- modules ------------------------------------------------------------------------------------------
     def find(self, name: str) -> F.Module | None:
@@ -663,6 +665,7 @@ class Program:
         self.reached.clear()
         self._waiting.clear()
         self._walked.clear()
+        self._hooks.clear()
         self._statuses.clear()
         missing = self._walk_from(entries)
         self._collect_effects()
@@ -795,6 +798,10 @@ class Program:
                     for i in range(1, len(parts) + 1):  # a package is imported before its submodules
                         self._reach(".".join(parts[:i]), name, line, strength, key, queue, deferred, step)
                 self._walked.add(name)
+                if node.origin == "project":
+                    for hook, reach in list(self._hooks.items()):  # implementations walked after the call
+                        if hooks.implements(self, name, hook):
+                            self._function((name, hook), reach, key, queue, deferred)
                 self._startup_roots(name, node, summ, key, queue, deferred)
                 for args in self._waiting.pop(name, ()):
                     self._run_function(*args, key, queue, deferred)
@@ -858,6 +865,10 @@ class Program:
                     reach = startup.Reach(node.phase, max(node.shield, shield), name, line,
                                           f"{fn[1]}() called at import")
                     self._function(fn, reach, key, queue, deferred)
+                elif (hook := hooks.hook_name(target)) is not None:
+                    reach = startup.Reach(node.phase, max(node.shield, shield), name, line,
+                                          f"pluggy hook {hook}() called at import")
+                    self._hook_call(hook, reach, key, queue, deferred)
         for c in self._calls_from.get(name, ()):
             reach = startup.Reach(PHASES[max(phase, PHASES.index(c.phase))], node.shield, name, c.line, c.step)
             self._function((c.module, c.qualname), reach, key, queue, deferred)
@@ -901,6 +912,25 @@ class Program:
             callee = startup.callee(self, module, node.module.is_package, target)
             if callee is not None and callee != fn:
                 self._function(callee, reach._replace(shield=max(reach.shield, shield)), key, queue, deferred)
+            elif callee is None and (hook := hooks.hook_name(target)) is not None:
+                self._hook_call(hook, reach._replace(shield=max(reach.shield, shield),
+                                                     step=f"{reach.step} → pluggy hook {hook}()"),
+                                key, queue, deferred)
+
+    def _hook_call(self, hook: str, reach: startup.Reach, key: tuple[int, int], queue: deque[str],
+                   deferred: list) -> None:
+        """A start-up call of pluggy hook ``hook`` (``index.hooks``): each implementation in a project module
+        walked so far runs as ``reach`` says; those of modules walked later are matched as they are."""
+        old = self._hooks.get(hook)
+        if old is not None and (old.shield, PHASES.index(old.phase)) <= (reach.shield, PHASES.index(reach.phase)):
+            return
+        if self.find("pluggy") is None:
+            return  # no plugin manager can make the call
+        self._hooks[hook] = reach
+        for name in sorted(self._walked):
+            node = self.nodes.get(name)
+            if node is not None and node.origin == "project" and hooks.implements(self, name, hook):
+                self._function((name, hook), reach, key, queue, deferred)
 
     def reached_at(self, module: str, line: int) -> startup.Reach | None:
         """How the innermost function holding ``line`` of ``module`` is reached at start-up, or None (not in

@@ -105,15 +105,17 @@ class Context:
         return mod.path or "built-in"
 
     def finding(self, code: str, severity: str, message: str, name: str, node: Node, line: int, column: int,
-                symbol: str = "", context: str = "module", when: str | None = None) -> Finding:
+                symbol: str = "", context: str = "module", when: str | None = None, at: int | None = None) -> Finding:
         """A finding at ``line``/``column`` (1-based line, 0-based column) of module ``name``. Its ``when`` is
         the module's phase for code that runs at import; for a function body, the phase of the start-up that
         calls it (``Program.reached_at``; the chain then ends with that call), else ``call``; ``when``
-        overrides it (``call`` for a line that fails whenever it runs but may not run)."""
+        overrides it (``call`` for a line that fails whenever it runs but may not run). ``at`` is the line
+        whose function decides the start-up reach when it is not ``line`` (a type-checking import is reported
+        where it is written, but fails where the name is used)."""
         chain = self.program.chain(name)
         phase = node.phase
         if context == FUNCTION:
-            reach = self.startup_reach(name, line)
+            reach = self.startup_reach(name, line if at is None else at)
             phase = CALL if reach is None else reach.phase
             if reach is not None:
                 caller = self.program.nodes.get(reach.caller)

@@ -14,7 +14,14 @@ where the NameError still ended the start-up). Names the
 closure adds to ``builtins`` (``gettext.install``) are defined. Modules that write their namespace through
 ``globals()`` get warnings, not errors. A name imported only under ``if TYPE_CHECKING:`` and used at run time
 (ruff's TC004) is an error unless the module also binds it at run time (an import or assignment outside the
-block: the block never runs, so that binding is the one used).
+block: the block never runs, so that binding is the one used). ruff reports it at the import; it fails where the
+name is read, so its ``when`` comes from the first read that runs: at import for module level, a class body, or
+the annotations, defaults and decorators of a ``def`` (evaluated when the ``def`` runs unless ``from __future__
+import annotations``: the language reference, "Function definitions"), else that of the function holding it.
+
+A string annotation ``Annotated["Name", strawberry.lazy("module")]`` is looked up in that module when
+strawberry builds its schema (``frameworks.strawberry``): defined there, it is no finding; missing there, the
+warning names that module.
 
 In a module with a star import, ruff reports an unbound name as F405 ("may be undefined, or defined from star
 imports"): it is undefined when no star import can bind it (``index.stars``: ``__all__`` when the module
@@ -30,11 +37,13 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
-from deploycheck.artifact.files import source_lines
+from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.findings.finding import ERROR, WARNING, Finding
+from deploycheck.frameworks import strawberry
 from deploycheck.index import stars
 from deploycheck.index.program import FOUND, MISSING
 from deploycheck.index.summary import TYPING
@@ -75,10 +84,78 @@ def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
     return text if text.isidentifier() else symbol
 
 
+def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, int, bool]]:
+    """Each read of ``name`` as ``(line, column, in_function)``: ``in_function`` when it sits in the body of a
+    ``def`` or ``lambda`` (it runs when called); a ``def``'s decorators, defaults and annotations belong to the
+    scope around it, since they are evaluated when the ``def`` statement runs. With ``lazy`` (``from
+    __future__ import annotations``, or Python 3.14's deferred annotations, PEP 649) annotations are not
+    evaluated there, so their reads are left out."""
+    todo: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while todo:
+        node, inner = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            outer = [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
+            if not lazy:
+                outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                          if x is not None and x.annotation is not None]
+                outer += [node.returns] if node.returns is not None else []
+            todo += [(n, inner) for n in outer] + [(n, True) for n in node.body]
+            continue
+        if lazy and isinstance(node, ast.AnnAssign):
+            todo += [(n, inner) for n in (node.target, node.value) if n is not None]
+            continue
+        if isinstance(node, ast.Lambda):
+            todo += [(n, inner) for n in (*node.args.defaults, *node.args.kw_defaults) if n is not None]
+            todo.append((node.body, True))
+            continue
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store):
+            yield node.lineno, node.col_offset, inner
+        todo += [(n, inner) for n in ast.iter_child_nodes(node)]
+
+
+def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_line: int):
+    """The read of ``name`` that makes a type-checking-only import fail, as ``(line, in_function)``: the first
+    one that runs at import if any, else the first in a function body; None when the file cannot be read.
+    Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks and dead branches do not count."""
+    if not path:
+        return None
+    try:
+        tree = ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    lazy = summ.future_annotations or tuple(ctx.interp.version[:2]) >= (3, 14)
+    reads = sorted((line, inner) for line, col, inner in _reads(tree, name, lazy)
+                   if line != import_line and _span_kind(summ.quiet_spans, line, col) is None)
+    for line, inner in reads:
+        if not inner:
+            return line, False
+    return (reads[0][0], True) if reads else None
+
+
+def _lazy_module(ctx: Context, name: str, node, d, symbol: str, lazies: dict) -> str | None:
+    """The module ``strawberry.lazy`` looks ``symbol`` up in when ruff's diagnostic ``d`` sits in the string
+    of ``Annotated["symbol", strawberry.lazy("module")]``; None elsewhere."""
+    path = node.module.path
+    if not path:
+        return None
+    if path not in lazies:
+        try:
+            lazies[path] = strawberry.lazy_names(
+                ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path)))
+        except (OSError, SyntaxError, ValueError):
+            lazies[path] = []
+    for l1, c1, l2, c2, text, written in lazies[path]:
+        if text == symbol and (l1, c1) <= (d.line, d.column) < (l2, c2):
+            return strawberry.resolve(ctx.program, name, node.module.is_package, written)
+    return None
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     added = set()
     for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
+    lazies: dict[str, list] = {}  # path -> strawberry's lazy type strings of the file
     for name, node, summ in ctx.modules():
         if node.origin != "project":
             continue
@@ -89,10 +166,14 @@ def check(ctx: Context) -> Iterator[Finding]:
                 bound = _bound_name(ctx, node.module.path, d, symbol)
                 if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
+                use = _first_run_time_use(ctx, node.module.path, summ, bound, d.line)
+                at_import = use is not None and not use[1]
+                where = f" (line {use[0]})" if use is not None else ""
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
-                    f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time",
-                    name, node, d.line, d.column, symbol=bound, context="function")
+                    f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time{where}",
+                    name, node, d.line, d.column, symbol=bound, context="module" if at_import else "function",
+                    at=use[0] if use is not None else None)
                 continue
             if d.code not in ("F821", "F405"):
                 continue
@@ -105,6 +186,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
+            lazy = _lazy_module(ctx, name, node, d, symbol, lazies) if kind == "typing" else None
+            if lazy is not None and ctx.program.has_name(lazy, symbol) != MISSING:
+                continue  # strawberry looks the name up in that module (frameworks.strawberry)
             searched = ""
             # In a module with a star import, undefined only if no star import binds it. ruff says F405 for a
             # read there, but F821 for `del name` (the adversary's `from r.base import *` then `del one`).
@@ -120,6 +204,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             shield = max(node.shield, reach.shield) if reach is not None else node.shield
             sev = WARNING if kind == "typing" or summ.dynamic or shield > 1 else ERROR
             where = " in an annotation or TYPE_CHECKING block that does not run" if kind == "typing" else ""
+            if lazy is not None:
+                where = f" in {lazy}, where `strawberry.lazy` looks it up"
             context = "function" if in_function else "module"
             yield ctx.finding(CODE, sev, f"name '{symbol}' is not defined{where}{searched}", name, node,
                               d.line, d.column, symbol=symbol, context=context)
