@@ -195,11 +195,19 @@ def test_huge_traceback_is_bounded(tmp_path):
     assert len(tb.raw) <= tracebacks.HEAD + tracebacks.TAIL
 
 
-@pytest.mark.parametrize("how", ["rg", "grep", "find", "grep-fails"])
+@pytest.mark.parametrize("how", ["rg", "grep", "rg-halves", "grep-halves", "find", "grep-fails",
+                                 "feeder-fails"])
 def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
-    """The fast paths (``logs.Skip``: ripgrep's or grep's offsets, or bytes.find windows when neither is
-    there or the program fails) give the same events, line numbers included, as reading every line."""
-    if how == "rg":  # a dependency: its wheel puts rg beside the interpreter
+    """The fast paths (``logs.Skip``: ripgrep's or grep's offsets, the log searched whole or in two halves
+    at once, or bytes.find windows when neither program is there or the search fails) give the same
+    events, line numbers included, as reading every line."""
+    if how.endswith("halves") or how == "feeder-fails":
+        monkeypatch.setattr(logs._Grep, "SPLIT", 0)  # this small log in two halves, as a large one is
+    if how == "grep-halves":
+        monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
+    elif how == "feeder-fails":  # the first half's program sees the log end early, without the last line
+        monkeypatch.setattr(logs, "_FEED", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read(5000))")
+    if how in ("rg", "rg-halves"):  # a dependency: its wheel puts rg beside the interpreter
         assert os.path.basename(logs.searcher() or "") == "rg"
     elif how == "grep":
         monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
@@ -234,7 +242,7 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     collector = tracebacks.Collector()
     list(collector.events(logs.read(str(path), stats=stats, skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))))
     assert stats.bytes == path.stat().st_size
-    if how in ("rg", "grep"):  # the quiet lines after the last trigger were passed over uncounted
+    if how in ("rg", "grep", "rg-halves", "grep-halves"):  # the lines after the last trigger: passed over
         assert not stats.lines_known
     else:
         assert stats.lines_known and stats.lines == path.read_text().count("\n")
@@ -285,3 +293,16 @@ def test_newest_first_export_is_refused(tmp_path):
         list(logs.read(str(path)))
     path.write_text(json.dumps(entries))  # the same entries oldest first are read
     assert len(list(logs.read(str(path)))) == len(entries)
+
+
+def test_the_fast_log_spot_is_a_log_spot():
+    """``logs._spot`` fills a ``LogSpot`` without its ``__init__``: the same fields, equal and hashed alike
+    (a field added to ``LogSpot`` and not there would make its spots differ)."""
+    import dataclasses
+
+    from deploycheck.audit.model import LogSpot
+
+    fast, made = logs._spot(7, "2024-05-01T00:00:00Z", "pod/a/b"), LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
+    assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
+    assert sorted(vars(fast)) == sorted(f.name for f in dataclasses.fields(LogSpot))
+    assert logs._spot(1, None, "") == LogSpot(1)

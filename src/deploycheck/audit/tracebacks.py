@@ -145,7 +145,7 @@ class _Open:
     size: int = 0  # characters held
 
     def add(self, text: str) -> None:
-        for line in self.pending + [text]:
+        for line in (self.pending + [text]) if self.pending else (text,):
             if len(line) > MAX_TRACEBACK_LINE:
                 line = _cut(line)
             if len(self.head) < HEAD:
@@ -156,7 +156,8 @@ class _Open:
                     self.size -= len(self.tail[0])
                 self.tail.append(line)
             self.size += len(line)
-        self.pending = []
+        if self.pending:
+            self.pending = []
 
     def lines(self) -> list[str]:
         return self.head + list(self.tail)
@@ -194,42 +195,49 @@ class Collector:
 
     def feed(self, entry: Entry) -> Iterator[Traceback | Note]:
         """The events ``entry`` completes (tracebacks it ends, a note it is)."""
+        return iter(self._feed(entry))
+
+    def _feed(self, entry: Entry) -> tuple | list:
+        # ``feed``'s events as a tuple or list, () for most lines: no generator made per line
         current = self._open.get(entry.key)
+        out: list[Traceback | Note] = []
         if current is not None:
             if entry.split and not entry.text[:1].isspace() and (note := note_of(entry)) and note.kind == "stop":
                 # the service giving up ends its open traceback (Cloud Run's "Container called exit(1)." comes
                 # one entry after the exception line, where another request's line would be passed over)
-                yield self._close(entry.key)
-                yield note
-                return
+                return self._close(entry.key), note
             before = current.size
             taken = self._continue(current, entry)
             if taken:
                 current.record, current.record_ends = entry.spot.line, entry.last and entry.whole
                 self._held += current.size - before
                 while self._held > MAX_HELD and len(self._open) > 1:
-                    yield self._close(next(iter(self._open)))
-                return
-            yield self._close(entry.key)
+                    out.append(self._close(next(iter(self._open))))
+                return out
+            out.append(self._close(entry.key))
         started = _start(entry)
         if started is not None:
             if len(self._open) >= MAX_STREAMS:
-                yield self._close(next(iter(self._open)))
+                out.append(self._close(next(iter(self._open))))
             state, first = started
             opened = _Open(entry.spot, state, record=entry.spot.line,
                            record_ends=entry.last and entry.whole)
             opened.add(first)
             self._held += opened.size
             self._open[entry.key] = opened
-            return
+            return out
         note = note_of(entry)
         if note is not None:
-            yield note
+            out.append(note)
+        return out
 
     def events(self, entries: Iterable[Entry]) -> Iterator[Traceback | Note]:
         """Every traceback and note in ``entries``, in the order they end (``feed`` each, then ``close``)."""
+        feed = self._feed
         for entry in entries:
-            yield from self.feed(entry)
+            done = feed(entry)
+            if done:
+                yield from done
         yield from self.close()
 
     def close(self) -> Iterator[Traceback]:
