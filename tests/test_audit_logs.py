@@ -11,7 +11,7 @@ import sys
 import pytest
 from audit_crash import cloud_run, crash, interleave, stamped
 
-from deploycheck.audit import logs, tracebacks
+from deploycheck.audit import logs, search, tracebacks
 from deploycheck.audit.tracebacks import Note
 from deploycheck.errors import UsageError
 
@@ -202,19 +202,19 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     at once, or bytes.find windows when neither program is there or the search fails) give the same
     events, line numbers included, as reading every line."""
     if how.endswith("halves") or how == "feeder-fails":
-        monkeypatch.setattr(logs._Grep, "SPLIT", 0)  # this small log in two halves, as a large one is
+        monkeypatch.setattr(search.Search, "SPLIT", 0)  # this small log in two halves, as a large one is
     if how == "grep-halves":
         monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
     elif how == "feeder-fails":  # the first half's program sees the log end early, without the last line
-        monkeypatch.setattr(logs, "_FEED", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read(5000))")
+        monkeypatch.setattr(search, "_FEED", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read(5000))")
     if how in ("rg", "rg-halves"):  # a dependency: its wheel puts rg beside the interpreter
         assert os.path.basename(logs.searcher() or "") == "rg"
     elif how == "grep":
         monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
     elif how == "find":
-        monkeypatch.setattr(logs.shutil, "which", lambda name, **kw: None)
+        monkeypatch.setattr(logs, "searcher", lambda: None)
     elif how == "grep-fails":
-        monkeypatch.setattr(logs._Grep, "MEMORY", 64 * 1024)  # grep cannot even start within it
+        monkeypatch.setattr(search.Search, "MEMORY", 64 * 1024)  # grep cannot even start within it
     import random
 
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -249,7 +249,7 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
 
 
 def test_a_hard_memory_limit_below_the_search_program_s_is_a_failed_search(tmp_path):
-    """A process whose hard address-space limit is below the one the search program gets (``_Grep.MEMORY``)
+    """A process whose hard address-space limit is below the one the search program gets (``search.Search.MEMORY``)
     cannot give it that limit: the search fails and the log is read without it, to the same report (it was
     an internal error: the limit was set in a preexec_fn, whose error Popen raises as SubprocessError)."""
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -306,3 +306,36 @@ def test_the_fast_log_spot_is_a_log_spot():
     assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
     assert sorted(vars(fast)) == sorted(f.name for f in dataclasses.fields(LogSpot))
     assert logs._spot(1, None, "") == LogSpot(1)
+
+
+def test_a_search_started_early_is_claimed_by_the_reader_of_that_file_only(tmp_path):
+    """``search.prestart`` (the CLI, before it parses its arguments) starts the search; ``logs.read`` takes
+    it for the same unchanged file, and gives the same events as a search it starts itself. A file changed
+    since (a line appended) gets a search of its own, and a search nobody claimed is ended."""
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    path = tmp_path / "svc.log"
+    path.write_text("INFO served\n" * 3000 + err + "INFO served\n" * 100)
+
+    def seen():
+        collector = tracebacks.Collector()
+        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))
+        return [(type(e).__name__, e.spot.line) for e in collector.events(entries)]
+
+    expected = seen()
+    assert expected == [("Traceback", 3001)]
+    search.prestart(["--format", "json", "--log", str(path)], tracebacks.TRIGGERS)
+    [early] = search._started
+    assert seen() == expected and search._started == [] and early.done  # claimed, and read to its end
+    search.prestart([f"--log={path}"], tracebacks.TRIGGERS)
+    [early] = search._started
+    with path.open("a") as f:
+        f.write(err)
+    assert seen() == [("Traceback", 3001), ("Traceback", 3101 + len(err.splitlines()))]
+    assert search._started == [] and not early.done and all(s.proc.poll() is not None for s in early.searches)
+    search.prestart(["--log", str(path)], tracebacks.TRIGGERS)
+    [early] = search._started
+    search.discard()
+    assert search._started == [] and all(s.proc.poll() is not None for s in early.searches)
+    search.prestart(["--log", "-"], tracebacks.TRIGGERS)  # standard input is read, not searched
+    search.prestart(["--log", str(tmp_path / "missing.log")], tracebacks.TRIGGERS)
+    assert search._started == []

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from deploycheck.audit.logs import Entry
 from deploycheck.audit.model import Frame, LogSpot, Traceback
+from deploycheck.audit.triggers import NOTE_PATTERNS, TRIGGERS, literal
 
 HEAD = 200  # lines kept from the start of one traceback
 TAIL = 800  # and from its end; the lines between are dropped (the traceback is marked truncated)
@@ -65,39 +66,13 @@ CONTEXT = "During handling of the above exception, another exception occurred:"
 _LOG_START = re.compile(r"^(\d{4}-\d\d-\d\d[ T]|\[\d|\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]|"
                         r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[:\s]|[IWEF]\d{4} |\{)")
 
-# Lines a server prints about its own life: (kind, pattern). "start": a process begins serving or booting;
-# "ready": it says it serves; "stop": it gives up. From gunicorn, uvicorn, Django, Kubernetes and Cloud Run.
-_NOTE_PATTERNS = {
-    "start": (r"Booting worker with pid|Starting gunicorn|Started server process|Starting development server|"
-              r"Waiting for application startup"),
-    "ready": (r"Application startup complete|Uvicorn running on|Listening at: |Quit the server with|"
-              r"Running on http"),
-    "stop": (r"Worker failed to boot|Application startup failed|Shutting down: Master|Reason: App failed to load|"
-             r"Error loading ASGI app|Back-off restarting failed container|Container called exit\(|"
-             r"exited with code [1-9]|STARTUP TCP probe failed|STARTUP HTTP probe failed"),
-    "request": (r"Exception in ASGI application|Exception on /\S* \[|Internal Server Error: /|"
-                r"Error handling request"),
-}
-NOTES = [(kind, re.compile(p)) for kind, p in _NOTE_PATTERNS.items()]
-
-
-def _literal(alternative: str) -> str:
-    """The text an alternative of a note pattern starts with, up to its first special character."""
-    return re.split(r"[\\\[(.*+?{^$]", alternative, maxsplit=1)[0]
-
-
-# Texts without which a line can neither start a traceback nor be a note (``logs.Skip``): the header, a
-# ``File "`` line (as written, or as JSON escapes it), the top of an exception group's box, and the literal
-# text each alternative of each note pattern starts with. Long texts keep grep's one pass fast (its shifts
-# are as long as the shortest text).
-TRIGGERS = tuple(dict.fromkeys(
-    [b"Traceback (most recent call last):", b'File "', b'File \\"', b"Group: "]
-    + [_literal(a).encode() for p in _NOTE_PATTERNS.values() for a in p.split("|")]))
+# Lines a server prints about its own life (``triggers.NOTE_PATTERNS``), compiled
+NOTES = [(kind, re.compile(p)) for kind, p in NOTE_PATTERNS.items()]
 
 
 def note_literals() -> list[str]:
     """The literal text each alternative of each note pattern starts with (for the test of ``TRIGGERS``)."""
-    return [_literal(a) for p in _NOTE_PATTERNS.values() for a in p.split("|")]
+    return [literal(a) for p in NOTE_PATTERNS.values() for a in p.split("|")]
 
 
 @dataclass(frozen=True)
