@@ -261,7 +261,9 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: search.Search |
                 stats.bytes = max(offset, os.fstat(stream.fileno()).st_size)
                 stats.lines_known = False
                 return
-            if hit is not None:
+            if hit is not None and hit[0] == number + 1 and hit[1] - offset <= _NEAR:
+                pass  # on the next line, which starts where the reader is (a crash's header after its start)
+            elif hit is not None:
                 start = _line_start(stream, offset, hit[1])
                 if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read ...
                     stream.seek(hit[1])
