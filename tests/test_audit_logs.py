@@ -241,7 +241,8 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
 
 
 def test_a_hard_memory_limit_below_the_search_program_s_is_a_failed_search(tmp_path):
-    """A process whose hard address-space limit is below the one the search program gets (``search.Search.MEMORY``)
+    """A process whose hard address-space limit is below the one the search program gets
+    (``search.Search.MEMORY``)
     cannot give it that limit: the search fails and the log is read without it, to the same report (it was
     an internal error: the limit was set in a preexec_fn, whose error Popen raises as SubprocessError)."""
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -294,7 +295,8 @@ def test_the_fast_log_spot_is_a_log_spot():
 
     from deploycheck.audit.model import LogSpot
 
-    fast, made = logs._spot(7, "2024-05-01T00:00:00Z", "pod/a/b"), LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
+    fast = logs._spot(7, "2024-05-01T00:00:00Z", "pod/a/b")
+    made = LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
     assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
     assert sorted(vars(fast)) == sorted(f.name for f in dataclasses.fields(LogSpot))
     assert logs._spot(1, None, "") == LogSpot(1)

@@ -55,9 +55,10 @@ class Search:
         limit = b'ulimit -v %d && exec "$@"' % (self.MEMORY // 1024)  # KiB; the hard limit too (-v sets both)
         try:
             with open(path, "rb", buffering=0) as log:
-                self.proc = subprocess.Popen([b"/bin/sh", b"-c", limit, b"sh", os.fsencode(program), *options,
-                                              b"-n", b"-b", b"-o", b"-a", b"-F", *args, b"--", b"-"],
-                                             stdin=log.fileno(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                command = [os.fsencode(program), *options, b"-n", b"-b", b"-o", b"-a", b"-F", *args, b"--",
+                           b"-"]
+                self.proc = subprocess.Popen([b"/bin/sh", b"-c", limit, b"sh", *command], stdin=log.fileno(),
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                              env={**os.environ, "LC_ALL": "C"})
         except OSError:
             self.failed = True
@@ -65,7 +66,8 @@ class Search:
         try:
             import fcntl
 
-            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)  # type: ignore[union-attr]
+            assert self.proc.stdout is not None
+            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)
         except (ImportError, AttributeError, OSError):
             pass
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from deploycheck.audit.logs import Entry
 from deploycheck.audit.model import Frame, LogSpot, Traceback
-from deploycheck.audit.triggers import NOTE_PATTERNS, TRIGGERS, literal  # noqa: F401 -- TRIGGERS: read here too
+from deploycheck.audit.triggers import NOTE_PATTERNS, TRIGGERS, literal  # noqa: F401 -- TRIGGERS read here
 
 HEAD = 200  # lines kept from the start of one traceback
 TAIL = 800  # and from its end; the lines between are dropped (the traceback is marked truncated)

@@ -1,6 +1,6 @@
-"""The texts that can matter in a log (``TRIGGERS``), and the patterns of the lines a server prints about its own
-life (``NOTE_PATTERNS``, compiled by ``tracebacks``). Without ``re``: ``deploycheck audit`` starts the search
-for these texts before it imports the rest (``search.prestart``).
+"""The texts that can matter in a log (``TRIGGERS``), and the patterns of the lines a server prints about
+its own life (``NOTE_PATTERNS``, compiled by ``tracebacks``). Without ``re``: ``deploycheck audit`` starts
+the search for these texts before it imports the rest (``search.prestart``).
 """
 
 from __future__ import annotations
