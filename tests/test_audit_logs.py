@@ -11,7 +11,7 @@ import sys
 import pytest
 from audit_crash import cloud_run, crash, interleave, stamped
 
-from deploycheck.audit import logs, tracebacks
+from deploycheck.audit import logs, search, tracebacks
 from deploycheck.audit.tracebacks import Note
 from deploycheck.errors import UsageError
 
@@ -204,9 +204,9 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     elif how == "grep":
         monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
     elif how == "find":
-        monkeypatch.setattr(logs.shutil, "which", lambda name, **kw: None)
+        monkeypatch.setattr(logs, "searcher", lambda: None)
     elif how == "grep-fails":
-        monkeypatch.setattr(logs._Grep, "MEMORY", 64 * 1024)  # grep cannot even start within it
+        monkeypatch.setattr(search.Search, "MEMORY", 64 * 1024)  # grep cannot even start within it
     import random
 
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -241,7 +241,8 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
 
 
 def test_a_hard_memory_limit_below_the_search_program_s_is_a_failed_search(tmp_path):
-    """A process whose hard address-space limit is below the one the search program gets (``_Grep.MEMORY``)
+    """A process whose hard address-space limit is below the one the search program gets
+    (``search.Search.MEMORY``)
     cannot give it that limit: the search fails and the log is read without it, to the same report (it was
     an internal error: the limit was set in a preexec_fn, whose error Popen raises as SubprocessError)."""
     err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
@@ -285,3 +286,72 @@ def test_newest_first_export_is_refused(tmp_path):
         list(logs.read(str(path)))
     path.write_text(json.dumps(entries))  # the same entries oldest first are read
     assert len(list(logs.read(str(path)))) == len(entries)
+
+
+def test_the_fast_log_spot_is_a_log_spot():
+    """``logs._spot`` fills a ``LogSpot`` without its ``__init__``: the same fields, equal and hashed alike
+    (a field added to ``LogSpot`` and not there would make its spots differ)."""
+    import dataclasses
+
+    from deploycheck.audit.model import LogSpot
+
+    fast = logs._spot(7, "2024-05-01T00:00:00Z", "pod/a/b")
+    made = LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
+    assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
+    assert sorted(vars(fast)) == sorted(f.name for f in dataclasses.fields(LogSpot))
+    assert logs._spot(1, None, "") == LogSpot(1)
+
+
+def test_a_search_started_early_is_claimed_by_the_reader_of_that_file_only(tmp_path):
+    """``search.prestart`` (the CLI, before it parses its arguments) starts the search; ``logs.read`` takes
+    it for the same unchanged file, and gives the same events as a search it starts itself. A file changed
+    since (a line appended) gets a search of its own, and a search nobody claimed is ended."""
+    err = crash(tmp_path / "svc", CHAINED, "-m", "app.main")
+    path = tmp_path / "svc.log"
+    path.write_text("INFO served\n" * 3000 + err + "INFO served\n" * 100)
+
+    def seen():
+        collector = tracebacks.Collector()
+        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))
+        return [(type(e).__name__, e.spot.line) for e in collector.events(entries)]
+
+    expected = seen()
+    assert expected == [("Traceback", 3001)]
+    search.prestart(["--format", "json", "--log", str(path)], tracebacks.TRIGGERS)
+    [early] = search._started
+    assert seen() == expected and search._started == [] and early.done  # claimed, and read to its end
+    search.prestart([f"--log={path}"], tracebacks.TRIGGERS)
+    [early] = search._started
+    with path.open("a") as f:
+        f.write(err)
+    assert seen() == [("Traceback", 3001), ("Traceback", 3101 + len(err.splitlines()))]
+    assert search._started == [] and not early.done and early.proc.poll() is not None
+    search.prestart(["--log", str(path)], tracebacks.TRIGGERS)
+    [early] = search._started
+    search.discard()
+    assert search._started == [] and early.proc.poll() is not None
+    search.prestart(["--log", "-"], tracebacks.TRIGGERS)  # standard input is read, not searched
+    search.prestart(["--log", str(tmp_path / "missing.log")], tracebacks.TRIGGERS)
+    assert search._started == []
+
+
+def test_the_search_never_blocks_on_a_named_pipe(tmp_path):
+    # the log's name looked at as a regular file may be a named pipe by the time the search opens it: opened
+    # plainly, a pipe nobody writes to would hold the run forever
+    import threading
+
+    from deploycheck.audit import search, triggers
+
+    fifo = tmp_path / "app.log"
+    os.mkfifo(fifo)
+    program = search.searcher()
+    if program is None:
+        pytest.skip("neither ripgrep nor grep here")
+    got = []
+    worker = threading.Thread(target=lambda: got.append(search.Search(str(fifo), triggers.TRIGGERS, program)),
+                              daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # a writer comes, so the blocked thread ends before the test fails
+        open(fifo, "wb").close()
+    assert not worker.is_alive() and got and got[0].failed

@@ -415,6 +415,15 @@ def _empty_path(args) -> str | None:
     return None
 
 
+def _prestart(argv: list[str]) -> None:
+    """``deploycheck audit``: start the search of the log now, before the arguments are parsed and the
+    modules that read and report are imported (``audit.search.prestart``); the reader claims it."""
+    if argv[:1] == ["audit"]:
+        from deploycheck.audit import search, triggers
+
+        search.prestart(argv[1:], triggers.TRIGGERS)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code (see the module
     docstring). On SIGINT or SIGTERM any command stops, every private directory and child process is removed,
@@ -438,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             try:
                 interrupt.install()  # inside the try: from here on a signal is an Interrupted caught below
+                _prestart(sys.argv[1:] if argv is None else argv)
                 from deploycheck.render.escape import EscapedLines
 
                 # stderr: every line escaped (messages quote paths and names from the input); when stderr
@@ -459,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             _to_devnull(streams[0])  # the rest of the report is dropped: flushing it could block again
     finally:
         interrupt.hold()
+        early = sys.modules.get("deploycheck.audit.search")  # a search started early and never claimed
+        if early is not None:
+            early.discard()
         private = sys.modules.get("deploycheck.private")  # made no directory if it was never imported
         if private is not None:
             private.remove_all()

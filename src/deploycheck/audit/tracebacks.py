@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from deploycheck.audit.logs import Entry
 from deploycheck.audit.model import Frame, LogSpot, Traceback
+from deploycheck.audit.triggers import NOTE_PATTERNS, TRIGGERS, literal  # noqa: F401 -- TRIGGERS read here
 
 HEAD = 200  # lines kept from the start of one traceback
 TAIL = 800  # and from its end; the lines between are dropped (the traceback is marked truncated)
@@ -65,39 +66,13 @@ CONTEXT = "During handling of the above exception, another exception occurred:"
 _LOG_START = re.compile(r"^(\d{4}-\d\d-\d\d[ T]|\[\d|\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]|"
                         r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[:\s]|[IWEF]\d{4} |\{)")
 
-# Lines a server prints about its own life: (kind, pattern). "start": a process begins serving or booting;
-# "ready": it says it serves; "stop": it gives up. From gunicorn, uvicorn, Django, Kubernetes and Cloud Run.
-_NOTE_PATTERNS = {
-    "start": (r"Booting worker with pid|Starting gunicorn|Started server process|Starting development server|"
-              r"Waiting for application startup"),
-    "ready": (r"Application startup complete|Uvicorn running on|Listening at: |Quit the server with|"
-              r"Running on http"),
-    "stop": (r"Worker failed to boot|Application startup failed|Shutting down: Master|Reason: App failed to load|"
-             r"Error loading ASGI app|Back-off restarting failed container|Container called exit\(|"
-             r"exited with code [1-9]|STARTUP TCP probe failed|STARTUP HTTP probe failed"),
-    "request": (r"Exception in ASGI application|Exception on /\S* \[|Internal Server Error: /|"
-                r"Error handling request"),
-}
-NOTES = [(kind, re.compile(p)) for kind, p in _NOTE_PATTERNS.items()]
-
-
-def _literal(alternative: str) -> str:
-    """The text an alternative of a note pattern starts with, up to its first special character."""
-    return re.split(r"[\\\[(.*+?{^$]", alternative, maxsplit=1)[0]
-
-
-# Texts without which a line can neither start a traceback nor be a note (``logs.Skip``): the header, a
-# ``File "`` line (as written, or as JSON escapes it), the top of an exception group's box, and the literal
-# text each alternative of each note pattern starts with. Long texts keep grep's one pass fast (its shifts
-# are as long as the shortest text).
-TRIGGERS = tuple(dict.fromkeys(
-    [b"Traceback (most recent call last):", b'File "', b'File \\"', b"Group: "]
-    + [_literal(a).encode() for p in _NOTE_PATTERNS.values() for a in p.split("|")]))
+# Lines a server prints about its own life (``triggers.NOTE_PATTERNS``), compiled
+NOTES = [(kind, re.compile(p)) for kind, p in NOTE_PATTERNS.items()]
 
 
 def note_literals() -> list[str]:
     """The literal text each alternative of each note pattern starts with (for the test of ``TRIGGERS``)."""
-    return [_literal(a) for p in _NOTE_PATTERNS.values() for a in p.split("|")]
+    return [literal(a) for p in NOTE_PATTERNS.values() for a in p.split("|")]
 
 
 @dataclass(frozen=True)
@@ -145,7 +120,7 @@ class _Open:
     size: int = 0  # characters held
 
     def add(self, text: str) -> None:
-        for line in self.pending + [text]:
+        for line in (self.pending + [text]) if self.pending else (text,):
             if len(line) > MAX_TRACEBACK_LINE:
                 line = _cut(line)
             if len(self.head) < HEAD:
@@ -156,7 +131,8 @@ class _Open:
                     self.size -= len(self.tail[0])
                 self.tail.append(line)
             self.size += len(line)
-        self.pending = []
+        if self.pending:
+            self.pending = []
 
     def lines(self) -> list[str]:
         return self.head + list(self.tail)
@@ -194,42 +170,49 @@ class Collector:
 
     def feed(self, entry: Entry) -> Iterator[Traceback | Note]:
         """The events ``entry`` completes (tracebacks it ends, a note it is)."""
+        return iter(self._feed(entry))
+
+    def _feed(self, entry: Entry) -> tuple | list:
+        # ``feed``'s events as a tuple or list, () for most lines: no generator made per line
         current = self._open.get(entry.key)
+        out: list[Traceback | Note] = []
         if current is not None:
             if entry.split and not entry.text[:1].isspace() and (note := note_of(entry)) and note.kind == "stop":
                 # the service giving up ends its open traceback (Cloud Run's "Container called exit(1)." comes
                 # one entry after the exception line, where another request's line would be passed over)
-                yield self._close(entry.key)
-                yield note
-                return
+                return self._close(entry.key), note
             before = current.size
             taken = self._continue(current, entry)
             if taken:
                 current.record, current.record_ends = entry.spot.line, entry.last and entry.whole
                 self._held += current.size - before
                 while self._held > MAX_HELD and len(self._open) > 1:
-                    yield self._close(next(iter(self._open)))
-                return
-            yield self._close(entry.key)
+                    out.append(self._close(next(iter(self._open))))
+                return out
+            out.append(self._close(entry.key))
         started = _start(entry)
         if started is not None:
             if len(self._open) >= MAX_STREAMS:
-                yield self._close(next(iter(self._open)))
+                out.append(self._close(next(iter(self._open))))
             state, first = started
             opened = _Open(entry.spot, state, record=entry.spot.line,
                            record_ends=entry.last and entry.whole)
             opened.add(first)
             self._held += opened.size
             self._open[entry.key] = opened
-            return
+            return out
         note = note_of(entry)
         if note is not None:
-            yield note
+            out.append(note)
+        return out
 
     def events(self, entries: Iterable[Entry]) -> Iterator[Traceback | Note]:
         """Every traceback and note in ``entries``, in the order they end (``feed`` each, then ``close``)."""
+        feed = self._feed
         for entry in entries:
-            yield from self.feed(entry)
+            done = feed(entry)
+            if done:
+                yield from done
         yield from self.close()
 
     def close(self) -> Iterator[Traceback]:
