@@ -171,9 +171,11 @@ def _gunicorn_config(project: Project, program: Program) -> str | None:
     """Default mode: the project root's ``gunicorn.conf.py`` (not excluded), set up to run as gunicorn runs it
     when started there without ``-c`` (gunicorn's settings documentation, "config": the file
     ``./gunicorn.conf.py`` is read by default, as the module ``__config__``, before the application
-    loads). Its name is no module name, so the project walk lists it with the scripts."""
+    loads). Its name is no module name, so the project walk lists it with the scripts. Only gunicorn runs
+    the file, and its ``import gunicorn`` cannot fail there: where the interpreter cannot import gunicorn the
+    file never runs, and is not checked (the caller says so)."""
     path = os.path.join(project.root, launcher.DEFAULT_CONFIG)
-    if path not in project.scripts:
+    if path not in project.scripts or program.find("gunicorn") is None:
         return None
     program.finder.from_files[launcher.CONFIG_MODULE] = path
     program.launched[launcher.CONFIG_MODULE] = Hop(
@@ -365,6 +367,9 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
             if config:
                 default.notes.append(f"{launcher.DEFAULT_CONFIG} checked as gunicorn runs it when it starts in "
                                      "the project root (its configuration file, before the application)")
+            elif os.path.join(project.root, launcher.DEFAULT_CONFIG) in project.scripts:
+                default.notes.append(f"{launcher.DEFAULT_CONFIG} not checked: the interpreter cannot import "
+                                     "gunicorn, the only program that runs it")
             entries, missing = default.entries, []
     finally:
         store.close()
