@@ -114,6 +114,16 @@ def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, 
         todo += [(n, inner) for n in ast.iter_child_nodes(node)]
 
 
+def _tree(ctx: Context, path: str | None, trees: dict) -> ast.Module:
+    """The parsed file at ``path`` (an empty module when it cannot be read), parsed once per check."""
+    if path not in trees:
+        try:
+            trees[path] = ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path)) if path else None
+        except (OSError, SyntaxError, ValueError):
+            trees[path] = None
+    return trees[path] or ast.Module([], [])
+
+
 def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_line: int):
     """The read of ``name`` that makes a type-checking-only import fail, as ``(line, in_function)``: the first
     one that runs at import if any, else the first in a function body; None when the file cannot be read.
@@ -131,6 +141,63 @@ def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_
         if not inner:
             return line, False
     return (reads[0][0], True) if reads else None
+
+
+def _module_binds(stmts, name: str) -> bool:
+    """Whether module-level statements ``stmts`` bind ``name`` (in any branch: a binding that may not run is
+    taken as made, so no false error comes of it)."""
+    for stmt in stmts:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if stmt.name == name:
+                return True
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if any((a.asname or a.name.partition(".")[0]) == name for a in stmt.names):
+                return True
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+                return True
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                    (a.asname or a.name.partition(".")[0]) == name for a in node.names):
+                return True
+    return False
+
+
+def _global_after_class_del(tree: ast.Module, name: str, line: int, col: int, builtins) -> bool:
+    """ruff's F821 for a read of ``name`` in the body of a module-level class after ``del name`` there: the
+    class body looks a name up in its own namespace, then the module's, then builtins (the language
+    reference, "Resolution of names": class blocks use LOAD_NAME), so the read finds the module's ``name``
+    when one is bound before the ``class`` statement, or a builtin."""
+    for i, cls in enumerate(tree.body):
+        if not (isinstance(cls, ast.ClassDef) and cls.lineno <= line <= (cls.end_lineno or cls.lineno)):
+            continue
+        direct = [n for stmt in cls.body for n in _class_level(stmt)]
+        if not any(isinstance(n, ast.Name) and n.id == name and (n.lineno, n.col_offset) == (line, col)
+                   and isinstance(n.ctx, ast.Load) for n in direct):
+            return False
+        return name in builtins or _module_binds(tree.body[:i], name)
+    return False
+
+
+def _class_level(stmt: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a class body statement that run in the class's namespace (not in a nested function,
+    lambda, class or comprehension: those have scopes of their own)."""
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo += [*node.decorator_list, *getattr(node, "bases", ()), *getattr(node, "keywords", ())]
+            continue
+        if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
+            continue
+        todo += list(ast.iter_child_nodes(node))
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _lazy_module(ctx: Context, name: str, node, d, symbol: str, lazies: dict) -> str | None:
@@ -156,6 +223,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
     lazies: dict[str, list] = {}  # path -> strawberry's lazy type strings of the file
+    trees: dict[str, ast.Module] = {}  # path -> its tree, parsed for the few diagnostics that need it
     for name, node, summ in ctx.modules():
         if node.origin != "project":
             continue
@@ -186,6 +254,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
+            if d.code == "F821" and _global_after_class_del(_tree(ctx, node.module.path, trees), symbol, d.line,
+                                                            d.column, ctx.interp.builtins):
+                continue  # `del name` in a class body, then a read there: the module's name is found
             lazy = _lazy_module(ctx, name, node, d, symbol, lazies) if kind == "typing" else None
             if lazy is not None and ctx.program.has_name(lazy, symbol) != MISSING:
                 continue  # strawberry looks the name up in that module (frameworks.strawberry)
