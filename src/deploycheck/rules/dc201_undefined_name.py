@@ -100,7 +100,9 @@ def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, 
                 outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
                           if x is not None and x.annotation is not None]
                 outer += [node.returns] if node.returns is not None else []
-            todo += [(n, inner) for n in outer] + [(n, True) for n in node.body]
+            todo += [(n, inner) for n in outer]
+            if not _local_to(node, name):
+                todo += [(n, True) for n in node.body]
             continue
         if lazy and isinstance(node, ast.AnnAssign):
             todo += [(n, inner) for n in (node.target, node.value) if n is not None]
@@ -124,10 +126,39 @@ def _tree(ctx: Context, path: str | None, trees: dict) -> ast.Module:
     return trees[path] or ast.Module([], [])
 
 
+def _local_to(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``name`` is a local variable of ``fn`` (a parameter, or bound in its body without ``global`` or
+    ``nonlocal``): its reads there, and in the functions nested in it, are not the module's name."""
+    a = fn.args
+    if any(x.arg == name for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x is not None):
+        return True
+    bound = False
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound = bound or node.name == name
+            continue  # a scope of its own
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = bound or any((x.asname or x.name.partition(".")[0]) == name for x in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name == name:
+            bound = True
+        todo += list(ast.iter_child_nodes(node))
+    return bound
+
+
 def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_line: int):
     """The read of ``name`` that makes a type-checking-only import fail, as ``(line, in_function)``: the first
-    one that runs at import if any, else the first in a function body; None when the file cannot be read.
-    Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks and dead branches do not count."""
+    one that runs at import if any, else the first in a function body; None when the file cannot be read,
+    ``()`` when no read runs (ruff also counts a name in ``__all__``: only a star import of the module fails
+    then, DC102's finding). Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks, dead branches
+    and functions where the name is a local variable do not count."""
     if not path:
         return None
     try:
@@ -140,7 +171,7 @@ def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_
     for line, inner in reads:
         if not inner:
             return line, False
-    return (reads[0][0], True) if reads else None
+    return (reads[0][0], True) if reads else ()
 
 
 def _module_binds(stmts, name: str) -> bool:
@@ -235,6 +266,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
                 use = _first_run_time_use(ctx, node.module.path, summ, bound, d.line)
+                if use == ():
+                    continue  # no read runs: in __all__ only, a star import fails (DC102)
                 at_import = use is not None and not use[1]
                 where = f" (line {use[0]})" if use is not None else ""
                 yield ctx.finding(
