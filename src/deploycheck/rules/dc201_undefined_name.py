@@ -76,12 +76,13 @@ def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str, 
     return bool(sites) and ctx.program.has_name(module, bound) == FOUND
 
 
-def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
+def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> tuple[str, bool]:
     """The name a type-checking import binds, where ruff's TC004 points: ``np`` of ``import numpy as np``
-    (ruff's message names ``numpy``), else ``symbol``."""
+    (ruff's message names ``numpy``), else ``symbol``; and whether that is the name the code reads (not so
+    for ``import pkg.sub``, read as ``pkg.sub``)."""
     lines = source_lines(path, ctx.program.finder.files) if path and d.end_line == d.line else []
     text = lines[d.line - 1][d.column:d.end_column] if 0 < d.line <= len(lines) else ""
-    return text if text.isidentifier() else symbol
+    return (text, True) if text.isidentifier() else (symbol, False)
 
 
 def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, int, bool]]:
@@ -262,19 +263,19 @@ def check(ctx: Context) -> Iterator[Finding]:
             if d.code == "TC004":
                 m = _NAME.search(d.message)
                 symbol = m.group(1).rpartition(".")[2] if m else ""
-                bound = _bound_name(ctx, node.module.path, d, symbol)
+                bound, read_as = _bound_name(ctx, node.module.path, d, symbol)
                 if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
                 use = _first_run_time_use(ctx, node.module.path, summ, bound, d.line)
-                if use == ():
+                if use == () and read_as:
                     continue  # no read runs: in __all__ only, a star import fails (DC102)
-                at_import = use is not None and not use[1]
-                where = f" (line {use[0]})" if use is not None else ""
+                at_import = bool(use) and not use[1]
+                where = f" (line {use[0]})" if use else ""
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
                     f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time{where}",
                     name, node, d.line, d.column, symbol=bound, context="module" if at_import else "function",
-                    at=use[0] if use is not None else None)
+                    at=use[0] if use else None)
                 continue
             if d.code not in ("F821", "F405"):
                 continue
