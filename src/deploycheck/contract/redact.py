@@ -208,15 +208,22 @@ def urls_in(text: str) -> str:
 # (PEP 8, "Exception Names": ``AuthenticationError: Invalid API key`` is an exception and its message, which
 # is searched on its own). The value is a quoted string (masked whole, up to its closing quote), a Python
 # tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
-# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays.
+# second item is masked, and a quoted one whole, commas and all), a list ``[...]`` (masked whole), or a bare
+# word; a ``Bearer``/``Basic`` scheme before it stays.
 _NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
-_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|credential|"
-                          r"private[_-]?key")
+# "auth" but not "author", "authority" (a commit's ``Author: Jane Doe``), "token" but not "tokenizer"
+_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token(?!iz)|api[_-]?key|apikey|auth(?!or(?!iz))|"
+                          r"credential|private[_-]?key")
+# counts of tokens (``max_tokens=512``, an LLM client's ``prompt_tokens: 12``) are no secrets
+_COUNT = re.compile(r"\d+(?![^\s,;&})\]])")
+# ``Authorization: SCHEME credentials`` (RFC 9110 section 11.6.2): any scheme word (``Token``, as Django
+# REST framework and GitHub use, ``Digest``), then the credentials, which are masked
+_SCHEME = re.compile(r"[A-Za-z][\w-]*[ \t]+(?=[^\s'\",;&}])")
 _EXCEPTION_NAME = ("Error", "Exception", "Warning")
-_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
-                    r"(\2\s*\))"
+_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"])?"
+                    r"((?(2)[^\n]*?|[^'\",)\n]*))((?(2)\2)\s*\))"
                     r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
-                    r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+)")
+                    r"|((?:bearer|basic)\s+)?(\[[^\]\n]*\]|[^\s'\",;&}]+)")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
@@ -230,7 +237,7 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # the commit and blob ids a report cites never match. A token starts a word: a JWT also not after ``-`` or
 # ``_``, its own characters, else each ``eyJ`` of a run like ``eyJ-eyJ-...`` would rescan the run (quadratic).
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
-                    r"[sr]k_live_[0-9A-Za-z]{10,}"
+                    r"[sr]k_(?:live|test)_[0-9A-Za-z]{10,}|glpat-[0-9A-Za-z_-]{20,}"
                     r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
                     r"|xox[abprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
                     r"|A[KS]IA[0-9A-Z]{16}(?![0-9A-Z])"
@@ -241,7 +248,7 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
 _COOKIE = re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)")
 # a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1); a pair also starts
 # after a comma, where a client joined several Set-Cookie headers in one (requests' headers do)
-_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^;\s,\"\\]*\"|[^;\s,\"\\]*)")
+_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^\"\r\n]*\"|[^;\s,\"\\]*)")
 _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "priority", "partitioned", "secure",
                       "httponly"}
 # Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
@@ -258,7 +265,7 @@ _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
 
 def _value(m: re.Match) -> str:
     if m.group(1) is not None:  # a tuple or a call: (user, password)
-        return f"{m.group(1)}{m.group(2)}{MASK}{m.group(4)}"
+        return f"{m.group(1)}{m.group(2) or ''}{MASK}{m.group(4)}"
     if m.group(5) is not None:  # a quoted value (its closing quote stays, after the match)
         return f"{m.group(5)}{m.group(6) or ''}{MASK}"
     return f"{m.group(8) or ''}{MASK}"
@@ -273,6 +280,11 @@ def _pairs(text: str) -> str:
         name = m.group(1)
         if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
             continue
+        low = name.lower()
+        if low.endswith("tokens") and _COUNT.match(text, at):
+            continue
+        if low.endswith("authorization") and (scheme := _SCHEME.match(text, at)) is not None:
+            at = scheme.end()
         value = _VALUE.match(text, at)
         if value is not None:
             out += [text[done:at], _value(value)]
