@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -153,16 +154,20 @@ def target_interpreter(project: Project, python: str | None) -> Interpreter:
 def _project_and_interpreter(path: str, python: str | None) -> tuple[Project, Interpreter]:
     """``open_project(path)`` and the probed target interpreter. With ``--python`` given, the probe (a
     process started and waited for) runs in a thread while the project is listed: the two took a quarter
-    of a warm check of Django's tree one after the other. A project error is raised first, as before."""
+    of a warm check of Django's tree one after the other. A project error (or Ctrl-C) is raised at once, as
+    before: the probe is killed, not waited for (a ``--python`` that never answers held the error for
+    ``PROBE_TIMEOUT_S`` seconds)."""
     if python is None:
         project = open_project(path)
         return project, target_interpreter(project, None)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-probe") as pool:
-        probed = pool.submit(interp_mod.probe, python)
+        stop = threading.Event()
+        probed = pool.submit(interp_mod.probe, python, "--python", stop)
         try:
             project = open_project(path)
         except BaseException:
             probed.cancel()
+            interp_mod.stop_probes(stop)
             raise
         return project, probed.result()
 
