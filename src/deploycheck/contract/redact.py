@@ -214,8 +214,13 @@ _NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
 # "auth" but not "author", "authority" (a commit's ``Author: Jane Doe``), "token" but not "tokenizer"
 _SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token(?!iz)|api[_-]?key|apikey|auth(?!or(?!iz))|"
                           r"credential|private[_-]?key")
-# counts of tokens (``max_tokens=512``, an LLM client's ``prompt_tokens: 12``) are no secrets
+# a number after a name that says it is a quantity is no secret: counts of tokens (``max_tokens=512``, an LLM
+# client's ``prompt_tokens: 12``), Django's ``PASSWORD_RESET_TIMEOUT: 3600``, ``password_min_length=8``
 _COUNT = re.compile(r"\d+(?![^\s,;&})\]])")
+_QUANTITY = ("tokens", "timeout", "length", "len", "age", "ttl", "size", "count", "attempts", "retries",
+             "seconds", "minutes", "hours", "days")
+# the shell's working directories (``env`` output in a log): paths, not passwords
+_NOT_SECRET = {"pwd", "oldpwd"}
 # ``Authorization: SCHEME credentials`` (RFC 9110 section 11.6.2): any scheme word (``Token``, as Django
 # REST framework and GitHub use, ``Digest``), then the credentials, which are masked
 _SCHEME = re.compile(r"[A-Za-z][\w-]*[ \t]+(?=[^\s'\",;&}])")
@@ -225,7 +230,10 @@ _VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,
                     r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
                     r"|((?:bearer|basic)\s+)?(\[[^\]\n]*\]|[^\s'\",;&}]+)")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# a token68 (RFC 9110 section 11.2) that is not a plain lower-case word: "Basic configuration loaded" and
+# "basic authentication" keep their words
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?-i:(?![A-Za-z]?[a-z]{7,18}(?![\w~+/=-]|\.[\w~+/=-])))"
+                     r"[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
 # Stripe's live secret and restricted keys ``sk_live_``/``rk_live_`` (docs.stripe.com/keys); GitHub's
 # ``ghp_ gho_ ghu_ ghs_ ghr_`` and fine-grained ``github_pat_`` (github.blog changelog 2021-03-31,
@@ -281,7 +289,7 @@ def _pairs(text: str) -> str:
         if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
             continue
         low = name.lower()
-        if low.endswith("tokens") and _COUNT.match(text, at):
+        if low in _NOT_SECRET or (low.endswith(_QUANTITY) and _COUNT.match(text, at)):
             continue
         if low.endswith("authorization") and (scheme := _SCHEME.match(text, at)) is not None:
             at = scheme.end()
