@@ -72,6 +72,12 @@ CASES = [
      "gitlab refused *** and stripe ***", "AbCdEfGhIjKlMnQ35xYz"),
     ('vault answered tokens: ["hvs.CAESQ37abc", "hvs.CAESQ38def"] revoked', "vault answered tokens: *** revoked",
      "hvs.CAESQ37abc"),
+    ("health probe ran: curl -fsS -u monitor:CurlQ39pw http://api:8000/health",
+     "health probe ran: curl -fsS -u monitor:*** http://api:8000/health", "CurlQ39pw"),
+    ("Command '['sshpass', '-p', 'SshQ40pw', 'ssh', 'db']' returned non-zero exit status 5.",
+     "Command '['sshpass', '-p', '***', 'ssh', 'db']' returned non-zero exit status 5.", "SshQ40pw"),
+    ("cache check: redis-cli -h cache -a RedisQ41pw ping", "cache check: redis-cli -h cache -a *** ping",
+     "RedisQ41pw"),
     # ordinary words, flags and ids that look close to a secret stay as written
     ("Author: Jane Doe <jane@example.org> authority=ca.internal tokenizer=bert-base",
      "Author: Jane Doe <jane@example.org> authority=ca.internal tokenizer=bert-base", None),

@@ -269,6 +269,18 @@ _PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(
 _MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
                     r"(.*)")
 _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
+# Other clients that take a password on their command line, after the program's name: curl's ``-u`` /
+# ``--user user:password`` (curl(1); the user name stays), sshpass's ``-p password`` (sshpass(1)) and
+# redis-cli's ``-a password`` (the redis-cli documentation, "Host, port, password, and database").
+_CLIENTS = re.compile(r"(?<![\w.-])(curl|sshpass|redis-cli)(?![\w.-])(.*)")
+# between an option and its value: a space, ``=``, or the next item of a list (``['curl', '-u', 'u:p']``)
+_SEP = r"(?:['\"],\s*['\"]|\s+|=)"
+_CLIENT_OPTION = {
+    "curl": re.compile(r"(?<=[\s'\"])((?:-u|--user)" + _SEP + r"?(['\"])?[^\s:'\"]*:)"
+                       r"((?(2)[^\n]*?(?=\2)|[^\s'\",\]]+))"),
+    "sshpass": re.compile(r"(?<=[\s'\"])(-p" + _SEP + r"?)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
+    "redis-cli": re.compile(r"(?<=[\s'\"])(-a" + _SEP + r")('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
+}
 
 
 def _value(m: re.Match) -> str:
@@ -313,6 +325,11 @@ def _cookies(m: re.Match) -> str:
     return m.group(1) + quote + _COOKIE_PAIR.sub(one, head) + rest
 
 
+def _client(m: re.Match) -> str:
+    option = _CLIENT_OPTION[m.group(1)]
+    return m.group(1) + option.sub(lambda o: o.group(1) + MASK, m.group(2))  # the value is the last group
+
+
 def _mysql(m: re.Match) -> str:
     args = m.group(1)
     return m.group(0)[:len(m.group(0)) - len(args)] + _MYSQL_P.sub(f"-p{MASK}", args)
@@ -323,7 +340,8 @@ def pairs_in(text: str) -> str:
     the value of every ``name=value``, ``name: value``, ``name="a value"`` or ``name=(user, password)``
     whose name says it is a secret (the password only, in a tuple); every ``Bearer``/``Basic`` token; the
     cookie values of ``Cookie:``/``Set-Cookie:`` headers; tokens whose issuer's prefix tells them
-    (``_TOKEN``); and passwords on command lines (``--password VALUE``, ``mysql -pVALUE``).
+    (``_TOKEN``); and passwords on command lines (``--password VALUE``, ``mysql -pVALUE``, ``curl -u
+    user:password``, ``sshpass -p``, ``redis-cli -a``).
     ``contract.scrub.scrub`` then masks the secrets known by value and URL credentials."""
     # Each pattern runs only on a line holding its keyword: a case-insensitive regex search costs several
     # times a lower-casing and a few substring tests, and most log lines hold none.
@@ -338,6 +356,8 @@ def pairs_in(text: str) -> str:
         text = _PASSWORD_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     if "-p" in text and ("mysql" in low or "mariadb" in low):
         text = _MYSQL.sub(_mysql, text)
+    if ("curl" in low or "sshpass" in low or "redis-cli" in low) and "-" in text:
+        text = _CLIENTS.sub(_client, text)
     if any(word in low for word in _PAIR_WORDS):
         text = _pairs(text)
     return text
