@@ -623,8 +623,9 @@ class Walker:
                 self.expr(t.value, st)
             self._mutation(t, st)
         elif isinstance(t, ast.Subscript):
-            if _is_builtins_dict(t.value) and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str):
-                self.summary.builtins_added.append(t.slice.value)
+            key = t.slice
+            if _is_builtins_dict(t.value) and isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self.summary.builtins_added.append(key.value)
             self._mutation(t, st)
             if not self._caches_served(t):  # globals() itself is not handed anywhere
                 self.expr(t.value, st)

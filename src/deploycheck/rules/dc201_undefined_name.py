@@ -121,7 +121,8 @@ def _tree(ctx: Context, path: str | None, trees: dict) -> ast.Module:
     """The parsed file at ``path`` (an empty module when it cannot be read), parsed once per check."""
     if path not in trees:
         try:
-            trees[path] = ast.parse((ctx.program.finder.files or HostFiles()).read_bytes(path)) if path else None
+            files = ctx.program.finder.files or HostFiles()
+            trees[path] = ast.parse(files.read_bytes(path)) if path else None
         except (OSError, SyntaxError, ValueError):
             trees[path] = None
     return trees[path] or ast.Module([], [])
@@ -131,7 +132,8 @@ def _local_to(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
     """Whether ``name`` is a local variable of ``fn`` (a parameter, or bound in its body without ``global`` or
     ``nonlocal``): its reads there, and in the functions nested in it, are not the module's name."""
     a = fn.args
-    if any(x.arg == name for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x is not None):
+    params = (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+    if any(x.arg == name for x in params if x is not None):
         return True
     bound = False
     todo: list[ast.AST] = list(fn.body)
@@ -288,8 +290,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
-            if d.code == "F821" and _global_after_class_del(_tree(ctx, node.module.path, trees), symbol, d.line,
-                                                            d.column, ctx.interp.builtins):
+            if d.code == "F821" and _global_after_class_del(
+                    _tree(ctx, node.module.path, trees), symbol, d.line, d.column, ctx.interp.builtins):
                 continue  # `del name` in a class body, then a read there: the module's name is found
             lazy = _lazy_module(ctx, name, node, d, symbol, lazies) if kind == "typing" else None
             if lazy is not None and ctx.program.has_name(lazy, symbol) != MISSING:
