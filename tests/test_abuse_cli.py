@@ -620,3 +620,48 @@ def test_the_refusal_covers_the_python_setting(sandbox):
     out.assert_safe(code=2)
     assert out.stderr.startswith("deploycheck: error: python (pyproject.toml [tool.deploycheck]) ")
     assert "pass the target's interpreter with --python" in out.stderr and not ran.exists()
+
+
+def test_a_probe_no_longer_wanted_is_killed_at_once(tmp_path, monkeypatch):
+    # `check` probes --python in a thread while it lists the project; when the listing fails (or Ctrl-C) the
+    # probe is stopped, not waited for: a --python that never answered held the project's error for the
+    # probe's whole time limit (here an hour, so a wait would never end within the test)
+    from deploycheck.check import Options, run
+
+    monkeypatch.setattr(interpreter, "PROBE_TIMEOUT_S", 3600)
+    pid_file = tmp_path / "probe.pid"
+    py = _script(tmp_path / "python", f"echo $$ > {pid_file}\nexec sleep 3600\n")
+    stop = threading.Event()
+    outcome: list = []
+
+    def probe():
+        try:
+            interpreter.probe(py, stop=stop)
+        except UsageError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    for _ in range(500):  # until the program runs
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.02)
+    pid = int(pid_file.read_text())
+    interpreter.stop_probes(stop)
+    worker.join(120)
+    assert not worker.is_alive() and outcome and outcome[0].startswith(f"--python {py}: ")
+    assert _state(pid) in ("", "Z", "X")
+
+    missing = tmp_path / "missing"
+    errors: list = []
+
+    def check():
+        try:
+            run(Options(path=str(missing), python=py, no_cache=True))
+        except UsageError as exc:
+            errors.append(str(exc))
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and errors == [f"{missing}: no such directory"]

@@ -114,8 +114,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         (["--log", log, "--rev", "HEAD"], "--rev needs --source"),
         (["--log", log, "--since", "last tuesday"], "RFC 3339"),
         (["--log", log, "--source", repo_less], "not a git repository"),
-        (["--log", ""], "--log is empty"),
+        (["--log", ""], "--log is empty: name a log file (`-` for standard input)"),
         (["--log", log, "-o", "/dev/full"], "cannot write it"),
+        # opened, then every read fails (EIO): it was an internal error
+        (["--log", "/proc/self/mem"], "--log /proc/self/mem: cannot read it (Input/output error)"),
     ]
     for args, message in cases:
         code, _, err = cli("audit", *args)

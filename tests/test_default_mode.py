@@ -217,7 +217,15 @@ GUNICORN_CONF = {
 }
 
 
-def test_the_gunicorn_configuration_file_is_checked_as_gunicorn_runs_it(tmp_path):
+@pytest.fixture
+def gunicorn_env(tmp_path):
+    python, site = bare_venv(tmp_path / "env")
+    _installed(site, "gunicorn", "23.0.0", {"gunicorn/__init__.py": "version_info = (23, 0, 0)\n",
+                                           "gunicorn/glogging.py": "class Logger:\n    pass\n"})
+    return python
+
+
+def test_the_gunicorn_configuration_file_is_checked_as_gunicorn_runs_it(tmp_path, gunicorn_env):
     # gunicorn started in the project root without -c runs ./gunicorn.conf.py as the module __config__ before
     # the application; its name is no module name, and it was skipped without a word
     _tree(tmp_path, GUNICORN_CONF)
@@ -226,7 +234,7 @@ def test_the_gunicorn_configuration_file_is_checked_as_gunicorn_runs_it(tmp_path
     out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
     assert out.strip() == "ImportError cannot import name 'TIMEOUT' from 'app.settings' " \
                           f"({tmp_path}/app/settings.py)"
-    result = check(tmp_path)
+    result = check(tmp_path, python=gunicorn_env)
     assert _got(result, tmp_path) == [("DC102", "error", "gunicorn.conf.py", 1, "TIMEOUT"),
                                       ("DC201", "error", "gunicorn.conf.py", 3, "compute_workers")]
     assert [f.when for f in result.findings] == ["startup", "startup"]
@@ -235,8 +243,32 @@ def test_the_gunicorn_configuration_file_is_checked_as_gunicorn_runs_it(tmp_path
     assert any(n.startswith("gunicorn.conf.py checked as gunicorn runs it") for n in result.notes)
 
 
-def test_an_excluded_gunicorn_configuration_file_is_not_checked(tmp_path):
-    _tree(tmp_path, {**GUNICORN_CONF, "pyproject.toml": '[tool.deploycheck]\nextend-exclude = ["gunicorn.conf.py"]\n'})
+def test_the_configuration_file_imports_gunicorn_which_runs_it(tmp_path, gunicorn_env):
+    # `import gunicorn` in the file gunicorn runs cannot fail; with gunicorn installed it is found
+    _tree(tmp_path, {**GUNICORN_CONF, "gunicorn.conf.py": "import gunicorn\nfrom gunicorn import glogging\n"
+                                                          "from app.settings import WORKERS\n"})
+    result = check(tmp_path, python=gunicorn_env)
+    assert _got(result, tmp_path) == []
+    assert any(n.startswith("gunicorn.conf.py checked as gunicorn runs it") for n in result.notes)
+
+
+def test_no_gunicorn_to_run_the_configuration_file(tmp_path):
+    # an interpreter that cannot import gunicorn never runs gunicorn.conf.py: its `import gunicorn` was two
+    # errors "No module named 'gunicorn'", at start-up, though no start-up of gunicorn runs the file
+    _tree(tmp_path, {**GUNICORN_CONF,
+                     "gunicorn.conf.py": "import gunicorn\nfrom app.settings import TIMEOUT\n"})
+    run = subprocess.run([sys.executable, "-c", "import gunicorn"], capture_output=True, text=True,
+                         check=False)
+    assert run.stderr.strip().splitlines()[-1] == "ModuleNotFoundError: No module named 'gunicorn'"
     result = check(tmp_path)
+    assert _got(result, tmp_path) == []
+    assert result.entries == ["app", "app.settings"]
+    assert ("gunicorn.conf.py not checked: the interpreter cannot import gunicorn, the only program that "
+            "runs it") in result.notes
+
+
+def test_an_excluded_gunicorn_configuration_file_is_not_checked(tmp_path, gunicorn_env):
+    _tree(tmp_path, {**GUNICORN_CONF, "pyproject.toml": '[tool.deploycheck]\nextend-exclude = ["gunicorn.conf.py"]\n'})
+    result = check(tmp_path, python=gunicorn_env)
     assert _got(result, tmp_path) == []
     assert not any("gunicorn" in n for n in result.notes)

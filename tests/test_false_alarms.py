@@ -381,3 +381,64 @@ def test_a_handler_that_raises_again_guards_no_name(tmp_path):
         import app.db
         print(app.db.swallowed(), app.db.maybe(), app.db.first_handler_decides())
         """) == ["None None None"]
+
+
+def test_names_written_into_the_builtins_dict_are_defined(tmp_path):
+    # builtins.__dict__["x"] = ..., vars(builtins)[...], __builtins__[...] (the dict in an imported module),
+    # .update() and .setdefault() add names every module then reads; each was an error "not defined"
+    _tree(tmp_path, {
+        "app/__init__.py": """
+            import builtins
+            builtins.__dict__["dx"] = str
+            vars(builtins)["vx"] = str
+            __builtins__["bx"] = str
+            builtins.__dict__.update({"ux": str}, kx=str)
+            builtins.__dict__.setdefault("sx", str)
+            """,
+        "app/views.py": """
+            import app
+            print(dx(1), vx(2), bx(3), ux(4), kx(5), sx(6))
+            print(missing)
+            """,
+    })
+    assert _fails(tmp_path, "import app.views") == "NameError: name 'missing' is not defined"
+    assert _run(tmp_path, "import app, builtins; print(builtins.dx(1), builtins.kx(5))") == ["1 5"]
+    assert _got(check(tmp_path), tmp_path) == [("DC201", "error", "app/views.py", 3, "missing")]
+
+
+def test_a_class_body_reads_the_module_name_after_deleting_its_own(tmp_path):
+    # a class block looks names up in its namespace, then the module's, then builtins (LOAD_NAME): after
+    # `del f` there, `f` is the module's; ruff's F821 says undefined, and it was an error at import
+    _tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": """
+            import os
+
+
+            def f():
+                pass
+
+
+            class C:
+                f = 2
+                del f
+                g = f
+                os = 1
+                del os
+                sep = os.sep
+                list = 3
+                del list
+                empty = list()
+
+
+            class D:
+                x = 1
+                del x
+                y = x
+            """,
+    })
+    assert _fails(tmp_path, "import app.models") == "NameError: name 'x' is not defined"
+    assert _run(tmp_path, "import sys; sys.modules['app.models'] = None\n"
+                          "exec(open('app/models.py').read().rpartition('class D')[0])\n"
+                          "print(C.g.__name__, C.sep, C.empty)") == ["f / []"]
+    assert _got(check(tmp_path), tmp_path) == [("DC201", "error", "app/models.py", 23, "x")]

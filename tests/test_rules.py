@@ -248,6 +248,29 @@ def test_a_type_checking_import_read_by_an_evaluated_annotation_fails_at_import(
     assert [f.message.rpartition("(")[2] for f in result.findings] == ["line 8)", "line 8)", "line 8)"]
 
 
+def test_a_type_checking_import_named_only_in_all_or_read_where_a_local_shadows_it(tmp_path):
+    # ruff's TC004 counts a name in __all__ as a run-time use: the module imports and its functions run (only
+    # `from m import *` fails, DC102's finding); it was an error "when called" with no line. And a read in
+    # a function that imports the name itself is that function's local: the message named it (line 9), not
+    # the read that fails (line 13)
+    import subprocess
+
+    head = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import decimal\n"
+    (tmp_path / "exported.py").write_text(head + "\n__all__ = ['decimal']\n\n\ndef f(x: 'decimal.Decimal'):\n"
+                                          "    return x\n")
+    (tmp_path / "local.py").write_text(head + "\n\ndef f(x):\n    import decimal\n"
+                                       "    return decimal.Decimal(x)\n\n\ndef g():\n    return decimal\n")
+    run = ("import exported, local\nprint(exported.f(1), local.f(2))\ntry:\n    local.g()\n"
+           "except NameError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True,
+                         check=False).stdout
+    assert out.splitlines() == ["1 2", "name 'decimal' is not defined"]
+    result = check(tmp_path, entries=["exported", "local"])
+    assert [(f.code, f.module, f.line, f.symbol, f.when) for f in result.findings] == [
+        ("DC201", "local", 4, "decimal", "call")]
+    assert result.findings[0].message.endswith("used at run time (line 13)")
+
+
 def test_a_bare_noqa_does_not_hide_a_crash(tmp_path):
     # the README: a bare `# noqa`, or one naming other tools' codes, does not silence deploycheck (ruff would
     # drop its own F821 there before deploycheck saw it); `# noqa: DC201` does

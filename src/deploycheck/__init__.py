@@ -20,4 +20,4 @@ def homepage() -> str | None:
     return (found or [url.strip() for _, _, url in pairs if url.strip()] or [None])[0]
 
 # Bumped whenever a summary's shape or meaning changes; part of every cache key.
-ANALYZER_VERSION = "34"
+ANALYZER_VERSION = "35"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -153,16 +154,20 @@ def target_interpreter(project: Project, python: str | None) -> Interpreter:
 def _project_and_interpreter(path: str, python: str | None) -> tuple[Project, Interpreter]:
     """``open_project(path)`` and the probed target interpreter. With ``--python`` given, the probe (a
     process started and waited for) runs in a thread while the project is listed: the two took a quarter
-    of a warm check of Django's tree one after the other. A project error is raised first, as before."""
+    of a warm check of Django's tree one after the other. A project error (or Ctrl-C) is raised at once, as
+    before: the probe is killed, not waited for (a ``--python`` that never answers held the error for
+    ``PROBE_TIMEOUT_S`` seconds)."""
     if python is None:
         project = open_project(path)
         return project, target_interpreter(project, None)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-probe") as pool:
-        probed = pool.submit(interp_mod.probe, python)
+        stop = threading.Event()
+        probed = pool.submit(interp_mod.probe, python, "--python", stop)
         try:
             project = open_project(path)
         except BaseException:
             probed.cancel()
+            interp_mod.stop_probes(stop)
             raise
         return project, probed.result()
 
@@ -171,9 +176,11 @@ def _gunicorn_config(project: Project, program: Program) -> str | None:
     """Default mode: the project root's ``gunicorn.conf.py`` (not excluded), set up to run as gunicorn runs it
     when started there without ``-c`` (gunicorn's settings documentation, "config": the file
     ``./gunicorn.conf.py`` is read by default, as the module ``__config__``, before the application
-    loads). Its name is no module name, so the project walk lists it with the scripts."""
+    loads). Its name is no module name, so the project walk lists it with the scripts. Only gunicorn runs
+    the file, and its ``import gunicorn`` cannot fail there: where the interpreter cannot import gunicorn the
+    file never runs, and is not checked (the caller says so)."""
     path = os.path.join(project.root, launcher.DEFAULT_CONFIG)
-    if path not in project.scripts:
+    if path not in project.scripts or program.find("gunicorn") is None:
         return None
     program.finder.from_files[launcher.CONFIG_MODULE] = path
     program.launched[launcher.CONFIG_MODULE] = Hop(
@@ -365,6 +372,9 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
             if config:
                 default.notes.append(f"{launcher.DEFAULT_CONFIG} checked as gunicorn runs it when it starts in "
                                      "the project root (its configuration file, before the application)")
+            elif os.path.join(project.root, launcher.DEFAULT_CONFIG) in project.scripts:
+                default.notes.append(f"{launcher.DEFAULT_CONFIG} not checked: the interpreter cannot import "
+                                     "gunicorn, the only program that runs it")
             entries, missing = default.entries, []
     finally:
         store.close()

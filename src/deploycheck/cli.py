@@ -505,7 +505,9 @@ def _run(argv: list[str] | None) -> int:
             os.environ[_NO_PROJECT_PYTHON] = "1"  # the flag is the variable, for this run (check.py reads it)
         empty = _empty_path(args)
         if empty is not None:
-            raise UsageError(f"{empty} is empty: name a directory or file (`.` for the working directory)")
+            hint = "name a log file (`-` for standard input)" if empty == "--log" else \
+                "name a directory or file (`.` for the working directory)"
+            raise UsageError(f"{empty} is empty: {hint}")
         return command(args)
     # Messages may quote a configuration value (a database URL): every one passes through URL redaction.
     except UsageError as exc:

@@ -244,6 +244,8 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
                         stats.skipped += 1
                         continue
                 yield entry
+    except OSError as exc:  # a read failing part way (EIO: a failing disk, a file of /proc not readable)
+        raise UsageError(f"--log {path}: cannot read it ({exc.strerror or exc})") from None
     finally:
         stream.close()
         if grep is not None:

@@ -208,17 +208,32 @@ def urls_in(text: str) -> str:
 # (PEP 8, "Exception Names": ``AuthenticationError: Invalid API key`` is an exception and its message, which
 # is searched on its own). The value is a quoted string (masked whole, up to its closing quote), a Python
 # tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
-# second item is masked), or a bare word; a ``Bearer``/``Basic`` scheme before it stays.
+# second item is masked, and a quoted one whole, commas and all), a list ``[...]`` (masked whole), or a bare
+# word; a ``Bearer``/``Basic`` scheme before it stays.
 _NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
-_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|auth|credential|"
-                          r"private[_-]?key")
+# "auth" but not "author", "authority" (a commit's ``Author: Jane Doe``), "token" but not "tokenizer"
+_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token(?!iz)|api[_-]?key|apikey|auth(?!or(?!iz))|"
+                          r"credential|private[_-]?key")
+# a number after a name that says it is a quantity is no secret: counts of tokens (``max_tokens=512``, an LLM
+# client's ``prompt_tokens: 12``), Django's ``PASSWORD_RESET_TIMEOUT: 3600``, ``password_min_length=8``
+_COUNT = re.compile(r"\d+(?![^\s,;&})\]])")
+_QUANTITY = ("tokens", "timeout", "length", "len", "age", "ttl", "size", "count", "attempts", "retries",
+             "seconds", "minutes", "hours", "days")
+# the shell's working directories (``env`` output in a log): paths, not passwords
+_NOT_SECRET = {"pwd", "oldpwd"}
+# ``Authorization: SCHEME credentials`` (RFC 9110 section 11.6.2): any scheme word (``Token``, as Django
+# REST framework and GitHub use, ``Digest``), then the credentials, which are masked
+_SCHEME = re.compile(r"[A-Za-z][\w-]*[ \t]+(?=[^\s'\",;&}])")
 _EXCEPTION_NAME = ("Error", "Exception", "Warning")
-_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"]?)([^'\",)\n]*)"
-                    r"(\2\s*\))"
+_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"])?"
+                    r"((?(2)[^\n]*?|[^'\",)\n]*))((?(2)\2)\s*\))"
                     r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
-                    r"|((?:bearer|basic)\s+)?([^\s'\",;&}]+)")
+                    r"|((?:bearer|basic)\s+)?(\[[^\]\n]*\]|[^\s'\",;&}]+)")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# a token68 (RFC 9110 section 11.2) that is not a plain lower-case word: "Basic configuration loaded" and
+# "basic authentication" keep their words
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?-i:(?![A-Za-z]?[a-z]{7,18}(?![\w~+/=-]|\.[\w~+/=-])))"
+                     r"[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
 # Stripe's live secret and restricted keys ``sk_live_``/``rk_live_`` (docs.stripe.com/keys); GitHub's
 # ``ghp_ gho_ ghu_ ghs_ ghr_`` and fine-grained ``github_pat_`` (github.blog changelog 2021-03-31,
@@ -230,7 +245,7 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # the commit and blob ids a report cites never match. A token starts a word: a JWT also not after ``-`` or
 # ``_``, its own characters, else each ``eyJ`` of a run like ``eyJ-eyJ-...`` would rescan the run (quadratic).
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
-                    r"[sr]k_live_[0-9A-Za-z]{10,}"
+                    r"[sr]k_(?:live|test)_[0-9A-Za-z]{10,}|glpat-[0-9A-Za-z_-]{20,}"
                     r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
                     r"|xox[abprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
                     r"|A[KS]IA[0-9A-Z]{16}(?![0-9A-Z])"
@@ -241,7 +256,7 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
 _COOKIE = re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)")
 # a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1); a pair also starts
 # after a comma, where a client joined several Set-Cookie headers in one (requests' headers do)
-_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^;\s,\"\\]*\"|[^;\s,\"\\]*)")
+_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^\"\r\n]*\"|[^;\s,\"\\]*)")
 _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "priority", "partitioned", "secure",
                       "httponly"}
 # Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
@@ -254,11 +269,23 @@ _PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(
 _MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
                     r"(.*)")
 _MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
+# Other clients that take a password on their command line, after the program's name: curl's ``-u`` /
+# ``--user user:password`` (curl(1); the user name stays), sshpass's ``-p password`` (sshpass(1)) and
+# redis-cli's ``-a password`` (the redis-cli documentation, "Host, port, password, and database").
+_CLIENTS = re.compile(r"(?<![\w.-])(curl|sshpass|redis-cli)(?![\w.-])(.*)")
+# between an option and its value: a space, ``=``, or the next item of a list (``['curl', '-u', 'u:p']``)
+_SEP = r"(?:['\"],\s*['\"]|\s+|=)"
+_CLIENT_OPTION = {
+    "curl": re.compile(r"(?<=[\s'\"])((?:-u|--user)" + _SEP + r"?(['\"])?[^\s:'\"]*:)"
+                       r"((?(2)[^\n]*?(?=\2)|[^\s'\",\]]+))"),
+    "sshpass": re.compile(r"(?<=[\s'\"])(-p" + _SEP + r"?)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
+    "redis-cli": re.compile(r"(?<=[\s'\"])(-a" + _SEP + r")('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
+}
 
 
 def _value(m: re.Match) -> str:
     if m.group(1) is not None:  # a tuple or a call: (user, password)
-        return f"{m.group(1)}{m.group(2)}{MASK}{m.group(4)}"
+        return f"{m.group(1)}{m.group(2) or ''}{MASK}{m.group(4)}"
     if m.group(5) is not None:  # a quoted value (its closing quote stays, after the match)
         return f"{m.group(5)}{m.group(6) or ''}{MASK}"
     return f"{m.group(8) or ''}{MASK}"
@@ -273,6 +300,11 @@ def _pairs(text: str) -> str:
         name = m.group(1)
         if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
             continue
+        low = name.lower()
+        if low in _NOT_SECRET or (low.endswith(_QUANTITY) and _COUNT.match(text, at)):
+            continue
+        if low.endswith("authorization") and (scheme := _SCHEME.match(text, at)) is not None:
+            at = scheme.end()
         value = _VALUE.match(text, at)
         if value is not None:
             out += [text[done:at], _value(value)]
@@ -293,6 +325,11 @@ def _cookies(m: re.Match) -> str:
     return m.group(1) + quote + _COOKIE_PAIR.sub(one, head) + rest
 
 
+def _client(m: re.Match) -> str:
+    option = _CLIENT_OPTION[m.group(1)]
+    return m.group(1) + option.sub(lambda o: o.group(1) + MASK, m.group(2))  # the value is the last group
+
+
 def _mysql(m: re.Match) -> str:
     args = m.group(1)
     return m.group(0)[:len(m.group(0)) - len(args)] + _MYSQL_P.sub(f"-p{MASK}", args)
@@ -303,7 +340,8 @@ def pairs_in(text: str) -> str:
     the value of every ``name=value``, ``name: value``, ``name="a value"`` or ``name=(user, password)``
     whose name says it is a secret (the password only, in a tuple); every ``Bearer``/``Basic`` token; the
     cookie values of ``Cookie:``/``Set-Cookie:`` headers; tokens whose issuer's prefix tells them
-    (``_TOKEN``); and passwords on command lines (``--password VALUE``, ``mysql -pVALUE``).
+    (``_TOKEN``); and passwords on command lines (``--password VALUE``, ``mysql -pVALUE``, ``curl -u
+    user:password``, ``sshpass -p``, ``redis-cli -a``).
     ``contract.scrub.scrub`` then masks the secrets known by value and URL credentials."""
     # Each pattern runs only on a line holding its keyword: a case-insensitive regex search costs several
     # times a lower-casing and a few substring tests, and most log lines hold none.
@@ -318,6 +356,8 @@ def pairs_in(text: str) -> str:
         text = _PASSWORD_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     if "-p" in text and ("mysql" in low or "mariadb" in low):
         text = _MYSQL.sub(_mysql, text)
+    if ("curl" in low or "sshpass" in low or "redis-cli" in low) and "-" in text:
+        text = _CLIENTS.sub(_client, text)
     if any(word in low for word in _PAIR_WORDS):
         text = _pairs(text)
     return text

@@ -8,6 +8,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from deploycheck.errors import UsageError
 
 _PROBE = Path(__file__).with_name("probe_script.py")
 PROBE_TIMEOUT_S = 30
+# the process groups of the probes running now, each with the event that stops it (``stop_probes``); a group
+# leaves before its leader is reaped, so no group id here can have been reused
+_running: dict[int, threading.Event] = {}
+_running_lock = threading.Lock()
 # Bytes read from each of the probe's stdout and stderr at most: its answer is under 100 KB even for an
 # interpreter with hundreds of extension modules; a program writing without end is stopped here.
 PROBE_OUTPUT_LIMIT = 4 << 20
@@ -89,23 +94,24 @@ def resolve_executable(python: str, source: str = "--python") -> str:
     return found
 
 
-def probe(python: str, source: str = "--python") -> Interpreter:
+def probe(python: str, source: str = "--python", stop: threading.Event | None = None) -> Interpreter:
     """Run the probe in ``python`` (``-I -S``: isolated, no site start-up, so no third-party code runs).
 
     The program is run in a process group of its own, its output read up to ``PROBE_OUTPUT_LIMIT`` bytes per
     stream and for ``PROBE_TIMEOUT_S`` seconds; the whole group is killed beyond either, and when the run
     stops. Raises ``UsageError`` when the program is missing, does not run, writes too much, does not answer
     in time, or is not a Python 3 interpreter (an answer whose fields are not of the probe's types included).
+    ``stop``: set by ``stop_probes`` when the answer is no longer wanted (the probe then ends at once).
     """
     exe = resolve_executable(python, source)
     try:
-        return _probe(exe, python, source)
+        return _probe(exe, python, source, stop or threading.Event())
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected answer: {exc})") from None
 
 
-def _probe(exe: str, python: str, source: str) -> Interpreter:
-    code, out, err = _run([exe, "-I", "-S", str(_PROBE)], python, source)
+def _probe(exe: str, python: str, source: str, stop: threading.Event) -> Interpreter:
+    code, out, err = _run([exe, "-I", "-S", str(_PROBE)], python, source, stop)
     if code != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         tail = " / ".join(lines[-3:]) if lines else "no output"
@@ -146,18 +152,24 @@ def _probe(exe: str, python: str, source: str) -> Interpreter:
     )
 
 
-def _run(argv: list[str], python: str, source: str) -> tuple[int, bytes, bytes]:
+def _run(argv: list[str], python: str, source: str, stop: threading.Event) -> tuple[int, bytes, bytes]:
     """Run ``argv`` with no input, in a new session (its own process group, out of reach of the terminal's
     Ctrl-C: the run stops it); its exit code, stdout and stderr. The group is killed when the program writes
     more than ``PROBE_OUTPUT_LIMIT`` bytes to a stream, is still running after ``PROBE_TIMEOUT_S`` seconds,
     or when the caller is interrupted, and in any case once it has exited (a child it left would run on)."""
     deadline = time.monotonic() + PROBE_TIMEOUT_S
+    if stop.is_set():  # no longer wanted: not run at all
+        raise UsageError(f"{source} {python}: not probed (stopped)")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True,
                                 env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"})
     except OSError as exc:
         raise UsageError(f"{source} {python}: cannot run it ({exc.strerror})") from None
+    with _running_lock:
+        _running[proc.pid] = stop
+        if stop.is_set():  # stopped before it started
+            os.killpg(proc.pid, signal.SIGKILL)
     try:
         out, err = _read_both(proc, deadline, python, source)
         try:
@@ -165,6 +177,8 @@ def _run(argv: list[str], python: str, source: str) -> tuple[int, bytes, bytes]:
         except subprocess.TimeoutExpired:
             raise UsageError(f"{source} {python}: did not answer within {PROBE_TIMEOUT_S} s") from None
     finally:
+        with _running_lock:
+            _running.pop(proc.pid, None)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -173,6 +187,20 @@ def _run(argv: list[str], python: str, source: str) -> tuple[int, bytes, bytes]:
             pipe.close()  # type: ignore[union-attr]
         proc.wait()
     return code, out, err
+
+
+def stop_probes(stop: threading.Event) -> None:
+    """Stop the probes given ``stop`` (run in another thread, their answer no longer wanted): set it, so one
+    not started yet is killed when it starts, and kill the process group of each running; its reader sees
+    the pipes close and the probe ends at once with a ``UsageError``."""
+    with _running_lock:
+        stop.set()
+        for pid, event in _running.items():
+            if event is stop:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
 
 def _read_both(proc: subprocess.Popen, deadline: float, python: str, source: str) -> tuple[bytes, bytes]:

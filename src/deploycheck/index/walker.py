@@ -48,6 +48,17 @@ _COMPREHENSIONS = frozenset((ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.Di
 _MAY_NAME_PACKAGES = {ast.List, ast.Tuple, ast.Constant}  # argument kinds that may name what a call installs
 
 
+def _is_builtins_dict(node: ast.expr) -> bool:
+    """``builtins.__dict__``, ``vars(builtins)``, or ``__builtins__`` (the builtins module's dict in every
+    module but ``__main__``: the language reference, "Builtins and restricted execution")."""
+    if type(node) is ast.Name:
+        return node.id == "__builtins__"
+    if type(node) is ast.Attribute:
+        return node.attr == "__dict__" and dotted_name(node.value) == "builtins"
+    return (type(node) is ast.Call and dotted_name(node.func) == "vars" and len(node.args) == 1
+            and dotted_name(node.args[0]) == "builtins")
+
+
 class _Scope:
     __slots__ = ("declared_global", "imports", "kind", "others", "parent", "paths")
 
@@ -612,6 +623,9 @@ class Walker:
                 self.expr(t.value, st)
             self._mutation(t, st)
         elif isinstance(t, ast.Subscript):
+            key = t.slice
+            if _is_builtins_dict(t.value) and isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self.summary.builtins_added.append(key.value)
             self._mutation(t, st)
             if not self._caches_served(t):  # globals() itself is not handed anywhere
                 self.expr(t.value, st)
@@ -959,6 +973,8 @@ class Walker:
             self._dynamic("exec()")
         elif name == "setattr" and node.args and dotted_name(node.args[0]) == "builtins":
             self._builtin_from_args(node)
+        elif type(node.func) is ast.Attribute and _is_builtins_dict(node.func.value):
+            self._builtins_dict_call(node)
         if name == "setattr" and len(args) >= 2:
             self._module_setattr(node)
             if isinstance(args[0], ast.Name):
@@ -1068,6 +1084,19 @@ class Walker:
     def _builtin_from_args(self, node: ast.Call) -> None:
         if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
             self.summary.builtins_added.append(node.args[1].value)
+
+    def _builtins_dict_call(self, node: ast.Call) -> None:
+        """``builtins.__dict__.update(name=..., **{"name": ...})``, ``.update({"name": ...})``,
+        ``.setdefault("name", ...)``: the constant names it adds to ``builtins``."""
+        method = node.func.attr  # type: ignore[attr-defined]
+        if method in ("setdefault", "__setitem__"):
+            self._builtin_from_args(ast.Call(node.func, [node.func, *node.args], []))
+        elif method == "update":
+            self.summary.builtins_added.extend(k.arg for k in node.keywords if k.arg)
+            for d in [*node.args, *(k.value for k in node.keywords if k.arg is None)]:
+                if isinstance(d, ast.Dict):
+                    self.summary.builtins_added.extend(
+                        k.value for k in d.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
 
     def _dynamic(self, reason: str) -> None:
         if reason not in self.summary.dynamic:

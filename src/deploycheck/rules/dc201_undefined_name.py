@@ -76,12 +76,13 @@ def _bound_at_run_time(ctx: Context, module: str, summ, line: int, symbol: str, 
     return bool(sites) and ctx.program.has_name(module, bound) == FOUND
 
 
-def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> str:
+def _bound_name(ctx: Context, path: str | None, d, symbol: str) -> tuple[str, bool]:
     """The name a type-checking import binds, where ruff's TC004 points: ``np`` of ``import numpy as np``
-    (ruff's message names ``numpy``), else ``symbol``."""
+    (ruff's message names ``numpy``), else ``symbol``; and whether that is the name the code reads (not so
+    for ``import pkg.sub``, read as ``pkg.sub``)."""
     lines = source_lines(path, ctx.program.finder.files) if path and d.end_line == d.line else []
     text = lines[d.line - 1][d.column:d.end_column] if 0 < d.line <= len(lines) else ""
-    return text if text.isidentifier() else symbol
+    return (text, True) if text.isidentifier() else (symbol, False)
 
 
 def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, int, bool]]:
@@ -100,7 +101,9 @@ def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, 
                 outer += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
                           if x is not None and x.annotation is not None]
                 outer += [node.returns] if node.returns is not None else []
-            todo += [(n, inner) for n in outer] + [(n, True) for n in node.body]
+            todo += [(n, inner) for n in outer]
+            if not _local_to(node, name):
+                todo += [(n, True) for n in node.body]
             continue
         if lazy and isinstance(node, ast.AnnAssign):
             todo += [(n, inner) for n in (node.target, node.value) if n is not None]
@@ -114,10 +117,51 @@ def _reads(tree: ast.AST, name: str, lazy: bool = False) -> Iterator[tuple[int, 
         todo += [(n, inner) for n in ast.iter_child_nodes(node)]
 
 
+def _tree(ctx: Context, path: str | None, trees: dict) -> ast.Module:
+    """The parsed file at ``path`` (an empty module when it cannot be read), parsed once per check."""
+    if path not in trees:
+        try:
+            files = ctx.program.finder.files or HostFiles()
+            trees[path] = ast.parse(files.read_bytes(path)) if path else None
+        except (OSError, SyntaxError, ValueError):
+            trees[path] = None
+    return trees[path] or ast.Module([], [])
+
+
+def _local_to(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``name`` is a local variable of ``fn`` (a parameter, or bound in its body without ``global`` or
+    ``nonlocal``): its reads there, and in the functions nested in it, are not the module's name."""
+    a = fn.args
+    params = (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+    if any(x.arg == name for x in params if x is not None):
+        return True
+    bound = False
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound = bound or node.name == name
+            continue  # a scope of its own
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = bound or any((x.asname or x.name.partition(".")[0]) == name for x in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name == name:
+            bound = True
+        todo += list(ast.iter_child_nodes(node))
+    return bound
+
+
 def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_line: int):
     """The read of ``name`` that makes a type-checking-only import fail, as ``(line, in_function)``: the first
-    one that runs at import if any, else the first in a function body; None when the file cannot be read.
-    Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks and dead branches do not count."""
+    one that runs at import if any, else the first in a function body; None when the file cannot be read,
+    ``()`` when no read runs (ruff also counts a name in ``__all__``: only a star import of the module fails
+    then, DC102's finding). Reads in annotations that never run, ``if TYPE_CHECKING:`` blocks, dead branches
+    and functions where the name is a local variable do not count."""
     if not path:
         return None
     try:
@@ -130,7 +174,64 @@ def _first_run_time_use(ctx: Context, path: str | None, summ, name: str, import_
     for line, inner in reads:
         if not inner:
             return line, False
-    return (reads[0][0], True) if reads else None
+    return (reads[0][0], True) if reads else ()
+
+
+def _module_binds(stmts, name: str) -> bool:
+    """Whether module-level statements ``stmts`` bind ``name`` (in any branch: a binding that may not run is
+    taken as made, so no false error comes of it)."""
+    for stmt in stmts:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if stmt.name == name:
+                return True
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if any((a.asname or a.name.partition(".")[0]) == name for a in stmt.names):
+                return True
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+                return True
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                    (a.asname or a.name.partition(".")[0]) == name for a in node.names):
+                return True
+    return False
+
+
+def _global_after_class_del(tree: ast.Module, name: str, line: int, col: int, builtins) -> bool:
+    """ruff's F821 for a read of ``name`` in the body of a module-level class after ``del name`` there: the
+    class body looks a name up in its own namespace, then the module's, then builtins (the language
+    reference, "Resolution of names": class blocks use LOAD_NAME), so the read finds the module's ``name``
+    when one is bound before the ``class`` statement, or a builtin."""
+    for i, cls in enumerate(tree.body):
+        if not (isinstance(cls, ast.ClassDef) and cls.lineno <= line <= (cls.end_lineno or cls.lineno)):
+            continue
+        direct = [n for stmt in cls.body for n in _class_level(stmt)]
+        if not any(isinstance(n, ast.Name) and n.id == name and (n.lineno, n.col_offset) == (line, col)
+                   and isinstance(n.ctx, ast.Load) for n in direct):
+            return False
+        return name in builtins or _module_binds(tree.body[:i], name)
+    return False
+
+
+def _class_level(stmt: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a class body statement that run in the class's namespace (not in a nested function,
+    lambda, class or comprehension: those have scopes of their own)."""
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo += [*node.decorator_list, *getattr(node, "bases", ()), *getattr(node, "keywords", ())]
+            continue
+        if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
+            continue
+        todo += list(ast.iter_child_nodes(node))
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _lazy_module(ctx: Context, name: str, node, d, symbol: str, lazies: dict) -> str | None:
@@ -156,6 +257,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     for _n, _node, summ in ctx.modules(every=True):  # what any module of the closure adds to builtins
         added.update(summ.builtins_added)
     lazies: dict[str, list] = {}  # path -> strawberry's lazy type strings of the file
+    trees: dict[str, ast.Module] = {}  # path -> its tree, parsed for the few diagnostics that need it
     for name, node, summ in ctx.modules():
         if node.origin != "project":
             continue
@@ -163,17 +265,19 @@ def check(ctx: Context) -> Iterator[Finding]:
             if d.code == "TC004":
                 m = _NAME.search(d.message)
                 symbol = m.group(1).rpartition(".")[2] if m else ""
-                bound = _bound_name(ctx, node.module.path, d, symbol)
+                bound, read_as = _bound_name(ctx, node.module.path, d, symbol)
                 if _bound_at_run_time(ctx, name, summ, d.line, symbol, bound):
                     continue  # also bound at run time (an import or assignment outside the block)
                 use = _first_run_time_use(ctx, node.module.path, summ, bound, d.line)
-                at_import = use is not None and not use[1]
-                where = f" (line {use[0]})" if use is not None else ""
+                if use == () and read_as:
+                    continue  # no read runs: in __all__ only, a star import fails (DC102)
+                at_import = bool(use) and not use[1]
+                where = f" (line {use[0]})" if use else ""
                 yield ctx.finding(
                     CODE, ERROR if node.shield <= 1 and not summ.dynamic else WARNING,
                     f"name '{bound}' is imported only under `if TYPE_CHECKING:` but used at run time{where}",
                     name, node, d.line, d.column, symbol=bound, context="module" if at_import else "function",
-                    at=use[0] if use is not None else None)
+                    at=use[0] if use else None)
                 continue
             if d.code not in ("F821", "F405"):
                 continue
@@ -186,6 +290,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             kind = _span_kind(summ.quiet_spans, d.line, d.column)
             if kind in ("dead", "guarded"):
                 continue
+            if d.code == "F821" and _global_after_class_del(
+                    _tree(ctx, node.module.path, trees), symbol, d.line, d.column, ctx.interp.builtins):
+                continue  # `del name` in a class body, then a read there: the module's name is found
             lazy = _lazy_module(ctx, name, node, d, symbol, lazies) if kind == "typing" else None
             if lazy is not None and ctx.program.has_name(lazy, symbol) != MISSING:
                 continue  # strawberry looks the name up in that module (frameworks.strawberry)
