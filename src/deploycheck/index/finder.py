@@ -21,7 +21,7 @@ EXTENSION = "extension"
 BYTECODE = "bytecode"
 BUILTIN = "builtin"
 FROZEN = "frozen"
-_UNSEEN = object()
+UNSEEN = object()  # not in ModuleFinder.answers: not asked yet
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class ModuleFinder:
         # modules a launcher runs from a file under a name of its own (gunicorn's configuration file runs as
         # ``__config__``, through ``importlib.util.spec_from_file_location``): name -> file
         self.from_files: dict[str, str] = {}
-        self._cache: dict[str, Module | None] = {}
+        # every answer given so far, by full name (None: not found); read directly where it is asked most
+        self.answers: dict[str, Module | None] = {}
 
     def find(self, fullname: str) -> Module | None:
         """Return the module named ``fullname`` or ``None`` when it (or a parent package) does not exist.
@@ -86,8 +87,8 @@ class ModuleFinder:
         A parent that is not a package (a plain module, an extension, a built-in) has no submodules here;
         callers decide whether such a parent may create them dynamically.
         """
-        found = self._cache.get(fullname, _UNSEEN)
-        if found is not _UNSEEN:
+        found = self.answers.get(fullname, UNSEEN)
+        if found is not UNSEEN:
             return found
         parent_name, _, tail = fullname.rpartition(".")
         if parent_name:
@@ -95,12 +96,12 @@ class ModuleFinder:
             result = self._find_in(tail, fullname, parent.locations) if parent and parent.locations else None
         else:
             result = self._find_top(fullname)
-        self._cache[fullname] = result
+        self.answers[fullname] = result
         return result
 
     def clear(self) -> None:
         """Forget every answer: the entries changed."""
-        self._cache.clear()
+        self.answers.clear()
 
     def _find_top(self, name: str) -> Module | None:
         if name in self.from_files:

@@ -120,11 +120,14 @@ class Program:
     def find(self, name: str) -> F.Module | None:
         """The module named ``name``: found on the search path, or a module its parent registers under that
         name (``sys.modules["os.path"] = path`` makes ``os.path`` the module ``path`` is bound to)."""
-        mod = self.finder.find(name)
+        mod = self.finder.answers.get(name, F.UNSEEN)  # asked a hundred thousand times a run
+        if mod is F.UNSEEN:
+            mod = self.finder.find(name)
         if mod is not None or "." not in name:
             return mod
-        if name in self._aliases:
-            return self._aliases[name]
+        found = self._aliases.get(name, F.UNSEEN)
+        if found is not F.UNSEEN:
+            return found
         self._aliases[name] = None  # cycle guard
         parent = name.rpartition(".")[0]
         pmod = self.find(parent)
