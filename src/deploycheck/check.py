@@ -135,23 +135,24 @@ def project_python_refused() -> bool:
     return os.environ.get(NO_PROJECT_PYTHON, "") not in ("", "0")
 
 
-def target_interpreter(project: Project, python: str | None) -> Interpreter:
+def target_interpreter(project: Project, python: str | None, cache_dir: str | None = None) -> Interpreter:
     """The interpreter of the target environment, probed: ``python`` (``--python``) when given, else the
     project's default (``default_python``). Probing runs that program: with ``project_python_refused()``, one
     the project names (its ``python`` setting, its ``.venv``, a ``python3`` on PATH inside the project) is
     refused. Raises ``UsageError`` when it is refused or cannot be run."""
     if python is not None:
-        return interp_mod.probe(python)
+        return interp_mod.probe(python, cache_dir=cache_dir)
     py, source = default_python(project)
     if project_python_refused() and (source != _ON_PATH or _inside(interp_mod.resolve_executable(py, source),
                                                                    project.root)):
         raise UsageError(f"{source} {py}: not run, since --no-project-python ({NO_PROJECT_PYTHON}) forbids "
                          "running an interpreter the project names; pass the target's interpreter with "
                          "--python")
-    return interp_mod.probe(py, source)
+    return interp_mod.probe(py, source, cache_dir=cache_dir)
 
 
-def _project_and_interpreter(path: str, python: str | None) -> tuple[Project, Interpreter]:
+def _project_and_interpreter(path: str, python: str | None,
+                             cache_dir: str | None = None) -> tuple[Project, Interpreter]:
     """``open_project(path)`` and the probed target interpreter. With ``--python`` given, the probe (a
     process started and waited for) runs in a thread while the project is listed: the two took a quarter
     of a warm check of Django's tree one after the other. A project error (or Ctrl-C) is raised at once, as
@@ -159,10 +160,10 @@ def _project_and_interpreter(path: str, python: str | None) -> tuple[Project, In
     ``PROBE_TIMEOUT_S`` seconds)."""
     if python is None:
         project = open_project(path)
-        return project, target_interpreter(project, None)
+        return project, target_interpreter(project, None, cache_dir)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploycheck-probe") as pool:
         stop = threading.Event()
-        probed = pool.submit(interp_mod.probe, python, "--python", stop)
+        probed = pool.submit(interp_mod.probe, python, "--python", stop, cache_dir)
         try:
             project = open_project(path)
         except BaseException:
@@ -241,7 +242,8 @@ def run(opts: Options) -> Result:
         verb = "applies" if len(given) == 1 else "apply"
         raise UsageError(f"{', '.join(given)} {verb} to an image target only, not to the directory {opts.path}")
     start = time.perf_counter()
-    project, interp = _project_and_interpreter(opts.path, opts.python)
+    project, interp = _project_and_interpreter(opts.path, opts.python,
+                                               None if opts.no_cache else opts.cache_dir or default_cache_dir())
     entries = opts.entries or project.config.entries
     if not entries and not project.entry_candidates and not project.scripts:
         raise UsageError(f"{opts.path}: no Python modules found (roots: {', '.join(project.roots)})")

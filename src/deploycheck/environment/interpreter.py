@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploycheck.environment import probe_cache
 from deploycheck.errors import UsageError
 
 _PROBE = Path(__file__).with_name("probe_script.py")
@@ -94,7 +95,8 @@ def resolve_executable(python: str, source: str = "--python") -> str:
     return found
 
 
-def probe(python: str, source: str = "--python", stop: threading.Event | None = None) -> Interpreter:
+def probe(python: str, source: str = "--python", stop: threading.Event | None = None,
+          cache_dir: str | None = None) -> Interpreter:
     """Run the probe in ``python`` (``-I -S``: isolated, no site start-up, so no third-party code runs).
 
     The program is run in a process group of its own, its output read up to ``PROBE_OUTPUT_LIMIT`` bytes per
@@ -102,15 +104,21 @@ def probe(python: str, source: str = "--python", stop: threading.Event | None = 
     stops. Raises ``UsageError`` when the program is missing, does not run, writes too much, does not answer
     in time, or is not a Python 3 interpreter (an answer whose fields are not of the probe's types included).
     ``stop``: set by ``stop_probes`` when the answer is no longer wanted (the probe then ends at once).
+    ``cache_dir``: where an answer is remembered while nothing it depends on changes (``probe_cache``).
     """
     exe = resolve_executable(python, source)
     try:
-        return _probe(exe, python, source, stop or threading.Event())
+        data = probe_cache.recall(cache_dir, exe) if cache_dir else None
+        if data is None:
+            data = _answer(exe, python, source, stop or threading.Event())
+            if cache_dir:
+                probe_cache.remember(cache_dir, exe, data)
+        return _interpreter(exe, python, source, data)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected answer: {exc})") from None
 
 
-def _probe(exe: str, python: str, source: str, stop: threading.Event) -> Interpreter:
+def _answer(exe: str, python: str, source: str, stop: threading.Event) -> dict:
     code, out, err = _run([exe, "-I", "-S", str(_PROBE)], python, source, stop)
     if code != 0:
         lines = err.decode(errors="replace").strip().splitlines()
@@ -120,6 +128,11 @@ def _probe(exe: str, python: str, source: str, stop: threading.Event) -> Interpr
         data = json.loads(out)
     except (ValueError, RecursionError):
         raise UsageError(f"{source} {python}: is not a Python interpreter (unexpected output)") from None
+    return data
+
+
+def _interpreter(exe: str, python: str, source: str, data) -> Interpreter:
+    """The probe's answer ``data`` (fresh or remembered), checked field by field."""
     if not isinstance(data, dict) or not isinstance(data.get("version"), list) or data["version"][:1] != [3]:
         raise UsageError(f"{source} {python}: is not a supported Python 3 interpreter")
     wrong = _wrong_field(data)
