@@ -58,7 +58,8 @@ def test_a_damaged_or_foreign_entry_is_probed_again(tmp_path):
     cache = tmp_path / "cache"
     first = interpreter.probe(str(python), cache_dir=str(cache))
     (entry,) = (cache / "probe-v1").iterdir()
-    for text in ("{not json", '{"answer": [], "seen": {}}', '{"answer": {"version": [2, 7, 18]}, "seen": {}}'):
+    foreign = '{"answer": {"version": [2, 7, 18]}, "seen": {}}'
+    for text in ("{not json", '{"answer": [], "seen": {}}', foreign):
         entry.write_text(text)
         assert interpreter.probe(str(python), cache_dir=str(cache)) == first
     assert _count(runs) == 4

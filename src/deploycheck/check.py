@@ -14,8 +14,7 @@ from deploycheck import frameworks, scripts
 from deploycheck.artifact.files import HostFiles, source_lines
 from deploycheck.artifact.image.source import parse_target
 from deploycheck.environment import interpreter as interp_mod
-from deploycheck.environment import launcher
-from deploycheck.environment import searchpath
+from deploycheck.environment import launcher, searchpath
 from deploycheck.environment.distributions import Distributions
 from deploycheck.environment.interpreter import Interpreter
 from deploycheck.errors import UsageError
