@@ -272,3 +272,28 @@ def test_an_excluded_gunicorn_configuration_file_is_not_checked(tmp_path, gunico
     result = check(tmp_path, python=gunicorn_env)
     assert _got(result, tmp_path) == []
     assert not any("gunicorn" in n for n in result.notes)
+
+
+def test_the_application_the_gunicorn_configuration_names_is_loaded_at_start_up(tmp_path, gunicorn_env):
+    # gunicorn started without an application on its command line loads the configuration's wsgi_app
+    # (gunicorn's settings, "wsgi_app"): a name the module lacks is "Failed to find attribute" at start-up,
+    # a factory's body runs at start-up
+    _tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/wsgi.py": "def make():\n    return None\n\n\napplication = make()\n",
+        "proj/factory.py": "def create_app():\n    return build_app()\n",
+        "gunicorn.conf.py": 'wsgi_app = "proj.wsgi:app"\nbind = "0.0.0.0:8000"\n',
+    })
+    check_app = ("import sys\nsys.path.insert(0, '.')\nimport importlib\nm = importlib.import_module('proj.wsgi')\n"
+                 "print(hasattr(m, 'app'))\n")
+    out = subprocess.run([sys.executable, "-c", check_app], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.strip() == "False"
+    result = check(tmp_path, python=gunicorn_env)
+    assert [(f.code, f.when, str(f.path).replace(str(tmp_path) + "/", ""), f.line, f.symbol)
+            for f in result.findings] == [("DC106", "startup", "gunicorn.conf.py", 1, "proj.wsgi.app"),
+                                          ("DC201", "call", "proj/factory.py", 2, "build_app")]
+    assert "gunicorn loads wsgi_app 'proj.wsgi:app'" in result.findings[0].message
+    # the factory form: the factory's body runs when gunicorn starts, so its NameError is a start-up error
+    (tmp_path / "gunicorn.conf.py").write_text('wsgi_app = "proj.factory:create_app()"\n')
+    result = check(tmp_path, python=gunicorn_env)
+    assert [(f.code, f.when, f.line, f.symbol) for f in result.findings] == [("DC201", "startup", 2, "build_app")]

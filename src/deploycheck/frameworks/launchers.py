@@ -37,14 +37,51 @@ def factory(program, start, who: str | None = None) -> StartupCall | None:
 
 
 def load(program):
-    """The start-up calls of the factories that the entries and the image's command name (``Loaded``)."""
+    """The start-up calls of the factories that the entries and the image's command name, and the
+    application gunicorn's configuration file names (``config_app``) (``Loaded``)."""
     from deploycheck.frameworks import Loaded
 
     found = Loaded()
-    for start in starts(program):
+    todo = list(starts(program))
+    edge, start = config_app(program)
+    if edge is not None:
+        found.edges.append(edge)
+        todo.append(start)
+    for start in todo:
         if start.who == "flask":
             continue  # frameworks.flask
         call = factory(program, start)
         if call is not None and call not in found.calls:
             found.calls.append(call)
     return found
+
+
+def config_app(program) -> tuple:
+    """``(Edge, Start)`` for the application gunicorn's configuration file names by its ``wsgi_app`` setting,
+    or ``(None, None)``. gunicorn loads it when its command line names no application (gunicorn's settings
+    documentation, "wsgi_app"; ``WSGIApplication.load_config``): ``wsgi_app = "proj.wsgi:application"``
+    imports ``proj.wsgi`` at start-up and reads ``application`` (a missing one is reported at the setting's
+    line); ``"pkg:create_app()"`` calls the factory. Only a value the configuration surely sets counts."""
+    from deploycheck.environment.launcher import CONFIG_MODULE
+    from deploycheck.frameworks.base import Edge
+    from deploycheck.frameworks.settings import Interpreter, evaluate
+    from deploycheck.frameworks.values import CERTAIN, strings
+    from deploycheck.target.entry import parse
+
+    if CONFIG_MODULE not in program.nodes or any(
+            e.module and e.launcher.split()[0] == "gunicorn" for e in getattr(program, "launch", ())):
+        return None, None  # no configuration file, or the command line names the application
+    scope = evaluate(Interpreter(program), CONFIG_MODULE)
+    value = scope.vars.get("wsgi_app") if scope is not None else None
+    named = strings(value) if value is not None else []
+    if len(named) != 1 or named[0][2] != CERTAIN:
+        return None, None
+    text, where, _ = named[0]
+    start = parse(text)
+    if start is None:
+        return None, None
+    start = start._replace(who="gunicorn")
+    line = where[1] if where else 0
+    step = f"gunicorn loads wsgi_app {text!r} of its configuration file"
+    attribute = start.attribute.partition(".")[0] if start.attribute and not start.call else None
+    return Edge(CONFIG_MODULE, start.module, line, step, STARTUP, attribute=attribute), start
