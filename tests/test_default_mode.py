@@ -297,3 +297,36 @@ def test_the_application_the_gunicorn_configuration_names_is_loaded_at_start_up(
     (tmp_path / "gunicorn.conf.py").write_text('wsgi_app = "proj.factory:create_app()"\n')
     result = check(tmp_path, python=gunicorn_env)
     assert [(f.code, f.when, f.line, f.symbol) for f in result.findings] == [("DC201", "startup", 2, "build_app")]
+
+
+def test_the_server_hooks_of_the_gunicorn_configuration_run_when_gunicorn_starts(tmp_path, gunicorn_env):
+    # gunicorn calls post_fork for every worker it starts and pre_request before each request; on_exit only
+    # when the arbiter exits: their NameErrors are a start-up, a first-request and a when-called error
+    _tree(tmp_path, {
+        "proj/__init__.py": "",
+        "proj/wsgi.py": "application = None\n",
+        "gunicorn.conf.py": """
+            wsgi_app = "proj.wsgi:application"
+
+
+            def post_fork(server, worker):
+                worker.log.info(describe(worker))
+
+
+            def on_exit(server):
+                return goodbye()
+
+
+            def pre_request(worker, req):
+                return trace_it(req)
+            """,
+    })
+    run = ("import runpy, types\nns = runpy.run_path('gunicorn.conf.py', run_name='__config__')\n"
+           "worker = types.SimpleNamespace(log=types.SimpleNamespace(info=print))\n"
+           "try:\n    ns['post_fork'](None, worker)\nexcept NameError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert out.strip() == "name 'describe' is not defined"
+    result = check(tmp_path, python=gunicorn_env)
+    assert [(f.code, f.when, f.line, f.symbol) for f in result.findings] == [
+        ("DC201", "startup", 5, "describe"), ("DC201", "call", 9, "goodbye"), ("DC201", "request", 13, "trace_it")]
+    assert [h.step for h in result.findings[0].chain][-1] == "gunicorn calls its post_fork server hook"

@@ -9,7 +9,7 @@ and ``FLASK_APP`` are the flask loader's (``frameworks.flask``).
 
 from __future__ import annotations
 
-from deploycheck.frameworks.base import STARTUP, StartupCall
+from deploycheck.frameworks.base import REQUEST, STARTUP, StartupCall
 from deploycheck.index import startup
 
 
@@ -53,7 +53,31 @@ def load(program):
         call = factory(program, start)
         if call is not None and call not in found.calls:
             found.calls.append(call)
+    found.calls += [c for c in config_hooks(program) if c not in found.calls]
     return found
+
+
+# gunicorn's server hooks (its settings documentation, "Server Hooks") that every start runs, by phase: the
+# arbiter's before and as it forks the workers, the worker's once it is set up; the request hooks around the
+# first request. The others run on a reload, a signal, a worker's exit or the arbiter's.
+HOOKS = {"on_starting": STARTUP, "when_ready": STARTUP, "pre_fork": STARTUP, "post_fork": STARTUP,
+         "post_worker_init": STARTUP, "pre_request": REQUEST, "post_request": REQUEST}
+
+
+def config_hooks(program) -> list:
+    """The start-up calls of the server hooks that gunicorn's configuration file defines (``HOOKS``): a
+    module-level ``def post_fork(server, worker):`` of it runs in every start, so its failures are deploy
+    failures, not "when called"."""
+    from deploycheck.environment.launcher import CONFIG_MODULE
+
+    if CONFIG_MODULE not in program.nodes:
+        return []
+    out = []
+    for hook, phase in HOOKS.items():
+        fn = startup.function_of(program, CONFIG_MODULE, hook)
+        if fn is not None and fn[0] == CONFIG_MODULE:
+            out.append(StartupCall(fn[0], fn[1], CONFIG_MODULE, 0, f"gunicorn calls its {hook} server hook", phase))
+    return out
 
 
 def config_app(program) -> tuple:
