@@ -316,3 +316,21 @@ def test_deferred_annotations_read_nothing_at_import():
     assert sorted(_reads(tree, "Decimal")) == [(1, 9, False), (1, 19, False), (1, 34, False), (2, 11, True),
                                                (6, 11, False), (7, 10, False), (7, 20, False)]
     assert sorted(_reads(tree, "Decimal", lazy=True)) == [(1, 19, False), (2, 11, True), (7, 20, False)]
+
+
+def test_an_alias_bound_by_a_run_time_import_before_the_type_checking_one(tmp_path):
+    # datasette's vendored pint: `from ...compat import np`, then `if TYPE_CHECKING: if HAS_NUMPY: import
+    # numpy as np  # noqa`; ruff says TC004 (with its noqa ignored), the interpreter runs it: np is bound
+    import subprocess
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "compat.py").write_text("HAS_JSON = True\nimport json as js\n")
+    (tmp_path / "pkg" / "util.py").write_text(
+        "from typing import TYPE_CHECKING\n\nfrom .compat import HAS_JSON, js\n\nif TYPE_CHECKING:\n"
+        "    if HAS_JSON:\n        import json as js  # noqa\n\n\ndef dump(x):\n    return js.dumps(x)\n\n\n"
+        "VALUE = dump(1)\n")
+    out = subprocess.run([sys.executable, "-c", "import pkg.util as u; print(u.VALUE)"], cwd=tmp_path,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "1"
+    assert check(tmp_path, entries=["pkg.util"]).findings == []

@@ -217,6 +217,21 @@ def test_the_module_getattr_is_asked_only_for_names_of_all(tmp_path):
     assert check(tmp_path, entries=["shop.app"]).findings == []
 
 
+def test_noqa_for_other_tools_does_not_hide_the_undefined_name(tmp_path):
+    # linters ask for a noqa comment naming F405 on each use of a star import's name, and a bare one is for
+    # linters too: the crash is still one; a noqa comment naming DC201 silences it
+    _tree(tmp_path, {**SHOP, "shop/app.py": """
+        from shop.config import *  # noqa: F403
+        SETTINGS = load_settings()  # noqa: F405
+        OTHER = gone()  # noqa
+        KNOWN = gone_too()  # noqa: DC201
+        """})
+    result = check(tmp_path, entries=["shop.app"])
+    assert _got(result) == [("DC201", "error", "import", "shop.app", 2, "load_settings"),
+                            ("DC201", "error", "import", "shop.app", 3, "gone")]
+    assert [(f.code, f.line) for f, _kind, _why in result.suppressed] == [("DC201", 4)]
+
+
 def test_a_star_import_from_an_installed_distribution(tmp_path):
     # uvicorn 0.30.6's __init__ has `__all__ = ["main", "run", "Config", "Server"]`: ServerState is a name of
     # uvicorn.server, not of the star import

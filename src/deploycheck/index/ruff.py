@@ -4,7 +4,9 @@ imports only type checkers see (TC004), and syntax errors for the target version
 Why ruff: it is maintained, fast (Rust, parallel), knows each Python version's builtins, and reports syntax that
 the *target* version rejects even when the host's parser accepts it (a 3.11 host checking code for 3.8) or
 the reverse (a 3.13 target's syntax on a 3.11 host). It is run with ``--isolated`` (no user configuration can
-change its verdicts) and ``--no-cache`` (nothing is written into the target). Results are cached per file
+change its verdicts), ``--ignore-noqa`` (a ``# noqa`` written for linters, such as the ``# noqa: F405`` on each
+use of a star import's name, does not hide a crash; deploycheck's own ``# noqa: DC201`` is honoured by
+``findings.suppress``) and ``--no-cache`` (nothing is written into the target). Results are cached per file
 content hash here.
 
 ruff never opens a file of the target by its name: a name checked as a regular file can be swapped for a
