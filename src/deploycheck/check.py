@@ -182,10 +182,19 @@ def _gunicorn_config(project: Project, program: Program) -> str | None:
     path = os.path.join(project.root, launcher.DEFAULT_CONFIG)
     if path not in project.scripts or program.find("gunicorn") is None:
         return None
-    program.finder.from_files[launcher.CONFIG_MODULE] = path
-    program.launched[launcher.CONFIG_MODULE] = Hop(
-        "gunicorn", None, 0, f"runs its configuration file (the default ./{launcher.DEFAULT_CONFIG})")
-    return path
+    found = launcher.gunicorn_config([], {}, project.root, os.path.isfile)  # what gunicorn does there
+    _launched(program, found)
+    return path if found else None
+
+
+def _launched(program: Program, entries: list) -> None:
+    """Set ``program`` up for what launchers run before the application (``LaunchEntry``: gunicorn's
+    configuration file): a file found under the launcher's module name, and the hop that begins its chains."""
+    for e in entries:
+        if e.loaded_as and e.script:  # a file, under a module name of the launcher's
+            program.finder.from_files[e.loaded_as] = e.script
+        if e.step and (e.loaded_as or e.module):
+            program.launched[e.loaded_as or e.module] = Hop(e.launcher.split()[0], None, 0, e.step)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -355,11 +364,7 @@ def _analyze(opts: Options, project: Project, interp: Interpreter, files, entrie
     program.environ = environ  # an image's Env: what the framework loaders read (DJANGO_SETTINGS_MODULE)
     store, spath = program.store, program.search_path
     program.launch = list(launch)
-    for e in launch:  # what a launcher runs before the application (gunicorn's configuration)
-        if e.loaded_as and e.script:  # a file, under a module name of the launcher's
-            program.finder.from_files[e.loaded_as] = e.script
-        if e.step and (e.loaded_as or e.module):
-            program.launched[e.loaded_as or e.module] = Hop(e.launcher.split()[0], None, 0, e.step)
+    _launched(program, launch)
     distributions = Distributions(spath.site_dirs, files)
     default = None
     try:

@@ -176,9 +176,9 @@ def _server(prog: str, args: list[str], workdir: str, env: dict[str, str], is_fi
         if module and all(p.isidentifier() for p in module.split(".")):
             name = attr.split("(")[0] or ("application" if prog == "gunicorn" else None)
             found = [LaunchEntry(module, name, None, prog, chdir, call="(" in attr or (factory and bool(name)))]
-            return _gunicorn_config(args, env, workdir, is_file) + found if prog == "gunicorn" else found
+            return gunicorn_config(args, env, workdir, is_file) + found if prog == "gunicorn" else found
         i += 1
-    return _gunicorn_config(args, env, workdir, is_file) if prog == "gunicorn" else []
+    return gunicorn_config(args, env, workdir, is_file) if prog == "gunicorn" else []
 
 
 CONFIG_MODULE = "__config__"  # the module name gunicorn runs its configuration file under
@@ -198,7 +198,7 @@ def _config_option(args: list[str]) -> str | None:
     return value
 
 
-def _gunicorn_config(args: list[str], env: dict[str, str], workdir: str, is_file) -> list[LaunchEntry]:
+def gunicorn_config(args: list[str], env: dict[str, str], workdir: str, is_file) -> list[LaunchEntry]:
     """The configuration file gunicorn runs before it loads the application (gunicorn's settings
     documentation, "config", and ``Application.load_config``): ``-c``/``--config`` of the command line, else of
     ``GUNICORN_CMD_ARGS``, else ``./gunicorn.conf.py`` when it exists. ``python:MODULE`` is imported by name;
