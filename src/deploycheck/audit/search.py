@@ -10,9 +10,10 @@ runs on one CPU while the interpreter imports those on the other.
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
+
+from deploycheck.inputs import open_regular
 
 
 def searcher() -> str | None:
@@ -55,20 +56,15 @@ class Search:
             options = []
         limit = b'ulimit -v %d && exec "$@"' % (self.MEMORY // 1024)  # KiB; the hard limit too (-v sets both)
         try:
-            # Never blocks: a name swapped for a named pipe since it was looked at opens at once and is refused
+            # Never blocks: a name swapped for a named pipe since it was looked at is refused, not waited on
             # (opened plainly, a pipe nobody writes to would hold the run forever).
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise OSError(f"{path}: not a regular file")
+            with open_regular(path) as log:
                 command = [os.fsencode(program), *options, b"-n", b"-b", b"-o", b"-a", b"-F", *args, b"--",
                            b"-"]
-                self.proc = subprocess.Popen([b"/bin/sh", b"-c", limit, b"sh", *command], stdin=fd,
+                self.proc = subprocess.Popen([b"/bin/sh", b"-c", limit, b"sh", *command], stdin=log.fileno(),
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                              env={**os.environ, "LC_ALL": "C"})
-            finally:
-                os.close(fd)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: inputs.NotRegularFile
             self.failed = True
             return
         try:
