@@ -774,7 +774,7 @@ class Program:
                 phase = PHASES.index(node.phase)
                 summ = self.summary(name) if node.module.has_source else None
                 for site in summ.imports if summ is not None else ():
-                    if site.context == TYPING or (site.context == FUNCTION and node.origin != "project"):
+                    if not _followed(site, node):
                         continue
                     runs = self.branch_runs(name, site.branch)
                     if runs is False:
@@ -784,7 +784,7 @@ class Program:
                     for target in self.site_targets(name, node.module.is_package, site):
                         self._reach(target, name, site.line, strength, key, queue, deferred, "")
                 for read in summ.reads if summ is not None else ():
-                    if read.context == TYPING or (read.context == FUNCTION and node.origin != "project"):
+                    if not _followed(read, node):
                         continue
                     runs = self.branch_runs(name, read.branch)
                     if runs is False:
@@ -824,15 +824,13 @@ class Program:
             # Not the handlers of ``try: ... except ImportError:`` (branch < 0): they rarely run, and their
             # fallbacks (``_py_abc``, ``_pydecimal``) would be parsed for nothing.
             for site in summ.imports:
-                if (site.context == TYPING or site.branch < 0
-                        or (site.context == FUNCTION and node.origin != "project")):
+                if site.branch < 0 or not _followed(site, node):
                     continue
                 base = self.absolute(name, is_package, site.module, site.level)
                 if base:
                     wanted.add(base)
             for read in summ.reads:
-                if (read.context == TYPING or read.branch < 0
-                        or (read.context == FUNCTION and node.origin != "project")):
+                if read.branch < 0 or not _followed(read, node):
                     continue
                 desc = read.target
                 if isinstance(desc, (tuple, list)) and desc and desc[0] == "m":
@@ -1048,3 +1046,9 @@ class Program:
             hops.append(self.launched[cur])
         hops.reverse()
         return hops
+
+
+def _followed(item, node: Node) -> bool:
+    """Whether the closure walk follows an import statement or attribute read (``item``) of ``node``'s
+    module: not one only type checkers see, nor one in a function body outside the project's own code."""
+    return item.context != TYPING and (item.context != FUNCTION or node.origin == "project")
