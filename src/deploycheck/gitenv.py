@@ -13,7 +13,6 @@ optional lock.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 # ``-c`` options given before the command (``git [OPTIONS] -C DIR COMMAND``).
@@ -52,6 +51,8 @@ def run(repo: str, *args: str, timeout: float,
     output captured as bytes; None when there is no git command. Raises ``NoAnswer`` after ``timeout``
     seconds (the process is killed). The caller judges the exit status and says what failed in its own
     words."""
+    import shutil  # here: shutil loads the compression modules, and most imports of this module run no git
+
     if shutil.which("git") is None:
         return None
     try:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 
 from deploycheck.errors import UsageError
+from deploycheck.regexes import compiled
 
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
@@ -72,7 +72,7 @@ def read_regular(path: str, limit: int) -> bytes:
     return data
 
 
-_AMOUNT = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+_AMOUNT = r"(?i)^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$"  # compiled when an amount is read
 
 
 def whole_number(variable: str, default: int, unit: str = "") -> int:
@@ -109,7 +109,7 @@ def amount(variable: str, default: int) -> int:
     text = os.environ.get(variable)
     if not text:
         return default
-    m = _AMOUNT.match(text)
+    m = compiled(_AMOUNT).match(text)
     value = int(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_") if m else 0
     if value <= 0:
         raise UsageError(f"{variable}: expected a positive number (bytes may end in K, M, G or T)")

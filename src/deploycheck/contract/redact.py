@@ -6,19 +6,23 @@ secret is masked in every form it may take, as a second line of defence."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+
+from deploycheck.regexes import compiled
+
+# urllib.parse (some 5 ms to import) is imported by the functions that take a URL apart: most text holds none.
 
 MASK = "***"
-_SECRET = re.compile(r"(PASSW(OR)?D|PASS$|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|_)KEY$|(^|_)AUTH|"
-                     r"SIGNING|SALT|COOKIE)", re.IGNORECASE)
+# The patterns are strings, compiled when first used (``regexes.compiled``): most runs need few of them.
+_SECRET = (r"(?i)(PASSW(OR)?D|PASS$|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|_)KEY$|(^|_)AUTH|"
+           r"SIGNING|SALT|COOKIE)")
 # Query parameters holding credentials: password, passwd, pwd, sslpassword, secret, token, access_token, key,
 # api_key, apikey, auth, sig / signature (pre-signed URLs), credential.
-_SECRET_QUERY = re.compile(r"(pass|pwd|secret|token|key|auth|sig|credential)", re.IGNORECASE)
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*)://(?P<userinfo>[^@/?#]*@)?(?P<rest>.*)$", re.DOTALL)
+_SECRET_QUERY = r"(?i)(pass|pwd|secret|token|key|auth|sig|credential)"
+_URL = r"(?s)^(?P<scheme>[A-Za-z][\w+.-]*)://(?P<userinfo>[^@/?#]*@)?(?P<rest>.*)$"
 # A URL inside text (a source line, a message): it ends at white space, a quote, an angle bracket or a
 # terminal escape sequence. The scheme is bounded: an unbounded one backtracks over every long word that is
 # not followed by "://" (quadratic in a log line of one long word).
-_URL_IN_TEXT = re.compile(r"[A-Za-z][\w+.-]{0,63}://[^\s'\"`<>\x1b]+")
+_URL_IN_TEXT = r"[A-Za-z][\w+.-]{0,63}://[^\s'\"`<>\x1b]+"
 # Schemes whose user name, given without a password, is a role name (trust, peer, certificate or IAM
 # authentication) and is shown. Elsewhere (https: a Sentry DSN, ``https://TOKEN@github.com``) it is the key.
 _ROLE_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "mysql", "mariadb", "oracle", "mssql", "cockroachdb",
@@ -26,7 +30,7 @@ _ROLE_SCHEMES = {"postgres", "postgresql", "pgsql", "psql", "mysql", "mariadb", 
                  "ldap", "ldaps", "ssh", "sftp", "ftp", "ftps", "smtp", "smtps", "imap", "imaps", "sqlite"}
 # Webhook URLs whose path after the prefix is the credential (the services' own documentation says to keep
 # the URL secret): host suffix, path prefix.
-_WEBHOOKS = [(re.compile(host + r"$", re.IGNORECASE), prefix) for host, prefix in (
+_WEBHOOKS = [("(?i)" + host + r"$", prefix) for host, prefix in (
     (r"(^|\.)hooks\.slack\.com", "/services/"), (r"(^|\.)hooks\.slack\.com", "/workflows/"),
     (r"(^|\.)discord(app)?\.com", "/api/webhooks/"), (r"(^|\.)api\.telegram\.org", "/bot"),
     (r"(^|\.)webhook\.office\.com", "/webhookb2/"), (r"(^|\.)outlook\.office\.com", "/webhook/"),
@@ -34,13 +38,13 @@ _WEBHOOKS = [(re.compile(host + r"$", re.IGNORECASE), prefix) for host, prefix i
 )]
 # A path segment that is a key: 20 or more token characters with both a letter and a digit (API keys,
 # webhook tokens, UUIDs). Words, versions and ordinary names are shorter or lack digits.
-_TOKEN_SEGMENT = re.compile(r"^(?=[^/]*[A-Za-z])(?=[^/]*[0-9])[A-Za-z0-9_\-~+=.%]{20,}$")
+_TOKEN_SEGMENT = r"^(?=[^/]*[A-Za-z])(?=[^/]*[0-9])[A-Za-z0-9_\-~+=.%]{20,}$"
 _MIN_GUESSED = 8  # a masked user name is scrubbed elsewhere only from this length: `git` must not vanish
 
 
 def secret_name(name: str) -> bool:
     """Whether a variable's name says its value is a secret (``DB_PASSWORD``, ``API_KEY``, ``JWT_SECRET``)."""
-    return bool(_SECRET.search(name))
+    return bool(compiled(_SECRET).search(name))
 
 
 def _authority(rest: str) -> tuple[str, str]:
@@ -55,12 +59,14 @@ def _authority(rest: str) -> tuple[str, str]:
 
 def is_url(value: str) -> bool:
     """Whether ``value`` is written as a URL (``scheme://...``)."""
-    return _URL.match(value) is not None
+    return compiled(_URL).match(value) is not None
 
 
 def url_password(value: str) -> str | None:
     """The password of a URL (``scheme://user:password@host``), percent-decoded, or None."""
-    m = _URL.match(value)
+    from urllib.parse import unquote
+
+    m = compiled(_URL).match(value)
     if not m:
         return None
     authority, _ = _authority(value[len(m.group("scheme")) + 3:])
@@ -72,7 +78,7 @@ def url_password(value: str) -> str | None:
 
 def _redact(value: str) -> tuple[str, list[str]]:
     """``(redacted URL, the secret substrings it masked)``; a value that is not a URL comes back as is."""
-    m = _URL.match(value)
+    m = compiled(_URL).match(value)
     if not m:
         return value, []
     scheme = m.group("scheme")
@@ -116,20 +122,22 @@ def _random_looking(segment: str) -> bool:
 def _path(hostport: str, path: str, secrets: list[str]) -> str:
     host = hostport.rpartition(":")[0] if hostport.count(":") == 1 else hostport
     for pattern, prefix in _WEBHOOKS:
-        if pattern.search(host) and path.startswith(prefix) and len(path) > len(prefix):
+        if compiled(pattern).search(host) and path.startswith(prefix) and len(path) > len(prefix):
             secrets.append(path[len(prefix):])
             return prefix + MASK
     segments = path.split("/")
     for i, seg in enumerate(segments):
-        if _TOKEN_SEGMENT.match(seg) and _random_looking(seg):
+        if compiled(_TOKEN_SEGMENT).match(seg) and _random_looking(seg):
             secrets.append(seg)
             segments[i] = MASK
     return "/".join(segments)
 
 
 def _parameter(pair: str, secrets: list[str]) -> str:
+    from urllib.parse import unquote
+
     name, eq, value = pair.partition("=")
-    if not eq or not _SECRET_QUERY.search(unquote(name)):
+    if not eq or not compiled(_SECRET_QUERY).search(unquote(name)):
         return pair
     secrets.append(value)
     return f"{name}={MASK}"
@@ -153,6 +161,8 @@ def url_secrets(value: str) -> list[str]:
     """The substrings ``url`` masks in ``value`` (password, secret query values, key-like path segments, a
     user name standing for a key when 8 characters or longer), and the password as every other parser may
     read it (``passwords``), each as written and percent-decoded."""
+    from urllib.parse import unquote
+
     out: list[str] = []
     for s in _redact(value)[1] + passwords(value):
         out += [s, unquote(s)]
@@ -165,7 +175,9 @@ def passwords(value: str) -> list[str]:
     (``urllib.parse``, used by redis-py), or at the last ``@`` of all; the password follows the first ``:``
     of the userinfo (``_password_colon``). A password holding an unescaped ``/ # ? @`` or white space is read
     differently by each, and a driver's message may quote any of these readings or their pieces."""
-    m = _URL.match(value)
+    from urllib.parse import urlsplit
+
+    m = compiled(_URL).match(value)
     if not m:
         return []
     rest = value[len(m.group("scheme")) + 3:]
@@ -199,7 +211,7 @@ def _password_colon(rest: str) -> int:
 
 def urls_in(text: str) -> str:
     """``text`` with every URL in it redacted by ``url`` (a URL ends at white space, a quote or ``<>``)."""
-    return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), text)
+    return compiled(_URL_IN_TEXT).sub(lambda m: url(m.group(0)), text)
 
 
 # A pair is a name, a separator and a value. The name is a whole run of ``[\w.-]`` (possessive, and started
@@ -210,30 +222,30 @@ def urls_in(text: str) -> str:
 # tuple ``(user, password)`` or a call ``HTTPBasicAuth(user, password)`` (``requests``' ``auth=``: only its
 # second item is masked, and a quoted one whole, commas and all), a list ``[...]`` (masked whole), or a bare
 # word; a ``Bearer``/``Basic`` scheme before it stays.
-_NAME_SEP = re.compile(r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)")
+_NAME_SEP = r"(?<![\w.-])([\w.-]++)(['\"]?\s*[=:]\s*)"
 # "auth" but not "author", "authority" (a commit's ``Author: Jane Doe``), "token" but not "tokenizer"
-_SECRET_WORD = re.compile(r"(?i)passw(?:or)?d|pwd|secret|token(?!iz)|api[_-]?key|apikey|auth(?!or(?!iz))|"
-                          r"credential|private[_-]?key")
+_SECRET_WORD = (r"(?i)passw(?:or)?d|pwd|secret|token(?!iz)|api[_-]?key|apikey|auth(?!or(?!iz))|"
+                r"credential|private[_-]?key")
 # a number after a name that says it is a quantity is no secret: counts of tokens (``max_tokens=512``, an LLM
 # client's ``prompt_tokens: 12``), Django's ``PASSWORD_RESET_TIMEOUT: 3600``, ``password_min_length=8``
-_COUNT = re.compile(r"\d+(?![^\s,;&})\]])")
+_COUNT = r"\d+(?![^\s,;&})\]])"
 _QUANTITY = ("tokens", "timeout", "length", "len", "age", "ttl", "size", "count", "attempts", "retries",
              "seconds", "minutes", "hours", "days")
 # the shell's working directories (``env`` output in a log): paths, not passwords
 _NOT_SECRET = {"pwd", "oldpwd"}
 # ``Authorization: SCHEME credentials`` (RFC 9110 section 11.6.2): any scheme word (``Token``, as Django
 # REST framework and GitHub use, ``Digest``), then the credentials, which are masked
-_SCHEME = re.compile(r"[A-Za-z][\w-]*[ \t]+(?=[^\s'\",;&}])")
+_SCHEME = r"[A-Za-z][\w-]*[ \t]+(?=[^\s'\",;&}])"
 _EXCEPTION_NAME = ("Error", "Exception", "Warning")
-_VALUE = re.compile(r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"])?"
-                    r"((?(2)[^\n]*?|[^'\",)\n]*))((?(2)\2)\s*\))"
-                    r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
-                    r"|((?:bearer|basic)\s+)?(\[[^\]\n]*\]|[^\s'\",;&}]+)")
+_VALUE = (r"(?i)([\w.]{0,40}\(\s*(?:'[^'\n]*'|\"[^\"\n]*\"|[\w.]+)\s*,\s*)(['\"])?"
+          r"((?(2)[^\n]*?|[^'\",)\n]*))((?(2)\2)\s*\))"
+          r"|(['\"])((?:bearer|basic)\s+)?([^'\"\n]*)(?=\5)"
+          r"|((?:bearer|basic)\s+)?(\[[^\]\n]*\]|[^\s'\",;&}]+)")
 _PAIR_WORDS = ("passw", "pwd", "secret", "token", "key", "auth", "credential")  # one is in every pair's name
 # a token68 (RFC 9110 section 11.2) that is not a plain lower-case word: "Basic configuration loaded" and
 # "basic authentication" keep their words
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?-i:(?![A-Za-z]?[a-z]{7,18}(?![\w~+/=-]|\.[\w~+/=-])))"
-                     r"[A-Za-z0-9._~+/=-]{8,}")
+_BEARER = (r"(?i)\b(bearer|basic)\s+(?-i:(?![A-Za-z]?[a-z]{7,18}(?![\w~+/=-]|\.[\w~+/=-])))"
+           r"[A-Za-z0-9._~+/=-]{8,}")
 # Tokens recognizable by their shape alone, wherever they stand, by the prefixes their issuers document:
 # Stripe's live secret and restricted keys ``sk_live_``/``rk_live_`` (docs.stripe.com/keys); GitHub's
 # ``ghp_ gho_ ghu_ ghs_ ghr_`` and fine-grained ``github_pat_`` (github.blog changelog 2021-03-31,
@@ -244,19 +256,19 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?-i:(?![A-Za-z]?[a-z]{7,18}(?![\w
 # ``AIza`` and 35 more characters (cloud.google.com/docs/authentication/api-keys). None of them is hex, so
 # the commit and blob ids a report cites never match. A token starts a word: a JWT also not after ``-`` or
 # ``_``, its own characters, else each ``eyJ`` of a run like ``eyJ-eyJ-...`` would rescan the run (quadratic).
-_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:"
-                    r"[sr]k_(?:live|test)_[0-9A-Za-z]{10,}|glpat-[0-9A-Za-z_-]{20,}"
-                    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
-                    r"|xox[abprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
-                    r"|A[KS]IA[0-9A-Z]{16}(?![0-9A-Z])"
-                    r"|(?<![_-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
-                    r"|AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-]))")
+_TOKEN = (r"(?<![A-Za-z0-9])(?:"
+          r"[sr]k_(?:live|test)_[0-9A-Za-z]{10,}|glpat-[0-9A-Za-z_-]{20,}"
+          r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+          r"|xox[abprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
+          r"|A[KS]IA[0-9A-Z]{16}(?![0-9A-Z])"
+          r"|(?<![_-])eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+          r"|AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-]))")
 # Cookies: the value of every ``name=value`` of a ``Cookie:`` or ``Set-Cookie:`` header (RFC 6265 sections
 # 4.1 and 4.2), not of Set-Cookie's attributes (Expires, Max-Age, Domain, Path, SameSite ...).
-_COOKIE = re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)")
+_COOKIE = r"(?i)\b((?:set-)?cookie['\"]?\s*[:=]\s*)(['\"]?)([^\r\n]*)"
 # a cookie value: cookie-octets, optionally in double quotes (RFC 6265 section 4.1.1); a pair also starts
 # after a comma, where a client joined several Set-Cookie headers in one (requests' headers do)
-_COOKIE_PAIR = re.compile(r"(^|[;,])(\s*)([^=;\s]+)=(\"[^\"\r\n]*\"|[^;\s,\"\\]*)")
+_COOKIE_PAIR = r"(^|[;,])(\s*)([^=;\s]+)=(\"[^\"\r\n]*\"|[^;\s,\"\\]*)"
 _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "priority", "partitioned", "secure",
                       "httponly"}
 # Command lines: ``--password VALUE`` (and any long option ending in password or passwd: ``--db-password``;
@@ -264,22 +276,22 @@ _COOKIE_ATTRIBUTES = {"expires", "max-age", "domain", "path", "samesite", "prior
 # takes the password attached (MySQL Reference Manual 6.2.2.1, "Using Options on the Command Line": the
 # password is ``--password=pass_val`` or ``-ppass_val``, with no space; ``mysql -p test`` prompts and uses
 # database test). ``-p`` alone and ``-P`` (the port) stay.
-_PASSWORD_OPTION = re.compile(r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
-                              r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
-_MYSQL = re.compile(r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
-                    r"(.*)")
-_MYSQL_P = re.compile(r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)")
+_PASSWORD_OPTION = (r"(?i)(?<![\w-])(--[\w-]{0,40}passw(?:or)?d)(\s+)(?!-)"
+                    r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",]+)")
+_MYSQL = (r"(?<![\w.-])(?:mysql|mariadb)(?:-?(?:admin|dump|import|show|check|slap|sh))?(?![\w.-])"
+          r"(.*)")
+_MYSQL_P = r"(?<=[\s'\"])-p('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"
 # Other clients that take a password on their command line, after the program's name: curl's ``-u`` /
 # ``--user user:password`` (curl(1); the user name stays), sshpass's ``-p password`` (sshpass(1)) and
 # redis-cli's ``-a password`` (the redis-cli documentation, "Host, port, password, and database").
-_CLIENTS = re.compile(r"(?<![\w.-])(curl|sshpass|redis-cli)(?![\w.-])(.*)")
+_CLIENTS = r"(?<![\w.-])(curl|sshpass|redis-cli)(?![\w.-])(.*)"
 # between an option and its value: a space, ``=``, or the next item of a list (``['curl', '-u', 'u:p']``)
 _SEP = r"(?:['\"],\s*['\"]|\s+|=)"
 _CLIENT_OPTION = {
-    "curl": re.compile(r"(?<=[\s'\"])((?:-u|--user)" + _SEP + r"?(['\"])?[^\s:'\"]*:)"
-                       r"((?(2)[^\n]*?(?=\2)|[^\s'\",\]]+))"),
-    "sshpass": re.compile(r"(?<=[\s'\"])(-p" + _SEP + r"?)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
-    "redis-cli": re.compile(r"(?<=[\s'\"])(-a" + _SEP + r")('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)"),
+    "curl": (r"(?<=[\s'\"])((?:-u|--user)" + _SEP + r"?(['\"])?[^\s:'\"]*:)"
+             r"((?(2)[^\n]*?(?=\2)|[^\s'\",\]]+))"),
+    "sshpass": r"(?<=[\s'\"])(-p" + _SEP + r"?)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)",
+    "redis-cli": r"(?<=[\s'\"])(-a" + _SEP + r")('[^'\n]*'|\"[^\"\n]*\"|[^\s'\",\]]+)",
 }
 
 
@@ -295,17 +307,18 @@ def _pairs(text: str) -> str:
     """``text`` with the value of every secret pair masked (see ``_NAME_SEP``)."""
     out: list[str] = []
     done = at = 0
-    while (m := _NAME_SEP.search(text, at)) is not None:
+    name_sep, secret_word, value_at = compiled(_NAME_SEP), compiled(_SECRET_WORD), compiled(_VALUE)
+    while (m := name_sep.search(text, at)) is not None:
         at = m.end()  # a name that is not secret: its value may hold a pair ("a=password=x")
         name = m.group(1)
-        if _SECRET_WORD.search(name) is None or name.endswith(_EXCEPTION_NAME):
+        if secret_word.search(name) is None or name.endswith(_EXCEPTION_NAME):
             continue
         low = name.lower()
-        if low in _NOT_SECRET or (low.endswith(_QUANTITY) and _COUNT.match(text, at)):
+        if low in _NOT_SECRET or (low.endswith(_QUANTITY) and compiled(_COUNT).match(text, at)):
             continue
-        if low.endswith("authorization") and (scheme := _SCHEME.match(text, at)) is not None:
+        if low.endswith("authorization") and (scheme := compiled(_SCHEME).match(text, at)) is not None:
             at = scheme.end()
-        value = _VALUE.match(text, at)
+        value = value_at.match(text, at)
         if value is not None:
             out += [text[done:at], _value(value)]
             done = at = value.end()
@@ -322,17 +335,17 @@ def _cookies(m: re.Match) -> str:
     quote, value = m.group(2), m.group(3)
     end = value.find(quote) if quote else -1  # a quoted header value (a repr, JSON) ends at its quote
     head, rest = (value, "") if end < 0 else (value[:end], value[end:])
-    return m.group(1) + quote + _COOKIE_PAIR.sub(one, head) + rest
+    return m.group(1) + quote + compiled(_COOKIE_PAIR).sub(one, head) + rest
 
 
 def _client(m: re.Match) -> str:
-    option = _CLIENT_OPTION[m.group(1)]
+    option = compiled(_CLIENT_OPTION[m.group(1)])
     return m.group(1) + option.sub(lambda o: o.group(1) + MASK, m.group(2))  # the value is the last group
 
 
 def _mysql(m: re.Match) -> str:
     args = m.group(1)
-    return m.group(0)[:len(m.group(0)) - len(args)] + _MYSQL_P.sub(f"-p{MASK}", args)
+    return m.group(0)[:len(m.group(0)) - len(args)] + compiled(_MYSQL_P).sub(f"-p{MASK}", args)
 
 
 def pairs_in(text: str) -> str:
@@ -348,16 +361,16 @@ def pairs_in(text: str) -> str:
     low = text.lower()
     if "bearer" in low or "basic" in low:
         # the scheme's token first: "Authorization: Bearer TOKEN" as a pair would mask only the word "Bearer"
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    text = _TOKEN.sub(MASK, text)
+        text = compiled(_BEARER).sub(lambda m: f"{m.group(1)} {MASK}", text)
+    text = compiled(_TOKEN).sub(MASK, text)
     if "cookie" in low:
-        text = _COOKIE.sub(_cookies, text)
+        text = compiled(_COOKIE).sub(_cookies, text)
     if "--" in text and "passw" in low:
-        text = _PASSWORD_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        text = compiled(_PASSWORD_OPTION).sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     if "-p" in text and ("mysql" in low or "mariadb" in low):
-        text = _MYSQL.sub(_mysql, text)
+        text = compiled(_MYSQL).sub(_mysql, text)
     if ("curl" in low or "sshpass" in low or "redis-cli" in low) and "-" in text:
-        text = _CLIENTS.sub(_client, text)
+        text = compiled(_CLIENTS).sub(_client, text)
     if any(word in low for word in _PAIR_WORDS):
         text = _pairs(text)
     return text
@@ -369,6 +382,6 @@ def shown(name: str, value: str | None) -> str | None:
         return None
     if secret_name(name):
         return MASK
-    if _URL.match(value):
+    if compiled(_URL).match(value):
         return url(value)
     return value

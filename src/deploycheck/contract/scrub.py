@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from deploycheck.contract import redact, template
 from deploycheck.errors import UsageError
@@ -91,6 +90,8 @@ def _unsafe_removed(text: str) -> str:
 
 
 def _escaped(text: str) -> set[str]:
+    from urllib.parse import quote, quote_plus  # here: only registering a secret needs urllib.parse
+
     return {quote(text, safe=""), quote(text, safe="/:@!$&'()*+,;="), quote_plus(text),
             json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], repr(text)[1:-1],
             text.encode("unicode_escape").decode("ascii"), str(text.encode("utf-8"))[2:-1]}
@@ -100,6 +101,8 @@ def forms(secret: str, cut: bool = True) -> set[str]:
     """Every text ``scrub`` masks for ``secret`` (see the module docstring), lower-cased: the secret, its
     percent-decoded forms, white space collapsed or removed, Unicode-normalized (NFC, NFKC), its escaped and
     percent-encoded forms, and with ``cut`` its pieces (all cuts up to ``ALL_CUTS_UP_TO`` characters)."""
+    from urllib.parse import unquote, unquote_plus  # here: only registering a secret needs urllib.parse
+
     if len(secret) > FORMS_UP_TO:
         return {lower(s) for s in {secret} | (pieces(secret, all_cuts=False) if cut else set())}
     bases = {secret, unquote(secret), unquote_plus(secret)}

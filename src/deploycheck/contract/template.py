@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 
+from deploycheck.regexes import compiled
+
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_MARKED = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.DOTALL)
-_TOKEN = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-_TOKEN_SPLIT = re.compile(f"{_OPEN}\\d+{_CLOSE}")
+# compiled when first used (``regexes.compiled``)
+_MARKED = f"(?s){_OPEN}(.*?){_CLOSE}"
+_TOKEN = f"{_OPEN}(\\d+){_CLOSE}"
+_TOKEN_SPLIT = f"{_OPEN}\\d+{_CLOSE}"
 
 
 def mark(placeholder: str) -> str:
@@ -37,12 +40,12 @@ def holes(template: str) -> tuple[str, list[str]]:
         found.append(m.group(1))
         return f"{_OPEN}{len(found) - 1}{_CLOSE}"
 
-    return _MARKED.sub(token, template), found
+    return compiled(_MARKED).sub(token, template), found
 
 
 def literal_parts(text: str) -> list[str]:
     """The parts of a text made by ``holes`` between its tokens (what is known of it)."""
-    return _TOKEN_SPLIT.split(text)
+    return compiled(_TOKEN_SPLIT).split(text)
 
 
 def unknown(part: str | None) -> bool:
@@ -52,4 +55,4 @@ def unknown(part: str | None) -> bool:
 
 def fill(text: str, placeholders: list[str]) -> str:
     """``text`` (a message about a text made by ``holes``) with each token written back as its placeholder."""
-    return _TOKEN.sub(lambda m: placeholders[int(m.group(1))], text)
+    return compiled(_TOKEN).sub(lambda m: placeholders[int(m.group(1))], text)
