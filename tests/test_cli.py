@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -91,6 +93,34 @@ def test_usage_errors_exit_2(tmp_path):
                               f"the directory {EXAMPLE}\n")
 
 
+def test_a_command_line_is_parsed_as_with_every_command_built(tmp_path):
+    # only the named command's parser is built; an error the top parser reports still shows its whole usage
+    wide = {**os.environ, "COLUMNS": "200"}  # the usage on one line
+    full = "usage: deploycheck [-h] [--version] {check,migrate,config,start,audit,rule} ...\n"
+    code, _, err = cli("--bogus", env=wide)
+    assert (code, err.splitlines(keepends=True)[0]) == (2, full)
+    log = tmp_path / "one.log"
+    log.write_text("hello\n")
+    code, _, err = cli("audit", "--log", log, "extra", env=wide)
+    assert (code, err) == (2, full + "deploycheck: error: unrecognized arguments: extra\n")
+    code, _, err = cli("rule", "DC102", "extra", env=wide)
+    assert (code, err) == (2, full + "deploycheck: error: unrecognized arguments: extra\n")
+    code, out, _ = cli("audit", "--help", env=wide)
+    assert code == 0 and out.startswith("usage: deploycheck audit [-h] --log FILE")
+
+
+@pytest.mark.parametrize("columns", ["100", "37", "0", "-5", "wide", "", None])
+def test_help_is_as_wide_as_shutil_says(monkeypatch, columns):
+    # the parser sizes its help without importing shutil, to the width argparse would take from it
+    from deploycheck.cli import _terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _terminal_columns() == shutil.get_terminal_size().columns
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_version_flag():
     code, out, _ = cli("--version")
@@ -156,3 +186,23 @@ def test_a_credential_on_a_reported_line_is_never_printed(tmp_path):
     for fmt in ("json", "sarif", "junit", "github", "gitlab", "json-lines"):
         code, out, err = cli("check", tmp_path, "--no-cache", "--format", fmt)
         assert code == 1 and "hunter2secret" not in out + err, fmt
+
+
+def test_main_freezes_what_is_left_only_for_the_program_s_own_command_line(tmp_path):
+    """``cli.main()`` (the console script: the process's last call) freezes the objects left, which Python's
+    collections at exit would walk for nothing; ``cli.main(argv)`` from a caller that may call again does
+    not (each call's garbage would stay for good)."""
+    log = tmp_path / "one.log"
+    log.write_text("INFO started\n")
+    script = ("import gc, io, sys, contextlib\n"
+              "from deploycheck import cli\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              "    cli.main(['audit', '--log', sys.argv[1]])\n"
+              "    given = gc.get_freeze_count()\n"
+              "    sys.argv = ['deploycheck', 'audit', '--log', sys.argv[1]]\n"
+              "    cli.main()\n"
+              "print(given, gc.get_freeze_count())\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    given, own = map(int, proc.stdout.split())
+    assert given == 0 and own > 1000, proc.stderr

@@ -28,7 +28,18 @@ def _parser_class() -> type:
         return _PARSER[0]
     import argparse
 
+    class Formatter(argparse.HelpFormatter):
+        # argparse sizes every formatter (one per add_argument) by importing shutil, which loads the
+        # compression modules (some 5 ms); the same width without them
+        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+            super().__init__(prog, indent_increment, max_help_position,
+                             _terminal_columns() - 2 if width is None else width)
+
     class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("formatter_class", Formatter)
+            super().__init__(*args, **kwargs)
+
         def error(self, message: str):  # argparse exits 2 as well; keep its message short and ours
             from deploycheck.render.escape import underlying
 
@@ -40,20 +51,48 @@ def _parser_class() -> type:
     return Parser
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, as argparse sizes its help: ``COLUMNS`` when a positive
+    number, else the width of the terminal on the original standard output, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def _no_project_python(parser) -> None:
     parser.add_argument("--no-project-python", action="store_true",
                         help="run no interpreter the project names (its `python` setting, its .venv): for CI "
                              "on untrusted code; pass --python (also DEPLOYCHECK_NO_PROJECT_PYTHON=1)")
 
 
-def build_parser():
-    """The ``argparse`` parser of the command line."""
-    from deploycheck import __version__, outputs
+def build_parser(command: str | None = None):
+    """The ``argparse`` parser of the command line. With ``command`` (a name of ``_COMMAND_PARSERS``) only
+    that subcommand is added: a command line that starts with it is parsed the same, and the other
+    subcommands' options (a hundred ``add_argument`` calls) are not built for nothing."""
+    from deploycheck import __version__
 
     _Parser = _parser_class()
     parser = _Parser(prog="deploycheck", description="Find the code that will crash on deploy.")
     parser.add_argument("--version", action="version", version=f"deploycheck {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # the usage line (of an error such as an unrecognized argument) names every command either way
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar=None if command is None else "{" + ",".join(_COMMAND_PARSERS) + "}")
+    for name, add in _COMMAND_PARSERS.items():
+        if command is None or name == command:
+            add(sub)
+    return parser
+
+
+def _check_parser(sub) -> None:
+    from deploycheck import outputs
+
     check = sub.add_parser("check", help="check a project against the environment that will run it")
     check.add_argument("path", nargs="?", default=".", help="project root (default: .)")
     check.add_argument("--python", help="interpreter of the target environment (default: PATH/.venv/bin/python, else python3)")
@@ -77,8 +116,13 @@ def build_parser():
     check.add_argument("--tls-verify", choices=["true", "false"],
                        help="for docker://REF: false reaches a registry over plain HTTP or with an unverified "
                             "certificate (default: verify)")
+
+
+def _migrate_parser(sub) -> None:
+    from deploycheck import outputs
+
     migrate = sub.add_parser("migrate", help="declared migrations: references left, rewrite them, ban them")
-    msub = migrate.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    msub = migrate.add_subparsers(dest="action", required=True, parser_class=_parser_class())
     status = msub.add_parser("status", help="references left of each declared migration")
     status.add_argument("path", nargs="?", default=".", help="project root (default: .)")
     outputs.add_options(status, fail_on_default=None)
@@ -91,6 +135,11 @@ def build_parser():
         _no_project_python(p)
         p.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
         p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _config_parser(sub) -> None:
+    from deploycheck import outputs
+
     cfg = sub.add_parser("config", help="check the configuration contract of a service for an environment")
     cfg.add_argument("path", nargs="?", default=".", help="project root (default: .)")
     cfg.add_argument("--env", required=True, metavar="NAME", help="the environment (see [tool.deploycheck.environments])")
@@ -105,6 +154,11 @@ def build_parser():
     cfg.add_argument("--entry", action="append", default=[], metavar="MODULE", help="module the service starts from")
     cfg.add_argument("--cache-dir", help="where summaries are cached (default: ~/.cache/deploycheck)")
     cfg.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _start_parser(sub) -> None:
+    from deploycheck import outputs
+
     start = sub.add_parser("start", help="run an image's command in a sandbox and prove it starts healthy")
     start.add_argument("image", help="the image (oci-archive:FILE, oci:DIR, docker-archive:FILE, docker://REF, ...)")
     start.add_argument("--env", metavar="NAME", help="the environment whose settings the service gets")
@@ -131,6 +185,9 @@ def build_parser():
     start.add_argument("--cache-dir", help="where the check's summaries and the import probe's plan per image "
                                            "are cached (default: ~/.cache/deploycheck)")
     start.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _audit_parser(sub) -> None:
     audit = sub.add_parser("audit", help="turn a crash in the logs into an evidence-backed incident report")
     audit.add_argument("--log", required=True, metavar="FILE", help="the log to read (`-`: standard input)")
     audit.add_argument("--source", metavar="REPO", help="the service's git repository")
@@ -149,9 +206,16 @@ def build_parser():
     audit.add_argument("--tls-verify", choices=["true", "false"], help="with --image docker://REF: as for check")
     audit.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
     audit.add_argument("-o", "--output-file", metavar="FILE", help="write the report here (default: stdout)")
+
+
+def _rule_parser(sub) -> None:
     rule = sub.add_parser("rule", help="explain a rule (or list them all)")
     rule.add_argument("code", nargs="?", help="a rule code such as DC102")
-    return parser
+
+
+# In the order ``deploycheck --help`` lists them.
+_COMMAND_PARSERS = {"check": _check_parser, "migrate": _migrate_parser, "config": _config_parser,
+                    "start": _start_parser, "audit": _audit_parser, "rule": _rule_parser}
 
 
 def _rule(code: str | None) -> int:
@@ -429,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     docstring). On SIGINT or SIGTERM any command stops, every private directory and child process is removed,
     ``deploycheck: interrupted`` is printed and the exit code is 130 or 143 (``deploycheck.interrupt``); both
     signals are then ignored, so that another one while the interpreter exits changes nothing. After a run
-    not interrupted, the handlers stay installed, recording only."""
+    not interrupted, the handlers stay installed, recording only. Called with no ``argv`` (the program's own
+    command line: its last call), the objects left are frozen (``gc.freeze``), never collected again."""
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal or pipe that cannot encode a character gets an escape, not a crash
             stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
@@ -489,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
         for stream in streams:  # what Python would flush at exit must not fail there (exit status 120)
             _settle(stream)
     signum = interrupt.received()
+    # The process exits next, and what must happen before was done above: its objects need no collecting,
+    # which Python's collections at exit would do anyway, walking every one of them (some 15 ms).
+    if argv is None:  # a caller that passes its own arguments may call again: its garbage stays collectable
+        import gc
+
+        gc.freeze()
     return code if signum is None else 128 + signum
 
 
@@ -496,7 +567,8 @@ def _run(argv: list[str] | None) -> int:
     flag = os.environ.get(_NO_PROJECT_PYTHON)
     try:
         try:
-            args = build_parser().parse_args(argv)
+            given = sys.argv[1:] if argv is None else argv
+            args = build_parser(given[0] if given and given[0] in _COMMAND_PARSERS else None).parse_args(argv)
         except SystemExit as exc:  # --help, --version, or a usage error argparse has reported
             return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
         command = {"check": _check, "migrate": _migrate, "config": _config, "start": _start,
