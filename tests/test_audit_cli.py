@@ -255,3 +255,27 @@ def test_html_report_in_a_real_headless_browser(tmp_path):
     subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
                    capture_output=True, timeout=180, check=False, env={**os.environ, "HOME": str(home)})
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_audit_imports_neither_dataclasses_nor_inspect(tmp_path):
+    """An audit (each format; a log with a crash and one without; ``--source`` without the rule's run at HEAD)
+    imports neither ``dataclasses`` nor ``inspect``: together with making the records they were a fixed
+    cost of every run, on a command meant to read a log about as fast as grep does."""
+    repo = tmp_path / "repo"
+    _, b, _ = history(repo)
+    crashed = tmp_path / "svc.log"
+    crashed.write_text(deployed_crash(tmp_path, repo, b))
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("INFO: Application startup complete.\n")
+    runs = [["--log", log, "--format", form]
+            for log in (crashed, quiet) for form in ("text", "json", "markdown", "html")]
+    runs.append(["--log", crashed, "--source", repo, "--rev", b, "--no-rules", "--format", "json"])
+    program = ("import json, sys\nfrom deploycheck import cli\ncode = cli.main(sys.argv[1:])\n"
+               "print(json.dumps([code, sorted({'dataclasses', 'inspect'} & set(sys.modules))]))\n")
+    for args in runs:
+        out = tmp_path / "report"
+        proc = subprocess.run([sys.executable, "-c", program, "audit", *map(str, args), "-o", str(out)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == [1 if args[1] == crashed else 0, []], args
+        assert out.stat().st_size > 0

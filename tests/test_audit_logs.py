@@ -11,7 +11,7 @@ import sys
 import pytest
 from audit_crash import cloud_run, crash, interleave, stamped
 
-from deploycheck.audit import logs, search, tracebacks
+from deploycheck.audit import logs, repeats, search, tracebacks
 from deploycheck.audit.tracebacks import Note
 from deploycheck.errors import UsageError
 
@@ -222,14 +222,19 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     path = tmp_path / "mixed.log"
     path.write_text("".join(parts))
 
+    replays = []
+
     def seen(skip):
         collector = tracebacks.Collector()
-        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS) if skip else None)
-        return [(type(e).__name__, e.spot.line, getattr(e, "exc_type", getattr(e, "kind", "")))
+        entries = logs.read(str(path), skip=logs.Skip(collector.idle, tracebacks.TRIGGERS, collector.runs)
+                            if skip else None)
+        entries = (replays.append(e) or e if isinstance(e, repeats.Replay) else e for e in entries)
+        return [(type(e).__name__, e.spot, getattr(e, "exc_type", getattr(e, "kind", "")))
                 for e in collector.events(entries)]
 
     slow, fast = seen(False), seen(True)
     assert fast == slow and len(slow) >= 15
+    assert len(replays) >= 5  # the crashes that come round again are replays of their first reading
     stats = logs.Stats()
     collector = tracebacks.Collector()
     list(collector.events(logs.read(str(path), stats=stats, skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))))
@@ -288,18 +293,64 @@ def test_newest_first_export_is_refused(tmp_path):
     assert len(list(logs.read(str(path)))) == len(entries)
 
 
-def test_the_fast_log_spot_is_a_log_spot():
-    """``logs._spot`` fills a ``LogSpot`` without its ``__init__``: the same fields, equal and hashed alike
-    (a field added to ``LogSpot`` and not there would make its spots differ)."""
-    import dataclasses
-
+def test_a_log_spot_is_a_frozen_record():
+    """``LogSpot`` (a plain class, as the audit's other records) compares, hashes and shows as the frozen
+    dataclass it was did, and cannot be changed: assigning or deleting a field raises ``AttributeError``."""
     from deploycheck.audit.model import LogSpot
 
-    fast = logs._spot(7, "2024-05-01T00:00:00Z", "pod/a/b")
-    made = LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
-    assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
-    assert sorted(vars(fast)) == sorted(f.name for f in dataclasses.fields(LogSpot))
-    assert logs._spot(1, None, "") == LogSpot(1)
+    spot = LogSpot(7, "2024-05-01T00:00:00Z", stream="pod/a/b")
+    same = LogSpot(7, "2024-05-01T00:00:00Z", None, None, "pod/a/b")
+    assert spot == same and hash(spot) == hash(same) and spot is not same
+    assert repr(spot) == ("LogSpot(line=7, timestamp='2024-05-01T00:00:00Z', revision=None, severity=None, "
+                          "stream='pod/a/b')")
+    assert spot != LogSpot(8, "2024-05-01T00:00:00Z", stream="pod/a/b")
+    assert LogSpot(1) == LogSpot(1, None, None)
+    assert LogSpot(1) != (1, None, None, None, "")  # a record equals records of its class only, not a tuple
+    assert len({spot, same, LogSpot(1)}) == 2
+    with pytest.raises(AttributeError, match="cannot assign to field 'line'"):
+        spot.line = 8  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="cannot delete field 'stream'"):
+        del spot.stream
+    with pytest.raises(AttributeError):
+        spot.other = 1  # type: ignore[attr-defined]
+    assert (spot.line, spot.stream) == (7, "pod/a/b") and not hasattr(spot, "other")
+
+
+def test_a_record_replaced_is_a_copy_with_the_fields_named_changed():
+    """``Frozen.replace`` is ``dataclasses.replace``: a new record, the named fields changed, the others (and
+    the original) as they were; a name that is no field is a ``TypeError``."""
+    from deploycheck.audit.model import Frame, LogSpot, Traceback
+
+    tb = Traceback("ValueError", "bad", (Frame("app/main.py", 3, "<module>"),), spot=LogSpot(5))
+    cut = tb.replace(raw=("line",), truncated=True)
+    assert type(cut) is Traceback and cut is not tb
+    assert (cut.exc_type, cut.message, cut.frames, cut.spot, cut.raw, cut.truncated) == \
+        ("ValueError", "bad", (Frame("app/main.py", 3, "<module>"),), LogSpot(5), ("line",), True)
+    assert (tb.raw, tb.truncated) == ((), False) and cut != tb
+    assert tb.replace() == tb and Traceback("E", "m").spot == LogSpot(0)
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        tb.replace(nope=1)
+    with pytest.raises(AttributeError):
+        cut.truncated = False  # type: ignore[misc]
+
+
+def test_mutable_records_compare_by_fields_are_unhashable_and_share_no_default_list():
+    """The audit's mutable records (``Stats``, ``groups.Group``, ``report.Report``...) are equal when their
+    fields are, are not hashable (a dataclass with ``eq`` and without ``frozen``), and each gets its own empty
+    lists."""
+    from deploycheck.audit.groups import Group, Grouping
+    from deploycheck.audit.model import Traceback
+    from deploycheck.audit.report import Report
+
+    assert logs.Stats() == logs.Stats() and logs.Stats(lines=2) != logs.Stats()
+    assert repr(logs.Stats(cut=1)) == \
+        "Stats(lines=0, cut=1, skipped=0, bytes=0, lines_known=True, shapes=None)"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(logs.Stats())
+    one, two = Group((), Traceback("E", "m")), Group((), Traceback("E", "m"))
+    one.revisions.append("api-00001")
+    assert two.revisions == [] and one != two and Grouping().groups is not Grouping().groups
+    assert Report("a.log", False, "").verify is not Report("a.log", False, "").verify
 
 
 def test_a_search_started_early_is_claimed_by_the_reader_of_that_file_only(tmp_path):

@@ -24,10 +24,10 @@ asyncpg and SQLAlchemy messages; pydantic's ValidationError):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from deploycheck.audit.groups import in_app
-from deploycheck.audit.model import Frame, Traceback
+from deploycheck.audit.model import Frame, Frozen, Traceback
+from deploycheck.regexes import compiled
 
 # Standard-library names by the Python version that added them (the "What's New" documents).
 NEWER_NAMES = {
@@ -40,35 +40,34 @@ NEWER_NAMES = {
     ("asyncio", "timeout"): "3.11", ("contextlib", "chdir"): "3.11", ("warnings", "deprecated"): "3.13",
 }
 NEWER_MODULES = {"tomllib": "3.11", "zoneinfo": "3.9", "graphlib": "3.9", "wsgiref.types": "3.11"}
+# The patterns are strings, compiled when first used (``regexes.compiled``): a crash needs one or two.
 # Syntax by the version that added it (PEP 634 match, PEP 654 except*, PEP 695 type parameters and aliases).
-NEWER_SYNTAX = [(re.compile(r"^\s*match\s+[^=]+:\s*$|^\s*case\s+.+:\s*$"), "3.10", "a match statement (PEP 634)"),
-                (re.compile(r"^\s*except\s*\*"), "3.11", "except* (PEP 654)"),
-                (re.compile(r"^\s*type\s+\w+(\[.*\])?\s*="), "3.12", "a type alias statement (PEP 695)"),
-                (re.compile(r"^\s*(async\s+)?(def|class)\s+\w+\["), "3.12", "type parameters (PEP 695)")]
-_PYTHON_IN_PATH = re.compile(r"/python(\d+\.\d+)/")
+NEWER_SYNTAX = [(r"^\s*match\s+[^=]+:\s*$|^\s*case\s+.+:\s*$", "3.10", "a match statement (PEP 634)"),
+                (r"^\s*except\s*\*", "3.11", "except* (PEP 654)"),
+                (r"^\s*type\s+\w+(\[.*\])?\s*=", "3.12", "a type alias statement (PEP 695)"),
+                (r"^\s*(async\s+)?(def|class)\s+\w+\[", "3.12", "type parameters (PEP 695)")]
+_PYTHON_IN_PATH = r"/python(\d+\.\d+)/"
 # ImportError's message ends with the module's file: ``... from 'M' (/usr/lib/python3/site-packages/m/x.py)``
-_INSTALLED_FILE = re.compile(r"\([^()]*[/\\](?:site|dist)-packages[/\\](?P<top>[A-Za-z_][\w.-]*?)(?:[/\\][^()]*)?\)\s*$")
+_INSTALLED_FILE = r"\([^()]*[/\\](?:site|dist)-packages[/\\](?P<top>[A-Za-z_][\w.-]*?)(?:[/\\][^()]*)?\)\s*$"
 
 _QUOTED = r"['\"](?P<name>[^'\"]+)['\"]"
 _PATTERNS = [
-    ("undefined-name", re.compile(r"^name " + _QUOTED + r" is not defined")),
-    ("import-name", re.compile(r"^cannot import name " + _QUOTED + r" from ['\"](?P<module>[^'\"]+)['\"]")),
-    ("missing-module", re.compile(r"^No module named " + _QUOTED)),
-    ("module-attribute", re.compile(r"^module ['\"](?P<module>[^'\"]+)['\"] has no attribute " + _QUOTED)),
+    ("undefined-name", r"^name " + _QUOTED + r" is not defined"),
+    ("import-name", r"^cannot import name " + _QUOTED + r" from ['\"](?P<module>[^'\"]+)['\"]"),
+    ("missing-module", r"^No module named " + _QUOTED),
+    ("module-attribute", r"^module ['\"](?P<module>[^'\"]+)['\"] has no attribute " + _QUOTED),
 ]
 _DB = [
-    ("db-auth", re.compile(r"password authentication failed for user", re.IGNORECASE)),
-    ("db-sslmode", re.compile(r"unexpected keyword argument ['\"]sslmode['\"]")),
-    ("db-localhost", re.compile(r"(localhost|127\.0\.0\.1|::1|/var/run/postgresql|/tmp/\.s\.PGSQL).{0,200}"
-                                r"(refused|No such file)|(refused|Connect call failed).{0,200}"
-                                r"(localhost|127\.0\.0\.1|'::1')", re.IGNORECASE | re.DOTALL)),
-    ("db-refused", re.compile(r"Connection refused|Connect call failed|could not connect to server",
-                              re.IGNORECASE)),
+    ("db-auth", r"(?i)password authentication failed for user"),
+    ("db-sslmode", r"unexpected keyword argument ['\"]sslmode['\"]"),
+    ("db-localhost", (r"(?is)(localhost|127\.0\.0\.1|::1|/var/run/postgresql|/tmp/\.s\.PGSQL).{0,200}"
+                      r"(refused|No such file)|(refused|Connect call failed).{0,200}"
+                      r"(localhost|127\.0\.0\.1|'::1')")),
+    ("db-refused", r"(?i)Connection refused|Connect call failed|could not connect to server"),
 ]
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(Frozen):
     """A classification: ``kind`` (see the module docstring, or ``unclassified``), the name or module it is
     about, the exception it was read from, its innermost in-app frame, and a sentence saying what it is."""
 
@@ -76,11 +75,35 @@ class Kind:
     exception: Traceback
     frame: Frame | None
     sentence: str
-    name: str | None = None
-    module: str | None = None
-    version: str | None = None  # for python-too-old: the version that added what failed
-    distribution: str | None = None  # for dependency-drift: the installed package's top directory
-    module_file: str | None = None  # for dependency-drift: the module's file, as the message gives it
+    name: str | None
+    module: str | None
+    version: str | None  # for python-too-old: the version that added what failed
+    distribution: str | None  # for dependency-drift: the installed package's top directory
+    module_file: str | None  # for dependency-drift: the module's file, as the message gives it
+
+    def __init__(self, kind: str, exception: Traceback, frame: Frame | None, sentence: str,
+                 name: str | None = None, module: str | None = None, version: str | None = None,
+                 distribution: str | None = None, module_file: str | None = None) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["kind"] = kind
+        attrs["exception"] = exception
+        attrs["frame"] = frame
+        attrs["sentence"] = sentence
+        attrs["name"] = name
+        attrs["module"] = module
+        attrs["version"] = version
+        attrs["distribution"] = distribution
+        attrs["module_file"] = module_file
+
+    def _values(self) -> tuple:
+        return (self.kind, self.exception, self.frame, self.sentence, self.name, self.module, self.version,
+                self.distribution, self.module_file)
+
+    def __repr__(self) -> str:
+        return (f"Kind(kind={self.kind!r}, exception={self.exception!r}, frame={self.frame!r}, "
+                f"sentence={self.sentence!r}, name={self.name!r}, module={self.module!r}, "
+                f"version={self.version!r}, distribution={self.distribution!r}, "
+                f"module_file={self.module_file!r})")
 
 
 def failing_frame(tb: Traceback) -> Frame | None:
@@ -96,7 +119,7 @@ def running_python(tb: Traceback) -> str | None:
     (``cannot import name 'Self' from 'typing' (/usr/lib/python3.10/typing.py)``), or None."""
     for t in tb.chain():
         for text in [f.path for f in t.frames] + [t.message.partition("\n")[0]]:
-            m = _PYTHON_IN_PATH.search(text)
+            m = compiled(_PYTHON_IN_PATH).search(text)
             if m:
                 return m.group(1)
     return None
@@ -128,13 +151,13 @@ def _one(t: Traceback, running: str | None) -> Kind | None:
     if base == "SyntaxError" and t.frames:
         text = t.frames[-1].text or ""
         for pattern, version, what in NEWER_SYNTAX:
-            if pattern.search(text) and _older(running, version):
+            if compiled(pattern).search(text) and _older(running, version):
                 return Kind("python-too-old", t, t.frames[-1], f"{what} needs Python {version}", version=version)
         return None
     if base == "TypeError" and "unsupported operand type(s) for |" in message and _older(running, "3.10"):
         return Kind("python-too-old", t, frame, "`X | Y` between types needs Python 3.10 (PEP 604)", version="3.10")
     for kind, pattern in _PATTERNS:
-        m = pattern.search(message)
+        m = compiled(pattern).search(message)
         if not m:
             continue
         name = m.group("name")
@@ -150,7 +173,7 @@ def _one(t: Traceback, running: str | None) -> Kind | None:
         if kind == "undefined-name":
             return Kind(kind, t, frame, f"the name {name} is used but defined nowhere it could come from", name)
         if kind == "import-name":
-            installed = _INSTALLED_FILE.search(message.partition("\n")[0])
+            installed = compiled(_INSTALLED_FILE).search(message.partition("\n")[0])
             if installed is not None:
                 top = re.sub(r"\.(py|pyc|so|pyd)$|\.cpython-.*$", "", installed.group("top"))
                 return Kind("dependency-drift", t, frame, f"the installed {top} has no name {name} (the code was "
@@ -169,7 +192,7 @@ def _one(t: Traceback, running: str | None) -> Kind | None:
                         f"the settings field{'s' if len(fields) > 1 else ''} {', '.join(fields)} "
                         f"{'are' if len(fields) > 1 else 'is'} missing or invalid", fields[0])
     for kind, pattern in _DB:
-        if pattern.search(message):
+        if compiled(pattern).search(message):
             sentence = {"db-auth": "the database refused the service's password",
                         "db-sslmode": "asyncpg was given libpq's sslmode parameter, which it does not take",
                         "db-localhost": "the service connected to a database on its own host, where none runs",

@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from deploycheck.audit import history
 from deploycheck.audit.classify import Kind
 from deploycheck.audit.groups import Group
 from deploycheck.audit.history import Commit, GitError
+from deploycheck.audit.model import Frozen, Record
 
 if TYPE_CHECKING:  # the image reader is imported only when --image is given
     from deploycheck.audit.image import ImageVerdict
@@ -61,37 +61,88 @@ def _rule(kind: Kind) -> tuple[str | None, str | None]:
     return RULES.get(kind.kind, (None, None))
 
 
-@dataclass(frozen=True)
-class Why:
+class Why(Frozen):
     """One step of the root cause: a statement and the evidence it rests on (citations)."""
 
     statement: str
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[str, ...]
+
+    def __init__(self, statement: str, evidence: tuple[str, ...] = ()) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["statement"] = statement
+        attrs["evidence"] = evidence
+
+    def _values(self) -> tuple:
+        return (self.statement, self.evidence)
+
+    def __repr__(self) -> str:
+        return f"Why(statement={self.statement!r}, evidence={self.evidence!r})"
+
+    def as_dict(self) -> dict:
+        """The step as JSON-ready data: ``{"statement": str, "evidence": tuple of str}``."""
+        return {"statement": self.statement, "evidence": self.evidence}
 
 
-@dataclass
-class Explanation:
+class Explanation(Record):
     """What the repository says about a crash. ``revision`` is the full commit id used and ``revision_from``
     how it was chosen; ``path`` the repository file of the failing frame; ``suspect`` the commit suspected
     and ``suspect_how`` by which search; ``head`` one sentence on HEAD; ``rule``/``command`` what would have
-    caught it. ``unknowns`` are the questions the evidence left open, each with what would decide it."""
+    caught it. ``unknowns`` are the questions the evidence left open, each with what would decide it. The
+    lists left None are new empty lists."""
 
+    __slots__ = ("command", "fix", "head", "kind", "line_at_head", "line_at_revision", "path", "revision",
+                 "revision_from", "rule", "suspect", "suspect_how", "test", "unknowns", "verify", "whys")
     kind: Kind
-    whys: list[Why] = field(default_factory=list)
-    revision: str | None = None
-    revision_from: str = ""
-    path: str | None = None
-    line_at_revision: str | None = None
-    line_at_head: str | None = None
-    suspect: Commit | None = None
-    suspect_how: str = ""
-    head: str = ""
-    rule: str | None = None
-    command: str | None = None
-    fix: str = ""
-    test: str = ""
-    verify: list[str] = field(default_factory=list)
-    unknowns: list[str] = field(default_factory=list)
+    whys: list[Why]
+    revision: str | None
+    revision_from: str
+    path: str | None
+    line_at_revision: str | None
+    line_at_head: str | None
+    suspect: Commit | None
+    suspect_how: str
+    head: str
+    rule: str | None
+    command: str | None
+    fix: str
+    test: str
+    verify: list[str]
+    unknowns: list[str]
+
+    def __init__(self, kind: Kind, whys: list[Why] | None = None, revision: str | None = None,
+                 revision_from: str = "", path: str | None = None, line_at_revision: str | None = None,
+                 line_at_head: str | None = None, suspect: Commit | None = None, suspect_how: str = "",
+                 head: str = "", rule: str | None = None, command: str | None = None, fix: str = "",
+                 test: str = "", verify: list[str] | None = None, unknowns: list[str] | None = None) -> None:
+        self.kind = kind
+        self.whys = [] if whys is None else whys
+        self.revision = revision
+        self.revision_from = revision_from
+        self.path = path
+        self.line_at_revision = line_at_revision
+        self.line_at_head = line_at_head
+        self.suspect = suspect
+        self.suspect_how = suspect_how
+        self.head = head
+        self.rule = rule
+        self.command = command
+        self.fix = fix
+        self.test = test
+        self.verify = [] if verify is None else verify
+        self.unknowns = [] if unknowns is None else unknowns
+
+    def _values(self) -> tuple:
+        return (self.kind, self.whys, self.revision, self.revision_from, self.path, self.line_at_revision,
+                self.line_at_head, self.suspect, self.suspect_how, self.head, self.rule, self.command,
+                self.fix, self.test, self.verify, self.unknowns)
+
+    def __repr__(self) -> str:
+        return (f"Explanation(kind={self.kind!r}, whys={self.whys!r}, revision={self.revision!r}, "
+                f"revision_from={self.revision_from!r}, path={self.path!r}, "
+                f"line_at_revision={self.line_at_revision!r}, line_at_head={self.line_at_head!r}, "
+                f"suspect={self.suspect!r}, suspect_how={self.suspect_how!r}, head={self.head!r}, "
+                f"rule={self.rule!r}, command={self.command!r}, fix={self.fix!r}, test={self.test!r}, "
+                f"verify={self.verify!r}, unknowns={self.unknowns!r})")
 
 
 def _log_why(group: Group, kind: Kind) -> Why:
@@ -179,8 +230,8 @@ def _own_code(out: Explanation, repo: str, group: Group, kind: Kind) -> Kind:
     below = re.split(r"[/\\](?:site|dist)-packages[/\\]", kind.module_file)[-1].replace("\\", "/")
     if not any(p == below or p.endswith("/" + below) for p in history.paths(repo, out.revision)):
         return kind
-    kind = replace(kind, kind="import-name", sentence=f"the module {kind.module} has no name {kind.name}",
-                   distribution=None)
+    kind = kind.replace(kind="import-name", sentence=f"the module {kind.module} has no name {kind.name}",
+                        distribution=None)
     out.kind = kind
     out.rule, out.command = _rule(kind)
     out.whys[0] = _log_why(group, kind)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 
-from deploycheck.audit.model import Frame, LogSpot, Traceback
+from deploycheck.audit.model import Frame, Frozen, LogSpot, Record, Traceback
 from deploycheck.audit.tracebacks import Note
 
 MAX_GROUPS = 200
@@ -62,44 +61,100 @@ def startup_frames(tb: Traceback) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-@dataclass
-class Group:
+class Group(Record):
     """Crashes with one fingerprint: the first one as the sample, how many, first and last seen, the
     revisions they were seen in, and the evidence that they happened at start-up (``startup``) or while
-    serving a request (``request``)."""
+    serving a request (``request``). ``revisions`` and ``startup`` left None are new empty lists."""
 
+    __slots__ = ("count", "first_seen", "key", "last_seen", "request", "revisions", "sample", "startup",
+                 "stops")
     key: tuple
     sample: Traceback
-    count: int = 0
-    first_seen: LogSpot | None = None
-    last_seen: LogSpot | None = None
-    revisions: list[str] = field(default_factory=list)
-    startup: list[str] = field(default_factory=list)
-    request: str | None = None
-    stops: int = 0  # lines of the server giving up after a crash of this group (the first few are cited)
+    count: int
+    first_seen: LogSpot | None
+    last_seen: LogSpot | None
+    revisions: list[str]
+    startup: list[str]
+    request: str | None
+    stops: int  # lines of the server giving up after a crash of this group (the first few are cited)
+
+    def __init__(self, key: tuple, sample: Traceback, count: int = 0, first_seen: LogSpot | None = None,
+                 last_seen: LogSpot | None = None, revisions: list[str] | None = None,
+                 startup: list[str] | None = None, request: str | None = None, stops: int = 0) -> None:
+        self.key = key
+        self.sample = sample
+        self.count = count
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.revisions = [] if revisions is None else revisions
+        self.startup = [] if startup is None else startup
+        self.request = request
+        self.stops = stops
+
+    def _values(self) -> tuple:
+        return (self.key, self.sample, self.count, self.first_seen, self.last_seen, self.revisions,
+                self.startup, self.request, self.stops)
+
+    def __repr__(self) -> str:
+        return (f"Group(key={self.key!r}, sample={self.sample!r}, count={self.count!r}, "
+                f"first_seen={self.first_seen!r}, last_seen={self.last_seen!r}, "
+                f"revisions={self.revisions!r}, startup={self.startup!r}, request={self.request!r}, "
+                f"stops={self.stops!r})")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Frozen):
     """A line of the timeline: when, what kind (crash, start, ready, stop, request) and a short text."""
 
     spot: LogSpot
     kind: str
     text: str
 
+    def __init__(self, spot: LogSpot, kind: str, text: str) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["spot"] = spot
+        attrs["kind"] = kind
+        attrs["text"] = text
 
-@dataclass
-class Grouping:
+    def _values(self) -> tuple:
+        return (self.spot, self.kind, self.text)
+
+    def __repr__(self) -> str:
+        return f"Event(spot={self.spot!r}, kind={self.kind!r}, text={self.text!r})"
+
+
+class Grouping(Record):
     """The groups in the order first seen, the one that stopped the service and why (sentences citing log
-    lines), the timeline, and counts of what did not fit the bounds."""
+    lines), the timeline, and counts of what did not fit the bounds. The lists left None are new empty
+    lists."""
 
-    groups: list[Group] = field(default_factory=list)
-    stopped: Group | None = None
-    why: list[str] = field(default_factory=list)
-    timeline: list[Event] = field(default_factory=list)
-    crashes: int = 0
-    ungrouped: int = 0
-    timeline_dropped: int = 0
+    __slots__ = ("crashes", "groups", "stopped", "timeline", "timeline_dropped", "ungrouped", "why")
+    groups: list[Group]
+    stopped: Group | None
+    why: list[str]
+    timeline: list[Event]
+    crashes: int
+    ungrouped: int
+    timeline_dropped: int
+
+    def __init__(self, groups: list[Group] | None = None, stopped: Group | None = None,
+                 why: list[str] | None = None, timeline: list[Event] | None = None, crashes: int = 0,
+                 ungrouped: int = 0, timeline_dropped: int = 0) -> None:
+        self.groups = [] if groups is None else groups
+        self.stopped = stopped
+        self.why = [] if why is None else why
+        self.timeline = [] if timeline is None else timeline
+        self.crashes = crashes
+        self.ungrouped = ungrouped
+        self.timeline_dropped = timeline_dropped
+
+    def _values(self) -> tuple:
+        return (self.groups, self.stopped, self.why, self.timeline, self.crashes, self.ungrouped,
+                self.timeline_dropped)
+
+    def __repr__(self) -> str:
+        return (f"Grouping(groups={self.groups!r}, stopped={self.stopped!r}, why={self.why!r}, "
+                f"timeline={self.timeline!r}, crashes={self.crashes!r}, ungrouped={self.ungrouped!r}, "
+                f"timeline_dropped={self.timeline_dropped!r})")
 
 
 def group(events: Iterable[Traceback | Note]) -> Grouping:
@@ -178,7 +233,7 @@ def _compact(tb: Traceback) -> Traceback:
     it for the whole run)."""
     if len(tb.raw) <= SAMPLE_HEAD + SAMPLE_TAIL:
         return tb
-    return replace(tb, raw=tb.raw[:SAMPLE_HEAD] + tb.raw[-SAMPLE_TAIL:], truncated=True)
+    return tb.replace(raw=tb.raw[:SAMPLE_HEAD] + tb.raw[-SAMPLE_TAIL:], truncated=True)
 
 
 def _pick(out: Grouping) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from deploycheck import gitenv
+from deploycheck.audit.model import Frozen
 from deploycheck.errors import UsageError
+from deploycheck.regexes import compiled
 
 MAX_FILES = 200_000
 MAX_BLOB = 5 * 1024 * 1024
@@ -25,14 +26,26 @@ class GitError(Exception):
     """A git command failed (a revision or path the repository lacks): the report says "unknown"."""
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(Frozen):
     """A commit: full id, subject, author name and date (ISO 8601, as git prints ``%aI``)."""
 
     id: str
     subject: str
     author: str
     date: str
+
+    def __init__(self, id: str, subject: str, author: str, date: str) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["id"] = id
+        attrs["subject"] = subject
+        attrs["author"] = author
+        attrs["date"] = date
+
+    def _values(self) -> tuple:
+        return (self.id, self.subject, self.author, self.date)
+
+    def __repr__(self) -> str:
+        return f"Commit(id={self.id!r}, subject={self.subject!r}, author={self.author!r}, date={self.date!r})"
 
     @property
     def short(self) -> str:
@@ -215,9 +228,10 @@ def commits_between(repo: str, old: str, new: str, path: str) -> list[Commit]:
 
 
 # Files that declare a project's requirements (pip's requirements and constraints files, PEP 621's
-# pyproject.toml, setuptools' setup.cfg and setup.py, pipenv's Pipfile); lock files are left out.
-_REQUIREMENT_FILE = re.compile(r"(^|/)((requirements|constraints)[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|setup\.py|"
-                               r"Pipfile)$")
+# pyproject.toml, setuptools' setup.cfg and setup.py, pipenv's Pipfile); lock files are left out. Compiled
+# when first used (``regexes.compiled``).
+_REQUIREMENT_FILE = (r"(^|/)((requirements|constraints)[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|setup\.py|"
+                     r"Pipfile)$")
 
 
 def _named(distribution: str) -> str:
@@ -229,7 +243,8 @@ def _named(distribution: str) -> str:
 
 def requirement_files(tree: dict[str, str]) -> list[str]:
     """The paths of ``tree`` (``paths``) that declare requirements, sorted."""
-    return sorted(p for p in tree if _REQUIREMENT_FILE.search(p))
+    requirement_file = compiled(_REQUIREMENT_FILE)
+    return sorted(p for p in tree if requirement_file.search(p))
 
 
 def requirement_lines(repo: str, rev: str, files: list[str], distribution: str) -> list[tuple[str, int, str]]:

@@ -24,12 +24,11 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from deploycheck.audit import search
-from deploycheck.audit.model import LogSpot
+from deploycheck.audit.model import Frozen, LogSpot, Record
 from deploycheck.audit.search import searcher
 from deploycheck.errors import UsageError
 
@@ -69,17 +68,33 @@ class Entry(NamedTuple):
     split: bool = False
 
 
-@dataclass
-class Stats:
+class Stats(Record):
     """What the reader saw: lines read (the whole log's when ``lines_known``), bytes read, lines cut at
     ``MAX_LINE``, entries skipped by ``--since``, and the shapes met (``plain``, ``timestamped``, ``json``)."""
 
-    lines: int = 0
-    cut: int = 0
-    skipped: int = 0
-    bytes: int = 0
-    lines_known: bool = True  # False when the end of the log was skipped without counting its lines
-    shapes: set[str] | None = None
+    __slots__ = ("bytes", "cut", "lines", "lines_known", "shapes", "skipped")
+    lines: int
+    cut: int
+    skipped: int
+    bytes: int
+    lines_known: bool  # False when the end of the log was skipped without counting its lines
+    shapes: set[str] | None
+
+    def __init__(self, lines: int = 0, cut: int = 0, skipped: int = 0, bytes: int = 0,
+                 lines_known: bool = True, shapes: set[str] | None = None) -> None:
+        self.lines = lines
+        self.cut = cut
+        self.skipped = skipped
+        self.bytes = bytes
+        self.lines_known = lines_known
+        self.shapes = shapes
+
+    def _values(self) -> tuple:
+        return (self.lines, self.cut, self.skipped, self.bytes, self.lines_known, self.shapes)
+
+    def __repr__(self) -> str:
+        return (f"Stats(lines={self.lines!r}, cut={self.cut!r}, skipped={self.skipped!r}, "
+                f"bytes={self.bytes!r}, lines_known={self.lines_known!r}, shapes={self.shapes!r})")
 
     def saw(self, shape: str) -> None:
         if self.shapes is None:
@@ -131,14 +146,26 @@ def _binary(head: bytes) -> bool:
     return text.count("\ufffd") > len(text) // 10
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(Frozen):
     """Lets ``read`` pass over lines nobody needs: while ``idle()`` says no traceback is open, a line holding
     none of ``triggers`` (the texts that start a traceback or a note) cannot matter, and whole runs of such
     lines are counted and skipped with ``bytes.find`` instead of being decoded one by one."""
 
     idle: Callable[[], bool]
     triggers: tuple[bytes, ...]
+    runs: Any  # repeats.Runs: a run of lines read before is yielded as one replay (``_lines``)
+
+    def __init__(self, idle: Callable[[], bool], triggers: tuple[bytes, ...], runs: Any = None) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["idle"] = idle
+        attrs["triggers"] = triggers
+        attrs["runs"] = runs
+
+    def _values(self) -> tuple:
+        return (self.idle, self.triggers, self.runs)
+
+    def __repr__(self) -> str:
+        return f"Skip(idle={self.idle!r}, triggers={self.triggers!r}, runs={self.runs!r})"
 
 
 class _Finder:
@@ -176,6 +203,10 @@ class _Order:
         self.seen = 0
         self.last: datetime | None = None
         self.down = self.up = 0
+
+    def settled(self) -> bool:
+        """Whether ``see`` can no longer refuse the log (past ``LOOK`` entries, or a step forward in time)."""
+        return self.seen >= self.LOOK or self.up > 0
 
     def see(self, entry: Entry) -> None:
         if self.seen >= self.LOOK or not entry.spot.timestamp or not entry.last:
@@ -227,6 +258,9 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
             grep = search.claim(path, skip.triggers, program) or search.Search(path, skip.triggers, program)
         else:
             search.discard()  # a search started early for this log is of no use
+        runs = skip.runs if skip is not None and not array else None
+        if runs is not None:
+            runs.enabled = cutoff is None  # --since compares each entry's time: no line is replayed
         records = _array(stream, stats) if array else _lines(stream, stats, skip, grep)
         order = _Order()
         plain = _Plain(stats).entry
@@ -234,10 +268,15 @@ def read(path: str, since: str | None = None, stats: Stats | None = None, skip: 
             if record.__class__ is str and cutoff is None and order.seen >= order.LOOK:
                 yield plain(number, record)  # most records: a plain line, one entry, nothing more to check
                 continue
+            if record.__class__ is not str and record.__class__ is not dict:  # a replay (``repeats``)
+                yield record
+                continue
             entries = (plain(number, record),) if isinstance(record, str) else _entries(number, record, stats)
             for entry in entries:
                 if order.seen < order.LOOK:
                     order.see(entry)
+                    if runs is not None and not runs.settled:
+                        runs.settled = order.settled()
                 if cutoff is not None and entry.spot.timestamp:
                     when = parse_time(entry.spot.timestamp)
                     if when is not None and when < cutoff:
@@ -258,45 +297,70 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: search.Search |
     offset = 0
     finder = _Finder(skip.triggers) if skip is not None else None
     idle = skip.idle if skip is not None else None
+    runs = skip.runs if skip is not None else None
+    seekable = runs is not None and stream.seekable()  # standard input and named pipes are not
     readline = stream.readline
     while True:
         if idle is None or not idle():  # in a traceback (or no skipping): the next line is read
             pass
-        elif grep is not None and not grep.failed:
-            hit = grep.next_after(number)
-            if hit is None and not grep.failed:  # no trigger in the rest of the log
-                stats.bytes = max(offset, os.fstat(stream.fileno()).st_size)
-                stats.lines_known = False
-                return
-            if hit is not None and hit[0] == number + 1 and hit[1] - offset <= _NEAR:
-                pass  # on the next line, which starts where the reader is (a crash's header after its start)
-            elif hit is not None:
-                start = _line_start(stream, offset, hit[1])
-                if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read ...
-                    stream.seek(hit[1])
-                    probe = stream.read(len(TRACEBACK_HEADER) + 1)
-                    if probe not in (TRACEBACK_HEADER, TRACEBACK_HEADER + b"\n", TRACEBACK_HEADER + b"\r"):
-                        stream.seek(offset)
-                        continue
-                    start = hit[1]  # ... unless it is a header that ends the line: a traceback printed after
-                    # a long unended line (a progress bar) starts there; in a long JSON record it would not
-                stream.seek(start)
-                offset, number = start, hit[0] - 1
-                stats.lines = number
-        elif finder is not None:
-            window = stream.peek(_CHUNK)
-            first = finder.first(window, offset)
-            end = window.rfind(b"\n", 0, first if first >= 0 else len(window)) + 1
-            if end > 0:  # whole lines before the first trigger: counted, not read
-                lines = window.count(b"\n", 0, end)
-                number += lines
-                stats.lines += lines
-                offset += len(stream.read(end))
-                continue
+        else:
+            if runs is not None and runs.raws is not None:  # no traceback open again: the run read since
+                runs.end()  # the last such point ends
+            if grep is not None and not grep.failed:
+                hit = grep.next_after(number)
+                if hit is None and not grep.failed:  # no trigger in the rest of the log
+                    stats.bytes = max(offset, os.fstat(stream.fileno()).st_size)
+                    stats.lines_known = False
+                    return
+                if hit is not None and hit[0] == number + 1 and hit[1] - offset <= _NEAR:
+                    pass  # on the next line, which starts where the reader is (a crash's header after its
+                    # start)
+                elif hit is not None:
+                    start = _line_start(stream, offset, hit[1])
+                    if start is None:  # the trigger lies past MAX_LINE in its line, where no line is read ...
+                        stream.seek(hit[1])
+                        probe = stream.read(len(TRACEBACK_HEADER) + 1)
+                        if probe not in (TRACEBACK_HEADER, TRACEBACK_HEADER + b"\n", TRACEBACK_HEADER + b"\r"):
+                            stream.seek(offset)
+                            continue
+                        # ... unless it is a header that ends the line: a traceback printed after a long unended
+                        # line (a progress bar) starts there; in a long JSON record it would not
+                        start = hit[1]
+                    stream.seek(start)
+                    offset, number = start, hit[0] - 1
+                    stats.lines = number
+            elif finder is not None:
+                window = stream.peek(_CHUNK)
+                first = finder.first(window, offset)
+                end = window.rfind(b"\n", 0, first if first >= 0 else len(window)) + 1
+                if end > 0:  # whole lines before the first trigger: counted, not read
+                    lines = window.count(b"\n", 0, end)
+                    number += lines
+                    stats.lines += lines
+                    offset += len(stream.read(end))
+                    continue
+            if runs is not None and runs.enabled:
+                found = runs.match(stream.peek(1), number + 1)  # what the buffer holds: most often enough
+                if found is None and runs.short and seekable:
+                    window = stream.read(runs.WINDOW)
+                    found = runs.match(window, number + 1)
+                    stream.seek(-len(window), os.SEEK_CUR)  # relative: standard input may be a file read
+                    # from past its start
+                if found is not None:  # the lines of a run read before: one replay stands for them
+                    replay, size = found
+                    offset += len(stream.read(size))
+                    count = len(replay.stamps)
+                    number += count
+                    stats.lines += count
+                    yield replay.first, replay
+                    continue
+                runs.begin(number + 1)
         raw = readline(MAX_LINE + 1)
         if not raw:
             stats.bytes = offset
             return
+        if runs is not None and runs.raws is not None:
+            runs.add(raw)
         offset += len(raw)
         number += 1
         stats.lines += 1
@@ -427,18 +491,10 @@ def _entries(number: int, record: dict, stats: Stats) -> Iterator[Entry]:
         yield Entry(text, spot, key, last=i == len(lines) - 1, whole=len(lines) > 1, split=split)
 
 
-def _spot(line: int, timestamp: str | None, stream: str, _new=object.__new__) -> LogSpot:
-    """``LogSpot(line, timestamp, stream=stream)``, made in half the time: one is made per line read, and a
-    frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``. The fields are those
-    ``LogSpot`` declares (tests/test_audit_logs.py compares the two)."""
-    spot = _new(LogSpot)
-    spot.__dict__.update(line=line, timestamp=timestamp, revision=None, severity=None, stream=stream)
-    return spot
-
-
 class _Plain:
     """Entries of plain lines: a ``kubectl logs --prefix`` key, then an RFC 3339 timestamp, each removed when
-    the line starts with one. The shapes met are told to ``stats`` once each (not once per line)."""
+    the line starts with one. The shapes met are told to ``stats`` once each (not once per line). A line's
+    ``LogSpot`` is made with positional arguments, the quickest call (one is made per line)."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
@@ -455,10 +511,10 @@ class _Plain:
             if m and text[10:11] == "T":  # RFC 3339's T: a plain log's own "2024-05-01 12:00:00" stays text
                 if "timestamped" not in self.told:
                     self._saw("timestamped")
-                return Entry(text[m.end():], _spot(number, m.group(1), key), key)
+                return Entry(text[m.end():], LogSpot(number, m.group(1), None, None, key), key)
         if "plain" not in self.told:
             self._saw("plain")
-        return Entry(text, _spot(number, None, key), key)
+        return Entry(text, LogSpot(number, None, None, None, key), key)
 
     def _saw(self, shape: str) -> None:
         if shape not in self.told:

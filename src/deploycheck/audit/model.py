@@ -2,15 +2,68 @@
 
 Every stage reads these and none imports a renderer. Line numbers are 1-based; times are the log's own text
 (ISO 8601 when the log shape gives one), never invented.
+
+The audit's records are plain classes, not dataclasses: importing ``dataclasses`` (and ``inspect``) and
+making the classes was a fixed CPU cost of every audit run. Each lists its fields in ``_values``; ``Record``
+and ``Frozen`` give them a dataclass's comparison and, for ``Frozen``, its immutability and hash.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Self
 
 
-@dataclass(frozen=True)
-class Frame:
+class Record:
+    """A record with fields: equal to a record of the same class whose fields (``_values()``, in their
+    declared order) are equal, as a dataclass is; mutable, so not hashable."""
+
+    __slots__ = ()
+
+    def _values(self) -> tuple:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Frozen(Record):
+    """A record that cannot change once made, as a frozen dataclass: assigning or deleting an attribute
+    raises ``AttributeError`` (``dataclasses.FrozenInstanceError`` is one), and it is hashed by its fields.
+
+    A subclass's ``__init__`` fills the instance's ``__dict__`` directly (its ``__setattr__`` refuses); it has
+    no ``__slots__``, which would leave only ``object.__setattr__`` to fill it, at twice the cost."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def replace(self, **changes: object) -> Self:
+        """A copy with the fields named in ``changes`` set to their values, as ``dataclasses.replace`` makes
+        (without running ``__init__``). Raises ``TypeError`` for a name that is not a field."""
+        values = self.__dict__
+        for name in changes:
+            if name not in values:
+                raise TypeError(f"{self.__class__.__qualname__} has no field {name!r}")
+        copy = object.__new__(self.__class__)
+        copy.__dict__.update(values, **changes)
+        return copy
+
+
+class Frame(Frozen):
     """One ``File "path", line N, in function`` entry of a traceback, innermost last.
 
     ``text`` is the source line the traceback printed (stripped), or None when it printed none.
@@ -19,11 +72,24 @@ class Frame:
     path: str
     line: int
     function: str
-    text: str | None = None
+    text: str | None
+
+    def __init__(self, path: str, line: int, function: str, text: str | None = None) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["path"] = path
+        attrs["line"] = line
+        attrs["function"] = function
+        attrs["text"] = text
+
+    def _values(self) -> tuple:
+        return (self.path, self.line, self.function, self.text)
+
+    def __repr__(self) -> str:
+        return (f"Frame(path={self.path!r}, line={self.line!r}, function={self.function!r}, "
+                f"text={self.text!r})")
 
 
-@dataclass(frozen=True)
-class LogSpot:
+class LogSpot(Frozen):
     """Where a traceback was seen: the log line it started on and what the log shape said about it.
 
     ``timestamp`` is the log's timestamp text, ``revision`` a deployed revision label (Cloud Run's
@@ -33,14 +99,32 @@ class LogSpot:
     """
 
     line: int
-    timestamp: str | None = None
-    revision: str | None = None
-    severity: str | None = None
-    stream: str = ""
+    timestamp: str | None
+    revision: str | None
+    severity: str | None
+    stream: str
+
+    def __init__(self, line: int, timestamp: str | None = None, revision: str | None = None,
+                 severity: str | None = None, stream: str = "") -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["line"] = line
+        attrs["timestamp"] = timestamp
+        attrs["revision"] = revision
+        attrs["severity"] = severity
+        attrs["stream"] = stream
+
+    def _values(self) -> tuple:
+        return (self.line, self.timestamp, self.revision, self.severity, self.stream)
+
+    def __repr__(self) -> str:
+        return (f"LogSpot(line={self.line!r}, timestamp={self.timestamp!r}, revision={self.revision!r}, "
+                f"severity={self.severity!r}, stream={self.stream!r})")
 
 
-@dataclass(frozen=True)
-class Traceback:
+_LINE_0 = LogSpot(0)  # the spot of a traceback made without one (immutable: one serves all)
+
+
+class Traceback(Frozen):
     """A reassembled Python traceback (the last exception printed; its causes chained).
 
     ``exc_type`` is the printed type (``RuntimeError``, ``sqlalchemy.exc.OperationalError``), ``message`` the
@@ -53,13 +137,37 @@ class Traceback:
 
     exc_type: str
     message: str
-    frames: tuple[Frame, ...] = ()
-    cause: Traceback | None = None
-    context: Traceback | None = None
-    group: tuple[Traceback, ...] = ()
-    spot: LogSpot = field(default_factory=lambda: LogSpot(0))
-    raw: tuple[str, ...] = ()
-    truncated: bool = False
+    frames: tuple[Frame, ...]
+    cause: Traceback | None
+    context: Traceback | None
+    group: tuple[Traceback, ...]
+    spot: LogSpot
+    raw: tuple[str, ...]
+    truncated: bool
+
+    def __init__(self, exc_type: str, message: str, frames: tuple[Frame, ...] = (),
+                 cause: Traceback | None = None, context: Traceback | None = None,
+                 group: tuple[Traceback, ...] = (), spot: LogSpot = _LINE_0, raw: tuple[str, ...] = (),
+                 truncated: bool = False) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["exc_type"] = exc_type
+        attrs["message"] = message
+        attrs["frames"] = frames
+        attrs["cause"] = cause
+        attrs["context"] = context
+        attrs["group"] = group
+        attrs["spot"] = spot
+        attrs["raw"] = raw
+        attrs["truncated"] = truncated
+
+    def _values(self) -> tuple:
+        return (self.exc_type, self.message, self.frames, self.cause, self.context, self.group, self.spot,
+                self.raw, self.truncated)
+
+    def __repr__(self) -> str:
+        return (f"Traceback(exc_type={self.exc_type!r}, message={self.message!r}, frames={self.frames!r}, "
+                f"cause={self.cause!r}, context={self.context!r}, group={self.group!r}, spot={self.spot!r}, "
+                f"raw={self.raw!r}, truncated={self.truncated!r})")
 
     def headline(self) -> str:
         """``Type: first line of the message``, or what a traceback without its exception line is."""

@@ -9,11 +9,10 @@ tokens, cookies, vendors' tokens, passwords on command lines) is masked (``contr
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 
 from deploycheck.audit.explain import ENVIRONMENT_KINDS, Explanation, Why
 from deploycheck.audit.groups import Grouping, in_app
-from deploycheck.audit.model import Traceback
+from deploycheck.audit.model import Frozen, Record, Traceback
 from deploycheck.contract import redact
 from deploycheck.contract.scrub import scrub
 
@@ -31,8 +30,7 @@ def redacted(text: str) -> str:
     return scrub(redact.pairs_in(text))
 
 
-@dataclass(frozen=True)
-class GroupLine:
+class GroupLine(Frozen):
     """One crash group as the report lists it."""
 
     exc_type: str
@@ -45,9 +43,37 @@ class GroupLine:
     revisions: tuple[str, ...]
     stopped: bool
 
+    def __init__(self, exc_type: str, message: str, count: int, first_line: int, first_time: str | None,
+                 last_line: int, last_time: str | None, revisions: tuple[str, ...], stopped: bool) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["exc_type"] = exc_type
+        attrs["message"] = message
+        attrs["count"] = count
+        attrs["first_line"] = first_line
+        attrs["first_time"] = first_time
+        attrs["last_line"] = last_line
+        attrs["last_time"] = last_time
+        attrs["revisions"] = revisions
+        attrs["stopped"] = stopped
 
-@dataclass(frozen=True)
-class TimelineLine:
+    def _values(self) -> tuple:
+        return (self.exc_type, self.message, self.count, self.first_line, self.first_time, self.last_line,
+                self.last_time, self.revisions, self.stopped)
+
+    def __repr__(self) -> str:
+        return (f"GroupLine(exc_type={self.exc_type!r}, message={self.message!r}, count={self.count!r}, "
+                f"first_line={self.first_line!r}, first_time={self.first_time!r}, "
+                f"last_line={self.last_line!r}, last_time={self.last_time!r}, revisions={self.revisions!r}, "
+                f"stopped={self.stopped!r})")
+
+    def as_dict(self) -> dict:
+        """The group as JSON-ready data: each field by its name, in their order."""
+        return {"exc_type": self.exc_type, "message": self.message, "count": self.count,
+                "first_line": self.first_line, "first_time": self.first_time, "last_line": self.last_line,
+                "last_time": self.last_time, "revisions": self.revisions, "stopped": self.stopped}
+
+
+class TimelineLine(Frozen):
     """One event of the timeline: log line, its time (or None), kind and text."""
 
     line: int
@@ -55,40 +81,129 @@ class TimelineLine:
     kind: str
     text: str
 
+    def __init__(self, line: int, time: str | None, kind: str, text: str) -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["line"] = line
+        attrs["time"] = time
+        attrs["kind"] = kind
+        attrs["text"] = text
 
-@dataclass
-class Report:
-    """Everything the renderers show. ``crashed`` is False when the log held no crash (exit code 0)."""
+    def _values(self) -> tuple:
+        return (self.line, self.time, self.kind, self.text)
 
+    def __repr__(self) -> str:
+        return f"TimelineLine(line={self.line!r}, time={self.time!r}, kind={self.kind!r}, text={self.text!r})"
+
+    def as_dict(self) -> dict:
+        """The event as JSON-ready data: each field by its name, in their order."""
+        return {"line": self.line, "time": self.time, "kind": self.kind, "text": self.text}
+
+
+class Report(Record):
+    """Everything the renderers show. ``crashed`` is False when the log held no crash (exit code 0). The
+    lists left None are new empty lists."""
+
+    __slots__ = ("bytes_read", "caught_by", "crashed", "crashes", "error", "fix", "groups", "image",
+                 "image_files", "kind", "lines_cut", "lines_read", "lines_skipped", "log", "path", "revision",
+                 "revision_from", "stopped_why", "summary", "suspect", "test", "timeline", "unknowns",
+                 "verify", "whys")
     log: str
     crashed: bool
     summary: str
-    lines_read: int | None = 0  # None: the end of the log was skipped without counting its lines
-    bytes_read: int = 0
-    lines_cut: int = 0
-    lines_skipped: int = 0
-    crashes: int = 0
-    groups: list[GroupLine] = field(default_factory=list)
-    stopped_why: list[str] = field(default_factory=list)
-    error: list[str] = field(default_factory=list)
-    timeline: list[TimelineLine] = field(default_factory=list)
-    whys: list[Why] = field(default_factory=list)
-    revision: str | None = None
-    revision_from: str = ""
-    path: str | None = None
-    suspect: str | None = None
-    caught_by: str | None = None
-    fix: str = ""
-    test: str = ""
-    verify: list[str] = field(default_factory=list)
-    unknowns: list[str] = field(default_factory=list)
-    kind: str | None = None
-    image: dict | None = None  # the image's verdict (``audit.image.ImageVerdict.to_json``) with --image
-    image_files: list[str] = field(default_factory=list)  # one line per frame file compared
+    lines_read: int | None  # None: the end of the log was skipped without counting its lines
+    bytes_read: int
+    lines_cut: int
+    lines_skipped: int
+    crashes: int
+    groups: list[GroupLine]
+    stopped_why: list[str]
+    error: list[str]
+    timeline: list[TimelineLine]
+    whys: list[Why]
+    revision: str | None
+    revision_from: str
+    path: str | None
+    suspect: str | None
+    caught_by: str | None
+    fix: str
+    test: str
+    verify: list[str]
+    unknowns: list[str]
+    kind: str | None
+    image: dict | None  # the image's verdict (``audit.image.ImageVerdict.to_json``) with --image
+    image_files: list[str]  # one line per frame file compared
+
+    def __init__(self, log: str, crashed: bool, summary: str, lines_read: int | None = 0, bytes_read: int = 0,
+                 lines_cut: int = 0, lines_skipped: int = 0, crashes: int = 0,
+                 groups: list[GroupLine] | None = None, stopped_why: list[str] | None = None,
+                 error: list[str] | None = None,
+                 timeline: list[TimelineLine] | None = None, whys: list[Why] | None = None,
+                 revision: str | None = None, revision_from: str = "", path: str | None = None,
+                 suspect: str | None = None, caught_by: str | None = None, fix: str = "", test: str = "",
+                 verify: list[str] | None = None, unknowns: list[str] | None = None, kind: str | None = None,
+                 image: dict | None = None, image_files: list[str] | None = None) -> None:
+        self.log = log
+        self.crashed = crashed
+        self.summary = summary
+        self.lines_read = lines_read
+        self.bytes_read = bytes_read
+        self.lines_cut = lines_cut
+        self.lines_skipped = lines_skipped
+        self.crashes = crashes
+        self.groups = [] if groups is None else groups
+        self.stopped_why = [] if stopped_why is None else stopped_why
+        self.error = [] if error is None else error
+        self.timeline = [] if timeline is None else timeline
+        self.whys = [] if whys is None else whys
+        self.revision = revision
+        self.revision_from = revision_from
+        self.path = path
+        self.suspect = suspect
+        self.caught_by = caught_by
+        self.fix = fix
+        self.test = test
+        self.verify = [] if verify is None else verify
+        self.unknowns = [] if unknowns is None else unknowns
+        self.kind = kind
+        self.image = image
+        self.image_files = [] if image_files is None else image_files
+
+    def _values(self) -> tuple:
+        return (self.log, self.crashed, self.summary, self.lines_read, self.bytes_read, self.lines_cut,
+                self.lines_skipped, self.crashes, self.groups, self.stopped_why, self.error, self.timeline,
+                self.whys, self.revision, self.revision_from, self.path, self.suspect, self.caught_by,
+                self.fix, self.test, self.verify, self.unknowns, self.kind, self.image, self.image_files)
+
+    def __repr__(self) -> str:
+        return (f"Report(log={self.log!r}, crashed={self.crashed!r}, summary={self.summary!r}, "
+                f"lines_read={self.lines_read!r}, bytes_read={self.bytes_read!r}, "
+                f"lines_cut={self.lines_cut!r}, lines_skipped={self.lines_skipped!r}, "
+                f"crashes={self.crashes!r}, groups={self.groups!r}, stopped_why={self.stopped_why!r}, "
+                f"error={self.error!r}, timeline={self.timeline!r}, whys={self.whys!r}, "
+                f"revision={self.revision!r}, revision_from={self.revision_from!r}, path={self.path!r}, "
+                f"suspect={self.suspect!r}, caught_by={self.caught_by!r}, fix={self.fix!r}, "
+                f"test={self.test!r}, verify={self.verify!r}, unknowns={self.unknowns!r}, "
+                f"kind={self.kind!r}, image={self.image!r}, image_files={self.image_files!r})")
 
     def as_dict(self) -> dict:
-        """The report as JSON-ready data (for ``--format json``)."""
-        return asdict(self)
+        """The report as JSON-ready data (for ``--format json``): each field by its name, in their order, the
+        records in the lists as dicts of theirs (``GroupLine``, ``TimelineLine``, ``Why``). The lists are new;
+        ``image`` is the report's own dict."""
+        return {"log": self.log, "crashed": self.crashed, "summary": self.summary,
+                "lines_read": self.lines_read, "bytes_read": self.bytes_read, "lines_cut": self.lines_cut,
+                "lines_skipped": self.lines_skipped, "crashes": self.crashes,
+                "groups": [g.as_dict() for g in self.groups],
+                "stopped_why": list(self.stopped_why),
+                "error": list(self.error),
+                "timeline": [t.as_dict() for t in self.timeline],
+                "whys": [w.as_dict() for w in self.whys],
+                "revision": self.revision, "revision_from": self.revision_from, "path": self.path,
+                "suspect": self.suspect, "caught_by": self.caught_by, "fix": self.fix, "test": self.test,
+                "verify": list(self.verify),
+                "unknowns": list(self.unknowns),
+                "kind": self.kind,
+                "image": self.image,
+                "image_files": list(self.image_files)}
 
 
 def _bytes(n: int) -> str:

@@ -4,34 +4,57 @@ and build the report (``report.Report``); the CLI renders it."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from deploycheck.audit import groups, logs, tracebacks
+from deploycheck.audit.model import Record
 from deploycheck.errors import UsageError
 
 if TYPE_CHECKING:  # imported while the log's search runs (``run``)
     from deploycheck.audit import report
 
 
-@dataclass
-class Options:
+class Options(Record):
     """``log``: a file or ``-``; ``source``: the repository; ``rev``: the deployed revision; ``since``: an
     RFC 3339 time; ``python``: the interpreter of the HEAD check; ``run_rules``: run the rule on HEAD; ``image``: the image the
     service ran (any target ``check`` reads), compared with the repository (``audit.image``), read as ``check``
     reads it with ``app_dir``, ``platform`` and ``tls_verify``."""
 
     log: str
-    source: str | None = None
-    rev: str | None = None
-    since: str | None = None
-    python: str | None = None
-    run_rules: bool = True
-    image: str | None = None
-    app_dir: str | None = None
-    platform: str = "linux/amd64"
-    tls_verify: bool | None = None
+    source: str | None
+    rev: str | None
+    since: str | None
+    python: str | None
+    run_rules: bool
+    image: str | None
+    app_dir: str | None
+    platform: str
+    tls_verify: bool | None
+
+    def __init__(self, log: str, source: str | None = None, rev: str | None = None, since: str | None = None,
+                 python: str | None = None, run_rules: bool = True, image: str | None = None,
+                 app_dir: str | None = None, platform: str = "linux/amd64",
+                 tls_verify: bool | None = None) -> None:
+        self.log = log
+        self.source = source
+        self.rev = rev
+        self.since = since
+        self.python = python
+        self.run_rules = run_rules
+        self.image = image
+        self.app_dir = app_dir
+        self.platform = platform
+        self.tls_verify = tls_verify
+
+    def _values(self) -> tuple:
+        return (self.log, self.source, self.rev, self.since, self.python, self.run_rules, self.image,
+                self.app_dir, self.platform, self.tls_verify)
+
+    def __repr__(self) -> str:
+        return (f"Options(log={self.log!r}, source={self.source!r}, rev={self.rev!r}, since={self.since!r}, "
+                f"python={self.python!r}, run_rules={self.run_rules!r}, image={self.image!r}, "
+                f"app_dir={self.app_dir!r}, platform={self.platform!r}, tls_verify={self.tls_verify!r})")
 
 
 def run(opts: Options) -> report.Report:
@@ -47,7 +70,7 @@ def run(opts: Options) -> report.Report:
         raise UsageError(f"--source {opts.source}: not a directory")
     stats = logs.Stats()
     collector = tracebacks.Collector()
-    entries = logs.read(opts.log, opts.since, stats, logs.Skip(collector.idle, tracebacks.TRIGGERS))
+    entries = logs.read(opts.log, opts.since, stats, logs.Skip(collector.idle, tracebacks.TRIGGERS, collector.runs))
     # The first entry opens the log and starts its search (ripgrep runs beside this process); the modules
     # that explain and report are imported meanwhile, not before.
     first = next(entries, None)

@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
 
 from deploycheck.audit.logs import Entry
-from deploycheck.audit.model import Frame, LogSpot, Traceback
+from deploycheck.audit.model import Frame, Frozen, LogSpot, Record, Traceback
+from deploycheck.audit.repeats import Replay, Runs
 from deploycheck.audit.triggers import NOTE_PATTERNS, TRIGGERS, literal  # noqa: F401 -- TRIGGERS read here
 
 HEAD = 200  # lines kept from the start of one traceback
@@ -75,15 +75,27 @@ def note_literals() -> list[str]:
     return [literal(a) for p in NOTE_PATTERNS.values() for a in p.split("|")]
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Frozen):
     """A line the service printed about its life: ``kind`` is start, ready, stop or request (a request
     failed), ``text`` the line, ``spot`` where."""
 
     kind: str
     text: str
     spot: LogSpot
-    key: str = ""
+    key: str
+
+    def __init__(self, kind: str, text: str, spot: LogSpot, key: str = "") -> None:
+        attrs = self.__dict__  # written directly: __setattr__ refuses
+        attrs["kind"] = kind
+        attrs["text"] = text
+        attrs["spot"] = spot
+        attrs["key"] = key
+
+    def _values(self) -> tuple:
+        return (self.kind, self.text, self.spot, self.key)
+
+    def __repr__(self) -> str:
+        return f"Note(kind={self.kind!r}, text={self.text!r}, spot={self.spot!r}, key={self.key!r})"
 
 
 def note_of(entry: Entry) -> Note | None:
@@ -104,20 +116,54 @@ def _exception_line(text: str, strict: bool) -> bool:
     return bool(_EXC_NAME.search(name)) or ("." in name and m.group("msg") is not None)
 
 
-@dataclass
-class _Open:
+class _Open(Record):
+    """A traceback being collected in one stream (``Collector``): where it started, its first ``HEAD`` lines
+    (``head``) and last ``TAIL`` (``tail``), lines held until the next shows whether they belong to it
+    (``pending``), what bounds it (``message_lines``, ``foreign``, ``foreign_after``, ``dropped`` lines,
+    ``size`` in characters), and the log line of its last record (``record``; ``record_ends``: that record's
+    last line was taken). ``head``, ``tail`` and ``pending`` left None are new empty ones."""
+
+    __slots__ = ("dropped", "foreign", "foreign_after", "head", "message_lines", "pending", "record",
+                 "record_ends", "size", "spot", "state", "tail")
     spot: LogSpot
     state: str  # body, message, blank, marker
-    head: list[str] = field(default_factory=list)
-    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL))
-    pending: list[str] = field(default_factory=list)
-    message_lines: int = 0
-    foreign: int = 0
-    foreign_after: int = 0
-    dropped: int = 0
-    record: int = 0
-    record_ends: bool = False
-    size: int = 0  # characters held
+    head: list[str]
+    tail: deque
+    pending: list[str]
+    message_lines: int
+    foreign: int
+    foreign_after: int
+    dropped: int
+    record: int
+    record_ends: bool
+    size: int  # characters held
+
+    def __init__(self, spot: LogSpot, state: str, head: list[str] | None = None, tail: deque | None = None,
+                 pending: list[str] | None = None, message_lines: int = 0, foreign: int = 0,
+                 foreign_after: int = 0, dropped: int = 0, record: int = 0, record_ends: bool = False,
+                 size: int = 0) -> None:
+        self.spot = spot
+        self.state = state
+        self.head = [] if head is None else head
+        self.tail = deque(maxlen=TAIL) if tail is None else tail
+        self.pending = [] if pending is None else pending
+        self.message_lines = message_lines
+        self.foreign = foreign
+        self.foreign_after = foreign_after
+        self.dropped = dropped
+        self.record = record
+        self.record_ends = record_ends
+        self.size = size
+
+    def _values(self) -> tuple:
+        return (self.spot, self.state, self.head, self.tail, self.pending, self.message_lines, self.foreign,
+                self.foreign_after, self.dropped, self.record, self.record_ends, self.size)
+
+    def __repr__(self) -> str:
+        return (f"_Open(spot={self.spot!r}, state={self.state!r}, head={self.head!r}, tail={self.tail!r}, "
+                f"pending={self.pending!r}, message_lines={self.message_lines!r}, foreign={self.foreign!r}, "
+                f"foreign_after={self.foreign_after!r}, dropped={self.dropped!r}, record={self.record!r}, "
+                f"record_ends={self.record_ends!r}, size={self.size!r})")
 
     def add(self, text: str) -> None:
         for line in (self.pending + [text]) if self.pending else (text,):
@@ -163,6 +209,7 @@ class Collector:
         self._open: dict[str, _Open] = {}
         self._held = 0
         self._parsed: dict[tuple[str, ...], Traceback] = {}
+        self.runs = Runs()  # runs of lines read before, for a reader that replays them (``logs.Skip.runs``)
 
     def idle(self) -> bool:
         """Whether no traceback is open (then only a line holding one of ``TRIGGERS`` can matter)."""
@@ -207,11 +254,17 @@ class Collector:
         return out
 
     def events(self, entries: Iterable[Entry]) -> Iterator[Traceback | Note]:
-        """Every traceback and note in ``entries``, in the order they end (``feed`` each, then ``close``)."""
+        """Every traceback and note in ``entries``, in the order they end (``feed`` each, then ``close``);
+        a ``repeats.Replay`` among them gives the events of the run it repeats, at its own lines."""
         feed = self._feed
+        saw = self.runs.saw
         for entry in entries:
+            if entry.__class__ is Replay:  # lines of a run read before (``repeats``)
+                yield from entry.events()
+                continue
             done = feed(entry)
             if done:
+                saw(done)
                 yield from done
         yield from self.close()
 
@@ -231,7 +284,7 @@ class Collector:
                 if len(self._parsed) >= PARSED_KEPT:
                     del self._parsed[next(iter(self._parsed))]
                 self._parsed[lines] = parsed
-        return replace(parsed, spot=current.spot, truncated=parsed.truncated or current.dropped > 0)
+        return parsed.replace(spot=current.spot, truncated=parsed.truncated or current.dropped > 0)
 
     @staticmethod
     def _foreign_after(cur: _Open) -> bool:
@@ -360,7 +413,7 @@ def _chain(lines: list[str], col: int, raw: tuple[str, ...], depth: int = 0) -> 
     for how, seg in segments:
         one = _one(seg, col, raw, depth)
         if result is not None:
-            one = replace(one, cause=result) if how == "cause" else replace(one, context=result)
+            one = one.replace(cause=result) if how == "cause" else one.replace(context=result)
         result = one
     assert result is not None
     return result
