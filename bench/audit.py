@@ -49,6 +49,7 @@ def generate(path: Path, size: int) -> None:
     crash = real_traceback()
     part = path.with_suffix(".part")
     second = 0
+    pid = 7
     with part.open("w") as f:
         while f.tell() < size:
             lines = []
@@ -58,7 +59,8 @@ def generate(path: Path, size: int) -> None:
                 lines.append(f'{stamp} 10.0.{rng.randrange(256)}.{rng.randrange(256)} - - "GET /api/items/'
                              f'{rng.randrange(10**6)} HTTP/1.1" 200 {rng.randrange(10**5)} "-" "python-httpx/0.27"\n')
             stamp = f"2024-05-01T{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}.000000000Z"
-            lines.append(f"{stamp} [2024-05-01 00:00:00 +0000] [7] [INFO] Booting worker with pid: 7\n")
+            pid += 1  # each worker gunicorn boots has a pid of its own
+            lines.append(f"{stamp} [2024-05-01 00:00:00 +0000] [{pid}] [INFO] Booting worker with pid: {pid}\n")
             lines += [f"{stamp} {line}\n" for line in crash.splitlines()]
             lines.append(f"{stamp} [2024-05-01 00:00:00 +0000] [1] [ERROR] Reason: Worker failed to boot.\n")
             f.write("".join(lines))
@@ -91,7 +93,7 @@ def main() -> None:
         args.size_mb, args.runs = 200, 1
     cache = CACHE_ROOT / "audit"
     cache.mkdir(parents=True, exist_ok=True)
-    log = cache / f"service-{args.size_mb}m.log"
+    log = cache / f"service-{args.size_mb}m-v2.log"  # v2: a pid per worker (v1 repeated pid 7)
     if not log.exists():
         print(f"generating {log} ...", file=sys.stderr)
         generate(log, args.size_mb * 2**20)
