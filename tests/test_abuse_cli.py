@@ -665,3 +665,34 @@ def test_a_probe_no_longer_wanted_is_killed_at_once(tmp_path, monkeypatch):
     worker.start()
     worker.join(120)
     assert not worker.is_alive() and errors == [f"{missing}: no such directory"]
+
+
+def test_descendants_are_found_from_the_children_files_as_from_every_process_s_parent():
+    """``interrupt.children`` (what every command kills on its way out) reads each process's threads'
+    ``children`` files; a scan of every process's parent finds the same processes, in the same order. A child
+    started from a second thread is a child of that thread, and found too."""
+    import subprocess
+    import threading
+    import time
+
+    from deploycheck import interrupt
+
+    assert interrupt.children() == interrupt._scan() == []
+    tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    started = []
+    thread = threading.Thread(target=lambda: started.append(subprocess.Popen(["sleep", "60"])))
+    thread.start()
+    thread.join()
+    try:
+        for _ in range(100):  # until sh has started both
+            if len(interrupt._scan()) == 4:
+                break
+            time.sleep(0.05)
+        found = interrupt.children()
+        assert found == interrupt._scan() and len(found) == 4
+        assert set(found[:2]) == {tree.pid, started[0].pid}  # children before grandchildren
+    finally:
+        interrupt.kill_children()
+        tree.wait()
+        started[0].wait()
+    assert interrupt.children() == []
