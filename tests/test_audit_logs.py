@@ -216,7 +216,8 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     for i in range(3000):
         parts.append(f"2024-05-01T12:00:00Z INFO request {i} served in {rng.randint(1, 999)} ms\n")
         if i % 150 == 7:
-            parts.append([err, group_err, "[1] [INFO] Booting worker with pid: 9\n",
+            end = "[1] [ERROR] Reason: Worker failed to boot.\n"  # a crash and the line after it repeat
+            parts.append([err + end, group_err + end, "[1] [INFO] Booting worker with pid: 9\n",
                           "INFO:     Application startup complete.\n", "x" * 70000 + "\n",
                           "[1] [ERROR] Reason: Worker failed to boot.\n"][i // 150 % 6])
     path = tmp_path / "mixed.log"

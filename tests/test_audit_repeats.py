@@ -44,7 +44,8 @@ def seen(path, replay: bool, since: str | None = None):
     return out, count[0]
 
 
-def crash_loop(tmp_path, err: str, rounds: int, stamped: bool = True, vary=None) -> str:
+def crash_loop(tmp_path, err: str, rounds: int, stamped: bool = True, vary=None,
+               fracs=("", ".5", ".123456", ".123456789")) -> str:
     rng = random.Random(3)
     parts, second = [], 0
     for r in range(rounds):
@@ -53,7 +54,7 @@ def crash_loop(tmp_path, err: str, rounds: int, stamped: bool = True, vary=None)
             lead = f"{stamp(second)} " if stamped else ""
             parts.append(f"{lead}10.0.0.{rng.randrange(256)} GET /items/{rng.randrange(999)} 200\n")
         second += 1
-        frac = rng.choice(['', '.5', '.123456', '.123456789'])
+        frac = rng.choice(fracs)
         block = [f"[{r}] [INFO] Booting worker with pid: 7", *err.splitlines(),
                  "[1] [ERROR] Reason: Worker failed to boot."]
         if vary is not None:
@@ -103,6 +104,23 @@ def test_lines_that_differ_past_the_timestamp_are_not_replayed(tmp_path):
     assert fast == slow and replays > 0
     messages = [e[2][1] for e in fast if e[0] == "Traceback"]
     assert sum("(request " in m for m in messages) == 20
+
+
+def test_digits_that_change_in_the_text_are_not_a_repeat(tmp_path):
+    """Timestamps of one width and a message whose number changes at the same width: the lines have the
+    run's shape (digits where it has digits) and still other texts, each read and reported as its own."""
+    err = crash(tmp_path / "svc", CHAINED, "m.py")
+
+    def vary(r, block):
+        return [*block[:-2], block[-2] + f" (request {1000 + r % 7})", block[-1]]
+
+    path = tmp_path / "loop.log"
+    path.write_text(crash_loop(tmp_path, err, 70, vary=vary, fracs=(".123456789",)))
+    slow, _ = seen(path, replay=False)
+    fast, replays = seen(path, replay=True)
+    assert fast == slow and replays >= 40  # each of the 7 messages repeats every 7th crash
+    messages = [e[2][1] for e in fast if e[0] == "Traceback"]
+    assert [m[-5:-1] for m in messages] == [str(1000 + r % 7) for r in range(70)]
 
 
 def test_a_timestamp_whose_space_belongs_to_the_text_is_not_a_repeat(tmp_path):

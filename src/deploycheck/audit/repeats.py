@@ -10,6 +10,9 @@ lines. Two lines have the same text when their bytes after the RFC 3339 timestam
 same. Only runs the reader turns into text by that simple rule are kept: lines of ASCII where the timestamp
 is looked for, not JSON records, not ``kubectl logs --prefix`` lines, none cut at ``logs.MAX_LINE``.
 
+A run of one line is not kept: reading it again costs what replaying it would, and a line that names its
+process (gunicorn's "Booting worker with pid: N") would push the crashes' runs out for nothing.
+
 Bounded: at most ``KEPT`` runs of at most ``MAX_RUN_LINES`` lines and ``MAX_RUN_BYTES`` bytes each.
 """
 
@@ -30,6 +33,7 @@ _STAMP_BYTES = re.compile(_STAMP.pattern.encode())
 HOT = 4  # runs that repeated, compared first line by line (``Run.at``), before a look-up by their texts
 _STAMP_MIN = 19  # "2024-05-01T12:00:00": where a line without a timestamp shows it has none
 _LOOK_PAST = 8  # characters the timestamp's pattern may look at past its match (a zone "+hh:mm", a space)
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 
 
 def split(raw: bytes) -> tuple[str | None, bytes] | None:
@@ -60,7 +64,7 @@ class Run:
     carries (``events`` is None when the run cannot be replayed: a line not split, an event whose spot is not
 the one its line gives)."""
 
-    __slots__ = ("events", "first", "raws", "rests", "stamped")
+    __slots__ = ("events", "first", "raws", "rests", "shape", "stamped", "widths")
 
     def __init__(self, raws: list[bytes], first: int, events: list) -> None:
         self.raws = raws
@@ -68,6 +72,8 @@ the one its line gives)."""
         self.events: list[tuple[object, int]] | None = None
         self.rests: tuple[bytes, ...] = ()
         self.stamped: tuple[bool, ...] = ()
+        self.widths: tuple[tuple[int, int], ...] = ()  # per line: its timestamp's length, with the space after
+        self.shape = b""  # the run's bytes with every digit a 0
         self._check(events)
 
     def at(self, window: bytes) -> tuple[tuple[str | None, ...], int] | None:
@@ -75,7 +81,28 @@ the one its line gives)."""
         there have the run's texts, else None. Each timestamp is the reader's own greedy match (``_STAMP``,
         on the window: it cannot run past a line's end) with RFC 3339's "T"; the bytes after it must be the
         run's, so the line is split as ``split`` splits it (the text's first bytes are ASCII, as the run's
-        are) and no longer than ``MAX_LINE``."""
+        are) and no longer than ``MAX_LINE``.
+
+        Most repeats have timestamps of the run's own widths: when the window's bytes have the run's shape
+        (digits where the run has digits, its other bytes elsewhere) the pattern, which tells digits only
+        from other bytes, ends each timestamp where it ended in the run, and only the texts are compared."""
+        shape = self.shape
+        if window[:len(shape)].translate(_ZEROS) == shape:
+            stamps: list[str | None] = []
+            at = 0
+            for rest, (width, taken) in zip(self.rests, self.widths):
+                if taken:
+                    stamps.append(window[at:at + width].decode())
+                    at += taken
+                else:
+                    stamps.append(None)
+                if not window.startswith(rest, at):
+                    return None
+                at += len(rest)
+            return tuple(stamps), at
+        return self._at(window)
+
+    def _at(self, window: bytes) -> tuple[tuple[str | None, ...], int] | None:
         stamps: list[str | None] = []
         at = 0
         for rest, stamped in zip(self.rests, self.stamped, strict=True):
@@ -111,6 +138,9 @@ the one its line gives)."""
             placed.append((event, i))
         self.rests = tuple(p[1] for p in parts)  # type: ignore[index]
         self.stamped = tuple(s is not None for s in stamps)
+        self.widths = tuple((len(s), len(raw) - len(p[1])) if s is not None else (0, 0)  # type: ignore[index]
+                            for raw, s, p in zip(self.raws, stamps, parts))
+        self.shape = b"".join(self.raws).translate(_ZEROS)
         self.events = placed
 
 
@@ -180,7 +210,7 @@ class Runs:
         first, self.first = self.first, None
         events, self.seen = self.seen, []
         raws, self.raws = self.raws, None
-        if first is None or not raws:
+        if first is None or len(raws or ()) < 2:  # one line: read again costs what a replay does
             return
         run = Run(raws, first, events)
         if run.events is None or run.rests in self.kept:
