@@ -101,3 +101,19 @@ def test_uvicorn_lifespan_startup_failure(tmp_path):
     why = " | ".join(result.why)
     assert "Application startup failed" in why and "Waiting for application startup" in why
     assert classify.classify(result.stopped.sample).kind == "missing-setting"
+
+
+def test_crashes_that_share_their_frames_are_grouped_by_their_own_chain():
+    """Replays of a crash share its parts, and grouping reuses the last fingerprint for them; a crash with
+    the same frames and another type, or another cause, is still a group of its own."""
+    from deploycheck.audit.model import Frame, LogSpot, Traceback
+
+    frames = (Frame("/app/wsgi.py", 1, "<module>"), Frame("/app/app/settings.py", 3, "<module>"))
+    first = Traceback("NameError", "name 'X' is not defined", frames, spot=LogSpot(10))
+    again = first.replace(spot=LogSpot(20))
+    other = first.replace(exc_type="KeyError", spot=LogSpot(30))
+    cause = Traceback("OSError", "boom", (Frame("/app/db.py", 4, "connect"),))
+    caused = first.replace(cause=cause, spot=LogSpot(40))
+    grouping = groups.group([first, again, other, caused, again])
+    assert [(g.key[0], g.count) for g in grouping.groups] == \
+        [(("NameError",), 3), (("KeyError",), 1), (("OSError", "NameError"), 1)]

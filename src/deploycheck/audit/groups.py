@@ -167,6 +167,7 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
     since_start: dict[str, Note] = {}  # a stream's last start note not yet followed by a ready note
     last_request: dict[str, Note] = {}
     starts = 0
+    last: tuple = (None,) * 6  # the last traceback's parts and fingerprint
 
     def timeline(spot: LogSpot, kind: str, text: str) -> None:
         if len(out.timeline) < MAX_TIMELINE:
@@ -195,7 +196,13 @@ def group(events: Iterable[Traceback | Note]) -> Grouping:
                 timeline(event.spot, event.kind, event.text)
             continue
         out.crashes += 1
-        fp = fingerprint(event)
+        # a crash loop's replays share their exceptions' parts (``repeats``): their fingerprint is the last one
+        if event.frames is last[0] and event.cause is last[1] and event.context is last[2] \
+                and event.group is last[3] and event.exc_type == last[4]:
+            fp = last[5]
+        else:
+            fp = fingerprint(event)
+            last = (event.frames, event.cause, event.context, event.group, event.exc_type, fp)
         g = by_key.get(fp)
         if g is None:
             if len(by_key) >= MAX_GROUPS:

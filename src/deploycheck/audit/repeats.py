@@ -103,6 +103,9 @@ the one its line gives)."""
         return self._at(window)
 
     def _at(self, window: bytes) -> tuple[tuple[str | None, ...], int] | None:
+        end = window.find(b"\n") + 1
+        if not end or not window.endswith(self.rests[0], 0, end):  # its first line's text ends the first line
+            return None
         stamps: list[str | None] = []
         at = 0
         for rest, stamped in zip(self.rests, self.stamped, strict=True):
@@ -154,8 +157,14 @@ class Replay(NamedTuple):
     def events(self) -> list:
         """``run``'s events, each carrying the spot of its line in this run (a copy: the events are
         frozen)."""
-        return [event.replace(spot=LogSpot(self.first + i, self.stamps[i]))
-                for event, i in self.run.events or ()]
+        out = []
+        for event, i in self.run.events or ():  # ``event.replace(spot=...)``, without its checks
+            copy = object.__new__(event.__class__)
+            attrs = copy.__dict__
+            attrs.update(event.__dict__)
+            attrs["spot"] = LogSpot(self.first + i, self.stamps[i])
+            out.append(copy)
+        return out
 
 
 class Runs:
