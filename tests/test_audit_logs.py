@@ -195,12 +195,15 @@ def test_huge_traceback_is_bounded(tmp_path):
     assert len(tb.raw) <= tracebacks.HEAD + tracebacks.TAIL
 
 
-@pytest.mark.parametrize("how", ["rg", "grep", "find", "grep-fails"])
+@pytest.mark.parametrize("how", ["rg", "rg-split", "grep", "find", "grep-fails"])
 def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
-    """The fast paths (``logs.Skip``: ripgrep's or grep's offsets, or bytes.find windows when neither is
-    there or the program fails) give the same events, line numbers included, as reading every line."""
-    if how == "rg":  # a dependency: its wheel puts rg beside the interpreter
+    """The fast paths (``logs.Skip``: ripgrep's or grep's offsets, ripgrep's in two parts at once, or
+    bytes.find windows when neither is there or the program fails) give the same events, line numbers
+    included, as reading every line."""
+    if how.startswith("rg"):  # a dependency: its wheel puts rg beside the interpreter
         assert os.path.basename(logs.searcher() or "") == "rg"
+        if how == "rg-split":
+            monkeypatch.setattr(search.Search, "SPLIT", 0)
     elif how == "grep":
         monkeypatch.setattr(logs, "searcher", lambda: shutil.which("grep"))
     elif how == "find":
@@ -240,7 +243,7 @@ def test_skipping_quiet_lines_changes_nothing(tmp_path, monkeypatch, how):
     collector = tracebacks.Collector()
     list(collector.events(logs.read(str(path), stats=stats, skip=logs.Skip(collector.idle, tracebacks.TRIGGERS))))
     assert stats.bytes == path.stat().st_size
-    if how in ("rg", "grep"):  # the quiet lines after the last trigger were passed over uncounted
+    if how in ("rg", "rg-split", "grep"):  # the quiet lines after the last trigger were passed over uncounted
         assert not stats.lines_known
     else:
         assert stats.lines_known and stats.lines == path.read_text().count("\n")
@@ -407,3 +410,68 @@ def test_the_search_never_blocks_on_a_named_pipe(tmp_path):
     if worker.is_alive():  # a writer comes, so the blocked thread ends before the test fails
         open(fifo, "wb").close()
     assert not worker.is_alive() and got and got[0].failed
+
+
+def _first_hits(path, triggers):
+    """(line, offset of the leftmost trigger) of each line holding one, found here without a search program."""
+    hits, offset = [], 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            found = [i for i in (raw.find(t) for t in triggers) if i >= 0]
+            if found:
+                hits.append((number, offset + min(found)))
+            offset += len(raw)
+    return hits
+
+
+def _searched(path, triggers, split):
+    old = search.Search.SPLIT
+    search.Search.SPLIT = 0 if split else 1 << 62
+    try:
+        found = search.Search(str(path), triggers, search.searcher())
+    finally:
+        search.Search.SPLIT = old
+    hits, number = [], 0
+    try:
+        while (hit := found.next_after(number)) is not None:
+            hits.append(hit)
+            number = hit[0]
+        return hits, found
+    finally:
+        found.close()
+
+
+@pytest.mark.parametrize("shape", ["throughout", "first-half-only", "second-half-only", "at-the-middle",
+                                   "two-on-a-line", "none"])
+def test_a_log_searched_in_two_parts_has_the_hits_of_one_pass(tmp_path, shape):
+    """Two ripgrep processes at once, one from the line start past the middle, the other from the start and
+    stopped past the middle, give the line numbers and offsets one pass gives, wherever the hits lie."""
+    if os.path.basename(search.searcher() or "") != "rg":
+        pytest.skip("ripgrep only")
+    triggers = tracebacks.TRIGGERS
+    lines = [f"2024-05-01T12:00:00Z INFO request {i} served\n" for i in range(40000)]
+    middle = len(lines) // 2
+    marks = {"throughout": range(5, 40000, 997), "first-half-only": range(5, middle - 10, 997),
+             "second-half-only": range(middle + 10, 40000, 997), "at-the-middle": [middle - 1, middle, middle + 1],
+             "two-on-a-line": range(11, 40000, 1501), "none": []}[shape]
+    for i in marks:
+        lines[i] = ('  File "/app/x.py", line 3, in <module> Traceback (most recent call last):\n'
+                    if shape == "two-on-a-line" else "[1] [INFO] Booting worker with pid: 9\n")
+    path = tmp_path / "app.log"
+    path.write_text("".join(lines))
+    expected = _first_hits(path, triggers)
+    assert len(expected) == len(marks)
+    one, single = _searched(path, triggers, split=False)
+    two, split = _searched(path, triggers, split=True)
+    assert single.rest is None and split.rest is not None and split.middle > path.stat().st_size // 2
+    assert one == two == expected and not split.failed
+
+
+def test_a_long_line_across_the_middle_is_searched_in_one_pass(tmp_path):
+    # no line starts within 64 KiB after the middle: the second part would start inside a line
+    if os.path.basename(search.searcher() or "") != "rg":
+        pytest.skip("ripgrep only")
+    path = tmp_path / "app.log"
+    path.write_text("Traceback (most recent call last):\n" + "x" * 300_000 + "\nGroup: 1\n")
+    hits, found = _searched(path, tracebacks.TRIGGERS, split=True)
+    assert found.rest is None and hits == [(1, 0), (3, 300_036)]
