@@ -124,6 +124,8 @@ class Search:
             self.failed = self.rest.wait() not in (0, 1)
             return
         self.failed = self.proc.wait() not in (0, 1)
+        if self.rest is not None and not self.failed and next(_records(_reader(self.rest)), None) is not None:
+            self.failed = True  # the file changed under the two: hits past the middle that the first did not see
 
     def close(self) -> None:
         for proc in (self.proc, self.rest):
