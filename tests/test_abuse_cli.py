@@ -677,7 +677,7 @@ def test_descendants_are_found_from_the_children_files_as_from_every_process_s_p
 
     from deploycheck import interrupt
 
-    assert interrupt.children() == interrupt._scan() == []
+    assert interrupt.children() == interrupt._scan(os.getpid()) == []
     tree = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
     started = []
     thread = threading.Thread(target=lambda: started.append(subprocess.Popen(["sleep", "60"])))
@@ -685,11 +685,11 @@ def test_descendants_are_found_from_the_children_files_as_from_every_process_s_p
     thread.join()
     try:
         for _ in range(100):  # until sh has started both
-            if len(interrupt._scan()) == 4:
+            if len(interrupt._scan(os.getpid())) == 4:
                 break
             time.sleep(0.05)
         found = interrupt.children()
-        assert found == interrupt._scan() and len(found) == 4
+        assert found == interrupt._scan(os.getpid()) and len(found) == 4
         assert set(found[:2]) == {tree.pid, started[0].pid}  # children before grandchildren
     finally:
         interrupt.kill_children()

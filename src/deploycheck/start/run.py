@@ -304,6 +304,10 @@ def _watch(obs: Observation, proc, net: Network, attempt, probe: health.Probe, t
             next_probe = max(next_probe + probe.period, done)
         # the rest of the tick, and not past the next attempt: the work above is not added to every tick
         time.sleep(max(0.0, min(tick + TICK, t0 + next_probe) - time.monotonic()))
+    if proc.poll() is None:  # a service healthy within a tick did its work after the last sample
+        rss, cpu_now, _count = tree.sample(proc.pid)
+        cpu = max(cpu, cpu_now)
+        obs.peak_memory = max(obs.peak_memory, rss)
     obs.cpu_seconds = round(cpu, 3)
     obs.listening = net.listening()
     _event(obs, time.monotonic() - t0, "listening", sockets=[f"{a}:{p}" for a, p in obs.listening])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from deploycheck import interrupt
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -17,27 +19,9 @@ def _stat(pid: int) -> list[bytes] | None:
 
 
 def descendants(root: int) -> list[int]:
-    """``root`` and every process below it now, found from each thread's ``children`` file (proc(5):
-    ``/proc/PID/task/TID/children``), so the cost grows with the tree, not with every process of the host
-    (reading all of ``/proc`` every tick took about 15 ms on a busy machine)."""
-    out, todo, seen = [], [root], set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        out.append(pid)
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue  # gone meanwhile
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                    todo.extend(int(x) for x in f.read().split())
-            except (OSError, ValueError):
-                continue
-    return out
+    """``root`` and every process below it now (``interrupt.descendants``: from each thread's ``children``
+    file, so the cost grows with the tree, not with every process of the host)."""
+    return [root, *interrupt.descendants(root)]
 
 
 def _pss(pid: int) -> int | None:
