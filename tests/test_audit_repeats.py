@@ -111,16 +111,16 @@ def test_digits_that_change_in_the_text_are_not_a_repeat(tmp_path):
     run's shape (digits where it has digits) and still other texts, each read and reported as its own."""
     err = crash(tmp_path / "svc", CHAINED, "m.py")
 
-    def vary(r, block):
-        return [*block[:-2], block[-2] + f" (request {1000 + r % 7})", block[-1]]
+    def vary(r, block):  # and the message's second line starts with a digit that changes
+        return [*block[:-2], block[-2] + f" (request {1000 + r // 3 % 7})", f"{r % 3} retries left", block[-1]]
 
     path = tmp_path / "loop.log"
     path.write_text(crash_loop(tmp_path, err, 70, vary=vary, fracs=(".123456789",)))
     slow, _ = seen(path, replay=False)
     fast, replays = seen(path, replay=True)
-    assert fast == slow and replays >= 40  # each of the 7 messages repeats every 7th crash
+    assert fast == slow and replays >= 40  # each of the 21 texts comes round every 21st crash
     messages = [e[2][1] for e in fast if e[0] == "Traceback"]
-    assert [m[-5:-1] for m in messages] == [str(1000 + r % 7) for r in range(70)]
+    assert messages == [f"no key (request {1000 + r // 3 % 7})\n{r % 3} retries left" for r in range(70)]
 
 
 def test_a_timestamp_whose_space_belongs_to_the_text_is_not_a_repeat(tmp_path):

@@ -349,7 +349,7 @@ def _lines(stream, stats: Stats, skip: Skip | None = None, grep: search.Search |
                 if found is not None:  # the lines of a run read before: one replay stands for them
                     replay, size = found
                     offset += len(stream.read(size))
-                    count = len(replay.stamps)
+                    count = len(replay.run.rests)
                     number += count
                     stats.lines += count
                     yield replay.first, replay

@@ -64,7 +64,7 @@ class Run:
     carries (``events`` is None when the run cannot be replayed: a line not split, an event whose spot is not
 the one its line gives)."""
 
-    __slots__ = ("events", "first", "raws", "rests", "shape", "stamped", "widths")
+    __slots__ = ("events", "first", "mask", "raws", "rests", "shape", "spans", "stamped", "value")
 
     def __init__(self, raws: list[bytes], first: int, events: list) -> None:
         self.raws = raws
@@ -72,11 +72,13 @@ the one its line gives)."""
         self.events: list[tuple[object, int]] | None = None
         self.rests: tuple[bytes, ...] = ()
         self.stamped: tuple[bool, ...] = ()
-        self.widths: tuple[tuple[int, int], ...] = ()  # per line: its timestamp's length, with the space after
         self.shape = b""  # the run's bytes with every digit a 0
+        self.value = 0  # the run's bytes as one number
+        self.mask = 0  # and a number whose bytes are 0xff where the texts are, 0 where the timestamps are
+        self.spans: tuple[tuple[int, int] | None, ...] = ()  # where each line's timestamp is in the run's bytes
         self._check(events)
 
-    def at(self, window: bytes) -> tuple[tuple[str | None, ...], int] | None:
+    def at(self, window: bytes) -> tuple[tuple[str | None, ...] | bytes, int] | None:
         """The timestamps of the run's lines at the start of ``window`` and the bytes they take, when the lines
         there have the run's texts, else None. Each timestamp is the reader's own greedy match (``_STAMP``,
         on the window: it cannot run past a line's end) with RFC 3339's "T"; the bytes after it must be the
@@ -85,21 +87,15 @@ the one its line gives)."""
 
         Most repeats have timestamps of the run's own widths: when the window's bytes have the run's shape
         (digits where the run has digits, its other bytes elsewhere) the pattern, which tells digits only
-        from other bytes, ends each timestamp where it ended in the run, and only the texts are compared."""
+        from other bytes, ends each timestamp where it ended in the run, so the texts are where the run's
+        are, compared all at once (as numbers, outside the timestamps); the timestamps are then given as
+        the window's bytes, read at the run's ``spans`` when asked for (``Replay.stamp``)."""
         shape = self.shape
-        if window[:len(shape)].translate(_ZEROS) == shape:
-            stamps: list[str | None] = []
-            at = 0
-            for rest, (width, taken) in zip(self.rests, self.widths):
-                if taken:
-                    stamps.append(window[at:at + width].decode())
-                    at += taken
-                else:
-                    stamps.append(None)
-                if not window.startswith(rest, at):
-                    return None
-                at += len(rest)
-            return tuple(stamps), at
+        seen = window[:len(shape)]
+        if seen.translate(_ZEROS) == shape:
+            if (int.from_bytes(seen, "big") ^ self.value) & self.mask:
+                return None
+            return seen, len(seen)
         return self._at(window)
 
     def _at(self, window: bytes) -> tuple[tuple[str | None, ...], int] | None:
@@ -141,18 +137,40 @@ the one its line gives)."""
             placed.append((event, i))
         self.rests = tuple(p[1] for p in parts)  # type: ignore[index]
         self.stamped = tuple(s is not None for s in stamps)
-        self.widths = tuple((len(s), len(raw) - len(p[1])) if s is not None else (0, 0)  # type: ignore[index]
-                            for raw, s, p in zip(self.raws, stamps, parts))
-        self.shape = b"".join(self.raws).translate(_ZEROS)
+        joined = b"".join(self.raws)
+        self.shape = joined.translate(_ZEROS)
+        self.value = int.from_bytes(joined, "big")
+        mask = bytearray(b"\xff") * len(joined)
+        spans: list[tuple[int, int] | None] = []
+        at = 0
+        for raw, stamp, rest in zip(self.raws, stamps, self.rests):
+            if stamp is None:
+                spans.append(None)
+            else:
+                taken = len(raw) - len(rest)  # the timestamp and the space after it
+                mask[at:at + taken] = bytes(taken)
+                spans.append((at, at + len(stamp)))
+            at += len(raw)
+        self.mask = int.from_bytes(mask, "big")
+        self.spans = tuple(spans)
         self.events = placed
 
 
 class Replay(NamedTuple):
-    """A run of lines with the texts of ``run``'s, starting at line ``first``, with these timestamps."""
+    """A run of lines with the texts of ``run``'s, starting at line ``first``, with these timestamps (or the
+    lines' bytes, where ``run.spans`` tells the timestamps are: ``stamp``)."""
 
     run: Run
     first: int
-    stamps: tuple[str | None, ...]
+    stamps: tuple[str | None, ...] | bytes
+
+    def stamp(self, i: int) -> str | None:
+        """The timestamp of the run's line ``i`` here (None when the line has none)."""
+        stamps = self.stamps
+        if stamps.__class__ is bytes:
+            span = self.run.spans[i]
+            return None if span is None else stamps[span[0]:span[1]].decode()  # type: ignore[index]
+        return stamps[i]  # type: ignore[return-value]
 
     def events(self) -> list:
         """``run``'s events, each carrying the spot of its line in this run (a copy: the events are
@@ -162,7 +180,7 @@ class Replay(NamedTuple):
             copy = object.__new__(event.__class__)
             attrs = copy.__dict__
             attrs.update(event.__dict__)
-            attrs["spot"] = LogSpot(self.first + i, self.stamps[i])
+            attrs["spot"] = LogSpot(self.first + i, self.stamp(i))
             out.append(copy)
         return out
 
@@ -243,7 +261,7 @@ class Runs:
             found = run.at(window)
             if found is not None:
                 stamps, size = found
-                if not self.settled and any(stamps):
+                if not self.settled and (any(run.stamped) if stamps.__class__ is bytes else any(stamps)):
                     break
                 if run.rests in self.kept:
                     self.kept.move_to_end(run.rests)
@@ -252,7 +270,10 @@ class Runs:
         if end < 0:
             self.short = len(window) < MAX_RUN_BYTES  # not even a whole line to tell by
             return None
-        head = split(window[:end + 1])
+        line = window[:end + 1]
+        if len(self.heads) <= 8 and not any(line.endswith(h) for h in self.heads):  # told without ``split``
+            return None
+        head = split(line)
         if head is None or head[1] not in self.heads:
             return None
         parts, ends = [head], [end + 1]
