@@ -279,3 +279,16 @@ def test_an_audit_imports_neither_dataclasses_nor_inspect(tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == [1 if args[1] == crashed else 0, []], args
         assert out.stat().st_size > 0
+
+
+def test_an_audit_without_a_repository_imports_no_subprocess(tmp_path):
+    """Its only program is the log's search, started with ``os.posix_spawn``: ``subprocess`` (some 8 ms to
+    import, before the search could start) is not loaded, nor by git's module that the explanation imports."""
+    log = tmp_path / "svc.log"
+    log.write_text(deployed_crash(tmp_path, tmp_path / "repo", history(tmp_path / "repo")[1]))
+    program = ("import json, sys\nfrom deploycheck import cli\ncode = cli.main(sys.argv[1:])\n"
+               "print(json.dumps([code, 'subprocess' in sys.modules]))\n")
+    for form in ("text", "json", "markdown", "html"):
+        proc = subprocess.run([sys.executable, "-c", program, "audit", "--log", str(log), "--format", form, "-o",
+                               str(tmp_path / "report")], capture_output=True, text=True, timeout=120, check=False)
+        assert json.loads(proc.stdout) == [1, False], proc.stderr

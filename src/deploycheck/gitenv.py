@@ -13,7 +13,10 @@ optional lock.
 from __future__ import annotations
 
 import os
-import subprocess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 # ``-c`` options given before the command (``git [OPTIONS] -C DIR COMMAND``).
 CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.pager=cat", "-c", "core.sshCommand=false",
@@ -52,6 +55,7 @@ def run(repo: str, *args: str, timeout: float,
     seconds (the process is killed). The caller judges the exit status and says what failed in its own
     words."""
     import shutil  # here: shutil loads the compression modules, and most imports of this module run no git
+    import subprocess  # here too: an audit without a repository imports this module and runs no git
 
     if shutil.which("git") is None:
         return None

@@ -16,7 +16,6 @@ missing name (git-log(1)), else ``git blame`` of the failing line.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from typing import TYPE_CHECKING
 
@@ -434,6 +433,8 @@ def _fixing_commit(repo: str, old: str, new: str, path: str, text: str) -> Commi
 
 
 def _run_rule(out: Explanation, repo: str, head: str, path: str, kind: Kind, python: str | None) -> None:
+    import subprocess  # here, as below: an audit without --source runs no program but the log's search
+
     from deploycheck.audit import head as head_mod  # here: a report without --source never needs it
     from deploycheck.errors import UsageError
 
