@@ -95,15 +95,8 @@ class Kind(Frozen):
         attrs["distribution"] = distribution
         attrs["module_file"] = module_file
 
-    def _values(self) -> tuple:
-        return (self.kind, self.exception, self.frame, self.sentence, self.name, self.module, self.version,
-                self.distribution, self.module_file)
-
-    def __repr__(self) -> str:
-        return (f"Kind(kind={self.kind!r}, exception={self.exception!r}, frame={self.frame!r}, "
-                f"sentence={self.sentence!r}, name={self.name!r}, module={self.module!r}, "
-                f"version={self.version!r}, distribution={self.distribution!r}, "
-                f"module_file={self.module_file!r})")
+    _fields = ("kind", "exception", "frame", "sentence", "name", "module", "version", "distribution",
+               "module_file")
 
 
 def failing_frame(tb: Traceback) -> Frame | None:

@@ -71,11 +71,7 @@ class Why(Frozen):
         attrs["statement"] = statement
         attrs["evidence"] = evidence
 
-    def _values(self) -> tuple:
-        return (self.statement, self.evidence)
-
-    def __repr__(self) -> str:
-        return f"Why(statement={self.statement!r}, evidence={self.evidence!r})"
+    _fields = ("statement", "evidence")
 
     def as_dict(self) -> dict:
         """The step as JSON-ready data: ``{"statement": str, "evidence": tuple of str}``."""
@@ -130,18 +126,8 @@ class Explanation(Record):
         self.verify = [] if verify is None else verify
         self.unknowns = [] if unknowns is None else unknowns
 
-    def _values(self) -> tuple:
-        return (self.kind, self.whys, self.revision, self.revision_from, self.path, self.line_at_revision,
-                self.line_at_head, self.suspect, self.suspect_how, self.head, self.rule, self.command,
-                self.fix, self.test, self.verify, self.unknowns)
-
-    def __repr__(self) -> str:
-        return (f"Explanation(kind={self.kind!r}, whys={self.whys!r}, revision={self.revision!r}, "
-                f"revision_from={self.revision_from!r}, path={self.path!r}, "
-                f"line_at_revision={self.line_at_revision!r}, line_at_head={self.line_at_head!r}, "
-                f"suspect={self.suspect!r}, suspect_how={self.suspect_how!r}, head={self.head!r}, "
-                f"rule={self.rule!r}, command={self.command!r}, fix={self.fix!r}, test={self.test!r}, "
-                f"verify={self.verify!r}, unknowns={self.unknowns!r})")
+    _fields = ("kind", "whys", "revision", "revision_from", "path", "line_at_revision", "line_at_head",
+               "suspect", "suspect_how", "head", "rule", "command", "fix", "test", "verify", "unknowns")
 
 
 def _log_why(group: Group, kind: Kind) -> Why:

@@ -91,15 +91,7 @@ class Group(Record):
         self.request = request
         self.stops = stops
 
-    def _values(self) -> tuple:
-        return (self.key, self.sample, self.count, self.first_seen, self.last_seen, self.revisions,
-                self.startup, self.request, self.stops)
-
-    def __repr__(self) -> str:
-        return (f"Group(key={self.key!r}, sample={self.sample!r}, count={self.count!r}, "
-                f"first_seen={self.first_seen!r}, last_seen={self.last_seen!r}, "
-                f"revisions={self.revisions!r}, startup={self.startup!r}, request={self.request!r}, "
-                f"stops={self.stops!r})")
+    _fields = ("key", "sample", "count", "first_seen", "last_seen", "revisions", "startup", "request", "stops")
 
 
 class Event(Frozen):
@@ -115,11 +107,7 @@ class Event(Frozen):
         attrs["kind"] = kind
         attrs["text"] = text
 
-    def _values(self) -> tuple:
-        return (self.spot, self.kind, self.text)
-
-    def __repr__(self) -> str:
-        return f"Event(spot={self.spot!r}, kind={self.kind!r}, text={self.text!r})"
+    _fields = ("spot", "kind", "text")
 
 
 class Grouping(Record):
@@ -147,14 +135,7 @@ class Grouping(Record):
         self.ungrouped = ungrouped
         self.timeline_dropped = timeline_dropped
 
-    def _values(self) -> tuple:
-        return (self.groups, self.stopped, self.why, self.timeline, self.crashes, self.ungrouped,
-                self.timeline_dropped)
-
-    def __repr__(self) -> str:
-        return (f"Grouping(groups={self.groups!r}, stopped={self.stopped!r}, why={self.why!r}, "
-                f"timeline={self.timeline!r}, crashes={self.crashes!r}, ungrouped={self.ungrouped!r}, "
-                f"timeline_dropped={self.timeline_dropped!r})")
+    _fields = ("groups", "stopped", "why", "timeline", "crashes", "ungrouped", "timeline_dropped")
 
 
 def group(events: Iterable[Traceback | Note]) -> Grouping:

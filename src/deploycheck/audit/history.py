@@ -41,11 +41,7 @@ class Commit(Frozen):
         attrs["author"] = author
         attrs["date"] = date
 
-    def _values(self) -> tuple:
-        return (self.id, self.subject, self.author, self.date)
-
-    def __repr__(self) -> str:
-        return f"Commit(id={self.id!r}, subject={self.subject!r}, author={self.author!r}, date={self.date!r})"
+    _fields = ("id", "subject", "author", "date")
 
     @property
     def short(self) -> str:

@@ -89,12 +89,7 @@ class Stats(Record):
         self.lines_known = lines_known
         self.shapes = shapes
 
-    def _values(self) -> tuple:
-        return (self.lines, self.cut, self.skipped, self.bytes, self.lines_known, self.shapes)
-
-    def __repr__(self) -> str:
-        return (f"Stats(lines={self.lines!r}, cut={self.cut!r}, skipped={self.skipped!r}, "
-                f"bytes={self.bytes!r}, lines_known={self.lines_known!r}, shapes={self.shapes!r})")
+    _fields = ("lines", "cut", "skipped", "bytes", "lines_known", "shapes")
 
     def saw(self, shape: str) -> None:
         if self.shapes is None:
@@ -161,11 +156,7 @@ class Skip(Frozen):
         attrs["triggers"] = triggers
         attrs["runs"] = runs
 
-    def _values(self) -> tuple:
-        return (self.idle, self.triggers, self.runs)
-
-    def __repr__(self) -> str:
-        return f"Skip(idle={self.idle!r}, triggers={self.triggers!r}, runs={self.runs!r})"
+    _fields = ("idle", "triggers", "runs")
 
 
 class _Finder:

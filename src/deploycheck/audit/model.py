@@ -4,12 +4,14 @@ Every stage reads these and none imports a renderer. Line numbers are 1-based; t
 (ISO 8601 when the log shape gives one), never invented.
 
 The audit's records are plain classes, not dataclasses: importing ``dataclasses`` (and ``inspect``) and
-making the classes was a fixed CPU cost of every audit run. Each lists its fields in ``_values``; ``Record``
-and ``Frozen`` give them a dataclass's comparison and, for ``Frozen``, its immutability and hash.
+making the classes was a fixed CPU cost of every audit run. Each names its fields in ``_fields`` and fills
+them in its own ``__init__``; ``Record`` and ``Frozen`` give them a dataclass's comparison and ``repr`` and,
+for ``Frozen``, its immutability and hash.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,18 +19,32 @@ if TYPE_CHECKING:
 
 
 class Record:
-    """A record with fields: equal to a record of the same class whose fields (``_values()``, in their
-    declared order) are equal, as a dataclass is; mutable, so not hashable."""
+    """A record with fields (``_fields``, their names in their declared order): equal to a record of the same
+    class whose fields are equal, shown as ``Name(field=value, ...)``, as a dataclass is; mutable, so not
+    hashable."""
 
     __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _get = staticmethod(lambda record: ())  # the fields' values, a tuple (``attrgetter``: read in C)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = cls.__dict__.get("_fields")
+        if fields is not None:  # attrgetter gives a tuple for two names or more, the value for one
+            cls._get = attrgetter(*fields) if len(fields) > 1 else staticmethod(  # type: ignore[assignment]
+                lambda record, name=fields[0]: (getattr(record, name),))
 
     def _values(self) -> tuple:
-        raise NotImplementedError
+        return self._get(self)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._get(self) == other._get(other)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{self.__class__.__name__}({values})"
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -43,7 +59,7 @@ class Frozen(Record):
     __slots__ = ()
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        return hash(self._get(self))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
@@ -81,12 +97,7 @@ class Frame(Frozen):
         attrs["function"] = function
         attrs["text"] = text
 
-    def _values(self) -> tuple:
-        return (self.path, self.line, self.function, self.text)
-
-    def __repr__(self) -> str:
-        return (f"Frame(path={self.path!r}, line={self.line!r}, function={self.function!r}, "
-                f"text={self.text!r})")
+    _fields = ("path", "line", "function", "text")
 
 
 class LogSpot(Frozen):
@@ -113,12 +124,7 @@ class LogSpot(Frozen):
         attrs["severity"] = severity
         attrs["stream"] = stream
 
-    def _values(self) -> tuple:
-        return (self.line, self.timestamp, self.revision, self.severity, self.stream)
-
-    def __repr__(self) -> str:
-        return (f"LogSpot(line={self.line!r}, timestamp={self.timestamp!r}, revision={self.revision!r}, "
-                f"severity={self.severity!r}, stream={self.stream!r})")
+    _fields = ("line", "timestamp", "revision", "severity", "stream")
 
 
 _LINE_0 = LogSpot(0)  # the spot of a traceback made without one (immutable: one serves all)
@@ -160,14 +166,7 @@ class Traceback(Frozen):
         attrs["raw"] = raw
         attrs["truncated"] = truncated
 
-    def _values(self) -> tuple:
-        return (self.exc_type, self.message, self.frames, self.cause, self.context, self.group, self.spot,
-                self.raw, self.truncated)
-
-    def __repr__(self) -> str:
-        return (f"Traceback(exc_type={self.exc_type!r}, message={self.message!r}, frames={self.frames!r}, "
-                f"cause={self.cause!r}, context={self.context!r}, group={self.group!r}, spot={self.spot!r}, "
-                f"raw={self.raw!r}, truncated={self.truncated!r})")
+    _fields = ("exc_type", "message", "frames", "cause", "context", "group", "spot", "raw", "truncated")
 
     def headline(self) -> str:
         """``Type: first line of the message``, or what a traceback without its exception line is."""

@@ -56,15 +56,8 @@ class GroupLine(Frozen):
         attrs["revisions"] = revisions
         attrs["stopped"] = stopped
 
-    def _values(self) -> tuple:
-        return (self.exc_type, self.message, self.count, self.first_line, self.first_time, self.last_line,
-                self.last_time, self.revisions, self.stopped)
-
-    def __repr__(self) -> str:
-        return (f"GroupLine(exc_type={self.exc_type!r}, message={self.message!r}, count={self.count!r}, "
-                f"first_line={self.first_line!r}, first_time={self.first_time!r}, "
-                f"last_line={self.last_line!r}, last_time={self.last_time!r}, revisions={self.revisions!r}, "
-                f"stopped={self.stopped!r})")
+    _fields = ("exc_type", "message", "count", "first_line", "first_time", "last_line", "last_time", "revisions",
+               "stopped")
 
     def as_dict(self) -> dict:
         """The group as JSON-ready data: each field by its name, in their order."""
@@ -88,11 +81,7 @@ class TimelineLine(Frozen):
         attrs["kind"] = kind
         attrs["text"] = text
 
-    def _values(self) -> tuple:
-        return (self.line, self.time, self.kind, self.text)
-
-    def __repr__(self) -> str:
-        return f"TimelineLine(line={self.line!r}, time={self.time!r}, kind={self.kind!r}, text={self.text!r})"
+    _fields = ("line", "time", "kind", "text")
 
     def as_dict(self) -> dict:
         """The event as JSON-ready data: each field by its name, in their order."""
@@ -168,22 +157,9 @@ class Report(Record):
         self.image = image
         self.image_files = [] if image_files is None else image_files
 
-    def _values(self) -> tuple:
-        return (self.log, self.crashed, self.summary, self.lines_read, self.bytes_read, self.lines_cut,
-                self.lines_skipped, self.crashes, self.groups, self.stopped_why, self.error, self.timeline,
-                self.whys, self.revision, self.revision_from, self.path, self.suspect, self.caught_by,
-                self.fix, self.test, self.verify, self.unknowns, self.kind, self.image, self.image_files)
-
-    def __repr__(self) -> str:
-        return (f"Report(log={self.log!r}, crashed={self.crashed!r}, summary={self.summary!r}, "
-                f"lines_read={self.lines_read!r}, bytes_read={self.bytes_read!r}, "
-                f"lines_cut={self.lines_cut!r}, lines_skipped={self.lines_skipped!r}, "
-                f"crashes={self.crashes!r}, groups={self.groups!r}, stopped_why={self.stopped_why!r}, "
-                f"error={self.error!r}, timeline={self.timeline!r}, whys={self.whys!r}, "
-                f"revision={self.revision!r}, revision_from={self.revision_from!r}, path={self.path!r}, "
-                f"suspect={self.suspect!r}, caught_by={self.caught_by!r}, fix={self.fix!r}, "
-                f"test={self.test!r}, verify={self.verify!r}, unknowns={self.unknowns!r}, "
-                f"kind={self.kind!r}, image={self.image!r}, image_files={self.image_files!r})")
+    _fields = ("log", "crashed", "summary", "lines_read", "bytes_read", "lines_cut", "lines_skipped", "crashes",
+               "groups", "stopped_why", "error", "timeline", "whys", "revision", "revision_from", "path",
+               "suspect", "caught_by", "fix", "test", "verify", "unknowns", "kind", "image", "image_files")
 
     def as_dict(self) -> dict:
         """The report as JSON-ready data (for ``--format json``): each field by its name, in their order, the

@@ -47,14 +47,8 @@ class Options(Record):
         self.platform = platform
         self.tls_verify = tls_verify
 
-    def _values(self) -> tuple:
-        return (self.log, self.source, self.rev, self.since, self.python, self.run_rules, self.image,
-                self.app_dir, self.platform, self.tls_verify)
-
-    def __repr__(self) -> str:
-        return (f"Options(log={self.log!r}, source={self.source!r}, rev={self.rev!r}, since={self.since!r}, "
-                f"python={self.python!r}, run_rules={self.run_rules!r}, image={self.image!r}, "
-                f"app_dir={self.app_dir!r}, platform={self.platform!r}, tls_verify={self.tls_verify!r})")
+    _fields = ("log", "source", "rev", "since", "python", "run_rules", "image", "app_dir", "platform",
+               "tls_verify")
 
 
 def run(opts: Options) -> report.Report:

@@ -91,11 +91,7 @@ class Note(Frozen):
         attrs["spot"] = spot
         attrs["key"] = key
 
-    def _values(self) -> tuple:
-        return (self.kind, self.text, self.spot, self.key)
-
-    def __repr__(self) -> str:
-        return f"Note(kind={self.kind!r}, text={self.text!r}, spot={self.spot!r}, key={self.key!r})"
+    _fields = ("kind", "text", "spot", "key")
 
 
 def note_of(entry: Entry) -> Note | None:
@@ -155,15 +151,8 @@ class _Open(Record):
         self.record_ends = record_ends
         self.size = size
 
-    def _values(self) -> tuple:
-        return (self.spot, self.state, self.head, self.tail, self.pending, self.message_lines, self.foreign,
-                self.foreign_after, self.dropped, self.record, self.record_ends, self.size)
-
-    def __repr__(self) -> str:
-        return (f"_Open(spot={self.spot!r}, state={self.state!r}, head={self.head!r}, tail={self.tail!r}, "
-                f"pending={self.pending!r}, message_lines={self.message_lines!r}, foreign={self.foreign!r}, "
-                f"foreign_after={self.foreign_after!r}, dropped={self.dropped!r}, record={self.record!r}, "
-                f"record_ends={self.record_ends!r}, size={self.size!r})")
+    _fields = ("spot", "state", "head", "tail", "pending", "message_lines", "foreign", "foreign_after",
+               "dropped", "record", "record_ends", "size")
 
     def add(self, text: str) -> None:
         for line in (self.pending + [text]) if self.pending else (text,):
