@@ -41,9 +41,9 @@ class Search:
     the two line numbers give the number of lines before the middle, which the other's line numbers lack.
 
     The program runs with a memory limit (a log of one huge line would make it hold that line), set by
-    ``sh``'s ``ulimit -v`` (POSIX sh; dash and bash take it) before it execs the program: a ``preexec_fn``
-    would make Python fork instead of spawn, and run deploycheck's at-fork handlers in the child before the
-    search starts. When it fails, ``failed`` is set and the caller goes on without it from where it is."""
+    ``sh``'s ``ulimit -v`` (POSIX sh; dash and bash take it) before it execs the program: ``posix_spawn``
+    sets no limits, and a ``preexec_fn`` would need a fork that runs deploycheck's at-fork handlers in the
+    child. When it fails, ``failed`` is set and the caller goes on without it from where it is."""
 
     MEMORY = 512 * 1024 * 1024
     SPLIT = 256 * 1024 * 1024
